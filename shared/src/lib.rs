@@ -1,0 +1,23 @@
+//! jobq: a priority job queue on AWS primitives.
+//!
+//! The job record in DynamoDB is the source of truth; SQS messages are small envelopes pointing
+//! at it. Every status change goes through [`status::JobStatus::apply`] and is written with a
+//! condition on the source status, so races resolve inside DynamoDB.
+
+pub mod aws;
+pub mod config;
+pub mod envelope;
+pub mod model;
+pub mod priority;
+pub mod provision;
+pub mod queue;
+pub mod resources;
+pub mod status;
+pub mod store;
+pub mod telemetry;
+
+pub use config::Config;
+pub use envelope::Envelope;
+pub use model::{Job, JobFailure, NewJob};
+pub use priority::{PerTier, Priority, PriorityTier};
+pub use status::{JobEvent, JobStatus};

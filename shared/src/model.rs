@@ -1,0 +1,285 @@
+//! The job record and what a client submits to create one.
+
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::priority::{Priority, PriorityTier};
+use crate::status::JobStatus;
+
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+pub const DEFAULT_TIMEOUT_SECONDS: u32 = 300;
+/// The longest delay SQS can put on a message; later jobs wait as `scheduled`.
+pub const MAX_SQS_DELAY_SECONDS: i64 = 15 * 60;
+
+/// Why a run failed, as recorded on the job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobFailure {
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<Value>,
+}
+
+/// A job as stored in DynamoDB and returned by the API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub job_type: String,
+    pub payload: Value,
+    pub priority: Priority,
+    pub tier: PriorityTier,
+    pub status: JobStatus,
+    pub attempts: u32,
+    pub max_attempts: u32,
+    pub progress: u8,
+    pub current_step: Option<String>,
+    pub message: Option<String>,
+    pub result: Option<Value>,
+    pub error: Option<JobFailure>,
+    pub idempotency_key: Option<String>,
+    pub batch_id: Option<String>,
+    pub github_workflow_run_id: Option<String>,
+    pub timeout_seconds: u32,
+    /// Bumped by every retry from the API; envelopes of older generations are dropped.
+    pub generation: u64,
+    #[serde(with = "rfc3339")]
+    pub created_at: DateTime<Utc>,
+    /// When the job is (or was) due: a delay, a schedule, or a retry's backoff.
+    #[serde(with = "rfc3339::option")]
+    pub run_at: Option<DateTime<Utc>>,
+    /// Start of the latest run.
+    #[serde(with = "rfc3339::option")]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(with = "rfc3339::option")]
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Latest run: from start to finish.
+    pub duration_ms: Option<u64>,
+    /// Latest run: from due to start.
+    pub wait_ms: Option<u64>,
+    /// While `processing`: the run owns the job until then.
+    #[serde(with = "rfc3339::option")]
+    pub lease_until: Option<DateTime<Utc>>,
+}
+
+/// What a client asks for; validated by the API before it becomes a [`Job`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NewJob {
+    pub job_type: String,
+    pub payload: Value,
+    pub priority: Priority,
+    pub idempotency_key: Option<String>,
+    pub max_attempts: Option<u32>,
+    pub timeout_seconds: Option<u32>,
+    pub batch_id: Option<String>,
+    pub github_workflow_run_id: Option<String>,
+    pub run_at: Option<DateTime<Utc>>,
+}
+
+impl Job {
+    /// A new record: `scheduled` when due beyond what an SQS delay can cover, else `queued`.
+    pub fn new(spec: NewJob, now: DateTime<Utc>) -> Job {
+        let id = match &spec.idempotency_key {
+            Some(key) => job_id_for_key(key),
+            None => new_job_id(),
+        };
+        let now = truncate_to_millis(now);
+        let run_at = spec.run_at.map(truncate_to_millis).filter(|at| *at > now);
+        let status = match run_at {
+            Some(at) if at - now > Duration::seconds(MAX_SQS_DELAY_SECONDS) => JobStatus::Scheduled,
+            _ => JobStatus::Queued,
+        };
+        Job {
+            id,
+            job_type: spec.job_type,
+            payload: spec.payload,
+            priority: spec.priority,
+            tier: spec.priority.tier(),
+            status,
+            attempts: 0,
+            max_attempts: spec.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS),
+            progress: 0,
+            current_step: None,
+            message: None,
+            result: None,
+            error: None,
+            idempotency_key: spec.idempotency_key,
+            batch_id: spec.batch_id,
+            github_workflow_run_id: spec.github_workflow_run_id,
+            timeout_seconds: spec.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS),
+            generation: 0,
+            created_at: now,
+            run_at,
+            started_at: None,
+            completed_at: None,
+            duration_ms: None,
+            wait_ms: None,
+            lease_until: None,
+        }
+    }
+
+    /// Seconds of SQS delay for the message that delivers a `queued` job (0..=900).
+    pub fn delay_seconds(&self, now: DateTime<Utc>) -> i32 {
+        let Some(at) = self.run_at else { return 0 };
+        let secs = ((at - now).num_milliseconds() + 999).div_euclid(1000);
+        secs.clamp(0, MAX_SQS_DELAY_SECONDS) as i32
+    }
+
+    /// When this job became due for its latest run.
+    pub fn due_at(&self) -> DateTime<Utc> {
+        self.run_at.unwrap_or(self.created_at)
+    }
+}
+
+/// A fresh, time-ordered id for a job without an idempotency key.
+pub fn new_job_id() -> String {
+    Uuid::now_v7().to_string()
+}
+
+/// The id a key always maps to, so a repeated enqueue collides on the same item.
+pub fn job_id_for_key(key: &str) -> String {
+    Uuid::new_v5(&ID_NAMESPACE, key.as_bytes()).to_string()
+}
+
+// Fixed for the life of the product: changing it would break idempotency of stored jobs.
+const ID_NAMESPACE: Uuid = Uuid::from_u128(0x6a6f_6271_2d69_6465_6d70_6f74_656e_6379);
+
+/// DynamoDB and SQS keep milliseconds; so do we, so a record reads back equal.
+pub fn truncate_to_millis(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
+}
+
+/// RFC 3339 in UTC with milliseconds: fixed width, so it also sorts as a string.
+pub fn format_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+pub fn parse_time(s: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
+    DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc))
+}
+
+/// Serde helpers that write [`format_time`].
+pub mod rfc3339 {
+    use super::*;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format_time(*t))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_time(&s).map_err(serde::de::Error::custom)
+    }
+
+    pub mod option {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(
+            t: &Option<DateTime<Utc>>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match t {
+                Some(t) => s.serialize_str(&format_time(*t)),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<DateTime<Utc>>, D::Error> {
+            Option::<String>::deserialize(d)?
+                .map(|s| parse_time(&s).map_err(serde::de::Error::custom))
+                .transpose()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        parse_time(s).expect("valid time")
+    }
+
+    #[test]
+    fn idempotency_key_derives_a_stable_id() {
+        let now = at("2026-01-01T00:00:00Z");
+        let spec = |key: &str| NewJob {
+            job_type: "noop".into(),
+            idempotency_key: Some(key.into()),
+            ..NewJob::default()
+        };
+        let a = Job::new(spec("order-42"), now);
+        let b = Job::new(spec("order-42"), now + Duration::seconds(5));
+        let c = Job::new(spec("order-43"), now);
+        assert_eq!(a.id, b.id);
+        assert_ne!(a.id, c.id);
+        assert_ne!(new_job_id(), new_job_id());
+    }
+
+    #[test]
+    fn defaults_and_tier_follow_the_spec() {
+        let job = Job::new(
+            NewJob {
+                job_type: "echo".into(),
+                payload: json!({"a": 1}),
+                priority: Priority::new(8).expect("valid"),
+                ..NewJob::default()
+            },
+            at("2026-01-01T00:00:00.123456Z"),
+        );
+        assert_eq!(job.status, JobStatus::Queued);
+        assert_eq!(job.tier, PriorityTier::High);
+        assert_eq!(
+            (job.attempts, job.max_attempts, job.timeout_seconds),
+            (0, 3, 300)
+        );
+        assert_eq!(format_time(job.created_at), "2026-01-01T00:00:00.123Z");
+    }
+
+    #[test]
+    fn delays_beyond_sqs_limit_are_scheduled() {
+        let now = at("2026-01-01T00:00:00Z");
+        let job_due_in = |secs: i64| {
+            Job::new(
+                NewJob {
+                    job_type: "noop".into(),
+                    run_at: Some(now + Duration::seconds(secs)),
+                    ..NewJob::default()
+                },
+                now,
+            )
+        };
+        let soon = job_due_in(900);
+        assert_eq!(soon.status, JobStatus::Queued);
+        assert_eq!(soon.delay_seconds(now), 900);
+        let later = job_due_in(901);
+        assert_eq!(later.status, JobStatus::Scheduled);
+        assert_eq!(later.delay_seconds(now), 900, "capped at SQS's maximum");
+        let past = job_due_in(-30);
+        assert_eq!((past.status, past.run_at), (JobStatus::Queued, None));
+        assert_eq!(past.delay_seconds(now), 0);
+    }
+
+    #[test]
+    fn json_uses_rfc3339_and_the_public_field_names() {
+        let job = Job::new(
+            NewJob {
+                job_type: "noop".into(),
+                ..NewJob::default()
+            },
+            at("2026-03-04T05:06:07.890Z"),
+        );
+        let value = serde_json::to_value(&job).expect("serialize");
+        assert_eq!(value["type"], "noop");
+        assert_eq!(value["status"], "queued");
+        assert_eq!(value["created_at"], "2026-03-04T05:06:07.890Z");
+        assert_eq!(value["started_at"], Value::Null);
+        let back: Job = serde_json::from_value(value).expect("deserialize");
+        assert_eq!(back, job);
+    }
+}

@@ -1,0 +1,229 @@
+//! Create every resource jobq needs against the configured endpoint, idempotently: the local
+//! stack and the tests use this; in AWS the SAM template creates the same resources.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+
+use crate::aws::Clients;
+use crate::priority::PerTier;
+use crate::resources::{QueueSpec, ResourceNames};
+use crate::store::keys::{INDEXES, PK, TTL_ATTRIBUTE};
+
+/// What was provisioned: everything a [`crate::config::Config`] needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provisioned {
+    pub table: String,
+    pub queues: PerTier<String>,
+    pub dlqs: PerTier<String>,
+    pub ingest_queue: String,
+    pub ingest_dlq: String,
+    pub bucket: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("provisioning {resource} failed: {source}")]
+pub struct ProvisionError {
+    pub resource: String,
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+fn failed(
+    resource: &str,
+    source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> ProvisionError {
+    ProvisionError {
+        resource: resource.to_owned(),
+        source: source.into(),
+    }
+}
+
+pub async fn provision(
+    clients: &Clients,
+    names: &ResourceNames,
+) -> Result<Provisioned, ProvisionError> {
+    create_table(&clients.dynamodb, &names.table()).await?;
+    let mut urls = HashMap::new();
+    for spec in names.queue_specs() {
+        let url = create_queue(&clients.sqs, &spec, &urls).await?;
+        urls.insert(spec.name.clone(), url);
+    }
+    create_bucket(&clients.s3, &names.bucket()).await?;
+    let url = |name: String| urls.get(&name).cloned().unwrap_or_default();
+    Ok(Provisioned {
+        table: names.table(),
+        queues: PerTier::from_fn(|t| url(names.queue(t))),
+        dlqs: PerTier::from_fn(|t| url(names.dlq(t))),
+        ingest_queue: url(names.ingest_queue()),
+        ingest_dlq: url(names.ingest_dlq()),
+        bucket: names.bucket(),
+    })
+}
+
+async fn create_table(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Result<(), ProvisionError> {
+    let string_attr = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .map_err(|e| failed(table, e))
+    };
+    let key = |name: &str, key_type: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(key_type)
+            .build()
+            .map_err(|e| failed(table, e))
+    };
+    let mut request = client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(string_attr(PK)?)
+        .key_schema(key(PK, KeyType::Hash)?);
+    for index in INDEXES {
+        let projection = if index.projected.is_empty() {
+            Projection::builder()
+                .projection_type(ProjectionType::KeysOnly)
+                .build()
+        } else {
+            Projection::builder()
+                .projection_type(ProjectionType::Include)
+                .set_non_key_attributes(Some(
+                    index.projected.iter().map(|a| a.to_string()).collect(),
+                ))
+                .build()
+        };
+        request = request
+            .attribute_definitions(string_attr(index.pk)?)
+            .attribute_definitions(string_attr(index.sk)?)
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(index.name)
+                    .key_schema(key(index.pk, KeyType::Hash)?)
+                    .key_schema(key(index.sk, KeyType::Range)?)
+                    .projection(projection)
+                    .build()
+                    .map_err(|e| failed(table, e))?,
+            );
+    }
+    match request.send().await {
+        Ok(_) => {}
+        // Already there: still make sure TTL is on (an earlier run may have stopped half-way).
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_resource_in_use_exception()) => {}
+        Err(e) => return Err(failed(table, e)),
+    }
+    // Wait for ACTIVE (instant on emulators, seconds on AWS).
+    for _ in 0..120 {
+        let out = client
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(|e| failed(table, e))?;
+        if out
+            .table()
+            .and_then(|t| t.table_status())
+            .is_some_and(|s| s.as_str() == "ACTIVE")
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let ttl = client
+        .describe_time_to_live()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(|e| failed(table, e))?;
+    let ttl_on = ttl
+        .time_to_live_description()
+        .and_then(|d| d.time_to_live_status())
+        .is_some_and(|s| matches!(s.as_str(), "ENABLED" | "ENABLING"));
+    if ttl_on {
+        return Ok(());
+    }
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name(TTL_ATTRIBUTE)
+                .enabled(true)
+                .build()
+                .map_err(|e| failed(table, e))?,
+        )
+        .send()
+        .await
+        .map_err(|e| failed(table, e))?;
+    Ok(())
+}
+
+async fn create_queue(
+    client: &aws_sdk_sqs::Client,
+    spec: &QueueSpec,
+    urls: &HashMap<String, String>,
+) -> Result<String, ProvisionError> {
+    let mut request = client
+        .create_queue()
+        .queue_name(&spec.name)
+        .attributes(
+            QueueAttributeName::VisibilityTimeout,
+            spec.visibility_timeout.to_string(),
+        )
+        .attributes(
+            QueueAttributeName::MessageRetentionPeriod,
+            spec.retention.to_string(),
+        );
+    if let Some((dlq, max_receive_count)) = &spec.redrive {
+        let dlq_url = urls
+            .get(dlq)
+            .ok_or_else(|| failed(&spec.name, format!("its DLQ {dlq} was not created first")))?;
+        let arn = queue_arn(client, dlq_url).await?;
+        let policy =
+            serde_json::json!({ "deadLetterTargetArn": arn, "maxReceiveCount": max_receive_count });
+        request = request.attributes(QueueAttributeName::RedrivePolicy, policy.to_string());
+    }
+    let out = request.send().await.map_err(|e| failed(&spec.name, e))?;
+    out.queue_url()
+        .map(str::to_owned)
+        .ok_or_else(|| failed(&spec.name, "CreateQueue returned no URL"))
+}
+
+pub async fn queue_arn(client: &aws_sdk_sqs::Client, url: &str) -> Result<String, ProvisionError> {
+    let out = client
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(|e| failed(url, e))?;
+    out.attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn))
+        .cloned()
+        .ok_or_else(|| failed(url, "no QueueArn attribute"))
+}
+
+async fn create_bucket(client: &aws_sdk_s3::Client, bucket: &str) -> Result<(), ProvisionError> {
+    match client.create_bucket().bucket(bucket).send().await {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error().is_some_and(|e| {
+                e.is_bucket_already_owned_by_you() || e.is_bucket_already_exists()
+            }) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(failed(bucket, e)),
+    }
+}

@@ -1,0 +1,691 @@
+//! The job store on DynamoDB. Every status change is one conditional UpdateItem whose condition
+//! lists the source states the transition function allows; a refused write returns the current
+//! item in the same request (ReturnValuesOnConditionCheckFailure), so refusals cost no extra read.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, ReturnValue, ReturnValuesOnConditionCheckFailure,
+};
+use chrono::{DateTime, Duration, Utc};
+use futures::{StreamExt, TryStreamExt};
+use tracing::instrument;
+
+use super::codec::{self, Item, n, s, time};
+use super::keys::{self, BY_STATUS, PAUSE_PK, PK, TTL_ATTRIBUTE};
+use super::listing::{ListQuery, Page, PartitionPage, decode_cursor, encode_cursor, merge_page};
+use super::pause::{PauseFlags, PauseScope};
+use super::{Created, RunOutcome, StoreError, classify_refusal};
+use crate::model::{Job, JobFailure};
+use crate::priority::Priority;
+use crate::status::{JobEvent, JobStatus};
+
+/// Concurrent index queries of one listing.
+const LIST_FANOUT: usize = 16;
+/// BatchGetItem's limit.
+const BATCH_GET_MAX: usize = 100;
+const PAUSE_SCOPES: &str = "scopes";
+
+#[derive(Debug, Clone)]
+pub struct DynamoJobStore {
+    client: Client,
+    table: String,
+    /// How long terminal jobs are kept before DynamoDB's TTL deletes them.
+    retention: Duration,
+}
+
+impl DynamoJobStore {
+    pub fn new(client: Client, table: impl Into<String>, retention: Duration) -> Self {
+        DynamoJobStore {
+            client,
+            table: table.into(),
+            retention,
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Put a new job; if its id exists (same idempotency key), return the stored one. One request.
+    #[instrument(skip_all, fields(job_id = %job.id))]
+    pub async fn create(&self, job: &Job) -> Result<Created, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(codec::encode(job)))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Created::New(job.clone())),
+            Err(SdkError::ServiceError(err)) => match err.into_err() {
+                PutItemError::ConditionalCheckFailedException(e) => {
+                    let existing = e
+                        .item()
+                        .ok_or_else(|| StoreError::NotFound { id: job.id.clone() })?;
+                    Ok(Created::Existing(decode(&job.id, existing)?))
+                }
+                other => Err(aws("PutItem", other)),
+            },
+            Err(other) => Err(aws("PutItem", other)),
+        }
+    }
+
+    /// `consistent` costs twice the read; the worker wants it, a status page does not.
+    pub async fn get(&self, id: &str, consistent: bool) -> Result<Option<Job>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(keys::job_pk(id)))
+            .consistent_read(consistent)
+            .send()
+            .await
+            .map_err(|e| aws("GetItem", e))?;
+        out.item().map(|item| decode(id, item)).transpose()
+    }
+
+    /// Start a run: `queued`/`retrying` (or `processing` under an expired lease) -> `processing`,
+    /// counting the attempt and taking a lease until `lease_until`. Never succeeds twice at once.
+    #[instrument(skip_all, fields(job_id = %id, generation))]
+    pub async fn claim(
+        &self,
+        id: &str,
+        generation: u64,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Job, StoreError> {
+        let mut w = Write::default();
+        let status = w.name("status");
+        let lease = w.name("lease_ms");
+        let attempts = w.name("attempts");
+        let max_attempts = w.name("max_attempts");
+        let gen_name = w.name("gen");
+        let claimable = w.status_in(&JobStatus::sources(JobEvent::Claim));
+        let processing = w.value(s(JobStatus::Processing.as_str()));
+        let gen_value = w.value(n(generation));
+        let now_ms = w.value(n(now.timestamp_millis()));
+        w.condition(format!(
+            "{gen_name} = {gen_value} AND {attempts} < {max_attempts} AND ({claimable} OR ({status} = {processing} AND {lease} < {now_ms}))"
+        ));
+        w.set_status(id, JobStatus::Processing);
+        let one = w.value(n(1));
+        w.set_expr(format!("{attempts} = {attempts} + {one}"));
+        w.set("lease_ms", n(lease_until.timestamp_millis()));
+        w.set("started_at", time(now));
+        let item = self
+            .update(id, w, "UpdateItem(claim)", |current| {
+                classify_refusal(current, Some(JobEvent::Claim), Some(generation), None, now)
+            })
+            .await?;
+        decode(id, &item)
+    }
+
+    /// Record progress of the run `attempt`. Fails with `Conflict::NotOwner` once the job was
+    /// cancelled or taken over: that is how a running handler learns it must stop.
+    pub async fn progress(
+        &self,
+        id: &str,
+        attempt: u32,
+        percent: u8,
+        step: Option<&str>,
+        message: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut w = Write::default();
+        w.owned_by(attempt);
+        w.set("progress", n(percent.min(100)));
+        if let Some(step) = step {
+            w.set("current_step", s(step));
+        }
+        if let Some(message) = message {
+            w.set("message", s(message));
+        }
+        self.update_owned(id, attempt, w, "UpdateItem(progress)")
+            .await
+            .map(drop)
+    }
+
+    /// Extend the run's lease (long jobs, with their message's visibility).
+    pub async fn renew_lease(
+        &self,
+        id: &str,
+        attempt: u32,
+        lease_until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut w = Write::default();
+        w.owned_by(attempt);
+        w.set("lease_ms", n(lease_until.timestamp_millis()));
+        self.update_owned(id, attempt, w, "UpdateItem(lease)")
+            .await
+            .map(drop)
+    }
+
+    /// End the run of `job` (as returned by `claim`) with `outcome`.
+    #[instrument(skip_all, fields(job_id = %job.id, attempt = job.attempts))]
+    pub async fn finish(
+        &self,
+        job: &Job,
+        outcome: RunOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<Job, StoreError> {
+        let to = JobStatus::Processing.apply(outcome.event()).map_err(|e| {
+            StoreError::InvalidTransition {
+                id: job.id.clone(),
+                from: e.from,
+                event: e.event,
+            }
+        })?;
+        let mut w = Write::default();
+        w.owned_by(job.attempts);
+        w.set_status(&job.id, to);
+        w.remove("lease_ms");
+        if let Some(started) = job.started_at {
+            w.set("duration_ms", n((now - started).num_milliseconds().max(0)));
+            w.set(
+                "wait_ms",
+                n((started - job.due_at()).num_milliseconds().max(0)),
+            );
+        }
+        match outcome {
+            RunOutcome::Completed { result } => {
+                w.set("progress", n(100));
+                w.set_opt_json("result", result.as_ref());
+                w.remove("error");
+            }
+            RunOutcome::Partial { result, error } => {
+                w.set_opt_json("result", result.as_ref());
+                w.set("error", codec::json(&error));
+            }
+            RunOutcome::Retrying { error, run_at } => {
+                w.set("error", codec::json(&error));
+                w.set("run_at", time(run_at));
+            }
+            RunOutcome::Failed { error } => {
+                w.set("error", codec::json(&error));
+            }
+        }
+        if to.is_terminal() {
+            self.set_terminal(&mut w, now);
+        }
+        let item = self
+            .update_owned(&job.id, job.attempts, w, "UpdateItem(finish)")
+            .await?;
+        decode(&job.id, &item)
+    }
+
+    /// Cancel a job that has not ended. A running handler sees it at its next progress write.
+    #[instrument(skip_all, fields(job_id = %id))]
+    pub async fn cancel(&self, id: &str, now: DateTime<Utc>) -> Result<Job, StoreError> {
+        let mut w = Write::default();
+        let allowed = w.status_in(&JobStatus::sources(JobEvent::Cancel));
+        w.condition(allowed);
+        w.set_status(id, target(JobEvent::Cancel));
+        w.remove("lease_ms");
+        self.set_terminal(&mut w, now);
+        self.transition(id, JobEvent::Cancel, w, now).await
+    }
+
+    /// Fail a job that has not ended, whatever it was doing (dead letters, poison, crashes).
+    #[instrument(skip_all, fields(job_id = %id))]
+    pub async fn fail(
+        &self,
+        id: &str,
+        error: &JobFailure,
+        now: DateTime<Utc>,
+    ) -> Result<Job, StoreError> {
+        let mut w = Write::default();
+        let allowed = w.status_in(&JobStatus::sources(JobEvent::Fail));
+        w.condition(allowed);
+        w.set_status(id, target(JobEvent::Fail));
+        w.set("error", codec::json(error));
+        w.remove("lease_ms");
+        self.set_terminal(&mut w, now);
+        self.transition(id, JobEvent::Fail, w, now).await
+    }
+
+    /// Another go for a failed, partial or cancelled job: fresh attempts and a new generation, so
+    /// messages of the earlier life are dropped. The caller sends the new envelope.
+    #[instrument(skip_all, fields(job_id = %id))]
+    pub async fn retry(
+        &self,
+        id: &str,
+        priority: Option<Priority>,
+        now: DateTime<Utc>,
+    ) -> Result<Job, StoreError> {
+        let mut w = Write::default();
+        let allowed = w.status_in(&JobStatus::sources(JobEvent::Retry));
+        w.condition(allowed);
+        w.set_status(id, target(JobEvent::Retry));
+        w.set("attempts", n(0));
+        w.set("progress", n(0));
+        let gen_name = w.name("gen");
+        let one = w.value(n(1));
+        w.set_expr(format!("{gen_name} = {gen_name} + {one}"));
+        if let Some(priority) = priority {
+            w.set("priority", n(priority.value()));
+            w.set("tier", s(priority.tier().as_str()));
+        }
+        for attr in [
+            "error",
+            "result",
+            "completed_at",
+            "started_at",
+            "duration_ms",
+            "wait_ms",
+            TTL_ATTRIBUTE,
+            "run_at",
+            "current_step",
+            "message",
+            "lease_ms",
+        ] {
+            w.remove(attr);
+        }
+        self.transition(id, JobEvent::Retry, w, now).await
+    }
+
+    /// Jobs matching `query`, newest first, `limit` at most, continuing after `cursor`.
+    pub async fn list(
+        &self,
+        query: &ListQuery,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page, StoreError> {
+        let limit = limit.max(1);
+        let below = cursor.map(decode_cursor).transpose()?;
+        let plan = query.plan();
+        let parts: Vec<PartitionPage> = futures::stream::iter(plan.partitions.iter())
+            .map(|partition| {
+                self.query_partition(
+                    &plan.index,
+                    partition,
+                    below.as_deref(),
+                    plan.index_type_filter.as_deref(),
+                    limit,
+                )
+            })
+            .buffered(LIST_FANOUT)
+            .try_collect()
+            .await?;
+        let (sort_keys, next) = merge_page(parts, limit);
+        let ids: Vec<String> = sort_keys
+            .iter()
+            .filter_map(|sk| sk.split_once('#').map(|(_, id)| id.to_owned()))
+            .collect();
+        let jobs = self
+            .batch_get(&ids)
+            .await?
+            .into_iter()
+            .filter(|job| plan.post_status.is_none_or(|s| job.status == s))
+            .filter(|job| plan.post_type.as_ref().is_none_or(|t| &job.job_type == t))
+            .collect();
+        Ok(Page {
+            jobs,
+            next_cursor: next.as_deref().map(encode_cursor),
+        })
+    }
+
+    /// Full jobs for `ids`, in the same order; ids with no item are left out.
+    pub async fn batch_get(&self, ids: &[String]) -> Result<Vec<Job>, StoreError> {
+        let mut found: HashMap<String, Job> = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(BATCH_GET_MAX) {
+            let mut keys: Vec<Item> = chunk
+                .iter()
+                .map(|id| HashMap::from([(PK.to_owned(), s(keys::job_pk(id)))]))
+                .collect();
+            // UnprocessedKeys come back under load; retry them with a short backoff.
+            for round in 0..8u32 {
+                if keys.is_empty() {
+                    break;
+                }
+                if round > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(20 << round)).await;
+                }
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut keys)))
+                    .build()
+                    .map_err(|e| aws("BatchGetItem", e))?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| aws("BatchGetItem", e))?;
+                for item in out
+                    .responses()
+                    .and_then(|r| r.get(&self.table))
+                    .into_iter()
+                    .flatten()
+                {
+                    let id = match item.get("id") {
+                        Some(AttributeValue::S(id)) => id.clone(),
+                        _ => continue,
+                    };
+                    let job = decode(&id, item)?;
+                    found.insert(id, job);
+                }
+                keys = out
+                    .unprocessed_keys()
+                    .and_then(|u| u.get(&self.table))
+                    .map(|k| k.keys().to_vec())
+                    .unwrap_or_default();
+            }
+            if !keys.is_empty() {
+                return Err(aws("BatchGetItem", "keys left unprocessed after retries"));
+            }
+        }
+        Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+    }
+
+    pub async fn pause_flags(&self) -> Result<PauseFlags, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(PAUSE_PK))
+            .send()
+            .await
+            .map_err(|e| aws("GetItem(pause)", e))?;
+        Ok(flags_from(out.item()))
+    }
+
+    /// Pause (`paused = true`) or resume one scope; returns the flags after the change.
+    pub async fn set_paused(
+        &self,
+        scope: &PauseScope,
+        paused: bool,
+    ) -> Result<PauseFlags, StoreError> {
+        let action = if paused { "ADD" } else { "DELETE" };
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(PAUSE_PK))
+            .update_expression(format!("{action} #scopes :scope"))
+            .expression_attribute_names("#scopes", PAUSE_SCOPES)
+            .expression_attribute_values(":scope", AttributeValue::Ss(vec![scope.to_string()]))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(|e| aws("UpdateItem(pause)", e))?;
+        Ok(flags_from(out.attributes()))
+    }
+
+    async fn query_partition(
+        &self,
+        index: &keys::IndexDef,
+        partition: &str,
+        below: Option<&str>,
+        type_filter: Option<&str>,
+        limit: usize,
+    ) -> Result<PartitionPage, StoreError> {
+        let mut q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index.name)
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .expression_attribute_names("#pk", index.pk)
+            .expression_attribute_values(":pk", s(partition));
+        let mut key_condition = "#pk = :pk".to_owned();
+        if let Some(below) = below {
+            key_condition.push_str(" AND #sk < :below");
+            q = q
+                .expression_attribute_names("#sk", index.sk)
+                .expression_attribute_values(":below", s(below));
+        }
+        if let Some(job_type) = type_filter {
+            q = q
+                .filter_expression("#type = :type")
+                .expression_attribute_names("#type", "type")
+                .expression_attribute_values(":type", s(job_type));
+        }
+        let out = q
+            .key_condition_expression(key_condition)
+            .send()
+            .await
+            .map_err(|e| aws("Query", e))?;
+        let sort_key = |item: &Item| match item.get(index.sk) {
+            Some(AttributeValue::S(sk)) => Some(sk.clone()),
+            _ => None,
+        };
+        Ok(PartitionPage {
+            sort_keys: out.items().iter().filter_map(sort_key).collect(),
+            stopped_at: out.last_evaluated_key().and_then(sort_key),
+        })
+    }
+
+    fn set_terminal(&self, w: &mut Write, now: DateTime<Utc>) {
+        w.set("completed_at", time(now));
+        w.set(TTL_ATTRIBUTE, n((now + self.retention).timestamp()));
+    }
+
+    /// A status change whose refusal is explained by the current status.
+    async fn transition(
+        &self,
+        id: &str,
+        event: JobEvent,
+        w: Write,
+        now: DateTime<Utc>,
+    ) -> Result<Job, StoreError> {
+        let item = self
+            .update(id, w, "UpdateItem", |current| {
+                classify_refusal(current, Some(event), None, None, now)
+            })
+            .await?;
+        decode(id, &item)
+    }
+
+    /// A write by the run `attempt`, refused once the job is no longer that run's.
+    async fn update_owned(
+        &self,
+        id: &str,
+        attempt: u32,
+        w: Write,
+        op: &'static str,
+    ) -> Result<Item, StoreError> {
+        self.update(id, w, op, |current| {
+            classify_refusal(current, None, None, Some(attempt), Utc::now())
+        })
+        .await
+    }
+
+    async fn update(
+        &self,
+        id: &str,
+        w: Write,
+        operation: &'static str,
+        refusal: impl FnOnce(Job) -> StoreError,
+    ) -> Result<Item, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(keys::job_pk(id)))
+            .update_expression(w.update_expression())
+            .condition_expression(w.conditions.join(" AND "))
+            .set_expression_attribute_names(Some(w.names))
+            .set_expression_attribute_values(Some(w.values))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(out.attributes.unwrap_or_default()),
+            Err(SdkError::ServiceError(err)) => match err.into_err() {
+                UpdateItemError::ConditionalCheckFailedException(e) => match e.item() {
+                    Some(item) => Err(refusal(decode(id, item)?)),
+                    None => Err(StoreError::NotFound { id: id.to_owned() }),
+                },
+                other => Err(aws(operation, other)),
+            },
+            Err(other) => Err(aws(operation, other)),
+        }
+    }
+}
+
+/// The status an event leads to (the same from every source that allows it).
+fn target(event: JobEvent) -> JobStatus {
+    JobStatus::sources(event)
+        .first()
+        .and_then(|from| from.apply(event).ok())
+        .unwrap_or(JobStatus::Failed)
+}
+
+fn decode(id: &str, item: &Item) -> Result<Job, StoreError> {
+    codec::decode(item).map_err(|source| StoreError::Corrupt {
+        id: id.to_owned(),
+        source,
+    })
+}
+
+fn flags_from(item: Option<&Item>) -> PauseFlags {
+    let scopes = match item.and_then(|i| i.get(PAUSE_SCOPES)) {
+        Some(AttributeValue::Ss(scopes)) => scopes.as_slice(),
+        _ => &[],
+    };
+    PauseFlags {
+        paused: scopes
+            .iter()
+            .filter_map(|s| {
+                s.parse()
+                    .map_err(|e| tracing::warn!(error = %e, "ignoring stored pause scope"))
+                    .ok()
+            })
+            .collect(),
+    }
+}
+
+fn aws(
+    operation: &'static str,
+    source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> StoreError {
+    StoreError::Aws {
+        operation,
+        source: source.into(),
+    }
+}
+
+/// An UpdateItem under construction: every attribute goes through a placeholder, since many of
+/// ours (`status`, `type`, `result`, ...) are DynamoDB reserved words.
+#[derive(Debug, Default)]
+struct Write {
+    sets: Vec<String>,
+    removes: Vec<String>,
+    conditions: Vec<String>,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl Write {
+    fn name(&mut self, attribute: &str) -> String {
+        let placeholder = format!("#{attribute}");
+        self.names.insert(placeholder.clone(), attribute.to_owned());
+        placeholder
+    }
+
+    fn value(&mut self, value: AttributeValue) -> String {
+        let placeholder = format!(":v{}", self.values.len());
+        self.values.insert(placeholder.clone(), value);
+        placeholder
+    }
+
+    fn set(&mut self, attribute: &str, value: AttributeValue) {
+        let name = self.name(attribute);
+        let value = self.value(value);
+        self.sets.push(format!("{name} = {value}"));
+    }
+
+    fn set_opt_json(&mut self, attribute: &str, value: Option<&serde_json::Value>) {
+        match value {
+            Some(v) => self.set(attribute, codec::json(v)),
+            None => self.remove(attribute),
+        }
+    }
+
+    fn set_expr(&mut self, expression: String) {
+        self.sets.push(expression);
+    }
+
+    /// The status and its (sharded) index key move together.
+    fn set_status(&mut self, id: &str, status: JobStatus) {
+        self.set("status", s(status.as_str()));
+        self.set(BY_STATUS.pk, s(keys::status_pk(status, id)));
+    }
+
+    fn remove(&mut self, attribute: &str) {
+        let name = self.name(attribute);
+        self.removes.push(name);
+    }
+
+    fn condition(&mut self, condition: String) {
+        self.conditions.push(condition);
+    }
+
+    /// `#status IN (...)`, for the caller to place in a condition.
+    fn status_in(&mut self, statuses: &[JobStatus]) -> String {
+        let name = self.name("status");
+        let values: Vec<String> = statuses
+            .iter()
+            .map(|st| self.value(s(st.as_str())))
+            .collect();
+        format!("{name} IN ({})", values.join(", "))
+    }
+
+    /// Still `processing` in the run that counted `attempt`.
+    fn owned_by(&mut self, attempt: u32) {
+        let status = self.name("status");
+        let attempts = self.name("attempts");
+        let processing = self.value(s(JobStatus::Processing.as_str()));
+        let attempt = self.value(n(attempt));
+        self.condition(format!(
+            "{status} = {processing} AND {attempts} = {attempt}"
+        ));
+    }
+
+    fn update_expression(&self) -> String {
+        let mut expression = format!("SET {}", self.sets.join(", "));
+        if !self.removes.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", self.removes.join(", ")));
+        }
+        expression
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_follow_the_transition_function() {
+        assert_eq!(target(JobEvent::Cancel), JobStatus::Cancelled);
+        assert_eq!(target(JobEvent::Retry), JobStatus::Queued);
+        assert_eq!(target(JobEvent::Fail), JobStatus::Failed);
+        assert_eq!(target(JobEvent::Claim), JobStatus::Processing);
+    }
+
+    #[test]
+    fn writes_use_placeholders_for_every_attribute() {
+        let mut w = Write::default();
+        w.owned_by(2);
+        w.set_status("id1", JobStatus::Completed);
+        w.remove("lease_ms");
+        let expression = w.update_expression();
+        assert_eq!(
+            expression,
+            "SET #status = :v2, #s_pk = :v3 REMOVE #lease_ms"
+        );
+        assert_eq!(w.conditions, ["#status = :v0 AND #attempts = :v1"]);
+        assert_eq!(w.values.get(":v1"), Some(&n(2)));
+        assert_eq!(w.names.get("#s_pk").map(String::as_str), Some("s_pk"));
+    }
+}

@@ -1,0 +1,286 @@
+//! The job store: the record of every job, and the only place statuses change.
+
+mod codec;
+mod dynamo;
+pub mod keys;
+mod listing;
+mod pause;
+
+use chrono::{DateTime, Utc};
+
+pub use codec::CorruptItem;
+pub use dynamo::DynamoJobStore;
+pub use listing::{ListQuery, Page, PartitionPage, decode_cursor, encode_cursor, merge_page};
+pub use pause::{PauseFlags, PauseScope, PauseScopeError};
+
+use crate::model::{Job, JobFailure};
+use crate::status::{JobEvent, JobStatus};
+
+/// How a run ended, as the worker (or an external executor) reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunOutcome {
+    Completed {
+        result: Option<serde_json::Value>,
+    },
+    Partial {
+        result: Option<serde_json::Value>,
+        error: JobFailure,
+    },
+    /// Retryable failure with attempts left: due again at `run_at`.
+    Retrying {
+        error: JobFailure,
+        run_at: DateTime<Utc>,
+    },
+    Failed {
+        error: JobFailure,
+    },
+}
+
+impl RunOutcome {
+    pub fn event(&self) -> JobEvent {
+        match self {
+            RunOutcome::Completed { .. } => JobEvent::Complete,
+            RunOutcome::Partial { .. } => JobEvent::CompletePartially,
+            RunOutcome::Retrying { .. } => JobEvent::Backoff,
+            RunOutcome::Failed { .. } => JobEvent::Fail,
+        }
+    }
+}
+
+/// What `create` found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Created {
+    New(Job),
+    /// A job with this id (idempotency key) already existed; it is returned unchanged.
+    Existing(Job),
+}
+
+impl Created {
+    pub fn job(&self) -> &Job {
+        match self {
+            Created::New(job) | Created::Existing(job) => job,
+        }
+    }
+
+    pub fn into_job(self) -> Job {
+        match self {
+            Created::New(job) | Created::Existing(job) => job,
+        }
+    }
+}
+
+/// Why a conditional write on an existing job was refused, other than its status.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Conflict {
+    /// The delivery was sent before the job was retried from the API.
+    StaleGeneration { delivered: u64, current: u64 },
+    /// Another run holds the job until then.
+    LeaseHeld { until: DateTime<Utc> },
+    /// A crashed run already spent the last attempt.
+    AttemptsExhausted,
+    /// The job is no longer in the run that tries to write (cancelled, finished, or reclaimed).
+    NotOwner { attempt: u32 },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("job {id} not found")]
+    NotFound { id: String },
+    #[error("job {id} is {from}: cannot {event:?}")]
+    InvalidTransition {
+        id: String,
+        from: JobStatus,
+        event: JobEvent,
+    },
+    #[error("job {id} was not changed: {reason:?}")]
+    Conflict {
+        id: String,
+        reason: Conflict,
+        current: Box<Job>,
+    },
+    #[error("invalid cursor: {0}")]
+    BadCursor(String),
+    #[error("job {id}: {source}")]
+    Corrupt { id: String, source: CorruptItem },
+    #[error("DynamoDB {operation} failed: {source}")]
+    Aws {
+        operation: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl StoreError {
+    /// The current record, when a write was refused because of it.
+    pub fn current(&self) -> Option<&Job> {
+        match self {
+            StoreError::Conflict { current, .. } => Some(current),
+            _ => None,
+        }
+    }
+
+    /// A transport or service failure that may succeed if tried again.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Aws { .. })
+    }
+}
+
+/// Why a conditional write on `current` failed, given what the write required.
+/// Pure, so the refusal rules are unit-tested without DynamoDB.
+pub(crate) fn classify_refusal(
+    current: Job,
+    event: Option<JobEvent>,
+    expected_generation: Option<u64>,
+    expected_attempt: Option<u32>,
+    now: DateTime<Utc>,
+) -> StoreError {
+    let id = current.id.clone();
+    let conflict = |reason| StoreError::Conflict {
+        id: id.clone(),
+        reason,
+        current: Box::new(current.clone()),
+    };
+    if let Some(delivered) = expected_generation
+        && delivered != current.generation
+    {
+        return conflict(Conflict::StaleGeneration {
+            delivered,
+            current: current.generation,
+        });
+    }
+    if let Some(attempt) = expected_attempt
+        && (current.status != JobStatus::Processing || current.attempts != attempt)
+    {
+        return conflict(Conflict::NotOwner { attempt });
+    }
+    if event == Some(JobEvent::Claim) && current.status == JobStatus::Processing {
+        if let Some(until) = current.lease_until.filter(|until| *until >= now) {
+            return conflict(Conflict::LeaseHeld { until });
+        }
+        if current.attempts >= current.max_attempts {
+            return conflict(Conflict::AttemptsExhausted);
+        }
+    }
+    if event == Some(JobEvent::Claim)
+        && current.status.is_claimable()
+        && current.attempts >= current.max_attempts
+    {
+        return conflict(Conflict::AttemptsExhausted);
+    }
+    match event {
+        Some(event) => StoreError::InvalidTransition {
+            id,
+            from: current.status,
+            event,
+        },
+        None => conflict(Conflict::NotOwner {
+            attempt: expected_attempt.unwrap_or_default(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{NewJob, parse_time};
+    use chrono::Duration;
+
+    fn job(status: JobStatus) -> Job {
+        let mut job = Job::new(
+            NewJob {
+                job_type: "noop".into(),
+                ..NewJob::default()
+            },
+            now(),
+        );
+        job.status = status;
+        job
+    }
+
+    fn now() -> DateTime<Utc> {
+        parse_time("2026-01-01T00:00:00Z").expect("time")
+    }
+
+    #[test]
+    fn claim_refusals_say_why() {
+        let mut running = job(JobStatus::Processing);
+        running.attempts = 1;
+        running.lease_until = Some(now() + Duration::seconds(30));
+        let err = classify_refusal(running.clone(), Some(JobEvent::Claim), Some(0), None, now());
+        assert!(
+            matches!(
+                err,
+                StoreError::Conflict {
+                    reason: Conflict::LeaseHeld { .. },
+                    ..
+                }
+            ),
+            "{err}"
+        );
+
+        running.lease_until = Some(now() - Duration::seconds(1));
+        running.attempts = 3;
+        let err = classify_refusal(running.clone(), Some(JobEvent::Claim), Some(0), None, now());
+        assert!(
+            matches!(
+                err,
+                StoreError::Conflict {
+                    reason: Conflict::AttemptsExhausted,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+
+        let err = classify_refusal(running, Some(JobEvent::Claim), Some(7), None, now());
+        assert!(
+            matches!(
+                err,
+                StoreError::Conflict {
+                    reason: Conflict::StaleGeneration {
+                        delivered: 7,
+                        current: 0
+                    },
+                    ..
+                }
+            ),
+            "{err}"
+        );
+
+        let err = classify_refusal(
+            job(JobStatus::Completed),
+            Some(JobEvent::Claim),
+            Some(0),
+            None,
+            now(),
+        );
+        assert!(
+            matches!(
+                err,
+                StoreError::InvalidTransition {
+                    from: JobStatus::Completed,
+                    event: JobEvent::Claim,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_cancelled_run_is_no_longer_the_owner() {
+        let mut cancelled = job(JobStatus::Cancelled);
+        cancelled.attempts = 1;
+        let err = classify_refusal(cancelled, None, None, Some(1), now());
+        match err {
+            StoreError::Conflict {
+                reason: Conflict::NotOwner { attempt: 1 },
+                current,
+                ..
+            } => {
+                assert_eq!(current.status, JobStatus::Cancelled)
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! Pause flags: all jobs, one tier's queue, or one job type.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::priority::PriorityTier;
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PauseScope {
+    All,
+    Queue(PriorityTier),
+    Type(String),
+}
+
+impl fmt::Display for PauseScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PauseScope::All => f.write_str("all"),
+            PauseScope::Queue(tier) => write!(f, "queue:{tier}"),
+            PauseScope::Type(job_type) => write!(f, "type:{job_type}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("scope {0:?} is not one of \"all\", \"queue:<high|normal|low>\", \"type:<job type>\"")]
+pub struct PauseScopeError(pub String);
+
+impl FromStr for PauseScope {
+    type Err = PauseScopeError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || PauseScopeError(s.to_owned());
+        match s.split_once(':') {
+            None if s == "all" => Ok(PauseScope::All),
+            Some(("queue", tier)) => tier.parse().map(PauseScope::Queue).map_err(|_| bad()),
+            Some(("type", job_type)) if !job_type.is_empty() => {
+                Ok(PauseScope::Type(job_type.to_owned()))
+            }
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl Serialize for PauseScope {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for PauseScope {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// The scopes paused right now.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PauseFlags {
+    pub paused: BTreeSet<PauseScope>,
+}
+
+impl PauseFlags {
+    pub fn is_paused(&self, tier: PriorityTier, job_type: &str) -> bool {
+        self.paused.iter().any(|scope| match scope {
+            PauseScope::All => true,
+            PauseScope::Queue(t) => *t == tier,
+            PauseScope::Type(t) => t == job_type,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_parse_and_print() {
+        for text in ["all", "queue:high", "queue:low", "type:resize-image"] {
+            assert_eq!(
+                text.parse::<PauseScope>().map(|s| s.to_string()).as_deref(),
+                Ok(text)
+            );
+        }
+        for bad in ["", "queue:urgent", "type:", "everything", "all:x"] {
+            assert!(bad.parse::<PauseScope>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn flags_match_by_scope() {
+        let mut flags = PauseFlags::default();
+        assert!(!flags.is_paused(PriorityTier::High, "noop"));
+        flags.paused.insert(PauseScope::Queue(PriorityTier::Low));
+        flags.paused.insert(PauseScope::Type("resize".into()));
+        assert!(flags.is_paused(PriorityTier::Low, "noop"));
+        assert!(flags.is_paused(PriorityTier::High, "resize"));
+        assert!(!flags.is_paused(PriorityTier::High, "noop"));
+        flags.paused.insert(PauseScope::All);
+        assert!(flags.is_paused(PriorityTier::High, "noop"));
+    }
+}

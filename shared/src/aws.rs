@@ -3,6 +3,8 @@
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
+use crate::requests::RequestCounter;
+
 #[derive(Debug, Clone)]
 pub struct Clients {
     pub dynamodb: aws_sdk_dynamodb::Client,
@@ -16,14 +18,29 @@ impl Clients {
     }
 
     pub fn new(config: &SdkConfig) -> Self {
+        Self::build(config, None)
+    }
+
+    /// Clients whose every request is counted by `counter`.
+    pub fn counted(config: &SdkConfig, counter: &RequestCounter) -> Self {
+        Self::build(config, Some(counter))
+    }
+
+    fn build(config: &SdkConfig, counter: Option<&RequestCounter>) -> Self {
+        let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(config);
+        let mut sqs = aws_sdk_sqs::config::Builder::from(config);
         // Emulators serve buckets by path, not by virtual host name.
-        let s3 = aws_sdk_s3::config::Builder::from(config)
-            .force_path_style(config.endpoint_url().is_some())
-            .build();
+        let mut s3 =
+            aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some());
+        if let Some(counter) = counter {
+            dynamodb = dynamodb.interceptor(counter.clone());
+            sqs = sqs.interceptor(counter.clone());
+            s3 = s3.interceptor(counter.clone());
+        }
         Clients {
-            dynamodb: aws_sdk_dynamodb::Client::new(config),
-            sqs: aws_sdk_sqs::Client::new(config),
-            s3: aws_sdk_s3::Client::from_conf(s3),
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb.build()),
+            sqs: aws_sdk_sqs::Client::from_conf(sqs.build()),
+            s3: aws_sdk_s3::Client::from_conf(s3.build()),
         }
     }
 }

@@ -28,11 +28,7 @@ pub enum ConfigError {
     #[error("{0} is not set (see README: Configuration)")]
     Missing(String),
     #[error("{var}={value:?} is invalid: {reason}")]
-    Invalid {
-        var: String,
-        value: String,
-        reason: String,
-    },
+    Invalid { var: String, value: String, reason: String },
 }
 
 impl Config {
@@ -42,13 +38,8 @@ impl Config {
 
     /// Reads through `lookup` so the rules are tested without touching the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let optional = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let required =
-            |name: &str| optional(name).ok_or_else(|| ConfigError::Missing(name.to_owned()));
+        let optional = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let required = |name: &str| optional(name).ok_or_else(|| ConfigError::Missing(name.to_owned()));
         let url = |name: String| -> Result<String, ConfigError> {
             let value = required(&name)?;
             if value.starts_with("http://") || value.starts_with("https://") {
@@ -62,8 +53,7 @@ impl Config {
             }
         };
         let per_tier = |kind: &str| -> Result<PerTier<String>, ConfigError> {
-            let get =
-                |t: PriorityTier| url(format!("JOBQ_{kind}_URL_{}", t.as_str().to_uppercase()));
+            let get = |t: PriorityTier| url(format!("JOBQ_{kind}_URL_{}", t.as_str().to_uppercase()));
             Ok(PerTier {
                 high: get(PriorityTier::High)?,
                 normal: get(PriorityTier::Normal)?,
@@ -109,28 +99,15 @@ impl Config {
     pub fn to_env(&self) -> Vec<(String, String)> {
         let mut vars = vec![
             ("JOBQ_TABLE".to_owned(), self.table.clone()),
-            (
-                "JOBQ_RETENTION_DAYS".to_owned(),
-                self.retention.num_days().to_string(),
-            ),
+            ("JOBQ_RETENTION_DAYS".to_owned(), self.retention.num_days().to_string()),
         ];
         for (tier, url) in self.queues.iter() {
-            vars.push((
-                format!("JOBQ_QUEUE_URL_{}", tier.as_str().to_uppercase()),
-                url.clone(),
-            ));
+            vars.push((format!("JOBQ_QUEUE_URL_{}", tier.as_str().to_uppercase()), url.clone()));
         }
         for (tier, url) in self.dlqs.iter() {
-            vars.push((
-                format!("JOBQ_DLQ_URL_{}", tier.as_str().to_uppercase()),
-                url.clone(),
-            ));
+            vars.push((format!("JOBQ_DLQ_URL_{}", tier.as_str().to_uppercase()), url.clone()));
         }
-        vars.extend(
-            self.ingest_queue
-                .clone()
-                .map(|v| ("JOBQ_INGEST_QUEUE_URL".to_owned(), v)),
-        );
+        vars.extend(self.ingest_queue.clone().map(|v| ("JOBQ_INGEST_QUEUE_URL".to_owned(), v)));
         vars.extend(self.bucket.clone().map(|v| ("JOBQ_BUCKET".to_owned(), v)));
         vars
     }
@@ -142,10 +119,8 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k| map.get(k).cloned()
     }
 
@@ -169,12 +144,7 @@ mod tests {
         assert_eq!(config.retention, Duration::days(7));
         assert_eq!(config.bucket, None);
         let round_trip: Vec<(String, String)> = config.to_env();
-        let lookup = |k: &str| {
-            round_trip
-                .iter()
-                .find(|(n, _)| n == k)
-                .map(|(_, v)| v.clone())
-        };
+        let lookup = |k: &str| round_trip.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
         assert_eq!(Config::from_lookup(lookup), Ok(config));
     }
 
@@ -182,18 +152,12 @@ mod tests {
     fn missing_and_malformed_values_are_named() {
         let mut vars = full();
         vars.retain(|(k, _)| *k != "JOBQ_QUEUE_URL_LOW");
-        assert_eq!(
-            Config::from_lookup(env(&vars)),
-            Err(ConfigError::Missing("JOBQ_QUEUE_URL_LOW".into()))
-        );
+        assert_eq!(Config::from_lookup(env(&vars)), Err(ConfigError::Missing("JOBQ_QUEUE_URL_LOW".into())));
 
         let mut vars = full();
         vars.push(("JOBQ_RETENTION_DAYS", "a week"));
         let err = Config::from_lookup(env(&vars)).expect_err("invalid");
-        assert!(
-            matches!(&err, ConfigError::Invalid { var, .. } if var == "JOBQ_RETENTION_DAYS"),
-            "{err}"
-        );
+        assert!(matches!(&err, ConfigError::Invalid { var, .. } if var == "JOBQ_RETENTION_DAYS"), "{err}");
 
         let mut vars = full();
         vars[1] = ("JOBQ_QUEUE_URL_HIGH", "high");

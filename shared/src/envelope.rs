@@ -39,13 +39,7 @@ impl Envelope {
         tier: PriorityTier,
         generation: u64,
     ) -> Self {
-        Envelope {
-            v: ENVELOPE_VERSION,
-            id: id.into(),
-            job_type: job_type.into(),
-            tier,
-            generation,
-        }
+        Envelope { v: ENVELOPE_VERSION, id: id.into(), job_type: job_type.into(), tier, generation }
     }
 
     pub fn encode(&self) -> String {
@@ -74,11 +68,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn tier() -> impl Strategy<Value = PriorityTier> {
-        prop_oneof![
-            Just(PriorityTier::High),
-            Just(PriorityTier::Normal),
-            Just(PriorityTier::Low)
-        ]
+        prop_oneof![Just(PriorityTier::High), Just(PriorityTier::Normal), Just(PriorityTier::Low)]
     }
 
     proptest! {
@@ -99,18 +89,12 @@ mod tests {
     #[test]
     fn wire_format_is_stable() {
         let body = Envelope::new("j1", "noop", PriorityTier::High, 2).encode();
-        assert_eq!(
-            body,
-            r#"{"v":1,"id":"j1","type":"noop","tier":"high","gen":2}"#
-        );
+        assert_eq!(body, r#"{"v":1,"id":"j1","type":"noop","tier":"high","gen":2}"#);
     }
 
     #[test]
     fn bad_bodies_are_refused_with_a_reason() {
-        assert!(matches!(
-            Envelope::decode("not json"),
-            Err(EnvelopeError::Malformed(_))
-        ));
+        assert!(matches!(Envelope::decode("not json"), Err(EnvelopeError::Malformed(_))));
         assert!(matches!(
             Envelope::decode(r#"{"v":2,"id":"a","type":"noop","tier":"low","gen":0}"#),
             Err(EnvelopeError::UnsupportedVersion(2))

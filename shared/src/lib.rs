@@ -11,6 +11,7 @@ pub mod model;
 pub mod priority;
 pub mod provision;
 pub mod queue;
+pub mod requests;
 pub mod resources;
 pub mod status;
 pub mod store;

@@ -176,19 +176,14 @@ pub mod rfc3339 {
     pub mod option {
         use super::*;
 
-        pub fn serialize<S: Serializer>(
-            t: &Option<DateTime<Utc>>,
-            s: S,
-        ) -> Result<S::Ok, S::Error> {
+        pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
             match t {
                 Some(t) => s.serialize_str(&format_time(*t)),
                 None => s.serialize_none(),
             }
         }
 
-        pub fn deserialize<'de, D: Deserializer<'de>>(
-            d: D,
-        ) -> Result<Option<DateTime<Utc>>, D::Error> {
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
             Option::<String>::deserialize(d)?
                 .map(|s| parse_time(&s).map_err(serde::de::Error::custom))
                 .transpose()
@@ -234,10 +229,7 @@ mod tests {
         );
         assert_eq!(job.status, JobStatus::Queued);
         assert_eq!(job.tier, PriorityTier::High);
-        assert_eq!(
-            (job.attempts, job.max_attempts, job.timeout_seconds),
-            (0, 3, 300)
-        );
+        assert_eq!((job.attempts, job.max_attempts, job.timeout_seconds), (0, 3, 300));
         assert_eq!(format_time(job.created_at), "2026-01-01T00:00:00.123Z");
     }
 
@@ -267,13 +259,8 @@ mod tests {
 
     #[test]
     fn json_uses_rfc3339_and_the_public_field_names() {
-        let job = Job::new(
-            NewJob {
-                job_type: "noop".into(),
-                ..NewJob::default()
-            },
-            at("2026-03-04T05:06:07.890Z"),
-        );
+        let job =
+            Job::new(NewJob { job_type: "noop".into(), ..NewJob::default() }, at("2026-03-04T05:06:07.890Z"));
         let value = serde_json::to_value(&job).expect("serialize");
         assert_eq!(value["type"], "noop");
         assert_eq!(value["status"], "queued");

@@ -95,10 +95,9 @@ impl<'de> Deserialize<'de> for Priority {
             )
         })? {
             Raw::Number(n) => Priority::new(n).map_err(serde::de::Error::custom),
-            Raw::Name(name) => name
-                .parse::<PriorityTier>()
-                .map(Priority::from)
-                .map_err(serde::de::Error::custom),
+            Raw::Name(name) => {
+                name.parse::<PriorityTier>().map(Priority::from).map_err(serde::de::Error::custom)
+            }
         }
     }
 }
@@ -122,8 +121,7 @@ pub enum PriorityTier {
 
 impl PriorityTier {
     /// Most urgent first.
-    pub const ALL: [PriorityTier; 3] =
-        [PriorityTier::High, PriorityTier::Normal, PriorityTier::Low];
+    pub const ALL: [PriorityTier; 3] = [PriorityTier::High, PriorityTier::Normal, PriorityTier::Low];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -167,11 +165,7 @@ pub struct PerTier<T> {
 
 impl<T> PerTier<T> {
     pub fn from_fn(mut f: impl FnMut(PriorityTier) -> T) -> Self {
-        PerTier {
-            high: f(PriorityTier::High),
-            normal: f(PriorityTier::Normal),
-            low: f(PriorityTier::Low),
-        }
+        PerTier { high: f(PriorityTier::High), normal: f(PriorityTier::Normal), low: f(PriorityTier::Low) }
     }
 
     pub fn get(&self, tier: PriorityTier) -> &T {
@@ -198,12 +192,7 @@ mod tests {
             .collect::<Result<_, _>>()
             .expect("0..=10 are valid");
         use PriorityTier::*;
-        assert_eq!(
-            tiers,
-            [
-                Low, Low, Low, Low, Normal, Normal, Normal, Normal, High, High, High
-            ]
-        );
+        assert_eq!(tiers, [Low, Low, Low, Low, Normal, Normal, Normal, Normal, High, High, High]);
     }
 
     #[test]
@@ -218,16 +207,12 @@ mod tests {
     #[test]
     fn tier_names_are_accepted_wherever_a_priority_is() {
         for (name, value) in [("high", 9), ("normal", 5), ("low", 1)] {
-            let from_json: Priority =
-                serde_json::from_str(&format!("\"{name}\"")).expect("tier name");
+            let from_json: Priority = serde_json::from_str(&format!("\"{name}\"")).expect("tier name");
             assert_eq!(from_json.value(), value);
             assert_eq!(name.parse::<Priority>().map(Priority::value), Ok(value));
             assert_eq!(from_json.tier().as_str(), name);
         }
         assert_eq!("7".parse::<Priority>().map(Priority::value), Ok(7));
-        assert_eq!(
-            serde_json::to_string(&Priority::HIGH).ok().as_deref(),
-            Some("9")
-        );
+        assert_eq!(serde_json::to_string(&Priority::HIGH).ok().as_deref(), Some("9"));
     }
 }

@@ -33,20 +33,11 @@ pub struct ProvisionError {
     pub source: Box<dyn std::error::Error + Send + Sync>,
 }
 
-fn failed(
-    resource: &str,
-    source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
-) -> ProvisionError {
-    ProvisionError {
-        resource: resource.to_owned(),
-        source: source.into(),
-    }
+fn failed(resource: &str, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ProvisionError {
+    ProvisionError { resource: resource.to_owned(), source: source.into() }
 }
 
-pub async fn provision(
-    clients: &Clients,
-    names: &ResourceNames,
-) -> Result<Provisioned, ProvisionError> {
+pub async fn provision(clients: &Clients, names: &ResourceNames) -> Result<Provisioned, ProvisionError> {
     create_table(&clients.dynamodb, &names.table()).await?;
     let mut urls = HashMap::new();
     for spec in names.queue_specs() {
@@ -65,10 +56,7 @@ pub async fn provision(
     })
 }
 
-async fn create_table(
-    client: &aws_sdk_dynamodb::Client,
-    table: &str,
-) -> Result<(), ProvisionError> {
+async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), ProvisionError> {
     let string_attr = |name: &str| {
         AttributeDefinition::builder()
             .attribute_name(name)
@@ -91,15 +79,11 @@ async fn create_table(
         .key_schema(key(PK, KeyType::Hash)?);
     for index in INDEXES {
         let projection = if index.projected.is_empty() {
-            Projection::builder()
-                .projection_type(ProjectionType::KeysOnly)
-                .build()
+            Projection::builder().projection_type(ProjectionType::KeysOnly).build()
         } else {
             Projection::builder()
                 .projection_type(ProjectionType::Include)
-                .set_non_key_attributes(Some(
-                    index.projected.iter().map(|a| a.to_string()).collect(),
-                ))
+                .set_non_key_attributes(Some(index.projected.iter().map(|a| a.to_string()).collect()))
                 .build()
         };
         request = request
@@ -118,34 +102,18 @@ async fn create_table(
     match request.send().await {
         Ok(_) => {}
         // Already there: still make sure TTL is on (an earlier run may have stopped half-way).
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|e| e.is_resource_in_use_exception()) => {}
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => {}
         Err(e) => return Err(failed(table, e)),
     }
     // Wait for ACTIVE (instant on emulators, seconds on AWS).
     for _ in 0..120 {
-        let out = client
-            .describe_table()
-            .table_name(table)
-            .send()
-            .await
-            .map_err(|e| failed(table, e))?;
-        if out
-            .table()
-            .and_then(|t| t.table_status())
-            .is_some_and(|s| s.as_str() == "ACTIVE")
-        {
+        let out = client.describe_table().table_name(table).send().await.map_err(|e| failed(table, e))?;
+        if out.table().and_then(|t| t.table_status()).is_some_and(|s| s.as_str() == "ACTIVE") {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
-    let ttl = client
-        .describe_time_to_live()
-        .table_name(table)
-        .send()
-        .await
-        .map_err(|e| failed(table, e))?;
+    let ttl = client.describe_time_to_live().table_name(table).send().await.map_err(|e| failed(table, e))?;
     let ttl_on = ttl
         .time_to_live_description()
         .and_then(|d| d.time_to_live_status())
@@ -177,27 +145,18 @@ async fn create_queue(
     let mut request = client
         .create_queue()
         .queue_name(&spec.name)
-        .attributes(
-            QueueAttributeName::VisibilityTimeout,
-            spec.visibility_timeout.to_string(),
-        )
-        .attributes(
-            QueueAttributeName::MessageRetentionPeriod,
-            spec.retention.to_string(),
-        );
+        .attributes(QueueAttributeName::VisibilityTimeout, spec.visibility_timeout.to_string())
+        .attributes(QueueAttributeName::MessageRetentionPeriod, spec.retention.to_string());
     if let Some((dlq, max_receive_count)) = &spec.redrive {
         let dlq_url = urls
             .get(dlq)
             .ok_or_else(|| failed(&spec.name, format!("its DLQ {dlq} was not created first")))?;
         let arn = queue_arn(client, dlq_url).await?;
-        let policy =
-            serde_json::json!({ "deadLetterTargetArn": arn, "maxReceiveCount": max_receive_count });
+        let policy = serde_json::json!({ "deadLetterTargetArn": arn, "maxReceiveCount": max_receive_count });
         request = request.attributes(QueueAttributeName::RedrivePolicy, policy.to_string());
     }
     let out = request.send().await.map_err(|e| failed(&spec.name, e))?;
-    out.queue_url()
-        .map(str::to_owned)
-        .ok_or_else(|| failed(&spec.name, "CreateQueue returned no URL"))
+    out.queue_url().map(str::to_owned).ok_or_else(|| failed(&spec.name, "CreateQueue returned no URL"))
 }
 
 pub async fn queue_arn(client: &aws_sdk_sqs::Client, url: &str) -> Result<String, ProvisionError> {
@@ -218,9 +177,8 @@ async fn create_bucket(client: &aws_sdk_s3::Client, bucket: &str) -> Result<(), 
     match client.create_bucket().bucket(bucket).send().await {
         Ok(_) => Ok(()),
         Err(e)
-            if e.as_service_error().is_some_and(|e| {
-                e.is_bucket_already_owned_by_you() || e.is_bucket_already_exists()
-            }) =>
+            if e.as_service_error()
+                .is_some_and(|e| e.is_bucket_already_owned_by_you() || e.is_bucket_already_exists()) =>
         {
             Ok(())
         }

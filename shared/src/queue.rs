@@ -25,14 +25,8 @@ pub struct QueueError {
     pub source: Box<dyn std::error::Error + Send + Sync>,
 }
 
-fn aws(
-    operation: &'static str,
-    source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
-) -> QueueError {
-    QueueError {
-        operation,
-        source: source.into(),
-    }
+fn aws(operation: &'static str, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> QueueError {
+    QueueError { operation, source: source.into() }
 }
 
 /// One entry of a batch request that SQS refused.
@@ -80,11 +74,7 @@ impl SqsJobQueue {
     }
 
     /// One envelope to its tier's queue, visible after `delay_seconds` (0..=900).
-    pub async fn send(
-        &self,
-        envelope: &Envelope,
-        delay_seconds: i32,
-    ) -> Result<String, QueueError> {
+    pub async fn send(&self, envelope: &Envelope, delay_seconds: i32) -> Result<String, QueueError> {
         let out = self
             .client
             .send_message()
@@ -99,15 +89,10 @@ impl SqsJobQueue {
 
     /// Many envelopes, grouped by tier and sent ten to a request, the requests concurrently.
     /// Returns the entries SQS refused (empty when all were sent).
-    pub async fn send_batch(
-        &self,
-        messages: &[(Envelope, i32)],
-    ) -> Result<Vec<EntryFailure>, QueueError> {
+    pub async fn send_batch(&self, messages: &[(Envelope, i32)]) -> Result<Vec<EntryFailure>, QueueError> {
         let mut requests = Vec::new();
         for tier in PriorityTier::ALL {
-            let indexes: Vec<usize> = (0..messages.len())
-                .filter(|i| messages[*i].0.tier == tier)
-                .collect();
+            let indexes: Vec<usize> = (0..messages.len()).filter(|i| messages[*i].0.tier == tier).collect();
             for chunk in indexes.chunks(SQS_BATCH_MAX) {
                 requests.push((tier, chunk.to_vec()));
             }
@@ -201,11 +186,8 @@ impl SqsJobQueue {
         receipts: &[String],
     ) -> Result<Vec<EntryFailure>, QueueError> {
         let mut seen = HashSet::new();
-        let unique: Vec<(usize, &String)> = receipts
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| seen.insert(*r))
-            .collect();
+        let unique: Vec<(usize, &String)> =
+            receipts.iter().enumerate().filter(|(_, r)| seen.insert(*r)).collect();
         let mut failures = Vec::new();
         for chunk in unique.chunks(SQS_BATCH_MAX) {
             let entries = chunk
@@ -248,10 +230,7 @@ impl SqsJobQueue {
             .await
             .map_err(|e| aws("GetQueueAttributes", e))?;
         let count = |name: QueueAttributeName| {
-            out.attributes()
-                .and_then(|a| a.get(&name))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0)
+            out.attributes().and_then(|a| a.get(&name)).and_then(|v| v.parse().ok()).unwrap_or(0)
         };
         Ok(QueueDepth {
             visible: count(QueueAttributeName::ApproximateNumberOfMessages),

@@ -34,9 +34,7 @@ pub struct ResourceNames {
 
 impl ResourceNames {
     pub fn new(prefix: impl Into<String>) -> Self {
-        ResourceNames {
-            prefix: prefix.into(),
-        }
+        ResourceNames { prefix: prefix.into() }
     }
 
     pub fn prefix(&self) -> &str {
@@ -81,16 +79,9 @@ impl ResourceNames {
             retention: MESSAGE_RETENTION_SECONDS,
             redrive: Some((dlq, MAX_RECEIVE_COUNT)),
         };
-        let mut specs: Vec<QueueSpec> = PriorityTier::ALL
-            .iter()
-            .map(|t| dlq(self.dlq(*t)))
-            .collect();
+        let mut specs: Vec<QueueSpec> = PriorityTier::ALL.iter().map(|t| dlq(self.dlq(*t))).collect();
         specs.push(dlq(self.ingest_dlq()));
-        specs.extend(
-            PriorityTier::ALL
-                .iter()
-                .map(|t| main(self.queue(*t), self.dlq(*t))),
-        );
+        specs.extend(PriorityTier::ALL.iter().map(|t| main(self.queue(*t), self.dlq(*t))));
         specs.push(main(self.ingest_queue(), self.ingest_dlq()));
         specs
     }
@@ -110,16 +101,13 @@ mod tests {
         assert_eq!(specs.len(), 8);
         for (i, spec) in specs.iter().enumerate() {
             if let Some((dlq, count)) = &spec.redrive {
-                let at = specs
-                    .iter()
-                    .position(|s| &s.name == dlq)
-                    .expect("dlq is provisioned");
+                let at = specs.iter().position(|s| &s.name == dlq).expect("dlq is provisioned");
                 assert!(at < i, "{dlq} must exist before {}", spec.name);
                 assert!(*count > crate::model::DEFAULT_MAX_ATTEMPTS);
             }
         }
         assert_eq!(specs.iter().filter(|s| s.redrive.is_none()).count(), 4);
-        assert!(QUEUE_VISIBILITY_TIMEOUT_SECONDS >= 6 * WORKER_FUNCTION_TIMEOUT_SECONDS);
+        const { assert!(QUEUE_VISIBILITY_TIMEOUT_SECONDS >= 6 * WORKER_FUNCTION_TIMEOUT_SECONDS) };
     }
 
     #[test]

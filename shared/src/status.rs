@@ -78,10 +78,7 @@ impl JobStatus {
 
     /// A terminal job stays as it is until someone retries it.
     pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            JobStatus::Completed | JobStatus::Partial | JobStatus::Failed | JobStatus::Cancelled
-        )
+        matches!(self, JobStatus::Completed | JobStatus::Partial | JobStatus::Failed | JobStatus::Cancelled)
     }
 
     /// Whether a worker may start a run from this status (an expired lease on a `processing`
@@ -111,10 +108,7 @@ impl JobStatus {
 
     /// Every status from which `event` is allowed: the source states a conditional write expects.
     pub fn sources(event: JobEvent) -> Vec<JobStatus> {
-        Self::ALL
-            .into_iter()
-            .filter(|s| s.apply(event).is_ok())
-            .collect()
+        Self::ALL.into_iter().filter(|s| s.apply(event).is_ok()).collect()
     }
 }
 
@@ -128,10 +122,7 @@ impl FromStr for JobStatus {
     type Err = UnknownStatus;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|status| status.as_str() == s)
-            .ok_or_else(|| UnknownStatus(s.to_owned()))
+        Self::ALL.into_iter().find(|status| status.as_str() == s).ok_or_else(|| UnknownStatus(s.to_owned()))
     }
 }
 
@@ -193,10 +184,8 @@ mod tests {
     fn every_edge_is_allowed_or_refused_as_specified() {
         for from in S::ALL {
             for event in EVENTS {
-                let expected = ALLOWED
-                    .iter()
-                    .find(|(f, e, _)| *f == from && *e == event)
-                    .map(|(_, _, to)| *to);
+                let expected =
+                    ALLOWED.iter().find(|(f, e, _)| *f == from && *e == event).map(|(_, _, to)| *to);
                 match (from.apply(event), expected) {
                     (Ok(to), Some(want)) => assert_eq!(to, want, "{from} --{event:?}"),
                     (Err(err), None) => {
@@ -217,20 +206,14 @@ mod tests {
             }
         }
         let terminal: Vec<_> = S::ALL.into_iter().filter(|s| s.is_terminal()).collect();
-        assert_eq!(
-            terminal,
-            [S::Completed, S::Partial, S::Failed, S::Cancelled]
-        );
+        assert_eq!(terminal, [S::Completed, S::Partial, S::Failed, S::Cancelled]);
     }
 
     #[test]
     fn sources_are_derived_from_the_transition_function() {
         assert_eq!(S::sources(E::Claim), [S::Queued, S::Retrying]);
         assert_eq!(S::sources(E::Retry), [S::Partial, S::Failed, S::Cancelled]);
-        assert_eq!(
-            S::sources(E::Cancel),
-            [S::Queued, S::Scheduled, S::Processing, S::Retrying]
-        );
+        assert_eq!(S::sources(E::Cancel), [S::Queued, S::Scheduled, S::Processing, S::Retrying]);
         assert_eq!(S::sources(E::Release), [S::Scheduled]);
     }
 

@@ -9,13 +9,7 @@ pub fn init() {
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     let result = if in_lambda {
         // Lambda adds its own timestamps; the request id arrives as a span field.
-        builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .without_time()
-            .with_ansi(false)
-            .try_init()
+        builder.json().flatten_event(true).with_current_span(true).without_time().with_ansi(false).try_init()
     } else {
         builder.compact().try_init()
     };

@@ -72,12 +72,7 @@ pub fn encode(job: &Job) -> Item {
     opt("error", job.error.as_ref().map(json));
     opt("idempotency_key", job.idempotency_key.as_deref().map(s));
     opt("batch_id", job.batch_id.as_deref().map(s));
-    opt(
-        BY_BATCH.pk,
-        job.batch_id
-            .as_deref()
-            .map(|b| s(keys::sharded(b, &job.id))),
-    );
+    opt(BY_BATCH.pk, job.batch_id.as_deref().map(|b| s(keys::sharded(b, &job.id))));
     opt(BY_BATCH.sk, job.batch_id.as_ref().map(|_| s(&sk)));
     opt("gh_run_id", job.github_workflow_run_id.as_deref().map(s));
     opt("run_at", job.run_at.map(time));
@@ -95,16 +90,9 @@ pub fn decode(item: &Item) -> Result<Job, CorruptItem> {
         id: r.string("id")?,
         job_type: r.string("type")?,
         payload: r.json("payload")?.unwrap_or_default(),
-        priority: Priority::new(r.number("priority")?)
-            .map_err(|e| corrupt("priority", e.to_string()))?,
-        tier: r
-            .string("tier")?
-            .parse()
-            .map_err(|e| corrupt("tier", format!("{e}")))?,
-        status: r
-            .string("status")?
-            .parse::<JobStatus>()
-            .map_err(|e| corrupt("status", e.to_string()))?,
+        priority: Priority::new(r.number("priority")?).map_err(|e| corrupt("priority", e.to_string()))?,
+        tier: r.string("tier")?.parse().map_err(|e| corrupt("tier", format!("{e}")))?,
+        status: r.string("status")?.parse::<JobStatus>().map_err(|e| corrupt("status", e.to_string()))?,
         attempts: r.number("attempts")?,
         max_attempts: r.number("max_attempts")?,
         progress: r.number("progress")?,
@@ -117,9 +105,7 @@ pub fn decode(item: &Item) -> Result<Job, CorruptItem> {
         github_workflow_run_id: r.opt_string("gh_run_id")?,
         timeout_seconds: r.number("timeout_s")?,
         generation: r.number("gen")?,
-        created_at: r
-            .time("created_at")?
-            .ok_or_else(|| corrupt("created_at", "missing".into()))?,
+        created_at: r.time("created_at")?.ok_or_else(|| corrupt("created_at", "missing".into()))?,
         run_at: r.time("run_at")?,
         started_at: r.time("started_at")?,
         completed_at: r.time("completed_at")?,
@@ -128,8 +114,7 @@ pub fn decode(item: &Item) -> Result<Job, CorruptItem> {
         lease_until: r
             .opt_number::<i64>("lease_ms")?
             .map(|ms| {
-                DateTime::from_timestamp_millis(ms)
-                    .ok_or_else(|| corrupt("lease_ms", "out of range".into()))
+                DateTime::from_timestamp_millis(ms).ok_or_else(|| corrupt("lease_ms", "out of range".into()))
             })
             .transpose()?,
     })
@@ -151,42 +136,31 @@ impl Reader<'_> {
     }
 
     fn string(&self, name: &'static str) -> Result<String, CorruptItem> {
-        self.opt_string(name)?
-            .ok_or_else(|| corrupt(name, "missing".into()))
+        self.opt_string(name)?.ok_or_else(|| corrupt(name, "missing".into()))
     }
 
-    fn opt_number<T: std::str::FromStr>(
-        &self,
-        name: &'static str,
-    ) -> Result<Option<T>, CorruptItem> {
+    fn opt_number<T: std::str::FromStr>(&self, name: &'static str) -> Result<Option<T>, CorruptItem> {
         match self.0.get(name) {
             None | Some(AttributeValue::Null(_)) => Ok(None),
-            Some(AttributeValue::N(v)) => v
-                .parse()
-                .map(Some)
-                .map_err(|_| corrupt(name, format!("{v:?} is not a valid number here"))),
+            Some(AttributeValue::N(v)) => {
+                v.parse().map(Some).map_err(|_| corrupt(name, format!("{v:?} is not a valid number here")))
+            }
             Some(_) => Err(corrupt(name, "not a number".into())),
         }
     }
 
     fn number<T: std::str::FromStr>(&self, name: &'static str) -> Result<T, CorruptItem> {
-        self.opt_number(name)?
-            .ok_or_else(|| corrupt(name, "missing".into()))
+        self.opt_number(name)?.ok_or_else(|| corrupt(name, "missing".into()))
     }
 
-    fn json<T: serde::de::DeserializeOwned>(
-        &self,
-        name: &'static str,
-    ) -> Result<Option<T>, CorruptItem> {
+    fn json<T: serde::de::DeserializeOwned>(&self, name: &'static str) -> Result<Option<T>, CorruptItem> {
         self.opt_string(name)?
             .map(|v| serde_json::from_str(&v).map_err(|e| corrupt(name, e.to_string())))
             .transpose()
     }
 
     fn time(&self, name: &'static str) -> Result<Option<DateTime<Utc>>, CorruptItem> {
-        self.opt_string(name)?
-            .map(|v| parse_time(&v).map_err(|e| corrupt(name, e.to_string())))
-            .transpose()
+        self.opt_string(name)?.map(|v| parse_time(&v).map_err(|e| corrupt(name, e.to_string()))).transpose()
     }
 }
 
@@ -211,10 +185,7 @@ mod tests {
             },
             now,
         );
-        job.error = Some(JobFailure {
-            message: "boom".into(),
-            details: Some(json!([1])),
-        });
+        job.error = Some(JobFailure { message: "boom".into(), details: Some(json!([1])) });
         job.result = Some(json!(null));
         job.lease_until = Some(now);
         job.duration_ms = Some(5);
@@ -227,10 +198,7 @@ mod tests {
         let item = encode(&job);
         assert_eq!(decode(&item).expect("decodes"), job);
         assert_eq!(item.get("b_pk"), Some(&s(keys::sharded("b1", &job.id))));
-        assert_eq!(
-            item.get("s_pk"),
-            Some(&s(keys::status_pk(JobStatus::Queued, &job.id)))
-        );
+        assert_eq!(item.get("s_pk"), Some(&s(keys::status_pk(JobStatus::Queued, &job.id))));
     }
 
     #[test]

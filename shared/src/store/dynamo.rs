@@ -40,11 +40,7 @@ pub struct DynamoJobStore {
 
 impl DynamoJobStore {
     pub fn new(client: Client, table: impl Into<String>, retention: Duration) -> Self {
-        DynamoJobStore {
-            client,
-            table: table.into(),
-            retention,
-        }
+        DynamoJobStore { client, table: table.into(), retention }
     }
 
     pub fn table(&self) -> &str {
@@ -68,9 +64,7 @@ impl DynamoJobStore {
             Ok(_) => Ok(Created::New(job.clone())),
             Err(SdkError::ServiceError(err)) => match err.into_err() {
                 PutItemError::ConditionalCheckFailedException(e) => {
-                    let existing = e
-                        .item()
-                        .ok_or_else(|| StoreError::NotFound { id: job.id.clone() })?;
+                    let existing = e.item().ok_or_else(|| StoreError::NotFound { id: job.id.clone() })?;
                     Ok(Created::Existing(decode(&job.id, existing)?))
                 }
                 other => Err(aws("PutItem", other)),
@@ -148,9 +142,7 @@ impl DynamoJobStore {
         if let Some(message) = message {
             w.set("message", s(message));
         }
-        self.update_owned(id, attempt, w, "UpdateItem(progress)")
-            .await
-            .map(drop)
+        self.update_owned(id, attempt, w, "UpdateItem(progress)").await.map(drop)
     }
 
     /// Extend the run's lease (long jobs, with their message's visibility).
@@ -163,9 +155,7 @@ impl DynamoJobStore {
         let mut w = Write::default();
         w.owned_by(attempt);
         w.set("lease_ms", n(lease_until.timestamp_millis()));
-        self.update_owned(id, attempt, w, "UpdateItem(lease)")
-            .await
-            .map(drop)
+        self.update_owned(id, attempt, w, "UpdateItem(lease)").await.map(drop)
     }
 
     /// End the run of `job` (as returned by `claim`) with `outcome`.
@@ -176,12 +166,10 @@ impl DynamoJobStore {
         outcome: RunOutcome,
         now: DateTime<Utc>,
     ) -> Result<Job, StoreError> {
-        let to = JobStatus::Processing.apply(outcome.event()).map_err(|e| {
-            StoreError::InvalidTransition {
-                id: job.id.clone(),
-                from: e.from,
-                event: e.event,
-            }
+        let to = JobStatus::Processing.apply(outcome.event()).map_err(|e| StoreError::InvalidTransition {
+            id: job.id.clone(),
+            from: e.from,
+            event: e.event,
         })?;
         let mut w = Write::default();
         w.owned_by(job.attempts);
@@ -189,10 +177,7 @@ impl DynamoJobStore {
         w.remove("lease_ms");
         if let Some(started) = job.started_at {
             w.set("duration_ms", n((now - started).num_milliseconds().max(0)));
-            w.set(
-                "wait_ms",
-                n((started - job.due_at()).num_milliseconds().max(0)),
-            );
+            w.set("wait_ms", n((started - job.due_at()).num_milliseconds().max(0)));
         }
         match outcome {
             RunOutcome::Completed { result } => {
@@ -215,9 +200,7 @@ impl DynamoJobStore {
         if to.is_terminal() {
             self.set_terminal(&mut w, now);
         }
-        let item = self
-            .update_owned(&job.id, job.attempts, w, "UpdateItem(finish)")
-            .await?;
+        let item = self.update_owned(&job.id, job.attempts, w, "UpdateItem(finish)").await?;
         decode(&job.id, &item)
     }
 
@@ -235,12 +218,7 @@ impl DynamoJobStore {
 
     /// Fail a job that has not ended, whatever it was doing (dead letters, poison, crashes).
     #[instrument(skip_all, fields(job_id = %id))]
-    pub async fn fail(
-        &self,
-        id: &str,
-        error: &JobFailure,
-        now: DateTime<Utc>,
-    ) -> Result<Job, StoreError> {
+    pub async fn fail(&self, id: &str, error: &JobFailure, now: DateTime<Utc>) -> Result<Job, StoreError> {
         let mut w = Write::default();
         let allowed = w.status_in(&JobStatus::sources(JobEvent::Fail));
         w.condition(allowed);
@@ -315,10 +293,8 @@ impl DynamoJobStore {
             .try_collect()
             .await?;
         let (sort_keys, next) = merge_page(parts, limit);
-        let ids: Vec<String> = sort_keys
-            .iter()
-            .filter_map(|sk| sk.split_once('#').map(|(_, id)| id.to_owned()))
-            .collect();
+        let ids: Vec<String> =
+            sort_keys.iter().filter_map(|sk| sk.split_once('#').map(|(_, id)| id.to_owned())).collect();
         let jobs = self
             .batch_get(&ids)
             .await?
@@ -326,20 +302,15 @@ impl DynamoJobStore {
             .filter(|job| plan.post_status.is_none_or(|s| job.status == s))
             .filter(|job| plan.post_type.as_ref().is_none_or(|t| &job.job_type == t))
             .collect();
-        Ok(Page {
-            jobs,
-            next_cursor: next.as_deref().map(encode_cursor),
-        })
+        Ok(Page { jobs, next_cursor: next.as_deref().map(encode_cursor) })
     }
 
     /// Full jobs for `ids`, in the same order; ids with no item are left out.
     pub async fn batch_get(&self, ids: &[String]) -> Result<Vec<Job>, StoreError> {
         let mut found: HashMap<String, Job> = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(BATCH_GET_MAX) {
-            let mut keys: Vec<Item> = chunk
-                .iter()
-                .map(|id| HashMap::from([(PK.to_owned(), s(keys::job_pk(id)))]))
-                .collect();
+            let mut keys: Vec<Item> =
+                chunk.iter().map(|id| HashMap::from([(PK.to_owned(), s(keys::job_pk(id)))])).collect();
             // UnprocessedKeys come back under load; retry them with a short backoff.
             for round in 0..8u32 {
                 if keys.is_empty() {
@@ -359,12 +330,7 @@ impl DynamoJobStore {
                     .send()
                     .await
                     .map_err(|e| aws("BatchGetItem", e))?;
-                for item in out
-                    .responses()
-                    .and_then(|r| r.get(&self.table))
-                    .into_iter()
-                    .flatten()
-                {
+                for item in out.responses().and_then(|r| r.get(&self.table)).into_iter().flatten() {
                     let id = match item.get("id") {
                         Some(AttributeValue::S(id)) => id.clone(),
                         _ => continue,
@@ -398,11 +364,7 @@ impl DynamoJobStore {
     }
 
     /// Pause (`paused = true`) or resume one scope; returns the flags after the change.
-    pub async fn set_paused(
-        &self,
-        scope: &PauseScope,
-        paused: bool,
-    ) -> Result<PauseFlags, StoreError> {
+    pub async fn set_paused(&self, scope: &PauseScope, paused: bool) -> Result<PauseFlags, StoreError> {
         let action = if paused { "ADD" } else { "DELETE" };
         let out = self
             .client
@@ -439,9 +401,7 @@ impl DynamoJobStore {
         let mut key_condition = "#pk = :pk".to_owned();
         if let Some(below) = below {
             key_condition.push_str(" AND #sk < :below");
-            q = q
-                .expression_attribute_names("#sk", index.sk)
-                .expression_attribute_values(":below", s(below));
+            q = q.expression_attribute_names("#sk", index.sk).expression_attribute_values(":below", s(below));
         }
         if let Some(job_type) = type_filter {
             q = q
@@ -449,11 +409,7 @@ impl DynamoJobStore {
                 .expression_attribute_names("#type", "type")
                 .expression_attribute_values(":type", s(job_type));
         }
-        let out = q
-            .key_condition_expression(key_condition)
-            .send()
-            .await
-            .map_err(|e| aws("Query", e))?;
+        let out = q.key_condition_expression(key_condition).send().await.map_err(|e| aws("Query", e))?;
         let sort_key = |item: &Item| match item.get(index.sk) {
             Some(AttributeValue::S(sk)) => Some(sk.clone()),
             _ => None,
@@ -478,9 +434,7 @@ impl DynamoJobStore {
         now: DateTime<Utc>,
     ) -> Result<Job, StoreError> {
         let item = self
-            .update(id, w, "UpdateItem", |current| {
-                classify_refusal(current, Some(event), None, None, now)
-            })
+            .update(id, w, "UpdateItem", |current| classify_refusal(current, Some(event), None, None, now))
             .await?;
         decode(id, &item)
     }
@@ -493,10 +447,8 @@ impl DynamoJobStore {
         w: Write,
         op: &'static str,
     ) -> Result<Item, StoreError> {
-        self.update(id, w, op, |current| {
-            classify_refusal(current, None, None, Some(attempt), Utc::now())
-        })
-        .await
+        self.update(id, w, op, |current| classify_refusal(current, None, None, Some(attempt), Utc::now()))
+            .await
     }
 
     async fn update(
@@ -535,17 +487,11 @@ impl DynamoJobStore {
 
 /// The status an event leads to (the same from every source that allows it).
 fn target(event: JobEvent) -> JobStatus {
-    JobStatus::sources(event)
-        .first()
-        .and_then(|from| from.apply(event).ok())
-        .unwrap_or(JobStatus::Failed)
+    JobStatus::sources(event).first().and_then(|from| from.apply(event).ok()).unwrap_or(JobStatus::Failed)
 }
 
 fn decode(id: &str, item: &Item) -> Result<Job, StoreError> {
-    codec::decode(item).map_err(|source| StoreError::Corrupt {
-        id: id.to_owned(),
-        source,
-    })
+    codec::decode(item).map_err(|source| StoreError::Corrupt { id: id.to_owned(), source })
 }
 
 fn flags_from(item: Option<&Item>) -> PauseFlags {
@@ -557,22 +503,14 @@ fn flags_from(item: Option<&Item>) -> PauseFlags {
         paused: scopes
             .iter()
             .filter_map(|s| {
-                s.parse()
-                    .map_err(|e| tracing::warn!(error = %e, "ignoring stored pause scope"))
-                    .ok()
+                s.parse().map_err(|e| tracing::warn!(error = %e, "ignoring stored pause scope")).ok()
             })
             .collect(),
     }
 }
 
-fn aws(
-    operation: &'static str,
-    source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
-) -> StoreError {
-    StoreError::Aws {
-        operation,
-        source: source.into(),
-    }
+fn aws(operation: &'static str, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> StoreError {
+    StoreError::Aws { operation, source: source.into() }
 }
 
 /// An UpdateItem under construction: every attribute goes through a placeholder, since many of
@@ -634,10 +572,7 @@ impl Write {
     /// `#status IN (...)`, for the caller to place in a condition.
     fn status_in(&mut self, statuses: &[JobStatus]) -> String {
         let name = self.name("status");
-        let values: Vec<String> = statuses
-            .iter()
-            .map(|st| self.value(s(st.as_str())))
-            .collect();
+        let values: Vec<String> = statuses.iter().map(|st| self.value(s(st.as_str()))).collect();
         format!("{name} IN ({})", values.join(", "))
     }
 
@@ -647,9 +582,7 @@ impl Write {
         let attempts = self.name("attempts");
         let processing = self.value(s(JobStatus::Processing.as_str()));
         let attempt = self.value(n(attempt));
-        self.condition(format!(
-            "{status} = {processing} AND {attempts} = {attempt}"
-        ));
+        self.condition(format!("{status} = {processing} AND {attempts} = {attempt}"));
     }
 
     fn update_expression(&self) -> String {
@@ -680,10 +613,7 @@ mod tests {
         w.set_status("id1", JobStatus::Completed);
         w.remove("lease_ms");
         let expression = w.update_expression();
-        assert_eq!(
-            expression,
-            "SET #status = :v2, #s_pk = :v3 REMOVE #lease_ms"
-        );
+        assert_eq!(expression, "SET #status = :v2, #s_pk = :v3 REMOVE #lease_ms");
         assert_eq!(w.conditions, ["#status = :v0 AND #attempts = :v1"]);
         assert_eq!(w.values.get(":v1"), Some(&n(2)));
         assert_eq!(w.names.get("#s_pk").map(String::as_str), Some("s_pk"));

@@ -43,24 +43,9 @@ pub struct IndexDef {
     pub projected: &'static [&'static str],
 }
 
-pub const BY_STATUS: IndexDef = IndexDef {
-    name: "by-status",
-    pk: "s_pk",
-    sk: "s_sk",
-    projected: &["type"],
-};
-pub const BY_TYPE: IndexDef = IndexDef {
-    name: "by-type",
-    pk: "t_pk",
-    sk: "t_sk",
-    projected: &[],
-};
-pub const BY_BATCH: IndexDef = IndexDef {
-    name: "by-batch",
-    pk: "b_pk",
-    sk: "b_sk",
-    projected: &[],
-};
+pub const BY_STATUS: IndexDef = IndexDef { name: "by-status", pk: "s_pk", sk: "s_sk", projected: &["type"] };
+pub const BY_TYPE: IndexDef = IndexDef { name: "by-type", pk: "t_pk", sk: "t_sk", projected: &[] };
+pub const BY_BATCH: IndexDef = IndexDef { name: "by-batch", pk: "b_pk", sk: "b_sk", projected: &[] };
 pub const INDEXES: [IndexDef; 3] = [BY_STATUS, BY_TYPE, BY_BATCH];
 
 pub fn job_pk(id: &str) -> String {
@@ -74,9 +59,7 @@ pub fn id_from_pk(pk: &str) -> Option<&str> {
 
 /// FNV-1a: stable across builds and platforms, unlike std's hasher.
 pub fn shard_of(id: &str) -> u32 {
-    let hash = id.bytes().fold(0x811c_9dc5_u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    });
+    let hash = id.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
     hash % INDEX_SHARDS
 }
 

@@ -71,10 +71,7 @@ impl ListQuery {
         }
         Plan {
             index: BY_STATUS,
-            partitions: JobStatus::ALL
-                .iter()
-                .flat_map(|s| keys::all_shards(s.as_str()))
-                .collect(),
+            partitions: JobStatus::ALL.iter().flat_map(|s| keys::all_shards(s.as_str())).collect(),
             index_type_filter: None,
             post_status: None,
             post_type: None,
@@ -118,11 +115,7 @@ pub fn decode_cursor(cursor: &str) -> Result<String, StoreError> {
     let bad = || StoreError::BadCursor("not a cursor returned by this API".into());
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
     let sort_key = String::from_utf8(bytes).map_err(|_| bad())?;
-    if keys::is_sort_key(&sort_key) {
-        Ok(sort_key)
-    } else {
-        Err(bad())
-    }
+    if keys::is_sort_key(&sort_key) { Ok(sort_key) } else { Err(bad()) }
 }
 
 #[cfg(test)]
@@ -138,10 +131,7 @@ mod tests {
 
     #[test]
     fn merges_newest_first_and_cuts_at_the_limit() {
-        let (page, cursor) = merge_page(
-            vec![part(&["9", "5", "1"], None), part(&["8", "4"], None)],
-            3,
-        );
+        let (page, cursor) = merge_page(vec![part(&["9", "5", "1"], None), part(&["8", "4"], None)], 3);
         assert_eq!(page, ["9", "8", "5"]);
         assert_eq!(cursor.as_deref(), Some("5"));
     }
@@ -149,10 +139,7 @@ mod tests {
     #[test]
     fn never_passes_a_partition_that_stopped_early() {
         // Partition B stopped at "6" (it may hold unread items below 6, e.g. "5.5").
-        let (page, cursor) = merge_page(
-            vec![part(&["9", "5", "1"], None), part(&["8", "6"], Some("6"))],
-            10,
-        );
+        let (page, cursor) = merge_page(vec![part(&["9", "5", "1"], None), part(&["8", "6"], Some("6"))], 10);
         assert_eq!(page, ["9", "8", "6"]);
         assert_eq!(cursor.as_deref(), Some("6"));
     }
@@ -168,43 +155,24 @@ mod tests {
 
     #[test]
     fn plans_pick_the_narrowest_index() {
-        let q = ListQuery {
-            status: Some(JobStatus::Failed),
-            job_type: Some("x".into()),
-            batch_id: None,
-        };
+        let q = ListQuery { status: Some(JobStatus::Failed), job_type: Some("x".into()), batch_id: None };
         let plan = q.plan();
         assert_eq!(plan.index, BY_STATUS);
         assert_eq!(plan.index_type_filter.as_deref(), Some("x"));
         assert_eq!(plan.partitions.len(), keys::INDEX_SHARDS as usize);
         let all = ListQuery::default().plan();
-        assert_eq!(
-            all.partitions.len(),
-            keys::INDEX_SHARDS as usize * JobStatus::ALL.len()
-        );
-        let batch = ListQuery {
-            batch_id: Some("b".into()),
-            status: Some(JobStatus::Queued),
-            ..ListQuery::default()
-        }
-        .plan();
-        assert_eq!(
-            (batch.index, batch.post_status),
-            (BY_BATCH, Some(JobStatus::Queued))
-        );
+        assert_eq!(all.partitions.len(), keys::INDEX_SHARDS as usize * JobStatus::ALL.len());
+        let batch =
+            ListQuery { batch_id: Some("b".into()), status: Some(JobStatus::Queued), ..ListQuery::default() }
+                .plan();
+        assert_eq!((batch.index, batch.post_status), (BY_BATCH, Some(JobStatus::Queued)));
     }
 
     #[test]
     fn cursors_round_trip_and_reject_garbage() {
         let sk = keys::sort_key("2026-01-01T00:00:00.000Z", "abc");
         assert_eq!(decode_cursor(&encode_cursor(&sk)).expect("valid"), sk);
-        assert!(matches!(
-            decode_cursor("!!!"),
-            Err(StoreError::BadCursor(_))
-        ));
-        assert!(matches!(
-            decode_cursor(&encode_cursor("hello")),
-            Err(StoreError::BadCursor(_))
-        ));
+        assert!(matches!(decode_cursor("!!!"), Err(StoreError::BadCursor(_))));
+        assert!(matches!(decode_cursor(&encode_cursor("hello")), Err(StoreError::BadCursor(_))));
     }
 }

@@ -87,17 +87,9 @@ pub enum StoreError {
     #[error("job {id} not found")]
     NotFound { id: String },
     #[error("job {id} is {from}: cannot {event:?}")]
-    InvalidTransition {
-        id: String,
-        from: JobStatus,
-        event: JobEvent,
-    },
+    InvalidTransition { id: String, from: JobStatus, event: JobEvent },
     #[error("job {id} was not changed: {reason:?}")]
-    Conflict {
-        id: String,
-        reason: Conflict,
-        current: Box<Job>,
-    },
+    Conflict { id: String, reason: Conflict, current: Box<Job> },
     #[error("invalid cursor: {0}")]
     BadCursor(String),
     #[error("job {id}: {source}")]
@@ -135,18 +127,12 @@ pub(crate) fn classify_refusal(
     now: DateTime<Utc>,
 ) -> StoreError {
     let id = current.id.clone();
-    let conflict = |reason| StoreError::Conflict {
-        id: id.clone(),
-        reason,
-        current: Box::new(current.clone()),
-    };
+    let conflict =
+        |reason| StoreError::Conflict { id: id.clone(), reason, current: Box::new(current.clone()) };
     if let Some(delivered) = expected_generation
         && delivered != current.generation
     {
-        return conflict(Conflict::StaleGeneration {
-            delivered,
-            current: current.generation,
-        });
+        return conflict(Conflict::StaleGeneration { delivered, current: current.generation });
     }
     if let Some(attempt) = expected_attempt
         && (current.status != JobStatus::Processing || current.attempts != attempt)
@@ -168,14 +154,8 @@ pub(crate) fn classify_refusal(
         return conflict(Conflict::AttemptsExhausted);
     }
     match event {
-        Some(event) => StoreError::InvalidTransition {
-            id,
-            from: current.status,
-            event,
-        },
-        None => conflict(Conflict::NotOwner {
-            attempt: expected_attempt.unwrap_or_default(),
-        }),
+        Some(event) => StoreError::InvalidTransition { id, from: current.status, event },
+        None => conflict(Conflict::NotOwner { attempt: expected_attempt.unwrap_or_default() }),
     }
 }
 
@@ -186,13 +166,7 @@ mod tests {
     use chrono::Duration;
 
     fn job(status: JobStatus) -> Job {
-        let mut job = Job::new(
-            NewJob {
-                job_type: "noop".into(),
-                ..NewJob::default()
-            },
-            now(),
-        );
+        let mut job = Job::new(NewJob { job_type: "noop".into(), ..NewJob::default() }, now());
         job.status = status;
         job
     }
@@ -207,61 +181,27 @@ mod tests {
         running.attempts = 1;
         running.lease_until = Some(now() + Duration::seconds(30));
         let err = classify_refusal(running.clone(), Some(JobEvent::Claim), Some(0), None, now());
-        assert!(
-            matches!(
-                err,
-                StoreError::Conflict {
-                    reason: Conflict::LeaseHeld { .. },
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        assert!(matches!(err, StoreError::Conflict { reason: Conflict::LeaseHeld { .. }, .. }), "{err}");
 
         running.lease_until = Some(now() - Duration::seconds(1));
         running.attempts = 3;
         let err = classify_refusal(running.clone(), Some(JobEvent::Claim), Some(0), None, now());
-        assert!(
-            matches!(
-                err,
-                StoreError::Conflict {
-                    reason: Conflict::AttemptsExhausted,
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        assert!(matches!(err, StoreError::Conflict { reason: Conflict::AttemptsExhausted, .. }), "{err}");
 
         let err = classify_refusal(running, Some(JobEvent::Claim), Some(7), None, now());
         assert!(
             matches!(
                 err,
-                StoreError::Conflict {
-                    reason: Conflict::StaleGeneration {
-                        delivered: 7,
-                        current: 0
-                    },
-                    ..
-                }
+                StoreError::Conflict { reason: Conflict::StaleGeneration { delivered: 7, current: 0 }, .. }
             ),
             "{err}"
         );
 
-        let err = classify_refusal(
-            job(JobStatus::Completed),
-            Some(JobEvent::Claim),
-            Some(0),
-            None,
-            now(),
-        );
+        let err = classify_refusal(job(JobStatus::Completed), Some(JobEvent::Claim), Some(0), None, now());
         assert!(
             matches!(
                 err,
-                StoreError::InvalidTransition {
-                    from: JobStatus::Completed,
-                    event: JobEvent::Claim,
-                    ..
-                }
+                StoreError::InvalidTransition { from: JobStatus::Completed, event: JobEvent::Claim, .. }
             ),
             "{err}"
         );
@@ -273,11 +213,7 @@ mod tests {
         cancelled.attempts = 1;
         let err = classify_refusal(cancelled, None, None, Some(1), now());
         match err {
-            StoreError::Conflict {
-                reason: Conflict::NotOwner { attempt: 1 },
-                current,
-                ..
-            } => {
+            StoreError::Conflict { reason: Conflict::NotOwner { attempt: 1 }, current, .. } => {
                 assert_eq!(current.status, JobStatus::Cancelled)
             }
             other => panic!("unexpected {other}"),

@@ -37,9 +37,7 @@ impl FromStr for PauseScope {
         match s.split_once(':') {
             None if s == "all" => Ok(PauseScope::All),
             Some(("queue", tier)) => tier.parse().map(PauseScope::Queue).map_err(|_| bad()),
-            Some(("type", job_type)) if !job_type.is_empty() => {
-                Ok(PauseScope::Type(job_type.to_owned()))
-            }
+            Some(("type", job_type)) if !job_type.is_empty() => Ok(PauseScope::Type(job_type.to_owned())),
             _ => Err(bad()),
         }
     }
@@ -53,9 +51,7 @@ impl Serialize for PauseScope {
 
 impl<'de> Deserialize<'de> for PauseScope {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -82,10 +78,7 @@ mod tests {
     #[test]
     fn scopes_parse_and_print() {
         for text in ["all", "queue:high", "queue:low", "type:resize-image"] {
-            assert_eq!(
-                text.parse::<PauseScope>().map(|s| s.to_string()).as_deref(),
-                Ok(text)
-            );
+            assert_eq!(text.parse::<PauseScope>().map(|s| s.to_string()).as_deref(), Ok(text));
         }
         for bad in ["", "queue:urgent", "type:", "everything", "all:x"] {
             assert!(bad.parse::<PauseScope>().is_err(), "{bad}");

@@ -1,0 +1,44 @@
+# jobq: `make test` and (with the local-stack issue) `make run` work on a fresh machine.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+CARGO ?= cargo
+
+.PHONY: test check fmt lint unit integration venv emulator clean
+
+## test: formatting, clippy, unit tests and emulator integration tests (starts moto unless AWS_ENDPOINT_URL is set)
+test: check venv
+	scripts/with-emulator.sh $(CARGO) test --workspace --all-targets
+
+## check: rustfmt and clippy, warnings are errors
+check:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+## unit: pure-logic tests only, no emulator needed
+unit:
+	$(CARGO) test -p jobq --lib
+
+## integration: emulator tests only
+integration: venv
+	scripts/with-emulator.sh $(CARGO) test -p jobq-integration-tests
+
+## venv: project-local Python environment with the pinned emulator
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: scripts/requirements-emulator.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-emulator.txt
+	touch $@
+
+## emulator: run moto_server in the foreground on 127.0.0.1:4566 (for cargo test by hand)
+emulator: venv
+	$(VENV)/bin/python scripts/emulator.py -H 127.0.0.1 -p 4566
+
+clean:
+	$(CARGO) clean
+	rm -rf $(VENV) .emulator

@@ -1,0 +1,366 @@
+//! The DynamoDB job store against the emulator.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Duration, Utc};
+use futures::{StreamExt, TryStreamExt};
+use jobq::requests::total;
+use jobq::store::{Conflict, Created, DynamoJobStore, ListQuery, PauseScope, RunOutcome, StoreError};
+use jobq::{Job, JobEvent, JobFailure, JobStatus, NewJob, Priority, PriorityTier};
+use jobq_integration_tests::TestEnv;
+use serde_json::json;
+
+fn new_job(job_type: &str) -> NewJob {
+    NewJob { job_type: job_type.into(), payload: json!({"n": 1}), ..NewJob::default() }
+}
+
+async fn create(store: &DynamoJobStore, spec: NewJob) -> Job {
+    store.create(&Job::new(spec, Utc::now())).await.expect("create").into_job()
+}
+
+fn lease(now: DateTime<Utc>) -> DateTime<Utc> {
+    now + Duration::seconds(30)
+}
+
+#[tokio::test]
+async fn idempotent_create_returns_the_first_job_in_one_request() {
+    let env = TestEnv::new().await;
+    let store = env.store();
+    let keyed = |payload| NewJob { idempotency_key: Some("upload-7".into()), payload, ..new_job("echo") };
+
+    let before = env.requests.snapshot();
+    let first = store.create(&Job::new(keyed(json!(1)), Utc::now())).await.expect("first");
+    let second = store.create(&Job::new(keyed(json!(2)), Utc::now())).await.expect("second");
+    let requests = env.requests.since(&before);
+
+    let Created::New(first) = first else { panic!("first create must be new") };
+    let Created::Existing(second) = second else { panic!("repeated key must return the existing job") };
+    assert_eq!(second, first, "the stored job is returned unchanged");
+    assert_eq!(second.payload, json!(1));
+    assert_eq!(requests.get("DynamoDB:PutItem"), Some(&2), "{requests:?}");
+    assert_eq!(total(&requests, "DynamoDB"), 2, "no extra read on a duplicate: {requests:?}");
+
+    let other = create(&store, NewJob { idempotency_key: Some("upload-8".into()), ..new_job("echo") }).await;
+    assert_ne!(other.id, first.id);
+    assert_eq!(store.get(&first.id, true).await.expect("get"), Some(first));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_concurrent_claims_exactly_one_wins() {
+    let env = TestEnv::new().await;
+    let store = env.store();
+    for _ in 0..5 {
+        let job = create(&store, new_job("noop")).await;
+        let now = Utc::now();
+        let (a, b) =
+            tokio::join!(store.claim(&job.id, 0, now, lease(now)), store.claim(&job.id, 0, now, lease(now)));
+        let (winner, loser) = match (a, b) {
+            (Ok(won), Err(lost)) | (Err(lost), Ok(won)) => (won, lost),
+            (a, b) => panic!("exactly one claim must win: {a:?} / {b:?}"),
+        };
+        assert_eq!((winner.status, winner.attempts), (JobStatus::Processing, 1));
+        assert!(
+            matches!(loser, StoreError::Conflict { reason: Conflict::LeaseHeld { .. }, .. }),
+            "the loser learns the lease is held: {loser}"
+        );
+        let stored = store.get(&job.id, true).await.expect("get").expect("exists");
+        assert_eq!(stored.attempts, 1, "the losing claim spent no attempt");
+    }
+}
+
+#[tokio::test]
+async fn an_expired_lease_can_be_reclaimed_and_attempts_are_counted() {
+    let env = TestEnv::new().await;
+    let store = env.store();
+    let job = create(&store, NewJob { max_attempts: Some(2), ..new_job("noop") }).await;
+    let t0 = Utc::now();
+
+    let before = env.requests.snapshot();
+    let first = store.claim(&job.id, 0, t0, t0 + Duration::seconds(30)).await.expect("first claim");
+    assert_eq!(total(&env.requests.since(&before), "DynamoDB"), 1, "a claim is one request");
+    assert_eq!(
+        first.lease_until.map(|l| l.timestamp_millis()),
+        Some((t0 + Duration::seconds(30)).timestamp_millis())
+    );
+
+    let early = store.claim(&job.id, 0, t0 + Duration::seconds(10), t0 + Duration::seconds(40)).await;
+    assert!(
+        matches!(early, Err(StoreError::Conflict { reason: Conflict::LeaseHeld { .. }, .. })),
+        "{early:?}"
+    );
+
+    let t1 = t0 + Duration::seconds(31);
+    let second = store.claim(&job.id, 0, t1, t1 + Duration::seconds(30)).await.expect("reclaim after expiry");
+    assert_eq!((second.status, second.attempts), (JobStatus::Processing, 2));
+
+    // The crashed runs spent both attempts: a third claim is refused, not run.
+    let t2 = t1 + Duration::seconds(31);
+    let third = store.claim(&job.id, 0, t2, t2 + Duration::seconds(30)).await;
+    assert!(
+        matches!(third, Err(StoreError::Conflict { reason: Conflict::AttemptsExhausted, .. })),
+        "{third:?}"
+    );
+
+    // The first run's late writes are refused: it no longer owns the job.
+    let late = store.progress(&job.id, 1, 50, Some("late"), None).await;
+    assert!(
+        matches!(late, Err(StoreError::Conflict { reason: Conflict::NotOwner { attempt: 1 }, .. })),
+        "{late:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_run_finishes_with_timings_and_a_retry_backs_off() {
+    let env = TestEnv::new().await;
+    let store = env.store();
+    let job = create(&store, new_job("echo")).await;
+    let now = Utc::now();
+
+    let run1 = store.claim(&job.id, 0, now, lease(now)).await.expect("claim");
+    let before = env.requests.snapshot();
+    store.progress(&job.id, 1, 40, Some("extract"), Some("reading")).await.expect("progress");
+    assert_eq!(total(&env.requests.since(&before), "DynamoDB"), 1);
+    let error = JobFailure { message: "flaky".into(), details: None };
+    let due = now + Duration::seconds(2);
+    let retrying = store
+        .finish(
+            &run1,
+            RunOutcome::Retrying { error: error.clone(), run_at: due },
+            now + Duration::milliseconds(5),
+        )
+        .await
+        .expect("retrying");
+    assert_eq!((retrying.status, retrying.progress), (JobStatus::Retrying, 40));
+    assert_eq!(retrying.current_step.as_deref(), Some("extract"));
+    assert_eq!(retrying.error, Some(error));
+    assert_eq!(retrying.lease_until, None);
+    assert_eq!(retrying.completed_at, None);
+
+    let t2 = due + Duration::milliseconds(100);
+    let run2 = store.claim(&job.id, 0, t2, lease(t2)).await.expect("claim after backoff");
+    assert_eq!(run2.attempts, 2);
+    let end = t2 + Duration::milliseconds(250);
+    let done = store
+        .finish(&run2, RunOutcome::Completed { result: Some(json!({"ok": true})) }, end)
+        .await
+        .expect("complete");
+    assert_eq!((done.status, done.progress), (JobStatus::Completed, 100));
+    assert_eq!(done.result, Some(json!({"ok": true})));
+    assert_eq!(done.error, None, "a success clears the earlier attempt's error");
+    assert_eq!(done.duration_ms, Some(250));
+    assert_eq!(done.wait_ms, Some(100), "wait is measured from when the retry was due");
+    assert!(done.started_at <= done.completed_at);
+
+    // Finishing twice (a duplicate worker) is refused.
+    let again = store.finish(&run2, RunOutcome::Completed { result: None }, end).await;
+    assert!(
+        matches!(again, Err(StoreError::Conflict { reason: Conflict::NotOwner { .. }, .. })),
+        "{again:?}"
+    );
+}
+
+#[tokio::test]
+async fn terminal_jobs_refuse_cancel_with_a_typed_error() {
+    let env = TestEnv::new().await;
+    let store = env.store();
+    let job = create(&store, new_job("noop")).await;
+    let now = Utc::now();
+    let run = store.claim(&job.id, 0, now, lease(now)).await.expect("claim");
+    store.finish(&run, RunOutcome::Completed { result: None }, now).await.expect("complete");
+
+    let refused = store.cancel(&job.id, now).await;
+    match refused {
+        Err(StoreError::InvalidTransition {
+            from: JobStatus::Completed, event: JobEvent::Cancel, ..
+        }) => {}
+        other => panic!("expected a refused transition, got {other:?}"),
+    }
+    let missing = store.cancel("no-such-job", now).await;
+    assert!(matches!(missing, Err(StoreError::NotFound { .. })), "{missing:?}");
+    let completed_retry = store.retry(&job.id, None, now).await;
+    assert!(matches!(completed_retry, Err(StoreError::InvalidTransition { from: JobStatus::Completed, .. })));
+}
+
+#[tokio::test]
+async fn cancel_stops_a_running_job_at_its_next_progress_write() {
+    let env = TestEnv::new().await;
+    let store = env.store();
+    let queued = create(&store, new_job("noop")).await;
+    let cancelled = store.cancel(&queued.id, Utc::now()).await.expect("cancel queued");
+    assert_eq!(cancelled.status, JobStatus::Cancelled);
+    let claim = store.claim(&queued.id, 0, Utc::now(), lease(Utc::now())).await;
+    assert!(
+        matches!(
+            claim,
+            Err(StoreError::InvalidTransition { from: JobStatus::Cancelled, event: JobEvent::Claim, .. })
+        ),
+        "a cancelled job is never claimed: {claim:?}"
+    );
+
+    let running = create(&store, new_job("sleep")).await;
+    let now = Utc::now();
+    store.claim(&running.id, 0, now, lease(now)).await.expect("claim");
+    store.cancel(&running.id, now).await.expect("cancel running");
+    match store.progress(&running.id, 1, 10, None, None).await {
+        Err(StoreError::Conflict { reason: Conflict::NotOwner { attempt: 1 }, current, .. }) => {
+            assert_eq!(current.status, JobStatus::Cancelled)
+        }
+        other => panic!("progress after cancel must be refused, got {other:?}"),
+    }
+    let stored = store.get(&running.id, true).await.expect("get").expect("exists");
+    assert_eq!((stored.status, stored.progress), (JobStatus::Cancelled, 0));
+}
+
+#[tokio::test]
+async fn retry_starts_a_new_generation_and_old_deliveries_are_stale() {
+    let env = TestEnv::new().await;
+    let store = env.store();
+    let job = create(&store, new_job("fail")).await;
+    let now = Utc::now();
+    store.claim(&job.id, 0, now, lease(now)).await.expect("claim");
+    store.fail(&job.id, &JobFailure { message: "fatal".into(), details: None }, now).await.expect("fail");
+
+    let retried = store.retry(&job.id, Some(Priority::HIGH), now).await.expect("retry");
+    assert_eq!((retried.status, retried.attempts, retried.generation), (JobStatus::Queued, 0, 1));
+    assert_eq!((retried.tier, retried.error.clone(), retried.completed_at), (PriorityTier::High, None, None));
+
+    let stale = store.claim(&job.id, 0, now, lease(now)).await;
+    assert!(
+        matches!(
+            stale,
+            Err(StoreError::Conflict { reason: Conflict::StaleGeneration { delivered: 0, current: 1 }, .. })
+        ),
+        "{stale:?}"
+    );
+    let fresh = store.claim(&job.id, 1, now, lease(now)).await.expect("new generation claims");
+    assert_eq!(fresh.attempts, 1);
+}
+
+#[tokio::test]
+async fn list_by_status_pages_through_250_jobs_without_duplicates_or_gaps() {
+    let env = TestEnv::new().await;
+    let store = env.store();
+    let store = &store;
+    let created: Vec<Job> = futures::stream::iter(0..250)
+        .map(|i| async move {
+            let spec = NewJob {
+                batch_id: (i % 5 == 0).then(|| "batch-a".to_owned()),
+                ..new_job(if i % 2 == 0 { "even" } else { "odd" })
+            };
+            store.create(&Job::new(spec, Utc::now())).await.map(Created::into_job)
+        })
+        .buffer_unordered(16)
+        .try_collect()
+        .await
+        .expect("create 250");
+    // Jobs in another status must not show up in the queued listing.
+    let now = Utc::now();
+    for job in &created[..10] {
+        store.cancel(&job.id, now).await.expect("cancel");
+    }
+    let queued_ids: HashSet<String> = created[10..].iter().map(|j| j.id.clone()).collect();
+
+    let query = ListQuery { status: Some(JobStatus::Queued), ..ListQuery::default() };
+    let pages = collect_pages(store, &query, 100).await;
+    assert_eq!(pages.len(), 3, "240 queued jobs at 100 a page");
+    let listed: Vec<Job> = pages.into_iter().flatten().collect();
+    let ids: HashSet<String> = listed.iter().map(|j| j.id.clone()).collect();
+    assert_eq!(ids.len(), listed.len(), "no duplicates");
+    assert_eq!(ids, queued_ids, "no gaps, nothing else");
+    assert!(
+        listed.windows(2).all(|w| (w[0].created_at, &w[0].id) >= (w[1].created_at, &w[1].id)),
+        "newest first"
+    );
+
+    let by_type = ListQuery { job_type: Some("odd".into()), ..ListQuery::default() };
+    let odd: Vec<Job> = collect_pages(store, &by_type, 40).await.into_iter().flatten().collect();
+    assert_eq!(odd.len(), 125);
+    assert!(odd.iter().all(|j| j.job_type == "odd"));
+
+    let status_and_type = ListQuery {
+        status: Some(JobStatus::Cancelled),
+        job_type: Some("even".into()),
+        ..ListQuery::default()
+    };
+    let cancelled_even: Vec<Job> =
+        collect_pages(store, &status_and_type, 3).await.into_iter().flatten().collect();
+    let expected = created[..10].iter().filter(|j| j.job_type == "even").count();
+    assert_eq!(cancelled_even.len(), expected);
+
+    let batch = ListQuery { batch_id: Some("batch-a".into()), ..ListQuery::default() };
+    let in_batch: Vec<Job> = collect_pages(store, &batch, 500).await.into_iter().flatten().collect();
+    assert_eq!(in_batch.len(), 50);
+
+    let everything: Vec<Job> =
+        collect_pages(store, &ListQuery::default(), 500).await.into_iter().flatten().collect();
+    assert_eq!(everything.len(), 250);
+
+    let bad = store.list(&query, 10, Some("not-a-cursor")).await;
+    assert!(matches!(bad, Err(StoreError::BadCursor(_))), "{bad:?}");
+}
+
+async fn collect_pages(store: &DynamoJobStore, query: &ListQuery, limit: usize) -> Vec<Vec<Job>> {
+    let mut pages = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = store.list(query, limit, cursor.as_deref()).await.expect("list");
+        assert!(page.jobs.len() <= limit);
+        if !page.jobs.is_empty() {
+            pages.push(page.jobs);
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+        assert!(pages.len() < 100, "pagination does not end");
+    }
+    pages
+}
+
+#[tokio::test]
+async fn pause_flags_are_set_and_cleared_per_scope() {
+    let env = TestEnv::new().await;
+    let store = env.store();
+    assert!(store.pause_flags().await.expect("flags").paused.is_empty());
+    store.set_paused(&PauseScope::Queue(PriorityTier::Low), true).await.expect("pause low");
+    let flags = store.set_paused(&PauseScope::Type("resize".into()), true).await.expect("pause type");
+    assert!(flags.is_paused(PriorityTier::Low, "noop"));
+    assert!(flags.is_paused(PriorityTier::High, "resize"));
+    assert!(!flags.is_paused(PriorityTier::High, "noop"));
+    store.set_paused(&PauseScope::Queue(PriorityTier::Low), false).await.expect("resume low");
+    let flags = store.pause_flags().await.expect("flags");
+    assert!(!flags.is_paused(PriorityTier::Low, "noop"));
+    assert!(flags.is_paused(PriorityTier::Low, "resize"));
+}
+
+#[tokio::test]
+async fn terminal_jobs_carry_a_ttl_from_the_configured_retention() {
+    let env = TestEnv::new().await;
+    let store = DynamoJobStore::new(env.clients.dynamodb.clone(), &env.config.table, Duration::days(2));
+    let job = create(&store, new_job("noop")).await;
+    let now = Utc::now();
+    store.cancel(&job.id, now).await.expect("cancel");
+    let item = env
+        .clients
+        .dynamodb
+        .get_item()
+        .table_name(&env.config.table)
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("job#{}", job.id)))
+        .send()
+        .await
+        .expect("raw get");
+    let expires = item.item().and_then(|i| i.get("expires_at")).and_then(|v| v.as_n().ok()).cloned();
+    assert_eq!(expires, Some((now + Duration::days(2)).timestamp().to_string()));
+    let retried = store.retry(&job.id, None, now).await.expect("retry");
+    assert_eq!(retried.status, JobStatus::Queued);
+    let item = env
+        .clients
+        .dynamodb
+        .get_item()
+        .table_name(&env.config.table)
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("job#{}", job.id)))
+        .send()
+        .await
+        .expect("raw get");
+    assert!(item.item().is_some_and(|i| !i.contains_key("expires_at")), "a retried job is kept");
+}

@@ -5,7 +5,10 @@
 //! condition on the source status, so races resolve inside DynamoDB.
 
 pub mod aws;
+pub mod builtin;
 pub mod config;
+pub mod context;
+pub mod dlq;
 pub mod envelope;
 pub mod model;
 pub mod priority;
@@ -15,7 +18,9 @@ pub mod requests;
 pub mod resources;
 pub mod status;
 pub mod store;
+pub mod task;
 pub mod telemetry;
+pub mod worker;
 
 pub use config::Config;
 pub use envelope::Envelope;

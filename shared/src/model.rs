@@ -61,20 +61,34 @@ pub struct Job {
     /// While `processing`: the run owns the job until then.
     #[serde(with = "rfc3339::option")]
     pub lease_until: Option<DateTime<Utc>>,
+    /// Jobs to enqueue when this one completes: the first now, carrying the rest as its own `next`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub next: Vec<NewJob>,
 }
 
 /// What a client asks for; validated by the API before it becomes a [`Job`].
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct NewJob {
+    #[serde(rename = "type")]
     pub job_type: String,
+    #[serde(default)]
     pub payload: Value,
+    #[serde(default)]
     pub priority: Priority,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_attempts: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_seconds: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub github_workflow_run_id: Option<String>,
+    #[serde(default, with = "rfc3339::option", skip_serializing_if = "Option::is_none")]
     pub run_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub next: Vec<NewJob>,
 }
 
 impl Job {
@@ -116,7 +130,21 @@ impl Job {
             duration_ms: None,
             wait_ms: None,
             lease_until: None,
+            next: spec.next,
         }
+    }
+
+    /// The job a completed pipeline step enqueues next, with an id derived from this job's, so
+    /// enqueueing it twice (a redelivered parent) finds the same job.
+    pub fn next_step(&self) -> Option<NewJob> {
+        let (first, rest) = self.next.split_first()?;
+        let mut step = first.clone();
+        step.next.extend(rest.iter().cloned());
+        step.idempotency_key = Some(format!("{}:next", self.id));
+        step.batch_id = step.batch_id.or_else(|| self.batch_id.clone());
+        step.github_workflow_run_id =
+            step.github_workflow_run_id.or_else(|| self.github_workflow_run_id.clone());
+        Some(step)
     }
 
     /// Seconds of SQS delay for the message that delivers a `queued` job (0..=900).
@@ -255,6 +283,26 @@ mod tests {
         let past = job_due_in(-30);
         assert_eq!((past.status, past.run_at), (JobStatus::Queued, None));
         assert_eq!(past.delay_seconds(now), 0);
+    }
+
+    #[test]
+    fn a_pipeline_enqueues_one_step_at_a_time_with_a_derived_id() {
+        let now = at("2026-01-01T00:00:00Z");
+        let step = |t: &str| NewJob { job_type: t.into(), ..NewJob::default() };
+        let parent = Job::new(
+            NewJob { next: vec![step("download"), step("transform"), step("publish")], ..step("scrape") },
+            now,
+        );
+        let second = parent.next_step().expect("has a next step");
+        assert_eq!(second.job_type, "download");
+        let types: Vec<&str> = second.next.iter().map(|s| s.job_type.as_str()).collect();
+        assert_eq!(types, ["transform", "publish"]);
+        let second_job = Job::new(second.clone(), now);
+        assert_eq!(second_job.id, Job::new(parent.next_step().expect("again"), now).id, "stable id");
+        assert_ne!(second_job.id, parent.id);
+        let third = second_job.next_step().expect("third");
+        assert_eq!((third.job_type.as_str(), third.next.len()), ("transform", 1));
+        assert!(Job::new(step("last"), now).next_step().is_none());
     }
 
     #[test]

@@ -5,8 +5,8 @@ use std::collections::HashSet;
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{
-    DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName, QueueAttributeName,
-    SendMessageBatchRequestEntry,
+    DeleteMessageBatchRequestEntry, Message, MessageAttributeValue, MessageSystemAttributeName,
+    QueueAttributeName, SendMessageBatchRequestEntry,
 };
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
@@ -55,7 +55,12 @@ pub struct Received {
     pub receipt_handle: String,
     pub body: String,
     pub receive_count: u32,
+    /// String message attributes (e.g. [`REASON_ATTRIBUTE`] on dead letters).
+    pub attributes: std::collections::HashMap<String, String>,
 }
+
+/// Message attribute that says why a message was dead-lettered by the worker.
+pub const REASON_ATTRIBUTE: &str = "jobq-reason";
 
 /// The queues of the three tiers (or, built over DLQ URLs, their dead-letter queues).
 #[derive(Debug, Clone)]
@@ -137,6 +142,47 @@ impl SqsJobQueue {
         Ok(failures.into_iter().flatten().collect())
     }
 
+    /// Put a message body (possibly not an envelope) on this tier's queue with the reason it is
+    /// there; built over DLQ URLs, this is the worker's dead-letter path.
+    pub async fn send_with_reason(
+        &self,
+        tier: PriorityTier,
+        body: &str,
+        reason: &str,
+    ) -> Result<(), QueueError> {
+        let attribute = MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(reason)
+            .build()
+            .map_err(|e| aws("SendMessage", e))?;
+        self.client
+            .send_message()
+            .queue_url(self.url(tier))
+            // SQS refuses empty bodies; keep the message (and its reason) anyway.
+            .message_body(if body.is_empty() { "(empty body)" } else { body })
+            .message_attributes(REASON_ATTRIBUTE, attribute)
+            .send()
+            .await
+            .map_err(|e| aws("SendMessage", e))?;
+        Ok(())
+    }
+
+    /// The queue's ARN, as Lambda event records carry it in `eventSourceARN`.
+    pub async fn arn(&self, tier: PriorityTier) -> Result<String, QueueError> {
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(self.url(tier))
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .map_err(|e| aws("GetQueueAttributes", e))?;
+        out.attributes()
+            .and_then(|a| a.get(&QueueAttributeName::QueueArn))
+            .cloned()
+            .ok_or_else(|| aws("GetQueueAttributes", "no QueueArn"))
+    }
+
     /// Long-poll up to `max` (1..=10) messages; `visibility` overrides the queue's timeout.
     pub async fn receive(
         &self,
@@ -153,7 +199,7 @@ impl SqsJobQueue {
             .wait_time_seconds(wait_seconds)
             .set_visibility_timeout(visibility)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
-            .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
+            .message_attribute_names("All")
             .send()
             .await
             .map_err(|e| aws("ReceiveMessage", e))?;
@@ -250,5 +296,11 @@ fn received(m: &Message) -> Received {
             .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
             .and_then(|v| v.parse().ok())
             .unwrap_or(0),
+        attributes: m
+            .message_attributes()
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| v.string_value().map(|s| (k.clone(), s.to_owned())))
+            .collect(),
     }
 }

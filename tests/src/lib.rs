@@ -4,13 +4,15 @@
 //! run in parallel without seeing each other's jobs or messages.
 
 use aws_config::{BehaviorVersion, Region};
-use jobq::Config;
 use jobq::aws::Clients;
 use jobq::provision::{Provisioned, provision};
 use jobq::queue::SqsJobQueue;
 use jobq::requests::RequestCounter;
 use jobq::resources::ResourceNames;
 use jobq::store::DynamoJobStore;
+use jobq::task::Registry;
+use jobq::worker::{Polled, Worker, WorkerSettings, poll_once};
+use jobq::{Config, Envelope, Job, NewJob, PriorityTier};
 
 const HOW_TO_RUN: &str = "Integration tests need an AWS emulator. Run `make test` (it installs and starts \
 moto_server on 127.0.0.1:4566), or start one yourself (`make emulator`, or LocalStack) and export \
@@ -24,6 +26,8 @@ pub struct TestEnv {
     pub config: Config,
     /// Counts every AWS request the clients above make.
     pub requests: RequestCounter,
+    sdk: aws_config::SdkConfig,
+    arns: std::sync::Mutex<std::collections::HashMap<PriorityTier, String>>,
 }
 
 impl TestEnv {
@@ -55,7 +59,7 @@ impl TestEnv {
             panic!("cannot provision on the emulator at {endpoint}: {e:#?}\n{HOW_TO_RUN}")
         });
         let config = Config::from_provisioned(&provisioned);
-        TestEnv { clients, names, provisioned, config, requests }
+        TestEnv { clients, names, provisioned, config, requests, sdk, arns: Default::default() }
     }
 
     pub fn store(&self) -> DynamoJobStore {
@@ -68,6 +72,111 @@ impl TestEnv {
 
     pub fn dlqs(&self) -> SqsJobQueue {
         SqsJobQueue::new(self.clients.sqs.clone(), self.config.dlqs.clone())
+    }
+
+    /// Create the job and send its envelope, as the API does.
+    pub async fn enqueue(&self, spec: NewJob) -> Job {
+        let now = chrono::Utc::now();
+        let job = self.store().create(&Job::new(spec, now)).await.expect("create job").into_job();
+        let envelope = Envelope::new(&job.id, &job.job_type, job.tier, job.generation);
+        self.queues().send(&envelope, job.delay_seconds(now)).await.expect("send envelope");
+        job
+    }
+
+    /// Shorten the tier queues' visibility timeout (crash and heartbeat tests).
+    pub async fn set_visibility(&self, seconds: u32) {
+        for (_, url) in self.config.queues.iter() {
+            self.clients
+                .sqs
+                .set_queue_attributes()
+                .queue_url(url)
+                .attributes(aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout, seconds.to_string())
+                .send()
+                .await
+                .expect("set visibility");
+        }
+    }
+
+    pub fn worker(&self, registry: Registry, settings: WorkerSettings) -> Worker {
+        Worker::new(&self.clients, &self.config, registry, settings)
+    }
+
+    /// A worker on clients of its own, so its AWS requests are counted apart from the test's.
+    pub fn counted_worker(&self, registry: Registry, settings: WorkerSettings) -> (Worker, RequestCounter) {
+        let counter = RequestCounter::default();
+        let clients = Clients::counted(&self.sdk, &counter);
+        (Worker::new(&clients, &self.config, registry, settings), counter)
+    }
+
+    pub async fn arn(&self, tier: PriorityTier) -> String {
+        if let Some(arn) = self.arns.lock().expect("lock").get(&tier) {
+            return arn.clone();
+        }
+        let arn = self.queues().arn(tier).await.expect("queue arn");
+        self.arns.lock().expect("lock").insert(tier, arn.clone());
+        arn
+    }
+
+    /// One event-source-mapping round on `tier`: receive up to 10, run the batch, delete successes.
+    pub async fn poll(&self, worker: &Worker, tier: PriorityTier, wait_seconds: i32) -> Polled {
+        let arn = self.arn(tier).await;
+        poll_once(&self.queues(), tier, &arn, 10, wait_seconds, |event| worker.handle(event, None))
+            .await
+            .expect("poll")
+    }
+
+    /// Poll every tier (most urgent first) until `done` holds or `timeout` passes.
+    pub async fn run_until<F, Fut>(&self, worker: &Worker, timeout: std::time::Duration, mut done: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let start = std::time::Instant::now();
+        loop {
+            if done().await {
+                return;
+            }
+            assert!(start.elapsed() < timeout, "not done within {timeout:?}");
+            let mut received = 0;
+            for tier in PriorityTier::ALL {
+                received += self.poll(worker, tier, 0).await.received;
+            }
+            if received == 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
+
+    /// One job by id (consistent read).
+    pub async fn job(&self, id: &str) -> Job {
+        self.store().get(id, true).await.expect("get").expect("job exists")
+    }
+
+    /// Fetch jobs by id (consistent reads).
+    pub async fn jobs(&self, ids: &[String]) -> Vec<Job> {
+        let store = self.store();
+        let mut jobs = Vec::with_capacity(ids.len());
+        for id in ids {
+            jobs.push(store.get(id, true).await.expect("get").expect("job exists"));
+        }
+        jobs
+    }
+
+    /// Worker settings fit for tests: fast retries and pause rechecks.
+    pub fn fast_settings(visibility_seconds: u64) -> WorkerSettings {
+        WorkerSettings {
+            progress_interval: std::time::Duration::from_millis(200),
+            visibility_timeout: std::time::Duration::from_secs(visibility_seconds),
+            retry: jobq::task::RetryPolicy {
+                base: std::time::Duration::from_millis(200),
+                factor: 2.0,
+                cap: std::time::Duration::from_secs(2),
+            },
+            pause_cache: std::time::Duration::ZERO,
+            pause_recheck: std::time::Duration::from_secs(1),
+            transient_delay: std::time::Duration::from_secs(1),
+            ..WorkerSettings::default()
+        }
     }
 }
 

@@ -5,7 +5,9 @@ use std::collections::HashSet;
 use chrono::{DateTime, Duration, Utc};
 use futures::{StreamExt, TryStreamExt};
 use jobq::requests::total;
-use jobq::store::{Conflict, Created, DynamoJobStore, ListQuery, PauseScope, RunOutcome, StoreError};
+use jobq::store::{
+    Conflict, Created, DynamoJobStore, ListQuery, PauseScope, ProgressUpdate, RunOutcome, StoreError,
+};
 use jobq::{Job, JobEvent, JobFailure, JobStatus, NewJob, Priority, PriorityTier};
 use jobq_integration_tests::TestEnv;
 use serde_json::json;
@@ -16,6 +18,10 @@ fn new_job(job_type: &str) -> NewJob {
 
 async fn create(store: &DynamoJobStore, spec: NewJob) -> Job {
     store.create(&Job::new(spec, Utc::now())).await.expect("create").into_job()
+}
+
+fn update(percent: u8, step: Option<&str>) -> ProgressUpdate {
+    ProgressUpdate { percent, step: step.map(str::to_owned), message: None }
 }
 
 fn lease(now: DateTime<Utc>) -> DateTime<Utc> {
@@ -102,7 +108,7 @@ async fn an_expired_lease_can_be_reclaimed_and_attempts_are_counted() {
     );
 
     // The first run's late writes are refused: it no longer owns the job.
-    let late = store.progress(&job.id, 1, 50, Some("late"), None).await;
+    let late = store.progress(&job.id, 1, &update(50, Some("late"))).await;
     assert!(
         matches!(late, Err(StoreError::Conflict { reason: Conflict::NotOwner { attempt: 1 }, .. })),
         "{late:?}"
@@ -118,7 +124,14 @@ async fn a_run_finishes_with_timings_and_a_retry_backs_off() {
 
     let run1 = store.claim(&job.id, 0, now, lease(now)).await.expect("claim");
     let before = env.requests.snapshot();
-    store.progress(&job.id, 1, 40, Some("extract"), Some("reading")).await.expect("progress");
+    store
+        .progress(
+            &job.id,
+            1,
+            &ProgressUpdate { percent: 40, step: Some("extract".into()), message: Some("reading".into()) },
+        )
+        .await
+        .expect("progress");
     assert_eq!(total(&env.requests.since(&before), "DynamoDB"), 1);
     let error = JobFailure { message: "flaky".into(), details: None };
     let due = now + Duration::seconds(2);
@@ -126,6 +139,7 @@ async fn a_run_finishes_with_timings_and_a_retry_backs_off() {
         .finish(
             &run1,
             RunOutcome::Retrying { error: error.clone(), run_at: due },
+            None,
             now + Duration::milliseconds(5),
         )
         .await
@@ -141,7 +155,7 @@ async fn a_run_finishes_with_timings_and_a_retry_backs_off() {
     assert_eq!(run2.attempts, 2);
     let end = t2 + Duration::milliseconds(250);
     let done = store
-        .finish(&run2, RunOutcome::Completed { result: Some(json!({"ok": true})) }, end)
+        .finish(&run2, RunOutcome::Completed { result: Some(json!({"ok": true})) }, None, end)
         .await
         .expect("complete");
     assert_eq!((done.status, done.progress), (JobStatus::Completed, 100));
@@ -152,7 +166,7 @@ async fn a_run_finishes_with_timings_and_a_retry_backs_off() {
     assert!(done.started_at <= done.completed_at);
 
     // Finishing twice (a duplicate worker) is refused.
-    let again = store.finish(&run2, RunOutcome::Completed { result: None }, end).await;
+    let again = store.finish(&run2, RunOutcome::Completed { result: None }, None, end).await;
     assert!(
         matches!(again, Err(StoreError::Conflict { reason: Conflict::NotOwner { .. }, .. })),
         "{again:?}"
@@ -166,7 +180,7 @@ async fn terminal_jobs_refuse_cancel_with_a_typed_error() {
     let job = create(&store, new_job("noop")).await;
     let now = Utc::now();
     let run = store.claim(&job.id, 0, now, lease(now)).await.expect("claim");
-    store.finish(&run, RunOutcome::Completed { result: None }, now).await.expect("complete");
+    store.finish(&run, RunOutcome::Completed { result: None }, None, now).await.expect("complete");
 
     let refused = store.cancel(&job.id, now).await;
     match refused {
@@ -201,7 +215,7 @@ async fn cancel_stops_a_running_job_at_its_next_progress_write() {
     let now = Utc::now();
     store.claim(&running.id, 0, now, lease(now)).await.expect("claim");
     store.cancel(&running.id, now).await.expect("cancel running");
-    match store.progress(&running.id, 1, 10, None, None).await {
+    match store.progress(&running.id, 1, &update(10, None)).await {
         Err(StoreError::Conflict { reason: Conflict::NotOwner { attempt: 1 }, current, .. }) => {
             assert_eq!(current.status, JobStatus::Cancelled)
         }

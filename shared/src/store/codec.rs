@@ -81,6 +81,7 @@ pub fn encode(job: &Job) -> Item {
     opt("duration_ms", job.duration_ms.map(n));
     opt("wait_ms", job.wait_ms.map(n));
     opt("lease_ms", job.lease_until.map(|t| n(t.timestamp_millis())));
+    opt("next", (!job.next.is_empty()).then(|| json(&job.next)));
     item
 }
 
@@ -117,6 +118,7 @@ pub fn decode(item: &Item) -> Result<Job, CorruptItem> {
                 DateTime::from_timestamp_millis(ms).ok_or_else(|| corrupt("lease_ms", "out of range".into()))
             })
             .transpose()?,
+        next: r.json("next")?.unwrap_or_default(),
     })
 }
 
@@ -189,6 +191,7 @@ mod tests {
         job.result = Some(json!(null));
         job.lease_until = Some(now);
         job.duration_ms = Some(5);
+        job.next = vec![NewJob { job_type: "publish".into(), ..NewJob::default() }];
         job
     }
 

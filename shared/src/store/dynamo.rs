@@ -19,7 +19,7 @@ use super::codec::{self, Item, n, s, time};
 use super::keys::{self, BY_STATUS, PAUSE_PK, PK, TTL_ATTRIBUTE};
 use super::listing::{ListQuery, Page, PartitionPage, decode_cursor, encode_cursor, merge_page};
 use super::pause::{PauseFlags, PauseScope};
-use super::{Created, RunOutcome, StoreError, classify_refusal};
+use super::{BatchStats, Created, ProgressUpdate, RunOutcome, StoreError, TypeStats, classify_refusal};
 use crate::model::{Job, JobFailure};
 use crate::priority::Priority;
 use crate::status::{JobEvent, JobStatus};
@@ -125,23 +125,10 @@ impl DynamoJobStore {
 
     /// Record progress of the run `attempt`. Fails with `Conflict::NotOwner` once the job was
     /// cancelled or taken over: that is how a running handler learns it must stop.
-    pub async fn progress(
-        &self,
-        id: &str,
-        attempt: u32,
-        percent: u8,
-        step: Option<&str>,
-        message: Option<&str>,
-    ) -> Result<(), StoreError> {
+    pub async fn progress(&self, id: &str, attempt: u32, update: &ProgressUpdate) -> Result<(), StoreError> {
         let mut w = Write::default();
         w.owned_by(attempt);
-        w.set("progress", n(percent.min(100)));
-        if let Some(step) = step {
-            w.set("current_step", s(step));
-        }
-        if let Some(message) = message {
-            w.set("message", s(message));
-        }
+        w.set_progress(update);
         self.update_owned(id, attempt, w, "UpdateItem(progress)").await.map(drop)
     }
 
@@ -158,12 +145,14 @@ impl DynamoJobStore {
         self.update_owned(id, attempt, w, "UpdateItem(lease)").await.map(drop)
     }
 
-    /// End the run of `job` (as returned by `claim`) with `outcome`.
+    /// End the run of `job` (as returned by `claim`) with `outcome`; `pending` is the run's last
+    /// progress report not yet written, folded into this same write.
     #[instrument(skip_all, fields(job_id = %job.id, attempt = job.attempts))]
     pub async fn finish(
         &self,
         job: &Job,
         outcome: RunOutcome,
+        pending: Option<&ProgressUpdate>,
         now: DateTime<Utc>,
     ) -> Result<Job, StoreError> {
         let to = JobStatus::Processing.apply(outcome.event()).map_err(|e| StoreError::InvalidTransition {
@@ -175,13 +164,20 @@ impl DynamoJobStore {
         w.owned_by(job.attempts);
         w.set_status(&job.id, to);
         w.remove("lease_ms");
+        // A success is 100% whatever was reported last; step and message still carry over.
+        let completed = matches!(outcome, RunOutcome::Completed { .. });
+        match pending {
+            Some(update) if completed => w.set_progress(&ProgressUpdate { percent: 100, ..update.clone() }),
+            Some(update) => w.set_progress(update),
+            None if completed => w.set("progress", n(100)),
+            None => {}
+        }
         if let Some(started) = job.started_at {
             w.set("duration_ms", n((now - started).num_milliseconds().max(0)));
             w.set("wait_ms", n((started - job.due_at()).num_milliseconds().max(0)));
         }
         match outcome {
             RunOutcome::Completed { result } => {
-                w.set("progress", n(100));
                 w.set_opt_json("result", result.as_ref());
                 w.remove("error");
             }
@@ -381,6 +377,51 @@ impl DynamoJobStore {
         Ok(flags_from(out.attributes()))
     }
 
+    /// Add a batch's counters: one UpdateItem per job type in the batch.
+    pub async fn add_stats(&self, batch: &BatchStats) -> Result<(), StoreError> {
+        let updates = batch.by_type.iter().map(|(job_type, stats)| {
+            let mut request = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key(PK, s(keys::stats_pk(job_type)))
+                .expression_attribute_names("#type", "type")
+                .expression_attribute_values(":type", s(job_type));
+            let mut adds = Vec::new();
+            for (i, (field, value)) in TypeStats::FIELDS.iter().zip(stats.values()).enumerate() {
+                if value > 0 {
+                    adds.push(format!("#f{i} :f{i}"));
+                    request = request
+                        .expression_attribute_names(format!("#f{i}"), *field)
+                        .expression_attribute_values(format!(":f{i}"), n(value));
+                }
+            }
+            request.update_expression(format!("SET #type = :type ADD {}", adds.join(", "))).send()
+        });
+        futures::future::try_join_all(updates).await.map_err(|e| aws("UpdateItem(stats)", e))?;
+        Ok(())
+    }
+
+    pub async fn stats(&self, job_type: &str) -> Result<TypeStats, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(keys::stats_pk(job_type)))
+            .send()
+            .await
+            .map_err(|e| aws("GetItem(stats)", e))?;
+        let value = |field: &str| match out.item().and_then(|i| i.get(field)) {
+            Some(AttributeValue::N(v)) => v.parse().unwrap_or(0),
+            _ => 0,
+        };
+        let mut values = [0u64; 7];
+        for (slot, field) in values.iter_mut().zip(TypeStats::FIELDS) {
+            *slot = value(field);
+        }
+        Ok(TypeStats::from_values(values))
+    }
+
     async fn query_partition(
         &self,
         index: &keys::IndexDef,
@@ -541,6 +582,16 @@ impl Write {
         let name = self.name(attribute);
         let value = self.value(value);
         self.sets.push(format!("{name} = {value}"));
+    }
+
+    fn set_progress(&mut self, update: &ProgressUpdate) {
+        self.set("progress", n(update.percent.min(100)));
+        if let Some(step) = &update.step {
+            self.set("current_step", s(step));
+        }
+        if let Some(message) = &update.message {
+            self.set("message", s(message));
+        }
     }
 
     fn set_opt_json(&mut self, attribute: &str, value: Option<&serde_json::Value>) {

@@ -5,6 +5,7 @@ mod dynamo;
 pub mod keys;
 mod listing;
 mod pause;
+mod stats;
 
 use chrono::{DateTime, Utc};
 
@@ -12,6 +13,7 @@ pub use codec::CorruptItem;
 pub use dynamo::DynamoJobStore;
 pub use listing::{ListQuery, Page, PartitionPage, decode_cursor, encode_cursor, merge_page};
 pub use pause::{PauseFlags, PauseScope, PauseScopeError};
+pub use stats::{BatchStats, Ended, TypeStats};
 
 use crate::model::{Job, JobFailure};
 use crate::status::{JobEvent, JobStatus};
@@ -45,6 +47,14 @@ impl RunOutcome {
             RunOutcome::Failed { .. } => JobEvent::Fail,
         }
     }
+}
+
+/// A progress report: percent, and the step and message when they change.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProgressUpdate {
+    pub percent: u8,
+    pub step: Option<String>,
+    pub message: Option<String>,
 }
 
 /// What `create` found.

@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 CARGO ?= cargo
 
-.PHONY: test check fmt lint unit integration venv emulator clean
+.PHONY: test check fmt lint unit integration bench venv emulator clean
 
 ## test: formatting, clippy, unit tests and emulator integration tests (starts moto unless AWS_ENDPOINT_URL is set)
 test: check venv
@@ -26,6 +26,11 @@ unit:
 ## integration: emulator tests only
 integration: venv
 	scripts/with-emulator.sh $(CARGO) test -p jobq-integration-tests
+
+## bench: figures as JSON lines (AWS requests per operation and per job); not part of make test
+bench: venv
+	$(CARGO) build --release -p jobq-bench
+	scripts/with-emulator.sh target/release/jobq-bench
 
 ## venv: project-local Python environment with the pinned emulator
 venv: $(VENV)/.installed

@@ -408,23 +408,14 @@ impl Worker {
         (disposition, count(ended))
     }
 
-    /// The run's time limit: the job's timeout, the type's, and what the invocation has left.
     fn run_limit(
         &self,
         job: &Job,
         type_timeout: Option<Duration>,
         deadline: Option<DateTime<Utc>>,
     ) -> Duration {
-        let mut limit = Duration::from_secs(u64::from(job.timeout_seconds.max(1)));
-        if let Some(t) = type_timeout {
-            limit = limit.min(t);
-        }
-        if let Some(deadline) = deadline {
-            let left = (deadline - Utc::now()).to_std().unwrap_or_default();
-            limit =
-                limit.min(left.saturating_sub(self.settings.safety_margin).max(Duration::from_millis(100)));
-        }
-        limit
+        let left = deadline.map(|d| (d - Utc::now()).to_std().unwrap_or_default());
+        run_limit(job.timeout_seconds, type_timeout, left, self.settings.safety_margin)
     }
 
     /// While a handler runs: write coalesced progress when due, and before the message's
@@ -582,6 +573,24 @@ impl Worker {
     }
 }
 
+/// A run's time limit: the job's timeout, the type's, and what the invocation has left minus the
+/// margin needed to record the outcome (never below 100 ms, so the outcome is always recorded).
+pub fn run_limit(
+    job_timeout_seconds: u32,
+    type_timeout: Option<Duration>,
+    left: Option<Duration>,
+    margin: Duration,
+) -> Duration {
+    let mut limit = Duration::from_secs(u64::from(job_timeout_seconds.max(1)));
+    if let Some(t) = type_timeout {
+        limit = limit.min(t);
+    }
+    if let Some(left) = left {
+        limit = limit.min(left.saturating_sub(margin).max(Duration::from_millis(100)));
+    }
+    limit
+}
+
 /// The dead-letter reason, added to the error's details (an object) so the record says why.
 fn with_reason(mut failure: JobFailure, reason: DeadLetterReason) -> JobFailure {
     let reason = serde_json::Value::from(reason.as_str());
@@ -697,6 +706,17 @@ mod tests {
     fn queue_names_come_from_urls_and_arns() {
         assert_eq!(queue_name("http://127.0.0.1:4566/123456789012/jobq-high"), "jobq-high");
         assert_eq!(queue_name("https://sqs.eu-west-1.amazonaws.com/1/jobq-low/"), "jobq-low");
+    }
+
+    #[test]
+    fn a_run_never_outlives_the_invocation() {
+        let secs = Duration::from_secs;
+        assert_eq!(run_limit(300, None, None, secs(3)), secs(300));
+        assert_eq!(run_limit(300, Some(secs(60)), None, secs(3)), secs(60));
+        assert_eq!(run_limit(300, None, Some(secs(100)), secs(3)), secs(97));
+        assert_eq!(run_limit(30, None, Some(secs(100)), secs(3)), secs(30));
+        assert_eq!(run_limit(300, None, Some(secs(2)), secs(3)), Duration::from_millis(100));
+        assert_eq!(run_limit(0, None, None, secs(3)), secs(1));
     }
 
     #[test]

@@ -103,9 +103,14 @@ impl TestEnv {
 
     /// A worker on clients of its own, so its AWS requests are counted apart from the test's.
     pub fn counted_worker(&self, registry: Registry, settings: WorkerSettings) -> (Worker, RequestCounter) {
-        let counter = RequestCounter::default();
-        let clients = Clients::counted(&self.sdk, &counter);
+        let (clients, counter) = self.counted_clients();
         (Worker::new(&clients, &self.config, registry, settings), counter)
+    }
+
+    /// Clients with a request counter of their own.
+    pub fn counted_clients(&self) -> (Clients, RequestCounter) {
+        let counter = RequestCounter::default();
+        (Clients::counted(&self.sdk, &counter), counter)
     }
 
     pub async fn arn(&self, tier: PriorityTier) -> String {

@@ -447,3 +447,63 @@ async fn a_two_step_chain_runs_the_second_step_after_the_first_and_once() {
     assert_eq!(store.list(&chain, 10, None).await.expect("list").jobs.len(), 1);
     assert_eq!(counter.runs.load(Ordering::SeqCst), 1);
 }
+
+/// Finishes with one of its steps failed.
+#[derive(Clone, Copy)]
+struct HalfDone;
+
+impl Task for HalfDone {
+    type Input = Value;
+
+    fn job_type(&self) -> &'static str {
+        "half"
+    }
+
+    async fn run(&self, ctx: &JobContext, _input: Value) -> Result<TaskOutput, JobError> {
+        let stages = jobq::context::Stages::new(&[("extract", 50), ("publish", 50)]);
+        ctx.stage_progress(&stages, "extract", 1.0, Some("extracted")).await?;
+        Ok(TaskOutput::partial(
+            json!({"extracted": 3}),
+            "publish failed for 1 of 3 files",
+            Some(json!({"failed": ["c.pdf"]})),
+        ))
+    }
+}
+
+#[tokio::test]
+async fn a_handler_can_end_a_job_partial_with_details() {
+    let env = TestEnv::new().await;
+    let mut registry = Registry::with_builtins();
+    registry.register(HalfDone);
+    let worker = env.worker(registry, TestEnv::fast_settings(30));
+    let job = env.enqueue(spec("half", Value::Null)).await;
+    let ids = [job.id.clone()];
+    env.run_until(&worker, Duration::from_secs(20), || all_terminal(&env, &ids)).await;
+    let done = env.job(&job.id).await;
+    assert_eq!((done.status, done.attempts), (JobStatus::Partial, 1));
+    assert_eq!(done.result, Some(json!({"extracted": 3})));
+    let error = done.error.expect("partial carries what failed");
+    assert_eq!(error.details, Some(json!({"failed": ["c.pdf"]})));
+    assert_eq!((done.current_step.as_deref(), done.progress), (Some("extract"), 50));
+    assert!(dlq_messages(&env, job.tier).await.is_empty(), "partial is not a failure");
+}
+
+#[tokio::test]
+async fn a_run_past_its_timeout_is_a_retryable_failure() {
+    let env = TestEnv::new().await;
+    let worker = env.worker(Registry::with_builtins(), TestEnv::fast_settings(30));
+    let job = env
+        .enqueue(NewJob {
+            timeout_seconds: Some(1),
+            max_attempts: Some(2),
+            ..spec("sleep", json!({"seconds": 30, "steps": 3}))
+        })
+        .await;
+    let started = Instant::now();
+    let ids = [job.id.clone()];
+    env.run_until(&worker, Duration::from_secs(30), || all_terminal(&env, &ids)).await;
+    assert!(started.elapsed() < Duration::from_secs(10), "runs were cut at 1 s each");
+    let failed = env.job(&job.id).await;
+    assert_eq!((failed.status, failed.attempts), (JobStatus::Failed, 2), "timed out twice: retried once");
+    assert_eq!(failed.error.map(|e| e.message), Some("timed out after 1 s".to_owned()));
+}

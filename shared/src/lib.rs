@@ -4,18 +4,24 @@
 //! at it. Every status change goes through [`status::JobStatus::apply`] and is written with a
 //! condition on the source status, so races resolve inside DynamoDB.
 
+// The OpenAPI document is one large `json!` literal.
+#![recursion_limit = "512"]
+
+pub mod api;
 pub mod aws;
 pub mod builtin;
 pub mod config;
 pub mod context;
 pub mod dlq;
 pub mod envelope;
+pub mod jobs;
 pub mod model;
 pub mod priority;
 pub mod provision;
 pub mod queue;
 pub mod requests;
 pub mod resources;
+pub mod service;
 pub mod status;
 pub mod store;
 pub mod task;

@@ -152,6 +152,12 @@ impl TestEnv {
         }
     }
 
+    /// The API router over this environment's resources, with the built-in job types.
+    pub fn api(&self, settings: jobq::api::ApiSettings) -> axum::Router {
+        let types: Vec<String> = jobq::jobs::registry().job_types().into_iter().map(str::to_owned).collect();
+        jobq::api::router(jobq::service::JobService::new(&self.clients, &self.config, types), settings)
+    }
+
     /// One job by id (consistent read).
     pub async fn job(&self, id: &str) -> Job {
         self.store().get(id, true).await.expect("get").expect("job exists")
@@ -189,4 +195,44 @@ impl TestEnv {
 fn unique_prefix() -> String {
     let id = uuid::Uuid::new_v4().simple().to_string();
     format!("t{}-", &id[..12])
+}
+
+/// Send one request through a router; the status and the JSON body (Null when empty).
+pub async fn call(
+    router: &axum::Router,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (axum::http::StatusCode, serde_json::Value) {
+    let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+    call_raw(router, method, path, Some("application/json"), bytes, None).await
+}
+
+pub async fn call_raw(
+    router: &axum::Router,
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+    token: Option<&str>,
+) -> (axum::http::StatusCode, serde_json::Value) {
+    use tower::ServiceExt;
+    let mut request = axum::http::Request::builder().method(method).uri(path);
+    if let Some(ct) = content_type {
+        request = request.header("content-type", ct);
+    }
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let request = request.body(axum::body::Body::from(body)).expect("request");
+    let response = router.clone().oneshot(request).await.expect("router never fails");
+    let status = response.status();
+    let bytes = http_body_util::BodyExt::collect(response.into_body()).await.expect("body").to_bytes();
+    let json = if bytes.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| panic!("{method} {path}: body is not JSON: {bytes:?}"))
+    };
+    (status, json)
 }

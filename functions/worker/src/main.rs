@@ -12,7 +12,7 @@ async fn main() -> Result<(), Error> {
     let settings = jobq::worker::WorkerSettings::from_env()?;
     let clients = jobq::aws::Clients::from_env().await;
     // Register your own job types here (see README: Adding a job type).
-    let registry = jobq::task::Registry::with_builtins();
+    let registry = jobq::jobs::registry();
     let worker = Arc::new(jobq::worker::Worker::new(&clients, &config, registry, settings));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let worker = worker.clone();

@@ -9,7 +9,8 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, KeysAndAttributes, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    AttributeValue, KeysAndAttributes, PutRequest, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    WriteRequest,
 };
 use chrono::{DateTime, Duration, Utc};
 use futures::{StreamExt, TryStreamExt};
@@ -19,7 +20,10 @@ use super::codec::{self, Item, n, s, time};
 use super::keys::{self, BY_STATUS, PAUSE_PK, PK, TTL_ATTRIBUTE};
 use super::listing::{ListQuery, Page, PartitionPage, decode_cursor, encode_cursor, merge_page};
 use super::pause::{PauseFlags, PauseScope};
-use super::{BatchStats, Created, ProgressUpdate, RunOutcome, StoreError, TypeStats, classify_refusal};
+use super::{
+    BatchStats, Conflict, Created, ExternalUpdate, ProgressUpdate, RunOutcome, StoreError, TypeStats,
+    classify_refusal,
+};
 use crate::model::{Job, JobFailure};
 use crate::priority::Priority;
 use crate::status::{JobEvent, JobStatus};
@@ -275,15 +279,11 @@ impl DynamoJobStore {
         let limit = limit.max(1);
         let below = cursor.map(decode_cursor).transpose()?;
         let plan = query.plan();
-        let parts: Vec<PartitionPage> = futures::stream::iter(plan.partitions.iter())
-            .map(|partition| {
-                self.query_partition(
-                    &plan.index,
-                    partition,
-                    below.as_deref(),
-                    plan.index_type_filter.as_deref(),
-                    limit,
-                )
+        let (below, type_filter) = (below.as_deref(), plan.index_type_filter.as_deref());
+        // Owned partition keys in the stream keep the future Send for any caller.
+        let parts: Vec<PartitionPage> = futures::stream::iter(plan.partitions.clone())
+            .map(|partition: String| async move {
+                self.query_partition(&plan.index, &partition, below, type_filter, limit).await
             })
             .buffered(LIST_FANOUT)
             .try_collect()
@@ -375,6 +375,228 @@ impl DynamoJobStore {
             .await
             .map_err(|e| aws("UpdateItem(pause)", e))?;
         Ok(flags_from(out.attributes()))
+    }
+
+    /// Put many new jobs without idempotency keys (fresh ids cannot collide), 25 to a request.
+    /// Jobs with a key need the conditional `create` instead.
+    pub async fn create_many(&self, jobs: &[Job]) -> Result<(), StoreError> {
+        for chunk in jobs.chunks(25) {
+            let mut requests: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|job| {
+                    let put = PutRequest::builder().set_item(Some(codec::encode(job))).build();
+                    put.map(|p| WriteRequest::builder().put_request(p).build())
+                        .map_err(|e| aws("BatchWriteItem", e))
+                })
+                .collect::<Result<_, _>>()?;
+            // UnprocessedItems come back under load; retry them with a short backoff.
+            for round in 0..8u32 {
+                if requests.is_empty() {
+                    break;
+                }
+                if round > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(20 << round)).await;
+                }
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, std::mem::take(&mut requests))
+                    .send()
+                    .await
+                    .map_err(|e| aws("BatchWriteItem", e))?;
+                requests =
+                    out.unprocessed_items().and_then(|u| u.get(&self.table)).cloned().unwrap_or_default();
+            }
+            if !requests.is_empty() {
+                return Err(aws("BatchWriteItem", "items left unprocessed after retries"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Remove a job that never started (an enqueue whose message could not be sent), so a failed
+    /// enqueue leaves nothing behind. Refused once anything has happened to the job.
+    pub async fn delete_unstarted(&self, id: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, s(keys::job_pk(id)))
+            .condition_expression("#status = :queued AND #attempts = :zero")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#attempts", "attempts")
+            .expression_attribute_values(":queued", s(JobStatus::Queued.as_str()))
+            .expression_attribute_values(":zero", n(0))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Err(StoreError::NotFound { id: id.to_owned() })
+            }
+            Err(e) => Err(aws("DeleteItem", e)),
+        }
+    }
+
+    /// An external executor's report (e.g. a GitHub Actions workflow doing the work): optimistic,
+    /// conditional on the status and generation read, so a concurrent change is refused.
+    pub async fn apply_external(
+        &self,
+        current: &Job,
+        update: &ExternalUpdate,
+        now: DateTime<Utc>,
+    ) -> Result<Job, StoreError> {
+        let mut w = Write::default();
+        let status = w.name("status");
+        let gen_name = w.name("gen");
+        let expected_status = w.value(s(current.status.as_str()));
+        let expected_gen = w.value(n(current.generation));
+        w.condition(format!("{status} = {expected_status} AND {gen_name} = {expected_gen}"));
+        if let Some(event) = update.event {
+            let to = current.status.apply(event).map_err(|e| StoreError::InvalidTransition {
+                id: current.id.clone(),
+                from: e.from,
+                event: e.event,
+            })?;
+            w.set_status(&current.id, to);
+            match event {
+                JobEvent::Claim => {
+                    w.set("attempts", n(current.attempts + 1));
+                    w.set("started_at", time(now));
+                    w.set("wait_ms", n((now - current.due_at()).num_milliseconds().max(0)));
+                }
+                JobEvent::Retry => {
+                    w.set("attempts", n(0));
+                    w.set("gen", n(current.generation + 1));
+                    for attr in
+                        ["result", "completed_at", "started_at", "duration_ms", "wait_ms", TTL_ATTRIBUTE]
+                    {
+                        w.remove(attr);
+                    }
+                    if update.error.is_none() {
+                        w.remove("error");
+                    }
+                }
+                _ => {}
+            }
+            if to.is_terminal() {
+                self.set_terminal(&mut w, now);
+                w.remove("lease_ms");
+                if let Some(started) = current.started_at {
+                    w.set("duration_ms", n((now - started).num_milliseconds().max(0)));
+                }
+                if to == JobStatus::Completed && update.progress.is_none() {
+                    w.set("progress", n(100));
+                }
+            }
+        } else if current.status.is_terminal() {
+            return Err(StoreError::InvalidTransition {
+                id: current.id.clone(),
+                from: current.status,
+                event: JobEvent::Complete,
+            });
+        }
+        if let Some(progress) = update.progress {
+            w.set("progress", n(progress.min(100)));
+        }
+        if let Some(step) = &update.current_step {
+            w.set("current_step", s(step));
+        }
+        if let Some(message) = &update.message {
+            w.set("message", s(message));
+        }
+        if let Some(result) = &update.result {
+            w.set("result", codec::json(result));
+        }
+        if let Some(error) = &update.error {
+            w.set("error", codec::json(error));
+        }
+        if let Some(run_id) = &update.github_workflow_run_id {
+            w.set("gh_run_id", s(run_id));
+        }
+        if w.sets.is_empty() {
+            return Ok(current.clone());
+        }
+        let id = current.id.clone();
+        let item = self
+            .update(&id, w, "UpdateItem(external)", |latest| StoreError::Conflict {
+                id: latest.id.clone(),
+                reason: Conflict::NotOwner { attempt: latest.attempts },
+                current: Box::new(latest),
+            })
+            .await?;
+        decode(&id, &item)
+    }
+
+    /// How many jobs have `status` (of `job_type`, when given): a count query per index shard.
+    pub async fn count(&self, status: JobStatus, job_type: Option<&str>) -> Result<u64, StoreError> {
+        let counts: Vec<u64> = futures::stream::iter(keys::all_shards(status.as_str()))
+            .map(|partition| async move {
+                let mut total = 0u64;
+                let mut start: Option<Item> = None;
+                loop {
+                    let mut q = self
+                        .client
+                        .query()
+                        .table_name(&self.table)
+                        .index_name(BY_STATUS.name)
+                        .select(aws_sdk_dynamodb::types::Select::Count)
+                        .key_condition_expression("#pk = :pk")
+                        .expression_attribute_names("#pk", BY_STATUS.pk)
+                        .expression_attribute_values(":pk", s(&partition))
+                        .set_exclusive_start_key(start.take());
+                    if let Some(t) = job_type {
+                        q = q
+                            .filter_expression("#type = :type")
+                            .expression_attribute_names("#type", "type")
+                            .expression_attribute_values(":type", s(t));
+                    }
+                    let out = q.send().await.map_err(|e| aws("Query(count)", e))?;
+                    total += out.count() as u64;
+                    match out.last_evaluated_key() {
+                        Some(key) => start = Some(key.clone()),
+                        None => return Ok::<u64, StoreError>(total),
+                    }
+                }
+            })
+            .buffer_unordered(LIST_FANOUT)
+            .try_collect()
+            .await?;
+        Ok(counts.into_iter().sum())
+    }
+
+    /// Counters of several job types in one BatchGetItem (types with none are left out).
+    pub async fn stats_for(&self, job_types: &[String]) -> Result<Vec<(String, TypeStats)>, StoreError> {
+        let mut found = Vec::new();
+        for chunk in job_types.chunks(BATCH_GET_MAX) {
+            let keys: Vec<Item> =
+                chunk.iter().map(|t| HashMap::from([(PK.to_owned(), s(keys::stats_pk(t)))])).collect();
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .build()
+                .map_err(|e| aws("BatchGetItem", e))?;
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| aws("BatchGetItem(stats)", e))?;
+            for item in out.responses().and_then(|r| r.get(&self.table)).into_iter().flatten() {
+                let Some(AttributeValue::S(job_type)) = item.get("type") else { continue };
+                let value = |field: &str| match item.get(field) {
+                    Some(AttributeValue::N(v)) => v.parse().unwrap_or(0),
+                    _ => 0,
+                };
+                let mut values = [0u64; 7];
+                for (slot, field) in values.iter_mut().zip(TypeStats::FIELDS) {
+                    *slot = value(field);
+                }
+                found.push((job_type.clone(), TypeStats::from_values(values)));
+            }
+        }
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(found)
     }
 
     /// Add a batch's counters: one UpdateItem per job type in the batch.

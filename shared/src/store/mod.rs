@@ -57,6 +57,19 @@ pub struct ProgressUpdate {
     pub message: Option<String>,
 }
 
+/// What an external executor reports through `PATCH /jobs/{id}`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExternalUpdate {
+    /// The status change, as the event that makes it (validated by the transition function).
+    pub event: Option<JobEvent>,
+    pub progress: Option<u8>,
+    pub current_step: Option<String>,
+    pub message: Option<String>,
+    pub result: Option<serde_json::Value>,
+    pub error: Option<JobFailure>,
+    pub github_workflow_run_id: Option<String>,
+}
+
 /// What `create` found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Created {

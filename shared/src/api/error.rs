@@ -1,0 +1,93 @@
+//! One error shape everywhere: `{"error": {"code", "message", "field"}}`.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::service::ServiceError;
+use crate::store::StoreError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, code, message: message.into(), field: None }
+    }
+
+    fn with_field(mut self, field: &str) -> Self {
+        self.field = Some(field.to_owned());
+        self
+    }
+
+    /// A value of the right syntax but not acceptable (422).
+    pub fn invalid(field: &str, message: &str) -> Self {
+        let text = if field.is_empty() { message.to_owned() } else { format!("{field} {message}") };
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", text).with_field(field)
+    }
+
+    /// Something that does not parse at all (400).
+    pub fn bad_request(field: &str, message: &str) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", format!("{field}: {message}")).with_field(field)
+    }
+
+    pub fn too_large(field: &str, message: &str) -> Self {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("{field} {message}"))
+            .with_field(field)
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": { "code": self.code, "message": self.message, "field": self.field } });
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(err: ServiceError) -> Self {
+        match err {
+            ServiceError::Store(StoreError::NotFound { id }) => ApiError::not_found(&format!("job {id}")),
+            ServiceError::Store(StoreError::InvalidTransition { id, from, event }) => ApiError::new(
+                StatusCode::CONFLICT,
+                "invalid_transition",
+                format!("job {id} is {from}: {event:?} is not allowed"),
+            ),
+            ServiceError::Store(StoreError::Conflict { id, .. }) => ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                format!("job {id} changed while this request ran; read it and try again"),
+            ),
+            ServiceError::Store(StoreError::BadCursor(reason)) => ApiError::bad_request("cursor", &reason),
+            ServiceError::BatchNotFound(id) => ApiError::not_found(&format!("batch {id}")),
+            ServiceError::Store(err @ StoreError::Corrupt { .. }) => {
+                tracing::error!(error = %err, "corrupt job record");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "a stored job could not be read")
+            }
+            err @ (ServiceError::Store(_)
+            | ServiceError::Queue(_)
+            | ServiceError::PartiallyQueued { .. }
+            | ServiceError::Unavailable { .. }) => {
+                tracing::warn!(error = %err, "AWS dependency failed");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    format!("{err}; retry shortly (with the same idempotency_key to stay safe)"),
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! The OpenAPI 3.1 document of the routes; a test keeps it and the router in step.
+
+use serde_json::{Value, json};
+
+fn error_responses(codes: &[&str]) -> Value {
+    let mut map = serde_json::Map::new();
+    for code in codes {
+        map.insert((*code).to_owned(), json!({ "$ref": "#/components/responses/Error" }));
+    }
+    Value::Object(map)
+}
+
+fn with_errors(mut ok: Value, codes: &[&str]) -> Value {
+    if let (Some(ok), Value::Object(errors)) = (ok.as_object_mut(), error_responses(codes)) {
+        ok.extend(errors);
+    }
+    ok
+}
+
+fn body(schema: &str) -> Value {
+    json!({ "required": true, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } })
+}
+
+fn returns(status: &str, description: &str, schema: &str) -> Value {
+    json!({ status: { "description": description, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } } })
+}
+
+fn id_param(name: &str) -> Value {
+    json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } })
+}
+
+pub fn document() -> Value {
+    let job_statuses = json!([
+        "queued",
+        "scheduled",
+        "processing",
+        "retrying",
+        "completed",
+        "partial",
+        "failed",
+        "cancelled"
+    ]);
+    let priority = json!({ "oneOf": [ { "type": "integer", "minimum": 0, "maximum": 10 }, { "enum": ["high", "normal", "low"] } ] });
+    json!({
+        "openapi": "3.1.0",
+        "info": { "title": "jobq", "version": env!("CARGO_PKG_VERSION"), "description": "Priority job queue on AWS primitives." },
+        "paths": {
+            "/jobs": {
+                "post": {
+                    "operationId": "enqueue",
+                    "requestBody": body("NewJob"),
+                    "responses": with_errors(
+                        json!({
+                            "201": { "description": "created", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Job" } } } },
+                            "200": { "description": "the job created earlier with this idempotency_key", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Job" } } } }
+                        }),
+                        &["400", "401", "413", "415", "422", "503"],
+                    )
+                },
+                "get": {
+                    "operationId": "listJobs",
+                    "parameters": [
+                        { "name": "status", "in": "query", "schema": { "enum": job_statuses } },
+                        { "name": "type", "in": "query", "schema": { "type": "string" } },
+                        { "name": "batch_id", "in": "query", "schema": { "type": "string" } },
+                        { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 500, "default": 50 } },
+                        { "name": "cursor", "in": "query", "schema": { "type": "string" } }
+                    ],
+                    "responses": with_errors(returns("200", "a page, newest first", "Page"), &["400", "401", "422", "503"])
+                }
+            },
+            "/jobs/batch": {
+                "post": {
+                    "operationId": "enqueueBatch",
+                    "requestBody": body("NewBatch"),
+                    "responses": with_errors(returns("201", "created", "Batch"), &["400", "401", "413", "415", "422", "503"])
+                }
+            },
+            "/jobs/retry": {
+                "post": {
+                    "operationId": "retryAll",
+                    "requestBody": body("BulkRetry"),
+                    "responses": with_errors(returns("202", "retried", "BulkRetried"), &["400", "401", "415", "422", "503"])
+                }
+            },
+            "/jobs/{id}": {
+                "get": {
+                    "operationId": "getJob",
+                    "parameters": [id_param("id")],
+                    "responses": with_errors(returns("200", "the job", "Job"), &["401", "404", "503"])
+                },
+                "patch": {
+                    "operationId": "reportJob",
+                    "parameters": [id_param("id")],
+                    "requestBody": body("ExternalUpdate"),
+                    "responses": with_errors(returns("200", "the job after the report", "Job"), &["400", "401", "404", "409", "415", "422", "503"])
+                }
+            },
+            "/jobs/{id}/cancel": {
+                "post": {
+                    "operationId": "cancelJob",
+                    "parameters": [id_param("id")],
+                    "responses": with_errors(returns("200", "cancelled", "Job"), &["401", "404", "409", "503"])
+                }
+            },
+            "/jobs/{id}/retry": {
+                "post": {
+                    "operationId": "retryJob",
+                    "parameters": [id_param("id")],
+                    "requestBody": { "required": false, "content": { "application/json": { "schema": { "type": "object", "properties": { "priority": priority }, "additionalProperties": false } } } },
+                    "responses": with_errors(returns("202", "queued again with fresh attempts", "Job"), &["400", "401", "404", "409", "415", "422", "503"])
+                }
+            },
+            "/batches/{id}": {
+                "get": {
+                    "operationId": "getBatch",
+                    "parameters": [id_param("id")],
+                    "responses": with_errors(returns("200", "counts and progress", "BatchSummary"), &["401", "404", "503"])
+                }
+            },
+            "/stats": {
+                "get": {
+                    "operationId": "stats",
+                    "parameters": [{ "name": "type", "in": "query", "schema": { "type": "string" } }],
+                    "responses": with_errors(returns("200", "statistics", "Stats"), &["401", "422", "503"])
+                }
+            },
+            "/pause": {
+                "get": { "operationId": "pauseFlags", "responses": with_errors(returns("200", "paused scopes", "PauseFlags"), &["401", "503"]) },
+                "post": { "operationId": "pause", "requestBody": body("Scope"), "responses": with_errors(returns("200", "paused scopes", "PauseFlags"), &["400", "401", "415", "422", "503"]) }
+            },
+            "/resume": {
+                "post": { "operationId": "resume", "requestBody": body("Scope"), "responses": with_errors(returns("200", "paused scopes", "PauseFlags"), &["400", "401", "415", "422", "503"]) }
+            },
+            "/health": {
+                "get": { "operationId": "health", "responses": with_errors(returns("200", "every dependency answers", "Health"), &["503"]) }
+            },
+            "/openapi.json": {
+                "get": { "operationId": "openapi", "responses": { "200": { "description": "this document", "content": { "application/json": { "schema": { "type": "object" } } } } } }
+            }
+        },
+        "components": {
+            "responses": {
+                "Error": { "description": "an error", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
+            },
+            "schemas": {
+                "Error": {
+                    "type": "object", "required": ["error"],
+                    "properties": { "error": { "type": "object", "required": ["code", "message"], "properties": {
+                        "code": { "type": "string" }, "message": { "type": "string" }, "field": { "type": ["string", "null"] } } } }
+                },
+                "Priority": priority,
+                "NewJob": {
+                    "type": "object", "required": ["type"], "additionalProperties": false,
+                    "properties": {
+                        "type": { "type": "string" }, "payload": {}, "priority": { "$ref": "#/components/schemas/Priority" },
+                        "idempotency_key": { "type": "string", "maxLength": 256 },
+                        "delay_seconds": { "type": "integer", "minimum": 0 }, "run_at": { "type": "string", "format": "date-time" },
+                        "max_attempts": { "type": "integer", "minimum": 1, "maximum": 100 },
+                        "timeout_seconds": { "type": "integer", "minimum": 1, "maximum": 900 },
+                        "batch_id": { "type": "string" }, "github_workflow_run_id": { "type": ["string", "integer"] },
+                        "next": { "type": "array", "items": { "$ref": "#/components/schemas/NewJob" } }
+                    }
+                },
+                "NewBatch": {
+                    "type": "object", "required": ["jobs"], "additionalProperties": false,
+                    "properties": { "jobs": { "type": "array", "minItems": 1, "maxItems": 100, "items": { "$ref": "#/components/schemas/NewJob" } }, "batch_id": { "type": "string" } }
+                },
+                "Batch": { "type": "object", "properties": { "batch_id": { "type": "string" }, "jobs": { "type": "array", "items": { "$ref": "#/components/schemas/Job" } } } },
+                "BulkRetry": { "type": "object", "required": ["status"], "additionalProperties": false, "properties": { "status": { "enum": ["failed", "partial", "cancelled"] }, "type": { "type": "string" } } },
+                "BulkRetried": { "type": "object", "properties": { "retried": { "type": "integer" }, "more": { "type": "boolean" } } },
+                "ExternalUpdate": {
+                    "type": "object", "additionalProperties": false,
+                    "properties": {
+                        "status": { "enum": ["processing", "completed", "partial", "failed", "cancelled", "queued"] },
+                        "progress": { "type": "integer", "minimum": 0, "maximum": 100 }, "current_step": { "type": "string" },
+                        "message": { "type": "string" }, "result": {}, "error": {}, "github_workflow_run_id": { "type": ["string", "integer"] }
+                    }
+                },
+                "Scope": { "type": "object", "required": ["scope"], "additionalProperties": false, "properties": { "scope": { "type": "string", "examples": ["all", "queue:high", "type:resize"] } } },
+                "PauseFlags": { "type": "object", "properties": { "paused": { "type": "array", "items": { "type": "string" } } } },
+                "Job": {
+                    "type": "object",
+                    "properties": {
+                        "id": { "type": "string" }, "type": { "type": "string" }, "payload": {}, "priority": { "type": "integer" },
+                        "tier": { "enum": ["high", "normal", "low"] }, "status": { "enum": job_statuses },
+                        "attempts": { "type": "integer" }, "max_attempts": { "type": "integer" }, "progress": { "type": "integer" },
+                        "current_step": { "type": ["string", "null"] }, "message": { "type": ["string", "null"] }, "result": {},
+                        "error": { "type": ["object", "null"] }, "idempotency_key": { "type": ["string", "null"] },
+                        "batch_id": { "type": ["string", "null"] }, "github_workflow_run_id": { "type": ["string", "null"] },
+                        "timeout_seconds": { "type": "integer" }, "generation": { "type": "integer" },
+                        "created_at": { "type": "string", "format": "date-time" }, "run_at": { "type": ["string", "null"] },
+                        "started_at": { "type": ["string", "null"] }, "completed_at": { "type": ["string", "null"] },
+                        "duration_ms": { "type": ["integer", "null"] }, "wait_ms": { "type": ["integer", "null"] },
+                        "lease_until": { "type": ["string", "null"] }, "next": { "type": "array" }
+                    }
+                },
+                "Page": { "type": "object", "properties": { "jobs": { "type": "array", "items": { "$ref": "#/components/schemas/Job" } }, "next_cursor": { "type": ["string", "null"] } } },
+                "BatchSummary": { "type": "object", "properties": { "batch_id": { "type": "string" }, "total": { "type": "integer" }, "counts": { "type": "object" }, "progress": { "type": "integer" }, "done": { "type": "boolean" }, "started_at": { "type": ["string", "null"] }, "finished_at": { "type": ["string", "null"] } } },
+                "Stats": { "type": "object", "properties": { "counts": { "type": "object" }, "types": { "type": "object" }, "tiers": { "type": "object" }, "paused": { "$ref": "#/components/schemas/PauseFlags" } } },
+                "Health": { "type": "object", "properties": { "status": { "const": "ok" }, "table": { "type": "string" }, "queues": { "type": "object" }, "dlqs": { "type": "object" }, "bucket": { "type": ["string", "null"] }, "version": { "type": "string" } } }
+            }
+        }
+    })
+}
+
+/// Every (method, path) of the document, lowercase method.
+pub fn operations(doc: &Value) -> Vec<(String, String)> {
+    let mut ops = Vec::new();
+    if let Some(paths) = doc["paths"].as_object() {
+        for (path, item) in paths {
+            for method in item.as_object().into_iter().flat_map(|m| m.keys()) {
+                ops.push((method.clone(), path.clone()));
+            }
+        }
+    }
+    ops.sort();
+    ops
+}

@@ -1,0 +1,430 @@
+//! What the API (and later the CLI and schedulers) do to jobs: the store and the queues together,
+//! so that an enqueue either ends with a queued job and its message, or leaves nothing behind.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use serde::Serialize;
+use tracing::{error, warn};
+
+use crate::aws::Clients;
+use crate::config::Config;
+use crate::envelope::Envelope;
+use crate::model::{Job, NewJob};
+use crate::priority::{Priority, PriorityTier};
+use crate::queue::{QueueDepth, QueueError, SqsJobQueue};
+use crate::status::{JobEvent, JobStatus};
+use crate::store::{
+    Created, DynamoJobStore, ExternalUpdate, ListQuery, Page, PauseFlags, PauseScope, StoreError, TypeStats,
+};
+
+/// Pages a bulk operation reads at most in one call (it reports whether more remain).
+const BULK_MAX: usize = 500;
+/// Jobs a batch summary reads at most.
+const BATCH_SUMMARY_MAX: usize = 10_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error("{failed} of {total} jobs could not be queued; they were not kept")]
+    PartiallyQueued { failed: usize, total: usize },
+    #[error("{dependency} is unavailable: {reason}")]
+    Unavailable { dependency: String, reason: String },
+    #[error("batch {0} not found")]
+    BatchNotFound(String),
+}
+
+/// Counts and progress of one batch.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BatchSummary {
+    pub batch_id: String,
+    pub total: usize,
+    pub counts: BTreeMap<JobStatus, usize>,
+    /// Mean progress, terminal jobs counting as 100.
+    pub progress: u8,
+    pub done: bool,
+    #[serde(with = "crate::model::rfc3339::option")]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(with = "crate::model::rfc3339::option")]
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TypeSummary {
+    pub completed: u64,
+    pub partial: u64,
+    pub failed: u64,
+    pub retried: u64,
+    pub success_rate: Option<f64>,
+    pub avg_processing_ms: Option<f64>,
+    pub avg_wait_ms: Option<f64>,
+}
+
+impl From<TypeStats> for TypeSummary {
+    fn from(s: TypeStats) -> Self {
+        TypeSummary {
+            completed: s.completed,
+            partial: s.partial,
+            failed: s.failed,
+            retried: s.retried,
+            success_rate: s.success_rate(),
+            avg_processing_ms: s.avg_processing_ms(),
+            avg_wait_ms: s.avg_wait_ms(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TierSummary {
+    pub queue: QueueDepth,
+    pub dlq_depth: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stats {
+    pub counts: BTreeMap<JobStatus, u64>,
+    pub types: BTreeMap<String, TypeSummary>,
+    pub tiers: BTreeMap<PriorityTier, TierSummary>,
+    pub paused: PauseFlags,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Health {
+    pub status: &'static str,
+    pub table: String,
+    pub queues: BTreeMap<PriorityTier, String>,
+    pub dlqs: BTreeMap<PriorityTier, String>,
+    pub bucket: Option<String>,
+    pub version: &'static str,
+}
+
+#[derive(Debug, Clone)]
+pub struct JobService {
+    store: DynamoJobStore,
+    queues: SqsJobQueue,
+    dlqs: SqsJobQueue,
+    s3: aws_sdk_s3::Client,
+    config: Config,
+    job_types: BTreeSet<String>,
+}
+
+impl JobService {
+    pub fn new(clients: &Clients, config: &Config, job_types: impl IntoIterator<Item = String>) -> Self {
+        JobService {
+            store: DynamoJobStore::new(clients.dynamodb.clone(), &config.table, config.retention),
+            queues: SqsJobQueue::new(clients.sqs.clone(), config.queues.clone()),
+            dlqs: SqsJobQueue::new(clients.sqs.clone(), config.dlqs.clone()),
+            s3: clients.s3.clone(),
+            config: config.clone(),
+            job_types: job_types.into_iter().collect(),
+        }
+    }
+
+    pub fn store(&self) -> &DynamoJobStore {
+        &self.store
+    }
+
+    pub fn knows_type(&self, job_type: &str) -> bool {
+        self.job_types.contains(job_type)
+    }
+
+    pub fn job_types(&self) -> &BTreeSet<String> {
+        &self.job_types
+    }
+
+    /// Create and send one job. `Ok((job, true))` when new; a repeated idempotency key returns
+    /// the first job. A send that fails removes the new record, so an error leaves nothing behind.
+    pub async fn enqueue(&self, spec: NewJob) -> Result<(Job, bool), ServiceError> {
+        let now = Utc::now();
+        match self.store.create(&Job::new(spec, now)).await? {
+            Created::New(job) => {
+                if job.status == JobStatus::Queued
+                    && let Err(err) = self.queues.send(&envelope(&job), job.delay_seconds(now)).await
+                {
+                    self.roll_back(&job.id).await;
+                    return Err(err.into());
+                }
+                Ok((job, true))
+            }
+            Created::Existing(job) => {
+                // An earlier enqueue of this key may have failed after the record was written and
+                // before its message went out; a duplicate message is dropped at claim.
+                if job.status == JobStatus::Queued && job.attempts == 0 && job.generation == 0 {
+                    self.queues.send(&envelope(&job), job.delay_seconds(now)).await?;
+                }
+                Ok((job, false))
+            }
+        }
+    }
+
+    /// Create and send many jobs under one batch id: records by BatchWriteItem (conditional puts
+    /// for those with idempotency keys), messages by SendMessageBatch.
+    pub async fn enqueue_batch(&self, specs: Vec<NewJob>, batch_id: &str) -> Result<Vec<Job>, ServiceError> {
+        let now = Utc::now();
+        let jobs: Vec<Job> = specs
+            .into_iter()
+            .map(|spec| Job::new(NewJob { batch_id: Some(batch_id.to_owned()), ..spec }, now))
+            .collect();
+        let (keyed, fresh): (Vec<Job>, Vec<Job>) =
+            jobs.iter().cloned().partition(|j| j.idempotency_key.is_some());
+        self.store.create_many(&fresh).await?;
+        // Owned items in the stream: the future must be Send for any caller (axum, Lambda).
+        let created: Vec<Result<Created, StoreError>> = futures::stream::iter(keyed)
+            .map(|job: Job| async move { self.store.create(&job).await })
+            .buffered(16)
+            .collect()
+            .await;
+        let mut stored: BTreeMap<String, (Job, bool)> =
+            fresh.into_iter().map(|j| (j.id.clone(), (j, true))).collect();
+        for result in created {
+            match result? {
+                Created::New(job) => stored.insert(job.id.clone(), (job, true)),
+                Created::Existing(job) => stored.insert(job.id.clone(), (job, false)),
+            };
+        }
+        let to_send: Vec<&Job> = stored
+            .values()
+            .filter(|(job, _)| job.status == JobStatus::Queued && job.attempts == 0)
+            .map(|(job, _)| job)
+            .collect();
+        let mut pending: Vec<(Envelope, i32)> =
+            to_send.iter().map(|j| (envelope(j), j.delay_seconds(now))).collect();
+        for round in 0..3 {
+            if pending.is_empty() {
+                break;
+            }
+            if round > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(100 << round)).await;
+            }
+            let failures = self.queues.send_batch(&pending).await?;
+            pending = failures.iter().filter_map(|f| pending.get(f.index).cloned()).collect();
+        }
+        if !pending.is_empty() {
+            for (envelope, _) in &pending {
+                if stored.get(&envelope.id).is_some_and(|(_, new)| *new) {
+                    self.roll_back(&envelope.id).await;
+                }
+            }
+            return Err(ServiceError::PartiallyQueued { failed: pending.len(), total: jobs.len() });
+        }
+        Ok(jobs.iter().filter_map(|j| stored.get(&j.id).map(|(job, _)| job.clone())).collect())
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Option<Job>, ServiceError> {
+        Ok(self.store.get(id, false).await?)
+    }
+
+    pub async fn list(
+        &self,
+        query: &ListQuery,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page, ServiceError> {
+        Ok(self.store.list(query, limit, cursor).await?)
+    }
+
+    pub async fn cancel(&self, id: &str) -> Result<Job, ServiceError> {
+        Ok(self.store.cancel(id, Utc::now()).await?)
+    }
+
+    /// Another go: fresh attempts, a new generation, and its message.
+    pub async fn retry(&self, id: &str, priority: Option<Priority>) -> Result<Job, ServiceError> {
+        let job = self.store.retry(id, priority, Utc::now()).await?;
+        self.queues.send(&envelope(&job), 0).await?;
+        Ok(job)
+    }
+
+    /// Retry up to 500 jobs in `status` (of `job_type`); returns how many, and whether more remain.
+    pub async fn retry_all(
+        &self,
+        status: JobStatus,
+        job_type: Option<&str>,
+    ) -> Result<(usize, bool), ServiceError> {
+        let query = ListQuery { status: Some(status), job_type: job_type.map(str::to_owned), batch_id: None };
+        let page = self.store.list(&query, BULK_MAX, None).await?;
+        let now = Utc::now();
+        let ids: Vec<String> = page.jobs.iter().map(|j| j.id.clone()).collect();
+        let retried: Vec<Job> = futures::stream::iter(ids)
+            .map(|id: String| async move { self.store.retry(&id, None, now).await })
+            .buffer_unordered(16)
+            .filter_map(|r| async move { r.map_err(|e| warn!(error = %e, "bulk retry skipped a job")).ok() })
+            .collect()
+            .await;
+        let messages: Vec<(Envelope, i32)> = retried.iter().map(|j| (envelope(j), 0)).collect();
+        let failures = self.queues.send_batch(&messages).await?;
+        if !failures.is_empty() {
+            // The records are queued; the scheduler re-sends queued jobs left without a message.
+            error!(failed = failures.len(), "bulk retry: some messages were not sent");
+        }
+        Ok((retried.len(), page.next_cursor.is_some()))
+    }
+
+    /// An external executor's report; a move back to `queued` sends the job's message.
+    pub async fn apply_external(&self, id: &str, update: &ExternalUpdate) -> Result<Job, ServiceError> {
+        let current =
+            self.store.get(id, true).await?.ok_or_else(|| StoreError::NotFound { id: id.to_owned() })?;
+        let job = self.store.apply_external(&current, update, Utc::now()).await?;
+        if update.event == Some(JobEvent::Retry) {
+            self.queues.send(&envelope(&job), 0).await?;
+        }
+        Ok(job)
+    }
+
+    pub async fn batch(&self, batch_id: &str) -> Result<BatchSummary, ServiceError> {
+        let query = ListQuery { batch_id: Some(batch_id.to_owned()), ..ListQuery::default() };
+        let mut jobs = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = self.store.list(&query, 500, cursor.as_deref()).await?;
+            jobs.extend(page.jobs);
+            match page.next_cursor {
+                Some(next) if jobs.len() < BATCH_SUMMARY_MAX => cursor = Some(next),
+                _ => break,
+            }
+        }
+        if jobs.is_empty() {
+            return Err(ServiceError::BatchNotFound(batch_id.to_owned()));
+        }
+        Ok(summarise_batch(batch_id, &jobs))
+    }
+
+    pub async fn stats(&self, job_type: Option<&str>) -> Result<Stats, ServiceError> {
+        let counts = futures::stream::iter(JobStatus::ALL)
+            .map(|status| async move { self.store.count(status, job_type).await.map(|n| (status, n)) })
+            .buffered(4)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<Result<BTreeMap<_, _>, _>>()?;
+        let types: Vec<String> = match job_type {
+            Some(t) => vec![t.to_owned()],
+            None => self.job_types.iter().cloned().collect(),
+        };
+        let types = self.store.stats_for(&types).await?.into_iter().map(|(t, s)| (t, s.into())).collect();
+        let mut tiers = BTreeMap::new();
+        for tier in PriorityTier::ALL {
+            let (queue, dlq) = futures::try_join!(self.queues.depth(tier), self.dlqs.depth(tier))?;
+            tiers.insert(tier, TierSummary { queue, dlq_depth: dlq.visible + dlq.in_flight + dlq.delayed });
+        }
+        Ok(Stats { counts, types, tiers, paused: self.store.pause_flags().await? })
+    }
+
+    pub async fn pause_flags(&self) -> Result<PauseFlags, ServiceError> {
+        Ok(self.store.pause_flags().await?)
+    }
+
+    pub async fn set_paused(&self, scope: &PauseScope, paused: bool) -> Result<PauseFlags, ServiceError> {
+        Ok(self.store.set_paused(scope, paused).await?)
+    }
+
+    /// Every dependency answers: the table, the six queues, the bucket.
+    pub async fn health(&self) -> Result<Health, ServiceError> {
+        let unavailable = |dependency: String, err: &dyn std::fmt::Display| ServiceError::Unavailable {
+            dependency,
+            reason: err.to_string(),
+        };
+        self.store
+            .pause_flags()
+            .await
+            .map_err(|e| unavailable(format!("table {}", self.config.table), &e))?;
+        for tier in PriorityTier::ALL {
+            self.queues
+                .depth(tier)
+                .await
+                .map_err(|e| unavailable(format!("queue {}", self.queues.url(tier)), &e))?;
+            self.dlqs
+                .depth(tier)
+                .await
+                .map_err(|e| unavailable(format!("dlq {}", self.dlqs.url(tier)), &e))?;
+        }
+        if let Some(bucket) = &self.config.bucket {
+            self.s3
+                .head_bucket()
+                .bucket(bucket)
+                .send()
+                .await
+                .map_err(|e| unavailable(format!("bucket {bucket}"), &e))?;
+        }
+        let names = |urls: &crate::priority::PerTier<String>| {
+            urls.iter().map(|(t, u)| (t, crate::worker::queue_name(u).to_owned())).collect()
+        };
+        Ok(Health {
+            status: "ok",
+            table: self.config.table.clone(),
+            queues: names(&self.config.queues),
+            dlqs: names(&self.config.dlqs),
+            bucket: self.config.bucket.clone(),
+            version: env!("CARGO_PKG_VERSION"),
+        })
+    }
+
+    async fn roll_back(&self, id: &str) {
+        if let Err(err) = self.store.delete_unstarted(id).await {
+            // Left queued without a message: the scheduler re-sends such jobs.
+            error!(job_id = %id, error = %err, "could not remove a job whose message was not sent");
+        }
+    }
+}
+
+fn envelope(job: &Job) -> Envelope {
+    Envelope::new(&job.id, &job.job_type, job.tier, job.generation)
+}
+
+/// Pure: the summary of a batch's jobs.
+pub fn summarise_batch(batch_id: &str, jobs: &[Job]) -> BatchSummary {
+    let mut counts = BTreeMap::new();
+    for job in jobs {
+        *counts.entry(job.status).or_insert(0) += 1;
+    }
+    let progress_sum: u64 =
+        jobs.iter().map(|j| if j.status.is_terminal() { 100 } else { u64::from(j.progress) }).sum();
+    let done = jobs.iter().all(|j| j.status.is_terminal());
+    BatchSummary {
+        batch_id: batch_id.to_owned(),
+        total: jobs.len(),
+        counts,
+        progress: (progress_sum / jobs.len().max(1) as u64) as u8,
+        done,
+        started_at: jobs.iter().filter_map(|j| j.started_at).min(),
+        finished_at: if done { jobs.iter().filter_map(|j| j.completed_at).max() } else { None },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::parse_time;
+
+    #[test]
+    fn a_batch_summary_counts_and_averages() {
+        let now = parse_time("2026-01-01T00:00:00Z").expect("time");
+        let job = |status, progress: u8, started: Option<i64>, completed: Option<i64>| {
+            let mut j = Job::new(NewJob { job_type: "noop".into(), ..NewJob::default() }, now);
+            j.status = status;
+            j.progress = progress;
+            j.started_at = started.map(|s| now + chrono::Duration::seconds(s));
+            j.completed_at = completed.map(|s| now + chrono::Duration::seconds(s));
+            j
+        };
+        let jobs = [
+            job(JobStatus::Completed, 100, Some(1), Some(5)),
+            job(JobStatus::Processing, 50, Some(2), None),
+            job(JobStatus::Queued, 0, None, None),
+            job(JobStatus::Failed, 10, Some(3), Some(4)),
+        ];
+        let summary = summarise_batch("b", &jobs);
+        assert_eq!(summary.total, 4);
+        assert_eq!(summary.counts[&JobStatus::Completed], 1);
+        assert_eq!(summary.progress, 62, "(100 + 50 + 0 + 100) / 4");
+        assert!(!summary.done);
+        assert_eq!(summary.started_at, Some(now + chrono::Duration::seconds(1)));
+        assert_eq!(summary.finished_at, None, "not finished while a job runs");
+        let finished = summarise_batch("b", &[jobs[0].clone(), jobs[3].clone()]);
+        assert!(finished.done);
+        assert_eq!(finished.finished_at, Some(now + chrono::Duration::seconds(5)));
+    }
+}

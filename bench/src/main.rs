@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 
 #[tokio::main]
 async fn main() {
+    api_enqueue().await;
     store_operations().await;
     worker_runs("noop_success", json!({}), "noop", 100, WorkerSettings::default()).await;
     worker_runs("one_retry", json!({"times": 1}), "fail", 20, retry_fast()).await;
@@ -66,6 +67,32 @@ fn per_job(counts: &RequestCounts, jobs: usize) -> Value {
 
 fn round(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
+}
+
+/// Requests per job of `POST /jobs` and of `POST /jobs/batch` (100 jobs), through the router.
+async fn api_enqueue() {
+    let env = TestEnv::new().await;
+    let api = env.api(jobq::api::ApiSettings::default());
+    let before = env.requests.snapshot();
+    for _ in 0..20 {
+        let (status, _) =
+            jobq_integration_tests::call(&api, "POST", "/jobs", Some(json!({"type": "noop"}))).await;
+        assert!(status.is_success());
+    }
+    let mut figure = per_job(&env.requests.since(&before), 20);
+    figure["figure"] = json!("requests_per_job");
+    figure["scenario"] = json!("api_post_jobs");
+    emit(figure);
+
+    let jobs: Vec<Value> = (0..100).map(|i| json!({"type": "noop", "priority": i % 11})).collect();
+    let before = env.requests.snapshot();
+    let (status, _) =
+        jobq_integration_tests::call(&api, "POST", "/jobs/batch", Some(json!({"jobs": jobs}))).await;
+    assert!(status.is_success());
+    let mut figure = per_job(&env.requests.since(&before), 100);
+    figure["figure"] = json!("requests_per_job");
+    figure["scenario"] = json!("api_post_jobs_batch_100_mixed_tiers");
+    emit(figure);
 }
 
 /// Requests of each store/queue operation, one call each.

@@ -5,7 +5,13 @@ PYTHON ?= python3
 VENV := .venv
 CARGO ?= cargo
 
-.PHONY: test check fmt lint unit integration bench venv emulator clean
+.PHONY: run test check fmt lint unit integration bench venv emulator clean
+
+## run: the local stack: emulator (unless AWS_ENDPOINT_URL is set), API on http://127.0.0.1:$${JOBQ_PORT:-8080}, workers
+run: venv
+	$(CARGO) build --release -p jobq-cli
+	@echo "The jobq command: $(CURDIR)/target/release/jobq  (or: cargo install --path cli)"
+	scripts/with-emulator.sh --reuse target/release/jobq-local
 
 ## test: formatting, clippy, unit tests and emulator integration tests (starts moto unless AWS_ENDPOINT_URL is set)
 test: check venv

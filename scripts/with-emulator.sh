@@ -3,8 +3,11 @@
 # AWS_ENDPOINT_URL set (LocalStack, a running moto): use it as it is.
 # Unset: start moto_server from the project venv on 127.0.0.1:${JOBQ_EMULATOR_PORT:-4566}, wait until
 # it answers, run the command, stop the emulator.
+# --reuse (make run): an emulator already answering on that port is used, and kept running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+reuse=false
+if [ "${1:-}" = "--reuse" ]; then reuse=true; shift; fi
 
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}"
 export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
@@ -26,6 +29,11 @@ except Exception as e:
 PY
 }
 
+if answers && $reuse; then
+  export AWS_ENDPOINT_URL="http://$host:$port"
+  echo "with-emulator: using the emulator already on $AWS_ENDPOINT_URL"
+  exec "$@"
+fi
 if answers; then
   echo "with-emulator: something already answers on $host:$port." >&2
   echo "  Use it: AWS_ENDPOINT_URL=http://$host:$port make test   (or stop it and run make test again)" >&2
@@ -34,7 +42,9 @@ fi
 
 mkdir -p .emulator
 log=.emulator/moto.log
-.venv/bin/python scripts/emulator.py -H "$host" -p "$port" >"$log" 2>&1 &
+# Its own session: Ctrl-C in the terminal reaches the command (which shuts down gracefully and
+# still needs the emulator), not the emulator; the trap below stops it afterwards.
+setsid .venv/bin/python scripts/emulator.py -H "$host" -p "$port" >"$log" 2>&1 &
 pid=$!
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true' EXIT INT TERM
 
@@ -55,4 +65,8 @@ fi
 
 export AWS_ENDPOINT_URL="http://$host:$port"
 echo "with-emulator: moto_server on $AWS_ENDPOINT_URL (pid $pid)"
-"$@"
+# Not exec: the trap must stop the emulator when the command ends.
+trap 'true' INT
+status=0
+"$@" || status=$?
+exit "$status"

@@ -44,3 +44,11 @@ impl Clients {
         }
     }
 }
+
+/// The SDK's Display of a service error says only "service error": keep its code and message,
+/// so logs and API errors say what AWS said.
+pub(crate) fn with_context(
+    source: Box<dyn std::error::Error + Send + Sync>,
+) -> Box<dyn std::error::Error + Send + Sync> {
+    aws_smithy_types::error::display::DisplayErrorContext(source.as_ref()).to_string().into()
+}

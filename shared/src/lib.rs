@@ -15,6 +15,7 @@ pub mod context;
 pub mod dlq;
 pub mod envelope;
 pub mod jobs;
+pub mod local;
 pub mod model;
 pub mod priority;
 pub mod provision;

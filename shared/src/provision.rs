@@ -34,7 +34,7 @@ pub struct ProvisionError {
 }
 
 fn failed(resource: &str, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ProvisionError {
-    ProvisionError { resource: resource.to_owned(), source: source.into() }
+    ProvisionError { resource: resource.to_owned(), source: crate::aws::with_context(source.into()) }
 }
 
 pub async fn provision(clients: &Clients, names: &ResourceNames) -> Result<Provisioned, ProvisionError> {
@@ -155,8 +155,20 @@ async fn create_queue(
         let policy = serde_json::json!({ "deadLetterTargetArn": arn, "maxReceiveCount": max_receive_count });
         request = request.attributes(QueueAttributeName::RedrivePolicy, policy.to_string());
     }
-    let out = request.send().await.map_err(|e| failed(&spec.name, e))?;
-    out.queue_url().map(str::to_owned).ok_or_else(|| failed(&spec.name, "CreateQueue returned no URL"))
+    let out = match request.send().await {
+        Ok(out) => out.queue_url().map(str::to_owned),
+        // It exists with other attributes (e.g. the local stack's shorter visibility): keep it.
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_queue_name_exists()) => client
+            .get_queue_url()
+            .queue_name(&spec.name)
+            .send()
+            .await
+            .map_err(|e| failed(&spec.name, e))?
+            .queue_url()
+            .map(str::to_owned),
+        Err(e) => return Err(failed(&spec.name, e)),
+    };
+    out.ok_or_else(|| failed(&spec.name, "CreateQueue returned no URL"))
 }
 
 pub async fn queue_arn(client: &aws_sdk_sqs::Client, url: &str) -> Result<String, ProvisionError> {

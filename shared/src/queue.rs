@@ -26,7 +26,7 @@ pub struct QueueError {
 }
 
 fn aws(operation: &'static str, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> QueueError {
-    QueueError { operation, source: source.into() }
+    QueueError { operation, source: crate::aws::with_context(source.into()) }
 }
 
 /// One entry of a batch request that SQS refused.

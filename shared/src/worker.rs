@@ -664,10 +664,26 @@ where
     Fut: std::future::Future<Output = SqsBatchResponse>,
 {
     let messages = queue.receive(tier, max, wait_seconds, None).await?;
+    deliver(queue, tier, arn, &messages, handler).await
+}
+
+/// The second half of [`poll_once`]: run received messages and delete the ones that succeeded.
+/// Failed ones stay, to come back as their visibility says (partial batch response).
+pub async fn deliver<F, Fut>(
+    queue: &SqsJobQueue,
+    tier: PriorityTier,
+    arn: &str,
+    messages: &[crate::queue::Received],
+    handler: F,
+) -> Result<Polled, QueueError>
+where
+    F: FnOnce(SqsEvent) -> Fut,
+    Fut: std::future::Future<Output = SqsBatchResponse>,
+{
     if messages.is_empty() {
         return Ok(Polled::default());
     }
-    let response = handler(sqs_event(&messages, arn, "local")).await;
+    let response = handler(sqs_event(messages, arn, "local")).await;
     let failed: std::collections::HashSet<&str> =
         response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
     let done: Vec<String> = messages

@@ -773,7 +773,7 @@ fn flags_from(item: Option<&Item>) -> PauseFlags {
 }
 
 fn aws(operation: &'static str, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> StoreError {
-    StoreError::Aws { operation, source: source.into() }
+    StoreError::Aws { operation, source: crate::aws::with_context(source.into()) }
 }
 
 /// An UpdateItem under construction: every attribute goes through a placeholder, since many of

@@ -1,0 +1,128 @@
+//! HTTP to the jobq API: bearer token, or SigV4 for an IAM-protected API Gateway.
+
+use std::time::SystemTime;
+
+use aws_credential_types::provider::ProvideCredentials;
+use reqwest::Method;
+use serde_json::Value;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The API's own error: its message, and the field at fault.
+    #[error("{message}{}", field.as_ref().map(|f| format!(" (field: {f})")).unwrap_or_default())]
+    Api { status: u16, code: String, message: String, field: Option<String> },
+    #[error("cannot reach the jobq API at {url}: {source}")]
+    Unreachable { url: String, source: reqwest::Error },
+    #[error("{0}")]
+    Usage(String),
+    #[error("signing the request: {0}")]
+    Signing(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+    sigv4: Option<Signer>,
+}
+
+#[derive(Debug, Clone)]
+struct Signer {
+    credentials: aws_credential_types::Credentials,
+    region: String,
+}
+
+impl Client {
+    pub async fn new(base: &str, token: Option<String>, sigv4: bool) -> Result<Self, CliError> {
+        let sigv4 = if sigv4 {
+            let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+            let provider = config
+                .credentials_provider()
+                .ok_or_else(|| CliError::Signing("no AWS credentials found for --sigv4".into()))?;
+            let credentials =
+                provider.provide_credentials().await.map_err(|e| CliError::Signing(e.to_string()))?;
+            let region = config
+                .region()
+                .map(|r| r.to_string())
+                .ok_or_else(|| CliError::Signing("no AWS region set".into()))?;
+            Some(Signer { credentials, region })
+        } else {
+            None
+        };
+        Ok(Client { http: reqwest::Client::new(), base: base.trim_end_matches('/').to_owned(), token, sigv4 })
+    }
+
+    pub async fn get(&self, path: &str) -> Result<Value, CliError> {
+        self.send(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Option<Value>) -> Result<Value, CliError> {
+        self.send(Method::POST, path, body).await
+    }
+
+    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, CliError> {
+        let url = format!("{}{path}", self.base);
+        let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        let mut request = self.http.request(method.clone(), &url);
+        if !bytes.is_empty() {
+            request = request.header("content-type", "application/json");
+        }
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(signer) = &self.sigv4 {
+            for (name, value) in signer.headers(method.as_str(), &url, &bytes)? {
+                request = request.header(name, value);
+            }
+        }
+        let response = request
+            .body(bytes)
+            .send()
+            .await
+            .map_err(|source| CliError::Unreachable { url: self.base.clone(), source })?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .map_err(|source| CliError::Unreachable { url: self.base.clone(), source })?;
+        let json: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if status.is_success() {
+            return Ok(json);
+        }
+        let error = &json["error"];
+        Err(CliError::Api {
+            status: status.as_u16(),
+            code: error["code"].as_str().unwrap_or("http_error").to_owned(),
+            message: error["message"]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("HTTP {status}: {json}")),
+            field: error["field"].as_str().map(str::to_owned),
+        })
+    }
+}
+
+impl Signer {
+    fn headers(&self, method: &str, url: &str, body: &[u8]) -> Result<Vec<(String, String)>, CliError> {
+        use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+        use aws_sigv4::sign::v4;
+        let identity = self.credentials.clone().into();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name("execute-api")
+            .time(SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .map_err(|e| CliError::Signing(e.to_string()))?
+            .into();
+        let content_type = [("content-type", "application/json")];
+        let headers: &[(&str, &str)] = if body.is_empty() { &[] } else { &content_type };
+        let signable = SignableRequest::new(method, url, headers.iter().copied(), SignableBody::Bytes(body))
+            .map_err(|e| CliError::Signing(e.to_string()))?;
+        let (instructions, _) =
+            sign(signable, &params).map_err(|e| CliError::Signing(e.to_string()))?.into_parts();
+        Ok(instructions.headers().map(|(n, v)| (n.to_owned(), v.to_owned())).collect())
+    }
+}

@@ -1,0 +1,504 @@
+//! `jobq`: drive a jobq API from a terminal or a script.
+
+mod client;
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use comfy_table::{Table, presets};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use serde_json::{Value, json};
+
+use client::{CliError, Client};
+
+/// Exit codes of `--wait` and `watch`.
+const EXIT_FAILED: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+const EXIT_CANCELLED: u8 = 3;
+const EXIT_PARTIAL: u8 = 4;
+
+#[derive(Debug, Parser)]
+#[command(name = "jobq", version, about = "Enqueue, watch and manage jobq jobs")]
+struct Cli {
+    /// The jobq API.
+    #[arg(long, global = true, env = "JOBQ_API_URL", default_value = "http://127.0.0.1:8080")]
+    api: String,
+    /// Bearer token (the local stack's JOBQ_API_TOKEN).
+    #[arg(long, global = true, env = "JOBQ_API_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Sign requests with the default AWS credentials (IAM-protected API Gateway).
+    #[arg(long, global = true)]
+    sigv4: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Enqueue a job.
+    Enqueue(EnqueueArgs),
+    /// Show one job.
+    Status {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Live progress bars until the jobs (or the batch) end; exit 0 only if all completed.
+    Watch {
+        #[arg(required_unless_present = "batch")]
+        ids: Vec<String>,
+        #[arg(long, conflicts_with = "ids")]
+        batch: Option<String>,
+    },
+    /// List jobs, newest first.
+    List {
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long = "type")]
+        job_type: Option<String>,
+        #[arg(long)]
+        batch: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Counts, success rates, timings, queue depths and pause state.
+    Stats {
+        #[arg(long = "type")]
+        job_type: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancel a job that has not ended.
+    Cancel { id: String },
+    /// Retry a failed, partial or cancelled job, or all failed jobs.
+    Retry {
+        #[arg(required_unless_present = "failed")]
+        id: Option<String>,
+        /// Retry every failed job (of --type).
+        #[arg(long, conflicts_with = "id")]
+        failed: bool,
+        #[arg(long = "type", requires = "failed")]
+        job_type: Option<String>,
+        #[arg(long, conflicts_with = "failed")]
+        priority: Option<String>,
+    },
+    /// Pause all jobs, a tier (queue:high) or a type (type:resize).
+    Pause {
+        #[arg(default_value = "all")]
+        scope: String,
+    },
+    /// Resume what `pause` paused.
+    Resume {
+        #[arg(default_value = "all")]
+        scope: String,
+    },
+}
+
+#[derive(Debug, Args)]
+struct EnqueueArgs {
+    /// The job type, e.g. noop, echo, sleep, fail.
+    job_type: String,
+    /// JSON payload, or @file to read it from a file.
+    #[arg(long)]
+    payload: Option<String>,
+    /// 0-10 or high, normal, low.
+    #[arg(long)]
+    priority: Option<String>,
+    /// Idempotency key: enqueueing the same key again returns the first job.
+    #[arg(long)]
+    key: Option<String>,
+    /// Seconds before the job may run.
+    #[arg(long)]
+    delay: Option<u64>,
+    #[arg(long)]
+    max_attempts: Option<u32>,
+    #[arg(long)]
+    timeout: Option<u32>,
+    /// Watch it with a progress bar until it ends (exit code as for `watch`).
+    #[arg(long)]
+    wait: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let client = match Client::new(&cli.api, cli.token.clone(), cli.sigv4).await {
+        Ok(client) => client,
+        Err(err) => return fail(&err),
+    };
+    match run(&client, cli.command).await {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => fail(&err),
+    }
+}
+
+fn fail(err: &CliError) -> ExitCode {
+    eprintln!("error: {err}");
+    ExitCode::from(if matches!(err, CliError::Usage(_)) { EXIT_USAGE } else { EXIT_FAILED })
+}
+
+async fn run(client: &Client, command: Command) -> Result<u8, CliError> {
+    match command {
+        Command::Enqueue(args) => enqueue(client, args).await,
+        Command::Status { id, json } => {
+            let job = client.get(&format!("/jobs/{id}")).await?;
+            if json {
+                println!("{job:#}");
+            } else {
+                print_job(&job);
+            }
+            Ok(0)
+        }
+        Command::Watch { ids, batch: Some(batch) } if ids.is_empty() => watch_batch(client, &batch).await,
+        Command::Watch { ids, .. } => watch(client, &ids).await,
+        Command::List { status, job_type, batch, limit, json } => {
+            let mut query = vec![format!("limit={limit}")];
+            for (name, value) in [("status", status), ("type", job_type), ("batch_id", batch)] {
+                if let Some(value) = value {
+                    query.push(format!("{name}={}", encode(&value)));
+                }
+            }
+            let page = client.get(&format!("/jobs?{}", query.join("&"))).await?;
+            if json {
+                println!("{page:#}");
+            } else {
+                print_jobs(page["jobs"].as_array().map(Vec::as_slice).unwrap_or_default());
+                if let Some(cursor) = page["next_cursor"].as_str() {
+                    println!("(more: GET /jobs?cursor={cursor})");
+                }
+            }
+            Ok(0)
+        }
+        Command::Stats { job_type, json } => {
+            let path =
+                job_type.map(|t| format!("/stats?type={}", encode(&t))).unwrap_or_else(|| "/stats".into());
+            let stats = client.get(&path).await?;
+            if json {
+                println!("{stats:#}");
+            } else {
+                print_stats(&stats);
+            }
+            Ok(0)
+        }
+        Command::Cancel { id } => {
+            let job = client.post(&format!("/jobs/{id}/cancel"), None).await?;
+            println!("{} {}", job["id"].as_str().unwrap_or(&id), job["status"].as_str().unwrap_or("?"));
+            Ok(0)
+        }
+        Command::Retry { id: Some(id), priority, .. } => {
+            let body = priority.map(|p| json!({ "priority": priority_value(&p) }));
+            let job = client.post(&format!("/jobs/{id}/retry"), body).await?;
+            println!(
+                "{} {} (generation {})",
+                job["id"].as_str().unwrap_or(&id),
+                job["status"].as_str().unwrap_or("?"),
+                job["generation"]
+            );
+            Ok(0)
+        }
+        Command::Retry { job_type, .. } => {
+            let mut body = json!({ "status": "failed" });
+            if let Some(t) = job_type {
+                body["type"] = json!(t);
+            }
+            let result = client.post("/jobs/retry", Some(body)).await?;
+            let more = if result["more"] == json!(true) { " (more remain: run it again)" } else { "" };
+            println!("retried {}{more}", result["retried"]);
+            Ok(0)
+        }
+        Command::Pause { scope } => set_paused(client, "/pause", &scope).await,
+        Command::Resume { scope } => set_paused(client, "/resume", &scope).await,
+    }
+}
+
+async fn enqueue(client: &Client, args: EnqueueArgs) -> Result<u8, CliError> {
+    let mut body = json!({ "type": args.job_type });
+    if let Some(payload) = &args.payload {
+        let text = match payload.strip_prefix('@') {
+            Some(path) => std::fs::read_to_string(path)
+                .map_err(|e| CliError::Usage(format!("--payload {payload}: {e}")))?,
+            None => payload.clone(),
+        };
+        body["payload"] = serde_json::from_str(&text)
+            .map_err(|e| CliError::Usage(format!("--payload is not valid JSON: {e}")))?;
+    }
+    if let Some(p) = &args.priority {
+        body["priority"] = priority_value(p);
+    }
+    let optional = [
+        ("idempotency_key", args.key.clone().map(Value::from)),
+        ("delay_seconds", args.delay.map(Value::from)),
+        ("max_attempts", args.max_attempts.map(Value::from)),
+        ("timeout_seconds", args.timeout.map(Value::from)),
+    ];
+    for (name, value) in optional {
+        if let Some(value) = value {
+            body[name] = value;
+        }
+    }
+    let job = client.post("/jobs", Some(body)).await?;
+    let id = job["id"].as_str().unwrap_or_default().to_owned();
+    if args.json {
+        println!("{job:#}");
+    } else {
+        println!(
+            "{id} {} ({}, priority {}, {} tier)",
+            job["status"].as_str().unwrap_or("?"),
+            job["type"].as_str().unwrap_or("?"),
+            job["priority"],
+            job["tier"].as_str().unwrap_or("?")
+        );
+    }
+    if args.wait { watch(client, &[id]).await } else { Ok(0) }
+}
+
+/// A number stays a number; a name (high, normal, low) or anything else goes as a string, and
+/// the API says what is wrong with it.
+fn priority_value(p: &str) -> Value {
+    p.parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::from(p))
+}
+
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+async fn set_paused(client: &Client, path: &str, scope: &str) -> Result<u8, CliError> {
+    let flags = client.post(path, Some(json!({ "scope": scope }))).await?;
+    let paused: Vec<&str> =
+        flags["paused"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    println!("paused: {}", if paused.is_empty() { "nothing".to_owned() } else { paused.join(", ") });
+    Ok(0)
+}
+
+fn bar_style() -> ProgressStyle {
+    ProgressStyle::with_template("{prefix:>12} [{bar:30.cyan/blue}] {pos:>3}% {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
+
+fn exit_code(status: &str) -> u8 {
+    match status {
+        "completed" => 0,
+        "cancelled" => EXIT_CANCELLED,
+        "partial" => EXIT_PARTIAL,
+        _ => EXIT_FAILED,
+    }
+}
+
+fn is_terminal(status: &str) -> bool {
+    matches!(status, "completed" | "partial" | "failed" | "cancelled")
+}
+
+async fn watch(client: &Client, ids: &[String]) -> Result<u8, CliError> {
+    let bars = MultiProgress::new();
+    let mut watched: Vec<(String, ProgressBar, Option<String>)> = ids
+        .iter()
+        .map(|id| {
+            let bar = bars.add(ProgressBar::new(100).with_style(bar_style()));
+            bar.set_prefix(id.chars().take(12).collect::<String>());
+            (id.clone(), bar, None)
+        })
+        .collect();
+    loop {
+        for (id, bar, done) in watched.iter_mut().filter(|(_, _, done)| done.is_none()) {
+            let job = client.get(&format!("/jobs/{id}")).await?;
+            let status = job["status"].as_str().unwrap_or("?").to_owned();
+            bar.set_position(job["progress"].as_u64().unwrap_or(0));
+            let step = job["current_step"].as_str().map(|s| format!(" {s}")).unwrap_or_default();
+            bar.set_message(format!("{status}{step} (attempt {})", job["attempts"]));
+            if is_terminal(&status) {
+                let error = job["error"]["message"].as_str().map(|e| format!(": {e}")).unwrap_or_default();
+                bar.finish_with_message(format!("{status}{error}"));
+                *done = Some(status);
+            }
+        }
+        if watched.iter().all(|(_, _, done)| done.is_some()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // Bars are hidden when stdout is not a terminal: say how each job ended either way.
+    if bars.is_hidden() {
+        for (id, _, status) in &watched {
+            println!("{id} {}", status.as_deref().unwrap_or("?"));
+        }
+    }
+    Ok(watched.iter().map(|(_, _, status)| exit_code(status.as_deref().unwrap_or(""))).max().unwrap_or(0))
+}
+
+async fn watch_batch(client: &Client, batch: &str) -> Result<u8, CliError> {
+    let bar = ProgressBar::new(100).with_style(bar_style());
+    bar.set_prefix(batch.chars().take(12).collect::<String>());
+    loop {
+        let summary = client.get(&format!("/batches/{}", encode(batch))).await?;
+        bar.set_position(summary["progress"].as_u64().unwrap_or(0));
+        let counts: Vec<String> = summary["counts"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(status, n)| format!("{n} {status}"))
+            .collect();
+        bar.set_message(counts.join(", "));
+        if summary["done"] == json!(true) {
+            bar.finish();
+            let counts = summary["counts"].as_object().cloned().unwrap_or_default();
+            if bar.is_hidden() {
+                println!(
+                    "batch {batch}: {}",
+                    counts.iter().map(|(s, n)| format!("{n} {s}")).collect::<Vec<_>>().join(", ")
+                );
+            }
+            return Ok(counts.keys().map(|status| exit_code(status)).max().unwrap_or(0));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+fn text(value: &Value) -> String {
+    match value {
+        Value::Null => "-".to_owned(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn print_job(job: &Value) {
+    let fields = [
+        "id",
+        "type",
+        "status",
+        "priority",
+        "tier",
+        "attempts",
+        "max_attempts",
+        "progress",
+        "current_step",
+        "message",
+        "created_at",
+        "started_at",
+        "completed_at",
+        "duration_ms",
+        "wait_ms",
+        "batch_id",
+    ];
+    for field in fields {
+        println!("{field:>14}  {}", text(&job[field]));
+    }
+    for field in ["payload", "result", "error"] {
+        if !job[field].is_null() {
+            println!("{field:>14}  {}", job[field]);
+        }
+    }
+}
+
+fn table(header: &[&str]) -> Table {
+    let mut table = Table::new();
+    table.load_preset(presets::NOTHING).set_header(header.to_vec());
+    table
+}
+
+fn print_jobs(jobs: &[Value]) {
+    let mut t = table(&["ID", "TYPE", "STATUS", "PRI", "ATTEMPTS", "PROGRESS", "STEP", "CREATED"]);
+    for job in jobs {
+        t.add_row(vec![
+            text(&job["id"]),
+            text(&job["type"]),
+            text(&job["status"]),
+            text(&job["priority"]),
+            format!("{}/{}", job["attempts"], job["max_attempts"]),
+            format!("{}%", job["progress"]),
+            text(&job["current_step"]),
+            text(&job["created_at"]),
+        ]);
+    }
+    println!("{t}");
+}
+
+fn print_stats(stats: &Value) {
+    let counts: BTreeMap<String, Value> =
+        stats["counts"].as_object().map(|m| m.clone().into_iter().collect()).unwrap_or_default();
+    let mut t = table(&["STATUS", "JOBS"]);
+    for (status, n) in &counts {
+        t.add_row(vec![status.clone(), text(n)]);
+    }
+    println!("{t}\n");
+    let mut t =
+        table(&["TYPE", "COMPLETED", "PARTIAL", "FAILED", "RETRIED", "SUCCESS", "AVG RUN ms", "AVG WAIT ms"]);
+    for (job_type, s) in stats["types"].as_object().into_iter().flatten() {
+        let pct =
+            s["success_rate"].as_f64().map(|r| format!("{:.1}%", r * 100.0)).unwrap_or_else(|| "-".into());
+        let ms = |v: &Value| v.as_f64().map(|x| format!("{x:.0}")).unwrap_or_else(|| "-".into());
+        t.add_row(vec![
+            job_type.clone(),
+            text(&s["completed"]),
+            text(&s["partial"]),
+            text(&s["failed"]),
+            text(&s["retried"]),
+            pct,
+            ms(&s["avg_processing_ms"]),
+            ms(&s["avg_wait_ms"]),
+        ]);
+    }
+    println!("{t}\n");
+    let mut t = table(&["TIER", "VISIBLE", "IN FLIGHT", "DELAYED", "DLQ"]);
+    for (tier, s) in stats["tiers"].as_object().into_iter().flatten() {
+        t.add_row(vec![
+            tier.clone(),
+            text(&s["queue"]["visible"]),
+            text(&s["queue"]["in_flight"]),
+            text(&s["queue"]["delayed"]),
+            text(&s["dlq_depth"]),
+        ]);
+    }
+    println!("{t}\n");
+    let paused: Vec<&str> =
+        stats["paused"]["paused"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    println!("paused: {}", if paused.is_empty() { "nothing".to_owned() } else { paused.join(", ") });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_parses() {
+        let cli = Cli::try_parse_from([
+            "jobq",
+            "enqueue",
+            "sleep",
+            "--payload",
+            "{}",
+            "--priority",
+            "high",
+            "--wait",
+        ])
+        .expect("valid");
+        assert!(matches!(cli.command, Command::Enqueue(EnqueueArgs { wait: true, .. })));
+        assert!(Cli::try_parse_from(["jobq", "watch"]).is_err(), "watch needs ids or --batch");
+        assert!(Cli::try_parse_from(["jobq", "retry"]).is_err(), "retry needs an id or --failed");
+        assert!(Cli::try_parse_from(["jobq", "retry", "--type", "x"]).is_err(), "--type goes with --failed");
+    }
+
+    #[test]
+    fn exit_codes_say_how_jobs_ended() {
+        assert_eq!(exit_code("completed"), 0);
+        assert_eq!(exit_code("failed"), EXIT_FAILED);
+        assert_eq!(exit_code("cancelled"), EXIT_CANCELLED);
+        assert_eq!(exit_code("partial"), EXIT_PARTIAL);
+        assert_eq!(priority_value("7"), json!(7));
+        assert_eq!(priority_value("high"), json!("high"));
+        assert_eq!(encode("type:a b/c"), "type%3Aa%20b%2Fc");
+    }
+}

@@ -1,0 +1,131 @@
+//! The `jobq` command end to end against a local host.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::{LocalHost, unique_prefix};
+use serde_json::Value;
+
+fn jobq(host: &LocalHost, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_jobq"))
+        .args(args)
+        .env("JOBQ_API_URL", &host.url)
+        .env_remove("JOBQ_API_TOKEN")
+        .output()
+        .expect("run jobq")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(out)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_drives_the_queue() {
+    let host = LocalHost::start(&unique_prefix()).await;
+
+    // enqueue --wait: exit 0 when completed, non-zero when failed.
+    let out = jobq(
+        &host,
+        &["enqueue", "sleep", "--payload", r#"{"seconds": 1, "steps": 4}"#, "--priority", "high", "--wait"],
+    );
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let id = stdout(&out).split_whitespace().next().unwrap_or_default().to_owned();
+    assert!(stdout(&out).contains(&format!("{id} completed")), "{}", stdout(&out));
+    let out = jobq(&host, &["enqueue", "fail", "--payload", r#"{"retryable": false}"#, "--wait"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let failed_id = stdout(&out).split_whitespace().next().unwrap_or_default().to_owned();
+
+    // A payload from a file, and --json output parsed back.
+    let file = std::env::temp_dir().join(format!("jobq-payload-{}.json", std::process::id()));
+    std::fs::write(&file, r#"{"hello": "world"}"#).expect("write payload");
+    let out = jobq(
+        &host,
+        &["enqueue", "echo", "--payload", &format!("@{}", file.display()), "--key", "k-1", "--json"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let echo = json(&out);
+    assert_eq!(echo["payload"]["hello"], "world");
+    let again = json(&jobq(&host, &["enqueue", "echo", "--key", "k-1", "--json"]));
+    assert_eq!(again["id"], echo["id"], "same idempotency key, same job");
+    let echo_id = echo["id"].as_str().unwrap_or_default().to_owned();
+    let out = jobq(&host, &["watch", &echo_id]);
+    assert!(out.status.success(), "{}", stdout(&out));
+
+    let status = json(&jobq(&host, &["status", &id, "--json"]));
+    assert_eq!((status["status"].as_str(), status["progress"].as_u64()), (Some("completed"), Some(100)));
+    let text = stdout(&jobq(&host, &["status", &failed_id]));
+    assert!(text.contains("failed"), "{text}");
+
+    let listed = json(&jobq(&host, &["list", "--json", "--limit", "10"]));
+    let ids: Vec<&str> =
+        listed["jobs"].as_array().into_iter().flatten().filter_map(|j| j["id"].as_str()).collect();
+    assert!(
+        ids.contains(&id.as_str()) && ids.contains(&failed_id.as_str()) && ids.contains(&echo_id.as_str()),
+        "{ids:?}"
+    );
+    let table = stdout(&jobq(&host, &["list", "--status", "failed"]));
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].contains("STATUS") && lines[0].contains("ATTEMPTS"), "{table}");
+    assert_eq!(lines.len(), 2, "header and the one failed job: {table}");
+    assert_eq!(lines[0].find("STATUS"), lines[1].find("failed"), "columns are aligned: {table}");
+
+    let stats = json(&jobq(&host, &["stats", "--json"]));
+    assert_eq!(
+        (stats["counts"]["completed"].as_u64(), stats["counts"]["failed"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert!(stdout(&jobq(&host, &["stats"])).contains("SUCCESS"));
+
+    // pause / resume, cancel / retry.
+    assert!(stdout(&jobq(&host, &["pause", "queue:low"])).contains("queue:low"));
+    assert_eq!(
+        json(&jobq(&host, &["stats", "--json"]))["paused"]["paused"],
+        serde_json::json!(["queue:low"])
+    );
+    assert!(stdout(&jobq(&host, &["resume", "queue:low"])).contains("nothing"));
+    let slow = json(&jobq(
+        &host,
+        &["enqueue", "sleep", "--payload", r#"{"seconds": 60}"#, "--delay", "600", "--json"],
+    ));
+    let slow_id = slow["id"].as_str().unwrap_or_default().to_owned();
+    let out = jobq(&host, &["cancel", &slow_id]);
+    assert!(out.status.success() && stdout(&out).contains("cancelled"), "{}", stderr(&out));
+    let out = jobq(&host, &["watch", &slow_id]);
+    assert_eq!(out.status.code(), Some(3), "watch exits 3 for a cancelled job");
+    let out = jobq(&host, &["retry", &slow_id, "--priority", "low"]);
+    assert!(out.status.success() && stdout(&out).contains("queued"), "{}", stderr(&out));
+    let out = jobq(&host, &["retry", "--failed"]);
+    assert!(out.status.success() && stdout(&out).contains("retried 1"), "{}", stdout(&out));
+
+    // Bad input: one clear line, non-zero exit, no panic.
+    for (args, expect) in [
+        (vec!["enqueue", "no-such-type"], "(field: type)"),
+        (vec!["enqueue", "noop", "--priority", "42"], "(field: priority)"),
+        (vec!["enqueue", "noop", "--payload", "{oops"], "--payload is not valid JSON"),
+        (vec!["status", "no-such-job"], "not found"),
+        (vec!["cancel", &id], "is completed"),
+        (vec!["pause", "queue:urgent"], "(field: scope)"),
+    ] {
+        let out = jobq(&host, &args);
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{args:?} must fail");
+        assert_eq!(err.lines().count(), 1, "{args:?}: one line: {err}");
+        assert!(err.starts_with("error: ") && err.contains(expect), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let unreachable = Command::new(env!("CARGO_BIN_EXE_jobq"))
+        .args(["list", "--api", "http://127.0.0.1:9"])
+        .output()
+        .expect("run");
+    assert!(stderr(&unreachable).starts_with("error: cannot reach the jobq API"), "{}", stderr(&unreachable));
+    let _ = std::fs::remove_file(file);
+}

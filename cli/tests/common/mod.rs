@@ -1,0 +1,121 @@
+//! A local host (`jobq-local`) as a child process, on its own port and resource prefix.
+
+#![allow(dead_code)] // each test file uses a part
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub struct LocalHost {
+    child: Option<Child>,
+    pub url: String,
+    pub prefix: String,
+}
+
+pub fn endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty()).unwrap_or_else(|| {
+        panic!("AWS_ENDPOINT_URL is not set. Run `make test` (it starts moto_server), or start an emulator and export AWS_ENDPOINT_URL")
+    })
+}
+
+pub fn unique_prefix() -> String {
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("l{:x}-", nanos % 0xffff_ffff_ffff)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+impl LocalHost {
+    /// Start `jobq-local` and wait until `/health` answers.
+    pub async fn start(prefix: &str) -> LocalHost {
+        let endpoint = endpoint();
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_jobq-local"))
+            .env("AWS_ENDPOINT_URL", &endpoint)
+            .env("AWS_ACCESS_KEY_ID", std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "test".into()))
+            .env(
+                "AWS_SECRET_ACCESS_KEY",
+                std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "test".into()),
+            )
+            .env("AWS_REGION", std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into()))
+            .env("JOBQ_PREFIX", prefix)
+            .env("JOBQ_PORT", port.to_string())
+            .env("JOBQ_LOCAL_POLL_WAIT_SECONDS", "1")
+            .env("JOBQ_SHUTDOWN_GRACE_SECONDS", "1")
+            .env("JOBQ_LOCAL_VISIBILITY_SECONDS", "2")
+            .env("JOBQ_PROGRESS_INTERVAL_MS", "200")
+            .env("JOBQ_RETRY_BASE_MS", "200")
+            .env("RUST_LOG", "warn")
+            .env_remove("JOBQ_API_TOKEN")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start jobq-local");
+        let mut host = LocalHost {
+            child: Some(child),
+            url: format!("http://127.0.0.1:{port}"),
+            prefix: prefix.to_owned(),
+        };
+        let started = Instant::now();
+        loop {
+            if let Ok(response) = reqwest::get(format!("{}/health", host.url)).await
+                && response.status().is_success()
+            {
+                return host;
+            }
+            if let Some(status) = host.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                panic!("jobq-local exited at start: {status}");
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "jobq-local did not answer within 60 s");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// SIGTERM, as a service manager (or Ctrl-C) would stop it; returns whether it exited cleanly.
+    pub fn terminate(&mut self) -> bool {
+        let Some(mut child) = self.child.take() else { return true };
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let started = Instant::now();
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.success();
+            }
+            if started.elapsed() > Duration::from_secs(20) {
+                let _ = child.kill();
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = reqwest::Client::new()
+            .post(format!("{}{path}", self.url))
+            .json(&body)
+            .send()
+            .await
+            .expect("POST");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        reqwest::get(format!("{}{path}", self.url)).await.expect("GET").json().await.expect("JSON")
+    }
+}
+
+impl Drop for LocalHost {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

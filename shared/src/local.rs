@@ -15,10 +15,12 @@ use crate::api::{self, ApiSettings};
 use crate::aws::Clients;
 use crate::config::{Config, ConfigError};
 use crate::dlq::DeadLetterHandler;
+use crate::ingest::{IngestHandler, IngestRules};
 use crate::priority::{PerTier, PriorityTier};
 use crate::provision::{ProvisionError, provision};
 use crate::queue::SqsJobQueue;
 use crate::resources::ResourceNames;
+use crate::scheduler::{Scheduler, SchedulerSettings};
 use crate::service::JobService;
 use crate::worker::{Worker, WorkerSettings, deliver};
 
@@ -40,6 +42,8 @@ pub struct LocalSettings {
     /// `JOBQ_LOCAL_VISIBILITY_SECONDS` (default 30): the local tier queues' visibility timeout, and
     /// so the time after which an interrupted job is delivered again.
     pub visibility_seconds: u32,
+    /// `JOBQ_LOCAL_SCHEDULE_SECONDS` (default 60, EventBridge's rate): how often the scheduler runs.
+    pub schedule_every: Duration,
 }
 
 impl LocalSettings {
@@ -97,6 +101,7 @@ impl LocalSettings {
             poll_wait_seconds: number("JOBQ_LOCAL_POLL_WAIT_SECONDS", 10, 20)? as i32,
             shutdown_grace: Duration::from_secs(number("JOBQ_SHUTDOWN_GRACE_SECONDS", 10, 900)?),
             visibility_seconds: number("JOBQ_LOCAL_VISIBILITY_SECONDS", 30, 43_200)?.max(1) as u32,
+            schedule_every: Duration::from_secs(number("JOBQ_LOCAL_SCHEDULE_SECONDS", 60, 3600)?.max(1)),
         })
     }
 }
@@ -135,12 +140,36 @@ pub async fn run(settings: LocalSettings, shutdown: impl Future<Output = ()>) ->
     let config = Config::from_provisioned(&provisioned);
     let registry = crate::jobs::registry();
     let job_types: Vec<String> = registry.job_types().into_iter().map(str::to_owned).collect();
+    let provisioned = &provisioned;
     let worker_settings = WorkerSettings {
         visibility_timeout: Duration::from_secs(u64::from(settings.visibility_seconds)),
         ..WorkerSettings::from_env()?
     };
     let worker = Arc::new(Worker::new(&clients, &config, registry, worker_settings));
     let dead_letters = Arc::new(DeadLetterHandler::new(worker.store().clone()));
+    let scheduler = Scheduler::new(
+        &clients,
+        &config,
+        job_types.clone(),
+        SchedulerSettings::from_env(Duration::from_secs(u64::from(settings.visibility_seconds)))?,
+    );
+    // Locally, by default every upload to the bucket becomes an `echo` job, so it shows at once.
+    let mut rules = IngestRules::from_env()?;
+    if std::env::var_os("JOBQ_INGEST_RULES").is_none() && std::env::var_os("JOBQ_INGEST_RULES_FILE").is_none()
+    {
+        rules = IngestRules::parse(
+            "default",
+            &format!(r#"[{{"bucket": "{}", "type": "echo"}}]"#, provisioned.bucket),
+        )?;
+    }
+    let ingest_service = JobService::new(&clients, &config, job_types.clone());
+    rules.check_types(ingest_service.job_types())?;
+    let ingest = Arc::new(IngestHandler::new(
+        ingest_service,
+        rules,
+        clients.sqs.clone(),
+        Some(provisioned.ingest_dlq.clone()),
+    ));
     let api_settings = ApiSettings::from_env()?;
     let open = api_settings.token.is_none();
     let router = api::router(JobService::new(&clients, &config, job_types), api_settings);
@@ -181,6 +210,41 @@ pub async fn run(settings: LocalSettings, shutdown: impl Future<Output = ()>) ->
         };
         pollers.spawn(poll_loop(queue, tier, dlq_arn, 10, settings.poll_wait_seconds, stop, handle));
     }
+
+    // The ingest queue is one queue: seen here as a queue whose three tiers are the same URL.
+    let ingest_queue =
+        SqsJobQueue::new(clients.sqs.clone(), PerTier::from_fn(|_| provisioned.ingest_queue.clone()));
+    let ingest_arn =
+        ingest_queue.arn(PriorityTier::Normal).await.map_err(|e| LocalError::Aws(e.to_string()))?;
+    let stop = stop_rx.clone();
+    let handle = move |event| {
+        let ingest = ingest.clone();
+        async move { ingest.handle(event).await }
+    };
+    pollers.spawn(poll_loop(
+        ingest_queue,
+        PriorityTier::Normal,
+        ingest_arn,
+        10,
+        settings.poll_wait_seconds,
+        stop,
+        handle,
+    ));
+
+    // EventBridge's every-minute rule.
+    let mut stop = stop_rx.clone();
+    let every = settings.schedule_every;
+    pollers.spawn(async move {
+        loop {
+            if let Err(err) = scheduler.tick(chrono::Utc::now()).await {
+                warn!(error = %err, "scheduler run failed; next run in {} s", every.as_secs());
+            }
+            tokio::select! {
+                _ = stop.wait_for(|stop| *stop) => return,
+                _ = tokio::time::sleep(every) => {}
+            }
+        }
+    });
 
     let mut server_stop = stop_rx.clone();
     let server = tokio::spawn(async move {
@@ -253,13 +317,14 @@ fn print_banner(settings: &LocalSettings, config: &Config, open: bool) {
     let auth =
         if open { "open: JOBQ_API_TOKEN is not set" } else { "needs Authorization: Bearer $JOBQ_API_TOKEN" };
     println!(
-        "\njobq local stack\n  API       {api}  ({auth})\n  endpoint  {endpoint}\n  table     {}\n  bucket    {}\n  workers   high x{}, normal x{}, low x{} (batches of {})\n\nEnqueue a job:\n  curl -s -X POST {api}/jobs -H 'content-type: application/json' -d '{{\"type\":\"sleep\",\"payload\":{{\"seconds\":5,\"steps\":5}}}}'\n  jobq enqueue sleep --payload '{{\"seconds\":5,\"steps\":5}}' --wait\n\nCtrl-C stops; running jobs get {} s to finish, the rest are delivered again on the next start.\n",
+        "\njobq local stack\n  API       {api}  ({auth})\n  endpoint  {endpoint}\n  table     {}\n  bucket    {}\n  workers   high x{}, normal x{}, low x{} (batches of {}); scheduler every {} s; uploads to the bucket become jobs\n\nEnqueue a job:\n  curl -s -X POST {api}/jobs -H 'content-type: application/json' -d '{{\"type\":\"sleep\",\"payload\":{{\"seconds\":5,\"steps\":5}}}}'\n  jobq enqueue sleep --payload '{{\"seconds\":5,\"steps\":5}}' --wait\n\nCtrl-C stops; running jobs get {} s to finish, the rest are delivered again on the next start.\n",
         config.table,
         config.bucket.as_deref().unwrap_or("-"),
         c.high,
         c.normal,
         c.low,
         settings.batch_size,
+        settings.schedule_every.as_secs(),
         settings.shutdown_grace.as_secs(),
     );
 }

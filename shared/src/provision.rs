@@ -46,6 +46,7 @@ pub async fn provision(clients: &Clients, names: &ResourceNames) -> Result<Provi
     }
     create_bucket(&clients.s3, &names.bucket()).await?;
     let url = |name: String| urls.get(&name).cloned().unwrap_or_default();
+    notify_ingest_queue(clients, &names.bucket(), &url(names.ingest_queue())).await?;
     Ok(Provisioned {
         table: names.table(),
         queues: PerTier::from_fn(|t| url(names.queue(t))),
@@ -183,6 +184,27 @@ pub async fn queue_arn(client: &aws_sdk_sqs::Client, url: &str) -> Result<String
         .and_then(|a| a.get(&QueueAttributeName::QueueArn))
         .cloned()
         .ok_or_else(|| failed(url, "no QueueArn attribute"))
+}
+
+/// Uploads notify the ingest queue. (In AWS the queue policy must also let S3 send: the template.)
+async fn notify_ingest_queue(clients: &Clients, bucket: &str, queue_url: &str) -> Result<(), ProvisionError> {
+    use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
+    let arn = queue_arn(&clients.sqs, queue_url).await?;
+    let queue = QueueConfiguration::builder()
+        .id("jobq-ingest")
+        .queue_arn(arn)
+        .events(Event::from("s3:ObjectCreated:*"))
+        .build()
+        .map_err(|e| failed(bucket, e))?;
+    clients
+        .s3
+        .put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(NotificationConfiguration::builder().queue_configurations(queue).build())
+        .send()
+        .await
+        .map_err(|e| failed(bucket, e))?;
+    Ok(())
 }
 
 async fn create_bucket(client: &aws_sdk_s3::Client, bucket: &str) -> Result<(), ProvisionError> {

@@ -150,21 +150,7 @@ impl SqsJobQueue {
         body: &str,
         reason: &str,
     ) -> Result<(), QueueError> {
-        let attribute = MessageAttributeValue::builder()
-            .data_type("String")
-            .string_value(reason)
-            .build()
-            .map_err(|e| aws("SendMessage", e))?;
-        self.client
-            .send_message()
-            .queue_url(self.url(tier))
-            // SQS refuses empty bodies; keep the message (and its reason) anyway.
-            .message_body(if body.is_empty() { "(empty body)" } else { body })
-            .message_attributes(REASON_ATTRIBUTE, attribute)
-            .send()
-            .await
-            .map_err(|e| aws("SendMessage", e))?;
-        Ok(())
+        send_with_reason(&self.client, self.url(tier), body, reason).await
     }
 
     /// The queue's ARN, as Lambda event records carry it in `eventSourceARN`.
@@ -284,6 +270,30 @@ impl SqsJobQueue {
             delayed: count(QueueAttributeName::ApproximateNumberOfMessagesDelayed),
         })
     }
+}
+
+/// Put `body` on the queue at `url` with the reason it is there (a dead-letter path).
+pub async fn send_with_reason(
+    client: &Client,
+    url: &str,
+    body: &str,
+    reason: &str,
+) -> Result<(), QueueError> {
+    let attribute = MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(reason)
+        .build()
+        .map_err(|e| aws("SendMessage", e))?;
+    client
+        .send_message()
+        .queue_url(url)
+        // SQS refuses empty bodies; keep the message (and its reason) anyway.
+        .message_body(if body.is_empty() { "(empty body)" } else { body })
+        .message_attributes(REASON_ATTRIBUTE, attribute)
+        .send()
+        .await
+        .map_err(|e| aws("SendMessage", e))?;
+    Ok(())
 }
 
 fn received(m: &Message) -> Received {

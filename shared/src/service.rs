@@ -161,6 +161,24 @@ impl JobService {
         }
     }
 
+    /// Create and send a job only if its id is new (recurring jobs, S3 uploads): a repeat of the
+    /// same key does nothing, not even a second message. `None` when it already existed.
+    pub async fn enqueue_once(&self, spec: NewJob) -> Result<Option<Job>, ServiceError> {
+        let now = Utc::now();
+        match self.store.create(&Job::new(spec, now)).await? {
+            Created::New(job) => {
+                if job.status == JobStatus::Queued
+                    && let Err(err) = self.queues.send(&envelope(&job), job.delay_seconds(now)).await
+                {
+                    self.roll_back(&job.id).await;
+                    return Err(err.into());
+                }
+                Ok(Some(job))
+            }
+            Created::Existing(_) => Ok(None),
+        }
+    }
+
     /// Create and send many jobs under one batch id: records by BatchWriteItem (conditional puts
     /// for those with idempotency keys), messages by SendMessageBatch.
     pub async fn enqueue_batch(&self, specs: Vec<NewJob>, batch_id: &str) -> Result<Vec<Job>, ServiceError> {

@@ -599,6 +599,93 @@ impl DynamoJobStore {
         Ok(found)
     }
 
+    /// `scheduled` -> `queued` once due (within SQS's delay reach); the caller sends the message.
+    pub async fn release(&self, id: &str, now: DateTime<Utc>) -> Result<Job, StoreError> {
+        let mut w = Write::default();
+        let allowed = w.status_in(&JobStatus::sources(JobEvent::Release));
+        w.condition(allowed);
+        w.set_status(id, target(JobEvent::Release));
+        self.transition(id, JobEvent::Release, w, now).await
+    }
+
+    /// A `processing` job whose lease ended before `expired_before` and that no delivery took
+    /// over: back to `retrying`, due now; the caller sends its message again.
+    pub async fn recover(
+        &self,
+        id: &str,
+        expired_before: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Job, StoreError> {
+        let mut w = Write::default();
+        let allowed = w.status_in(&JobStatus::sources(JobEvent::Recover));
+        let lease = w.name("lease_ms");
+        let threshold = w.value(n(expired_before.timestamp_millis()));
+        w.condition(format!("{allowed} AND {lease} < {threshold}"));
+        w.set_status(id, target(JobEvent::Recover));
+        w.set("run_at", time(now));
+        w.remove("lease_ms");
+        self.transition(id, JobEvent::Recover, w, now).await
+    }
+
+    /// Note that a `queued` job's message is being sent again, unless that was done after
+    /// `not_since` (so each lost job is re-sent once per period, not once per scheduler run).
+    pub async fn mark_resent(
+        &self,
+        id: &str,
+        not_since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Job, StoreError> {
+        let mut w = Write::default();
+        let status = w.name("status");
+        let queued = w.value(s(JobStatus::Queued.as_str()));
+        let resent = w.name("resent_ms");
+        let threshold = w.value(n(not_since.timestamp_millis()));
+        w.condition(format!(
+            "{status} = {queued} AND (attribute_not_exists({resent}) OR {resent} < {threshold})"
+        ));
+        w.set("resent_ms", n(now.timestamp_millis()));
+        self.transition(id, JobEvent::Claim, w, now).await
+    }
+
+    /// The oldest jobs in `status`: up to `per_shard` from each index shard, oldest first. For
+    /// the scheduler's sweeps, where old jobs matter most.
+    pub async fn oldest(&self, status: JobStatus, per_shard: usize) -> Result<Vec<Job>, StoreError> {
+        let limit = i32::try_from(per_shard.max(1)).unwrap_or(i32::MAX);
+        let ids: Vec<Vec<String>> = futures::stream::iter(keys::all_shards(status.as_str()))
+            .map(|partition: String| async move {
+                let out = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name(BY_STATUS.name)
+                    .scan_index_forward(true)
+                    .limit(limit)
+                    .key_condition_expression("#pk = :pk")
+                    .expression_attribute_names("#pk", BY_STATUS.pk)
+                    .expression_attribute_values(":pk", s(&partition))
+                    .send()
+                    .await
+                    .map_err(|e| aws("Query(oldest)", e))?;
+                Ok::<_, StoreError>(
+                    out.items()
+                        .iter()
+                        .filter_map(|item| match item.get(PK) {
+                            Some(AttributeValue::S(pk)) => keys::id_from_pk(pk).map(str::to_owned),
+                            _ => None,
+                        })
+                        .collect(),
+                )
+            })
+            .buffer_unordered(LIST_FANOUT)
+            .try_collect()
+            .await?;
+        let ids: Vec<String> = ids.into_iter().flatten().collect();
+        let mut jobs = self.batch_get(&ids).await?;
+        jobs.retain(|j| j.status == status);
+        jobs.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(jobs)
+    }
+
     /// Add a batch's counters: one UpdateItem per job type in the batch.
     pub async fn add_stats(&self, batch: &BatchStats) -> Result<(), StoreError> {
         let updates = batch.by_type.iter().map(|(job_type, stats)| {

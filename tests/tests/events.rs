@@ -1,0 +1,255 @@
+//! Event sources against the emulator: S3 upload notifications, the scheduler.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use jobq::context::JobContext;
+use jobq::ingest::{IngestHandler, IngestRules};
+use jobq::queue::SqsJobQueue;
+use jobq::scheduler::{Scheduler, SchedulerSettings, parse_recurring};
+use jobq::service::JobService;
+use jobq::store::ListQuery;
+use jobq::task::{JobError, Registry, Task, TaskOutput};
+use jobq::worker::sqs_event;
+use jobq::{Envelope, Job, JobStatus, NewJob, PerTier, PriorityTier};
+use jobq_integration_tests::TestEnv;
+use serde_json::{Value, json};
+
+fn job_types() -> Vec<String> {
+    jobq::jobs::registry().job_types().into_iter().map(str::to_owned).collect()
+}
+
+fn scheduler(env: &TestEnv, schedules: Option<&str>) -> Scheduler {
+    let settings = SchedulerSettings {
+        recurring: parse_recurring(schedules).expect("schedules"),
+        catch_up_minutes: 5,
+        recover_after: chrono::Duration::seconds(30),
+        resend_after: chrono::Duration::seconds(900),
+        sweep_per_shard: 200,
+    };
+    Scheduler::new(&env.clients, &env.config, job_types(), settings)
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    jobq::model::parse_time(s).expect("time")
+}
+
+#[tokio::test]
+async fn uploads_become_jobs_with_their_exact_keys_once() {
+    let env = TestEnv::new().await;
+    let bucket = env.provisioned.bucket.clone();
+    for (key, body) in
+        [("in/My Report (1).pdf", "pdf"), ("in/vidéo clip.mp4", "video"), ("elsewhere/notes.txt", "txt")]
+    {
+        env.clients
+            .s3
+            .put_object()
+            .bucket(&bucket)
+            .key(key)
+            .body(body.as_bytes().to_vec().into())
+            .send()
+            .await
+            .expect("upload");
+    }
+    let ingest_url = env.config.ingest_queue.clone().expect("ingest queue");
+    let ingest_queue = SqsJobQueue::new(env.clients.sqs.clone(), PerTier::from_fn(|_| ingest_url.clone()));
+    let mut messages = Vec::new();
+    for _ in 0..5 {
+        messages.extend(ingest_queue.receive(PriorityTier::Normal, 10, 1, Some(60)).await.expect("receive"));
+        if messages.len() >= 4 {
+            break;
+        }
+    }
+    assert!(messages.iter().any(|m| m.body.contains("s3:TestEvent")), "the emulator sent the test event");
+    assert_eq!(messages.len(), 4, "a test event and three uploads");
+
+    let rules = IngestRules::parse(
+        "test",
+        r#"[{"prefix": "in/", "suffix": ".pdf", "type": "echo", "priority": "high", "payload": {"pipeline": "ocr"}},
+            {"prefix": "in/", "suffix": ".mp4", "type": "noop"}]"#,
+    )
+    .expect("rules");
+    let service = JobService::new(&env.clients, &env.config, job_types());
+    let handler =
+        IngestHandler::new(service, rules, env.clients.sqs.clone(), Some(env.provisioned.ingest_dlq.clone()));
+    let event = sqs_event(&messages, "arn:aws:sqs:us-east-1:000000000000:ingest", "local");
+    assert!(handler.handle(event.clone()).await.batch_item_failures.is_empty());
+    // S3 delivers at least once: the same notifications again create nothing new.
+    assert!(handler.handle(event).await.batch_item_failures.is_empty());
+
+    let jobs = env.store().list(&ListQuery::default(), 50, None).await.expect("list").jobs;
+    assert_eq!(jobs.len(), 2, "the test event and the unmatched key create nothing: {jobs:?}");
+    let pdf = jobs.iter().find(|j| j.job_type == "echo").expect("pdf job");
+    assert_eq!(pdf.payload["key"], "in/My Report (1).pdf");
+    assert_eq!(
+        (pdf.payload["bucket"].as_str(), pdf.payload["size"].as_u64()),
+        (Some(bucket.as_str()), Some(3))
+    );
+    assert!(pdf.payload["etag"].is_string());
+    assert_eq!(pdf.payload["pipeline"], "ocr");
+    assert_eq!(pdf.tier, PriorityTier::High);
+    let video = jobs.iter().find(|j| j.job_type == "noop").expect("video job");
+    assert_eq!(video.payload["key"], "in/vidéo clip.mp4");
+    // One message each, not one per notification delivered.
+    let high = env.queues().depth(PriorityTier::High).await.expect("depth");
+    let normal = env.queues().depth(PriorityTier::Normal).await.expect("depth");
+    assert_eq!((high.visible, normal.visible), (1, 1));
+
+    // A message that is no notification goes to the ingest DLQ with its reason.
+    let mut poison = sqs_event(&messages[..1], "arn", "local");
+    poison.records[0].body = Some("garbage".into());
+    assert!(handler.handle(poison).await.batch_item_failures.is_empty());
+    let dlq_url = env.provisioned.ingest_dlq.clone();
+    let dlq = SqsJobQueue::new(env.clients.sqs.clone(), PerTier::from_fn(|_| dlq_url.clone()));
+    let dead = dlq.receive(PriorityTier::Normal, 10, 1, None).await.expect("receive");
+    assert_eq!(dead.len(), 1);
+    assert!(
+        dead[0]
+            .attributes
+            .get(jobq::queue::REASON_ATTRIBUTE)
+            .is_some_and(|r| r.starts_with("poison_message"))
+    );
+}
+
+#[tokio::test]
+async fn a_recurring_job_is_enqueued_once_per_due_time_however_often_the_scheduler_runs() {
+    let env = TestEnv::new().await;
+    let scheduler =
+        scheduler(&env, Some(r#"[{"name": "nightly", "schedule": "cron(30 4 * * ? *)", "type": "noop"}]"#));
+    let first = scheduler.tick(at("2026-06-01T04:30:05Z")).await.expect("tick");
+    let second = scheduler.tick(at("2026-06-01T04:30:40Z")).await.expect("tick again, same minute");
+    let later = scheduler.tick(at("2026-06-01T04:32:00Z")).await.expect("tick within the catch-up window");
+    assert_eq!((first.enqueued, second.enqueued, later.enqueued), (1, 0, 0));
+    let jobs = env.store().list(&ListQuery::default(), 10, None).await.expect("list").jobs;
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].idempotency_key.as_deref(), Some("schedule:nightly:2026-06-01T04:30:00.000Z"));
+    let next_day = scheduler.tick(at("2026-06-02T04:30:00Z")).await.expect("tick");
+    assert_eq!(next_day.enqueued, 1);
+    // A missed run is made up for within the window.
+    let missed = scheduler.tick(at("2026-06-03T04:33:00Z")).await.expect("tick");
+    assert_eq!(missed.enqueued, 1);
+}
+
+#[tokio::test]
+async fn a_job_delayed_an_hour_waits_scheduled_is_released_when_due_and_completes() {
+    let env = TestEnv::new().await;
+    let service = JobService::new(&env.clients, &env.config, job_types());
+    let now = Utc::now();
+    let (job, _) = service
+        .enqueue(NewJob {
+            job_type: "echo".into(),
+            run_at: Some(now + chrono::Duration::seconds(3600)),
+            ..NewJob::default()
+        })
+        .await
+        .expect("enqueue");
+    assert_eq!(job.status, JobStatus::Scheduled);
+    let scheduler = scheduler(&env, None);
+    assert_eq!(scheduler.tick(now).await.expect("tick").released, 0, "not yet due");
+    assert_eq!(env.job(&job.id).await.status, JobStatus::Scheduled);
+
+    let later = now + chrono::Duration::seconds(3601);
+    assert_eq!(scheduler.tick(later).await.expect("tick").released, 1);
+    assert_eq!(scheduler.tick(later).await.expect("tick again").released, 0, "released once");
+    let worker = env.worker(Registry::with_builtins(), TestEnv::fast_settings(30));
+    env.run_until(&worker, Duration::from_secs(30), || async {
+        env.job(&job.id).await.status == JobStatus::Completed
+    })
+    .await;
+    assert_eq!(env.job(&job.id).await.attempts, 1);
+}
+
+#[derive(Clone, Default)]
+struct CountRuns(Arc<AtomicUsize>);
+
+impl Task for CountRuns {
+    type Input = Value;
+
+    fn job_type(&self) -> &'static str {
+        "count"
+    }
+
+    async fn run(&self, _ctx: &JobContext, _input: Value) -> Result<TaskOutput, JobError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(TaskOutput::completed(json!(null)))
+    }
+}
+
+#[tokio::test]
+async fn a_stuck_job_with_no_message_is_recovered_and_completes_once() {
+    let env = TestEnv::new().await;
+    let runs = CountRuns::default();
+    let mut registry = Registry::with_builtins();
+    registry.register(runs.clone());
+    let worker = env.worker(registry, TestEnv::fast_settings(30));
+    let mut types = job_types();
+    types.push("count".into());
+    let settings = SchedulerSettings { recover_after: chrono::Duration::seconds(30), ..scheduler_settings() };
+    let scheduler = Scheduler::new(&env.clients, &env.config, types, settings);
+
+    // A worker claimed it, its message was deleted, and then the worker died.
+    let job = env.enqueue(NewJob { job_type: "count".into(), ..NewJob::default() }).await;
+    let got = env.queues().receive(job.tier, 1, 1, None).await.expect("receive");
+    env.queues().delete_batch(job.tier, &[got[0].receipt_handle.clone()]).await.expect("delete");
+    let now = Utc::now();
+    env.store().claim(&job.id, 0, now, now + chrono::Duration::seconds(5)).await.expect("claim");
+
+    assert_eq!(
+        scheduler.tick(now + chrono::Duration::seconds(10)).await.expect("tick").recovered,
+        0,
+        "lease not long expired"
+    );
+    let report = scheduler.tick(now + chrono::Duration::seconds(60)).await.expect("tick");
+    assert_eq!(report.recovered, 1);
+    env.run_until(&worker, Duration::from_secs(30), || async {
+        env.job(&job.id).await.status == JobStatus::Completed
+    })
+    .await;
+    assert_eq!(runs.0.load(Ordering::SeqCst), 1, "run exactly once");
+    assert_eq!(env.job(&job.id).await.attempts, 2, "the dead run's attempt counts");
+
+    // Out of attempts: failed, with its dead letter.
+    let spent =
+        env.enqueue(NewJob { job_type: "count".into(), max_attempts: Some(1), ..NewJob::default() }).await;
+    let got = env.queues().receive(spent.tier, 1, 1, None).await.expect("receive");
+    env.queues().delete_batch(spent.tier, &[got[0].receipt_handle.clone()]).await.expect("delete");
+    env.store().claim(&spent.id, 0, now, now + chrono::Duration::seconds(5)).await.expect("claim");
+    assert_eq!(scheduler.tick(now + chrono::Duration::seconds(60)).await.expect("tick").failed, 1);
+    assert_eq!(env.job(&spent.id).await.status, JobStatus::Failed);
+    assert_eq!(env.dlqs().receive(spent.tier, 10, 1, None).await.expect("dlq").len(), 1);
+}
+
+fn scheduler_settings() -> SchedulerSettings {
+    SchedulerSettings {
+        recurring: Vec::new(),
+        catch_up_minutes: 5,
+        recover_after: chrono::Duration::seconds(30),
+        resend_after: chrono::Duration::seconds(900),
+        sweep_per_shard: 200,
+    }
+}
+
+#[tokio::test]
+async fn a_queued_job_whose_message_was_lost_is_sent_again_once_per_period() {
+    let env = TestEnv::new().await;
+    let scheduler = Scheduler::new(&env.clients, &env.config, job_types(), scheduler_settings());
+    // Written, but the enqueue died before its message went out.
+    let job = env
+        .store()
+        .create(&Job::new(NewJob { job_type: "noop".into(), ..NewJob::default() }, Utc::now()))
+        .await
+        .expect("create")
+        .into_job();
+    let now = Utc::now();
+    assert_eq!(scheduler.tick(now).await.expect("tick").resent, 0, "young jobs are left alone");
+    let late = now + chrono::Duration::seconds(901);
+    let report = scheduler.tick(late).await.expect("tick");
+    assert_eq!(report.resent, 1);
+    assert!(report.oldest_queued_seconds.get(&job.tier).is_some_and(|age| *age >= 900));
+    assert_eq!(scheduler.tick(late).await.expect("tick").resent, 0, "not again in the same period");
+    let got = env.queues().receive(job.tier, 10, 1, None).await.expect("receive");
+    assert_eq!(got.len(), 1);
+    assert_eq!(Envelope::decode(&got[0].body).expect("envelope").id, job.id);
+}

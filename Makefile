@@ -17,10 +17,11 @@ run: venv
 test: check venv
 	scripts/with-emulator.sh $(CARGO) test --workspace --all-targets
 
-## check: rustfmt and clippy, warnings are errors
-check:
+## check: rustfmt, clippy (warnings are errors), actionlint on the workflows and the composite action
+check: venv
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(VENV)/bin/actionlint
 
 fmt:
 	$(CARGO) fmt --all
@@ -41,9 +42,9 @@ bench: venv
 ## venv: project-local Python environment with the pinned emulator
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: scripts/requirements-emulator.txt
+$(VENV)/.installed: scripts/requirements-emulator.txt scripts/requirements-lint.txt
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-emulator.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-emulator.txt -r scripts/requirements-lint.txt
 	touch $@
 
 ## emulator: run moto_server in the foreground on 127.0.0.1:4566 (for cargo test by hand)

@@ -122,6 +122,17 @@ async fn the_command_line_drives_the_queue() {
         assert!(err.starts_with("error: ") && err.contains(expect), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{err}");
     }
+    // --sigv4 signs with the default AWS credentials (the local API ignores the signature).
+    let signed = Command::new(env!("CARGO_BIN_EXE_jobq"))
+        .args(["--sigv4", "status", &id, "--json"])
+        .env("JOBQ_API_URL", &host.url)
+        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .env("AWS_REGION", "eu-west-1")
+        .output()
+        .expect("run");
+    assert!(signed.status.success(), "{}", stderr(&signed));
+    assert_eq!(json(&signed)["id"], id.as_str());
     let unreachable = Command::new(env!("CARGO_BIN_EXE_jobq"))
         .args(["list", "--api", "http://127.0.0.1:9"])
         .output()

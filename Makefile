@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 CARGO ?= cargo
 
-.PHONY: run test check fmt lint unit integration bench venv emulator clean
+.PHONY: run test check fmt lint unit integration bench package deploy venv extra emulator clean
 
 ## run: the local stack: emulator (unless AWS_ENDPOINT_URL is set), API on http://127.0.0.1:$${JOBQ_PORT:-8080}, workers
 run: venv
@@ -17,11 +17,29 @@ run: venv
 test: check venv
 	scripts/with-emulator.sh $(CARGO) test --workspace --all-targets
 
-## check: rustfmt, clippy (warnings are errors), actionlint on the workflows and the composite action
+## check: rustfmt, clippy (warnings are errors), cfn-lint on the templates, actionlint on the workflows and the action
 check: venv
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(VENV)/bin/cfn-lint infra/template.yaml infra/github-oidc.yaml
 	$(VENV)/bin/actionlint
+
+## lint: check, plus checkov on the templates (suppressions live in the templates, with reasons)
+lint: check extra
+	$(VENV)/bin/checkov --quiet --compact --framework cloudformation -f infra/template.yaml -f infra/github-oidc.yaml
+
+## package: every function's bootstrap zip with cargo-lambda (JOBQ_ARCH=arm64 for Graviton), and their sizes
+JOBQ_ARCH ?= x86_64
+FUNCTIONS := api worker dlq ingest scheduler
+package: extra
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/cargo-lambda lambda build --release $(if $(filter arm64,$(JOBQ_ARCH)),--arm64,--x86-64) --output-format zip $(foreach f,$(FUNCTIONS),--bin jobq-$(f))
+	@for f in $(FUNCTIONS); do printf '%-16s %s bytes\n' jobq-$$f "$$(stat -c %s target/lambda/jobq-$$f/bootstrap.zip)"; done
+
+## deploy: a first deploy by hand (sam deploy --guided); GitHub deploys with .github/workflows/deploy.yml
+deploy: extra
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check aws-sam-cli
+	$(VENV)/bin/sam build --template infra/template.yaml --beta-features
+	$(VENV)/bin/sam deploy --guided
 
 fmt:
 	$(CARGO) fmt --all
@@ -45,6 +63,13 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: scripts/requirements-emulator.txt scripts/requirements-lint.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-emulator.txt -r scripts/requirements-lint.txt
+	touch $@
+
+## extra: checkov, cargo-lambda and zig (for lint, package, deploy; not needed by test)
+extra: $(VENV)/.extra-installed
+
+$(VENV)/.extra-installed: $(VENV)/.installed scripts/requirements-extra.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-extra.txt
 	touch $@
 
 ## emulator: run moto_server in the foreground on 127.0.0.1:4566 (for cargo test by hand)

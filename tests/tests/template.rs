@@ -1,0 +1,248 @@
+//! The SAM template against the code: names, table keys and indexes, queue settings and the
+//! environment the functions read must agree, or deployed resources would differ from tested ones.
+//! Also the GitHub OIDC trust policy: one repository, no wildcards.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jobq::resources::{self, ResourceNames};
+use jobq::store::keys::{INDEXES, PK, TTL_ATTRIBUTE};
+use serde_norway::Value;
+
+fn load(name: &str) -> Value {
+    let path = format!("{}/../infra/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The string of a `!Sub "..."`, or a plain string.
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Tagged(t) if t.tag.to_string().trim_start_matches('!') == "Sub" => {
+            t.value.as_str().map(str::to_owned)
+        }
+        _ => None,
+    }
+}
+
+/// `X` of `!GetAtt X.Arn`.
+fn get_att_arn(v: &Value) -> Option<String> {
+    match v {
+        Value::Tagged(t) if t.tag.to_string().trim_start_matches('!') == "GetAtt" => {
+            t.value.as_str().and_then(|s| s.strip_suffix(".Arn")).map(str::to_owned)
+        }
+        _ => None,
+    }
+}
+
+fn number(v: &Value) -> u64 {
+    v.as_u64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        .unwrap_or_else(|| panic!("not a number: {v:?}"))
+}
+
+fn resources_of<'a>(template: &'a Value, kind: &str) -> Vec<(String, &'a Value)> {
+    template["Resources"]
+        .as_mapping()
+        .expect("Resources")
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some(kind))
+        .map(|(k, r)| (k.as_str().unwrap_or_default().to_owned(), &r["Properties"]))
+        .collect()
+}
+
+/// The names the code derives, with the template's `${Prefix}` as the prefix.
+fn names() -> ResourceNames {
+    ResourceNames::new("${Prefix}")
+}
+
+#[test]
+fn the_table_matches_the_store_key_design() {
+    let template = load("template.yaml");
+    let tables = resources_of(&template, "AWS::DynamoDB::Table");
+    assert_eq!(tables.len(), 1);
+    let table = tables[0].1;
+    assert_eq!(text(&table["TableName"]), Some(names().table()));
+    assert_eq!(table["BillingMode"].as_str(), Some("PAY_PER_REQUEST"));
+    assert_eq!(table["KeySchema"][0]["AttributeName"].as_str(), Some(PK));
+    assert_eq!(table["KeySchema"].as_sequence().map(Vec::len), Some(1), "no sort key");
+    assert_eq!(table["TimeToLiveSpecification"]["AttributeName"].as_str(), Some(TTL_ATTRIBUTE));
+    assert_eq!(table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(), Some(true));
+
+    let defined: BTreeMap<String, String> = table["AttributeDefinitions"]
+        .as_sequence()
+        .expect("attributes")
+        .iter()
+        .map(|a| {
+            (
+                a["AttributeName"].as_str().unwrap_or_default().into(),
+                a["AttributeType"].as_str().unwrap_or_default().into(),
+            )
+        })
+        .collect();
+    let mut expected: BTreeMap<String, String> = BTreeMap::from([(PK.to_owned(), "S".to_owned())]);
+    for index in INDEXES {
+        expected.insert(index.pk.into(), "S".into());
+        expected.insert(index.sk.into(), "S".into());
+    }
+    assert_eq!(defined, expected);
+
+    let gsis = table["GlobalSecondaryIndexes"].as_sequence().expect("indexes");
+    assert_eq!(gsis.len(), INDEXES.len());
+    for index in INDEXES {
+        let gsi = gsis
+            .iter()
+            .find(|g| g["IndexName"].as_str() == Some(index.name))
+            .unwrap_or_else(|| panic!("{}", index.name));
+        assert_eq!(gsi["KeySchema"][0]["AttributeName"].as_str(), Some(index.pk));
+        assert_eq!(gsi["KeySchema"][1]["AttributeName"].as_str(), Some(index.sk));
+        let projection = &gsi["Projection"];
+        if index.projected.is_empty() {
+            assert_eq!(projection["ProjectionType"].as_str(), Some("KEYS_ONLY"), "{}", index.name);
+        } else {
+            assert_eq!(projection["ProjectionType"].as_str(), Some("INCLUDE"), "{}", index.name);
+            let attrs: Vec<&str> = projection["NonKeyAttributes"]
+                .as_sequence()
+                .expect("attrs")
+                .iter()
+                .filter_map(Value::as_str)
+                .collect();
+            assert_eq!(attrs, index.projected, "{}", index.name);
+        }
+    }
+}
+
+#[test]
+fn the_queues_match_the_provisioned_ones() {
+    let template = load("template.yaml");
+    let queues = resources_of(&template, "AWS::SQS::Queue");
+    let by_logical: BTreeMap<&str, &Value> = queues.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    let specs = names().queue_specs();
+    assert_eq!(queues.len(), specs.len(), "no queue missing, none extra");
+    for spec in specs {
+        let (_, queue) = queues
+            .iter()
+            .find(|(_, q)| text(&q["QueueName"]).as_deref() == Some(spec.name.as_str()))
+            .unwrap_or_else(|| panic!("no queue named {}", spec.name));
+        assert_eq!(number(&queue["VisibilityTimeout"]), u64::from(spec.visibility_timeout), "{}", spec.name);
+        assert_eq!(number(&queue["MessageRetentionPeriod"]), u64::from(spec.retention), "{}", spec.name);
+        assert_eq!(queue["SqsManagedSseEnabled"].as_bool(), Some(true), "{} encrypted", spec.name);
+        match &spec.redrive {
+            None => assert!(queue["RedrivePolicy"].is_null(), "{} has no DLQ", spec.name),
+            Some((dlq, count)) => {
+                let policy = &queue["RedrivePolicy"];
+                assert_eq!(number(&policy["maxReceiveCount"]), u64::from(*count), "{}", spec.name);
+                let target = get_att_arn(&policy["deadLetterTargetArn"]).expect("GetAtt DLQ.Arn");
+                assert_eq!(
+                    text(&by_logical[target.as_str()]["QueueName"]).as_deref(),
+                    Some(dlq.as_str()),
+                    "{}",
+                    spec.name
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn functions_consume_with_partial_batch_responses_and_fit_the_visibility_timeout() {
+    let template = load("template.yaml");
+    let queues = resources_of(&template, "AWS::SQS::Queue");
+    let visibility: BTreeMap<&str, u64> =
+        queues.iter().map(|(k, q)| (k.as_str(), number(&q["VisibilityTimeout"]))).collect();
+    let global_timeout = number(&template["Globals"]["Function"]["Timeout"]);
+    let functions = resources_of(&template, "AWS::Serverless::Function");
+    assert_eq!(functions.len(), 5);
+    let mut consumed = BTreeSet::new();
+    for (name, function) in &functions {
+        let timeout =
+            if function["Timeout"].is_null() { global_timeout } else { number(&function["Timeout"]) };
+        for (_, event) in function["Events"].as_mapping().into_iter().flatten() {
+            if event["Type"].as_str() != Some("SQS") {
+                continue;
+            }
+            let queue = get_att_arn(&event["Properties"]["Queue"]).expect("queue");
+            assert!(
+                visibility[queue.as_str()] >= 6 * timeout,
+                "{name}: {queue} visibility < 6 x {timeout} s"
+            );
+            let types: Vec<&str> = event["Properties"]["FunctionResponseTypes"]
+                .as_sequence()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            assert_eq!(types, ["ReportBatchItemFailures"], "{name} on {queue}");
+            consumed.insert(queue);
+        }
+    }
+    // Every queue has a consumer but the ingest DLQ: poison notifications wait there for an
+    // operator (its alarm fires), since no job exists to record them on.
+    let unconsumed: Vec<&str> =
+        queues.iter().map(|(k, _)| k.as_str()).filter(|k| !consumed.contains(*k)).collect();
+    assert_eq!(unconsumed, ["IngestDeadLetterQueue"]);
+    let alarms = resources_of(&template, "AWS::CloudWatch::Alarm");
+    assert!(alarms.iter().any(|(_, a)| format!("{:?}", a["Dimensions"]).contains("IngestDeadLetterQueue")));
+    let worker = functions.iter().find(|(n, _)| n == "WorkerFunction").expect("worker").1;
+    assert_eq!(number(&worker["Timeout"]), u64::from(resources::WORKER_FUNCTION_TIMEOUT_SECONDS));
+    let defaults: Vec<u64> = ["HighConcurrency", "NormalConcurrency", "LowConcurrency"]
+        .iter()
+        .map(|p| number(&template["Parameters"][*p]["Default"]))
+        .collect();
+    assert!(defaults[0] > defaults[1] && defaults[1] > defaults[2], "high > normal > low: {defaults:?}");
+}
+
+#[test]
+fn the_functions_get_every_variable_the_config_needs() {
+    let template = load("template.yaml");
+    let vars = template["Globals"]["Function"]["Environment"]["Variables"].as_mapping().expect("variables");
+    let names: BTreeSet<String> = vars.keys().filter_map(|k| k.as_str().map(str::to_owned)).collect();
+    let config = jobq::Config::from_lookup(|k| {
+        names.contains(k).then(|| if k == "JOBQ_RETENTION_DAYS" { "7".into() } else { "https://x/q".into() })
+    });
+    assert!(config.is_ok(), "{config:?}");
+    assert_eq!(
+        number(&vars[&Value::from("JOBQ_VISIBILITY_TIMEOUT_SECONDS")]),
+        u64::from(resources::QUEUE_VISIBILITY_TIMEOUT_SECONDS)
+    );
+    let buckets = resources_of(&template, "AWS::S3::Bucket");
+    assert!(text(&buckets[0].1["BucketName"]).is_some_and(|b| b.starts_with(&names_bucket())));
+}
+
+fn names_bucket() -> String {
+    names().bucket()
+}
+
+#[test]
+fn the_deploy_role_trusts_one_repository_and_nothing_wider() {
+    let template = load("github-oidc.yaml");
+    let roles = resources_of(&template, "AWS::IAM::Role");
+    assert_eq!(roles.len(), 1);
+    let statements = roles[0].1["AssumeRolePolicyDocument"]["Statement"].as_sequence().expect("statements");
+    assert_eq!(statements.len(), 1);
+    let statement = &statements[0];
+    assert_eq!(statement["Action"].as_str(), Some("sts:AssumeRoleWithWebIdentity"));
+    let conditions = statement["Condition"].as_mapping().expect("conditions");
+    let operators: Vec<&str> = conditions.keys().filter_map(Value::as_str).collect();
+    assert_eq!(operators, ["StringEquals"], "no StringLike: wildcards would match other repositories");
+    let equals = &statement["Condition"]["StringEquals"];
+    assert_eq!(equals["token.actions.githubusercontent.com:aud"].as_str(), Some("sts.amazonaws.com"));
+    let subjects: Vec<String> = equals["token.actions.githubusercontent.com:sub"]
+        .as_sequence()
+        .expect("sub list")
+        .iter()
+        .map(|s| text(s).expect("sub string"))
+        .collect();
+    assert_eq!(subjects.len(), 2);
+    for subject in &subjects {
+        assert!(subject.starts_with("repo:${GitHubOwner}/${GitHubRepository}:"), "{subject}");
+        assert!(!subject.contains('*'), "{subject}");
+    }
+    assert!(subjects.iter().any(|s| s.ends_with(":ref:refs/heads/main")));
+    assert!(subjects.iter().any(|s| s.ends_with(":environment:${DeployEnvironment}")));
+    for parameter in ["GitHubOwner", "GitHubRepository", "DeployEnvironment"] {
+        let pattern = template["Parameters"][parameter]["AllowedPattern"].as_str().expect("pattern");
+        assert!(!pattern.contains('*') || pattern.ends_with("]+$"), "{parameter} admits no wildcard");
+        assert!(!pattern.contains("\\*"), "{parameter}");
+    }
+}

@@ -32,7 +32,8 @@ lint: check extra
 JOBQ_ARCH ?= x86_64
 FUNCTIONS := api worker dlq ingest scheduler
 package: extra
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/cargo-lambda lambda build --release $(if $(filter arm64,$(JOBQ_ARCH)),--arm64,--x86-64) --output-format zip $(foreach f,$(FUNCTIONS),--bin jobq-$(f))
+	@# Natively for this machine's x86_64; zig cross-links arm64.
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/cargo-lambda lambda build --release $(if $(filter arm64,$(JOBQ_ARCH)),--arm64,--x86-64 --compiler cargo) --output-format zip $(foreach f,$(FUNCTIONS),--bin jobq-$(f))
 	@for f in $(FUNCTIONS); do printf '%-16s %s bytes\n' jobq-$$f "$$(stat -c %s target/lambda/jobq-$$f/bootstrap.zip)"; done
 
 ## deploy: a first deploy by hand (sam deploy --guided); GitHub deploys with .github/workflows/deploy.yml

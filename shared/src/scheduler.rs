@@ -367,12 +367,7 @@ impl Scheduler {
                     self.queues.send(&envelope(&released), released.delay_seconds(now)).await?;
                     report.released += 1;
                 }
-                Err(
-                    StoreError::InvalidTransition { .. }
-                    | StoreError::Conflict { .. }
-                    | StoreError::NotFound { .. },
-                ) => {}
-                Err(err) => return Err(err.into()),
+                Err(err) => skip_refused(err)?,
             }
         }
         Ok(())
@@ -398,8 +393,7 @@ impl Scheduler {
                         self.dlqs.send_with_reason(failed.tier, &envelope(&failed).encode(), reason).await?;
                         report.failed += 1;
                     }
-                    Err(StoreError::InvalidTransition { .. } | StoreError::NotFound { .. }) => {}
-                    Err(err) => return Err(err.into()),
+                    Err(err) => skip_refused(err)?,
                 }
                 continue;
             }
@@ -409,12 +403,7 @@ impl Scheduler {
                     self.queues.send(&envelope(&recovered), 0).await?;
                     report.recovered += 1;
                 }
-                Err(
-                    StoreError::InvalidTransition { .. }
-                    | StoreError::Conflict { .. }
-                    | StoreError::NotFound { .. },
-                ) => {}
-                Err(err) => return Err(err.into()),
+                Err(err) => skip_refused(err)?,
             }
         }
         Ok(())
@@ -435,15 +424,21 @@ impl Scheduler {
                     self.queues.send(&envelope(&job), 0).await?;
                     report.resent += 1;
                 }
-                Err(
-                    StoreError::InvalidTransition { .. }
-                    | StoreError::Conflict { .. }
-                    | StoreError::NotFound { .. },
-                ) => {}
-                Err(err) => return Err(err.into()),
+                Err(err) => skip_refused(err)?,
             }
         }
         Ok(())
+    }
+}
+
+/// A write refused because the job moved on (another run, a cancel, a worker) is nothing to do;
+/// anything else is an error of this run.
+fn skip_refused(err: StoreError) -> Result<(), ServiceError> {
+    match err {
+        StoreError::InvalidTransition { .. } | StoreError::Conflict { .. } | StoreError::NotFound { .. } => {
+            Ok(())
+        }
+        other => Err(other.into()),
     }
 }
 

@@ -139,22 +139,13 @@ impl JobService {
     /// Create and send one job. `Ok((job, true))` when new; a repeated idempotency key returns
     /// the first job. A send that fails removes the new record, so an error leaves nothing behind.
     pub async fn enqueue(&self, spec: NewJob) -> Result<(Job, bool), ServiceError> {
-        let now = Utc::now();
-        match self.store.create(&Job::new(spec, now)).await? {
-            Created::New(job) => {
-                if job.status == JobStatus::Queued
-                    && let Err(err) = self.queues.send(&envelope(&job), job.delay_seconds(now)).await
-                {
-                    self.roll_back(&job.id).await;
-                    return Err(err.into());
-                }
-                Ok((job, true))
-            }
+        match self.create_and_send(spec).await? {
+            Created::New(job) => Ok((job, true)),
             Created::Existing(job) => {
                 // An earlier enqueue of this key may have failed after the record was written and
                 // before its message went out; a duplicate message is dropped at claim.
                 if job.status == JobStatus::Queued && job.attempts == 0 && job.generation == 0 {
-                    self.queues.send(&envelope(&job), job.delay_seconds(now)).await?;
+                    self.queues.send(&envelope(&job), job.delay_seconds(Utc::now())).await?;
                 }
                 Ok((job, false))
             }
@@ -164,19 +155,24 @@ impl JobService {
     /// Create and send a job only if its id is new (recurring jobs, S3 uploads): a repeat of the
     /// same key does nothing, not even a second message. `None` when it already existed.
     pub async fn enqueue_once(&self, spec: NewJob) -> Result<Option<Job>, ServiceError> {
-        let now = Utc::now();
-        match self.store.create(&Job::new(spec, now)).await? {
-            Created::New(job) => {
-                if job.status == JobStatus::Queued
-                    && let Err(err) = self.queues.send(&envelope(&job), job.delay_seconds(now)).await
-                {
-                    self.roll_back(&job.id).await;
-                    return Err(err.into());
-                }
-                Ok(Some(job))
-            }
+        match self.create_and_send(spec).await? {
+            Created::New(job) => Ok(Some(job)),
             Created::Existing(_) => Ok(None),
         }
+    }
+
+    /// The record, then (for a new queued job) its message; a failed send removes the record.
+    async fn create_and_send(&self, spec: NewJob) -> Result<Created, ServiceError> {
+        let now = Utc::now();
+        let created = self.store.create(&Job::new(spec, now)).await?;
+        if let Created::New(job) = &created
+            && job.status == JobStatus::Queued
+            && let Err(err) = self.queues.send(&envelope(job), job.delay_seconds(now)).await
+        {
+            self.roll_back(&job.id).await;
+            return Err(err.into());
+        }
+        Ok(created)
     }
 
     /// Create and send many jobs under one batch id: records by BatchWriteItem (conditional puts

@@ -303,20 +303,30 @@ impl DynamoJobStore {
 
     /// Full jobs for `ids`, in the same order; ids with no item are left out.
     pub async fn batch_get(&self, ids: &[String]) -> Result<Vec<Job>, StoreError> {
+        let keys = ids.iter().map(|id| HashMap::from([(PK.to_owned(), s(keys::job_pk(id)))])).collect();
         let mut found: HashMap<String, Job> = HashMap::with_capacity(ids.len());
-        for chunk in ids.chunks(BATCH_GET_MAX) {
-            let mut keys: Vec<Item> =
-                chunk.iter().map(|id| HashMap::from([(PK.to_owned(), s(keys::job_pk(id)))])).collect();
-            // UnprocessedKeys come back under load; retry them with a short backoff.
+        for item in self.batch_get_items(keys).await? {
+            if let Some(AttributeValue::S(id)) = item.get("id") {
+                found.insert(id.clone(), decode(id, &item)?);
+            }
+        }
+        Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+    }
+
+    /// BatchGetItem in chunks of 100, retrying the keys DynamoDB leaves unprocessed under load.
+    async fn batch_get_items(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(BATCH_GET_MAX) {
+            let mut pending = chunk.to_vec();
             for round in 0..8u32 {
-                if keys.is_empty() {
+                if pending.is_empty() {
                     break;
                 }
                 if round > 0 {
                     tokio::time::sleep(std::time::Duration::from_millis(20 << round)).await;
                 }
                 let request = KeysAndAttributes::builder()
-                    .set_keys(Some(std::mem::take(&mut keys)))
+                    .set_keys(Some(std::mem::take(&mut pending)))
                     .build()
                     .map_err(|e| aws("BatchGetItem", e))?;
                 let out = self
@@ -326,25 +336,18 @@ impl DynamoJobStore {
                     .send()
                     .await
                     .map_err(|e| aws("BatchGetItem", e))?;
-                for item in out.responses().and_then(|r| r.get(&self.table)).into_iter().flatten() {
-                    let id = match item.get("id") {
-                        Some(AttributeValue::S(id)) => id.clone(),
-                        _ => continue,
-                    };
-                    let job = decode(&id, item)?;
-                    found.insert(id, job);
-                }
-                keys = out
+                items.extend(out.responses().and_then(|r| r.get(&self.table)).into_iter().flatten().cloned());
+                pending = out
                     .unprocessed_keys()
                     .and_then(|u| u.get(&self.table))
                     .map(|k| k.keys().to_vec())
                     .unwrap_or_default();
             }
-            if !keys.is_empty() {
+            if !pending.is_empty() {
                 return Err(aws("BatchGetItem", "keys left unprocessed after retries"));
             }
         }
-        Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+        Ok(items)
     }
 
     pub async fn pause_flags(&self) -> Result<PauseFlags, StoreError> {
@@ -567,34 +570,16 @@ impl DynamoJobStore {
 
     /// Counters of several job types in one BatchGetItem (types with none are left out).
     pub async fn stats_for(&self, job_types: &[String]) -> Result<Vec<(String, TypeStats)>, StoreError> {
-        let mut found = Vec::new();
-        for chunk in job_types.chunks(BATCH_GET_MAX) {
-            let keys: Vec<Item> =
-                chunk.iter().map(|t| HashMap::from([(PK.to_owned(), s(keys::stats_pk(t)))])).collect();
-            let request = KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .build()
-                .map_err(|e| aws("BatchGetItem", e))?;
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, request)
-                .send()
-                .await
-                .map_err(|e| aws("BatchGetItem(stats)", e))?;
-            for item in out.responses().and_then(|r| r.get(&self.table)).into_iter().flatten() {
-                let Some(AttributeValue::S(job_type)) = item.get("type") else { continue };
-                let value = |field: &str| match item.get(field) {
-                    Some(AttributeValue::N(v)) => v.parse().unwrap_or(0),
-                    _ => 0,
-                };
-                let mut values = [0u64; 7];
-                for (slot, field) in values.iter_mut().zip(TypeStats::FIELDS) {
-                    *slot = value(field);
-                }
-                found.push((job_type.clone(), TypeStats::from_values(values)));
-            }
-        }
+        let keys = job_types.iter().map(|t| HashMap::from([(PK.to_owned(), s(keys::stats_pk(t)))])).collect();
+        let mut found: Vec<(String, TypeStats)> = self
+            .batch_get_items(keys)
+            .await?
+            .iter()
+            .filter_map(|item| match item.get("type") {
+                Some(AttributeValue::S(job_type)) => Some((job_type.clone(), stats_from(item))),
+                _ => None,
+            })
+            .collect();
         found.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(found)
     }
@@ -720,15 +705,7 @@ impl DynamoJobStore {
             .send()
             .await
             .map_err(|e| aws("GetItem(stats)", e))?;
-        let value = |field: &str| match out.item().and_then(|i| i.get(field)) {
-            Some(AttributeValue::N(v)) => v.parse().unwrap_or(0),
-            _ => 0,
-        };
-        let mut values = [0u64; 7];
-        for (slot, field) in values.iter_mut().zip(TypeStats::FIELDS) {
-            *slot = value(field);
-        }
-        Ok(TypeStats::from_values(values))
+        Ok(out.item().map(stats_from).unwrap_or_default())
     }
 
     async fn query_partition(
@@ -842,6 +819,17 @@ fn target(event: JobEvent) -> JobStatus {
 
 fn decode(id: &str, item: &Item) -> Result<Job, StoreError> {
     codec::decode(item).map_err(|source| StoreError::Corrupt { id: id.to_owned(), source })
+}
+
+/// A stats item's counters (missing ones are 0).
+fn stats_from(item: &Item) -> TypeStats {
+    let mut values = [0u64; 7];
+    for (slot, field) in values.iter_mut().zip(TypeStats::FIELDS) {
+        if let Some(AttributeValue::N(v)) = item.get(field) {
+            *slot = v.parse().unwrap_or(0);
+        }
+    }
+    TypeStats::from_values(values)
 }
 
 fn flags_from(item: Option<&Item>) -> PauseFlags {

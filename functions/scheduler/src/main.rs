@@ -1,6 +1,9 @@
 //! Scheduler Lambda, every minute from EventBridge: recurring jobs, due `scheduled` jobs,
 //! stuck and lost jobs, queue metrics.
 
+// The scheduler's run is a deep nest of futures; release builds need more room to lay it out.
+#![recursion_limit = "256"]
+
 use std::sync::Arc;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};

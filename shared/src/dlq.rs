@@ -4,7 +4,7 @@
 //! `failed`), or moved by SQS's redrive policy after too many receives (the worker kept dying).
 //! Idempotent: a job already terminal is left as it is.
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::Utc;
 use futures::StreamExt;
 use tracing::{error, info, warn};
@@ -50,22 +50,14 @@ impl DeadLetterHandler {
                 .buffer_unordered(10)
                 .collect()
                 .await;
-        let mut response = SqsBatchResponse::default();
-        for (message_id, result) in results {
-            let retry = match result {
-                Ok(_) => false,
-                Err(err) => {
-                    error!(error = %err, message_id, "could not record a dead letter; it will be retried");
-                    true
-                }
-            };
-            if retry {
-                let mut failure = BatchItemFailure::default();
-                failure.item_identifier = message_id;
-                response.batch_item_failures.push(failure);
+        let failed = results.into_iter().filter_map(|(message_id, result)| match result {
+            Ok(_) => None,
+            Err(err) => {
+                error!(error = %err, message_id, "could not record a dead letter; it will be retried");
+                Some(message_id)
             }
-        }
-        response
+        });
+        crate::worker::batch_response(failed)
     }
 
     pub async fn record(&self, record: &SqsMessage) -> Result<DeadLetterOutcome, StoreError> {

@@ -2,7 +2,7 @@
 //! pick the job type, and the object's version (or ETag) makes the job id, so a notification
 //! delivered twice creates one job.
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::StreamExt;
 use percent_encoding::percent_decode_str;
 use serde::Deserialize;
@@ -240,15 +240,7 @@ impl IngestHandler {
             .buffer_unordered(10)
             .collect()
             .await;
-        let mut response = SqsBatchResponse::default();
-        for (message_id, ok) in results {
-            if !ok {
-                let mut failure = BatchItemFailure::default();
-                failure.item_identifier = message_id;
-                response.batch_item_failures.push(failure);
-            }
-        }
-        response
+        crate::worker::batch_response(results.into_iter().filter(|(_, ok)| !ok).map(|(id, _)| id))
     }
 
     /// `true` when the message is done with (jobs created, or nothing to create).

@@ -206,15 +206,13 @@ impl Worker {
             .await;
 
         let mut stats = BatchStats::default();
-        let mut response = SqsBatchResponse::default();
+        let mut failed = Vec::new();
         for (message_id, disposition, counted) in results {
             if let Some((job_type, ended, processing_ms, wait_ms)) = counted {
                 stats.record(&job_type, ended, processing_ms, wait_ms);
             }
             if disposition == Disposition::Retry {
-                let mut failure = BatchItemFailure::default();
-                failure.item_identifier = message_id;
-                response.batch_item_failures.push(failure);
+                failed.push(message_id);
             }
         }
         if !stats.is_empty()
@@ -223,7 +221,7 @@ impl Worker {
             // Statistics are advisory; the jobs themselves are recorded.
             warn!(error = %err, "could not record batch statistics");
         }
-        response
+        batch_response(failed)
     }
 
     async fn process(
@@ -609,6 +607,20 @@ fn with_reason(mut failure: JobFailure, reason: DeadLetterReason) -> JobFailure 
 /// The queue name at the end of a queue URL.
 pub fn queue_name(url: &str) -> &str {
     url.trim_end_matches('/').rsplit('/').next().unwrap_or(url)
+}
+
+/// The partial batch response (ReportBatchItemFailures) naming the messages that must come back.
+pub fn batch_response(failed_message_ids: impl IntoIterator<Item = String>) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failed_message_ids
+        .into_iter()
+        .map(|id| {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            failure
+        })
+        .collect();
+    response
 }
 
 /// Build the Lambda event a poller hands the worker, from received messages.

@@ -521,13 +521,7 @@ impl DynamoJobStore {
             return Ok(current.clone());
         }
         let id = current.id.clone();
-        let item = self
-            .update(&id, w, "UpdateItem(external)", |latest| StoreError::Conflict {
-                id: latest.id.clone(),
-                reason: Conflict::NotOwner { attempt: latest.attempts },
-                current: Box::new(latest),
-            })
-            .await?;
+        let item = self.update(&id, w, "UpdateItem(external)", changed).await?;
         decode(&id, &item)
     }
 
@@ -629,7 +623,8 @@ impl DynamoJobStore {
             "{status} = {queued} AND (attribute_not_exists({resent}) OR {resent} < {threshold})"
         ));
         w.set("resent_ms", n(now.timestamp_millis()));
-        self.transition(id, JobEvent::Claim, w, now).await
+        let item = self.update(id, w, "UpdateItem(resent)", changed).await?;
+        decode(id, &item)
     }
 
     /// The oldest jobs in `status`: up to `per_shard` from each index shard, oldest first. For
@@ -810,6 +805,11 @@ impl DynamoJobStore {
             Err(other) => Err(aws(operation, other)),
         }
     }
+}
+
+/// The refusal of an optimistic write: the job is no longer as it was read.
+fn changed(current: Job) -> StoreError {
+    StoreError::Conflict { id: current.id.clone(), reason: Conflict::Changed, current: Box::new(current) }
 }
 
 /// The status an event leads to (the same from every source that allows it).

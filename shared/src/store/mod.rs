@@ -103,6 +103,8 @@ pub enum Conflict {
     AttemptsExhausted,
     /// The job is no longer in the run that tries to write (cancelled, finished, or reclaimed).
     NotOwner { attempt: u32 },
+    /// The job changed since it was read (an optimistic write lost a race).
+    Changed,
 }
 
 #[derive(Debug, thiserror::Error)]

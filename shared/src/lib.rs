@@ -17,6 +17,7 @@ pub mod envelope;
 pub mod ingest;
 pub mod jobs;
 pub mod local;
+pub mod metrics;
 pub mod model;
 pub mod priority;
 pub mod provision;

@@ -11,6 +11,7 @@ use tracing::{info, warn};
 
 use crate::config::ConfigError;
 use crate::envelope::Envelope;
+use crate::metrics::{MetricSet, Unit};
 use crate::model::{Job, JobFailure, MAX_SQS_DELAY_SECONDS, NewJob};
 use crate::priority::{Priority, PriorityTier};
 use crate::queue::{QueueDepth, SqsJobQueue};
@@ -298,6 +299,16 @@ impl Scheduler {
             report.depths.insert(tier, self.queues.depth(tier).await?);
         }
         for (tier, depth) in &report.depths {
+            let mut set = MetricSet::new([("Tier", tier.as_str())]);
+            set.add("QueueVisible", Unit::Count, depth.visible as f64);
+            set.add("QueueInFlight", Unit::Count, depth.in_flight as f64);
+            set.add("QueueDelayed", Unit::Count, depth.delayed as f64);
+            set.add(
+                "OldestQueuedAge",
+                Unit::Seconds,
+                report.oldest_queued_seconds.get(tier).copied().unwrap_or(0) as f64,
+            );
+            set.emit();
             // One line per tier for log-based metrics (the EMF issue formats these as metrics).
             info!(
                 metric = "queue_depth",

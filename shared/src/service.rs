@@ -172,6 +172,9 @@ impl JobService {
             self.roll_back(&job.id).await;
             return Err(err.into());
         }
+        if let Created::New(job) = &created {
+            enqueued_metric(std::slice::from_ref(job));
+        }
         Ok(created)
     }
 
@@ -225,6 +228,8 @@ impl JobService {
             }
             return Err(ServiceError::PartiallyQueued { failed: pending.len(), total: jobs.len() });
         }
+        let new: Vec<Job> = stored.values().filter(|(_, new)| *new).map(|(job, _)| job.clone()).collect();
+        enqueued_metric(&new);
         Ok(jobs.iter().filter_map(|j| stored.get(&j.id).map(|(job, _)| job.clone())).collect())
     }
 
@@ -381,6 +386,19 @@ impl JobService {
             // Left queued without a message: the scheduler re-sends such jobs.
             error!(job_id = %id, error = %err, "could not remove a job whose message was not sent");
         }
+    }
+}
+
+/// EMF: jobs enqueued, per type and tier.
+fn enqueued_metric(jobs: &[Job]) {
+    let mut counts: BTreeMap<(&str, PriorityTier), f64> = BTreeMap::new();
+    for job in jobs {
+        *counts.entry((job.job_type.as_str(), job.tier)).or_default() += 1.0;
+    }
+    for ((job_type, tier), count) in counts {
+        let mut set = crate::metrics::MetricSet::new([("JobType", job_type), ("Tier", tier.as_str())]);
+        set.add("JobsEnqueued", crate::metrics::Unit::Count, count);
+        set.emit();
     }
 }
 

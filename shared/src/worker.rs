@@ -7,7 +7,7 @@
 //! completed / partial / failed, or retrying with a backoff as a fresh delayed message.
 //! Only records that must come back are listed in the response.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,6 +20,7 @@ use tracing::{Instrument, error, info, info_span, warn};
 use crate::config::{Config, ConfigError};
 use crate::context::JobContext;
 use crate::envelope::Envelope;
+use crate::metrics::{MetricSet, Unit};
 use crate::model::{Job, JobFailure};
 use crate::priority::{PerTier, PriorityTier};
 use crate::queue::{QueueError, SqsJobQueue};
@@ -148,8 +149,8 @@ enum Disposition {
     Retry,
 }
 
-/// One run's contribution to the batch statistics.
-type Counted = Option<(String, Ended, u64, u64)>;
+/// One run's contribution to the batch statistics: type, tier, how it ended, run and wait ms.
+type Counted = Option<(String, PriorityTier, Ended, u64, u64)>;
 
 #[derive(Debug)]
 pub struct Worker {
@@ -206,10 +207,15 @@ impl Worker {
             .await;
 
         let mut stats = BatchStats::default();
+        let mut metrics: BTreeMap<(String, PriorityTier), MetricSet> = BTreeMap::new();
         let mut failed = Vec::new();
         for (message_id, disposition, counted) in results {
-            if let Some((job_type, ended, processing_ms, wait_ms)) = counted {
+            if let Some((job_type, tier, ended, processing_ms, wait_ms)) = counted {
                 stats.record(&job_type, ended, processing_ms, wait_ms);
+                let set = metrics.entry((job_type.clone(), tier)).or_insert_with(|| {
+                    MetricSet::new([("JobType", job_type.as_str()), ("Tier", tier.as_str())])
+                });
+                record_metrics(set, ended, processing_ms, wait_ms);
             }
             if disposition == Disposition::Retry {
                 failed.push(message_id);
@@ -221,6 +227,7 @@ impl Worker {
             // Statistics are advisory; the jobs themselves are recorded.
             warn!(error = %err, "could not record batch statistics");
         }
+        metrics.values().for_each(MetricSet::emit);
         batch_response(failed)
     }
 
@@ -308,7 +315,7 @@ impl Worker {
                 };
                 match self.store.fail(&envelope.id, &error, Utc::now()).await {
                     Ok(_) | Err(StoreError::InvalidTransition { .. }) => {
-                        let counted = Some((envelope.job_type.clone(), Ended::Failed, 0, 0));
+                        let counted = Some((envelope.job_type.clone(), tier, Ended::Failed, 0, 0));
                         let reason = DeadLetterReason::CrashedRepeatedly.as_str();
                         (self.dead_letter(tier, &envelope.encode(), reason).await, counted)
                     }
@@ -350,7 +357,7 @@ impl Worker {
         let wait_ms = job.wait_ms.unwrap_or_else(|| {
             job.started_at.map(|s| (s - job.due_at()).num_milliseconds().max(0) as u64).unwrap_or(0)
         });
-        let count = |ended| Some((job.job_type.clone(), ended, processing_ms, wait_ms));
+        let count = |ended| Some((job.job_type.clone(), tier, ended, processing_ms, wait_ms));
 
         let mut dead_reason = None;
         let (outcome, ended) = match result {
@@ -609,6 +616,24 @@ pub fn queue_name(url: &str) -> &str {
     url.trim_end_matches('/').rsplit('/').next().unwrap_or(url)
 }
 
+/// One run in the batch's EMF line: started, how it ended, and its times.
+fn record_metrics(set: &mut MetricSet, ended: Ended, processing_ms: u64, wait_ms: u64) {
+    set.add("JobsStarted", Unit::Count, 1.0);
+    let outcome = match ended {
+        Ended::Completed => "JobsCompleted",
+        Ended::Partial => "JobsPartial",
+        Ended::Retried => "JobsRetried",
+        Ended::Failed => "JobsFailed",
+    };
+    set.add(outcome, Unit::Count, 1.0);
+    if ended == Ended::Failed {
+        // Every failed job's message goes to its tier's DLQ.
+        set.add("JobsDeadLettered", Unit::Count, 1.0);
+    }
+    set.add("ProcessingTime", Unit::Milliseconds, processing_ms as f64);
+    set.add("WaitTime", Unit::Milliseconds, wait_ms as f64);
+}
+
 /// The partial batch response (ReportBatchItemFailures) naming the messages that must come back.
 pub fn batch_response(failed_message_ids: impl IntoIterator<Item = String>) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
@@ -734,6 +759,23 @@ mod tests {
     fn queue_names_come_from_urls_and_arns() {
         assert_eq!(queue_name("http://127.0.0.1:4566/123456789012/jobq-high"), "jobq-high");
         assert_eq!(queue_name("https://sqs.eu-west-1.amazonaws.com/1/jobq-low/"), "jobq-low");
+    }
+
+    #[test]
+    fn a_batch_metric_line_counts_each_outcome_and_time() {
+        let mut set = MetricSet::new([("JobType", "ocr"), ("Tier", "high")]);
+        record_metrics(&mut set, Ended::Completed, 120, 5);
+        record_metrics(&mut set, Ended::Failed, 30, 7);
+        record_metrics(&mut set, Ended::Retried, 10, 1);
+        let doc = set.to_emf(1);
+        assert_eq!(doc["JobsStarted"], serde_json::json!([1.0, 1.0, 1.0]));
+        assert_eq!(doc["JobsCompleted"], serde_json::json!(1.0));
+        assert_eq!(doc["JobsFailed"], serde_json::json!(1.0));
+        assert_eq!(doc["JobsDeadLettered"], serde_json::json!(1.0));
+        assert_eq!(doc["JobsRetried"], serde_json::json!(1.0));
+        assert_eq!(doc["ProcessingTime"], serde_json::json!([120.0, 30.0, 10.0]));
+        assert_eq!(doc["WaitTime"], serde_json::json!([5.0, 7.0, 1.0]));
+        assert!(doc.get("JobsPartial").is_none());
     }
 
     #[test]

@@ -1,0 +1,150 @@
+//! CloudWatch Embedded Metric Format: metrics as structured log lines, no API calls. In Lambda
+//! each line goes to stdout, where CloudWatch Logs extracts the metrics; elsewhere nothing is printed.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+
+pub const NAMESPACE: &str = "jobq";
+
+/// The EMF units jobq uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Count,
+    Milliseconds,
+    Seconds,
+}
+
+impl Unit {
+    fn as_str(self) -> &'static str {
+        match self {
+            Unit::Count => "Count",
+            Unit::Milliseconds => "Milliseconds",
+            Unit::Seconds => "Seconds",
+        }
+    }
+}
+
+/// Metrics sharing one set of dimensions (e.g. job type and tier), several values each.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MetricSet {
+    dimensions: BTreeMap<String, String>,
+    metrics: BTreeMap<String, (Unit, Vec<f64>)>,
+}
+
+impl MetricSet {
+    pub fn new<'a>(dimensions: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        MetricSet {
+            dimensions: dimensions.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+            metrics: BTreeMap::new(),
+        }
+    }
+
+    /// Add a value; several values of one metric become an array (EMF computes the statistics).
+    pub fn add(&mut self, name: &str, unit: Unit, value: f64) {
+        self.metrics.entry(name.to_owned()).or_insert((unit, Vec::new())).1.push(value);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.metrics.is_empty()
+    }
+
+    /// The EMF document, timestamped `timestamp_ms`.
+    pub fn to_emf(&self, timestamp_ms: i64) -> Value {
+        let definitions: Vec<Value> = self
+            .metrics
+            .iter()
+            .map(|(name, (unit, _))| json!({ "Name": name, "Unit": unit.as_str() }))
+            .collect();
+        let mut root = Map::new();
+        root.insert(
+            "_aws".into(),
+            json!({
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": NAMESPACE,
+                    "Dimensions": [self.dimensions.keys().collect::<Vec<_>>()],
+                    "Metrics": definitions,
+                }],
+            }),
+        );
+        for (name, value) in &self.dimensions {
+            root.insert(name.clone(), Value::from(value.clone()));
+        }
+        for (name, (_, values)) in &self.metrics {
+            let value = match values.as_slice() {
+                [one] => json!(one),
+                many => json!(many),
+            };
+            root.insert(name.clone(), value);
+        }
+        Value::Object(root)
+    }
+
+    /// Print the line where CloudWatch will read it (in Lambda only).
+    pub fn emit(&self) {
+        if !self.is_empty() && std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+            println!("{}", self.to_emf(chrono::Utc::now().timestamp_millis()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The documented EMF rules (CloudWatch "Embedded metric format specification").
+    fn assert_valid_emf(doc: &Value) {
+        let aws = &doc["_aws"];
+        assert!(aws["Timestamp"].as_i64().is_some_and(|t| t > 0), "Timestamp: epoch milliseconds");
+        let directives = aws["CloudWatchMetrics"].as_array().expect("CloudWatchMetrics array");
+        assert!(!directives.is_empty());
+        for directive in directives {
+            let namespace = directive["Namespace"].as_str().expect("Namespace");
+            assert!((1..=255).contains(&namespace.len()));
+            for set in directive["Dimensions"].as_array().expect("Dimensions: array of arrays") {
+                let set = set.as_array().expect("a dimension set is an array");
+                assert!(set.len() <= 30);
+                for name in set {
+                    let name = name.as_str().expect("dimension name");
+                    assert!(doc[name].is_string(), "dimension {name} is a string member of the root");
+                }
+            }
+            let metrics = directive["Metrics"].as_array().expect("Metrics");
+            assert!((1..=100).contains(&metrics.len()));
+            for metric in metrics {
+                let name = metric["Name"].as_str().expect("Name");
+                let unit = metric["Unit"].as_str().unwrap_or("None");
+                assert!(["Count", "Milliseconds", "Seconds", "None"].contains(&unit), "{unit}");
+                let value = &doc[name];
+                let numbers =
+                    value.as_array().map(|a| a.iter().all(Value::is_number)).unwrap_or(value.is_number());
+                assert!(numbers, "{name} is a number or an array of numbers: {value}");
+                assert!(value.as_array().is_none_or(|a| a.len() <= 100));
+            }
+        }
+    }
+
+    #[test]
+    fn a_metric_set_is_valid_emf() {
+        let mut set = MetricSet::new([("JobType", "noop"), ("Tier", "high")]);
+        set.add("JobsCompleted", Unit::Count, 1.0);
+        set.add("JobsCompleted", Unit::Count, 1.0);
+        set.add("ProcessingTime", Unit::Milliseconds, 12.0);
+        let doc = set.to_emf(1_767_225_600_000);
+        assert_valid_emf(&doc);
+        assert_eq!(doc["JobType"], "noop");
+        assert_eq!(doc["JobsCompleted"], json!([1.0, 1.0]));
+        assert_eq!(doc["ProcessingTime"], json!(12.0));
+        assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["JobType", "Tier"]]));
+        assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Namespace"], "jobq");
+    }
+
+    #[test]
+    fn an_empty_set_prints_nothing_and_stays_valid_once_filled() {
+        let mut set = MetricSet::new([("Tier", "low")]);
+        assert!(set.is_empty());
+        set.add("QueueDepth", Unit::Count, 3.0);
+        assert_valid_emf(&set.to_emf(1));
+    }
+}

@@ -12,12 +12,12 @@ use tracing::{info, warn};
 use crate::config::ConfigError;
 use crate::envelope::Envelope;
 use crate::metrics::{MetricSet, Unit};
-use crate::model::{Job, JobFailure, MAX_SQS_DELAY_SECONDS, NewJob};
+use crate::model::{Job, MAX_SQS_DELAY_SECONDS, NewJob};
 use crate::priority::{Priority, PriorityTier};
 use crate::queue::{QueueDepth, SqsJobQueue};
 use crate::service::{JobService, ServiceError};
 use crate::status::JobStatus;
-use crate::store::{DynamoJobStore, StoreError};
+use crate::store::StoreError;
 use crate::worker::DeadLetterReason;
 
 /// When a recurring job is due: EventBridge's `rate(...)` and `cron(...)` expressions.
@@ -266,7 +266,6 @@ pub struct TickReport {
 #[derive(Debug, Clone)]
 pub struct Scheduler {
     service: JobService,
-    store: DynamoJobStore,
     queues: SqsJobQueue,
     dlqs: SqsJobQueue,
     settings: SchedulerSettings,
@@ -281,7 +280,6 @@ impl Scheduler {
     ) -> Self {
         Scheduler {
             service: JobService::new(clients, config, job_types),
-            store: DynamoJobStore::new(clients.dynamodb.clone(), &config.table, config.retention),
             queues: SqsJobQueue::new(clients.sqs.clone(), config.queues.clone()),
             dlqs: SqsJobQueue::new(clients.sqs.clone(), config.dlqs.clone()),
             settings,
@@ -369,11 +367,11 @@ impl Scheduler {
         report: &mut TickReport,
     ) -> Result<(), ServiceError> {
         let horizon = now + Duration::seconds(MAX_SQS_DELAY_SECONDS);
-        for job in self.store.oldest(JobStatus::Scheduled, self.settings.sweep_per_shard).await? {
+        for job in self.service.store().oldest(JobStatus::Scheduled, self.settings.sweep_per_shard).await? {
             if job.run_at.is_some_and(|at| at > horizon) {
                 continue;
             }
-            match self.store.release(&job.id, now).await {
+            match self.service.store().release(&job.id, now).await {
                 Ok(released) => {
                     self.queues.send(&envelope(&released), released.delay_seconds(now)).await?;
                     report.released += 1;
@@ -386,18 +384,13 @@ impl Scheduler {
 
     async fn recover_stuck(&self, now: DateTime<Utc>, report: &mut TickReport) -> Result<(), ServiceError> {
         let expired_before = now - self.settings.recover_after;
-        for job in self.store.oldest(JobStatus::Processing, self.settings.sweep_per_shard).await? {
+        for job in self.service.store().oldest(JobStatus::Processing, self.settings.sweep_per_shard).await? {
             if job.lease_until.is_none_or(|lease| lease >= expired_before) {
                 continue;
             }
             if job.attempts >= job.max_attempts {
-                let error = JobFailure {
-                    message: format!("the worker died during each of {} attempts", job.attempts),
-                    details: Some(
-                        serde_json::json!({ "reason": DeadLetterReason::CrashedRepeatedly.as_str() }),
-                    ),
-                };
-                match self.store.fail(&job.id, &error, now).await {
+                let error = crate::worker::crashed_repeatedly(job.attempts);
+                match self.service.store().fail(&job.id, &error, now).await {
                     Ok(failed) => {
                         warn!(job_id = %job.id, "stuck job failed: attempts spent");
                         let reason = DeadLetterReason::CrashedRepeatedly.as_str();
@@ -408,7 +401,7 @@ impl Scheduler {
                 }
                 continue;
             }
-            match self.store.recover(&job.id, expired_before, now).await {
+            match self.service.store().recover(&job.id, expired_before, now).await {
                 Ok(recovered) => {
                     warn!(job_id = %job.id, attempts = recovered.attempts, "stuck job recovered");
                     self.queues.send(&envelope(&recovered), 0).await?;
@@ -422,14 +415,14 @@ impl Scheduler {
 
     async fn resend_lost(&self, now: DateTime<Utc>, report: &mut TickReport) -> Result<(), ServiceError> {
         let due_before = now - self.settings.resend_after;
-        for job in self.store.oldest(JobStatus::Queued, self.settings.sweep_per_shard).await? {
+        for job in self.service.store().oldest(JobStatus::Queued, self.settings.sweep_per_shard).await? {
             let age = (now - job.due_at()).num_seconds().max(0);
             let oldest = report.oldest_queued_seconds.entry(job.tier).or_insert(0);
             *oldest = (*oldest).max(age);
             if job.due_at() >= due_before {
                 continue;
             }
-            match self.store.mark_resent(&job.id, due_before, now).await {
+            match self.service.store().mark_resent(&job.id, due_before, now).await {
                 Ok(_) => {
                     warn!(job_id = %job.id, age_seconds = age, "queued job waited too long: message sent again");
                     self.queues.send(&envelope(&job), 0).await?;

@@ -307,12 +307,7 @@ impl Worker {
                 (Disposition::Retry, None)
             }
             Err(StoreError::Conflict { reason: Conflict::AttemptsExhausted, current, .. }) => {
-                let error = JobFailure {
-                    message: format!("the worker died during each of {} attempts", current.attempts),
-                    details: Some(
-                        serde_json::json!({ "reason": DeadLetterReason::CrashedRepeatedly.as_str() }),
-                    ),
-                };
+                let error = crashed_repeatedly(current.attempts);
                 match self.store.fail(&envelope.id, &error, Utc::now()).await {
                     Ok(_) | Err(StoreError::InvalidTransition { .. }) => {
                         let counted = Some((envelope.job_type.clone(), tier, Ended::Failed, 0, 0));
@@ -575,6 +570,14 @@ impl Worker {
     fn tier_of_arn(&self, arn: &str) -> Option<PriorityTier> {
         let name = arn.rsplit(':').next()?;
         self.queue_names.iter().find(|(_, n)| n.as_str() == name).map(|(t, _)| t)
+    }
+}
+
+/// The failure recorded when every attempt ended with the worker dying (crash, Lambda timeout).
+pub fn crashed_repeatedly(attempts: u32) -> JobFailure {
+    JobFailure {
+        message: format!("the worker died during each of {attempts} attempts"),
+        details: Some(serde_json::json!({ "reason": DeadLetterReason::CrashedRepeatedly.as_str() })),
     }
 }
 

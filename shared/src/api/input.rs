@@ -104,6 +104,19 @@ fn integer(
     }
 }
 
+/// A GitHub Actions run id: a number or a short string, kept as a string.
+fn run_id(map: &Map<String, Value>, prefix: &str) -> Result<Option<String>, ApiError> {
+    match map.get("github_workflow_run_id") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) if n.is_u64() => Ok(Some(n.to_string())),
+        Some(Value::String(s)) if !s.is_empty() && s.len() <= 64 => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::invalid(
+            &field_name(prefix, "github_workflow_run_id"),
+            "must be a run id (number or string)",
+        )),
+    }
+}
+
 pub fn priority(map: &Map<String, Value>, prefix: &str) -> Result<Option<Priority>, ApiError> {
     match map.get("priority") {
         None | Some(Value::Null) => Ok(None),
@@ -161,17 +174,7 @@ pub fn new_job(value: &Value, prefix: &str, rules: &Rules<'_>, depth: usize) -> 
             })?),
         },
     };
-    let github_workflow_run_id = match map.get("github_workflow_run_id") {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) if n.is_u64() => Some(n.to_string()),
-        Some(Value::String(s)) if !s.is_empty() && s.len() <= 64 => Some(s.clone()),
-        Some(_) => {
-            return Err(ApiError::invalid(
-                &field_name(prefix, "github_workflow_run_id"),
-                "must be a run id (number or string)",
-            ));
-        }
-    };
+    let github_workflow_run_id = run_id(map, prefix)?;
     let next = match map.get("next") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(steps)) if depth == 0 && steps.len() <= MAX_NEXT_STEPS => steps
@@ -324,17 +327,7 @@ pub fn external_update(value: &Value) -> Result<ExternalUpdate, ApiError> {
         message: string(map, "message", "", 2048)?,
         result,
         error,
-        github_workflow_run_id: match map.get("github_workflow_run_id") {
-            None | Some(Value::Null) => None,
-            Some(Value::Number(n)) if n.is_u64() => Some(n.to_string()),
-            Some(Value::String(s)) if !s.is_empty() && s.len() <= 64 => Some(s.clone()),
-            Some(_) => {
-                return Err(ApiError::invalid(
-                    "github_workflow_run_id",
-                    "must be a run id (number or string)",
-                ));
-            }
-        },
+        github_workflow_run_id: run_id(map, "")?,
     })
 }
 

@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 CARGO ?= cargo
 
-.PHONY: run test check fmt lint unit integration bench package deploy venv extra emulator clean
+.PHONY: browser-test browser-deps run test check fmt lint unit integration bench package deploy venv extra emulator clean
 
 ## run: the local stack: emulator (unless AWS_ENDPOINT_URL is set), API on http://127.0.0.1:$${JOBQ_PORT:-8080}, workers
 run: venv
@@ -13,9 +13,11 @@ run: venv
 	@echo "The jobq command: $(CURDIR)/target/release/jobq  (or: cargo install --path cli)"
 	scripts/with-emulator.sh --reuse target/release/jobq-local
 
-## test: formatting, clippy, unit tests and emulator integration tests (starts moto unless AWS_ENDPOINT_URL is set)
-test: check venv
+## test: formatting, clippy, unit tests, emulator integration tests, and the dashboard in a browser (starts moto unless AWS_ENDPOINT_URL is set)
+test: check venv browser-deps
 	scripts/with-emulator.sh $(CARGO) test --workspace --all-targets
+	scripts/with-emulator.sh node --test --test-reporter=spec tests/browser/dashboard.test.mjs
+
 
 ## check: rustfmt, clippy (warnings are errors), cfn-lint on the templates, actionlint on the workflows and the action
 check: venv
@@ -58,6 +60,24 @@ bench: venv
 	$(CARGO) build --release -p jobq-bench
 	scripts/with-emulator.sh target/release/jobq-bench
 
+## browser-test: the dashboard in Debian's headless Chromium, driven by playwright-core (part of test)
+browser-test: venv browser-deps
+	$(CARGO) build -p jobq-cli --bin jobq-local
+	scripts/with-emulator.sh node --test --test-reporter=spec tests/browser/dashboard.test.mjs
+
+## browser-deps: Debian's chromium (apt) and playwright-core (npm ci, pinned); playwright downloads no browser
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser-deps: $(CHROMIUM) tests/browser/node_modules/.installed
+
+$(CHROMIUM):
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+
+tests/browser/node_modules/.installed: tests/browser/package.json tests/browser/package-lock.json
+	cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+	touch $@
+
 ## venv: project-local Python environment with the pinned emulator
 venv: $(VENV)/.installed
 
@@ -79,4 +99,4 @@ emulator: venv
 
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV) .emulator
+	rm -rf $(VENV) .emulator tests/browser/node_modules tests/browser/output

@@ -41,7 +41,7 @@ if answers; then
 fi
 
 mkdir -p .emulator
-log=.emulator/moto.log
+log=.emulator/moto-$port.log
 # Its own session: Ctrl-C in the terminal reaches the command (which shuts down gracefully and
 # still needs the emulator), not the emulator; the trap below stops it afterwards.
 setsid .venv/bin/python scripts/emulator.py -H "$host" -p "$port" >"$log" 2>&1 &

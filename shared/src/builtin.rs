@@ -98,6 +98,10 @@ pub struct FailInput {
     pub retryable: bool,
     /// Fail the first `times` attempts, then complete; absent: always fail.
     pub times: Option<u32>,
+    /// Fail while the clock is before this time, then complete: a dependency that comes back,
+    /// so a failed job can be retried by hand and succeed.
+    #[serde(default, with = "crate::model::rfc3339::option")]
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 fn default_fail_message() -> String {
@@ -120,7 +124,8 @@ impl Task for Fail {
     }
 
     async fn run(&self, ctx: &JobContext, input: FailInput) -> Result<TaskOutput, JobError> {
-        if input.times.is_some_and(|times| ctx.attempt() > times) {
+        let recovered = input.until.is_some_and(|until| chrono::Utc::now() >= until);
+        if recovered || input.times.is_some_and(|times| ctx.attempt() > times) {
             return Ok(TaskOutput::Completed(json!({ "succeeded_on_attempt": ctx.attempt() })));
         }
         let error =

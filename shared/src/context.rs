@@ -171,7 +171,7 @@ impl JobContext {
             }
             Err(err) => {
                 // Progress is advisory: a failed write is retried with the next report.
-                tracing::warn!(job_id = %self.job.id, error = %err, "progress write failed");
+                tracing::warn!(error = %err, "progress write failed");
                 let mut state = self.lock();
                 state.pending = Some(merge(Some(update), state.pending.take().unwrap_or_default()));
                 Ok(())

@@ -59,6 +59,11 @@ pub struct TypeSummary {
     pub partial: u64,
     pub failed: u64,
     pub retried: u64,
+    /// Handler runs that ended, and their summed processing and wait times (for rates and
+    /// averages over any window, as Prometheus computes them).
+    pub runs: u64,
+    pub processing_ms: u64,
+    pub wait_ms: u64,
     pub success_rate: Option<f64>,
     pub avg_processing_ms: Option<f64>,
     pub avg_wait_ms: Option<f64>,
@@ -71,6 +76,9 @@ impl From<TypeStats> for TypeSummary {
             partial: s.partial,
             failed: s.failed,
             retried: s.retried,
+            runs: s.runs,
+            processing_ms: s.processing_ms,
+            wait_ms: s.wait_ms,
             success_rate: s.success_rate(),
             avg_processing_ms: s.avg_processing_ms(),
             avg_wait_ms: s.avg_wait_ms(),

@@ -249,7 +249,15 @@ impl Worker {
             }
         };
         let tier = arn_tier.unwrap_or(envelope.tier);
-        let span = info_span!("job", job_id = %envelope.id, job_type = %envelope.job_type, queue = %tier, attempt = tracing::field::Empty);
+        // Every line of a job's life carries these (and, in Lambda, the runtime's `requestId`).
+        let span = info_span!(
+            "job",
+            job_id = %envelope.id,
+            job_type = %envelope.job_type,
+            tier = %tier,
+            queue = %self.queue_names.get(tier),
+            attempt = tracing::field::Empty
+        );
         if pause.is_paused(envelope.tier, &envelope.job_type) {
             let receipt = record.receipt_handle.as_deref().unwrap_or_default();
             return (self.defer_paused(&envelope, receipt, tier).instrument(span).await, None);
@@ -431,30 +439,35 @@ impl Worker {
         let interval = self.settings.progress_interval;
         let visibility = self.settings.visibility_timeout;
         let heartbeat_every = visibility / 2;
-        tokio::spawn(async move {
-            let mut last_heartbeat = Instant::now();
-            let tick = interval.min(heartbeat_every).max(Duration::from_millis(10));
-            loop {
-                tokio::time::sleep(tick).await;
-                if ctx.flush_if_due().await.is_err() {
-                    return; // cancelled: the handler learns at its next report
-                }
-                if last_heartbeat.elapsed() >= heartbeat_every {
-                    last_heartbeat = Instant::now();
-                    let job = ctx.job();
-                    let until = Utc::now() + visibility;
-                    let seconds = i32::try_from(visibility.as_secs()).unwrap_or(43_200);
-                    if let Err(err) = queues.change_visibility(tier, &receipt, seconds).await {
-                        warn!(job_id = %job.id, error = %err, "heartbeat: could not extend message visibility");
+        // In the job's span, so its lines carry the job's fields too.
+        let span = tracing::Span::current();
+        tokio::spawn(
+            async move {
+                let mut last_heartbeat = Instant::now();
+                let tick = interval.min(heartbeat_every).max(Duration::from_millis(10));
+                loop {
+                    tokio::time::sleep(tick).await;
+                    if ctx.flush_if_due().await.is_err() {
+                        return; // cancelled: the handler learns at its next report
                     }
-                    match store.renew_lease(&job.id, job.attempts, until).await {
-                        Ok(()) => {}
-                        Err(StoreError::Conflict { .. }) => return,
-                        Err(err) => warn!(job_id = %job.id, error = %err, "heartbeat: could not renew lease"),
+                    if last_heartbeat.elapsed() >= heartbeat_every {
+                        last_heartbeat = Instant::now();
+                        let job = ctx.job();
+                        let until = Utc::now() + visibility;
+                        let seconds = i32::try_from(visibility.as_secs()).unwrap_or(43_200);
+                        if let Err(err) = queues.change_visibility(tier, &receipt, seconds).await {
+                            warn!(error = %err, "heartbeat: could not extend message visibility");
+                        }
+                        match store.renew_lease(&job.id, job.attempts, until).await {
+                            Ok(()) => {}
+                            Err(StoreError::Conflict { .. }) => return,
+                            Err(err) => warn!(error = %err, "heartbeat: could not renew lease"),
+                        }
                     }
                 }
             }
-        })
+            .instrument(span),
+        )
     }
 
     /// Retries go out as fresh delayed messages: the receive count restarts, so only crashes

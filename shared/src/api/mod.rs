@@ -1,9 +1,11 @@
 //! The HTTP API, written once as an axum `Router`: the API Lambda runs it under `lambda_http`
 //! (API Gateway HTTP API, payload v2), the local stack under a plain HTTP server.
 
+pub mod dashboard;
 pub mod error;
 pub mod input;
 pub mod openapi;
+pub mod prometheus;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,9 +29,11 @@ use crate::service::{JobService, ServiceError};
 /// Every route, as `(method, path)`: the OpenAPI document must list exactly these.
 pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/batches/{id}"),
+    ("get", "/dashboard"),
     ("get", "/health"),
     ("get", "/jobs"),
     ("get", "/jobs/{id}"),
+    ("get", "/metrics"),
     ("get", "/openapi.json"),
     ("get", "/pause"),
     ("get", "/stats"),
@@ -107,6 +111,8 @@ pub fn router(service: JobService, settings: ApiSettings) -> Router {
         .route("/jobs/{id}/retry", post(retry_job))
         .route("/batches/{id}", get(get_batch))
         .route("/stats", get(stats))
+        .route("/metrics", get(metrics))
+        .route("/dashboard", get(dashboard::page))
         .route("/pause", get(pause_flags).post(pause))
         .route("/resume", post(resume))
         .route("/health", get(health))
@@ -124,7 +130,8 @@ pub fn router(service: JobService, settings: ApiSettings) -> Router {
 }
 
 async fn authorize(State(state): Shared, request: Request, next: Next) -> Response {
-    let open = matches!(request.uri().path(), "/health" | "/openapi.json");
+    // The dashboard page holds no data: what it shows comes from routes that need the token.
+    let open = matches!(request.uri().path(), "/health" | "/openapi.json" | "/dashboard");
     if let (Some(token), false) = (&state.settings.token, open) {
         let given = request
             .headers()
@@ -270,6 +277,11 @@ async fn stats(
     }
     let job_type = params.get("type").filter(|t| !t.is_empty());
     Ok(Json(state.service.stats(job_type.map(String::as_str)).await?).into_response())
+}
+
+async fn metrics(State(state): Shared) -> ApiResult {
+    let text = prometheus::render(&state.service.stats(None).await?);
+    Ok(([(header::CONTENT_TYPE, prometheus::CONTENT_TYPE)], text).into_response())
 }
 
 async fn pause_flags(State(state): Shared) -> ApiResult {

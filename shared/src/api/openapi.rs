@@ -135,6 +135,12 @@ pub fn document() -> Value {
             "/health": {
                 "get": { "operationId": "health", "responses": with_errors(returns("200", "every dependency answers", "Health"), &["503"]) }
             },
+            "/metrics": {
+                "get": { "operationId": "metrics", "description": "The figures of /stats in the Prometheus (OpenMetrics) text format.", "responses": with_errors(json!({ "200": { "description": "metrics", "content": { "application/openmetrics-text": { "schema": { "type": "string" } } } } }), &["401", "503"]) }
+            },
+            "/dashboard": {
+                "get": { "operationId": "dashboard", "description": "The live dashboard page; it reads /stats, /jobs and /batches with the API's token.", "responses": { "200": { "description": "the page", "content": { "text/html": { "schema": { "type": "string" } } } } } }
+            },
             "/openapi.json": {
                 "get": { "operationId": "openapi", "responses": { "200": { "description": "this document", "content": { "application/json": { "schema": { "type": "object" } } } } } }
             }

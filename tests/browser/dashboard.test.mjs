@@ -1,0 +1,175 @@
+// The dashboard in a real browser: Debian's headless Chromium driven by playwright-core.
+// Starts the local host (target/debug/jobq-local) against the emulator that `make test` runs,
+// enqueues jobs through the API, and works the page as an operator would.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, "../..");
+const output = path.join(here, "output");
+const endpoint = process.env.AWS_ENDPOINT_URL;
+const binary = process.env.JOBQ_LOCAL_BIN ?? path.join(root, "target/debug/jobq-local");
+const executablePath = process.env.JOBQ_CHROMIUM ?? "/usr/bin/chromium";
+const token = "browser-test-token";
+// This machine's network is closed: Chromium must not try to reach Google's services.
+const chromiumArgs = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+let host, base, browser;
+const hostLog = [];
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function api(method, route, body) {
+  const headers = { Authorization: `Bearer ${token}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const res = await fetch(base + route, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const data = await res.json();
+  assert.ok(res.ok, `${method} ${route}: ${res.status} ${JSON.stringify(data)}`);
+  return data;
+}
+
+const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
+
+before(async () => {
+  assert.ok(endpoint, "AWS_ENDPOINT_URL is not set. Run `make test` (or `make browser-test`): it starts the emulator.");
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  host = spawn(binary, [], {
+    env: {
+      ...process.env,
+      AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? "test",
+      AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? "test",
+      AWS_REGION: process.env.AWS_REGION ?? "us-east-1",
+      JOBQ_PREFIX: `b${Date.now().toString(36)}-`,
+      JOBQ_PORT: String(port),
+      JOBQ_API_TOKEN: token,
+      JOBQ_LOCAL_POLL_WAIT_SECONDS: "1",
+      JOBQ_LOCAL_VISIBILITY_SECONDS: "10",
+      JOBQ_PROGRESS_INTERVAL_MS: "200",
+      JOBQ_SHUTDOWN_GRACE_SECONDS: "1",
+      RUST_LOG: "warn",
+    },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  host.stderr.on("data", chunk => hostLog.push(chunk.toString()));
+  const exited = new Promise(resolve => host.once("exit", code => resolve(code)));
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const res = await fetch(base + "/health").catch(() => null);
+    if (res && res.ok) break;
+    const code = await Promise.race([exited, sleep(200).then(() => undefined)]);
+    assert.equal(code, undefined, `jobq-local (${binary}) exited at start:\n${hostLog.join("")}`);
+    assert.ok(Date.now() < deadline, `jobq-local did not answer within 60 s:\n${hostLog.join("")}`);
+  }
+  mkdirSync(output, { recursive: true });
+  browser = await chromium.launch({ executablePath, headless: true, args: chromiumArgs });
+});
+
+after(async () => {
+  await browser?.close();
+  if (host && host.exitCode === null) {
+    const exited = new Promise(resolve => host.once("exit", resolve));
+    host.kill("SIGTERM");
+    await Promise.race([exited, sleep(10_000)]);
+    if (host.exitCode === null) host.kill("SIGKILL");
+  }
+});
+
+test("an operator watches progress, retries a failed job and pauses a queue", async () => {
+  const recoversAt = Date.now() + 5_000;
+  const sleeper = await api("POST", "/jobs", { type: "sleep", payload: { seconds: 8, steps: 40 } });
+  await api("POST", "/jobs/batch", { jobs: [{ type: "noop" }, { type: "noop" }, { type: "echo", payload: { n: 1 } }] });
+  const failing = await api("POST", "/jobs", {
+    type: "fail", max_attempts: 1, priority: "high",
+    payload: { message: "the upstream is down", until: new Date(recoversAt).toISOString() },
+  });
+
+  const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+  const problems = [];
+  page.on("console", message => { if (message.type() === "error") problems.push(message.text()); });
+  page.on("pageerror", error => problems.push(String(error)));
+
+  // The page asks for the API's token, as any client must present it.
+  await page.goto(base + "/dashboard");
+  await page.getByLabel("This API needs a token (JOBQ_API_TOKEN):").fill(token);
+  await page.getByRole("button", { name: "Use token" }).click();
+  await page.locator("#live", { hasText: "live" }).waitFor();
+  // Before the token, the page's requests were refused (401), as they should be; from here on,
+  // any console error counts.
+  const refused = problems.splice(0);
+  assert.ok(refused.length > 0 && refused.every(p => p.includes("401")), `before the token: ${refused}`);
+
+  // A progress bar advances without reloading the page.
+  // Rows are rebuilt when their data changes: look the bar up afresh each time.
+  const barValue = selector => page.evaluate(sel => document.querySelector(sel)?.value ?? -1, selector);
+  const bar = `progress[aria-label="Progress of job ${sleeper.id}"]`;
+  await page.waitForFunction(sel => document.querySelector(sel)?.value > 0, bar, { timeout: 30_000 });
+  const first = await barValue(bar);
+  await page.waitForFunction(([sel, seen]) => document.querySelector(sel)?.value > seen, [bar, first], { timeout: 30_000 });
+  const later = await barValue(bar);
+  assert.ok(later > first, `progress went from ${first} to ${later}`);
+  const step = page.locator(`tr[data-job-id="${sleeper.id}"] .step`);
+  assert.match(await step.textContent(), /^step \d+\/40$/);
+
+  // The failed job shows its error; once its dependency is back, Retry makes it complete.
+  const failedRow = page.locator(`#failed tr[data-job-id="${failing.id}"]`);
+  await failedRow.waitFor({ timeout: 30_000 });
+  assert.equal(await failedRow.locator(".error-text").textContent(), "the upstream is down");
+  await sleep(Math.max(0, recoversAt - Date.now()));
+  await page.getByRole("button", { name: `Retry job ${failing.id}` }).click();
+  await page.locator(`#recent tr[data-job-id="${failing.id}"] td.status`, { hasText: "completed" })
+    .waitFor({ timeout: 30_000 });
+  await failedRow.waitFor({ state: "detached" });
+  assert.equal((await api("GET", `/jobs/${failing.id}`)).status, "completed");
+
+  // Pause and resume a tier: the button, the state and the API agree.
+  await page.getByRole("button", { name: "Pause high queue" }).click();
+  const resumeHigh = page.getByRole("button", { name: "Resume high queue" });
+  await resumeHigh.waitFor();
+  assert.equal(await resumeHigh.getAttribute("aria-pressed"), "true");
+  assert.ok((await api("GET", "/pause")).paused.includes("queue:high"));
+  await resumeHigh.click();
+  await page.getByRole("button", { name: "Pause high queue" }).waitFor();
+  assert.ok(!(await api("GET", "/pause")).paused.includes("queue:high"));
+
+  // Pause everything from the header, then resume.
+  await page.getByRole("button", { name: "Pause all" }).click();
+  await page.getByRole("button", { name: "Resume all" }).waitFor();
+  assert.deepEqual((await api("GET", "/pause")).paused, ["all"]);
+  await page.getByRole("button", { name: "Resume all" }).click();
+  await page.getByRole("button", { name: "Pause all" }).waitFor();
+
+  // The batch reaches 100 %, and the status counts follow the table.
+  await page.waitForFunction(() => document.querySelector("#batches progress")?.value === 100, null, { timeout: 30_000 });
+  await page.locator("#batches td", { hasText: "done" }).waitFor();
+  await page.locator('#counts li[data-status="completed"] .n').filter({ hasNotText: /^0$/ }).waitFor();
+
+  await page.screenshot({ path: path.join(output, "dashboard.png"), fullPage: true });
+
+  // On a phone: nothing wider than the screen but the tables' own scroll areas.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await sleep(300);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the page is ${overflow}px wider than a phone`);
+  await page.screenshot({ path: path.join(output, "dashboard-phone.png"), fullPage: true });
+
+  assert.deepEqual(problems, [], "no script errors and no Content-Security-Policy violations");
+  await page.close();
+});

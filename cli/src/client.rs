@@ -61,26 +61,50 @@ impl Client {
         self.send(Method::POST, path, body).await
     }
 
-    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, CliError> {
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// What authenticates this client's requests, for messages.
+    pub fn auth(&self) -> &'static str {
+        match (&self.sigv4, &self.token) {
+            (Some(_), _) => "SigV4",
+            (None, Some(_)) => "a bearer token",
+            (None, None) => "no credentials",
+        }
+    }
+
+    /// One request with this client's credentials; `path` includes any query string. A body is
+    /// always JSON, as the API takes nothing else.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<reqwest::Response, CliError> {
         let url = format!("{}{path}", self.base);
-        let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
         let mut request = self.http.request(method.clone(), &url);
-        if !bytes.is_empty() {
+        if !body.is_empty() {
             request = request.header("content-type", "application/json");
         }
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
         }
         if let Some(signer) = &self.sigv4 {
-            for (name, value) in signer.headers(method.as_str(), &url, &bytes)? {
+            for (name, value) in signer.headers(method.as_str(), &url, &body)? {
                 request = request.header(name, value);
             }
         }
-        let response = request
-            .body(bytes)
+        request
+            .body(body)
             .send()
             .await
-            .map_err(|source| CliError::Unreachable { url: self.base.clone(), source })?;
+            .map_err(|source| CliError::Unreachable { url: self.base.clone(), source })
+    }
+
+    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, CliError> {
+        let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        let response = self.request(method, path, bytes).await?;
         let status = response.status();
         let text = response
             .text()

@@ -1,6 +1,7 @@
 //! `jobq`: drive a jobq API from a terminal or a script.
 
 mod client;
+mod proxy;
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -37,6 +38,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Open the dashboard through a local proxy that adds these credentials (token or --sigv4),
+    /// for APIs a browser cannot authenticate to.
+    Dashboard {
+        /// Port on 127.0.0.1 (0: any free port).
+        #[arg(long, default_value_t = 8090)]
+        port: u16,
+    },
     /// Enqueue a job.
     Enqueue(EnqueueArgs),
     /// Show one job.
@@ -145,6 +153,7 @@ fn fail(err: &CliError) -> ExitCode {
 
 async fn run(client: &Client, command: Command) -> Result<u8, CliError> {
     match command {
+        Command::Dashboard { port } => proxy::serve(client.clone(), port).await,
         Command::Enqueue(args) => enqueue(client, args).await,
         Command::Status { id, json } => {
             let job = client.get(&format!("/jobs/{id}")).await?;

@@ -140,3 +140,74 @@ async fn the_command_line_drives_the_queue() {
     assert!(stderr(&unreachable).starts_with("error: cannot reach the jobq API"), "{}", stderr(&unreachable));
     let _ = std::fs::remove_file(file);
 }
+
+/// `jobq dashboard` on an API that wants a token: the browser (here, plain requests without
+/// credentials) gets the page and its data through the proxy, which adds the token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_proxy_adds_the_credentials_a_browser_cannot() {
+    let host = LocalHost::start_with(&unique_prefix(), &[("JOBQ_API_TOKEN", "proxy-secret")]).await;
+    let direct = reqwest::get(format!("{}/stats", host.url)).await.expect("GET");
+    assert_eq!(direct.status(), 401, "the API itself wants the token");
+
+    let mut proxy = Command::new(env!("CARGO_BIN_EXE_jobq"))
+        .args(["dashboard", "--port", "0"])
+        .env("JOBQ_API_URL", &host.url)
+        .env("JOBQ_API_TOKEN", "proxy-secret")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("start jobq dashboard");
+    let mut first_line = String::new();
+    // Kept open until the end: the proxy prints more.
+    let mut stdout = std::io::BufReader::new(proxy.stdout.take().expect("stdout"));
+    std::io::BufRead::read_line(&mut stdout, &mut first_line).expect("read");
+    let page_url = first_line.trim().strip_prefix("Dashboard: ").expect("the URL first").to_owned();
+    let base = page_url.trim_end_matches("/dashboard").to_owned();
+
+    let page = reqwest::get(&page_url).await.expect("GET /dashboard");
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"].to_str().expect("ascii").to_owned();
+    assert!(csp.contains("script-src 'nonce-"), "the page's policy comes through: {csp}");
+    assert!(page.text().await.expect("body").contains("<title>jobq dashboard</title>"));
+
+    let http = reqwest::Client::new();
+    let stats = http.get(format!("{base}/stats")).send().await.expect("GET /stats");
+    assert_eq!(stats.status(), 200, "the proxy adds the token");
+    // A write from the page's own origin goes through; from another site's page it does not.
+    let own_origin = base.clone();
+    let paused = http
+        .post(format!("{base}/pause"))
+        .header("origin", &own_origin)
+        .json(&serde_json::json!({"scope": "queue:low"}))
+        .send()
+        .await
+        .expect("POST /pause");
+    assert_eq!(paused.status(), 200);
+    let flags: Value = host_get_with_token(&host, "/pause").await;
+    assert_eq!(flags["paused"], serde_json::json!(["queue:low"]));
+    let foreign = http
+        .post(format!("{base}/resume"))
+        .header("origin", "https://evil.example")
+        .json(&serde_json::json!({"scope": "queue:low"}))
+        .send()
+        .await
+        .expect("POST /resume");
+    assert_eq!(foreign.status(), 403);
+    let flags: Value = host_get_with_token(&host, "/pause").await;
+    assert_eq!(flags["paused"], serde_json::json!(["queue:low"]), "the foreign request did nothing");
+
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+}
+
+async fn host_get_with_token(host: &LocalHost, path: &str) -> Value {
+    reqwest::Client::new()
+        .get(format!("{}{path}", host.url))
+        .bearer_auth("proxy-secret")
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("JSON")
+}

@@ -35,9 +35,15 @@ fn free_port() -> u16 {
 impl LocalHost {
     /// Start `jobq-local` and wait until `/health` answers.
     pub async fn start(prefix: &str) -> LocalHost {
+        Self::start_with(prefix, &[]).await
+    }
+
+    /// Start `jobq-local` with extra environment variables (e.g. `JOBQ_API_TOKEN`).
+    pub async fn start_with(prefix: &str, extra_env: &[(&str, &str)]) -> LocalHost {
         let endpoint = endpoint();
         let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_jobq-local"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_jobq-local"));
+        command
             .env("AWS_ENDPOINT_URL", &endpoint)
             .env("AWS_ACCESS_KEY_ID", std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "test".into()))
             .env(
@@ -54,10 +60,10 @@ impl LocalHost {
             .env("JOBQ_RETRY_BASE_MS", "200")
             .env("RUST_LOG", "warn")
             .env_remove("JOBQ_API_TOKEN")
+            .envs(extra_env.iter().copied())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start jobq-local");
+            .stderr(Stdio::inherit());
+        let child = command.spawn().expect("start jobq-local");
         let mut host = LocalHost {
             child: Some(child),
             url: format!("http://127.0.0.1:{port}"),

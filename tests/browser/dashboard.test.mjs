@@ -95,6 +95,7 @@ after(async () => {
 test("an operator watches progress, retries a failed job and pauses a queue", async () => {
   const recoversAt = Date.now() + 5_000;
   const sleeper = await api("POST", "/jobs", { type: "sleep", payload: { seconds: 8, steps: 40 } });
+  const second = await api("POST", "/jobs", { type: "sleep", priority: "low", payload: { seconds: 4, steps: 8 } });
   await api("POST", "/jobs/batch", { jobs: [{ type: "noop" }, { type: "noop" }, { type: "echo", payload: { n: 1 } }] });
   const failing = await api("POST", "/jobs", {
     type: "fail", max_attempts: 1, priority: "high",
@@ -127,6 +128,10 @@ test("an operator watches progress, retries a failed job and pauses a queue", as
   assert.ok(later > first, `progress went from ${first} to ${later}`);
   const step = page.locator(`tr[data-job-id="${sleeper.id}"] .step`);
   assert.match(await step.textContent(), /^step \d+\/40$/);
+  // The other sleeper, on the low tier, runs beside it and finishes at 100 %.
+  await page.locator(`#recent tr[data-job-id="${second.id}"] td.status`, { hasText: "completed" })
+    .waitFor({ timeout: 30_000 });
+  assert.equal(await barValue(`progress[aria-label="Progress of job ${second.id}"]`), 100);
 
   // The failed job shows its error; once its dependency is back, Retry makes it complete.
   const failedRow = page.locator(`#failed tr[data-job-id="${failing.id}"]`);

@@ -8,7 +8,7 @@ use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
 
 use crate::priority::PriorityTier;
 use crate::service::Stats;
@@ -22,24 +22,31 @@ type Ratios = Family<Labels, Gauge<f64, AtomicU64>>;
 type Counters = Family<Labels, Counter>;
 type Seconds = Family<Labels, Counter<f64, AtomicU64>>;
 
+/// A metric family, registered under `name` (a counter's gets `_total`).
+fn family<M: Metric + Clone + Default>(registry: &mut Registry, name: &str, help: &str) -> M {
+    let metric = M::default();
+    registry.register(name, help, metric.clone());
+    metric
+}
+
 /// Pure: the exposition of one set of statistics.
 pub fn render(stats: &Stats) -> String {
     let mut registry = Registry::with_prefix("jobq");
-    let mut gauge = |name: &str, help: &str| {
-        let family = Gauges::default();
-        registry.register(name, help, family.clone());
-        family
-    };
-    let jobs = gauge("jobs", "Jobs in the table, by status");
-    let messages = gauge("queue_messages", "Messages in a tier's queue, by state (approximate)");
-    let dead = gauge("dead_letter_messages", "Messages in a tier's dead-letter queue (approximate)");
-    let paused = gauge("paused", "1 when the scope (all, a tier's queue, a job type) is paused");
-    let success = Ratios::default();
-    registry.register(
-        "job_success_ratio",
-        "Completed (fully or partly) over finished jobs, by type",
-        success.clone(),
-    );
+    let r = &mut registry;
+    let jobs: Gauges = family(r, "jobs", "Jobs in the table, by status");
+    let messages: Gauges = family(r, "queue_messages", "Messages in a tier's queue, by state (approximate)");
+    let dead: Gauges =
+        family(r, "dead_letter_messages", "Messages in a tier's dead-letter queue (approximate)");
+    let paused: Gauges = family(r, "paused", "1 when the scope (all, a tier's queue, a job type) is paused");
+    let success: Ratios =
+        family(r, "job_success_ratio", "Completed (fully or partly) over finished jobs, by type");
+    let ended: Counters = family(r, "jobs_ended", "Jobs that reached an end, by type and outcome");
+    let retried: Counters = family(r, "job_retries", "Runs that failed and were retried, by type");
+    let runs: Counters = family(r, "job_runs", "Handler runs that ended, by type");
+    let processing: Seconds =
+        family(r, "job_processing_seconds", "Summed run time, by type (divide by job_runs)");
+    let wait: Seconds =
+        family(r, "job_wait_seconds", "Summed time from due to start, by type (divide by job_runs)");
     for (status, n) in &stats.counts {
         jobs.get_or_create(&vec![("status", status.to_string())]).set(*n as i64);
     }
@@ -59,21 +66,6 @@ pub fn render(stats: &Stats) -> String {
         paused.get_or_create(&vec![("scope", scope.to_string())]).set(value);
     }
 
-    let mut counter = |name: &str, help: &str| {
-        let family = Counters::default();
-        registry.register(name, help, family.clone());
-        family
-    };
-    let ended = counter("jobs_ended", "Jobs that reached an end, by type and outcome");
-    let retried = counter("job_retries", "Runs that failed and were retried, by type");
-    let runs = counter("job_runs", "Handler runs that ended, by type");
-    let mut seconds = |name: &str, help: &str| {
-        let family = Seconds::default();
-        registry.register(name, help, family.clone());
-        family
-    };
-    let processing = seconds("job_processing_seconds", "Summed run time, by type (divide by job_runs)");
-    let wait = seconds("job_wait_seconds", "Summed time from due to start, by type (divide by job_runs)");
     for (job_type, s) in &stats.types {
         let by_type = || vec![("type", job_type.clone())];
         for (outcome, n) in [("completed", s.completed), ("partial", s.partial), ("failed", s.failed)] {

@@ -76,6 +76,13 @@ impl DeadLetterHandler {
             }
         };
         let job_id = envelope.id.clone();
+        if reason == DeadLetterReason::MissingRecord.as_str() {
+            // There was no record when the worker looked (e.g. an enqueue rolled back after its
+            // message went out). A job with this id now is a later one (the client's retry with
+            // the same idempotency key), with a message of its own: it is not this letter's.
+            warn!(dead_letter = true, job_id = %job_id, reason = %reason, "dead letter: no record at delivery");
+            return Ok(DeadLetterOutcome::Unrecordable { reason });
+        }
         let failure = JobFailure {
             message: match reason.as_str() {
                 REDRIVE_REASON => {

@@ -25,7 +25,9 @@ use crate::model::{Job, JobFailure};
 use crate::priority::{PerTier, PriorityTier};
 use crate::queue::{QueueError, SqsJobQueue};
 use crate::resources::QUEUE_VISIBILITY_TIMEOUT_SECONDS;
-use crate::store::{BatchStats, Conflict, DynamoJobStore, Ended, PauseFlags, RunOutcome, StoreError};
+use crate::store::{
+    BatchStats, Conflict, DynamoJobStore, Ended, PauseFlags, RunOutcome, StatsWriter, StoreError,
+};
 use crate::task::{ErrorKind, JobError, Registry, RetryPolicy, TaskOutput};
 
 /// Why a message went to a dead-letter queue.
@@ -161,6 +163,7 @@ pub struct Worker {
     registry: Arc<Registry>,
     settings: WorkerSettings,
     pause: Mutex<Option<(Instant, PauseFlags)>>,
+    stats: StatsWriter,
 }
 
 impl Worker {
@@ -178,6 +181,7 @@ impl Worker {
             registry: Arc::new(registry),
             settings,
             pause: Mutex::new(None),
+            stats: StatsWriter::new(),
         }
     }
 
@@ -222,10 +226,10 @@ impl Worker {
             }
         }
         if !stats.is_empty()
-            && let Err(err) = self.store.add_stats(&stats).await
+            && let Err(err) = self.stats.add(&self.store, &stats).await
         {
-            // Statistics are advisory; the jobs themselves are recorded.
-            warn!(error = %err, "could not record batch statistics");
+            // Kept, and added with the next batch's (once: see StatsWriter).
+            warn!(error = %err, "could not record batch statistics yet");
         }
         metrics.values().for_each(MetricSet::emit);
         batch_response(failed)

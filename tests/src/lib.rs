@@ -3,6 +3,8 @@
 //! Each [`TestEnv`] provisions its own table, queues and bucket under a unique prefix, so tests
 //! run in parallel without seeing each other's jobs or messages.
 
+pub mod fault_proxy;
+
 use aws_config::{BehaviorVersion, Region};
 use jobq::aws::Clients;
 use jobq::provision::{Provisioned, provision};
@@ -111,6 +113,48 @@ impl TestEnv {
     pub fn counted_clients(&self) -> (Clients, RequestCounter) {
         let counter = RequestCounter::default();
         (Clients::counted(&self.sdk, &counter), counter)
+    }
+
+    /// Clients of their own whose requests go to `endpoint` instead (a fault proxy in front of the
+    /// emulator), with a request counter of their own.
+    pub fn clients_via(&self, endpoint: &str) -> (Clients, RequestCounter) {
+        self.clients_to(endpoint, self.sdk.clone())
+    }
+
+    /// As [`TestEnv::clients_via`], with the SDK making at most `max_attempts` tries per request.
+    pub fn clients_via_with_attempts(&self, endpoint: &str, max_attempts: u32) -> (Clients, RequestCounter) {
+        let retry = aws_config::retry::RetryConfig::standard().with_max_attempts(max_attempts);
+        self.clients_to(endpoint, self.sdk.to_builder().retry_config(retry).build())
+    }
+
+    /// Set on each service's config: `AWS_ENDPOINT_URL` in the environment would win over the
+    /// shared config's endpoint.
+    fn clients_to(&self, endpoint: &str, sdk: aws_config::SdkConfig) -> (Clients, RequestCounter) {
+        let counter = RequestCounter::default();
+        let dynamodb = aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .endpoint_url(endpoint)
+            .interceptor(counter.clone())
+            .build();
+        let sqs = aws_sdk_sqs::config::Builder::from(&sdk)
+            .endpoint_url(endpoint)
+            .interceptor(counter.clone())
+            .build();
+        let s3 = aws_sdk_s3::config::Builder::from(&sdk)
+            .endpoint_url(endpoint)
+            .force_path_style(true)
+            .interceptor(counter.clone())
+            .build();
+        let clients = Clients {
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb),
+            sqs: aws_sdk_sqs::Client::from_conf(sqs),
+            s3: aws_sdk_s3::Client::from_conf(s3),
+        };
+        (clients, counter)
+    }
+
+    /// The emulator's endpoint (`AWS_ENDPOINT_URL`).
+    pub fn endpoint(&self) -> String {
+        self.sdk.endpoint_url().unwrap_or_default().to_owned()
     }
 
     pub async fn arn(&self, tier: PriorityTier) -> String {

@@ -1,8 +1,14 @@
 //! The job store on DynamoDB. Every status change is one conditional UpdateItem whose condition
 //! lists the source states the transition function allows; a refused write returns the current
 //! item in the same request (ReturnValuesOnConditionCheckFailure), so refusals cost no extra read.
+//!
+//! Every write to a job item also stores a fresh write token ([`WRITE_TOKEN`]). The SDK retries a
+//! request whose response was lost (a dropped connection, a timeout) with the same token; if the
+//! first attempt took effect, the retry's condition fails and the item it returns carries our
+//! token: the write is ours, not a refusal. Without this, a claim whose response was lost looked
+//! like another run's lease, and a finish like someone else's change.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
@@ -33,6 +39,13 @@ const LIST_FANOUT: usize = 16;
 /// BatchGetItem's limit.
 const BATCH_GET_MAX: usize = 100;
 const PAUSE_SCOPES: &str = "scopes";
+/// The attribute holding the token of the last write to a job item.
+pub const WRITE_TOKEN: &str = "wtok";
+
+/// Unique per write request (not per SDK attempt: retries resend the same request).
+fn write_token() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
 
 #[derive(Debug, Clone)]
 pub struct DynamoJobStore {
@@ -54,26 +67,38 @@ impl DynamoJobStore {
     /// Put a new job; if its id exists (same idempotency key), return the stored one. One request.
     #[instrument(skip_all, fields(job_id = %job.id))]
     pub async fn create(&self, job: &Job) -> Result<Created, StoreError> {
-        let result = self
+        let token = write_token();
+        let mut item = codec::encode(job);
+        item.insert(WRITE_TOKEN.to_owned(), s(&token));
+        let request = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(codec::encode(job)))
+            .set_item(Some(item))
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", PK)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Created::New(job.clone())),
-            Err(SdkError::ServiceError(err)) => match err.into_err() {
-                PutItemError::ConditionalCheckFailedException(e) => {
-                    let existing = e.item().ok_or_else(|| StoreError::NotFound { id: job.id.clone() })?;
-                    Ok(Created::Existing(decode(&job.id, existing)?))
-                }
-                other => Err(aws("PutItem", other)),
-            },
-            Err(other) => Err(aws("PutItem", other)),
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let mut round = 0;
+        loop {
+            round += 1;
+            match request.clone().send().await {
+                Ok(_) => return Ok(Created::New(job.clone())),
+                Err(SdkError::ServiceError(err)) => match err.into_err() {
+                    PutItemError::ConditionalCheckFailedException(e) => {
+                        let existing = e.item().ok_or_else(|| StoreError::NotFound { id: job.id.clone() })?;
+                        if is_ours(existing, &token) {
+                            // An earlier attempt of this put took effect; its response was lost.
+                            return Ok(Created::New(job.clone()));
+                        }
+                        return Ok(Created::Existing(decode(&job.id, existing)?));
+                    }
+                    other if round < WRITE_ROUNDS && put_may_succeed_later(&other) => {}
+                    other => return Err(aws("PutItem", other)),
+                },
+                Err(other) if round < WRITE_ROUNDS && may_succeed_later(&other) => {}
+                Err(other) => return Err(aws("PutItem", other)),
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100 << round)).await;
         }
     }
 
@@ -666,8 +691,22 @@ impl DynamoJobStore {
         Ok(jobs)
     }
 
-    /// Add a batch's counters: one UpdateItem per job type in the batch.
-    pub async fn add_stats(&self, batch: &BatchStats) -> Result<(), StoreError> {
+    /// Add a batch's counters, once: one UpdateItem per job type in the batch, each conditional
+    /// on the item's last number from `writer` being below `seq` (and setting it to `seq`). A
+    /// retry of a write that took effect (its response lost) is refused by that condition, so a
+    /// count is never added twice. `seq` must grow with each call of one writer, and one writer's
+    /// calls must not overlap ([`super::StatsWriter`] sees to both). `forget` lists, per type,
+    /// writers to drop from the item; the result lists, per type written, writers not heard from
+    /// for [`STALE_WRITER`] (so the item does not grow with every worker that ever ran).
+    pub async fn add_stats(
+        &self,
+        batch: &BatchStats,
+        writer: &str,
+        seq: u64,
+        forget: &BTreeMap<String, Vec<String>>,
+    ) -> Result<BTreeMap<String, Vec<String>>, StoreError> {
+        let stale_before = seq.saturating_sub(STALE_WRITER.num_milliseconds().max(0) as u64);
+        let writer_attribute = format!("{WRITER_PREFIX}{writer}");
         let updates = batch.by_type.iter().map(|(job_type, stats)| {
             let mut request = self
                 .client
@@ -675,7 +714,11 @@ impl DynamoJobStore {
                 .table_name(&self.table)
                 .key(PK, s(keys::stats_pk(job_type)))
                 .expression_attribute_names("#type", "type")
-                .expression_attribute_values(":type", s(job_type));
+                .expression_attribute_values(":type", s(job_type))
+                .expression_attribute_names("#w", &writer_attribute)
+                .expression_attribute_values(":seq", n(seq))
+                .condition_expression("attribute_not_exists(#w) OR #w < :seq")
+                .return_values(ReturnValue::AllNew);
             let mut adds = Vec::new();
             for (i, (field, value)) in TypeStats::FIELDS.iter().zip(stats.values()).enumerate() {
                 if value > 0 {
@@ -685,10 +728,36 @@ impl DynamoJobStore {
                         .expression_attribute_values(format!(":f{i}"), n(value));
                 }
             }
-            request.update_expression(format!("SET #type = :type ADD {}", adds.join(", "))).send()
+            let mut expression = "SET #type = :type, #w = :seq".to_owned();
+            if !adds.is_empty() {
+                expression.push_str(&format!(" ADD {}", adds.join(", ")));
+            }
+            let mut gone = Vec::new();
+            for (i, name) in forget.get(job_type).into_iter().flatten().enumerate() {
+                if *name != writer_attribute {
+                    request = request.expression_attribute_names(format!("#g{i}"), name);
+                    gone.push(format!("#g{i}"));
+                }
+            }
+            if !gone.is_empty() {
+                expression.push_str(&format!(" REMOVE {}", gone.join(", ")));
+            }
+            let request = request.update_expression(expression);
+            async move {
+                match request.send().await {
+                    Ok(out) => Ok((job_type.clone(), stale_writers(out.attributes(), stale_before))),
+                    // Our number is already there: this write took effect before.
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+                    {
+                        Ok((job_type.clone(), Vec::new()))
+                    }
+                    Err(e) => Err(aws("UpdateItem(stats)", e)),
+                }
+            }
         });
-        futures::future::try_join_all(updates).await.map_err(|e| aws("UpdateItem(stats)", e))?;
-        Ok(())
+        Ok(futures::future::try_join_all(updates).await?.into_iter().collect())
     }
 
     pub async fn stats(&self, job_type: &str) -> Result<TypeStats, StoreError> {
@@ -776,11 +845,13 @@ impl DynamoJobStore {
     async fn update(
         &self,
         id: &str,
-        w: Write,
+        mut w: Write,
         operation: &'static str,
         refusal: impl FnOnce(Job) -> StoreError,
     ) -> Result<Item, StoreError> {
-        let result = self
+        let token = write_token();
+        w.set(WRITE_TOKEN, s(&token));
+        let request = self
             .client
             .update_item()
             .table_name(&self.table)
@@ -790,21 +861,60 @@ impl DynamoJobStore {
             .set_expression_attribute_names(Some(w.names))
             .set_expression_attribute_values(Some(w.values))
             .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(out) => Ok(out.attributes.unwrap_or_default()),
-            Err(SdkError::ServiceError(err)) => match err.into_err() {
-                UpdateItemError::ConditionalCheckFailedException(e) => match e.item() {
-                    Some(item) => Err(refusal(decode(id, item)?)),
-                    None => Err(StoreError::NotFound { id: id.to_owned() }),
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let mut round = 0;
+        loop {
+            round += 1;
+            match request.clone().send().await {
+                Ok(out) => return Ok(out.attributes.unwrap_or_default()),
+                Err(SdkError::ServiceError(err)) => match err.into_err() {
+                    UpdateItemError::ConditionalCheckFailedException(e) => {
+                        return match e.item() {
+                            // An earlier attempt of this same request took effect and its response
+                            // was lost: the item is as our write left it.
+                            Some(item) if is_ours(item, &token) => Ok(item.clone()),
+                            Some(item) => Err(refusal(decode(id, item)?)),
+                            None => Err(StoreError::NotFound { id: id.to_owned() }),
+                        };
+                    }
+                    other if round < WRITE_ROUNDS && update_may_succeed_later(&other) => {}
+                    other => return Err(aws(operation, other)),
                 },
-                other => Err(aws(operation, other)),
-            },
-            Err(other) => Err(aws(operation, other)),
+                Err(other) if round < WRITE_ROUNDS && may_succeed_later(&other) => {}
+                Err(other) => return Err(aws(operation, other)),
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100 << round)).await;
         }
     }
+}
+
+/// Sends of one job write (each with the SDK's own retries), with the same write token: after an
+/// ambiguous failure (the SDK gave up, but an attempt may have taken effect) only a resend of the
+/// same request can tell, by finding its own token.
+const WRITE_ROUNDS: u32 = 3;
+
+/// A failure with no answer from DynamoDB (connection lost, timeout, unreadable response).
+fn may_succeed_later<E, R>(err: &SdkError<E, R>) -> bool {
+    matches!(err, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_))
+}
+
+fn update_may_succeed_later(err: &UpdateItemError) -> bool {
+    err.is_internal_server_error()
+        || err.is_provisioned_throughput_exceeded_exception()
+        || err.is_request_limit_exceeded()
+        || err.is_throttling_exception()
+}
+
+fn put_may_succeed_later(err: &PutItemError) -> bool {
+    err.is_internal_server_error()
+        || err.is_provisioned_throughput_exceeded_exception()
+        || err.is_request_limit_exceeded()
+        || err.is_throttling_exception()
+}
+
+/// Whether `item` was last written by the request that carried `token`.
+fn is_ours(item: &Item, token: &str) -> bool {
+    matches!(item.get(WRITE_TOKEN), Some(AttributeValue::S(t)) if t == token)
 }
 
 /// The refusal of an optimistic write: the job is no longer as it was read.
@@ -819,6 +929,29 @@ fn target(event: JobEvent) -> JobStatus {
 
 fn decode(id: &str, item: &Item) -> Result<Job, StoreError> {
     codec::decode(item).map_err(|source| StoreError::Corrupt { id: id.to_owned(), source })
+}
+
+/// Attributes of a stats item that hold a writer's last applied number.
+const WRITER_PREFIX: &str = "w_";
+/// A writer silent this long is dropped from the stats items it wrote to.
+pub const STALE_WRITER: Duration = Duration::hours(24);
+/// Writers dropped per type in one stats write, at most.
+const FORGET_MAX: usize = 16;
+
+/// Writer attributes of a stats item whose last number (a time in ms) is below `before`.
+fn stale_writers(item: Option<&Item>, before: u64) -> Vec<String> {
+    let mut stale: Vec<String> = item
+        .into_iter()
+        .flatten()
+        .filter(|(name, value)| {
+            name.starts_with(WRITER_PREFIX)
+                && matches!(value, AttributeValue::N(v) if v.parse::<u64>().is_ok_and(|seq| seq < before))
+        })
+        .map(|(name, _)| name.clone())
+        .collect();
+    stale.sort();
+    stale.truncate(FORGET_MAX);
+    stale
 }
 
 /// A stats item's counters (missing ones are 0).

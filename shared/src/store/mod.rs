@@ -13,7 +13,8 @@ pub use codec::CorruptItem;
 pub use dynamo::DynamoJobStore;
 pub use listing::{ListQuery, Page, PartitionPage, decode_cursor, encode_cursor, merge_page};
 pub use pause::{PauseFlags, PauseScope, PauseScopeError};
-pub use stats::{BatchStats, Ended, TypeStats};
+pub use dynamo::{STALE_WRITER, WRITE_TOKEN};
+pub use stats::{BatchStats, Ended, StatsWriter, TypeStats};
 
 use crate::model::{Job, JobFailure};
 use crate::status::{JobEvent, JobStatus};

@@ -4,6 +4,7 @@
 //! `gen` lets a worker drop deliveries sent before the job was retried from the API.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::priority::PriorityTier;
 
@@ -22,14 +23,28 @@ pub struct Envelope {
 }
 
 /// Why a message body is not an envelope: the message is poison and goes to the dead-letter path.
+/// Every refusal of a JSON object names the field at fault ([`EnvelopeError::field`]).
 #[derive(Debug, thiserror::Error)]
 pub enum EnvelopeError {
     #[error("message body is not a job envelope: {0}")]
     Malformed(#[from] serde_json::Error),
+    #[error("message body is not a job envelope: expected a JSON object")]
+    NotAnObject,
     #[error("envelope version {0} is not supported (this worker reads version {ENVELOPE_VERSION})")]
-    UnsupportedVersion(u32),
-    #[error("envelope has an empty {0}")]
-    Empty(&'static str),
+    UnsupportedVersion(u64),
+    #[error("envelope field {field} {reason}")]
+    Field { field: &'static str, reason: &'static str },
+}
+
+impl EnvelopeError {
+    /// The envelope field at fault, when the body was a JSON object.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            EnvelopeError::UnsupportedVersion(_) => Some("v"),
+            EnvelopeError::Field { field, .. } => Some(field),
+            EnvelopeError::Malformed(_) | EnvelopeError::NotAnObject => None,
+        }
+    }
 }
 
 impl Envelope {
@@ -47,18 +62,31 @@ impl Envelope {
         serde_json::to_string(self).unwrap_or_default()
     }
 
+    /// Field by field, so a refusal says which field is wrong and how. Other fields are ignored
+    /// (a later version may add some).
     pub fn decode(body: &str) -> Result<Self, EnvelopeError> {
-        let envelope: Envelope = serde_json::from_str(body)?;
-        if envelope.v != ENVELOPE_VERSION {
-            return Err(EnvelopeError::UnsupportedVersion(envelope.v));
+        let value: Value = serde_json::from_str(body)?;
+        let map = value.as_object().ok_or(EnvelopeError::NotAnObject)?;
+        let field = |field: &'static str, reason: &'static str| EnvelopeError::Field { field, reason };
+        let number = |name: &'static str| match map.get(name) {
+            None => Err(field(name, "is missing")),
+            Some(v) => v.as_u64().ok_or_else(|| field(name, "must be a whole number")),
+        };
+        let text = |name: &'static str| match map.get(name) {
+            None => Err(field(name, "is missing")),
+            Some(Value::String(s)) if s.is_empty() => Err(field(name, "must not be empty")),
+            Some(Value::String(s)) => Ok(s.clone()),
+            Some(_) => Err(field(name, "must be a string")),
+        };
+        let version = number("v")?;
+        if version != u64::from(ENVELOPE_VERSION) {
+            return Err(EnvelopeError::UnsupportedVersion(version));
         }
-        if envelope.id.is_empty() {
-            return Err(EnvelopeError::Empty("id"));
-        }
-        if envelope.job_type.is_empty() {
-            return Err(EnvelopeError::Empty("type"));
-        }
-        Ok(envelope)
+        let id = text("id")?;
+        let job_type = text("type")?;
+        let tier = text("tier")?.parse().map_err(|_| field("tier", "must be one of high, normal, low"))?;
+        let generation = number("gen")?;
+        Ok(Envelope { v: ENVELOPE_VERSION, id, job_type, tier, generation })
     }
 }
 
@@ -66,23 +94,155 @@ impl Envelope {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use serde_json::{Map, json};
+
+    const FIELDS: [&str; 5] = ["v", "id", "type", "tier", "gen"];
 
     fn tier() -> impl Strategy<Value = PriorityTier> {
         prop_oneof![Just(PriorityTier::High), Just(PriorityTier::Normal), Just(PriorityTier::Low)]
     }
 
+    /// 10,000 cases, drawn with XorShift: the default ChaCha generator, unoptimized in test
+    /// builds, would take most of the time.
+    fn config() -> ProptestConfig {
+        ProptestConfig {
+            rng_algorithm: proptest::test_runner::RngAlgorithm::XorShift,
+            ..ProptestConfig::with_cases(10_000)
+        }
+    }
+
+    /// Any characters (control ones too), cheaper than a `\PC` regex.
+    fn text(len: std::ops::Range<usize>) -> BoxedStrategy<String> {
+        prop::collection::vec(any::<char>(), len).prop_map(String::from_iter).boxed()
+    }
+
+    /// A regex strategy parsed once (a `&str` strategy is parsed again for every case).
+    fn re(pattern: &str) -> BoxedStrategy<String> {
+        proptest::string::string_regex(pattern).expect("valid regex").boxed()
+    }
+
+    /// Any JSON value, a few levels deep.
+    fn json_value() -> BoxedStrategy<Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+            text(0..13).prop_map(Value::from),
+            prop_oneof![Just("high"), Just("normal"), Just("low"), Just("")].prop_map(Value::from),
+        ];
+        leaf.prop_recursive(2, 6, 3, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                prop::collection::btree_map(re("[a-z]{1,4}"), inner, 0..3)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+        .boxed()
+    }
+
+    /// A value that is wrong for `field`, whatever else it is.
+    fn wrong_value(field: &'static str) -> BoxedStrategy<Value> {
+        match field {
+            "v" => prop_oneof![
+                json_value().prop_filter("not a whole number", |v| !v.is_u64()),
+                any::<u64>().prop_filter("not 1", |n| *n != 1).prop_map(Value::from),
+            ]
+            .boxed(),
+            "gen" => json_value().prop_filter("not a whole number", |v| !v.is_u64()).boxed(),
+            "tier" => json_value()
+                .prop_filter("not a tier", |v| !matches!(v.as_str(), Some("high" | "normal" | "low")))
+                .boxed(),
+            _ => json_value()
+                .prop_filter("not a non-empty string", |v| v.as_str().is_none_or(str::is_empty))
+                .boxed(),
+        }
+    }
+
+    fn valid() -> impl Strategy<Value = Map<String, Value>> {
+        (re("[a-z0-9-]{1,40}"), re("[a-z]{1,12}"), tier(), any::<u64>()).prop_map(
+            |(id, job_type, tier, generation)| match serde_json::to_value(Envelope::new(
+                id, job_type, tier, generation,
+            )) {
+                Ok(Value::Object(map)) => map,
+                _ => Map::new(),
+            },
+        )
+    }
+
+    /// A valid envelope with exactly one field wrong (or missing), and that field's name.
+    fn one_field_wrong() -> impl Strategy<Value = (String, &'static str)> {
+        (valid(), prop::sample::select(FIELDS.to_vec())).prop_flat_map(|(map, field)| {
+            let removed = {
+                let mut map = map.clone();
+                map.remove(field);
+                Just(Value::Object(map).to_string())
+            };
+            let replaced = wrong_value(field).prop_map(move |wrong| {
+                let mut map = map.clone();
+                map.insert(field.to_owned(), wrong);
+                Value::Object(map).to_string()
+            });
+            (prop_oneof![removed, replaced], Just(field))
+        })
+    }
+
     proptest! {
         #[test]
-        fn encode_decode_round_trips(id in "\\PC{1,64}", job_type in "\\PC{1,40}", tier in tier(), generation in any::<u64>()) {
+        fn encode_decode_round_trips(
+            id in re("\\PC{1,64}"),
+            job_type in re("\\PC{1,40}"),
+            tier in tier(),
+            generation in any::<u64>(),
+        ) {
             let envelope = Envelope::new(id, job_type, tier, generation);
             let body = envelope.encode();
             prop_assert!(body.len() < 512, "envelope stays small: {}", body.len());
             prop_assert_eq!(Envelope::decode(&body).expect("decodes"), envelope);
         }
+    }
+
+    proptest! {
+        #![proptest_config(config())]
 
         #[test]
-        fn arbitrary_bodies_never_panic(body in "\\PC*") {
-            let _ = Envelope::decode(&body);
+        fn one_wrong_field_is_refused_naming_it((body, field) in one_field_wrong()) {
+            let err = Envelope::decode(&body).expect_err("one field is wrong");
+            prop_assert_eq!(err.field(), Some(field), "{}: {}", body, err);
+            prop_assert!(err.to_string().contains(field), "{}", err);
+        }
+
+        #[test]
+        fn any_json_object_is_decoded_or_refused_naming_a_field(
+            extra in prop::collection::btree_map(prop::sample::select(FIELDS.to_vec()), json_value(), 0..6),
+            base in valid(),
+            keep_base in any::<bool>(),
+        ) {
+            let mut map = if keep_base { base } else { Map::new() };
+            map.extend(extra.into_iter().map(|(k, v)| (k.to_owned(), v)));
+            let body = Value::Object(map).to_string();
+            match Envelope::decode(&body) {
+                Ok(envelope) => {
+                    prop_assert_eq!(Envelope::decode(&envelope.encode()).expect("re-decodes"), envelope)
+                }
+                Err(err) => {
+                    let field = err.field();
+                    let named = field.is_some_and(|f| FIELDS.contains(&f) && err.to_string().contains(f));
+                    prop_assert!(named, "{}: {}", body, err);
+                }
+            }
+        }
+
+        #[test]
+        fn arbitrary_bodies_never_panic_and_objects_get_a_field(
+            body in prop_oneof![text(0..64), json_value().prop_map(|v| v.to_string())],
+        ) {
+            if let Err(err) = Envelope::decode(&body) {
+                prop_assert!(!err.to_string().is_empty());
+                let is_object = serde_json::from_str::<Value>(&body).is_ok_and(|v| v.is_object());
+                prop_assert_eq!(err.field().is_some(), is_object, "{}: {}", body, err);
+            }
         }
     }
 
@@ -95,17 +255,24 @@ mod tests {
     #[test]
     fn bad_bodies_are_refused_with_a_reason() {
         assert!(matches!(Envelope::decode("not json"), Err(EnvelopeError::Malformed(_))));
+        assert!(matches!(Envelope::decode("[1]"), Err(EnvelopeError::NotAnObject)));
         assert!(matches!(
             Envelope::decode(r#"{"v":2,"id":"a","type":"noop","tier":"low","gen":0}"#),
             Err(EnvelopeError::UnsupportedVersion(2))
         ));
-        assert!(matches!(
-            Envelope::decode(r#"{"v":1,"id":"","type":"noop","tier":"low","gen":0}"#),
-            Err(EnvelopeError::Empty("id"))
-        ));
-        assert!(matches!(
-            Envelope::decode(r#"{"v":1,"id":"a","type":"noop","tier":"urgent","gen":0}"#),
-            Err(EnvelopeError::Malformed(_))
-        ));
+        let err =
+            Envelope::decode(r#"{"v":1,"id":"","type":"noop","tier":"low","gen":0}"#).expect_err("empty");
+        assert_eq!(err.to_string(), "envelope field id must not be empty");
+        let err =
+            Envelope::decode(r#"{"v":1,"id":"a","type":"noop","tier":"urgent","gen":0}"#).expect_err("tier");
+        assert_eq!(err.to_string(), "envelope field tier must be one of high, normal, low");
+        let err =
+            Envelope::decode(r#"{"v":1,"id":"a","type":"noop","tier":"low","gen":-1}"#).expect_err("gen");
+        assert_eq!(err.field(), Some("gen"));
+        let err = Envelope::decode(&json!({"v": 1, "id": "a", "tier": "low", "gen": 0}).to_string())
+            .expect_err("type");
+        assert_eq!(err.to_string(), "envelope field type is missing");
+        let extra = json!({"v": 1, "id": "a", "type": "noop", "tier": "low", "gen": 0, "trace": "x"});
+        assert!(Envelope::decode(&extra.to_string()).is_ok(), "unknown fields are ignored");
     }
 }

@@ -130,49 +130,26 @@ pub enum Notification {
     Objects(Vec<CreatedObject>),
 }
 
+/// Why an ingest message is not an S3 notification. Every refusal of a JSON object names the
+/// field at fault, as a path (`Records[0].s3.object.key`): [`NotificationError::field`].
 #[derive(Debug, thiserror::Error)]
 pub enum NotificationError {
     #[error("not an S3 notification: {0}")]
     Malformed(#[from] serde_json::Error),
+    #[error("not an S3 notification: {field} {reason}")]
+    Field { field: String, reason: String },
     #[error("object key {0:?} is not valid URL-encoded UTF-8")]
     BadKey(String),
 }
 
-// Our own shapes: only the fields we need, all optional where emulators leave them out.
-#[derive(Deserialize)]
-struct RawNotification {
-    #[serde(rename = "Records")]
-    records: Option<Vec<RawRecord>>,
-    #[serde(rename = "Event")]
-    event: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawRecord {
-    event_name: Option<String>,
-    s3: RawS3,
-}
-
-#[derive(Deserialize)]
-struct RawS3 {
-    bucket: RawBucket,
-    object: RawObject,
-}
-
-#[derive(Deserialize)]
-struct RawBucket {
-    name: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawObject {
-    key: String,
-    size: Option<u64>,
-    e_tag: Option<String>,
-    version_id: Option<String>,
-    sequencer: Option<String>,
+impl NotificationError {
+    /// The field at fault, when the message was JSON.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            NotificationError::Field { field, .. } => Some(field),
+            NotificationError::Malformed(_) | NotificationError::BadKey(_) => None,
+        }
+    }
 }
 
 /// Keys in S3 events are form-encoded: `+` is a space, `%XX` bytes of UTF-8.
@@ -183,29 +160,79 @@ pub fn decode_key(raw: &str) -> Result<String, NotificationError> {
         .map_err(|_| NotificationError::BadKey(raw.to_owned()))
 }
 
+fn refuse(field: impl Into<String>, reason: impl Into<String>) -> NotificationError {
+    NotificationError::Field { field: field.into(), reason: reason.into() }
+}
+
+/// The object at `path` in `value`, or the refusal naming it.
+fn object<'v>(value: Option<&'v Value>, path: &str) -> Result<&'v Map<String, Value>, NotificationError> {
+    match value {
+        Some(Value::Object(map)) => Ok(map),
+        None | Some(Value::Null) => Err(refuse(path, "is missing")),
+        Some(_) => Err(refuse(path, "must be an object")),
+    }
+}
+
+fn string(map: &Map<String, Value>, name: &str, path: &str) -> Result<Option<String>, NotificationError> {
+    match map.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(refuse(format!("{path}.{name}"), "must be a string")),
+    }
+}
+
+fn required(map: &Map<String, Value>, name: &str, path: &str) -> Result<String, NotificationError> {
+    string(map, name, path)?.ok_or_else(|| refuse(format!("{path}.{name}"), "is missing"))
+}
+
 impl Notification {
+    /// Field by field, so a refusal says which field is wrong. Records of other events
+    /// (removals, ...) are skipped; unknown fields are ignored.
     pub fn parse(body: &str) -> Result<Notification, NotificationError> {
-        let raw: RawNotification = serde_json::from_str(body)?;
-        if raw.event.as_deref() == Some("s3:TestEvent") {
-            return Ok(Notification::Test);
+        let value: Value = serde_json::from_str(body)?;
+        let root = value.as_object().ok_or_else(|| refuse("(body)", "must be a JSON object"))?;
+        match root.get("Event") {
+            Some(Value::String(event)) if event == "s3:TestEvent" => return Ok(Notification::Test),
+            None | Some(Value::Null | Value::String(_)) => {}
+            Some(_) => return Err(refuse("Event", "must be a string")),
         }
-        let Some(records) = raw.records else {
-            return Err(NotificationError::Malformed(serde::de::Error::custom(
-                "no Records and no test Event",
-            )));
+        let records = match root.get("Records") {
+            Some(Value::Array(records)) => records,
+            None | Some(Value::Null) => {
+                return Err(refuse("Records", "is missing (and this is not a test event)"));
+            }
+            Some(_) => return Err(refuse("Records", "must be an array")),
         };
         let mut objects = Vec::new();
-        for record in records {
-            if !record.event_name.as_deref().unwrap_or("").starts_with("ObjectCreated") {
+        for (i, record) in records.iter().enumerate() {
+            let path = format!("Records[{i}]");
+            let record = object(Some(record), &path)?;
+            let event = string(record, "eventName", &path)?;
+            if !event.as_deref().unwrap_or("").starts_with("ObjectCreated") {
                 continue;
             }
+            let s3_path = format!("{path}.s3");
+            let s3 = object(record.get("s3"), &s3_path)?;
+            let bucket_path = format!("{s3_path}.bucket");
+            let bucket = required(object(s3.get("bucket"), &bucket_path)?, "name", &bucket_path)?;
+            let object_path = format!("{s3_path}.object");
+            let raw = object(s3.get("object"), &object_path)?;
+            let key_path = format!("{object_path}.key");
+            let key = decode_key(&required(raw, "key", &object_path)?)
+                .map_err(|_| refuse(&key_path, "is not valid URL-encoded UTF-8"))?;
+            let size = match raw.get("size") {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(v.as_u64().ok_or_else(|| {
+                    refuse(format!("{object_path}.size"), "must be a whole number of bytes")
+                })?),
+            };
             objects.push(CreatedObject {
-                bucket: record.s3.bucket.name,
-                key: decode_key(&record.s3.object.key)?,
-                size: record.s3.object.size,
-                etag: record.s3.object.e_tag,
-                version_id: record.s3.object.version_id.filter(|v| !v.is_empty() && v != "null"),
-                sequencer: record.s3.object.sequencer,
+                bucket,
+                key,
+                size,
+                etag: string(raw, "eTag", &object_path)?,
+                version_id: string(raw, "versionId", &object_path)?.filter(|v| !v.is_empty() && v != "null"),
+                sequencer: string(raw, "sequencer", &object_path)?,
             });
         }
         Ok(Notification::Objects(objects))
@@ -292,6 +319,197 @@ impl IngestHandler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    /// 10,000 cases, drawn with XorShift: the default ChaCha generator, unoptimized in test
+    /// builds, would take most of the time.
+    fn config() -> ProptestConfig {
+        ProptestConfig {
+            rng_algorithm: proptest::test_runner::RngAlgorithm::XorShift,
+            ..ProptestConfig::with_cases(10_000)
+        }
+    }
+
+    /// Any characters (control ones too), cheaper than a `\PC` regex.
+    fn text(len: std::ops::Range<usize>) -> BoxedStrategy<String> {
+        prop::collection::vec(any::<char>(), len).prop_map(String::from_iter).boxed()
+    }
+
+    /// A regex strategy parsed once (a `&str` strategy is parsed again for every case).
+    fn re(pattern: &str) -> BoxedStrategy<String> {
+        proptest::string::string_regex(pattern).expect("valid regex").boxed()
+    }
+
+    /// Any JSON value, a few levels deep.
+    fn json_value() -> BoxedStrategy<Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+            text(0..13).prop_map(Value::from),
+            prop_oneof![Just("ObjectCreated:Put"), Just("s3:TestEvent"), Just("a%2Fb"), Just("%FF")]
+                .prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 12, 3, |inner| {
+            let key = prop_oneof![
+                Just("Records".to_owned()),
+                Just("eventName".to_owned()),
+                Just("s3".to_owned()),
+                Just("bucket".to_owned()),
+                Just("name".to_owned()),
+                Just("object".to_owned()),
+                Just("key".to_owned()),
+                Just("size".to_owned()),
+                Just("Event".to_owned()),
+                re("[a-zA-Z]{1,6}"),
+            ];
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                prop::collection::btree_map(key, inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+        .boxed()
+    }
+
+    /// A key as S3 puts it in an event: form-encoded, spaces as `+`.
+    fn form_encode(key: &str) -> String {
+        percent_encoding::utf8_percent_encode(key, percent_encoding::NON_ALPHANUMERIC)
+            .to_string()
+            .replace("%20", "+")
+    }
+
+    fn record(bucket: &str, key: &str, size: u64, etag: &str) -> Value {
+        let object = json!({"key": form_encode(key), "size": size, "eTag": etag, "sequencer": "0A"});
+        json!({"eventName": "ObjectCreated:Put", "eventSource": "aws:s3",
+               "s3": {"bucket": {"name": bucket}, "object": object}})
+    }
+
+    fn records() -> impl Strategy<Value = Vec<(String, String, u64, String)>> {
+        prop::collection::vec((re("[a-z0-9.-]{3,20}"), text(1..31), any::<u64>(), re("[0-9a-f]{8}")), 1..4)
+    }
+
+    /// Paths (below `Records[i]`) of the fields a created-object record is checked for, and
+    /// whether leaving one out is an error.
+    const PATHS: [(&str, bool); 10] = [
+        ("eventName", false),
+        ("s3", true),
+        ("s3.bucket", true),
+        ("s3.bucket.name", true),
+        ("s3.object", true),
+        ("s3.object.key", true),
+        ("s3.object.size", false),
+        ("s3.object.eTag", false),
+        ("s3.object.versionId", false),
+        ("s3.object.sequencer", false),
+    ];
+
+    /// A value wrong for the field at `path`.
+    fn wrong_value(path: &'static str) -> BoxedStrategy<Value> {
+        let not_null = json_value().prop_filter("not null", |v| !v.is_null());
+        match path {
+            "s3" | "s3.bucket" | "s3.object" => {
+                not_null.prop_filter("not an object", |v| !v.is_object()).boxed()
+            }
+            "s3.object.size" => not_null.prop_filter("not a size", |v| !v.is_u64()).boxed(),
+            "s3.object.key" => prop_oneof![
+                not_null.clone().prop_filter("not a string", |v| !v.is_string()),
+                Just(Value::from("in/%FF%FE.pdf")),
+            ]
+            .boxed(),
+            _ => not_null.prop_filter("not a string", |v| !v.is_string()).boxed(),
+        }
+    }
+
+    /// Valid records with one field of record `i` wrong (or missing): the body and the path.
+    fn one_field_wrong() -> impl Strategy<Value = (String, String)> {
+        (records(), prop::sample::select(PATHS.to_vec()), any::<prop::sample::Index>()).prop_flat_map(
+            |(objects, (path, required), index)| {
+                let list: Vec<Value> = objects.iter().map(|(b, k, n, e)| record(b, k, *n, e)).collect();
+                let i = index.index(list.len());
+                let field = format!("Records[{i}].{path}");
+                let set = move |wrong: Option<Value>| {
+                    let mut list = list.clone();
+                    let (parents, leaf) = match path.rsplit_once('.') {
+                        Some((parents, leaf)) => (parents.split('.').collect::<Vec<_>>(), leaf),
+                        None => (Vec::new(), path),
+                    };
+                    let mut at = &mut list[i];
+                    for parent in parents {
+                        at = &mut at[parent];
+                    }
+                    if let Value::Object(map) = at {
+                        match wrong {
+                            Some(value) => map.insert(leaf.to_owned(), value),
+                            None => map.remove(leaf),
+                        };
+                    }
+                    json!({"Records": list}).to_string()
+                };
+                let wrong = if required {
+                    prop_oneof![Just(None), wrong_value(path).prop_map(Some)].boxed()
+                } else {
+                    wrong_value(path).prop_map(Some).boxed()
+                };
+                (wrong.prop_map(set), Just(field))
+            },
+        )
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn created_objects_parse_with_their_keys_decoded(objects in records()) {
+            let list: Vec<Value> = objects.iter().map(|(b, k, n, e)| record(b, k, *n, e)).collect();
+            let body = json!({"Records": list}).to_string();
+            let Notification::Objects(parsed) = Notification::parse(&body).expect("valid") else {
+                return Err(TestCaseError::fail("objects expected"));
+            };
+            prop_assert_eq!(parsed.len(), objects.len());
+            for (got, (bucket, key, size, etag)) in parsed.iter().zip(&objects) {
+                prop_assert_eq!(
+                    (&got.bucket, &got.key, got.size, got.etag.as_deref()),
+                    (bucket, key, Some(*size), Some(etag.as_str()))
+                );
+            }
+        }
+
+        #[test]
+        fn one_wrong_field_is_refused_naming_its_path((body, field) in one_field_wrong()) {
+            let err = Notification::parse(&body).expect_err("one field is wrong");
+            prop_assert_eq!(err.field(), Some(field.as_str()), "{}: {}", body, err);
+            prop_assert!(err.to_string().contains(&field), "{}", err);
+        }
+
+        #[test]
+        fn arbitrary_bodies_never_panic_and_objects_get_a_field(
+            body in prop_oneof![text(0..64), json_value().prop_map(|v| v.to_string())],
+        ) {
+            if let Err(err) = Notification::parse(&body) {
+                prop_assert!(!err.to_string().is_empty());
+                let is_json = serde_json::from_str::<Value>(&body).is_ok();
+                prop_assert_eq!(err.field().is_some(), is_json, "{}: {}", body, err);
+                if let Some(field) = err.field() {
+                    prop_assert!(err.to_string().contains(field), "{}", err);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn refusals_name_the_field() {
+        let err = Notification::parse(r#"{"Records": {}}"#).expect_err("not a list");
+        assert_eq!(err.to_string(), "not an S3 notification: Records must be an array");
+        let s3 = json!({"bucket": {"name": "b"}, "object": {"key": 7}});
+        let body = json!({"Records": [{"eventName": "ObjectCreated:Put", "s3": s3}]});
+        let err = Notification::parse(&body.to_string()).expect_err("key");
+        assert_eq!(err.field(), Some("Records[0].s3.object.key"));
+        let err = Notification::parse("[]").expect_err("list");
+        assert_eq!(err.field(), Some("(body)"));
+    }
 
     #[test]
     fn keys_are_form_decoded() {

@@ -41,12 +41,14 @@ pub struct Rules<'a> {
     pub now: DateTime<Utc>,
 }
 
+/// `field` is where the object is expected; empty for the body itself (named `body`).
 pub fn object<'v>(value: &'v Value, field: &str) -> Result<&'v Map<String, Value>, ApiError> {
     value.as_object().ok_or_else(|| {
-        ApiError::invalid(
-            field,
-            if field.is_empty() { "the body must be a JSON object" } else { "must be an object" },
-        )
+        if field.is_empty() {
+            ApiError::invalid("body", "must be a JSON object")
+        } else {
+            ApiError::invalid(field, "must be an object")
+        }
     })
 }
 
@@ -445,7 +447,7 @@ mod tests {
             field_of(new_job(&json!({"type": "noop", "next": [{"type": "nope"}]}), "", &r, 0)),
             (422, "next[0].type".into())
         );
-        assert_eq!(field_of(new_job(&json!([1]), "", &r, 0)), (422, "".into()));
+        assert_eq!(field_of(new_job(&json!([1]), "", &r, 0)), (422, "body".into()));
     }
 
     #[test]
@@ -494,5 +496,368 @@ mod tests {
             external_update(&json!({"status": "failed", "error": {"message": "boom", "details": [1]}}))
                 .expect("ok");
         assert_eq!(failed.error.map(|e| e.details), Some(Some(json!([1]))));
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        const MAX_PAYLOAD: usize = 64;
+
+        fn rules() -> Rules<'static> {
+            Rules { max_payload_bytes: MAX_PAYLOAD, ..super::rules() }
+        }
+
+        /// 10,000 cases, drawn with XorShift: the default ChaCha generator, unoptimized in test
+        /// builds, would take most of the time.
+        fn config() -> ProptestConfig {
+            ProptestConfig {
+                rng_algorithm: proptest::test_runner::RngAlgorithm::XorShift,
+                ..ProptestConfig::with_cases(10_000)
+            }
+        }
+
+        /// Any characters (control ones too), cheaper than a `\PC` regex.
+        fn text(len: std::ops::Range<usize>) -> BoxedStrategy<String> {
+            prop::collection::vec(any::<char>(), len).prop_map(String::from_iter).boxed()
+        }
+
+        /// A regex strategy parsed once (a `&str` strategy is parsed again for every case).
+        fn re(pattern: &str) -> BoxedStrategy<String> {
+            proptest::string::string_regex(pattern).expect("valid regex").boxed()
+        }
+
+        /// Any JSON value, weighted toward the API's own field names and values.
+        fn json_value() -> BoxedStrategy<Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                (-3i64..120).prop_map(Value::from),
+                any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+                text(0..17).prop_map(Value::from),
+                prop_oneof![
+                    Just("noop"),
+                    Just("echo"),
+                    Just("high"),
+                    Just("failed"),
+                    Just("completed"),
+                    Just("queue:low"),
+                    Just("type:echo"),
+                    Just("2030-01-01T00:00:00Z"),
+                    Just(""),
+                ]
+                .prop_map(Value::from),
+            ];
+            leaf.prop_recursive(3, 12, 4, |inner| {
+                let key = prop_oneof![
+                    prop::sample::select(JOB_FIELDS.to_vec()).prop_map(str::to_owned),
+                    prop::sample::select(vec![
+                        "jobs",
+                        "status",
+                        "scope",
+                        "progress",
+                        "current_step",
+                        "message",
+                        "result",
+                        "error",
+                        "details",
+                    ])
+                    .prop_map(str::to_owned),
+                    re("[a-z_]{1,8}"),
+                ];
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    prop::collection::btree_map(key, inner, 0..6)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+            .boxed()
+        }
+
+        /// Fields that are reported when absent.
+        const REQUIRED: [&str; 5] = ["type", "jobs", "status", "scope", "message"];
+
+        /// Whether `field` (a path like `jobs[2].next[0].priority`) names a field of `input`,
+        /// or a required one missing there, or the body itself.
+        fn names_a_field(input: &Value, field: &str) -> bool {
+            if field == "body" {
+                return true;
+            }
+            let segments: Vec<&str> = field.split('.').collect();
+            let mut at = input;
+            for (n, segment) in segments.iter().enumerate() {
+                let (name, index) = match segment.split_once('[') {
+                    Some((name, rest)) => (name, rest.trim_end_matches(']').parse::<usize>().ok()),
+                    None => (*segment, None),
+                };
+                let last = n + 1 == segments.len();
+                match at.get(name) {
+                    None if last => return REQUIRED.contains(&name),
+                    None => return false,
+                    Some(value) => at = value,
+                }
+                if let Some(i) = index {
+                    match at.get(i) {
+                        Some(value) => at = value,
+                        None => return false,
+                    }
+                }
+            }
+            true
+        }
+
+        /// A refusal is a 4xx naming a field of the request in its message.
+        fn clear_refusal(input: &Value, err: &ApiError) -> Result<(), TestCaseError> {
+            let field = err.field.as_deref().unwrap_or("");
+            prop_assert!(err.status.is_client_error(), "{} {:?}", input, err);
+            prop_assert!(!field.is_empty() && err.message.contains(field), "{} {:?}", input, err);
+            prop_assert!(names_a_field(input, field), "{:?} is not in {}", field, input);
+            Ok(())
+        }
+
+        fn valid_spec() -> impl Strategy<Value = Map<String, Value>> {
+            (
+                prop::sample::select(vec!["noop", "echo"]),
+                prop::option::of(prop_oneof![(0i64..=10).prop_map(Value::from), Just(Value::from("low"))]),
+                prop::option::of(re("[a-z0-9-]{1,40}")),
+                prop::option::of(0i64..=MAX_DELAY_SECONDS),
+                prop::option::of(1i64..=MAX_ATTEMPTS as i64),
+                prop::option::of(1i64..=MAX_TIMEOUT_SECONDS as i64),
+                prop::option::of(prop_oneof![any::<u32>().prop_map(Value::from), Just(Value::from("run-7"))]),
+            )
+                .prop_map(|(job_type, priority, key, delay, attempts, timeout, run_id)| {
+                    let mut map = Map::new();
+                    map.insert("type".into(), Value::from(job_type));
+                    map.insert("payload".into(), serde_json::json!({"n": 1}));
+                    let mut put = |name: &str, value: Option<Value>| {
+                        if let Some(value) = value {
+                            map.insert(name.into(), value);
+                        }
+                    };
+                    put("priority", priority);
+                    put("idempotency_key", key.map(Value::from));
+                    put("delay_seconds", delay.map(Value::from));
+                    put("max_attempts", attempts.map(Value::from));
+                    put("timeout_seconds", timeout.map(Value::from));
+                    put("github_workflow_run_id", run_id);
+                    map
+                })
+        }
+
+        /// A value of `field` that must be refused (for `type`, `None`: leave it out).
+        fn wrong_value(field: &'static str) -> BoxedStrategy<Option<Value>> {
+            let not_int =
+                json_value().prop_filter("not an integer", |v| !v.is_i64() && !v.is_u64() && !v.is_null());
+            let int_outside = |lo: i64, hi: i64| {
+                prop_oneof![(i64::MIN..lo).prop_map(Value::from), (hi + 1..i64::MAX).prop_map(Value::from)]
+            };
+            let bad_string = |max: usize| {
+                prop_oneof![
+                    json_value().prop_filter("not a string", |v| !v.is_string() && !v.is_null()),
+                    Just(Value::from("")),
+                    Just(Value::from("x".repeat(max + 1))),
+                ]
+            };
+            let some = |s: BoxedStrategy<Value>| s.prop_map(Some).boxed();
+            match field {
+                "type" => prop_oneof![
+                    Just(None),
+                    bad_string(128).prop_map(Some),
+                    re("[a-z]{1,10}")
+                        .prop_filter("unknown", |t| t != "noop" && t != "echo")
+                        .prop_map(|t| Some(Value::from(t))),
+                ]
+                .boxed(),
+                "payload" => some(Just(Value::from("x".repeat(MAX_PAYLOAD))).boxed()),
+                "priority" => some(
+                    json_value()
+                        .prop_filter("not a priority", |v| {
+                            !v.is_null() && serde_json::from_value::<Priority>(v.clone()).is_err()
+                        })
+                        .boxed(),
+                ),
+                "idempotency_key" => some(bad_string(256).boxed()),
+                "batch_id" => some(bad_string(128).boxed()),
+                "delay_seconds" => {
+                    some(prop_oneof![not_int.clone(), int_outside(0, MAX_DELAY_SECONDS)].boxed())
+                }
+                "max_attempts" => {
+                    some(prop_oneof![not_int.clone(), int_outside(1, MAX_ATTEMPTS as i64)].boxed())
+                }
+                "timeout_seconds" => {
+                    some(prop_oneof![not_int, int_outside(1, MAX_TIMEOUT_SECONDS as i64)].boxed())
+                }
+                "run_at" => some(
+                    prop_oneof![
+                        json_value().prop_filter("not a string", |v| !v.is_string() && !v.is_null()),
+                        text(1..21)
+                            .prop_filter("not a time", |t| parse_time(t).is_err())
+                            .prop_map(Value::from),
+                    ]
+                    .boxed(),
+                ),
+                "github_workflow_run_id" => some(
+                    prop_oneof![
+                        json_value().prop_filter("not a run id", |v| {
+                            !v.is_null()
+                                && !v.is_u64()
+                                && !v.as_str().is_some_and(|s| !s.is_empty() && s.len() <= 64)
+                        }),
+                        Just(Value::from("9".repeat(65))),
+                    ]
+                    .boxed(),
+                ),
+                _ => some(
+                    json_value()
+                        .prop_filter("not a list of specs", |v| !v.is_array() && !v.is_null())
+                        .boxed(),
+                ),
+            }
+        }
+
+        const CHECKED: [&str; 11] = [
+            "type",
+            "payload",
+            "priority",
+            "idempotency_key",
+            "batch_id",
+            "delay_seconds",
+            "max_attempts",
+            "timeout_seconds",
+            "run_at",
+            "github_workflow_run_id",
+            "next",
+        ];
+
+        /// A valid spec with one field wrong (or an unknown one added), and the field to name.
+        fn one_field_wrong() -> impl Strategy<Value = (Value, String)> {
+            let checked = (valid_spec(), prop::sample::select(CHECKED.to_vec()))
+                .prop_flat_map(|(spec, field)| (Just(spec), Just(field), wrong_value(field)));
+            let unknown = (
+                valid_spec(),
+                re("[a-z_]{1,12}").prop_filter("unknown", |k| !JOB_FIELDS.contains(&k.as_str())),
+            );
+            prop_oneof![
+                checked.prop_map(|(mut spec, field, wrong)| {
+                    match wrong {
+                        Some(value) => spec.insert(field.to_owned(), value),
+                        None => spec.remove(field),
+                    };
+                    if field == "run_at" {
+                        spec.remove("delay_seconds");
+                    }
+                    (Value::Object(spec), field.to_owned())
+                }),
+                unknown.prop_map(|(mut spec, key)| {
+                    spec.insert(key.clone(), Value::Null);
+                    (Value::Object(spec), key)
+                }),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn one_wrong_field_of_a_spec_is_refused_naming_it(
+                (body, field) in one_field_wrong(),
+                at in 0usize..3,
+            ) {
+                // Alone, as the third job of a batch, or as a step of a pipeline.
+                let (result, want) = match at {
+                    0 => (new_job(&body, "", &rules(), 0).map(drop), field.clone()),
+                    1 => {
+                        let ok = serde_json::json!({"type": "noop"});
+                        let mut batch_body = serde_json::json!({"jobs": [ok.clone(), ok, body.clone()]});
+                        if field == "batch_id" {
+                            // A batch's jobs carry no batch_id: the wrong one goes on the batch.
+                            batch_body["jobs"][2] = serde_json::json!({"type": "noop"});
+                            batch_body["batch_id"] = body["batch_id"].clone();
+                        }
+                        let want =
+                            if field == "batch_id" { field.clone() } else { format!("jobs[2].{field}") };
+                        (batch(&batch_body, &rules()).map(drop), want)
+                    }
+                    _ => {
+                        let first = serde_json::json!({"type": "echo", "next": [{"type": "noop"}, body]});
+                        (new_job(&first, "", &rules(), 0).map(drop), format!("next[1].{field}"))
+                    }
+                };
+                let err = result.expect_err("one field is wrong");
+                prop_assert_eq!(err.field.as_deref(), Some(want.as_str()), "{:?}", err);
+                prop_assert!(err.status.is_client_error() && err.message.contains(&want), "{:?}", err);
+            }
+
+            #[test]
+            fn any_job_spec_is_accepted_or_refused_naming_a_field(body in json_value()) {
+                if let Err(err) = new_job(&body, "", &rules(), 0) {
+                    clear_refusal(&body, &err)?;
+                }
+            }
+
+            #[test]
+            fn any_batch_body_is_accepted_or_refused_naming_a_field(
+                jobs in prop::collection::vec(
+                    prop_oneof![json_value(), valid_spec().prop_map(Value::Object)],
+                    0..4,
+                ),
+                batch_id in prop::option::of(json_value()),
+                extra in prop::option::of((re("[a-z]{1,6}"), json_value())),
+            ) {
+                let mut body = serde_json::json!({"jobs": jobs});
+                if let Value::Object(map) = &mut body {
+                    if let Some(id) = batch_id {
+                        map.insert("batch_id".into(), id);
+                    }
+                    if let Some((key, value)) = extra {
+                        map.insert(key, value);
+                    }
+                }
+                if let Err(err) = batch(&body, &rules()) {
+                    clear_refusal(&body, &err)?;
+                }
+            }
+
+            #[test]
+            fn any_other_body_is_accepted_or_refused_naming_a_field(
+                body in json_value(),
+                which in 0usize..4,
+            ) {
+                let result = match which {
+                    0 => external_update(&body).map(drop),
+                    1 => bulk_retry(&body).map(drop),
+                    2 => scope(&body).map(drop),
+                    _ => retry(Some(&body)).map(drop),
+                };
+                if let Err(err) = result {
+                    clear_refusal(&body, &err)?;
+                }
+            }
+
+            #[test]
+            fn any_query_string_is_accepted_or_refused_naming_a_parameter(
+                params in prop::collection::hash_map(
+                    prop_oneof![
+                        prop::sample::select(vec!["status", "type", "batch_id", "limit", "cursor"])
+                            .prop_map(str::to_owned),
+                        re("[a-z_]{1,8}"),
+                    ],
+                    prop_oneof![
+                        text(0..13),
+                        (0u64..1000).prop_map(|n| n.to_string()),
+                        Just("failed".to_owned()),
+                    ],
+                    0..5,
+                ),
+            ) {
+                if let Err(err) = list_query(&params) {
+                    let field = err.field.clone().unwrap_or_default();
+                    prop_assert!(err.status.is_client_error(), "{:?}", err);
+                    let named = params.contains_key(&field) && err.message.contains(&field);
+                    prop_assert!(named, "{:?} {:?}", params, err);
+                }
+            }
+        }
     }
 }

@@ -101,6 +101,17 @@ impl LocalHost {
         }
     }
 
+    /// `kill -9`, as a crash or the OOM killer would: no shutdown, no grace period, batches cut
+    /// off wherever they were. Returns once the process is gone.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // Child::kill is SIGKILL on Unix.
+            child.kill().expect("kill -9 jobq-local");
+            let status = child.wait().expect("reap jobq-local");
+            assert!(!status.success(), "killed, not exited: {status}");
+        }
+    }
+
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
         let response = reqwest::Client::new()
             .post(format!("{}{path}", self.url))
@@ -115,6 +126,16 @@ impl LocalHost {
     pub async fn get(&self, path: &str) -> Value {
         reqwest::get(format!("{}{path}", self.url)).await.expect("GET").json().await.expect("JSON")
     }
+}
+
+/// The job table of the local host on `prefix`, read directly (the API may be down).
+pub async fn store(prefix: &str) -> jobq::store::DynamoJobStore {
+    let clients = jobq::aws::Clients::from_env().await;
+    jobq::store::DynamoJobStore::new(
+        clients.dynamodb.clone(),
+        jobq::resources::ResourceNames::new(prefix).table(),
+        chrono::Duration::days(1),
+    )
 }
 
 impl Drop for LocalHost {

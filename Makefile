@@ -16,7 +16,7 @@ run: venv
 ## test: formatting, clippy, unit tests, emulator integration tests, and the dashboard in a browser (starts moto unless AWS_ENDPOINT_URL is set)
 test: check venv browser-deps
 	scripts/with-emulator.sh $(CARGO) test --workspace --all-targets
-	scripts/with-emulator.sh node --test --test-reporter=spec tests/browser/dashboard.test.mjs
+	scripts/with-emulator.sh node --test --test-reporter=spec tests/browser/dashboard.test.mjs tests/browser/firefox.test.mjs
 
 
 ## check: rustfmt, clippy (warnings are errors), cfn-lint on the templates, actionlint on the workflows and the action
@@ -60,21 +60,30 @@ bench: venv
 	$(CARGO) build --release -p jobq-bench
 	scripts/with-emulator.sh target/release/jobq-bench
 
-## browser-test: the dashboard in Debian's headless Chromium, driven by playwright-core (part of test)
+## browser-test: the dashboard in headless Chromium (playwright-core) and Firefox (geckodriver) (part of test)
 browser-test: venv browser-deps
 	$(CARGO) build -p jobq-cli --bin jobq-local
-	scripts/with-emulator.sh node --test --test-reporter=spec tests/browser/dashboard.test.mjs
+	scripts/with-emulator.sh node --test --test-reporter=spec tests/browser/dashboard.test.mjs tests/browser/firefox.test.mjs
 
-## browser-deps: Debian's chromium (apt) and playwright-core (npm ci, pinned); playwright downloads no browser
+## browser-deps: Debian's chromium and firefox-esr (apt), geckodriver (cargo install, pinned), playwright-core (npm ci, pinned); nothing downloads a browser
 # JOBQ_CHROMIUM: another Chromium-based browser already there (GitHub's runners have Google Chrome).
 JOBQ_CHROMIUM ?= /usr/bin/chromium
 export JOBQ_CHROMIUM
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
-browser-deps: $(JOBQ_CHROMIUM) tests/browser/node_modules/.installed
+# JOBQ_FIREFOX, JOBQ_GECKODRIVER: likewise for Firefox (default: Debian's firefox-esr, and
+# geckodriver built from crates.io into .tools).
+JOBQ_FIREFOX ?= /usr/bin/firefox-esr
+JOBQ_GECKODRIVER ?= $(CURDIR)/.tools/bin/geckodriver
+export JOBQ_FIREFOX JOBQ_GECKODRIVER
+GECKODRIVER_VERSION := 0.37.1
+browser-deps: $(JOBQ_CHROMIUM) $(JOBQ_FIREFOX) $(JOBQ_GECKODRIVER) tests/browser/node_modules/.installed
 
-/usr/bin/chromium:
+/usr/bin/chromium /usr/bin/firefox-esr:
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(notdir $@)
+
+$(CURDIR)/.tools/bin/geckodriver:
+	$(CARGO) install geckodriver --version $(GECKODRIVER_VERSION) --locked --root $(CURDIR)/.tools
 
 tests/browser/node_modules/.installed: tests/browser/package.json tests/browser/package-lock.json
 	cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
@@ -101,4 +110,4 @@ emulator: venv
 
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV) .emulator tests/browser/node_modules tests/browser/output
+	rm -rf $(VENV) .emulator .tools tests/browser/node_modules tests/browser/output

@@ -4,92 +4,29 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
-import net from "node:net";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { output, sleep, startStack } from "./stack.mjs";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, "../..");
-const output = path.join(here, "output");
-const endpoint = process.env.AWS_ENDPOINT_URL;
-const binary = process.env.JOBQ_LOCAL_BIN ?? path.join(root, "target/debug/jobq-local");
 const executablePath = process.env.JOBQ_CHROMIUM ?? "/usr/bin/chromium";
 const token = "browser-test-token";
 // This machine's network is closed: Chromium must not try to reach Google's services.
 const chromiumArgs = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
   "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
-let host, base, browser;
-const hostLog = [];
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function api(method, route, body) {
-  const headers = { Authorization: `Bearer ${token}` };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  const res = await fetch(base + route, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const data = await res.json();
-  assert.ok(res.ok, `${method} ${route}: ${res.status} ${JSON.stringify(data)}`);
-  return data;
-}
-
-const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
+let stack, base, api, browser;
 
 before(async () => {
-  assert.ok(endpoint, "AWS_ENDPOINT_URL is not set. Run `make test` (or `make browser-test`): it starts the emulator.");
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  host = spawn(binary, [], {
-    env: {
-      ...process.env,
-      AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? "test",
-      AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? "test",
-      AWS_REGION: process.env.AWS_REGION ?? "us-east-1",
-      JOBQ_PREFIX: `b${Date.now().toString(36)}-`,
-      JOBQ_PORT: String(port),
-      JOBQ_API_TOKEN: token,
-      JOBQ_LOCAL_POLL_WAIT_SECONDS: "1",
-      JOBQ_LOCAL_VISIBILITY_SECONDS: "10",
-      JOBQ_PROGRESS_INTERVAL_MS: "200",
-      JOBQ_SHUTDOWN_GRACE_SECONDS: "1",
-      RUST_LOG: "warn",
-    },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  host.stderr.on("data", chunk => hostLog.push(chunk.toString()));
-  const exited = new Promise(resolve => host.once("exit", code => resolve(code)));
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const res = await fetch(base + "/health").catch(() => null);
-    if (res && res.ok) break;
-    const code = await Promise.race([exited, sleep(200).then(() => undefined)]);
-    assert.equal(code, undefined, `jobq-local (${binary}) exited at start:\n${hostLog.join("")}`);
-    assert.ok(Date.now() < deadline, `jobq-local did not answer within 60 s:\n${hostLog.join("")}`);
-  }
+  stack = await startStack(token);
+  ({ base, api } = stack);
   mkdirSync(output, { recursive: true });
   browser = await chromium.launch({ executablePath, headless: true, args: chromiumArgs });
 });
 
 after(async () => {
   await browser?.close();
-  if (host && host.exitCode === null) {
-    const exited = new Promise(resolve => host.once("exit", resolve));
-    host.kill("SIGTERM");
-    await Promise.race([exited, sleep(10_000)]);
-    if (host.exitCode === null) host.kill("SIGKILL");
-  }
+  await stack?.stop();
 });
 
 test("an operator watches progress, retries a failed job and pauses a queue", async () => {

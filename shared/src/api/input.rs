@@ -342,11 +342,13 @@ pub fn list_query(
     {
         return Err(ApiError::invalid(unknown, "unknown query parameter"));
     }
+    // An empty `type`, `batch_id` or `cursor` is no filter; an empty status or limit is wrong.
     let nonempty = |name: &str| params.get(name).filter(|v| !v.is_empty()).cloned();
-    let status = nonempty("status")
+    let status = params
+        .get("status")
         .map(|s| s.parse::<JobStatus>().map_err(|e| ApiError::invalid("status", &e.to_string())))
         .transpose()?;
-    let limit = match nonempty("limit") {
+    let limit = match params.get("limit") {
         None => 50,
         Some(text) => match text.parse::<usize>() {
             Ok(n) if (1..=500).contains(&n) => n,
@@ -475,6 +477,9 @@ mod tests {
         assert_eq!(q(&[("limit", "501")]).expect_err("limit").field.as_deref(), Some("limit"));
         assert_eq!(q(&[("limit", "ten")]).expect_err("limit").field.as_deref(), Some("limit"));
         assert_eq!(q(&[("status", "done")]).expect_err("status").field.as_deref(), Some("status"));
+        assert_eq!(q(&[("limit", "")]).expect_err("empty").field.as_deref(), Some("limit"));
+        assert_eq!(q(&[("status", "")]).expect_err("empty").field.as_deref(), Some("status"));
+        assert!(q(&[("type", ""), ("cursor", "")]).is_ok(), "an empty filter is no filter");
         let bad_cursor = q(&[("cursor", "zzz")]).expect_err("cursor");
         assert_eq!((bad_cursor.status.as_u16(), bad_cursor.field.as_deref()), (400, Some("cursor")));
     }

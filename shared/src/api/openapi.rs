@@ -2,6 +2,8 @@
 
 use serde_json::{Value, json};
 
+use super::input;
+
 fn error_responses(codes: &[&str]) -> Value {
     let mut map = serde_json::Map::new();
     for code in codes {
@@ -25,6 +27,27 @@ fn returns(status: &str, description: &str, schema: &str) -> Value {
     json!({ status: { "description": description, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } } })
 }
 
+/// A GitHub Actions run id: a whole number, or a string of 1 to 64 characters.
+fn run_id() -> Value {
+    json!({ "anyOf": [
+        { "type": "integer", "minimum": 0 },
+        { "type": "string", "minLength": 1, "maxLength": 64 },
+        { "type": "null" }
+    ] })
+}
+
+/// `schema`, or null (an optional field sent as null is the same as one left out).
+fn nullable(schema: Value) -> Value {
+    json!({ "anyOf": [schema, { "type": "null" }] })
+}
+
+/// From a created job to the operations on it (clients and fuzzers follow these).
+fn job_links() -> Value {
+    let link =
+        |operation: &str| json!({ "operationId": operation, "parameters": { "id": "$response.body#/id" } });
+    json!({ "GetJob": link("getJob"), "ReportJob": link("reportJob"), "CancelJob": link("cancelJob"), "RetryJob": link("retryJob") })
+}
+
 fn id_param(name: &str) -> Value {
     json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } })
 }
@@ -41,6 +64,21 @@ pub fn document() -> Value {
         "cancelled"
     ]);
     let priority = json!({ "oneOf": [ { "type": "integer", "minimum": 0, "maximum": 10 }, { "enum": ["high", "normal", "low"] } ] });
+    // A job spec's fields; a pipeline's steps have all but `next` (one level only).
+    let step_properties = json!({
+        "type": { "type": "string", "minLength": 1, "maxLength": 128, "examples": ["echo", "noop"] }, "payload": {},
+        "priority": nullable(json!({ "$ref": "#/components/schemas/Priority" })),
+        "idempotency_key": { "type": ["string", "null"], "minLength": 1, "maxLength": 256 },
+        "delay_seconds": { "type": ["integer", "null"], "minimum": 0, "maximum": input::MAX_DELAY_SECONDS },
+        "run_at": { "type": ["string", "null"], "format": "date-time" },
+        "max_attempts": { "type": ["integer", "null"], "minimum": 1, "maximum": input::MAX_ATTEMPTS },
+        "timeout_seconds": { "type": ["integer", "null"], "minimum": 1, "maximum": input::MAX_TIMEOUT_SECONDS },
+        "batch_id": { "type": ["string", "null"], "minLength": 1, "maxLength": 128 },
+        "github_workflow_run_id": run_id()
+    });
+    let mut job_properties = step_properties.clone();
+    job_properties["next"] = json!({ "type": ["array", "null"], "maxItems": input::MAX_NEXT_STEPS, "items": { "$ref": "#/components/schemas/NewStep" } });
+
     json!({
         "openapi": "3.1.0",
         "info": { "title": "jobq", "version": env!("CARGO_PKG_VERSION"), "description": "Priority job queue on AWS primitives." },
@@ -51,7 +89,7 @@ pub fn document() -> Value {
                     "requestBody": body("NewJob"),
                     "responses": with_errors(
                         json!({
-                            "201": { "description": "created", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Job" } } } },
+                            "201": { "description": "created", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Job" } } }, "links": job_links() },
                             "200": { "description": "the job created earlier with this idempotency_key", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Job" } } } }
                         }),
                         &["400", "401", "413", "415", "422", "503"],
@@ -73,14 +111,18 @@ pub fn document() -> Value {
                 "post": {
                     "operationId": "enqueueBatch",
                     "requestBody": body("NewBatch"),
-                    "responses": with_errors(returns("201", "created", "Batch"), &["400", "401", "413", "415", "422", "503"])
+                    "responses": with_errors(
+                        json!({ "201": { "description": "created", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Batch" } } },
+                                         "links": { "GetBatch": { "operationId": "getBatch", "parameters": { "id": "$response.body#/batch_id" } } } } }),
+                        &["400", "401", "413", "415", "422", "503"],
+                    )
                 }
             },
             "/jobs/retry": {
                 "post": {
                     "operationId": "retryAll",
                     "requestBody": body("BulkRetry"),
-                    "responses": with_errors(returns("202", "retried", "BulkRetried"), &["400", "401", "415", "422", "503"])
+                    "responses": with_errors(returns("202", "retried", "BulkRetried"), &["400", "401", "413", "415", "422", "503"])
                 }
             },
             "/jobs/{id}": {
@@ -93,7 +135,7 @@ pub fn document() -> Value {
                     "operationId": "reportJob",
                     "parameters": [id_param("id")],
                     "requestBody": body("ExternalUpdate"),
-                    "responses": with_errors(returns("200", "the job after the report", "Job"), &["400", "401", "404", "409", "415", "422", "503"])
+                    "responses": with_errors(returns("200", "the job after the report", "Job"), &["400", "401", "404", "409", "413", "415", "422", "503"])
                 }
             },
             "/jobs/{id}/cancel": {
@@ -107,8 +149,8 @@ pub fn document() -> Value {
                 "post": {
                     "operationId": "retryJob",
                     "parameters": [id_param("id")],
-                    "requestBody": { "required": false, "content": { "application/json": { "schema": { "type": "object", "properties": { "priority": priority }, "additionalProperties": false } } } },
-                    "responses": with_errors(returns("202", "queued again with fresh attempts", "Job"), &["400", "401", "404", "409", "415", "422", "503"])
+                    "requestBody": { "required": false, "content": { "application/json": { "schema": { "type": "object", "properties": { "priority": nullable(priority.clone()) }, "additionalProperties": false } } } },
+                    "responses": with_errors(returns("202", "queued again with fresh attempts", "Job"), &["400", "401", "404", "409", "413", "415", "422", "503"])
                 }
             },
             "/batches/{id}": {
@@ -127,10 +169,10 @@ pub fn document() -> Value {
             },
             "/pause": {
                 "get": { "operationId": "pauseFlags", "responses": with_errors(returns("200", "paused scopes", "PauseFlags"), &["401", "503"]) },
-                "post": { "operationId": "pause", "requestBody": body("Scope"), "responses": with_errors(returns("200", "paused scopes", "PauseFlags"), &["400", "401", "415", "422", "503"]) }
+                "post": { "operationId": "pause", "requestBody": body("Scope"), "responses": with_errors(returns("200", "paused scopes", "PauseFlags"), &["400", "401", "413", "415", "422", "503"]) }
             },
             "/resume": {
-                "post": { "operationId": "resume", "requestBody": body("Scope"), "responses": with_errors(returns("200", "paused scopes", "PauseFlags"), &["400", "401", "415", "422", "503"]) }
+                "post": { "operationId": "resume", "requestBody": body("Scope"), "responses": with_errors(returns("200", "paused scopes", "PauseFlags"), &["400", "401", "413", "415", "422", "503"]) }
             },
             "/health": {
                 "get": { "operationId": "health", "responses": with_errors(returns("200", "every dependency answers", "Health"), &["503"]) }
@@ -158,29 +200,34 @@ pub fn document() -> Value {
                 "Priority": priority,
                 "NewJob": {
                     "type": "object", "required": ["type"], "additionalProperties": false,
-                    "properties": {
-                        "type": { "type": "string" }, "payload": {}, "priority": { "$ref": "#/components/schemas/Priority" },
-                        "idempotency_key": { "type": "string", "maxLength": 256 },
-                        "delay_seconds": { "type": "integer", "minimum": 0 }, "run_at": { "type": "string", "format": "date-time" },
-                        "max_attempts": { "type": "integer", "minimum": 1, "maximum": 100 },
-                        "timeout_seconds": { "type": "integer", "minimum": 1, "maximum": 900 },
-                        "batch_id": { "type": "string" }, "github_workflow_run_id": { "type": ["string", "integer"] },
-                        "next": { "type": "array", "items": { "$ref": "#/components/schemas/NewJob" } }
-                    }
+                    "description": "Optional fields may also be null, which is the same as leaving them out.",
+                    "properties": job_properties
+                },
+                "NewStep": {
+                    "type": "object", "required": ["type"], "additionalProperties": false,
+                    "description": "A step of a pipeline: a job spec without a next of its own.",
+                    "properties": step_properties
                 },
                 "NewBatch": {
                     "type": "object", "required": ["jobs"], "additionalProperties": false,
-                    "properties": { "jobs": { "type": "array", "minItems": 1, "maxItems": 100, "items": { "$ref": "#/components/schemas/NewJob" } }, "batch_id": { "type": "string" } }
+                    "properties": { "jobs": { "type": "array", "minItems": 1, "maxItems": input::MAX_BATCH_JOBS, "items": { "$ref": "#/components/schemas/NewJob" } }, "batch_id": { "type": ["string", "null"], "minLength": 1, "maxLength": 128 } }
                 },
                 "Batch": { "type": "object", "properties": { "batch_id": { "type": "string" }, "jobs": { "type": "array", "items": { "$ref": "#/components/schemas/Job" } } } },
-                "BulkRetry": { "type": "object", "required": ["status"], "additionalProperties": false, "properties": { "status": { "enum": ["failed", "partial", "cancelled"] }, "type": { "type": "string" } } },
+                "BulkRetry": { "type": "object", "required": ["status"], "additionalProperties": false, "properties": { "status": { "enum": ["failed", "partial", "cancelled"] }, "type": { "type": ["string", "null"], "minLength": 1, "maxLength": 128 } } },
                 "BulkRetried": { "type": "object", "properties": { "retried": { "type": "integer" }, "more": { "type": "boolean" } } },
                 "ExternalUpdate": {
                     "type": "object", "additionalProperties": false,
+                    "description": "Fields may also be null, which is the same as leaving them out.",
                     "properties": {
-                        "status": { "enum": ["processing", "completed", "partial", "failed", "cancelled", "queued"] },
-                        "progress": { "type": "integer", "minimum": 0, "maximum": 100 }, "current_step": { "type": "string" },
-                        "message": { "type": "string" }, "result": {}, "error": {}, "github_workflow_run_id": { "type": ["string", "integer"] }
+                        "status": { "enum": ["processing", "completed", "partial", "failed", "cancelled", "queued", null] },
+                        "progress": { "type": ["integer", "null"], "minimum": 0, "maximum": 100 },
+                        "current_step": { "type": ["string", "null"], "minLength": 1, "maxLength": 256 },
+                        "message": { "type": ["string", "null"], "minLength": 1, "maxLength": 2048 }, "result": {},
+                        "error": { "anyOf": [
+                            { "type": ["string", "null"] },
+                            { "type": "object", "required": ["message"], "properties": { "message": { "type": "string" }, "details": {} } }
+                        ] },
+                        "github_workflow_run_id": run_id()
                     }
                 },
                 "Scope": { "type": "object", "required": ["scope"], "additionalProperties": false, "properties": { "scope": { "type": "string", "examples": ["all", "queue:high", "type:resize"] } } },

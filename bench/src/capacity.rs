@@ -20,7 +20,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 use futures::StreamExt;
 use jobq::queue::SqsJobQueue;
-use jobq::store::{DynamoJobStore, RunOutcome, keys};
+use jobq::store::{DynamoJobStore, RunOutcome, StoreError, keys};
 use jobq::{Envelope, Job, NewJob, PriorityTier};
 use jobq_integration_tests::TestEnv;
 use serde_json::{Value, json};
@@ -29,8 +29,9 @@ use crate::e2e::{self, Mode};
 use crate::figure::{BenchError, Result, emit, round};
 use crate::requests::{Costs, PerJob, per_job_map};
 
-/// The local stack's pollers on the `normal` tier (`JOBQ_LOCAL_CONCURRENCY` default 4,2,1).
-pub const CONSUMERS: usize = 2;
+/// Consumers: twice the local stack's pollers on the `normal` tier (`JOBQ_LOCAL_CONCURRENCY`
+/// default 4,2,1), so the emulator always has requests waiting.
+pub const CONSUMERS: usize = 4;
 /// The target: end to end carries at least this fraction of what the emulator can.
 pub const TARGET_FRACTION: f64 = 0.7;
 
@@ -44,7 +45,7 @@ pub async fn run(costs: &Costs, e2e: &[Result<e2e::Outcome>]) {
             &costs.noop_run,
         );
         let line = match measure(mode, e2e::JOBS).await {
-            Ok((jobs_per_second, issued)) => {
+            Ok((jobs_per_second, issued, duplicates)) => {
                 let e2e = e2e.iter().flatten().find(|o| o.mode == mode).map(|o| o.jobs_per_second);
                 let fraction = e2e.map(|e| e / jobs_per_second);
                 json!({
@@ -57,6 +58,7 @@ pub async fn run(costs: &Costs, e2e: &[Result<e2e::Outcome>]) {
                     "unit": "jobs/s equivalent (the requests of a noop job, issued directly)",
                     "counted_mix_per_job": rounded(&counted),
                     "issued_mix_per_job": rounded(&issued),
+                    "duplicate_deliveries_dropped": duplicates,
                     "e2e_jobs_per_second": e2e.map(round),
                     "e2e_fraction": fraction.map(round),
                     "target": format!(">= {TARGET_FRACTION} of capacity end to end"),
@@ -91,6 +93,7 @@ struct Driver {
     tier: PriorityTier,
     jobs: usize,
     done: AtomicUsize,
+    duplicates: AtomicUsize,
     finished_at: Mutex<Option<Instant>>,
     empty_receives: AtomicUsize,
     pause_read_at: Mutex<Option<Instant>>,
@@ -100,8 +103,9 @@ struct Driver {
     timeout: Duration,
 }
 
-/// Issue the mix for `jobs` jobs; returns jobs per second and the requests issued per job.
-async fn measure(mode: Mode, jobs: usize) -> Result<(f64, PerJob)> {
+/// Issue the mix for `jobs` jobs; returns jobs per second, the requests issued per job, and how
+/// many duplicate deliveries were dropped.
+async fn measure(mode: Mode, jobs: usize) -> Result<(f64, PerJob, usize)> {
     let env = TestEnv::new().await;
     let (clients, counter) = env.counted_clients();
     let now = Utc::now();
@@ -117,6 +121,7 @@ async fn measure(mode: Mode, jobs: usize) -> Result<(f64, PerJob)> {
         tier: PriorityTier::Normal,
         jobs,
         done: AtomicUsize::new(0),
+        duplicates: AtomicUsize::new(0),
         finished_at: Mutex::new(None),
         empty_receives: AtomicUsize::new(0),
         pause_read_at: Mutex::new(None),
@@ -143,7 +148,8 @@ async fn measure(mode: Mode, jobs: usize) -> Result<(f64, PerJob)> {
         *receives -= driver.empty_receives.load(Ordering::Relaxed) as u64;
     }
     let counts: BTreeMap<String, u64> = counts.into_iter().filter(|(_, n)| *n > 0).collect();
-    Ok((jobs as f64 / seconds, per_job_map(&counts, jobs)))
+    let duplicates = driver.duplicates.load(Ordering::Relaxed);
+    Ok((jobs as f64 / seconds, per_job_map(&counts, jobs), duplicates))
 }
 
 impl Driver {
@@ -207,40 +213,50 @@ impl Driver {
             if due {
                 self.store.pause_flags().await.map_err(|e| BenchError::unexpected("GetItem", e))?;
             }
-            let runs: Vec<Result<(u64, u64)>> = futures::stream::iter(&messages)
+            let runs: Vec<Result<Option<(u64, u64)>>> = futures::stream::iter(&messages)
                 .map(|message| async move {
                     let envelope =
                         Envelope::decode(&message.body).map_err(|e| BenchError::unexpected("envelope", e))?;
                     let now = Utc::now();
-                    let job = self
+                    let claimed = self
                         .store
                         .claim(&envelope.id, envelope.generation, now, now + chrono::Duration::seconds(5400))
-                        .await
-                        .map_err(|e| BenchError::unexpected("UpdateItem (claim)", e))?;
+                        .await;
+                    let job = match claimed {
+                        // SQS delivers at least once: a second copy is dropped, as the worker does.
+                        Err(StoreError::Conflict { .. } | StoreError::InvalidTransition { .. }) => {
+                            self.duplicates.fetch_add(1, Ordering::Relaxed);
+                            return Ok(None);
+                        }
+                        other => other,
+                    }
+                    .map_err(|e| BenchError::unexpected("UpdateItem (claim)", e))?;
                     let end = Utc::now();
                     self.store
                         .finish(&job, RunOutcome::Completed { result: None }, None, end)
                         .await
                         .map_err(|e| BenchError::unexpected("UpdateItem (finish)", e))?;
                     let wait = job.started_at.map(|s| (s - job.created_at).num_milliseconds().max(0) as u64);
-                    Ok(((end - now).num_milliseconds().max(0) as u64, wait.unwrap_or(0)))
+                    Ok(Some(((end - now).num_milliseconds().max(0) as u64, wait.unwrap_or(0))))
                 })
                 .buffer_unordered(10)
                 .collect()
                 .await;
-            let (mut processing_ms, mut wait_ms) = (0, 0);
-            for run in runs {
-                let (p, w) = run?;
+            let (mut finished, mut processing_ms, mut wait_ms) = (0, 0, 0);
+            for (p, w) in runs.into_iter().collect::<Result<Vec<_>>>()?.into_iter().flatten() {
+                finished += 1;
                 processing_ms += p;
                 wait_ms += w;
             }
-            self.add_stats(messages.len() as u64, processing_ms, wait_ms).await?;
+            if finished > 0 {
+                self.add_stats(finished as u64, processing_ms, wait_ms).await?;
+            }
             let receipts: Vec<String> = messages.iter().map(|m| m.receipt_handle.clone()).collect();
             self.queues
                 .delete_batch(self.tier, &receipts)
                 .await
                 .map_err(|e| BenchError::unexpected("DeleteMessageBatch", e))?;
-            if self.done.fetch_add(messages.len(), Ordering::Relaxed) + messages.len() >= self.jobs
+            if self.done.fetch_add(finished, Ordering::Relaxed) + finished >= self.jobs
                 && let Ok(mut at) = self.finished_at.lock()
             {
                 *at = Some(Instant::now());

@@ -295,6 +295,40 @@ async fn poll_loop<H, Fut>(
     }
 }
 
+/// The visible messages still in the tier queues and DLQs (past the proxy), with their job's
+/// status and what a dead-letter handler without faults makes of the dead ones.
+async fn leftovers(env: &TestEnv) -> String {
+    let handler = DeadLetterHandler::new(env.store());
+    let mut lines = Vec::new();
+    for tier in PriorityTier::ALL {
+        for (name, queue) in [("queue", env.queues()), ("dlq", env.dlqs())] {
+            let got = queue.receive(tier, 10, 0, Some(30)).await.expect("receive");
+            let arn = queue.arn(tier).await.expect("arn");
+            for message in &got {
+                let status = match Envelope::decode(&message.body) {
+                    Ok(e) => format!("{:?}", env.store().get(&e.id, true).await.map(|j| j.map(|j| j.status))),
+                    Err(err) => err.to_string(),
+                };
+                let outcome = if name == "dlq" {
+                    format!(
+                        "{:?}",
+                        handler
+                            .record(&sqs_event(std::slice::from_ref(message), &arn, "local").records[0])
+                            .await
+                    )
+                } else {
+                    String::new()
+                };
+                lines.push(format!(
+                    "{tier} {name}: {} received {} times, attributes {:?}, job {status} {outcome}",
+                    message.body, message.receive_count, message.attributes
+                ));
+            }
+        }
+    }
+    lines.join("\n")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_a_tenth_of_aws_calls_failing_every_job_ends_once() {
     let started = Instant::now();
@@ -302,6 +336,21 @@ async fn with_a_tenth_of_aws_calls_failing_every_job_ends_once() {
     let seed = std::env::var("JOBQ_FAULT_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(9);
     let env = Arc::new(TestEnv::new().await);
     env.set_visibility(VISIBILITY_SECONDS).await;
+    // The DLQs too: a dead letter whose receive response the proxy drops is invisible for the
+    // queue's visibility timeout (5,400 s as provisioned) before it is delivered again.
+    for (_, url) in env.config.dlqs.iter() {
+        env.clients
+            .sqs
+            .set_queue_attributes()
+            .queue_url(url)
+            .attributes(
+                aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+                VISIBILITY_SECONDS.to_string(),
+            )
+            .send()
+            .await
+            .expect("set DLQ visibility");
+    }
     let proxy = FaultProxy::start(&env.endpoint(), FaultPlan::every_kind(FAULT_RATE, seed)).await;
 
     // Workers and dead-letter handlers on the product's clients, with the SDK's default retries.
@@ -373,6 +422,7 @@ async fn with_a_tenth_of_aws_calls_failing_every_job_ends_once() {
     let deadline = Instant::now() + Duration::from_secs(60 + jobs as u64 / 2);
     let mut open = ids.clone();
     let mut last_report = Instant::now();
+    let mut all_ended: Option<Instant> = None;
     loop {
         let records = direct.batch_get(&open).await.expect("read jobs");
         let done: std::collections::HashSet<&str> =
@@ -396,6 +446,11 @@ async fn with_a_tenth_of_aws_calls_failing_every_job_ends_once() {
             }
             if waiting.is_empty() {
                 break;
+            }
+            // Every job ended: what is left should go within a visibility timeout or two.
+            let since = *all_ended.get_or_insert_with(Instant::now);
+            if since.elapsed() > Duration::from_secs(90) {
+                panic!("messages left 90 s after every job ended: {}", leftovers(&env).await);
             }
         }
         if last_report.elapsed() > Duration::from_secs(15) {

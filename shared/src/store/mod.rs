@@ -11,9 +11,9 @@ use chrono::{DateTime, Utc};
 
 pub use codec::CorruptItem;
 pub use dynamo::DynamoJobStore;
+pub use dynamo::{STALE_WRITER, WRITE_TOKEN};
 pub use listing::{ListQuery, Page, PartitionPage, decode_cursor, encode_cursor, merge_page};
 pub use pause::{PauseFlags, PauseScope, PauseScopeError};
-pub use dynamo::{STALE_WRITER, WRITE_TOKEN};
 pub use stats::{BatchStats, Ended, StatsWriter, TypeStats};
 
 use crate::model::{Job, JobFailure};

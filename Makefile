@@ -15,7 +15,7 @@ run: venv
 
 ## test: formatting, clippy, unit tests, emulator integration tests, the API fuzz (schemathesis), and the dashboard in a browser (starts moto unless AWS_ENDPOINT_URL is set)
 test: check venv browser-deps fuzz-venv
-	scripts/with-emulator.sh $(CARGO) test --workspace --all-targets
+	scripts/with-emulator.sh $(CARGO) test --workspace --all-targets --no-fail-fast
 	scripts/with-emulator.sh scripts/fuzz-api.sh
 	scripts/with-emulator.sh node --test --test-reporter=spec tests/browser/dashboard.test.mjs tests/browser/firefox.test.mjs
 

@@ -260,6 +260,26 @@ pub async fn call_raw(
     body: Vec<u8>,
     token: Option<&str>,
 ) -> (axum::http::StatusCode, serde_json::Value) {
+    let (status, _, bytes) = call_bytes(router, method, path, content_type, body, token).await;
+    let json = if bytes.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| panic!("{method} {path}: body is not JSON: {bytes:?}"))
+    };
+    (status, json)
+}
+
+/// One request through the router, answered as status, `content-type` and raw body (for the
+/// routes that serve HTML or text).
+pub async fn call_bytes(
+    router: &axum::Router,
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+    token: Option<&str>,
+) -> (axum::http::StatusCode, String, Vec<u8>) {
     use tower::ServiceExt;
     let mut request = axum::http::Request::builder().method(method).uri(path);
     if let Some(ct) = content_type {
@@ -271,12 +291,12 @@ pub async fn call_raw(
     let request = request.body(axum::body::Body::from(body)).expect("request");
     let response = router.clone().oneshot(request).await.expect("router never fails");
     let status = response.status();
+    let served_type = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     let bytes = http_body_util::BodyExt::collect(response.into_body()).await.expect("body").to_bytes();
-    let json = if bytes.is_empty() {
-        serde_json::Value::Null
-    } else {
-        serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| panic!("{method} {path}: body is not JSON: {bytes:?}"))
-    };
-    (status, json)
+    (status, served_type, bytes.to_vec())
 }

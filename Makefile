@@ -94,7 +94,7 @@ tests/browser/node_modules/.installed: tests/browser/package.json tests/browser/
 
 .PHONY: soak fuzz fuzz-venv
 
-## soak: 10,000 mixed jobs through the local stack, exact accounting at the end (about 25 min on 2 cores); not part of make test
+## soak: 10,000 mixed jobs through the local stack, exact accounting at the end (about 10 min on 2 cores); not part of make test
 soak: venv
 	scripts/with-emulator.sh $(CARGO) test -p jobq-cli --test soak -- --ignored --nocapture
 

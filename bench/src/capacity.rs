@@ -23,15 +23,16 @@ use jobq::queue::SqsJobQueue;
 use jobq::store::{DynamoJobStore, RunOutcome, StoreError, keys};
 use jobq::{Envelope, Job, NewJob, PriorityTier};
 use jobq_integration_tests::TestEnv;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::e2e::{self, Mode};
 use crate::figure::{BenchError, Result, emit, round};
-use crate::requests::{Costs, PerJob, per_job_map};
+use crate::requests::{Costs, PerJob, combine, per_job_map, rounded};
 
-/// Consumers: twice the local stack's pollers on the `normal` tier (`JOBQ_LOCAL_CONCURRENCY`
-/// default 4,2,1), so the emulator always has requests waiting.
-pub const CONSUMERS: usize = 4;
+/// Consumers tried: as many as the local stack's pollers on the `normal` tier
+/// (`JOBQ_LOCAL_CONCURRENCY` default 4,2,1), and twice that. The emulator is one Python process,
+/// so more requests in flight can carry less; its capacity is the best of the runs.
+pub const CONSUMERS: [usize; 2] = [2, 4];
 /// The target: end to end carries at least this fraction of what the emulator can.
 pub const TARGET_FRACTION: f64 = 0.7;
 
@@ -44,8 +45,21 @@ pub async fn run(costs: &Costs, e2e: &[Result<e2e::Outcome>]) {
             },
             &costs.noop_run,
         );
-        let line = match measure(mode, e2e::JOBS).await {
-            Ok((jobs_per_second, issued, duplicates)) => {
+        let mut runs = Vec::new();
+        let mut failure = None;
+        for consumers in CONSUMERS {
+            match measure(mode, e2e::JOBS, consumers).await {
+                Ok(run) => runs.push((consumers, run)),
+                Err(err) => failure = Some(err),
+            }
+        }
+        let tried: serde_json::Map<String, serde_json::Value> = runs
+            .iter()
+            .map(|(c, (jobs_per_second, ..))| (c.to_string(), json!(round(*jobs_per_second))))
+            .collect();
+        let best = runs.into_iter().max_by(|a, b| a.1.0.total_cmp(&b.1.0));
+        let line = match (best, failure) {
+            (Some((consumers, (jobs_per_second, issued, duplicates))), None) => {
                 let e2e = e2e.iter().flatten().find(|o| o.mode == mode).map(|o| o.jobs_per_second);
                 let fraction = e2e.map(|e| e / jobs_per_second);
                 json!({
@@ -53,9 +67,10 @@ pub async fn run(costs: &Costs, e2e: &[Result<e2e::Outcome>]) {
                     "mode": mode.as_str(),
                     "jobs": e2e::JOBS,
                     "producers": mode.in_flight(),
-                    "consumers": CONSUMERS,
+                    "consumers": consumers,
+                    "jobs_per_second_by_consumers": tried,
                     "value": round(jobs_per_second),
-                    "unit": "jobs/s equivalent (the requests of a noop job, issued directly)",
+                    "unit": "jobs/s equivalent (the requests of a noop job, issued directly; best run)",
                     "counted_mix_per_job": rounded(&counted),
                     "issued_mix_per_job": rounded(&issued),
                     "duplicate_deliveries_dropped": duplicates,
@@ -65,7 +80,8 @@ pub async fn run(costs: &Costs, e2e: &[Result<e2e::Outcome>]) {
                     "met": fraction.is_some_and(|f| f >= TARGET_FRACTION),
                 })
             }
-            Err(err) => {
+            (_, failure) => {
+                let err = failure.unwrap_or_else(|| BenchError::Setup("no consumer count to try".into()));
                 let mut line = crate::figure::failed("emulator_capacity", &err);
                 line["mode"] = json!(mode.as_str());
                 line
@@ -73,18 +89,6 @@ pub async fn run(costs: &Costs, e2e: &[Result<e2e::Outcome>]) {
         };
         emit(&line);
     }
-}
-
-fn combine(a: &PerJob, b: &PerJob) -> PerJob {
-    let mut sum = a.clone();
-    for (op, n) in b {
-        *sum.entry(op.clone()).or_default() += n;
-    }
-    sum
-}
-
-fn rounded(mix: &PerJob) -> Value {
-    Value::Object(mix.iter().map(|(op, n)| (op.clone(), json!(round(*n)))).collect())
 }
 
 struct Driver {
@@ -105,7 +109,7 @@ struct Driver {
 
 /// Issue the mix for `jobs` jobs; returns jobs per second, the requests issued per job, and how
 /// many duplicate deliveries were dropped.
-async fn measure(mode: Mode, jobs: usize) -> Result<(f64, PerJob, usize)> {
+async fn measure(mode: Mode, jobs: usize, consumers: usize) -> Result<(f64, PerJob, usize)> {
     let env = TestEnv::new().await;
     let (clients, counter) = env.counted_clients();
     let now = Utc::now();
@@ -138,7 +142,7 @@ async fn measure(mode: Mode, jobs: usize) -> Result<(f64, PerJob, usize)> {
         }
         Ok::<(), BenchError>(())
     }));
-    let consumers = futures::future::try_join_all((0..CONSUMERS).map(|_| driver.consume()));
+    let consumers = futures::future::try_join_all((0..consumers).map(|_| driver.consume()));
     futures::try_join!(producers, consumers)?;
     let finished = driver.finished_at.lock().ok().and_then(|at| *at).unwrap_or_else(Instant::now);
     let seconds = (finished - driver.started).as_secs_f64();

@@ -33,6 +33,14 @@ pub struct Costs {
     pub noop_run: PerJob,
 }
 
+/// Targets per successful job at batch size 10, enqueue included and progress excluded.
+pub const TARGET_DYNAMODB_WRITES: f64 = 3.2;
+pub const TARGET_SQS_REQUESTS: f64 = 1.3;
+
+/// The DynamoDB operations that are writes.
+const WRITES: [&str; 4] =
+    ["DynamoDB:PutItem", "DynamoDB:UpdateItem", "DynamoDB:DeleteItem", "DynamoDB:BatchWriteItem"];
+
 /// Every request-count figure; returns the costs the capacity figure needs.
 pub async fn run() -> Result<Costs> {
     let (enqueue_single, enqueue_batch) = api_enqueue(true).await?;
@@ -47,7 +55,50 @@ pub async fn run() -> Result<Costs> {
         };
         worker_runs(label, json!({"seconds": 5, "steps": 100}), "sleep", 1, settings, true).await?;
     }
-    Ok(Costs { enqueue_single, enqueue_batch, noop_run })
+    let costs = Costs { enqueue_single, enqueue_batch, noop_run };
+    for line in successful_job_lines(&costs) {
+        emit(&line);
+    }
+    Ok(costs)
+}
+
+/// A successful `noop` job from enqueue to delete, for each way of enqueueing, against the targets.
+fn successful_job_lines(costs: &Costs) -> Vec<Value> {
+    [("post_jobs", &costs.enqueue_single), ("post_jobs_batch_100", &costs.enqueue_batch)]
+        .into_iter()
+        .map(|(enqueue, mix)| {
+            let all = combine(mix, &costs.noop_run);
+            let writes: f64 =
+                all.iter().filter(|(op, _)| WRITES.contains(&op.as_str())).map(|(_, n)| n).sum();
+            let sqs: f64 = all.iter().filter(|(op, _)| op.starts_with("SQS:")).map(|(_, n)| n).sum();
+            json!({
+                "figure": "requests_per_successful_job",
+                "enqueue": enqueue,
+                "batch_size": 10,
+                "dynamodb_writes_per_job": round(writes),
+                "sqs_requests_per_job": round(sqs),
+                "by_operation_per_job": rounded(&all),
+                "target": format!(
+                    "<= {TARGET_DYNAMODB_WRITES} DynamoDB writes and <= {TARGET_SQS_REQUESTS} SQS requests"
+                ),
+                "met": writes <= TARGET_DYNAMODB_WRITES + 1e-9 && sqs <= TARGET_SQS_REQUESTS + 1e-9,
+            })
+        })
+        .collect()
+}
+
+/// The sum of two mixes.
+pub fn combine(a: &PerJob, b: &PerJob) -> PerJob {
+    let mut sum = a.clone();
+    for (op, n) in b {
+        *sum.entry(op.clone()).or_default() += n;
+    }
+    sum
+}
+
+/// A mix as a JSON object, three decimals.
+pub fn rounded(mix: &PerJob) -> Value {
+    Value::Object(mix.iter().map(|(op, n)| (op.clone(), json!(round(*n)))).collect())
 }
 
 /// Only the costs (nothing printed), for a capacity figure run on its own.
@@ -75,21 +126,12 @@ pub fn per_job_map(counts: &RequestCounts, jobs: usize) -> PerJob {
 }
 
 fn per_job(counts: &RequestCounts, jobs: usize) -> Value {
-    let by_op: serde_json::Map<String, Value> =
-        per_job_map(counts, jobs).into_iter().map(|(op, n)| (op, json!(round(n)))).collect();
-    let writes: u64 = counts
-        .iter()
-        .filter(|(k, _)| {
-            ["DynamoDB:PutItem", "DynamoDB:UpdateItem", "DynamoDB:DeleteItem", "DynamoDB:BatchWriteItem"]
-                .contains(&k.as_str())
-        })
-        .map(|(_, v)| v)
-        .sum();
+    let writes: u64 = counts.iter().filter(|(k, _)| WRITES.contains(&k.as_str())).map(|(_, v)| v).sum();
     json!({
         "dynamodb_writes_per_job": round(writes as f64 / jobs as f64),
         "dynamodb_requests_per_job": round(jobq::requests::total(counts, "DynamoDB") as f64 / jobs as f64),
         "sqs_requests_per_job": round(jobq::requests::total(counts, "SQS") as f64 / jobs as f64),
-        "by_operation_per_job": by_op,
+        "by_operation_per_job": rounded(&per_job_map(counts, jobs)),
     })
 }
 
@@ -292,4 +334,35 @@ async fn worker_runs(
         emit(&figure);
     }
     Ok(per_job_map(&counts, jobs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mix(pairs: &[(&str, f64)]) -> PerJob {
+        pairs.iter().map(|(op, n)| (op.to_string(), *n)).collect()
+    }
+
+    #[test]
+    fn a_successful_job_adds_enqueue_and_run_and_is_held_to_the_targets() {
+        let costs = Costs {
+            enqueue_single: mix(&[("DynamoDB:PutItem", 1.0), ("SQS:SendMessage", 1.0)]),
+            enqueue_batch: mix(&[("DynamoDB:BatchWriteItem", 0.04), ("SQS:SendMessageBatch", 0.1)]),
+            noop_run: mix(&[
+                ("DynamoDB:UpdateItem", 2.1),
+                ("DynamoDB:GetItem", 0.01),
+                ("SQS:ReceiveMessage", 0.1),
+                ("SQS:DeleteMessageBatch", 0.1),
+            ]),
+        };
+        let lines = successful_job_lines(&costs);
+        assert_eq!(lines[0]["dynamodb_writes_per_job"], json!(3.1), "GetItem is no write");
+        assert_eq!(lines[0]["sqs_requests_per_job"], json!(1.2));
+        assert_eq!(lines[0]["met"], json!(true));
+        assert_eq!(lines[1]["dynamodb_writes_per_job"], json!(2.14));
+        let mut costly = costs.clone();
+        costly.noop_run.insert("SQS:ChangeMessageVisibility".into(), 0.2);
+        assert_eq!(successful_job_lines(&costly)[0]["met"], json!(false), "1.4 SQS requests miss the target");
+    }
 }

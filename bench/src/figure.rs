@@ -93,6 +93,29 @@ pub fn free_port() -> Result<u16> {
     Ok(port)
 }
 
+/// The last `keep` lines a child writes to its (piped) stderr, kept for error messages.
+pub fn keep_stderr_tail(child: &mut tokio::process::Child, keep: usize) -> StderrTail {
+    let log = StderrTail::default();
+    if let Some(stderr) = child.stderr.take() {
+        let log = log.clone();
+        tokio::spawn(async move {
+            use tokio::io::AsyncBufReadExt;
+            let mut lines = tokio::io::BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Ok(mut log) = log.lock() {
+                    log.push(line);
+                    let excess = log.len().saturating_sub(keep);
+                    log.drain(..excess);
+                }
+            }
+        });
+    }
+    log
+}
+
+/// A child's last stderr lines.
+pub type StderrTail = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

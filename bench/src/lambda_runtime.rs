@@ -10,7 +10,7 @@
 
 use std::net::SocketAddr;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -19,7 +19,6 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use tokio::io::AsyncBufReadExt;
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
@@ -166,7 +165,7 @@ async fn init_error(State(shared): State<Arc<Shared>>, body: Bytes) -> StatusCod
 pub struct FunctionProcess {
     pub child: Child,
     pub spawned_at: Instant,
-    log: Arc<Mutex<Vec<String>>>,
+    log: crate::figure::StderrTail,
 }
 
 impl FunctionProcess {
@@ -202,20 +201,7 @@ impl FunctionProcess {
             .kill_on_drop(true);
         let spawned_at = Instant::now();
         let mut child = command.spawn().map_err(BenchError::io(format!("starting {}", binary.display())))?;
-        let log = Arc::new(Mutex::new(Vec::new()));
-        if let Some(stderr) = child.stderr.take() {
-            let log = log.clone();
-            tokio::spawn(async move {
-                let mut lines = tokio::io::BufReader::new(stderr).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    if let Ok(mut log) = log.lock() {
-                        log.push(line);
-                        let excess = log.len().saturating_sub(20);
-                        log.drain(..excess);
-                    }
-                }
-            });
-        }
+        let log = crate::figure::keep_stderr_tail(&mut child, 20);
         Ok(FunctionProcess { child, spawned_at, log })
     }
 

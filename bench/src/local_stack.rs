@@ -2,13 +2,11 @@
 //! prefix of its own, so each figure starts with empty queues and an empty table.
 
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use jobq::Job;
 use jobq::resources::ResourceNames;
 use jobq::store::DynamoJobStore;
-use tokio::io::AsyncBufReadExt;
 use tokio::process::{Child, Command};
 
 use crate::figure::{BenchError, Result, binary_dir, free_port};
@@ -20,7 +18,7 @@ pub struct LocalStack {
     pub http: reqwest::Client,
     pub store: DynamoJobStore,
     child: Child,
-    log: Arc<Mutex<Vec<String>>>,
+    log: crate::figure::StderrTail,
 }
 
 impl LocalStack {
@@ -43,20 +41,7 @@ impl LocalStack {
             command.env("JOBQ_LOCAL_CONCURRENCY", concurrency);
         }
         let mut child = command.spawn().map_err(BenchError::io(format!("starting {}", binary.display())))?;
-        let log = Arc::new(Mutex::new(Vec::new()));
-        if let Some(stderr) = child.stderr.take() {
-            let log = log.clone();
-            tokio::spawn(async move {
-                let mut lines = tokio::io::BufReader::new(stderr).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    if let Ok(mut log) = log.lock() {
-                        log.push(line);
-                        let excess = log.len().saturating_sub(40);
-                        log.drain(..excess);
-                    }
-                }
-            });
-        }
+        let log = crate::figure::keep_stderr_tail(&mut child, 40);
         let clients = jobq::aws::Clients::from_env().await;
         let names = ResourceNames::new(prefix);
         let store = DynamoJobStore::new(

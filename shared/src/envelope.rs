@@ -93,6 +93,7 @@ impl Envelope {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proptest_support::{config, re, text};
     use proptest::prelude::*;
     use serde_json::{Map, json};
 
@@ -100,25 +101,6 @@ mod tests {
 
     fn tier() -> impl Strategy<Value = PriorityTier> {
         prop_oneof![Just(PriorityTier::High), Just(PriorityTier::Normal), Just(PriorityTier::Low)]
-    }
-
-    /// 10,000 cases, drawn with XorShift: the default ChaCha generator, unoptimized in test
-    /// builds, would take most of the time.
-    fn config() -> ProptestConfig {
-        ProptestConfig {
-            rng_algorithm: proptest::test_runner::RngAlgorithm::XorShift,
-            ..ProptestConfig::with_cases(10_000)
-        }
-    }
-
-    /// Any characters (control ones too), cheaper than a `\PC` regex.
-    fn text(len: std::ops::Range<usize>) -> BoxedStrategy<String> {
-        prop::collection::vec(any::<char>(), len).prop_map(String::from_iter).boxed()
-    }
-
-    /// A regex strategy parsed once (a `&str` strategy is parsed again for every case).
-    fn re(pattern: &str) -> BoxedStrategy<String> {
-        proptest::string::string_regex(pattern).expect("valid regex").boxed()
     }
 
     /// Any JSON value, a few levels deep.

@@ -20,6 +20,8 @@ pub mod local;
 pub mod metrics;
 pub mod model;
 pub mod priority;
+#[cfg(test)]
+mod proptest_support;
 pub mod provision;
 pub mod queue;
 pub mod requests;

@@ -19,6 +19,7 @@ pub mod jobs;
 pub mod local;
 pub mod metrics;
 pub mod model;
+pub mod ports;
 pub mod priority;
 #[cfg(test)]
 mod proptest_support;

@@ -1,0 +1,7 @@
+//! Ports: what the handlers need from the outside world, as small traits. The AWS adapters
+//! implement them for Lambda; the in-memory adapters implement them for tests and the simulation,
+//! held to the AWS behaviour by one conformance suite (`tests/src/conformance`).
+
+pub mod clock;
+
+pub use clock::{Clock, ManualClock, SystemClock};

@@ -17,6 +17,7 @@ pub mod envelope;
 pub mod ingest;
 pub mod jobs;
 pub mod local;
+pub mod memory;
 pub mod metrics;
 pub mod model;
 pub mod ports;

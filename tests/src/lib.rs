@@ -3,6 +3,7 @@
 //! Each [`TestEnv`] provisions its own table, queues and bucket under a unique prefix, so tests
 //! run in parallel without seeing each other's jobs or messages.
 
+pub mod conformance;
 pub mod fault_proxy;
 
 use aws_config::{BehaviorVersion, Region};

@@ -3,5 +3,8 @@
 //! held to the AWS behaviour by one conformance suite (`tests/src/conformance`).
 
 pub mod clock;
+pub mod eval;
+pub mod table;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use table::{Attr, Cond, Item, Table, TableError};

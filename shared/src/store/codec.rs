@@ -5,15 +5,16 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
+use super::attrs::*;
 use super::keys::{self, BY_BATCH, BY_STATUS, BY_TYPE};
 use crate::model::{Job, JobFailure, format_time, parse_time};
+use crate::ports::table::Attr;
 use crate::priority::Priority;
 use crate::status::JobStatus;
 
-pub type Item = HashMap<String, AttributeValue>;
+pub use crate::ports::table::Item;
 
 /// A stored item that does not decode as a job.
 #[derive(Debug, thiserror::Error)]
@@ -23,19 +24,19 @@ pub struct CorruptItem {
     pub reason: String,
 }
 
-pub fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
+pub fn s(v: impl Into<String>) -> Attr {
+    Attr::S(v.into())
 }
 
-pub fn n(v: impl ToString) -> AttributeValue {
-    AttributeValue::N(v.to_string())
+pub fn n(v: impl ToString) -> Attr {
+    Attr::N(v.to_string())
 }
 
-pub fn json(v: &impl serde::Serialize) -> AttributeValue {
-    AttributeValue::S(serde_json::to_string(v).unwrap_or_else(|_| "null".into()))
+pub fn json(v: &impl serde::Serialize) -> Attr {
+    Attr::S(serde_json::to_string(v).unwrap_or_else(|_| "null".into()))
 }
 
-pub fn time(t: DateTime<Utc>) -> AttributeValue {
+pub fn time(t: DateTime<Utc>) -> Attr {
     s(format_time(t))
 }
 
@@ -44,81 +45,81 @@ pub fn encode(job: &Job) -> Item {
     let sk = keys::sort_key(&created, &job.id);
     let mut item: Item = HashMap::from([
         (keys::PK.into(), s(keys::job_pk(&job.id))),
-        ("id".into(), s(&job.id)),
-        ("type".into(), s(&job.job_type)),
-        ("payload".into(), json(&job.payload)),
-        ("priority".into(), n(job.priority.value())),
-        ("tier".into(), s(job.tier.as_str())),
-        ("status".into(), s(job.status.as_str())),
-        ("attempts".into(), n(job.attempts)),
-        ("max_attempts".into(), n(job.max_attempts)),
-        ("progress".into(), n(job.progress)),
-        ("timeout_s".into(), n(job.timeout_seconds)),
-        ("gen".into(), n(job.generation)),
-        ("created_at".into(), s(created)),
+        (ID.into(), s(&job.id)),
+        (TYPE.into(), s(&job.job_type)),
+        (PAYLOAD.into(), json(&job.payload)),
+        (PRIORITY.into(), n(job.priority.value())),
+        (TIER.into(), s(job.tier.as_str())),
+        (STATUS.into(), s(job.status.as_str())),
+        (ATTEMPTS.into(), n(job.attempts)),
+        (MAX_ATTEMPTS.into(), n(job.max_attempts)),
+        (PROGRESS.into(), n(job.progress)),
+        (TIMEOUT.into(), n(job.timeout_seconds)),
+        (GENERATION.into(), n(job.generation)),
+        (CREATED_AT.into(), s(created)),
         (BY_STATUS.pk.into(), s(keys::status_pk(job.status, &job.id))),
         (BY_STATUS.sk.into(), s(&sk)),
         (BY_TYPE.pk.into(), s(keys::sharded(&job.job_type, &job.id))),
         (BY_TYPE.sk.into(), s(&sk)),
     ]);
-    let mut opt = |name: &str, v: Option<AttributeValue>| {
+    let mut opt = |name: &str, v: Option<Attr>| {
         if let Some(v) = v {
             item.insert(name.into(), v);
         }
     };
-    opt("current_step", job.current_step.as_deref().map(s));
-    opt("message", job.message.as_deref().map(s));
-    opt("result", job.result.as_ref().map(json));
-    opt("error", job.error.as_ref().map(json));
-    opt("idempotency_key", job.idempotency_key.as_deref().map(s));
-    opt("batch_id", job.batch_id.as_deref().map(s));
+    opt(CURRENT_STEP, job.current_step.as_deref().map(s));
+    opt(MESSAGE, job.message.as_deref().map(s));
+    opt(RESULT, job.result.as_ref().map(json));
+    opt(ERROR, job.error.as_ref().map(json));
+    opt(IDEMPOTENCY_KEY, job.idempotency_key.as_deref().map(s));
+    opt(BATCH_ID, job.batch_id.as_deref().map(s));
     opt(BY_BATCH.pk, job.batch_id.as_deref().map(|b| s(keys::sharded(b, &job.id))));
     opt(BY_BATCH.sk, job.batch_id.as_ref().map(|_| s(&sk)));
-    opt("gh_run_id", job.github_workflow_run_id.as_deref().map(s));
-    opt("run_at", job.run_at.map(time));
-    opt("started_at", job.started_at.map(time));
-    opt("completed_at", job.completed_at.map(time));
-    opt("duration_ms", job.duration_ms.map(n));
-    opt("wait_ms", job.wait_ms.map(n));
-    opt("lease_ms", job.lease_until.map(|t| n(t.timestamp_millis())));
-    opt("next", (!job.next.is_empty()).then(|| json(&job.next)));
+    opt(GITHUB_RUN_ID, job.github_workflow_run_id.as_deref().map(s));
+    opt(RUN_AT, job.run_at.map(time));
+    opt(STARTED_AT, job.started_at.map(time));
+    opt(COMPLETED_AT, job.completed_at.map(time));
+    opt(DURATION_MS, job.duration_ms.map(n));
+    opt(WAIT_MS, job.wait_ms.map(n));
+    opt(LEASE, job.lease_until.map(|t| n(t.timestamp_millis())));
+    opt(NEXT, (!job.next.is_empty()).then(|| json(&job.next)));
     item
 }
 
 pub fn decode(item: &Item) -> Result<Job, CorruptItem> {
     let r = Reader(item);
     Ok(Job {
-        id: r.string("id")?,
-        job_type: r.string("type")?,
-        payload: r.json("payload")?.unwrap_or_default(),
-        priority: Priority::new(r.number("priority")?).map_err(|e| corrupt("priority", e.to_string()))?,
-        tier: r.string("tier")?.parse().map_err(|e| corrupt("tier", format!("{e}")))?,
-        status: r.string("status")?.parse::<JobStatus>().map_err(|e| corrupt("status", e.to_string()))?,
-        attempts: r.number("attempts")?,
-        max_attempts: r.number("max_attempts")?,
-        progress: r.number("progress")?,
-        current_step: r.opt_string("current_step")?,
-        message: r.opt_string("message")?,
-        result: r.json("result")?,
-        error: r.json::<JobFailure>("error")?,
-        idempotency_key: r.opt_string("idempotency_key")?,
-        batch_id: r.opt_string("batch_id")?,
-        github_workflow_run_id: r.opt_string("gh_run_id")?,
-        timeout_seconds: r.number("timeout_s")?,
-        generation: r.number("gen")?,
-        created_at: r.time("created_at")?.ok_or_else(|| corrupt("created_at", "missing".into()))?,
-        run_at: r.time("run_at")?,
-        started_at: r.time("started_at")?,
-        completed_at: r.time("completed_at")?,
-        duration_ms: r.opt_number("duration_ms")?,
-        wait_ms: r.opt_number("wait_ms")?,
+        id: r.string(ID)?,
+        job_type: r.string(TYPE)?,
+        payload: r.json(PAYLOAD)?.unwrap_or_default(),
+        priority: Priority::new(r.number(PRIORITY)?).map_err(|e| corrupt("priority", e.to_string()))?,
+        tier: r.string(TIER)?.parse().map_err(|e| corrupt("tier", format!("{e}")))?,
+        status: r.string(STATUS)?.parse::<JobStatus>().map_err(|e| corrupt("status", e.to_string()))?,
+        attempts: r.number(ATTEMPTS)?,
+        max_attempts: r.number(MAX_ATTEMPTS)?,
+        progress: r.number(PROGRESS)?,
+        current_step: r.opt_string(CURRENT_STEP)?,
+        message: r.opt_string(MESSAGE)?,
+        result: r.json(RESULT)?,
+        error: r.json::<JobFailure>(ERROR)?,
+        idempotency_key: r.opt_string(IDEMPOTENCY_KEY)?,
+        batch_id: r.opt_string(BATCH_ID)?,
+        github_workflow_run_id: r.opt_string(GITHUB_RUN_ID)?,
+        timeout_seconds: r.number(TIMEOUT)?,
+        generation: r.number(GENERATION)?,
+        created_at: r.time(CREATED_AT)?.ok_or_else(|| corrupt("created_at", "missing".into()))?,
+        run_at: r.time(RUN_AT)?,
+        started_at: r.time(STARTED_AT)?,
+        completed_at: r.time(COMPLETED_AT)?,
+        duration_ms: r.opt_number(DURATION_MS)?,
+        wait_ms: r.opt_number(WAIT_MS)?,
         lease_until: r
-            .opt_number::<i64>("lease_ms")?
+            .opt_number::<i64>(LEASE)?
             .map(|ms| {
                 DateTime::from_timestamp_millis(ms).ok_or_else(|| corrupt("lease_ms", "out of range".into()))
             })
             .transpose()?,
-        next: r.json("next")?.unwrap_or_default(),
+        next: r.json(NEXT)?.unwrap_or_default(),
     })
 }
 
@@ -131,8 +132,8 @@ struct Reader<'a>(&'a Item);
 impl Reader<'_> {
     fn opt_string(&self, name: &'static str) -> Result<Option<String>, CorruptItem> {
         match self.0.get(name) {
-            None | Some(AttributeValue::Null(_)) => Ok(None),
-            Some(AttributeValue::S(v)) => Ok(Some(v.clone())),
+            None => Ok(None),
+            Some(Attr::S(v)) => Ok(Some(v.clone())),
             Some(_) => Err(corrupt(name, "not a string".into())),
         }
     }
@@ -143,8 +144,8 @@ impl Reader<'_> {
 
     fn opt_number<T: std::str::FromStr>(&self, name: &'static str) -> Result<Option<T>, CorruptItem> {
         match self.0.get(name) {
-            None | Some(AttributeValue::Null(_)) => Ok(None),
-            Some(AttributeValue::N(v)) => {
+            None => Ok(None),
+            Some(Attr::N(v)) => {
                 v.parse().map(Some).map_err(|_| corrupt(name, format!("{v:?} is not a valid number here")))
             }
             Some(_) => Err(corrupt(name, "not a number".into())),

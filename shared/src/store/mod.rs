@@ -1,23 +1,60 @@
 //! The job store: the record of every job, and the only place statuses change.
 
+pub mod attrs;
 mod codec;
-mod dynamo;
+mod counters;
+mod jobs;
 pub mod keys;
+mod lifecycle;
 mod listing;
 mod pause;
+mod reads;
 mod stats;
+mod write;
 
-use chrono::{DateTime, Utc};
+use std::sync::Arc;
 
+use chrono::{DateTime, Duration, Utc};
+
+pub use attrs::WRITE_TOKEN;
 pub use codec::CorruptItem;
-pub use dynamo::DynamoJobStore;
-pub use dynamo::{STALE_WRITER, WRITE_TOKEN};
+pub use counters::STALE_WRITER;
 pub use listing::{ListQuery, Page, PartitionPage, decode_cursor, encode_cursor, merge_page};
 pub use pause::{PauseFlags, PauseScope, PauseScopeError};
 pub use stats::{BatchStats, Ended, StatsWriter, TypeStats};
 
 use crate::model::{Job, JobFailure};
+use crate::ports::table::Table;
 use crate::status::{JobEvent, JobStatus};
+
+/// The record of every job, and the only place statuses change: the job store's rules (every
+/// condition and update) over the table port, so the same rules run on DynamoDB and in memory.
+#[derive(Debug, Clone)]
+pub struct JobStore {
+    table: Arc<dyn Table>,
+    /// How long terminal jobs are kept before DynamoDB's TTL deletes them.
+    retention: Duration,
+}
+
+/// The name the store had while it spoke to DynamoDB directly.
+pub type DynamoJobStore = JobStore;
+
+impl JobStore {
+    /// The store on the DynamoDB table `table`.
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>, retention: Duration) -> Self {
+        Self::over(Arc::new(crate::aws::DynamoTable::new(client, table)), retention)
+    }
+
+    /// The store over any table (the in-memory one in tests and the simulation).
+    pub fn over(table: Arc<dyn Table>, retention: Duration) -> Self {
+        JobStore { table, retention }
+    }
+
+    /// The table port under this store (tests inject faults through their own handle to it).
+    pub fn table_port(&self) -> &Arc<dyn Table> {
+        &self.table
+    }
+}
 
 /// How a run ended, as the worker (or an external executor) reports it.
 #[derive(Debug, Clone, PartialEq)]

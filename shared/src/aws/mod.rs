@@ -1,7 +1,12 @@
 //! AWS SDK clients, built once per process from the default credential and region chain.
 //! The endpoint comes only from `AWS_ENDPOINT_URL` (LocalStack, moto), which the SDK reads itself.
 
+pub mod expr;
+pub mod table;
+
 use aws_config::{BehaviorVersion, SdkConfig};
+
+pub use table::DynamoTable;
 
 use crate::requests::RequestCounter;
 

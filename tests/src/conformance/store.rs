@@ -1,22 +1,39 @@
-//! The DynamoDB job store against the emulator.
+//! The job store's conformance cases: the same rules over the in-memory table and over DynamoDB
+//! (the emulator), run by `tests/tests/conformance_store.rs` against both.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use futures::{StreamExt, TryStreamExt};
-use jobq::requests::total;
+use jobq::ports::table::{Attr, Table};
 use jobq::store::{
-    Conflict, Created, DynamoJobStore, ListQuery, PauseScope, ProgressUpdate, RunOutcome, StoreError,
+    Conflict, Created, JobStore, ListQuery, PauseScope, ProgressUpdate, RunOutcome, StoreError, keys,
 };
 use jobq::{Job, JobEvent, JobFailure, JobStatus, NewJob, Priority, PriorityTier};
-use jobq_integration_tests::TestEnv;
 use serde_json::json;
+
+/// A store to test, its table port, and a count of the table requests made so far.
+pub struct StoreFixture {
+    pub store: JobStore,
+    pub table: Arc<dyn Table>,
+    pub requests: Box<dyn Fn() -> u64 + Send + Sync>,
+}
+
+impl std::fmt::Debug for StoreFixture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreFixture").field("store", &self.store).finish_non_exhaustive()
+    }
+}
+
+/// How long the fixtures keep terminal jobs (the TTL case checks it).
+pub const RETENTION: Duration = Duration::days(2);
 
 fn new_job(job_type: &str) -> NewJob {
     NewJob { job_type: job_type.into(), payload: json!({"n": 1}), ..NewJob::default() }
 }
 
-async fn create(store: &DynamoJobStore, spec: NewJob) -> Job {
+async fn create(store: &JobStore, spec: NewJob) -> Job {
     store.create(&Job::new(spec, Utc::now())).await.expect("create").into_job()
 }
 
@@ -28,33 +45,28 @@ fn lease(now: DateTime<Utc>) -> DateTime<Utc> {
     now + Duration::seconds(30)
 }
 
-#[tokio::test]
-async fn idempotent_create_returns_the_first_job_in_one_request() {
-    let env = TestEnv::new().await;
-    let store = env.store();
+pub async fn idempotent_create_returns_the_first_job_in_one_request(f: StoreFixture) {
+    let store = f.store;
     let keyed = |payload| NewJob { idempotency_key: Some("upload-7".into()), payload, ..new_job("echo") };
 
-    let before = env.requests.snapshot();
+    let before = (f.requests)();
     let first = store.create(&Job::new(keyed(json!(1)), Utc::now())).await.expect("first");
     let second = store.create(&Job::new(keyed(json!(2)), Utc::now())).await.expect("second");
-    let requests = env.requests.since(&before);
+    let requests = (f.requests)() - before;
 
     let Created::New(first) = first else { panic!("first create must be new") };
     let Created::Existing(second) = second else { panic!("repeated key must return the existing job") };
     assert_eq!(second, first, "the stored job is returned unchanged");
     assert_eq!(second.payload, json!(1));
-    assert_eq!(requests.get("DynamoDB:PutItem"), Some(&2), "{requests:?}");
-    assert_eq!(total(&requests, "DynamoDB"), 2, "no extra read on a duplicate: {requests:?}");
+    assert_eq!(requests, 2, "two puts, no extra read on a duplicate");
 
     let other = create(&store, NewJob { idempotency_key: Some("upload-8".into()), ..new_job("echo") }).await;
     assert_ne!(other.id, first.id);
     assert_eq!(store.get(&first.id, true).await.expect("get"), Some(first));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_concurrent_claims_exactly_one_wins() {
-    let env = TestEnv::new().await;
-    let store = env.store();
+pub async fn two_concurrent_claims_exactly_one_wins(f: StoreFixture) {
+    let store = f.store;
     for _ in 0..5 {
         let job = create(&store, new_job("noop")).await;
         let now = Utc::now();
@@ -74,16 +86,14 @@ async fn two_concurrent_claims_exactly_one_wins() {
     }
 }
 
-#[tokio::test]
-async fn an_expired_lease_can_be_reclaimed_and_attempts_are_counted() {
-    let env = TestEnv::new().await;
-    let store = env.store();
+pub async fn an_expired_lease_can_be_reclaimed_and_attempts_are_counted(f: StoreFixture) {
+    let store = f.store;
     let job = create(&store, NewJob { max_attempts: Some(2), ..new_job("noop") }).await;
     let t0 = Utc::now();
 
-    let before = env.requests.snapshot();
+    let before = (f.requests)();
     let first = store.claim(&job.id, 0, t0, t0 + Duration::seconds(30)).await.expect("first claim");
-    assert_eq!(total(&env.requests.since(&before), "DynamoDB"), 1, "a claim is one request");
+    assert_eq!((f.requests)() - before, 1, "a claim is one request");
     assert_eq!(
         first.lease_until.map(|l| l.timestamp_millis()),
         Some((t0 + Duration::seconds(30)).timestamp_millis())
@@ -115,15 +125,13 @@ async fn an_expired_lease_can_be_reclaimed_and_attempts_are_counted() {
     );
 }
 
-#[tokio::test]
-async fn a_run_finishes_with_timings_and_a_retry_backs_off() {
-    let env = TestEnv::new().await;
-    let store = env.store();
+pub async fn a_run_finishes_with_timings_and_a_retry_backs_off(f: StoreFixture) {
+    let store = f.store;
     let job = create(&store, new_job("echo")).await;
     let now = Utc::now();
 
     let run1 = store.claim(&job.id, 0, now, lease(now)).await.expect("claim");
-    let before = env.requests.snapshot();
+    let before = (f.requests)();
     store
         .progress(
             &job.id,
@@ -132,7 +140,7 @@ async fn a_run_finishes_with_timings_and_a_retry_backs_off() {
         )
         .await
         .expect("progress");
-    assert_eq!(total(&env.requests.since(&before), "DynamoDB"), 1);
+    assert_eq!((f.requests)() - before, 1, "a progress write is one request");
     let error = JobFailure { message: "flaky".into(), details: None };
     let due = now + Duration::seconds(2);
     let retrying = store
@@ -173,10 +181,8 @@ async fn a_run_finishes_with_timings_and_a_retry_backs_off() {
     );
 }
 
-#[tokio::test]
-async fn terminal_jobs_refuse_cancel_with_a_typed_error() {
-    let env = TestEnv::new().await;
-    let store = env.store();
+pub async fn terminal_jobs_refuse_cancel_with_a_typed_error(f: StoreFixture) {
+    let store = f.store;
     let job = create(&store, new_job("noop")).await;
     let now = Utc::now();
     let run = store.claim(&job.id, 0, now, lease(now)).await.expect("claim");
@@ -195,10 +201,8 @@ async fn terminal_jobs_refuse_cancel_with_a_typed_error() {
     assert!(matches!(completed_retry, Err(StoreError::InvalidTransition { from: JobStatus::Completed, .. })));
 }
 
-#[tokio::test]
-async fn cancel_stops_a_running_job_at_its_next_progress_write() {
-    let env = TestEnv::new().await;
-    let store = env.store();
+pub async fn cancel_stops_a_running_job_at_its_next_progress_write(f: StoreFixture) {
+    let store = f.store;
     let queued = create(&store, new_job("noop")).await;
     let cancelled = store.cancel(&queued.id, Utc::now()).await.expect("cancel queued");
     assert_eq!(cancelled.status, JobStatus::Cancelled);
@@ -225,10 +229,8 @@ async fn cancel_stops_a_running_job_at_its_next_progress_write() {
     assert_eq!((stored.status, stored.progress), (JobStatus::Cancelled, 0));
 }
 
-#[tokio::test]
-async fn retry_starts_a_new_generation_and_old_deliveries_are_stale() {
-    let env = TestEnv::new().await;
-    let store = env.store();
+pub async fn retry_starts_a_new_generation_and_old_deliveries_are_stale(f: StoreFixture) {
+    let store = f.store;
     let job = create(&store, new_job("fail")).await;
     let now = Utc::now();
     store.claim(&job.id, 0, now, lease(now)).await.expect("claim");
@@ -250,10 +252,8 @@ async fn retry_starts_a_new_generation_and_old_deliveries_are_stale() {
     assert_eq!(fresh.attempts, 1);
 }
 
-#[tokio::test]
-async fn list_by_status_pages_through_250_jobs_without_duplicates_or_gaps() {
-    let env = TestEnv::new().await;
-    let store = env.store();
+pub async fn list_by_status_pages_through_250_jobs_without_duplicates_or_gaps(f: StoreFixture) {
+    let store = f.store;
     let store = &store;
     let created: Vec<Job> = futures::stream::iter(0..250)
         .map(|i| async move {
@@ -313,7 +313,7 @@ async fn list_by_status_pages_through_250_jobs_without_duplicates_or_gaps() {
     assert!(matches!(bad, Err(StoreError::BadCursor(_))), "{bad:?}");
 }
 
-async fn collect_pages(store: &DynamoJobStore, query: &ListQuery, limit: usize) -> Vec<Vec<Job>> {
+async fn collect_pages(store: &JobStore, query: &ListQuery, limit: usize) -> Vec<Vec<Job>> {
     let mut pages = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -331,10 +331,8 @@ async fn collect_pages(store: &DynamoJobStore, query: &ListQuery, limit: usize) 
     pages
 }
 
-#[tokio::test]
-async fn pause_flags_are_set_and_cleared_per_scope() {
-    let env = TestEnv::new().await;
-    let store = env.store();
+pub async fn pause_flags_are_set_and_cleared_per_scope(f: StoreFixture) {
+    let store = f.store;
     assert!(store.pause_flags().await.expect("flags").paused.is_empty());
     store.set_paused(&PauseScope::Queue(PriorityTier::Low), true).await.expect("pause low");
     let flags = store.set_paused(&PauseScope::Type("resize".into()), true).await.expect("pause type");
@@ -347,34 +345,16 @@ async fn pause_flags_are_set_and_cleared_per_scope() {
     assert!(flags.is_paused(PriorityTier::Low, "resize"));
 }
 
-#[tokio::test]
-async fn terminal_jobs_carry_a_ttl_from_the_configured_retention() {
-    let env = TestEnv::new().await;
-    let store = DynamoJobStore::new(env.clients.dynamodb.clone(), &env.config.table, Duration::days(2));
+pub async fn terminal_jobs_carry_a_ttl_from_the_configured_retention(f: StoreFixture) {
+    let store = f.store;
     let job = create(&store, new_job("noop")).await;
     let now = Utc::now();
     store.cancel(&job.id, now).await.expect("cancel");
-    let item = env
-        .clients
-        .dynamodb
-        .get_item()
-        .table_name(&env.config.table)
-        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("job#{}", job.id)))
-        .send()
-        .await
-        .expect("raw get");
-    let expires = item.item().and_then(|i| i.get("expires_at")).and_then(|v| v.as_n().ok()).cloned();
-    assert_eq!(expires, Some((now + Duration::days(2)).timestamp().to_string()));
+    let expires = |item: Option<jobq::ports::Item>| item.and_then(|i| i.get(keys::TTL_ATTRIBUTE).cloned());
+    let item = f.table.get(&keys::job_pk(&job.id), true).await.expect("raw get");
+    assert_eq!(expires(item), Some(Attr::n((now + RETENTION).timestamp())));
     let retried = store.retry(&job.id, None, now).await.expect("retry");
     assert_eq!(retried.status, JobStatus::Queued);
-    let item = env
-        .clients
-        .dynamodb
-        .get_item()
-        .table_name(&env.config.table)
-        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("job#{}", job.id)))
-        .send()
-        .await
-        .expect("raw get");
-    assert!(item.item().is_some_and(|i| !i.contains_key("expires_at")), "a retried job is kept");
+    let item = f.table.get(&keys::job_pk(&job.id), true).await.expect("raw get");
+    assert!(item.is_some() && expires(item).is_none(), "a retried job is kept");
 }

@@ -1,0 +1,277 @@
+//! The table port on DynamoDB: each call is one request, fields mapped and nothing decided here.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, PutRequest, ReturnValue, ReturnValuesOnConditionCheckFailure, Select,
+    WriteRequest,
+};
+
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+
+use super::expr::{Expressions, from_aws, to_aws};
+use crate::ports::table::{
+    Attr, BatchGot, Cmp, Cond, IndexQuery, Item, QueryPage, Returns, Table, TableError,
+};
+use crate::store::keys::PK;
+
+#[derive(Debug, Clone)]
+pub struct DynamoTable {
+    client: Client,
+    name: String,
+}
+
+impl DynamoTable {
+    pub fn new(client: Client, name: impl Into<String>) -> Self {
+        DynamoTable { client, name: name.into() }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+type AwsItem = HashMap<String, AttributeValue>;
+
+fn to_item(item: &AwsItem) -> Item {
+    item.iter().filter_map(|(k, v)| from_aws(v).map(|v| (k.clone(), v))).collect()
+}
+
+fn from_item(item: &Item) -> AwsItem {
+    item.iter().map(|(k, v)| (k.clone(), to_aws(v))).collect()
+}
+
+fn key(value: &str) -> AwsItem {
+    HashMap::from([(PK.to_owned(), AttributeValue::S(value.to_owned()))])
+}
+
+/// Sort an SDK failure: throttling, server errors and no answer may succeed later; a failed
+/// condition carries the item; anything else is the request's fault.
+fn classify<E>(
+    operation: &'static str,
+    err: SdkError<E, HttpResponse>,
+    current: Option<Option<&AwsItem>>,
+) -> TableError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    if let Some(current) = current {
+        return TableError::ConditionFailed { operation, current: current.map(|i| Box::new(to_item(i))) };
+    }
+    let transient = match &err {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
+        SdkError::ServiceError(e) => {
+            matches!(
+                e.err().code(),
+                Some(
+                    "ThrottlingException"
+                        | "ProvisionedThroughputExceededException"
+                        | "RequestLimitExceeded"
+                        | "InternalServerError"
+                        | "ServiceUnavailable"
+                )
+            ) || e.raw().status().is_server_error()
+        }
+        _ => false,
+    };
+    let source = crate::aws::with_context(Box::new(err));
+    match transient {
+        true => TableError::Transient { operation, source },
+        false => TableError::Rejected { operation, source },
+    }
+}
+
+#[async_trait::async_trait]
+impl Table for DynamoTable {
+    async fn put(&self, item: Item, condition: Option<&Cond>) -> Result<(), TableError> {
+        let mut e = Expressions::default();
+        let condition = condition.map(|c| e.condition(c));
+        let mut request = self
+            .client
+            .put_item()
+            .table_name(&self.name)
+            .set_item(Some(from_item(&item)))
+            .set_condition_expression(condition)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        if !e.names.is_empty() {
+            request = request.set_expression_attribute_names(Some(e.names));
+        }
+        if !e.values.is_empty() {
+            request = request.set_expression_attribute_values(Some(e.values));
+        }
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                let failed = err.as_service_error().and_then(|s| match s {
+                    aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(
+                        c,
+                    ) => Some(c.item().cloned()),
+                    _ => None,
+                });
+                Err(classify("PutItem", err, failed.as_ref().map(Option::as_ref)))
+            }
+        }
+    }
+
+    async fn get(&self, key_value: &str, consistent: bool) -> Result<Option<Item>, TableError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.name)
+            .set_key(Some(key(key_value)))
+            .consistent_read(consistent)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e, None))?;
+        Ok(out.item().map(to_item))
+    }
+
+    async fn update(
+        &self,
+        key_value: &str,
+        update: &crate::ports::table::Update,
+        condition: Option<&Cond>,
+        returns: Returns,
+    ) -> Result<Option<Item>, TableError> {
+        let mut e = Expressions::default();
+        let update_expression = e.update(update);
+        let condition = condition.map(|c| e.condition(c));
+        let returns = match returns {
+            Returns::AllNew => ReturnValue::AllNew,
+            Returns::Nothing => ReturnValue::None,
+        };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.name)
+            .set_key(Some(key(key_value)))
+            .update_expression(update_expression)
+            .set_condition_expression(condition)
+            .set_expression_attribute_names(Some(e.names))
+            .set_expression_attribute_values((!e.values.is_empty()).then_some(e.values))
+            .return_values(returns)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(out.attributes().map(to_item)),
+            Err(err) => {
+                let failed = err.as_service_error().and_then(|s| match s {
+                    aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => {
+                        Some(c.item().cloned())
+                    }
+                    _ => None,
+                });
+                Err(classify("UpdateItem", err, failed.as_ref().map(Option::as_ref)))
+            }
+        }
+    }
+
+    async fn delete(&self, key_value: &str, condition: Option<&Cond>) -> Result<(), TableError> {
+        let mut e = Expressions::default();
+        let condition = condition.map(|c| e.condition(c));
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.name)
+            .set_key(Some(key(key_value)))
+            .set_condition_expression(condition)
+            .set_expression_attribute_names((!e.names.is_empty()).then_some(e.names))
+            .set_expression_attribute_values((!e.values.is_empty()).then_some(e.values))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                let failed = err.as_service_error().and_then(|s| match s {
+                    aws_sdk_dynamodb::operation::delete_item::DeleteItemError::ConditionalCheckFailedException(c) => {
+                        Some(c.item().cloned())
+                    }
+                    _ => None,
+                });
+                Err(classify("DeleteItem", err, failed.as_ref().map(Option::as_ref)))
+            }
+        }
+    }
+
+    async fn batch_get(&self, keys: &[String]) -> Result<BatchGot, TableError> {
+        let request = KeysAndAttributes::builder()
+            .set_keys(Some(keys.iter().map(|k| key(k)).collect()))
+            .build()
+            .map_err(|e| TableError::Rejected { operation: "BatchGetItem", source: Box::new(e) })?;
+        let out = self
+            .client
+            .batch_get_item()
+            .request_items(&self.name, request)
+            .send()
+            .await
+            .map_err(|e| classify("BatchGetItem", e, None))?;
+        let items =
+            out.responses().and_then(|r| r.get(&self.name)).into_iter().flatten().map(to_item).collect();
+        let unprocessed = out
+            .unprocessed_keys()
+            .and_then(|u| u.get(&self.name))
+            .map(|k| k.keys().iter().filter_map(|k| k.get(PK)?.as_s().ok().cloned()).collect())
+            .unwrap_or_default();
+        Ok(BatchGot { items, unprocessed })
+    }
+
+    async fn batch_put(&self, items: Vec<Item>) -> Result<Vec<Item>, TableError> {
+        let requests = items
+            .iter()
+            .map(|item| {
+                let put = PutRequest::builder().set_item(Some(from_item(item))).build();
+                put.map(|p| WriteRequest::builder().put_request(p).build())
+                    .map_err(|e| TableError::Rejected { operation: "BatchWriteItem", source: Box::new(e) })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let out = self
+            .client
+            .batch_write_item()
+            .request_items(&self.name, requests)
+            .send()
+            .await
+            .map_err(|e| classify("BatchWriteItem", e, None))?;
+        Ok(out
+            .unprocessed_items()
+            .and_then(|u| u.get(&self.name))
+            .into_iter()
+            .flatten()
+            .filter_map(|w| w.put_request().map(|p| to_item(p.item())))
+            .collect())
+    }
+
+    async fn query(&self, query: &IndexQuery) -> Result<QueryPage, TableError> {
+        let mut e = Expressions::default();
+        let mut key_condition = vec![Cond::eq(query.index.pk, Attr::s(&query.partition))];
+        if let Some(below) = &query.sort_below {
+            key_condition.push(Cond::cmp(query.index.sk, Cmp::Lt, Attr::s(below)));
+        }
+        let key_expression = e.key_condition(&key_condition);
+        let filter = query.filter.as_ref().map(|f| e.condition(f));
+        let out = self
+            .client
+            .query()
+            .table_name(&self.name)
+            .index_name(query.index.name)
+            .key_condition_expression(key_expression)
+            .set_filter_expression(filter)
+            .set_expression_attribute_names(Some(e.names))
+            .set_expression_attribute_values(Some(e.values))
+            .scan_index_forward(query.ascending)
+            .set_limit(query.limit.map(|l| i32::try_from(l).unwrap_or(i32::MAX)))
+            .set_select(query.count_only.then_some(Select::Count))
+            .set_exclusive_start_key(query.start_after.as_ref().map(from_item))
+            .send()
+            .await
+            .map_err(|e| classify("Query", e, None))?;
+        Ok(QueryPage {
+            items: out.items().iter().map(to_item).collect(),
+            count: usize::try_from(out.count()).unwrap_or(0),
+            last_key: out.last_evaluated_key().map(to_item),
+        })
+    }
+}

@@ -1,0 +1,320 @@
+//! An in-memory DynamoDB table behind the table port, for tests and the simulation.
+//!
+//! What it keeps of DynamoDB: conditional writes applied atomically (one lock), conditions and
+//! updates evaluated by [`crate::ports::eval`] from the same typed values DynamoDB receives, the
+//! 400 KB item limit (an oversize write is refused whole), ReturnValues, listing indexes with their
+//! projections, Limit before the filter and 1 MB pages, BatchGetItem and BatchWriteItem limits,
+//! and TTL deletion that lags. What it adds on demand: throttling, and writes whose response is lost
+//! after they took effect. Index reads are consistent at once (DynamoDB's lag behind the table is
+//! not modelled).
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use chrono::Duration;
+
+use crate::ports::clock::{Clock, SystemClock};
+use crate::ports::eval::{self, ITEM_SIZE_MAX, Invalid};
+use crate::ports::table::{
+    Attr, BatchGot, Cond, IndexQuery, Item, QueryPage, Returns, Table, TableError, Update,
+};
+use crate::store::keys::{INDEXES, IndexDef, PK, TTL_ATTRIBUTE};
+
+/// DynamoDB's limits per request.
+const BATCH_GET_MAX: usize = 100;
+const BATCH_PUT_MAX: usize = 25;
+const PAGE_BYTES_MAX: usize = 1024 * 1024;
+
+#[derive(Debug, Default)]
+struct State {
+    items: HashMap<String, Item>,
+    /// Per index name: (index partition, index sort key) -> table key.
+    indexes: HashMap<&'static str, BTreeMap<(String, String), String>>,
+    requests: BTreeMap<&'static str, u64>,
+}
+
+#[derive(Debug, Default)]
+struct Faults {
+    throttle_next: AtomicU32,
+    throttled: AtomicBool,
+    lose_next: AtomicU32,
+}
+
+#[derive(Debug, Clone)]
+pub struct MemoryTable {
+    state: Arc<Mutex<State>>,
+    faults: Arc<Faults>,
+    clock: Arc<dyn Clock>,
+    ttl_lag: Duration,
+}
+
+impl Default for MemoryTable {
+    fn default() -> Self {
+        MemoryTable::new(Arc::new(SystemClock))
+    }
+}
+
+impl MemoryTable {
+    /// An empty table whose TTL deletions follow `clock` (DynamoDB's usual lag: up to 48 hours;
+    /// here one hour unless [`MemoryTable::with_ttl_lag`] says otherwise).
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        MemoryTable { state: Arc::default(), faults: Arc::default(), clock, ttl_lag: Duration::hours(1) }
+    }
+
+    pub fn with_ttl_lag(mut self, lag: Duration) -> Self {
+        self.ttl_lag = lag;
+        self
+    }
+
+    /// The next `n` requests are throttled (nothing applied).
+    pub fn throttle_next(&self, n: u32) {
+        self.faults.throttle_next.store(n, Ordering::SeqCst);
+    }
+
+    /// Every request is throttled until this is called with `false`.
+    pub fn set_throttled(&self, on: bool) {
+        self.faults.throttled.store(on, Ordering::SeqCst);
+    }
+
+    /// The next `n` writes take effect, but their answer is lost (the caller sees a transient error).
+    pub fn lose_next_responses(&self, n: u32) {
+        self.faults.lose_next.store(n, Ordering::SeqCst);
+    }
+
+    /// Requests answered so far, by operation (throttled ones included).
+    pub fn requests(&self) -> BTreeMap<&'static str, u64> {
+        self.lock().requests.clone()
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// What DynamoDB's TTL process does, late: delete items whose expiry passed over the lag ago.
+    /// Returns how many were deleted.
+    pub fn expire(&self) -> usize {
+        let cutoff = (self.clock.now() - self.ttl_lag).timestamp();
+        let mut state = self.lock();
+        let expired: Vec<String> = state
+            .items
+            .iter()
+            .filter(|(_, item)| item.get(TTL_ATTRIBUTE).and_then(Attr::as_i64).is_some_and(|t| t < cutoff))
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in &expired {
+            state.store(key, None);
+        }
+        expired.len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Count the request and apply an injected throttle, if any.
+    fn begin(&self, operation: &'static str) -> Result<std::sync::MutexGuard<'_, State>, TableError> {
+        let mut state = self.lock();
+        *state.requests.entry(operation).or_default() += 1;
+        let once =
+            self.faults.throttle_next.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        if self.faults.throttled.load(Ordering::SeqCst) || once.is_ok() {
+            return Err(TableError::Transient {
+                operation,
+                source: "ThrottlingException: rate exceeded".into(),
+            });
+        }
+        Ok(state)
+    }
+
+    /// After a write took effect: its answer may be lost on demand.
+    fn answer<T>(&self, operation: &'static str, value: T) -> Result<T, TableError> {
+        match self.faults.lose_next.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)) {
+            Ok(_) => {
+                Err(TableError::Transient { operation, source: "connection lost after the write".into() })
+            }
+            Err(_) => Ok(value),
+        }
+    }
+}
+
+impl State {
+    /// Replace (or delete) the item at `key`, moving its index entries with it.
+    fn store(&mut self, key: &str, item: Option<Item>) {
+        if let Some(old) = self.items.remove(key) {
+            for index in INDEXES {
+                if let Some(entry) = index_entry(&index, &old) {
+                    self.indexes.entry(index.name).or_default().remove(&entry);
+                }
+            }
+        }
+        if let Some(item) = item {
+            for index in INDEXES {
+                if let Some(entry) = index_entry(&index, &item) {
+                    self.indexes.entry(index.name).or_default().insert(entry, key.to_owned());
+                }
+            }
+            self.items.insert(key.to_owned(), item);
+        }
+    }
+
+    fn check(&self, operation: &'static str, key: &str, condition: Option<&Cond>) -> Result<(), TableError> {
+        let current = self.items.get(key);
+        match condition {
+            Some(condition) if !eval::holds(condition, current) => {
+                Err(TableError::ConditionFailed { operation, current: current.cloned().map(Box::new) })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// An item's place in an index: present only when it has both index keys (sparse indexes).
+fn index_entry(index: &IndexDef, item: &Item) -> Option<(String, String)> {
+    Some((item.get(index.pk)?.as_str()?.to_owned(), item.get(index.sk)?.as_str()?.to_owned()))
+}
+
+/// What an index holds of an item: the table and index keys and the projected attributes.
+fn project(index: &IndexDef, item: &Item) -> Item {
+    [PK, index.pk, index.sk]
+        .iter()
+        .chain(index.projected)
+        .filter_map(|name| item.get(*name).map(|v| ((*name).to_owned(), v.clone())))
+        .collect()
+}
+
+fn rejected(operation: &'static str, invalid: Invalid) -> TableError {
+    TableError::Rejected { operation, source: format!("ValidationException: {invalid}").into() }
+}
+
+fn key_of(item: &Item) -> Option<String> {
+    item.get(PK).and_then(Attr::as_str).map(str::to_owned)
+}
+
+#[async_trait::async_trait]
+impl Table for MemoryTable {
+    async fn put(&self, item: Item, condition: Option<&Cond>) -> Result<(), TableError> {
+        const OP: &str = "PutItem";
+        let mut state = self.begin(OP)?;
+        let key = key_of(&item).ok_or_else(|| rejected(OP, Invalid::Missing(PK.to_owned())))?;
+        let size = eval::item_size(&item);
+        if size > ITEM_SIZE_MAX {
+            return Err(rejected(OP, Invalid::TooLarge(size)));
+        }
+        state.check(OP, &key, condition)?;
+        state.store(&key, Some(item));
+        drop(state);
+        self.answer(OP, ())
+    }
+
+    async fn get(&self, key: &str, _consistent: bool) -> Result<Option<Item>, TableError> {
+        Ok(self.begin("GetItem")?.items.get(key).cloned())
+    }
+
+    async fn update(
+        &self,
+        key: &str,
+        update: &Update,
+        condition: Option<&Cond>,
+        returns: Returns,
+    ) -> Result<Option<Item>, TableError> {
+        const OP: &str = "UpdateItem";
+        let mut state = self.begin(OP)?;
+        state.check(OP, key, condition)?;
+        let next = eval::apply(update, state.items.get(key), (PK, key)).map_err(|e| rejected(OP, e))?;
+        state.store(key, Some(next.clone()));
+        drop(state);
+        self.answer(OP, (returns == Returns::AllNew).then_some(next))
+    }
+
+    async fn delete(&self, key: &str, condition: Option<&Cond>) -> Result<(), TableError> {
+        const OP: &str = "DeleteItem";
+        let mut state = self.begin(OP)?;
+        state.check(OP, key, condition)?;
+        state.store(key, None);
+        drop(state);
+        self.answer(OP, ())
+    }
+
+    async fn batch_get(&self, keys: &[String]) -> Result<BatchGot, TableError> {
+        const OP: &str = "BatchGetItem";
+        if keys.len() > BATCH_GET_MAX {
+            return Err(rejected(OP, Invalid::TooLarge(keys.len())));
+        }
+        let state = self.begin(OP)?;
+        let items = keys.iter().filter_map(|k| state.items.get(k).cloned()).collect();
+        Ok(BatchGot { items, unprocessed: Vec::new() })
+    }
+
+    async fn batch_put(&self, items: Vec<Item>) -> Result<Vec<Item>, TableError> {
+        const OP: &str = "BatchWriteItem";
+        if items.len() > BATCH_PUT_MAX {
+            return Err(rejected(OP, Invalid::TooLarge(items.len())));
+        }
+        let mut state = self.begin(OP)?;
+        let mut keyed = Vec::with_capacity(items.len());
+        for item in items {
+            let key = key_of(&item).ok_or_else(|| rejected(OP, Invalid::Missing(PK.to_owned())))?;
+            let size = eval::item_size(&item);
+            if size > ITEM_SIZE_MAX {
+                return Err(rejected(OP, Invalid::TooLarge(size)));
+            }
+            keyed.push((key, item));
+        }
+        for (key, item) in keyed {
+            state.store(&key, Some(item));
+        }
+        drop(state);
+        self.answer(OP, Vec::new())
+    }
+
+    async fn query(&self, query: &IndexQuery) -> Result<QueryPage, TableError> {
+        let state = self.begin("Query")?;
+        Ok(run_query(&state, query))
+    }
+}
+
+fn run_query(state: &State, query: &IndexQuery) -> QueryPage {
+    let empty = BTreeMap::new();
+    let index = state.indexes.get(query.index.name).unwrap_or(&empty);
+    let p = query.partition.clone();
+    let lower = Bound::Included((p.clone(), String::new()));
+    let in_partition = index.range((lower, Bound::Unbounded)).take_while(|((pk, _), _)| *pk == p);
+    let after = query.start_after.as_ref().and_then(|k| k.get(query.index.sk)).and_then(Attr::as_str);
+    let mut entries: Vec<(&String, &String)> = in_partition
+        .map(|((_, sk), key)| (sk, key))
+        .filter(|(sk, _)| query.sort_below.as_ref().is_none_or(|below| *sk < below))
+        .collect();
+    if !query.ascending {
+        entries.reverse();
+    }
+    if let Some(after) = after {
+        let past = |sk: &String| if query.ascending { sk.as_str() > after } else { sk.as_str() < after };
+        entries.retain(|(sk, _)| past(sk));
+    }
+    let mut page = QueryPage::default();
+    let (mut evaluated, mut bytes) = (0usize, 0usize);
+    for (_, key) in &entries {
+        let Some(item) = state.items.get(*key) else { continue };
+        let projected = project(&query.index, item);
+        evaluated += 1;
+        bytes += eval::item_size(&projected);
+        let last = projected.clone();
+        if query.filter.as_ref().is_none_or(|f| eval::holds(f, Some(&projected))) {
+            page.count += 1;
+            if !query.count_only {
+                page.items.push(projected);
+            }
+        }
+        if query.limit.is_some_and(|l| evaluated >= l) || bytes >= PAGE_BYTES_MAX {
+            page.last_key = Some(project(&IndexDef { projected: &[], ..query.index }, &last));
+            break;
+        }
+    }
+    page
+}

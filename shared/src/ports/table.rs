@@ -1,0 +1,271 @@
+//! The table port: the job store's view of DynamoDB, one call to one request.
+//!
+//! Conditions and updates are typed values ([`Cond`], [`Update`]) built once by the job store.
+//! The DynamoDB adapter renders them to expressions; the in-memory table evaluates them against its
+//! items with [`eval`](super::eval). So a test in memory exercises exactly the rule DynamoDB
+//! receives, not a copy of it.
+
+use std::collections::HashMap;
+
+use crate::store::keys::IndexDef;
+
+/// An attribute value, as DynamoDB types the ones this table uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attr {
+    S(String),
+    /// A number, kept in DynamoDB's decimal text form.
+    N(String),
+    /// A string set (never empty: DynamoDB removes a set when its last element goes).
+    Ss(Vec<String>),
+}
+
+impl Attr {
+    pub fn s(value: impl Into<String>) -> Attr {
+        Attr::S(value.into())
+    }
+
+    pub fn n(value: impl ToString) -> Attr {
+        Attr::N(value.to_string())
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Attr::S(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Attr::N(n) => n.parse().ok(),
+            _ => None,
+        }
+    }
+}
+
+/// One item: attribute name to value.
+pub type Item = HashMap<String, Attr>;
+
+/// A comparison operator of a condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmp {
+    Eq,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+/// A condition on an item's current attributes. A comparison with a missing attribute is false.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cond {
+    Exists(String),
+    NotExists(String),
+    /// `attribute <op> value`.
+    Compare {
+        attr: String,
+        op: Cmp,
+        value: Attr,
+    },
+    /// `left <op> right`, two attributes of the same item.
+    CompareAttrs {
+        left: String,
+        op: Cmp,
+        right: String,
+    },
+    /// `attribute IN (values)`.
+    In {
+        attr: String,
+        values: Vec<Attr>,
+    },
+    And(Vec<Cond>),
+    Or(Vec<Cond>),
+}
+
+impl Cond {
+    pub fn eq(attr: &str, value: Attr) -> Cond {
+        Cond::Compare { attr: attr.to_owned(), op: Cmp::Eq, value }
+    }
+
+    pub fn cmp(attr: &str, op: Cmp, value: Attr) -> Cond {
+        Cond::Compare { attr: attr.to_owned(), op, value }
+    }
+
+    pub fn attrs(left: &str, op: Cmp, right: &str) -> Cond {
+        Cond::CompareAttrs { left: left.to_owned(), op, right: right.to_owned() }
+    }
+
+    pub fn is_in(attr: &str, values: impl IntoIterator<Item = Attr>) -> Cond {
+        Cond::In { attr: attr.to_owned(), values: values.into_iter().collect() }
+    }
+
+    pub fn exists(attr: &str) -> Cond {
+        Cond::Exists(attr.to_owned())
+    }
+
+    pub fn not_exists(attr: &str) -> Cond {
+        Cond::NotExists(attr.to_owned())
+    }
+
+    /// Both; `And`s are flattened so rendered expressions stay short.
+    pub fn and(self, other: Cond) -> Cond {
+        match (self, other) {
+            (Cond::And(mut a), Cond::And(b)) => {
+                a.extend(b);
+                Cond::And(a)
+            }
+            (Cond::And(mut a), b) => {
+                a.push(b);
+                Cond::And(a)
+            }
+            (a, b) => Cond::And(vec![a, b]),
+        }
+    }
+
+    pub fn or(self, other: Cond) -> Cond {
+        Cond::Or(vec![self, other])
+    }
+}
+
+/// One action of an update.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Set(String, Attr),
+    /// `SET a = a + by`: the attribute must exist (DynamoDB refuses the request otherwise).
+    Increment(String, i64),
+    Remove(String),
+    /// `ADD a by` on a number: a missing attribute counts as 0.
+    AddNumber(String, i64),
+    /// `ADD a {values}` on a string set.
+    AddToSet(String, Vec<String>),
+    /// `DELETE a {values}` from a string set.
+    DeleteFromSet(String, Vec<String>),
+}
+
+impl Action {
+    pub fn attr(&self) -> &str {
+        match self {
+            Action::Set(a, _)
+            | Action::Increment(a, _)
+            | Action::Remove(a)
+            | Action::AddNumber(a, _)
+            | Action::AddToSet(a, _)
+            | Action::DeleteFromSet(a, _) => a,
+        }
+    }
+}
+
+/// The actions of one UpdateItem. Each attribute may appear once (as in DynamoDB).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Update {
+    pub actions: Vec<Action>,
+}
+
+/// What a successful update returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Returns {
+    Nothing,
+    AllNew,
+}
+
+/// One page of a query on a listing index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexQuery {
+    pub index: IndexDef,
+    pub partition: String,
+    /// Only sort keys below this one.
+    pub sort_below: Option<String>,
+    pub ascending: bool,
+    /// Items evaluated (before the filter), as DynamoDB's `Limit`.
+    pub limit: Option<usize>,
+    /// Applied after the limit, as DynamoDB's filter expression.
+    pub filter: Option<Cond>,
+    /// Count only (`Select=COUNT`): no items returned.
+    pub count_only: bool,
+    /// Continue after this key (a page's `last_key`).
+    pub start_after: Option<Item>,
+}
+
+impl IndexQuery {
+    pub fn new(index: IndexDef, partition: impl Into<String>) -> IndexQuery {
+        IndexQuery {
+            index,
+            partition: partition.into(),
+            sort_below: None,
+            ascending: true,
+            limit: None,
+            filter: None,
+            count_only: false,
+            start_after: None,
+        }
+    }
+}
+
+/// A query's answer: the items (projected as the index says), how many matched, and where a
+/// next page starts when this one stopped early.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueryPage {
+    pub items: Vec<Item>,
+    pub count: usize,
+    pub last_key: Option<Item>,
+}
+
+/// What BatchGetItem found, and the keys it left for a later request.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BatchGot {
+    pub items: Vec<Item>,
+    pub unprocessed: Vec<String>,
+}
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    /// The write's condition was false; `current` is the item as it is (none: no item).
+    #[error("{operation}: the condition was not met")]
+    ConditionFailed { operation: &'static str, current: Option<Box<Item>> },
+    /// Throttled, a server error, or no answer (the write may or may not have taken effect): the
+    /// same request may succeed later.
+    #[error("{operation} failed and may succeed later: {source}")]
+    Transient {
+        operation: &'static str,
+        #[source]
+        source: BoxError,
+    },
+    /// The request itself is wrong (an item over 400 KB, an invalid expression): sending it again
+    /// fails again.
+    #[error("{operation} was refused: {source}")]
+    Rejected {
+        operation: &'static str,
+        #[source]
+        source: BoxError,
+    },
+}
+
+impl TableError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, TableError::Transient { .. })
+    }
+}
+
+/// The jobs table. Keys are the values of its partition key attribute ([`crate::store::keys::PK`]).
+#[async_trait::async_trait]
+pub trait Table: Send + Sync + std::fmt::Debug {
+    /// PutItem; with a condition, refused (with the current item) when it is false.
+    async fn put(&self, item: Item, condition: Option<&Cond>) -> Result<(), TableError>;
+    async fn get(&self, key: &str, consistent: bool) -> Result<Option<Item>, TableError>;
+    /// UpdateItem: creates the item when there is none and the condition allows it.
+    async fn update(
+        &self,
+        key: &str,
+        update: &Update,
+        condition: Option<&Cond>,
+        returns: Returns,
+    ) -> Result<Option<Item>, TableError>;
+    async fn delete(&self, key: &str, condition: Option<&Cond>) -> Result<(), TableError>;
+    /// BatchGetItem of at most 100 keys.
+    async fn batch_get(&self, keys: &[String]) -> Result<BatchGot, TableError>;
+    /// BatchWriteItem puts of at most 25 items; returns the ones left unprocessed.
+    async fn batch_put(&self, items: Vec<Item>) -> Result<Vec<Item>, TableError>;
+    async fn query(&self, query: &IndexQuery) -> Result<QueryPage, TableError>;
+}

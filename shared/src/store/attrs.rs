@@ -1,0 +1,35 @@
+//! Attribute names of a job item (the key attributes are in [`super::keys`]).
+
+pub const ID: &str = "id";
+pub const TYPE: &str = "type";
+pub const PAYLOAD: &str = "payload";
+pub const PRIORITY: &str = "priority";
+pub const TIER: &str = "tier";
+pub const STATUS: &str = "status";
+pub const ATTEMPTS: &str = "attempts";
+pub const MAX_ATTEMPTS: &str = "max_attempts";
+pub const PROGRESS: &str = "progress";
+pub const CURRENT_STEP: &str = "current_step";
+pub const MESSAGE: &str = "message";
+pub const RESULT: &str = "result";
+pub const ERROR: &str = "error";
+pub const IDEMPOTENCY_KEY: &str = "idempotency_key";
+pub const BATCH_ID: &str = "batch_id";
+pub const GITHUB_RUN_ID: &str = "gh_run_id";
+pub const TIMEOUT: &str = "timeout_s";
+pub const GENERATION: &str = "gen";
+pub const CREATED_AT: &str = "created_at";
+pub const RUN_AT: &str = "run_at";
+pub const STARTED_AT: &str = "started_at";
+pub const COMPLETED_AT: &str = "completed_at";
+pub const DURATION_MS: &str = "duration_ms";
+pub const WAIT_MS: &str = "wait_ms";
+/// The end of the current run's lease, in epoch milliseconds.
+pub const LEASE: &str = "lease_ms";
+/// When a lost message was last sent again, in epoch milliseconds.
+pub const RESENT: &str = "resent_ms";
+pub const NEXT: &str = "next";
+/// The token of the last write to a job item (see `write.rs`).
+pub const WRITE_TOKEN: &str = "wtok";
+/// The pause item's string set of paused scopes.
+pub const PAUSE_SCOPES: &str = "scopes";

@@ -1,0 +1,180 @@
+//! A job's run: create, read, claim, progress, lease renewal and finish.
+
+use chrono::{DateTime, Utc};
+use tracing::instrument;
+
+use super::attrs::*;
+use super::codec::{self, n, s, time};
+use super::keys::{self, PK};
+use super::write::{
+    Write, aws, backoff, decode, is_ours, may_resend, millis, owned_by, status_in, write_token,
+};
+use super::{Created, JobStore, ProgressUpdate, RunOutcome, StoreError, classify_refusal};
+use crate::model::Job;
+use crate::ports::table::{Cmp, Cond, TableError};
+use crate::status::{JobEvent, JobStatus};
+
+impl JobStore {
+    /// Put a new job; if its id exists (same idempotency key), return the stored one. One request.
+    #[instrument(skip_all, fields(job_id = %job.id))]
+    pub async fn create(&self, job: &Job) -> Result<Created, StoreError> {
+        let token = write_token();
+        let mut item = codec::encode(job);
+        item.insert(WRITE_TOKEN.to_owned(), s(&token));
+        let condition = Cond::not_exists(PK);
+        let mut round = 0;
+        loop {
+            round += 1;
+            match self.table.put(item.clone(), Some(&condition)).await {
+                Ok(()) => return Ok(Created::New(job.clone())),
+                Err(TableError::ConditionFailed { current, .. }) => {
+                    let existing = current.ok_or_else(|| StoreError::NotFound { id: job.id.clone() })?;
+                    if is_ours(&existing, &token) {
+                        // An earlier send of this put took effect; its answer was lost.
+                        return Ok(Created::New(job.clone()));
+                    }
+                    return Ok(Created::Existing(decode(&job.id, &existing)?));
+                }
+                Err(err) if may_resend(round, &err) => backoff(round).await,
+                Err(err) => return Err(aws("PutItem", err)),
+            }
+        }
+    }
+
+    /// `consistent` costs twice the read; the worker wants it, a status page does not.
+    pub async fn get(&self, id: &str, consistent: bool) -> Result<Option<Job>, StoreError> {
+        let item = self.table.get(&keys::job_pk(id), consistent).await.map_err(|e| aws("GetItem", e))?;
+        item.map(|item| decode(id, &item)).transpose()
+    }
+
+    /// Start a run: `queued`/`retrying` (or `processing` under an expired lease) -> `processing`,
+    /// counting the attempt and taking a lease until `lease_until`. Never succeeds twice at once.
+    #[instrument(skip_all, fields(job_id = %id, generation))]
+    pub async fn claim(
+        &self,
+        id: &str,
+        generation: u64,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Job, StoreError> {
+        let mut w = Write::default();
+        let expired =
+            Cond::eq(STATUS, s(JobStatus::Processing.as_str())).and(Cond::cmp(LEASE, Cmp::Lt, millis(now)));
+        w.condition(
+            Cond::eq(GENERATION, n(generation))
+                .and(Cond::attrs(ATTEMPTS, Cmp::Lt, MAX_ATTEMPTS))
+                .and(status_in(&JobStatus::sources(JobEvent::Claim)).or(expired)),
+        );
+        w.set_status(id, JobStatus::Processing);
+        w.increment(ATTEMPTS, 1);
+        w.set(LEASE, millis(lease_until));
+        w.set(STARTED_AT, time(now));
+        let item = self
+            .write(id, w, "UpdateItem(claim)", |current| {
+                classify_refusal(current, Some(JobEvent::Claim), Some(generation), None, now)
+            })
+            .await?;
+        decode(id, &item)
+    }
+
+    /// Record progress of the run `attempt`. Fails with `Conflict::NotOwner` once the job was
+    /// cancelled or taken over: that is how a running handler learns it must stop.
+    pub async fn progress(&self, id: &str, attempt: u32, update: &ProgressUpdate) -> Result<(), StoreError> {
+        let mut w = Write::default();
+        w.condition(owned_by(attempt));
+        w.set_progress(update);
+        self.write_owned(id, attempt, w, "UpdateItem(progress)").await.map(drop)
+    }
+
+    /// Extend the run's lease (long jobs, with their message's visibility).
+    pub async fn renew_lease(
+        &self,
+        id: &str,
+        attempt: u32,
+        lease_until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut w = Write::default();
+        w.condition(owned_by(attempt));
+        w.set(LEASE, millis(lease_until));
+        self.write_owned(id, attempt, w, "UpdateItem(lease)").await.map(drop)
+    }
+
+    /// End the run of `job` (as returned by `claim`) with `outcome`; `pending` is the run's last
+    /// progress report not yet written, folded into this same write.
+    #[instrument(skip_all, fields(job_id = %job.id, attempt = job.attempts))]
+    pub async fn finish(
+        &self,
+        job: &Job,
+        outcome: RunOutcome,
+        pending: Option<&ProgressUpdate>,
+        now: DateTime<Utc>,
+    ) -> Result<Job, StoreError> {
+        let to = JobStatus::Processing.apply(outcome.event()).map_err(|e| StoreError::InvalidTransition {
+            id: job.id.clone(),
+            from: e.from,
+            event: e.event,
+        })?;
+        let mut w = Write::default();
+        w.condition(owned_by(job.attempts));
+        w.set_status(&job.id, to);
+        w.remove(LEASE);
+        finish_progress(&mut w, &outcome, pending);
+        if let Some(started) = job.started_at {
+            w.set(DURATION_MS, n((now - started).num_milliseconds().max(0)));
+            w.set(WAIT_MS, n((started - job.due_at()).num_milliseconds().max(0)));
+        }
+        record_outcome(&mut w, outcome);
+        if to.is_terminal() {
+            self.set_terminal(&mut w, now);
+        }
+        let item = self.write_owned(&job.id, job.attempts, w, "UpdateItem(finish)").await?;
+        decode(&job.id, &item)
+    }
+
+    /// A write by the run `attempt`, refused once the job is no longer that run's.
+    async fn write_owned(
+        &self,
+        id: &str,
+        attempt: u32,
+        w: Write,
+        op: &'static str,
+    ) -> Result<codec::Item, StoreError> {
+        self.write(id, w, op, |current| classify_refusal(current, None, None, Some(attempt), Utc::now()))
+            .await
+    }
+
+    /// Terminal: when it ended, and when DynamoDB's TTL may delete it.
+    pub(super) fn set_terminal(&self, w: &mut Write, now: DateTime<Utc>) {
+        w.set(COMPLETED_AT, time(now));
+        w.set(keys::TTL_ATTRIBUTE, n((now + self.retention).timestamp()));
+    }
+}
+
+/// A success is 100% whatever was reported last; step and message still carry over.
+fn finish_progress(w: &mut Write, outcome: &RunOutcome, pending: Option<&ProgressUpdate>) {
+    let completed = matches!(outcome, RunOutcome::Completed { .. });
+    match pending {
+        Some(update) if completed => w.set_progress(&ProgressUpdate { percent: 100, ..update.clone() }),
+        Some(update) => w.set_progress(update),
+        None if completed => w.set(PROGRESS, n(100)),
+        None => {}
+    }
+}
+
+fn record_outcome(w: &mut Write, outcome: RunOutcome) {
+    match outcome {
+        RunOutcome::Completed { result } => {
+            w.set_opt_json(RESULT, result.as_ref());
+            w.remove(ERROR);
+        }
+        RunOutcome::Partial { result, error } => {
+            w.set_opt_json(RESULT, result.as_ref());
+            w.set(ERROR, codec::json(&error));
+        }
+        RunOutcome::Retrying { error, run_at } => {
+            w.set(ERROR, codec::json(&error));
+            w.set(RUN_AT, time(run_at));
+        }
+        RunOutcome::Failed { error } => w.set(ERROR, codec::json(&error)),
+    }
+}

@@ -1,0 +1,240 @@
+//! Status changes from outside a run: cancel, fail, retry, release, recovery, re-send marks,
+//! external executors' reports, and the removal of a job that never started.
+
+use chrono::{DateTime, Utc};
+use tracing::instrument;
+
+use super::attrs::*;
+use super::codec::{self, n, s, time};
+use super::keys;
+use super::write::{Write, aws, changed, decode, millis, status_in, target};
+use super::{ExternalUpdate, JobStore, StoreError, classify_refusal};
+use crate::model::{Job, JobFailure};
+use crate::ports::table::{Cmp, Cond, TableError};
+use crate::priority::Priority;
+use crate::status::{JobEvent, JobStatus};
+
+/// What a retry clears: the last life's outcome, timings and run state.
+const CLEARED_BY_RETRY: [&str; 11] = [
+    ERROR,
+    RESULT,
+    COMPLETED_AT,
+    STARTED_AT,
+    DURATION_MS,
+    WAIT_MS,
+    keys::TTL_ATTRIBUTE,
+    RUN_AT,
+    CURRENT_STEP,
+    MESSAGE,
+    LEASE,
+];
+
+impl JobStore {
+    /// Cancel a job that has not ended. A running handler sees it at its next progress write.
+    #[instrument(skip_all, fields(job_id = %id))]
+    pub async fn cancel(&self, id: &str, now: DateTime<Utc>) -> Result<Job, StoreError> {
+        let mut w = self.event_write(id, JobEvent::Cancel);
+        w.remove(LEASE);
+        self.set_terminal(&mut w, now);
+        self.transition(id, JobEvent::Cancel, w, now).await
+    }
+
+    /// Fail a job that has not ended, whatever it was doing (dead letters, poison, crashes).
+    #[instrument(skip_all, fields(job_id = %id))]
+    pub async fn fail(&self, id: &str, error: &JobFailure, now: DateTime<Utc>) -> Result<Job, StoreError> {
+        let mut w = self.event_write(id, JobEvent::Fail);
+        w.set(ERROR, codec::json(error));
+        w.remove(LEASE);
+        self.set_terminal(&mut w, now);
+        self.transition(id, JobEvent::Fail, w, now).await
+    }
+
+    /// Another go for a failed, partial or cancelled job: fresh attempts and a new generation, so
+    /// messages of the earlier life are dropped. The caller sends the new envelope.
+    #[instrument(skip_all, fields(job_id = %id))]
+    pub async fn retry(
+        &self,
+        id: &str,
+        priority: Option<Priority>,
+        now: DateTime<Utc>,
+    ) -> Result<Job, StoreError> {
+        let mut w = self.event_write(id, JobEvent::Retry);
+        w.set(ATTEMPTS, n(0));
+        w.set(PROGRESS, n(0));
+        w.increment(GENERATION, 1);
+        if let Some(priority) = priority {
+            w.set(PRIORITY, n(priority.value()));
+            w.set(TIER, s(priority.tier().as_str()));
+        }
+        CLEARED_BY_RETRY.iter().for_each(|attr| w.remove(attr));
+        self.transition(id, JobEvent::Retry, w, now).await
+    }
+
+    /// `scheduled` -> `queued` once due (within SQS's delay reach); the caller sends the message.
+    pub async fn release(&self, id: &str, now: DateTime<Utc>) -> Result<Job, StoreError> {
+        let w = self.event_write(id, JobEvent::Release);
+        self.transition(id, JobEvent::Release, w, now).await
+    }
+
+    /// A `processing` job whose lease ended before `expired_before` and that no delivery took
+    /// over: back to `retrying`, due now; the caller sends its message again.
+    pub async fn recover(
+        &self,
+        id: &str,
+        expired_before: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Job, StoreError> {
+        let mut w = self.event_write(id, JobEvent::Recover);
+        w.condition(Cond::cmp(LEASE, Cmp::Lt, millis(expired_before)));
+        w.set(RUN_AT, time(now));
+        w.remove(LEASE);
+        self.transition(id, JobEvent::Recover, w, now).await
+    }
+
+    /// Note that a `queued` job's message is being sent again, unless that was done after
+    /// `not_since` (so each lost job is re-sent once per period, not once per scheduler run).
+    pub async fn mark_resent(
+        &self,
+        id: &str,
+        not_since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Job, StoreError> {
+        let mut w = Write::default();
+        let not_recently = Cond::not_exists(RESENT).or(Cond::cmp(RESENT, Cmp::Lt, millis(not_since)));
+        w.condition(Cond::eq(STATUS, s(JobStatus::Queued.as_str())).and(not_recently));
+        w.set(RESENT, millis(now));
+        let item = self.write(id, w, "UpdateItem(resent)", changed).await?;
+        decode(id, &item)
+    }
+
+    /// Remove a job that never started (an enqueue whose message could not be sent), so a failed
+    /// enqueue leaves nothing behind. Refused once anything has happened to the job.
+    pub async fn delete_unstarted(&self, id: &str) -> Result<(), StoreError> {
+        let unstarted = Cond::eq(STATUS, s(JobStatus::Queued.as_str())).and(Cond::eq(ATTEMPTS, n(0)));
+        match self.table.delete(&keys::job_pk(id), Some(&unstarted)).await {
+            Ok(()) => Ok(()),
+            Err(TableError::ConditionFailed { .. }) => Err(StoreError::NotFound { id: id.to_owned() }),
+            Err(err) => Err(aws("DeleteItem", err)),
+        }
+    }
+
+    /// An external executor's report (e.g. a GitHub Actions workflow doing the work): optimistic,
+    /// conditional on the status and generation read, so a concurrent change is refused.
+    pub async fn apply_external(
+        &self,
+        current: &Job,
+        update: &ExternalUpdate,
+        now: DateTime<Utc>,
+    ) -> Result<Job, StoreError> {
+        let mut w = Write::default();
+        w.condition(
+            Cond::eq(STATUS, s(current.status.as_str())).and(Cond::eq(GENERATION, n(current.generation))),
+        );
+        match update.event {
+            Some(event) => self.external_event(&mut w, current, event, update, now)?,
+            None if current.status.is_terminal() => {
+                return Err(StoreError::InvalidTransition {
+                    id: current.id.clone(),
+                    from: current.status,
+                    event: JobEvent::Complete,
+                });
+            }
+            None => {}
+        }
+        external_fields(&mut w, update);
+        if w.is_empty() {
+            return Ok(current.clone());
+        }
+        let item = self.write(&current.id, w, "UpdateItem(external)", changed).await?;
+        decode(&current.id, &item)
+    }
+
+    fn external_event(
+        &self,
+        w: &mut Write,
+        current: &Job,
+        event: JobEvent,
+        update: &ExternalUpdate,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let to = current.status.apply(event).map_err(|e| StoreError::InvalidTransition {
+            id: current.id.clone(),
+            from: e.from,
+            event: e.event,
+        })?;
+        w.set_status(&current.id, to);
+        match event {
+            JobEvent::Claim => {
+                w.set(ATTEMPTS, n(current.attempts + 1));
+                w.set(STARTED_AT, time(now));
+                w.set(WAIT_MS, n((now - current.due_at()).num_milliseconds().max(0)));
+            }
+            JobEvent::Retry => {
+                w.set(ATTEMPTS, n(0));
+                w.set(GENERATION, n(current.generation + 1));
+                for attr in [RESULT, COMPLETED_AT, STARTED_AT, DURATION_MS, WAIT_MS, keys::TTL_ATTRIBUTE] {
+                    w.remove(attr);
+                }
+                if update.error.is_none() {
+                    w.remove(ERROR);
+                }
+            }
+            _ => {}
+        }
+        if to.is_terminal() {
+            self.set_terminal(w, now);
+            w.remove(LEASE);
+            if let Some(started) = current.started_at {
+                w.set(DURATION_MS, n((now - started).num_milliseconds().max(0)));
+            }
+            if to == JobStatus::Completed && update.progress.is_none() {
+                w.set(PROGRESS, n(100));
+            }
+        }
+        Ok(())
+    }
+
+    /// A write allowed from the statuses the transition function lets `event` leave.
+    fn event_write(&self, id: &str, event: JobEvent) -> Write {
+        let mut w = Write::default();
+        w.condition(status_in(&JobStatus::sources(event)));
+        w.set_status(id, target(event));
+        w
+    }
+
+    /// A status change whose refusal is explained by the current status.
+    async fn transition(
+        &self,
+        id: &str,
+        event: JobEvent,
+        w: Write,
+        now: DateTime<Utc>,
+    ) -> Result<Job, StoreError> {
+        let item = self
+            .write(id, w, "UpdateItem", |current| classify_refusal(current, Some(event), None, None, now))
+            .await?;
+        decode(id, &item)
+    }
+}
+
+/// The fields an external report may set, whatever its status change.
+fn external_fields(w: &mut Write, update: &ExternalUpdate) {
+    if let Some(progress) = update.progress {
+        w.set(PROGRESS, n(progress.min(100)));
+    }
+    if let Some(step) = &update.current_step {
+        w.set(CURRENT_STEP, s(step));
+    }
+    if let Some(message) = &update.message {
+        w.set(MESSAGE, s(message));
+    }
+    if let Some(result) = &update.result {
+        w.set(RESULT, codec::json(result));
+    }
+    if let Some(error) = &update.error {
+        w.set(ERROR, codec::json(error));
+    }
+    if let Some(run_id) = &update.github_workflow_run_id {
+        w.set(GITHUB_RUN_ID, s(run_id));
+    }
+}

@@ -1,0 +1,180 @@
+//! Reads over many jobs: listings by index, batch reads, counts, the scheduler's oldest jobs;
+//! and the unconditional batch put of fresh jobs.
+
+use std::collections::HashMap;
+
+use futures::{StreamExt, TryStreamExt};
+
+use super::attrs::{ID, TYPE};
+use super::codec::{self, Item, s};
+use super::keys::{self, BY_STATUS, PK};
+use super::listing::{ListQuery, Page, PartitionPage, decode_cursor, encode_cursor, merge_page};
+use super::write::{aws, decode};
+use super::{JobStore, StoreError};
+use crate::model::Job;
+use crate::ports::table::{Attr, Cond, IndexQuery};
+use crate::status::JobStatus;
+
+/// Concurrent index queries of one listing.
+const LIST_FANOUT: usize = 16;
+/// BatchGetItem's limit.
+const BATCH_GET_MAX: usize = 100;
+/// BatchWriteItem's limit.
+const BATCH_PUT_MAX: usize = 25;
+/// Sends of one batch request while DynamoDB leaves part of it unprocessed.
+const BATCH_ROUNDS: u32 = 8;
+
+impl JobStore {
+    /// Jobs matching `query`, newest first, `limit` at most, continuing after `cursor`.
+    pub async fn list(
+        &self,
+        query: &ListQuery,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page, StoreError> {
+        let limit = limit.max(1);
+        let below = cursor.map(decode_cursor).transpose()?;
+        let plan = query.plan();
+        let parts: Vec<PartitionPage> = futures::stream::iter(plan.partitions.clone())
+            .map(|partition: String| {
+                let mut q = IndexQuery::new(plan.index, partition);
+                q.sort_below = below.clone();
+                q.ascending = false;
+                q.limit = Some(limit);
+                q.filter = plan.index_type_filter.as_deref().map(|t| Cond::eq(TYPE, s(t)));
+                async move { self.partition_page(&q).await }
+            })
+            .buffered(LIST_FANOUT)
+            .try_collect()
+            .await?;
+        let (sort_keys, next) = merge_page(parts, limit);
+        let ids: Vec<String> =
+            sort_keys.iter().filter_map(|sk| sk.split_once('#').map(|(_, id)| id.to_owned())).collect();
+        let jobs = self
+            .batch_get(&ids)
+            .await?
+            .into_iter()
+            .filter(|job| plan.post_status.is_none_or(|s| job.status == s))
+            .filter(|job| plan.post_type.as_ref().is_none_or(|t| &job.job_type == t))
+            .collect();
+        Ok(Page { jobs, next_cursor: next.as_deref().map(encode_cursor) })
+    }
+
+    async fn partition_page(&self, q: &IndexQuery) -> Result<PartitionPage, StoreError> {
+        let page = self.table.query(q).await.map_err(|e| aws("Query", e))?;
+        let sort_key = |item: &Item| item.get(q.index.sk).and_then(Attr::as_str).map(str::to_owned);
+        Ok(PartitionPage {
+            sort_keys: page.items.iter().filter_map(sort_key).collect(),
+            stopped_at: page.last_key.as_ref().and_then(sort_key),
+        })
+    }
+
+    /// Full jobs for `ids`, in the same order; ids with no item are left out.
+    pub async fn batch_get(&self, ids: &[String]) -> Result<Vec<Job>, StoreError> {
+        let keys: Vec<String> = ids.iter().map(|id| keys::job_pk(id)).collect();
+        let mut found: HashMap<String, Job> = HashMap::with_capacity(ids.len());
+        for item in self.batch_get_items(keys).await? {
+            if let Some(Attr::S(id)) = item.get(ID) {
+                found.insert(id.clone(), decode(id, &item)?);
+            }
+        }
+        Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+    }
+
+    /// BatchGetItem in chunks of 100, retrying the keys DynamoDB leaves unprocessed under load.
+    pub(super) async fn batch_get_items(&self, keys: Vec<String>) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(BATCH_GET_MAX) {
+            let mut pending = chunk.to_vec();
+            for round in 0..BATCH_ROUNDS {
+                if pending.is_empty() {
+                    break;
+                }
+                pause_before(round).await;
+                let got = self.table.batch_get(&pending).await.map_err(|e| aws("BatchGetItem", e))?;
+                items.extend(got.items);
+                pending = got.unprocessed;
+            }
+            if !pending.is_empty() {
+                return Err(left_unprocessed("BatchGetItem", "keys"));
+            }
+        }
+        Ok(items)
+    }
+
+    /// Put many new jobs without idempotency keys (fresh ids cannot collide), 25 to a request.
+    /// Jobs with a key need the conditional `create` instead.
+    pub async fn create_many(&self, jobs: &[Job]) -> Result<(), StoreError> {
+        for chunk in jobs.chunks(BATCH_PUT_MAX) {
+            let mut pending: Vec<Item> = chunk.iter().map(codec::encode).collect();
+            for round in 0..BATCH_ROUNDS {
+                if pending.is_empty() {
+                    break;
+                }
+                pause_before(round).await;
+                pending = self.table.batch_put(pending).await.map_err(|e| aws("BatchWriteItem", e))?;
+            }
+            if !pending.is_empty() {
+                return Err(left_unprocessed("BatchWriteItem", "items"));
+            }
+        }
+        Ok(())
+    }
+
+    /// How many jobs have `status` (of `job_type`, when given): a count query per index shard.
+    pub async fn count(&self, status: JobStatus, job_type: Option<&str>) -> Result<u64, StoreError> {
+        let counts: Vec<u64> = futures::stream::iter(keys::all_shards(status.as_str()))
+            .map(|partition| async move {
+                let mut q = IndexQuery::new(BY_STATUS, partition);
+                q.count_only = true;
+                q.filter = job_type.map(|t| Cond::eq(TYPE, s(t)));
+                let mut total = 0u64;
+                loop {
+                    let page = self.table.query(&q).await.map_err(|e| aws("Query(count)", e))?;
+                    total += page.count as u64;
+                    match page.last_key {
+                        Some(key) => q.start_after = Some(key),
+                        None => return Ok::<u64, StoreError>(total),
+                    }
+                }
+            })
+            .buffer_unordered(LIST_FANOUT)
+            .try_collect()
+            .await?;
+        Ok(counts.into_iter().sum())
+    }
+
+    /// The oldest jobs in `status`: up to `per_shard` from each index shard, oldest first. For
+    /// the scheduler's sweeps, where old jobs matter most.
+    pub async fn oldest(&self, status: JobStatus, per_shard: usize) -> Result<Vec<Job>, StoreError> {
+        let ids: Vec<Vec<String>> = futures::stream::iter(keys::all_shards(status.as_str()))
+            .map(|partition: String| async move {
+                let mut q = IndexQuery::new(BY_STATUS, partition);
+                q.limit = Some(per_shard.max(1));
+                let page = self.table.query(&q).await.map_err(|e| aws("Query(oldest)", e))?;
+                let id = |item: &Item| {
+                    item.get(PK).and_then(Attr::as_str).and_then(keys::id_from_pk).map(str::to_owned)
+                };
+                Ok::<_, StoreError>(page.items.iter().filter_map(id).collect())
+            })
+            .buffer_unordered(LIST_FANOUT)
+            .try_collect()
+            .await?;
+        let ids: Vec<String> = ids.into_iter().flatten().collect();
+        let mut jobs = self.batch_get(&ids).await?;
+        jobs.retain(|j| j.status == status);
+        jobs.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(jobs)
+    }
+}
+
+/// A short backoff before every send of a batch request but the first.
+async fn pause_before(round: u32) {
+    if round > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(20 << round)).await;
+    }
+}
+
+fn left_unprocessed(operation: &'static str, what: &str) -> StoreError {
+    StoreError::Aws { operation, source: format!("{what} left unprocessed after retries").into() }
+}

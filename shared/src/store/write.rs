@@ -1,0 +1,197 @@
+//! The one conditional-write helper of the job store: a typed update and condition built by the
+//! store's operations, sent through the table port with a write token, and a refusal explained
+//! from the item DynamoDB returns with it.
+//!
+//! Every write to a job item also stores a fresh write token. A request whose response was lost (a
+//! dropped connection, a timeout) is sent again with the same token; if the first send took
+//! effect, the second's condition fails and the item it returns carries our token: the write is
+//! ours, not a refusal. Without this, a claim whose response was lost looked like another run's
+//! lease, and a finish like someone else's change.
+
+use chrono::{DateTime, Utc};
+
+use super::attrs::{ATTEMPTS, CURRENT_STEP, MESSAGE, PROGRESS, STATUS, WRITE_TOKEN};
+use super::codec::{self, Item, n, s};
+use super::keys::{self, BY_STATUS};
+use super::{JobStore, ProgressUpdate, StoreError};
+use crate::model::Job;
+use crate::ports::table::{Action, Attr, Cond, Returns, TableError, Update};
+use crate::status::JobStatus;
+
+/// Sends of one job write (each with the adapter's own retries), with the same write token: after
+/// an ambiguous failure only a resend of the same request can tell, by finding its own token.
+const WRITE_ROUNDS: u32 = 3;
+
+/// Unique per write (not per send: resends carry the same token).
+pub(super) fn write_token() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// Whether `item` was last written by the write that carried `token`.
+pub(super) fn is_ours(item: &Item, token: &str) -> bool {
+    matches!(item.get(WRITE_TOKEN), Some(Attr::S(t)) if t == token)
+}
+
+/// Wait before send number `round` + 1 of a write.
+pub(super) async fn backoff(round: u32) {
+    tokio::time::sleep(std::time::Duration::from_millis(100 << round)).await;
+}
+
+/// The rounds left after `round` sends of a failed write.
+pub(super) fn may_resend(round: u32, err: &TableError) -> bool {
+    round < WRITE_ROUNDS && err.is_transient()
+}
+
+/// An UpdateItem under construction.
+#[derive(Debug, Default)]
+pub(super) struct Write {
+    update: Update,
+    condition: Option<Cond>,
+}
+
+impl Write {
+    pub fn set(&mut self, attribute: &str, value: Attr) {
+        self.update.actions.push(Action::Set(attribute.to_owned(), value));
+    }
+
+    pub fn remove(&mut self, attribute: &str) {
+        self.update.actions.push(Action::Remove(attribute.to_owned()));
+    }
+
+    pub fn increment(&mut self, attribute: &str, by: i64) {
+        self.update.actions.push(Action::Increment(attribute.to_owned(), by));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.update.actions.is_empty()
+    }
+
+    /// Required of the item, with any condition already there.
+    pub fn condition(&mut self, condition: Cond) {
+        self.condition = Some(match self.condition.take() {
+            Some(existing) => existing.and(condition),
+            None => condition,
+        });
+    }
+
+    pub fn set_progress(&mut self, update: &ProgressUpdate) {
+        self.set(PROGRESS, n(update.percent.min(100)));
+        if let Some(step) = &update.step {
+            self.set(CURRENT_STEP, s(step));
+        }
+        if let Some(message) = &update.message {
+            self.set(MESSAGE, s(message));
+        }
+    }
+
+    pub fn set_opt_json(&mut self, attribute: &str, value: Option<&serde_json::Value>) {
+        match value {
+            Some(v) => self.set(attribute, codec::json(v)),
+            None => self.remove(attribute),
+        }
+    }
+
+    /// The status and its (sharded) index key move together.
+    pub fn set_status(&mut self, id: &str, status: JobStatus) {
+        self.set(STATUS, s(status.as_str()));
+        self.set(BY_STATUS.pk, s(keys::status_pk(status, id)));
+    }
+}
+
+/// The status is one of `statuses`.
+pub(super) fn status_in(statuses: &[JobStatus]) -> Cond {
+    Cond::is_in(STATUS, statuses.iter().map(|st| s(st.as_str())))
+}
+
+/// Still `processing` in the run that counted `attempt`.
+pub(super) fn owned_by(attempt: u32) -> Cond {
+    Cond::eq(STATUS, s(JobStatus::Processing.as_str())).and(Cond::eq(ATTEMPTS, n(attempt)))
+}
+
+impl JobStore {
+    /// Send `w` to the job `id`; a refused write is explained by `refusal` from the current item.
+    pub(super) async fn write(
+        &self,
+        id: &str,
+        mut w: Write,
+        operation: &'static str,
+        refusal: impl FnOnce(Job) -> StoreError,
+    ) -> Result<Item, StoreError> {
+        let token = write_token();
+        w.set(WRITE_TOKEN, s(&token));
+        let key = keys::job_pk(id);
+        let mut round = 0;
+        loop {
+            round += 1;
+            let sent = self.table.update(&key, &w.update, w.condition.as_ref(), Returns::AllNew).await;
+            match sent {
+                Ok(item) => return Ok(item.unwrap_or_default()),
+                Err(TableError::ConditionFailed { current, .. }) => {
+                    return match current {
+                        // An earlier send of this same write took effect and its answer was lost:
+                        // the item is as our write left it.
+                        Some(item) if is_ours(&item, &token) => Ok(*item),
+                        Some(item) => Err(refusal(decode(id, &item)?)),
+                        None => Err(StoreError::NotFound { id: id.to_owned() }),
+                    };
+                }
+                Err(err) if may_resend(round, &err) => backoff(round).await,
+                Err(err) => return Err(aws(operation, err)),
+            }
+        }
+    }
+}
+
+pub(super) fn decode(id: &str, item: &Item) -> Result<Job, StoreError> {
+    codec::decode(item).map_err(|source| StoreError::Corrupt { id: id.to_owned(), source })
+}
+
+pub(super) fn aws(operation: &'static str, err: TableError) -> StoreError {
+    StoreError::Aws { operation, source: Box::new(err) }
+}
+
+/// The refusal of an optimistic write: the job is no longer as it was read.
+pub(super) fn changed(current: Job) -> StoreError {
+    StoreError::Conflict {
+        id: current.id.clone(),
+        reason: super::Conflict::Changed,
+        current: Box::new(current),
+    }
+}
+
+/// The status an event leads to (the same from every source that allows it).
+pub(super) fn target(event: crate::status::JobEvent) -> JobStatus {
+    JobStatus::sources(event).first().and_then(|from| from.apply(event).ok()).unwrap_or(JobStatus::Failed)
+}
+
+/// Epoch milliseconds, as lease and re-send times are stored (numbers compare in conditions).
+pub(super) fn millis(t: DateTime<Utc>) -> Attr {
+    n(t.timestamp_millis())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::JobEvent;
+
+    #[test]
+    fn targets_follow_the_transition_function() {
+        assert_eq!(target(JobEvent::Cancel), JobStatus::Cancelled);
+        assert_eq!(target(JobEvent::Retry), JobStatus::Queued);
+        assert_eq!(target(JobEvent::Fail), JobStatus::Failed);
+        assert_eq!(target(JobEvent::Claim), JobStatus::Processing);
+    }
+
+    #[test]
+    fn conditions_accumulate_and_status_moves_its_index_key() {
+        let mut w = Write::default();
+        w.condition(owned_by(2));
+        w.set_status("id1", JobStatus::Completed);
+        w.condition(Cond::exists("x"));
+        let Some(Cond::And(parts)) = &w.condition else { panic!("an AND: {:?}", w.condition) };
+        assert_eq!(parts.len(), 3, "flattened: status, attempts, x");
+        assert!(parts.contains(&Cond::eq(ATTEMPTS, n(2))));
+        let set: Vec<&str> = w.update.actions.iter().map(Action::attr).collect();
+        assert_eq!(set, [STATUS, BY_STATUS.pk]);
+    }
+}

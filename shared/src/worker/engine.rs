@@ -358,3 +358,84 @@ fn log_recording(recording: &Recording) {
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_config::{BehaviorVersion, Region, SdkConfig};
+    use chrono::TimeDelta;
+
+    use super::*;
+    use crate::model::NewJob;
+    use crate::ports::ManualClock;
+    use crate::task::{Task, TaskOutput};
+
+    /// Sleeps for `seconds` of tokio time.
+    struct Sleeper;
+
+    impl Task for Sleeper {
+        type Input = u64;
+
+        fn job_type(&self) -> &'static str {
+            "sleeper"
+        }
+
+        async fn run(&self, _ctx: &JobContext, seconds: u64) -> Result<TaskOutput, JobError> {
+            tokio::time::sleep(Duration::from_secs(seconds)).await;
+            Ok(TaskOutput::Completed(serde_json::Value::Null))
+        }
+    }
+
+    /// A worker whose AWS clients point nowhere: these tests make no AWS call.
+    fn worker() -> Worker {
+        let sdk = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:9")
+            .build();
+        let vars: std::collections::HashMap<String, String> = ["HIGH", "NORMAL", "LOW"]
+            .iter()
+            .flat_map(|t| {
+                [
+                    (format!("JOBQ_QUEUE_URL_{t}"), format!("http://q/{t}")),
+                    (format!("JOBQ_DLQ_URL_{t}"), format!("http://q/{t}-dlq")),
+                ]
+            })
+            .chain([("JOBQ_TABLE".to_owned(), "jobs".to_owned())])
+            .collect();
+        let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("config");
+        let mut registry = Registry::default();
+        registry.register(Sleeper);
+        Worker::new(&crate::aws::Clients::new(&sdk), &config, registry, WorkerSettings::default())
+    }
+
+    #[test]
+    fn a_worker_reads_the_system_clock_unless_given_another() {
+        let before = Utc::now();
+        let worker = worker();
+        assert!(worker.clock.now() >= before && worker.clock.now() <= Utc::now() + TimeDelta::seconds(1));
+        let later = before + TimeDelta::days(400);
+        let worker = worker.with_clock(Arc::new(ManualClock::new(later)));
+        assert_eq!(worker.clock.now(), later);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_invocation_deadline_is_measured_on_the_workers_clock() {
+        // A clock far from the wall clock: a deadline one second after its "now" leaves, minus the
+        // 3 s safety margin, the 100 ms minimum; measured on the wall clock it would leave years.
+        let now = Utc::now() + TimeDelta::days(400);
+        let worker = worker().with_clock(Arc::new(ManualClock::new(now)));
+        let job =
+            Job::new(NewJob { job_type: "sleeper".into(), payload: 5.into(), ..NewJob::default() }, now);
+        let ctx = Arc::new(JobContext::new(job.clone(), worker.store.clone(), Duration::from_secs(1)));
+        let deadline = Some(now + TimeDelta::seconds(1));
+        let handled = worker.call(&Sleeper, &ctx, &job, PriorityTier::Normal, "r1", deadline).await;
+        assert!(
+            matches!(handled, Handled::TimedOut(limit) if limit == Duration::from_millis(100)),
+            "{handled:?}"
+        );
+
+        // Without a deadline the job's own timeout (300 s) applies, and a 5 s run completes.
+        let handled = worker.call(&Sleeper, &ctx, &job, PriorityTier::Normal, "r1", None).await;
+        assert!(matches!(handled, Handled::Returned(Ok(TaskOutput::Completed(_)))), "{handled:?}");
+    }
+}

@@ -128,4 +128,35 @@ mod tests {
         assert_eq!(queue_name("http://127.0.0.1:4566/123456789012/jobq-high"), "jobq-high");
         assert_eq!(queue_name("https://sqs.eu-west-1.amazonaws.com/1/jobq-low/"), "jobq-low");
     }
+
+    #[test]
+    fn an_event_carries_each_message_as_lambda_would_deliver_it() {
+        let received = Received {
+            message_id: "m1".into(),
+            receipt_handle: "r1".into(),
+            body: "{}".into(),
+            receive_count: 3,
+            attributes: HashMap::from([("jobq-reason".to_owned(), "fatal_error".to_owned())]),
+        };
+        let event = sqs_event(&[received], "arn:aws:sqs:us-east-1:1:jobq-high", "local");
+        let [record] = event.records.as_slice() else { panic!("one record: {event:?}") };
+        assert_eq!(record.message_id.as_deref(), Some("m1"));
+        assert_eq!(record.receipt_handle.as_deref(), Some("r1"));
+        assert_eq!(record.body.as_deref(), Some("{}"));
+        assert_eq!(record.attributes["ApproximateReceiveCount"], "3");
+        let reason = &record.message_attributes["jobq-reason"];
+        assert_eq!(reason.string_value.as_deref(), Some("fatal_error"));
+        assert_eq!(reason.data_type.as_deref(), Some("String"));
+        assert_eq!(record.event_source_arn.as_deref(), Some("arn:aws:sqs:us-east-1:1:jobq-high"));
+        assert_eq!(record.event_source.as_deref(), Some("aws:sqs"));
+    }
+
+    #[test]
+    fn a_batch_response_names_exactly_the_failed_messages() {
+        let response = batch_response(["m2".to_owned(), "m5".to_owned()]);
+        let ids: Vec<&str> =
+            response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+        assert_eq!(ids, ["m2", "m5"]);
+        assert!(batch_response(Vec::new()).batch_item_failures.is_empty());
+    }
 }

@@ -1,0 +1,147 @@
+//! The I/O the decisions name: send a retry or a deferral, enqueue a pipeline's next step,
+//! dead-letter a message, make a message come back later, read the pause flags.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::time::Instant;
+use tracing::{error, info, warn};
+
+use super::batch::Disposition;
+use super::decision::{delay_seconds, visibility_seconds};
+use super::engine::{Processed, Worker};
+use crate::envelope::Envelope;
+use crate::model::Job;
+use crate::priority::PriorityTier;
+use crate::status::JobStatus;
+use crate::store::{PauseFlags, StoreError};
+
+impl Worker {
+    /// Retries go out as fresh delayed messages: the receive count restarts, so only crashes
+    /// move a message toward the DLQ. If the send fails, the original comes back instead.
+    pub(super) async fn send_retry(
+        &self,
+        envelope: &Envelope,
+        receipt: &str,
+        tier: PriorityTier,
+        run_at: DateTime<Utc>,
+    ) -> Disposition {
+        let delay_seconds = delay_seconds(run_at, self.clock.now());
+        match self.queues.send(envelope, delay_seconds).await {
+            Ok(_) => Disposition::Ack,
+            Err(err) => {
+                warn!(error = %err, "could not send the retry; the original message will return instead");
+                self.come_back_after(tier, receipt, Duration::from_secs(delay_seconds as u64)).await;
+                Disposition::Retry
+            }
+        }
+    }
+
+    pub(super) async fn defer_paused(
+        &self,
+        envelope: &Envelope,
+        receipt: &str,
+        tier: PriorityTier,
+    ) -> Disposition {
+        let delay = self.settings.pause_recheck.as_secs().min(900) as i32;
+        info!(recheck_seconds = delay, "paused: delivery deferred");
+        match self.queues.send(envelope, delay).await {
+            Ok(_) => Disposition::Ack,
+            Err(err) => {
+                warn!(error = %err, "could not defer the paused delivery; it will return");
+                self.come_back_after(tier, receipt, self.settings.pause_recheck).await;
+                Disposition::Retry
+            }
+        }
+    }
+
+    /// For a redelivered completed job: its next step, in case the run that completed it died
+    /// before sending it. A record that cannot be read is left alone.
+    pub(super) async fn enqueue_next_of(&self, id: &str) -> Disposition {
+        match self.store.get(id, true).await {
+            Ok(Some(job)) => self.enqueue_next(&job).await,
+            _ => Disposition::Ack,
+        }
+    }
+
+    /// The first step of a completed job's `next`, created idempotently and sent.
+    pub(super) async fn enqueue_next(&self, job: &Job) -> Disposition {
+        let Some(step) = job.next_step() else { return Disposition::Ack };
+        let now = self.clock.now();
+        let child = Job::new(step, now);
+        let created = match self.store.create(&child).await {
+            Ok(created) => created.into_job(),
+            Err(err) => {
+                error!(error = %err, "could not create the next pipeline step; the step will be redelivered");
+                return Disposition::Retry;
+            }
+        };
+        if created.status != JobStatus::Queued || created.attempts > 0 {
+            return Disposition::Ack; // already on its way
+        }
+        let envelope = Envelope::new(&created.id, &created.job_type, created.tier, created.generation);
+        match self.queues.send(&envelope, created.delay_seconds(now)).await {
+            Ok(_) => {
+                info!(next_job_id = %created.id, next_type = %created.job_type, "pipeline: next step enqueued");
+                Disposition::Ack
+            }
+            Err(err) => {
+                error!(error = %err, "could not send the next pipeline step; the step will be redelivered");
+                Disposition::Retry
+            }
+        }
+    }
+
+    pub(super) async fn dead_letter(&self, tier: PriorityTier, body: &str, reason: &str) -> Disposition {
+        match self.dlqs.send_with_reason(tier, body, reason).await {
+            Ok(()) => {
+                warn!(queue = %tier, reason, "message sent to the dead-letter queue");
+                Disposition::Ack
+            }
+            Err(err) => {
+                error!(error = %err, "could not reach the dead-letter queue; the message will return");
+                Disposition::Retry
+            }
+        }
+    }
+
+    pub(super) async fn transient(&self, tier: PriorityTier, receipt: &str, err: &StoreError) -> Processed {
+        warn!(error = %err, "AWS call failed; the message will return");
+        self.come_back_after(tier, receipt, self.settings.transient_delay).await;
+        (Disposition::Retry, None)
+    }
+
+    /// Best effort: without it the message returns after the queue's visibility timeout.
+    pub(super) async fn come_back_after(&self, tier: PriorityTier, receipt: &str, wait: Duration) {
+        if let Err(err) = self.queues.change_visibility(tier, receipt, visibility_seconds(wait)).await {
+            warn!(error = %err, "could not set the message's visibility");
+        }
+    }
+
+    pub(super) async fn pause_flags(&self) -> PauseFlags {
+        if let Ok(cache) = self.pause.lock()
+            && let Some((at, flags)) = cache.as_ref()
+            && at.elapsed() < self.settings.pause_cache
+        {
+            return flags.clone();
+        }
+        match self.store.pause_flags().await {
+            Ok(flags) => {
+                if let Ok(mut cache) = self.pause.lock() {
+                    *cache = Some((Instant::now(), flags.clone()));
+                }
+                flags
+            }
+            Err(err) => {
+                warn!(error = %err, "could not read pause flags; using the last known");
+                self.pause.lock().ok().and_then(|c| c.as_ref().map(|(_, f)| f.clone())).unwrap_or_default()
+            }
+        }
+    }
+
+    /// The tier whose queue an event source ARN names.
+    pub(super) fn tier_of_arn(&self, arn: &str) -> Option<PriorityTier> {
+        let name = arn.rsplit(':').next()?;
+        self.queue_names.iter().find(|(_, n)| n.as_str() == name).map(|(t, _)| t)
+    }
+}

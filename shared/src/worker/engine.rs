@@ -1,0 +1,441 @@
+//! The engine: one SQS batch in, one partial batch response out. Each step asks
+//! [`super::decision`] what to do with what it met and performs only the I/O named there.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use tokio::time::Instant;
+use tracing::{Instrument, error, info, info_span, warn};
+
+use super::batch::{BatchSummary, Disposition, RecordResult, RunCount};
+use super::decision::{
+    AfterFinish, Backoff, ClaimDecision, CrashRecorded, DeadLetterReason, Dropped, FinishDecision, Handled,
+    Recording, RunDecision, dead_letter_note, decide_claim, decide_crash_recorded, decide_finish, decide_run,
+    run_limit, run_times,
+};
+use super::polling::{batch_response, queue_name};
+use super::settings::WorkerSettings;
+use crate::config::Config;
+use crate::context::JobContext;
+use crate::envelope::Envelope;
+use crate::model::{Job, JobFailure};
+use crate::ports::Clock;
+use crate::priority::{PerTier, PriorityTier};
+use crate::queue::SqsJobQueue;
+use crate::status::JobStatus;
+use crate::store::{DynamoJobStore, Ended, PauseFlags, RunOutcome, StatsWriter, StoreError};
+use crate::task::{Handler, JobError, Registry};
+
+/// What one record did: what happens to its message, and the run it counts (if one ended).
+pub(super) type Processed = (Disposition, Option<RunCount>);
+
+#[derive(Debug)]
+pub struct Worker {
+    pub(super) store: DynamoJobStore,
+    pub(super) queues: SqsJobQueue,
+    pub(super) dlqs: SqsJobQueue,
+    pub(super) queue_names: PerTier<String>,
+    pub(super) registry: Arc<Registry>,
+    pub(super) settings: WorkerSettings,
+    pub(super) pause: Mutex<Option<(Instant, PauseFlags)>>,
+    pub(super) stats: StatsWriter,
+    /// Where record times come from. Timeouts and the ticker run on tokio's time.
+    pub(super) clock: Arc<dyn Clock>,
+}
+
+impl Worker {
+    pub fn new(
+        clients: &crate::aws::Clients,
+        config: &Config,
+        registry: Registry,
+        settings: WorkerSettings,
+    ) -> Self {
+        Worker {
+            store: DynamoJobStore::new(clients.dynamodb.clone(), &config.table, config.retention),
+            queues: SqsJobQueue::new(clients.sqs.clone(), config.queues.clone()),
+            dlqs: SqsJobQueue::new(clients.sqs.clone(), config.dlqs.clone()),
+            queue_names: PerTier::from_fn(|t| queue_name(config.queues.get(t)).to_owned()),
+            registry: Arc::new(registry),
+            settings,
+            pause: Mutex::new(None),
+            stats: StatsWriter::new(),
+            clock: crate::ports::clock::system(),
+        }
+    }
+
+    /// The same worker, reading the time from `clock` instead of the system clock.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn store(&self) -> &DynamoJobStore {
+        &self.store
+    }
+
+    /// Handle one event source batch. `deadline` is the Lambda invocation's (none locally).
+    pub async fn handle(&self, event: SqsEvent, deadline: Option<DateTime<Utc>>) -> SqsBatchResponse {
+        // The same message twice in one batch is run once; both copies share its fate.
+        let mut seen = HashSet::new();
+        let unique: Vec<SqsMessage> = event
+            .records
+            .into_iter()
+            .filter(|record| record.message_id.as_ref().is_none_or(|id| seen.insert(id.clone())))
+            .collect();
+        // Read once per batch (through the cache), not once per record.
+        let pause = self.pause_flags().await;
+        let pause = &pause;
+        let results: Vec<RecordResult> = futures::stream::iter(unique)
+            .map(|record: SqsMessage| async move {
+                let (disposition, counted) = self.process(&record, pause, deadline).await;
+                (record.message_id.unwrap_or_default(), disposition, counted)
+            })
+            .buffer_unordered(self.settings.concurrency.max(1))
+            .collect()
+            .await;
+
+        let summary = BatchSummary::of(results);
+        if !summary.stats.is_empty()
+            && let Err(err) = self.stats.add(&self.store, &summary.stats).await
+        {
+            // Kept, and added with the next batch's (once: see StatsWriter).
+            warn!(error = %err, "could not record batch statistics yet");
+        }
+        summary.metrics.values().for_each(|set| set.emit());
+        batch_response(summary.failed)
+    }
+
+    async fn process(
+        &self,
+        record: &SqsMessage,
+        pause: &PauseFlags,
+        deadline: Option<DateTime<Utc>>,
+    ) -> Processed {
+        let body = record.body.as_deref().unwrap_or_default();
+        let arn_tier = record.event_source_arn.as_deref().and_then(|arn| self.tier_of_arn(arn));
+        let envelope = match Envelope::decode(body) {
+            Ok(envelope) => envelope,
+            Err(err) => {
+                let tier = arn_tier.unwrap_or(PriorityTier::Normal);
+                error!(queue = %tier, message_id = record.message_id.as_deref().unwrap_or(""), error = %err, "poison message");
+                let reason = dead_letter_note(DeadLetterReason::Poison, Some(&err.to_string()));
+                return (self.dead_letter(tier, body, &reason).await, None);
+            }
+        };
+        let tier = arn_tier.unwrap_or(envelope.tier);
+        // Every line of a job's life carries these (and, in Lambda, the runtime's `requestId`).
+        let span = info_span!(
+            "job",
+            job_id = %envelope.id,
+            job_type = %envelope.job_type,
+            tier = %tier,
+            queue = %self.queue_names.get(tier),
+            attempt = tracing::field::Empty
+        );
+        if pause.is_paused(envelope.tier, &envelope.job_type) {
+            let receipt = record.receipt_handle.as_deref().unwrap_or_default();
+            return (self.defer_paused(&envelope, receipt, tier).instrument(span).await, None);
+        }
+        self.process_envelope(record, envelope, tier, deadline).instrument(span).await
+    }
+
+    async fn process_envelope(
+        &self,
+        record: &SqsMessage,
+        envelope: Envelope,
+        tier: PriorityTier,
+        deadline: Option<DateTime<Utc>>,
+    ) -> Processed {
+        let receipt = record.receipt_handle.as_deref().unwrap_or_default();
+        let now = self.clock.now();
+        let lease_until = now + self.settings.visibility_timeout;
+        let claimed = self.store.claim(&envelope.id, envelope.generation, now, lease_until).await;
+        match decide_claim(claimed, now) {
+            ClaimDecision::Run(job) => self.run(*job, &envelope, receipt, tier, deadline).await,
+            ClaimDecision::DeadLetter { reason, detail } => {
+                match reason {
+                    DeadLetterReason::MissingRecord => warn!("envelope points at no job record"),
+                    _ => error!(error = detail.as_deref().unwrap_or(""), "job record does not decode"),
+                }
+                let note = dead_letter_note(reason, detail.as_deref());
+                (self.dead_letter(tier, &envelope.encode(), &note).await, None)
+            }
+            ClaimDecision::Drop(Dropped::NotWaiting(status)) => {
+                info!(status = %status, "delivery for a job that is not waiting to run: dropped");
+                (Disposition::Ack, None)
+            }
+            ClaimDecision::Drop(Dropped::StaleGeneration { delivered, current }) => {
+                info!(delivered, current, "delivery from before a retry: dropped");
+                (Disposition::Ack, None)
+            }
+            ClaimDecision::DropAndEnqueueNext => {
+                let status = JobStatus::Completed;
+                info!(status = %status, "delivery for a job that is not waiting to run: dropped");
+                (self.enqueue_next_of(&envelope.id).await, None)
+            }
+            ClaimDecision::ComeBackAfter(wait) => {
+                info!(lease_seconds = wait.as_secs(), "job is running elsewhere: deferred to its lease end");
+                self.come_back_after(tier, receipt, wait).await;
+                (Disposition::Retry, None)
+            }
+            ClaimDecision::FailCrashed(error) => self.fail_crashed(&envelope, tier, receipt, &error).await,
+            ClaimDecision::Transient(err) => self.transient(tier, receipt, &err).await,
+        }
+    }
+
+    /// Every attempt died: fail the job (unless it already ended), then dead-letter the envelope.
+    async fn fail_crashed(
+        &self,
+        envelope: &Envelope,
+        tier: PriorityTier,
+        receipt: &str,
+        error: &JobFailure,
+    ) -> Processed {
+        let failed = self.store.fail(&envelope.id, error, self.clock.now()).await;
+        match decide_crash_recorded(failed) {
+            CrashRecorded::DeadLetter => {
+                let counted = RunCount {
+                    job_type: envelope.job_type.clone(),
+                    tier,
+                    ended: Ended::Failed,
+                    processing_ms: 0,
+                    wait_ms: 0,
+                };
+                let reason = DeadLetterReason::CrashedRepeatedly.as_str();
+                (self.dead_letter(tier, &envelope.encode(), reason).await, Some(counted))
+            }
+            CrashRecorded::Transient(err) => self.transient(tier, receipt, &err).await,
+        }
+    }
+
+    async fn run(
+        &self,
+        job: Job,
+        envelope: &Envelope,
+        receipt: &str,
+        tier: PriorityTier,
+        deadline: Option<DateTime<Utc>>,
+    ) -> Processed {
+        tracing::Span::current().record("attempt", job.attempts);
+        let handler = self.registry.get(&job.job_type);
+        let ctx = Arc::new(JobContext::new(job.clone(), self.store.clone(), self.settings.progress_interval));
+        let handled = match &handler {
+            None => Handled::Returned(Err(JobError::fatal(format!(
+                "no handler is registered for job type {:?}",
+                job.job_type
+            )))),
+            Some(handler) => self.call(handler.as_ref(), &ctx, &job, tier, receipt, deadline).await,
+        };
+        let now = self.clock.now();
+        let pending = ctx.take_pending();
+        let backoff = Backoff {
+            task: handler.as_ref().and_then(|h| h.retry_policy()),
+            default: self.settings.retry,
+            jitter: fastrand::f64(),
+        };
+        let RunDecision::Record(recording) = decide_run(handled, &job, backoff, now) else {
+            info!("run stopped: the job was cancelled or taken over");
+            return (Disposition::Ack, None);
+        };
+        log_recording(&recording);
+        let (processing_ms, wait_ms) = run_times(&job, now);
+        let Recording { outcome, ended, then } = *recording;
+        let finished = self.store.finish(&job, outcome, pending.as_ref(), now).await;
+        let disposition = match decide_finish(finished, then) {
+            FinishDecision::Proceed { job: finished, then } => {
+                info!(status = %finished.status, duration_ms = processing_ms, "run finished");
+                self.after_finish(then, &finished, envelope, receipt, tier).await
+            }
+            FinishDecision::LostOwnership { status } => {
+                info!(status = %status, "job changed while running (cancelled?): outcome not recorded");
+                return (Disposition::Ack, None);
+            }
+            FinishDecision::Transient(err) => return self.transient(tier, receipt, &err).await,
+        };
+        let counted = RunCount { job_type: job.job_type.clone(), tier, ended, processing_ms, wait_ms };
+        (disposition, Some(counted))
+    }
+
+    /// The handler, under its time limit, with the ticker writing progress and heartbeats.
+    async fn call(
+        &self,
+        handler: &dyn Handler,
+        ctx: &Arc<JobContext>,
+        job: &Job,
+        tier: PriorityTier,
+        receipt: &str,
+        deadline: Option<DateTime<Utc>>,
+    ) -> Handled {
+        let left = deadline.map(|d| (d - self.clock.now()).to_std().unwrap_or_default());
+        let limit = run_limit(job.timeout_seconds, handler.timeout(), left, self.settings.safety_margin);
+        let ticker = self.spawn_ticker(ctx.clone(), tier, receipt.to_owned());
+        let outcome = tokio::time::timeout(limit, handler.call(ctx, job.payload.clone())).await;
+        ticker.abort();
+        match outcome {
+            Ok(result) => Handled::Returned(result),
+            Err(_) => Handled::TimedOut(limit),
+        }
+    }
+
+    /// What follows a recorded outcome.
+    async fn after_finish(
+        &self,
+        then: AfterFinish,
+        finished: &Job,
+        envelope: &Envelope,
+        receipt: &str,
+        tier: PriorityTier,
+    ) -> Disposition {
+        match then {
+            AfterFinish::SendRetry { run_at, .. } => self.send_retry(envelope, receipt, tier, run_at).await,
+            AfterFinish::DeadLetter(reason) => {
+                self.dead_letter(tier, &envelope.encode(), reason.as_str()).await
+            }
+            AfterFinish::EnqueueNext => self.enqueue_next(finished).await,
+            AfterFinish::Ack => Disposition::Ack,
+        }
+    }
+
+    /// While a handler runs: write coalesced progress when due, and before the message's
+    /// visibility (and the lease) runs out, extend both.
+    fn spawn_ticker(
+        &self,
+        ctx: Arc<JobContext>,
+        tier: PriorityTier,
+        receipt: String,
+    ) -> tokio::task::JoinHandle<()> {
+        let store = self.store.clone();
+        let queues = self.queues.clone();
+        let clock = self.clock.clone();
+        let interval = self.settings.progress_interval;
+        let visibility = self.settings.visibility_timeout;
+        let heartbeat_every = visibility / 2;
+        // In the job's span, so its lines carry the job's fields too.
+        let span = tracing::Span::current();
+        tokio::spawn(
+            async move {
+                let mut last_heartbeat = Instant::now();
+                let tick = interval.min(heartbeat_every).max(Duration::from_millis(10));
+                loop {
+                    tokio::time::sleep(tick).await;
+                    if ctx.flush_if_due().await.is_err() {
+                        return; // cancelled: the handler learns at its next report
+                    }
+                    if last_heartbeat.elapsed() >= heartbeat_every {
+                        last_heartbeat = Instant::now();
+                        let job = ctx.job();
+                        let until = clock.now() + visibility;
+                        let seconds = i32::try_from(visibility.as_secs()).unwrap_or(43_200);
+                        if let Err(err) = queues.change_visibility(tier, &receipt, seconds).await {
+                            warn!(error = %err, "heartbeat: could not extend message visibility");
+                        }
+                        match store.renew_lease(&job.id, job.attempts, until).await {
+                            Ok(()) => {}
+                            Err(StoreError::Conflict { .. }) => return,
+                            Err(err) => warn!(error = %err, "heartbeat: could not renew lease"),
+                        }
+                    }
+                }
+            }
+            .instrument(span),
+        )
+    }
+}
+
+/// The line a run's outcome gets before it is recorded: a retry's delay, a failure's reason.
+fn log_recording(recording: &Recording) {
+    match (&recording.outcome, recording.then) {
+        (RunOutcome::Retrying { error, .. }, AfterFinish::SendRetry { delay, .. }) => {
+            warn!(error = %error.message, retry_in_ms = delay.as_millis() as u64, "run failed; will retry");
+        }
+        (RunOutcome::Failed { error }, AfterFinish::DeadLetter(reason)) => {
+            error!(error = %error.message, reason = reason.as_str(), "job failed");
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_config::{BehaviorVersion, Region, SdkConfig};
+    use chrono::TimeDelta;
+
+    use super::*;
+    use crate::model::NewJob;
+    use crate::ports::ManualClock;
+    use crate::task::{Task, TaskOutput};
+
+    /// Sleeps for `seconds` of tokio time.
+    struct Sleeper;
+
+    impl Task for Sleeper {
+        type Input = u64;
+
+        fn job_type(&self) -> &'static str {
+            "sleeper"
+        }
+
+        async fn run(&self, _ctx: &JobContext, seconds: u64) -> Result<TaskOutput, JobError> {
+            tokio::time::sleep(Duration::from_secs(seconds)).await;
+            Ok(TaskOutput::Completed(serde_json::Value::Null))
+        }
+    }
+
+    /// A worker whose AWS clients point nowhere: these tests make no AWS call.
+    fn worker() -> Worker {
+        let sdk = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:9")
+            .build();
+        let vars: std::collections::HashMap<String, String> = ["HIGH", "NORMAL", "LOW"]
+            .iter()
+            .flat_map(|t| {
+                [
+                    (format!("JOBQ_QUEUE_URL_{t}"), format!("http://q/{t}")),
+                    (format!("JOBQ_DLQ_URL_{t}"), format!("http://q/{t}-dlq")),
+                ]
+            })
+            .chain([("JOBQ_TABLE".to_owned(), "jobs".to_owned())])
+            .collect();
+        let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("config");
+        let mut registry = Registry::default();
+        registry.register(Sleeper);
+        Worker::new(&crate::aws::Clients::new(&sdk), &config, registry, WorkerSettings::default())
+    }
+
+    #[test]
+    fn a_worker_reads_the_system_clock_unless_given_another() {
+        let before = Utc::now();
+        let worker = worker();
+        assert!(worker.clock.now() >= before && worker.clock.now() <= Utc::now() + TimeDelta::seconds(1));
+        let later = before + TimeDelta::days(400);
+        let worker = worker.with_clock(Arc::new(ManualClock::new(later)));
+        assert_eq!(worker.clock.now(), later);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_invocation_deadline_is_measured_on_the_workers_clock() {
+        // A clock far from the wall clock: a deadline one second after its "now" leaves, minus the
+        // 3 s safety margin, the 100 ms minimum; measured on the wall clock it would leave years.
+        let now = Utc::now() + TimeDelta::days(400);
+        let worker = worker().with_clock(Arc::new(ManualClock::new(now)));
+        let job =
+            Job::new(NewJob { job_type: "sleeper".into(), payload: 5.into(), ..NewJob::default() }, now);
+        let ctx = Arc::new(JobContext::new(job.clone(), worker.store.clone(), Duration::from_secs(1)));
+        let deadline = Some(now + TimeDelta::seconds(1));
+        let handled = worker.call(&Sleeper, &ctx, &job, PriorityTier::Normal, "r1", deadline).await;
+        assert!(
+            matches!(handled, Handled::TimedOut(limit) if limit == Duration::from_millis(100)),
+            "{handled:?}"
+        );
+
+        // Without a deadline the job's own timeout (300 s) applies, and a 5 s run completes.
+        let handled = worker.call(&Sleeper, &ctx, &job, PriorityTier::Normal, "r1", None).await;
+        assert!(matches!(handled, Handled::Returned(Ok(TaskOutput::Completed(_)))), "{handled:?}");
+    }
+}

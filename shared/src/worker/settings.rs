@@ -1,0 +1,113 @@
+//! The worker's tunables, read from `JOBQ_WORKER_*` and related variables.
+
+use std::time::Duration;
+
+use crate::config::ConfigError;
+use crate::resources::QUEUE_VISIBILITY_TIMEOUT_SECONDS;
+use crate::task::RetryPolicy;
+
+/// Tunables, from `JOBQ_WORKER_*` variables.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkerSettings {
+    /// Records of one batch run at once (`JOBQ_WORKER_CONCURRENCY`, default 10).
+    pub concurrency: usize,
+    /// At most one progress write per job per interval (`JOBQ_PROGRESS_INTERVAL_MS`, default 1000).
+    pub progress_interval: Duration,
+    /// The tier queues' visibility timeout (`JOBQ_VISIBILITY_TIMEOUT_SECONDS`): a run's lease is as
+    /// long, and heartbeats renew both at half of it.
+    pub visibility_timeout: Duration,
+    /// Default backoff (`JOBQ_RETRY_BASE_MS`, default 2000; `JOBQ_RETRY_CAP_SECONDS`, default 900).
+    pub retry: RetryPolicy,
+    /// How long cached pause flags are trusted (`JOBQ_PAUSE_CACHE_MS`, default 5000).
+    pub pause_cache: Duration,
+    /// Delay of a paused delivery before it is looked at again (`JOBQ_PAUSE_RECHECK_SECONDS`, default 30).
+    pub pause_recheck: Duration,
+    /// Kept free before the Lambda deadline to record the outcome (`JOBQ_SAFETY_MARGIN_MS`, default 3000).
+    pub safety_margin: Duration,
+    /// When AWS fails us mid-record, the message comes back after this long (default 10 s).
+    pub transient_delay: Duration,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        WorkerSettings {
+            concurrency: 10,
+            progress_interval: Duration::from_secs(1),
+            visibility_timeout: Duration::from_secs(u64::from(QUEUE_VISIBILITY_TIMEOUT_SECONDS)),
+            retry: RetryPolicy::default(),
+            pause_cache: Duration::from_secs(5),
+            pause_recheck: Duration::from_secs(30),
+            safety_margin: Duration::from_secs(3),
+            transient_delay: Duration::from_secs(10),
+        }
+    }
+}
+
+impl WorkerSettings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let d = WorkerSettings::default();
+        let number = |name: &str,
+                      default: u64,
+                      range: std::ops::RangeInclusive<u64>|
+         -> Result<u64, ConfigError> {
+            match lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
+                None => Ok(default),
+                Some(value) => match value.parse::<u64>() {
+                    Ok(n) if range.contains(&n) => Ok(n),
+                    _ => Err(ConfigError::Invalid {
+                        var: name.to_owned(),
+                        value,
+                        reason: format!("expected a whole number from {} to {}", range.start(), range.end()),
+                    }),
+                },
+            }
+        };
+        Ok(WorkerSettings {
+            concurrency: number("JOBQ_WORKER_CONCURRENCY", d.concurrency as u64, 1..=100)? as usize,
+            progress_interval: Duration::from_millis(number(
+                "JOBQ_PROGRESS_INTERVAL_MS",
+                1000,
+                10..=600_000,
+            )?),
+            visibility_timeout: Duration::from_secs(number(
+                "JOBQ_VISIBILITY_TIMEOUT_SECONDS",
+                d.visibility_timeout.as_secs(),
+                1..=43_200,
+            )?),
+            retry: RetryPolicy {
+                base: Duration::from_millis(number("JOBQ_RETRY_BASE_MS", 2000, 1..=3_600_000)?),
+                factor: d.retry.factor,
+                cap: Duration::from_secs(number("JOBQ_RETRY_CAP_SECONDS", 900, 1..=900)?),
+            },
+            pause_cache: Duration::from_millis(number("JOBQ_PAUSE_CACHE_MS", 5000, 0..=600_000)?),
+            pause_recheck: Duration::from_secs(number("JOBQ_PAUSE_RECHECK_SECONDS", 30, 1..=900)?),
+            safety_margin: Duration::from_millis(number("JOBQ_SAFETY_MARGIN_MS", 3000, 0..=60_000)?),
+            transient_delay: d.transient_delay,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    #[test]
+    fn settings_read_the_environment_with_clear_errors() {
+        let vars = HashMap::from([("JOBQ_WORKER_CONCURRENCY", "4"), ("JOBQ_PROGRESS_INTERVAL_MS", "250")]);
+        let settings = WorkerSettings::from_lookup(|k| vars.get(k).map(|v| v.to_string())).expect("valid");
+        assert_eq!(settings.concurrency, 4);
+        assert_eq!(settings.progress_interval, Duration::from_millis(250));
+        assert_eq!(settings.retry, RetryPolicy::default());
+
+        let bad = HashMap::from([("JOBQ_RETRY_CAP_SECONDS", "3600")]);
+        let err =
+            WorkerSettings::from_lookup(|k| bad.get(k).map(|v| v.to_string())).expect_err("over 15 min");
+        assert!(err.to_string().contains("JOBQ_RETRY_CAP_SECONDS"), "{err}");
+    }
+}

@@ -318,3 +318,80 @@ fn run_query(state: &State, query: &IndexQuery) -> QueryPage {
     }
     page
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::clock::ManualClock;
+    use crate::ports::table::Action;
+
+    fn job(key: &str, expires: Option<i64>) -> Item {
+        let mut item = Item::from([(PK.to_owned(), Attr::s(key))]);
+        if let Some(at) = expires {
+            item.insert(TTL_ATTRIBUTE.to_owned(), Attr::n(at));
+        }
+        item
+    }
+
+    #[tokio::test]
+    async fn throttled_requests_apply_nothing_and_are_counted() {
+        let table = MemoryTable::default();
+        table.throttle_next(2);
+        for _ in 0..2 {
+            let err = table.put(job("job#1", None), None).await.expect_err("throttled");
+            assert!(err.is_transient(), "{err}");
+        }
+        assert!(table.is_empty());
+        table.put(job("job#1", None), None).await.expect("third goes through");
+        table.set_throttled(true);
+        assert!(table.get("job#1", true).await.is_err());
+        table.set_throttled(false);
+        assert!(table.get("job#1", true).await.expect("get").is_some());
+        assert_eq!(table.requests().get("PutItem"), Some(&3));
+        assert_eq!(table.requests().get("GetItem"), Some(&2));
+    }
+
+    #[tokio::test]
+    async fn a_lost_response_still_applies_the_write() {
+        let table = MemoryTable::default();
+        table.lose_next_responses(1);
+        let set = Update { actions: vec![Action::Set("a".into(), Attr::n(1))] };
+        let err = table.update("job#1", &set, None, Returns::AllNew).await.expect_err("answer lost");
+        assert!(err.is_transient(), "{err}");
+        let stored = table.get("job#1", true).await.expect("get").expect("written");
+        assert_eq!(stored.get("a"), Some(&Attr::n(1)));
+    }
+
+    #[tokio::test]
+    async fn ttl_deletes_only_after_the_lag() {
+        let clock = ManualClock::new(chrono::DateTime::from_timestamp(1_800_000_000, 0).expect("time"));
+        let table = MemoryTable::new(Arc::new(clock.clone())).with_ttl_lag(Duration::hours(6));
+        let expiry = clock.now().timestamp() + 60;
+        table.put(job("job#old", Some(expiry)), None).await.expect("put");
+        table.put(job("job#kept", None), None).await.expect("put");
+        clock.advance(Duration::hours(1));
+        assert_eq!(table.expire(), 0, "expired, but DynamoDB's TTL runs late");
+        assert!(table.get("job#old", true).await.expect("get").is_some(), "still readable meanwhile");
+        clock.advance(Duration::hours(6));
+        assert_eq!(table.expire(), 1);
+        assert_eq!(table.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn index_entries_follow_their_item() {
+        let table = MemoryTable::default();
+        let mut item = job("job#1", None);
+        item.insert("s_pk".into(), Attr::s("queued#1"));
+        item.insert("s_sk".into(), Attr::s("t#1"));
+        table.put(item, None).await.expect("put");
+        let moved = Update { actions: vec![Action::Set("s_pk".into(), Attr::s("completed#1"))] };
+        table.update("job#1", &moved, None, Returns::Nothing).await.expect("update");
+        let by_status = crate::store::keys::BY_STATUS;
+        let queued = table.query(&IndexQuery::new(by_status, "queued#1")).await.expect("query");
+        let completed = table.query(&IndexQuery::new(by_status, "completed#1")).await.expect("query");
+        assert_eq!((queued.items.len(), completed.items.len()), (0, 1));
+        table.delete("job#1", None).await.expect("delete");
+        let completed = table.query(&IndexQuery::new(by_status, "completed#1")).await.expect("query");
+        assert!(completed.items.is_empty());
+    }
+}

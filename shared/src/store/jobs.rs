@@ -178,3 +178,43 @@ fn record_outcome(w: &mut Write, outcome: RunOutcome) {
         RunOutcome::Failed { error } => w.set(ERROR, codec::json(&error)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::Duration;
+
+    use super::*;
+    use crate::memory::MemoryTable;
+    use crate::model::NewJob;
+
+    fn store() -> (JobStore, MemoryTable) {
+        let table = MemoryTable::default();
+        (JobStore::over(Arc::new(table.clone()), Duration::days(7)), table)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_claim_whose_answer_was_lost_is_still_the_claimers() {
+        let (store, table) = store();
+        let now = Utc::now();
+        let job = store.create(&Job::new(NewJob { job_type: "noop".into(), ..NewJob::default() }, now)).await;
+        let job = job.expect("create").into_job();
+        table.lose_next_responses(1);
+        let claimed = store.claim(&job.id, 0, now, now + Duration::seconds(30)).await.expect("ours");
+        assert_eq!((claimed.status, claimed.attempts), (JobStatus::Processing, 1));
+        assert_eq!(table.requests().get("UpdateItem"), Some(&2), "sent again with the same token");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_throttle_longer_than_the_resends_is_a_transient_error() {
+        let (store, table) = store();
+        let now = Utc::now();
+        let job = Job::new(NewJob { job_type: "noop".into(), ..NewJob::default() }, now);
+        table.set_throttled(true);
+        let err = store.create(&job).await.expect_err("throttled");
+        assert!(err.is_transient(), "{err}");
+        table.set_throttled(false);
+        assert!(matches!(store.create(&job).await, Ok(Created::New(_))));
+    }
+}

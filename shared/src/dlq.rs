@@ -5,7 +5,6 @@
 //! Idempotent: a job already terminal is left as it is.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use chrono::Utc;
 use futures::StreamExt;
 use tracing::{error, info, warn};
 
@@ -22,6 +21,7 @@ pub const REDRIVE_REASON: &str = "redriven_after_max_receives";
 #[derive(Debug, Clone)]
 pub struct DeadLetterHandler {
     store: DynamoJobStore,
+    clock: std::sync::Arc<dyn crate::ports::clock::Clock>,
 }
 
 /// What became of one dead letter.
@@ -37,7 +37,12 @@ pub enum DeadLetterOutcome {
 
 impl DeadLetterHandler {
     pub fn new(store: DynamoJobStore) -> Self {
-        DeadLetterHandler { store }
+        DeadLetterHandler { store, clock: crate::ports::clock::system() }
+    }
+
+    /// The handler on `ports` (its store and clock).
+    pub fn from_ports(ports: &crate::wiring::Ports) -> Self {
+        DeadLetterHandler { store: ports.store.clone(), clock: ports.clock.clone() }
     }
 
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
@@ -96,7 +101,7 @@ impl DeadLetterHandler {
             },
             details: Some(serde_json::json!({ "reason": reason, "dead_letter": true })),
         };
-        match self.store.fail(&job_id, &failure, Utc::now()).await {
+        match self.store.fail(&job_id, &failure, self.clock.now()).await {
             Ok(_) => {
                 warn!(dead_letter = true, job_id = %job_id, job_type = %envelope.job_type, queue = %envelope.tier, reason = %reason, "dead letter: job recorded failed");
                 Ok(DeadLetterOutcome::RecordedFailed { job_id })

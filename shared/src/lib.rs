@@ -34,6 +34,7 @@ pub mod status;
 pub mod store;
 pub mod task;
 pub mod telemetry;
+pub mod wiring;
 pub mod worker;
 
 pub use config::Config;
@@ -41,3 +42,4 @@ pub use envelope::Envelope;
 pub use model::{Job, JobFailure, NewJob};
 pub use priority::{PerTier, Priority, PriorityTier};
 pub use status::{JobEvent, JobStatus};
+pub use wiring::Ports;

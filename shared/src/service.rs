@@ -2,6 +2,7 @@
 //! so that an enqueue either ends with a queued job and its message, or leaves nothing behind.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
@@ -12,12 +13,14 @@ use crate::aws::Clients;
 use crate::config::Config;
 use crate::envelope::Envelope;
 use crate::model::{Job, NewJob};
+use crate::ports::clock::Clock;
 use crate::priority::{Priority, PriorityTier};
 use crate::queue::{QueueDepth, QueueError, SqsJobQueue};
 use crate::status::{JobEvent, JobStatus};
 use crate::store::{
     Created, DynamoJobStore, ExternalUpdate, ListQuery, Page, PauseFlags, PauseScope, StoreError, TypeStats,
 };
+use crate::wiring::Ports;
 
 /// Pages a bulk operation reads at most in one call (it reports whether more remain).
 const BULK_MAX: usize = 500;
@@ -115,21 +118,33 @@ pub struct JobService {
     store: DynamoJobStore,
     queues: SqsJobQueue,
     dlqs: SqsJobQueue,
-    s3: aws_sdk_s3::Client,
+    s3: Option<aws_sdk_s3::Client>,
+    clock: Arc<dyn Clock>,
     config: Config,
     job_types: BTreeSet<String>,
 }
 
 impl JobService {
     pub fn new(clients: &Clients, config: &Config, job_types: impl IntoIterator<Item = String>) -> Self {
+        Self::from_ports(&Ports::aws(clients, config), config, job_types)
+    }
+
+    /// The service on `ports`; `config` names the resources (health) and the bucket.
+    pub fn from_ports(ports: &Ports, config: &Config, job_types: impl IntoIterator<Item = String>) -> Self {
         JobService {
-            store: DynamoJobStore::new(clients.dynamodb.clone(), &config.table, config.retention),
-            queues: SqsJobQueue::new(clients.sqs.clone(), config.queues.clone()),
-            dlqs: SqsJobQueue::new(clients.sqs.clone(), config.dlqs.clone()),
-            s3: clients.s3.clone(),
+            store: ports.store.clone(),
+            queues: ports.queues.clone(),
+            dlqs: ports.dlqs.clone(),
+            s3: ports.s3.clone(),
+            clock: ports.clock.clone(),
             config: config.clone(),
             job_types: job_types.into_iter().collect(),
         }
+    }
+
+    /// The time, as this service's clock tells it.
+    pub fn now(&self) -> chrono::DateTime<Utc> {
+        self.clock.now()
     }
 
     pub fn store(&self) -> &DynamoJobStore {
@@ -153,7 +168,7 @@ impl JobService {
                 // An earlier enqueue of this key may have failed after the record was written and
                 // before its message went out; a duplicate message is dropped at claim.
                 if job.status == JobStatus::Queued && job.attempts == 0 && job.generation == 0 {
-                    self.queues.send(&envelope(&job), job.delay_seconds(Utc::now())).await?;
+                    self.queues.send(&envelope(&job), job.delay_seconds(self.clock.now())).await?;
                 }
                 Ok((job, false))
             }
@@ -171,7 +186,7 @@ impl JobService {
 
     /// The record, then (for a new queued job) its message; a failed send removes the record.
     async fn create_and_send(&self, spec: NewJob) -> Result<Created, ServiceError> {
-        let now = Utc::now();
+        let now = self.clock.now();
         let created = self.store.create(&Job::new(spec, now)).await?;
         if let Created::New(job) = &created
             && job.status == JobStatus::Queued
@@ -189,7 +204,7 @@ impl JobService {
     /// Create and send many jobs under one batch id: records by BatchWriteItem (conditional puts
     /// for those with idempotency keys), messages by SendMessageBatch.
     pub async fn enqueue_batch(&self, specs: Vec<NewJob>, batch_id: &str) -> Result<Vec<Job>, ServiceError> {
-        let now = Utc::now();
+        let now = self.clock.now();
         let jobs: Vec<Job> = specs
             .into_iter()
             .map(|spec| Job::new(NewJob { batch_id: Some(batch_id.to_owned()), ..spec }, now))
@@ -255,12 +270,12 @@ impl JobService {
     }
 
     pub async fn cancel(&self, id: &str) -> Result<Job, ServiceError> {
-        Ok(self.store.cancel(id, Utc::now()).await?)
+        Ok(self.store.cancel(id, self.clock.now()).await?)
     }
 
     /// Another go: fresh attempts, a new generation, and its message.
     pub async fn retry(&self, id: &str, priority: Option<Priority>) -> Result<Job, ServiceError> {
-        let job = self.store.retry(id, priority, Utc::now()).await?;
+        let job = self.store.retry(id, priority, self.clock.now()).await?;
         self.queues.send(&envelope(&job), 0).await?;
         Ok(job)
     }
@@ -273,7 +288,7 @@ impl JobService {
     ) -> Result<(usize, bool), ServiceError> {
         let query = ListQuery { status: Some(status), job_type: job_type.map(str::to_owned), batch_id: None };
         let page = self.store.list(&query, BULK_MAX, None).await?;
-        let now = Utc::now();
+        let now = self.clock.now();
         let ids: Vec<String> = page.jobs.iter().map(|j| j.id.clone()).collect();
         let retried: Vec<Job> = futures::stream::iter(ids)
             .map(|id: String| async move { self.store.retry(&id, None, now).await })
@@ -294,7 +309,7 @@ impl JobService {
     pub async fn apply_external(&self, id: &str, update: &ExternalUpdate) -> Result<Job, ServiceError> {
         let current =
             self.store.get(id, true).await?.ok_or_else(|| StoreError::NotFound { id: id.to_owned() })?;
-        let job = self.store.apply_external(&current, update, Utc::now()).await?;
+        let job = self.store.apply_external(&current, update, self.clock.now()).await?;
         if update.event == Some(JobEvent::Retry) {
             self.queues.send(&envelope(&job), 0).await?;
         }
@@ -368,9 +383,8 @@ impl JobService {
                 .await
                 .map_err(|e| unavailable(format!("dlq {}", self.dlqs.url(tier)), &e))?;
         }
-        if let Some(bucket) = &self.config.bucket {
-            self.s3
-                .head_bucket()
+        if let (Some(bucket), Some(s3)) = (&self.config.bucket, &self.s3) {
+            s3.head_bucket()
                 .bucket(bucket)
                 .send()
                 .await

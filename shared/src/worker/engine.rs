@@ -54,16 +54,21 @@ impl Worker {
         registry: Registry,
         settings: WorkerSettings,
     ) -> Self {
+        Self::from_ports(&crate::wiring::Ports::aws(clients, config), registry, settings)
+    }
+
+    /// A worker on `ports` (the AWS adapters in Lambda, the in-memory ones in tests).
+    pub fn from_ports(ports: &crate::wiring::Ports, registry: Registry, settings: WorkerSettings) -> Self {
         Worker {
-            store: DynamoJobStore::new(clients.dynamodb.clone(), &config.table, config.retention),
-            queues: SqsJobQueue::new(clients.sqs.clone(), config.queues.clone()),
-            dlqs: SqsJobQueue::new(clients.sqs.clone(), config.dlqs.clone()),
-            queue_names: PerTier::from_fn(|t| queue_name(config.queues.get(t)).to_owned()),
+            store: ports.store.clone(),
+            queues: ports.queues.clone(),
+            dlqs: ports.dlqs.clone(),
+            queue_names: PerTier::from_fn(|t| queue_name(ports.queues.url(t)).to_owned()),
             registry: Arc::new(registry),
             settings,
             pause: Mutex::new(None),
             stats: StatsWriter::new(),
-            clock: crate::ports::clock::system(),
+            clock: ports.clock.clone(),
         }
     }
 

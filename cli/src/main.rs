@@ -10,6 +10,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use comfy_table::{Table, presets};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use jobq::JobStatus;
 use serde_json::{Value, json};
 
 use client::{CliError, Client};
@@ -212,7 +213,7 @@ async fn run(client: &Client, command: Command) -> Result<u8, CliError> {
             Ok(0)
         }
         Command::Retry { job_type, .. } => {
-            let mut body = json!({ "status": "failed" });
+            let mut body = json!({ "status": JobStatus::Failed });
             if let Some(t) = job_type {
                 body["type"] = json!(t);
             }
@@ -297,22 +298,28 @@ fn bar_style() -> ProgressStyle {
         .progress_chars("=> ")
 }
 
-fn exit_code(status: &str) -> u8 {
+fn exit_code(status: JobStatus) -> u8 {
     match status {
-        "completed" => 0,
-        "cancelled" => EXIT_CANCELLED,
-        "partial" => EXIT_PARTIAL,
+        JobStatus::Completed => 0,
+        JobStatus::Cancelled => EXIT_CANCELLED,
+        JobStatus::Partial => EXIT_PARTIAL,
         _ => EXIT_FAILED,
     }
 }
 
-fn is_terminal(status: &str) -> bool {
-    matches!(status, "completed" | "partial" | "failed" | "cancelled")
+/// The exit code for a status as the API names it; one this CLI does not know counts as failed.
+fn exit_code_of(status: &str) -> u8 {
+    status.parse().map_or(EXIT_FAILED, exit_code)
+}
+
+/// The job's status, when the API sent one this CLI knows.
+fn status_of(job: &Value) -> Option<JobStatus> {
+    job["status"].as_str().and_then(|s| s.parse().ok())
 }
 
 async fn watch(client: &Client, ids: &[String]) -> Result<u8, CliError> {
     let bars = MultiProgress::new();
-    let mut watched: Vec<(String, ProgressBar, Option<String>)> = ids
+    let mut watched: Vec<(String, ProgressBar, Option<JobStatus>)> = ids
         .iter()
         .map(|id| {
             let bar = bars.add(ProgressBar::new(100).with_style(bar_style()));
@@ -323,14 +330,14 @@ async fn watch(client: &Client, ids: &[String]) -> Result<u8, CliError> {
     loop {
         for (id, bar, done) in watched.iter_mut().filter(|(_, _, done)| done.is_none()) {
             let job = client.get(&format!("/jobs/{id}")).await?;
-            let status = job["status"].as_str().unwrap_or("?").to_owned();
+            let status = job["status"].as_str().unwrap_or("?");
             bar.set_position(job["progress"].as_u64().unwrap_or(0));
             let step = job["current_step"].as_str().map(|s| format!(" {s}")).unwrap_or_default();
             bar.set_message(format!("{status}{step} (attempt {})", job["attempts"]));
-            if is_terminal(&status) {
+            if let Some(ended) = status_of(&job).filter(|s| s.is_terminal()) {
                 let error = job["error"]["message"].as_str().map(|e| format!(": {e}")).unwrap_or_default();
                 bar.finish_with_message(format!("{status}{error}"));
-                *done = Some(status);
+                *done = Some(ended);
             }
         }
         if watched.iter().all(|(_, _, done)| done.is_some()) {
@@ -341,10 +348,10 @@ async fn watch(client: &Client, ids: &[String]) -> Result<u8, CliError> {
     // Bars are hidden when stdout is not a terminal: say how each job ended either way.
     if bars.is_hidden() {
         for (id, _, status) in &watched {
-            println!("{id} {}", status.as_deref().unwrap_or("?"));
+            println!("{id} {}", status.map_or("?", JobStatus::as_str));
         }
     }
-    Ok(watched.iter().map(|(_, _, status)| exit_code(status.as_deref().unwrap_or(""))).max().unwrap_or(0))
+    Ok(watched.iter().map(|(_, _, status)| status.map_or(EXIT_FAILED, exit_code)).max().unwrap_or(0))
 }
 
 async fn watch_batch(client: &Client, batch: &str) -> Result<u8, CliError> {
@@ -369,7 +376,7 @@ async fn watch_batch(client: &Client, batch: &str) -> Result<u8, CliError> {
                     counts.iter().map(|(s, n)| format!("{n} {s}")).collect::<Vec<_>>().join(", ")
                 );
             }
-            return Ok(counts.keys().map(|status| exit_code(status)).max().unwrap_or(0));
+            return Ok(counts.keys().map(|status| exit_code_of(status)).max().unwrap_or(0));
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -502,10 +509,15 @@ mod tests {
 
     #[test]
     fn exit_codes_say_how_jobs_ended() {
-        assert_eq!(exit_code("completed"), 0);
-        assert_eq!(exit_code("failed"), EXIT_FAILED);
-        assert_eq!(exit_code("cancelled"), EXIT_CANCELLED);
-        assert_eq!(exit_code("partial"), EXIT_PARTIAL);
+        assert_eq!(exit_code_of("completed"), 0);
+        assert_eq!(exit_code_of("failed"), EXIT_FAILED);
+        assert_eq!(exit_code_of("cancelled"), EXIT_CANCELLED);
+        assert_eq!(exit_code_of("partial"), EXIT_PARTIAL);
+        assert_eq!(exit_code_of("exploded"), EXIT_FAILED, "an unknown status is no success");
+        assert_eq!(exit_code(JobStatus::Completed), 0);
+        assert_eq!(status_of(&json!({"status": "partial"})), Some(JobStatus::Partial));
+        assert_eq!(status_of(&json!({"status": "later"})), None);
+        assert_eq!(status_of(&json!({})), None);
         assert_eq!(priority_value("7"), json!(7));
         assert_eq!(priority_value("high"), json!("high"));
         assert_eq!(encode("type:a b/c"), "type%3Aa%20b%2Fc");

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 
 pub use error::ApiError;
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, Vars, process_env};
 use crate::service::{JobService, ServiceError};
 
 /// Every route, as `(method, path)`: the OpenAPI document must list exactly these.
@@ -61,27 +61,19 @@ pub struct ApiSettings {
 
 impl ApiSettings {
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_lookup(process_env)
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let max_payload_bytes = match lookup("JOBQ_MAX_PAYLOAD_BYTES").filter(|v| !v.trim().is_empty()) {
-            None => input::DEFAULT_MAX_PAYLOAD_BYTES,
-            Some(value) => match value.trim().parse::<usize>() {
-                Ok(n) if (1..=input::MAX_SPEC_BYTES).contains(&n) => n,
-                _ => {
-                    return Err(ConfigError::Invalid {
-                        var: "JOBQ_MAX_PAYLOAD_BYTES".into(),
-                        value,
-                        reason: format!(
-                            "expected bytes from 1 to {} (a job must fit one DynamoDB item)",
-                            input::MAX_SPEC_BYTES
-                        ),
-                    });
-                }
-            },
-        };
-        Ok(ApiSettings { token: lookup("JOBQ_API_TOKEN").filter(|t| !t.is_empty()), max_payload_bytes })
+        let vars = Vars::new(lookup);
+        let max_payload_bytes = vars
+            .number(
+                "JOBQ_MAX_PAYLOAD_BYTES",
+                input::DEFAULT_MAX_PAYLOAD_BYTES as u64,
+                1..=input::MAX_SPEC_BYTES as u64,
+            )
+            .map_err(|e| e.with_hint("a job must fit one DynamoDB item"))?;
+        Ok(ApiSettings { token: vars.raw("JOBQ_API_TOKEN"), max_payload_bytes: max_payload_bytes as usize })
     }
 }
 

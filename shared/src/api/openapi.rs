@@ -3,6 +3,7 @@
 use serde_json::{Value, json};
 
 use super::input;
+use crate::status::JobStatus;
 
 fn error_responses(codes: &[&str]) -> Value {
     let mut map = serde_json::Map::new();
@@ -52,20 +53,43 @@ fn id_param(name: &str) -> Value {
     json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } })
 }
 
+/// The document: routes, and the schemas their bodies refer to.
 pub fn document() -> Value {
-    let job_statuses = json!([
-        "queued",
-        "scheduled",
-        "processing",
-        "retrying",
-        "completed",
-        "partial",
-        "failed",
-        "cancelled"
-    ]);
-    let priority = json!({ "oneOf": [ { "type": "integer", "minimum": 0, "maximum": 10 }, { "enum": ["high", "normal", "low"] } ] });
-    // A job spec's fields; a pipeline's steps have all but `next` (one level only).
-    let step_properties = json!({
+    let mut paths = job_paths();
+    extend(&mut paths, other_paths());
+    let mut schemas = request_schemas();
+    extend(&mut schemas, response_schemas());
+    json!({
+        "openapi": "3.1.0",
+        "info": { "title": "jobq", "version": env!("CARGO_PKG_VERSION"), "description": "Priority job queue on AWS primitives." },
+        "paths": paths,
+        "components": {
+            "responses": {
+                "Error": { "description": "an error", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
+            },
+            "schemas": schemas
+        }
+    })
+}
+
+/// `more`'s entries added to `object`, in their order.
+fn extend(object: &mut Value, more: Value) {
+    if let (Some(object), Value::Object(more)) = (object.as_object_mut(), more) {
+        object.extend(more);
+    }
+}
+
+fn job_statuses() -> Value {
+    Value::from(JobStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>())
+}
+
+fn priority_schema() -> Value {
+    json!({ "oneOf": [ { "type": "integer", "minimum": 0, "maximum": 10 }, { "enum": ["high", "normal", "low"] } ] })
+}
+
+/// A job spec's fields; a pipeline's steps have all but `next` (one level only).
+fn step_properties() -> Value {
+    json!({
         "type": { "type": "string", "minLength": 1, "maxLength": 128, "examples": ["echo", "noop"] }, "payload": {},
         "priority": nullable(json!({ "$ref": "#/components/schemas/Priority" })),
         "idempotency_key": { "type": ["string", "null"], "minLength": 1, "maxLength": 256 },
@@ -75,185 +99,203 @@ pub fn document() -> Value {
         "timeout_seconds": { "type": ["integer", "null"], "minimum": 1, "maximum": input::MAX_TIMEOUT_SECONDS },
         "batch_id": { "type": ["string", "null"], "minLength": 1, "maxLength": 128 },
         "github_workflow_run_id": run_id()
-    });
-    let mut job_properties = step_properties.clone();
-    job_properties["next"] = json!({ "type": ["array", "null"], "maxItems": input::MAX_NEXT_STEPS, "items": { "$ref": "#/components/schemas/NewStep" } });
+    })
+}
 
+fn job_properties() -> Value {
+    let mut properties = step_properties();
+    properties["next"] = json!({ "type": ["array", "null"], "maxItems": input::MAX_NEXT_STEPS, "items": { "$ref": "#/components/schemas/NewStep" } });
+    properties
+}
+
+/// The routes of jobs: enqueue, list, read, report, cancel, retry.
+fn job_paths() -> Value {
+    let job_statuses = job_statuses();
+    let priority = priority_schema();
     json!({
-        "openapi": "3.1.0",
-        "info": { "title": "jobq", "version": env!("CARGO_PKG_VERSION"), "description": "Priority job queue on AWS primitives." },
-        "paths": {
-            "/jobs": {
-                "post": {
-                    "operationId": "enqueue",
-                    "requestBody": body("NewJob"),
-                    "responses": with_errors(
-                        json!({
-                            "201": { "description": "created", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Job" } } }, "links": job_links() },
-                            "200": { "description": "the job created earlier with this idempotency_key", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Job" } } } }
-                        }),
-                        &["400", "401", "413", "415", "422", "503"],
-                    )
-                },
-                "get": {
-                    "operationId": "listJobs",
-                    "parameters": [
-                        { "name": "status", "in": "query", "schema": { "enum": job_statuses } },
-                        { "name": "type", "in": "query", "schema": { "type": "string" } },
-                        { "name": "batch_id", "in": "query", "schema": { "type": "string" } },
-                        { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 500, "default": 50 } },
-                        { "name": "cursor", "in": "query", "schema": { "type": "string" } }
-                    ],
-                    "responses": with_errors(returns("200", "a page, newest first", "Page"), &["400", "401", "422", "503"])
-                }
+        "/jobs": {
+            "post": {
+                "operationId": "enqueue",
+                "requestBody": body("NewJob"),
+                "responses": with_errors(
+                    json!({
+                        "201": { "description": "created", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Job" } } }, "links": job_links() },
+                        "200": { "description": "the job created earlier with this idempotency_key", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Job" } } } }
+                    }),
+                    &["400", "401", "413", "415", "422", "503"],
+                )
             },
-            "/jobs/batch": {
-                "post": {
-                    "operationId": "enqueueBatch",
-                    "requestBody": body("NewBatch"),
-                    "responses": with_errors(
-                        json!({ "201": { "description": "created", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Batch" } } },
-                                         "links": { "GetBatch": { "operationId": "getBatch", "parameters": { "id": "$response.body#/batch_id" } } } } }),
-                        &["400", "401", "413", "415", "422", "503"],
-                    )
-                }
-            },
-            "/jobs/retry": {
-                "post": {
-                    "operationId": "retryAll",
-                    "requestBody": body("BulkRetry"),
-                    "responses": with_errors(returns("202", "retried", "BulkRetried"), &["400", "401", "413", "415", "422", "503"])
-                }
-            },
-            "/jobs/{id}": {
-                "get": {
-                    "operationId": "getJob",
-                    "parameters": [id_param("id")],
-                    "responses": with_errors(returns("200", "the job", "Job"), &["401", "404", "503"])
-                },
-                "patch": {
-                    "operationId": "reportJob",
-                    "parameters": [id_param("id")],
-                    "requestBody": body("ExternalUpdate"),
-                    "responses": with_errors(returns("200", "the job after the report", "Job"), &["400", "401", "404", "409", "413", "415", "422", "503"])
-                }
-            },
-            "/jobs/{id}/cancel": {
-                "post": {
-                    "operationId": "cancelJob",
-                    "parameters": [id_param("id")],
-                    "responses": with_errors(returns("200", "cancelled", "Job"), &["401", "404", "409", "503"])
-                }
-            },
-            "/jobs/{id}/retry": {
-                "post": {
-                    "operationId": "retryJob",
-                    "parameters": [id_param("id")],
-                    "requestBody": { "required": false, "content": { "application/json": { "schema": { "type": "object", "properties": { "priority": nullable(priority.clone()) }, "additionalProperties": false } } } },
-                    "responses": with_errors(returns("202", "queued again with fresh attempts", "Job"), &["400", "401", "404", "409", "413", "415", "422", "503"])
-                }
-            },
-            "/batches/{id}": {
-                "get": {
-                    "operationId": "getBatch",
-                    "parameters": [id_param("id")],
-                    "responses": with_errors(returns("200", "counts and progress", "BatchSummary"), &["401", "404", "503"])
-                }
-            },
-            "/stats": {
-                "get": {
-                    "operationId": "stats",
-                    "parameters": [{ "name": "type", "in": "query", "schema": { "type": "string" } }],
-                    "responses": with_errors(returns("200", "statistics", "Stats"), &["401", "422", "503"])
-                }
-            },
-            "/pause": {
-                "get": { "operationId": "pauseFlags", "responses": with_errors(returns("200", "paused scopes", "PauseFlags"), &["401", "503"]) },
-                "post": { "operationId": "pause", "requestBody": body("Scope"), "responses": with_errors(returns("200", "paused scopes", "PauseFlags"), &["400", "401", "413", "415", "422", "503"]) }
-            },
-            "/resume": {
-                "post": { "operationId": "resume", "requestBody": body("Scope"), "responses": with_errors(returns("200", "paused scopes", "PauseFlags"), &["400", "401", "413", "415", "422", "503"]) }
-            },
-            "/health": {
-                "get": { "operationId": "health", "responses": with_errors(returns("200", "every dependency answers", "Health"), &["503"]) }
-            },
-            "/metrics": {
-                "get": { "operationId": "metrics", "description": "The figures of /stats in the Prometheus (OpenMetrics) text format.", "responses": with_errors(json!({ "200": { "description": "metrics", "content": { "application/openmetrics-text": { "schema": { "type": "string" } } } } }), &["401", "503"]) }
-            },
-            "/dashboard": {
-                "get": { "operationId": "dashboard", "description": "The live dashboard page; it reads /stats, /jobs and /batches with the API's token.", "responses": { "200": { "description": "the page", "content": { "text/html": { "schema": { "type": "string" } } } } } }
-            },
-            "/openapi.json": {
-                "get": { "operationId": "openapi", "responses": { "200": { "description": "this document", "content": { "application/json": { "schema": { "type": "object" } } } } } }
+            "get": {
+                "operationId": "listJobs",
+                "parameters": [
+                    { "name": "status", "in": "query", "schema": { "enum": job_statuses } },
+                    { "name": "type", "in": "query", "schema": { "type": "string" } },
+                    { "name": "batch_id", "in": "query", "schema": { "type": "string" } },
+                    { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 500, "default": 50 } },
+                    { "name": "cursor", "in": "query", "schema": { "type": "string" } }
+                ],
+                "responses": with_errors(returns("200", "a page, newest first", "Page"), &["400", "401", "422", "503"])
             }
         },
-        "components": {
-            "responses": {
-                "Error": { "description": "an error", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
+        "/jobs/batch": {
+            "post": {
+                "operationId": "enqueueBatch",
+                "requestBody": body("NewBatch"),
+                "responses": with_errors(
+                    json!({ "201": { "description": "created", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Batch" } } },
+                                     "links": { "GetBatch": { "operationId": "getBatch", "parameters": { "id": "$response.body#/batch_id" } } } } }),
+                    &["400", "401", "413", "415", "422", "503"],
+                )
+            }
+        },
+        "/jobs/retry": {
+            "post": {
+                "operationId": "retryAll",
+                "requestBody": body("BulkRetry"),
+                "responses": with_errors(returns("202", "retried", "BulkRetried"), &["400", "401", "413", "415", "422", "503"])
+            }
+        },
+        "/jobs/{id}": {
+            "get": {
+                "operationId": "getJob",
+                "parameters": [id_param("id")],
+                "responses": with_errors(returns("200", "the job", "Job"), &["401", "404", "503"])
             },
-            "schemas": {
-                "Error": {
-                    "type": "object", "required": ["error"],
-                    "properties": { "error": { "type": "object", "required": ["code", "message"], "properties": {
-                        "code": { "type": "string" }, "message": { "type": "string" }, "field": { "type": ["string", "null"] } } } }
-                },
-                "Priority": priority,
-                "NewJob": {
-                    "type": "object", "required": ["type"], "additionalProperties": false,
-                    "description": "Optional fields may also be null, which is the same as leaving them out.",
-                    "properties": job_properties
-                },
-                "NewStep": {
-                    "type": "object", "required": ["type"], "additionalProperties": false,
-                    "description": "A step of a pipeline: a job spec without a next of its own.",
-                    "properties": step_properties
-                },
-                "NewBatch": {
-                    "type": "object", "required": ["jobs"], "additionalProperties": false,
-                    "properties": { "jobs": { "type": "array", "minItems": 1, "maxItems": input::MAX_BATCH_JOBS, "items": { "$ref": "#/components/schemas/NewJob" } }, "batch_id": { "type": ["string", "null"], "minLength": 1, "maxLength": 128 } }
-                },
-                "Batch": { "type": "object", "properties": { "batch_id": { "type": "string" }, "jobs": { "type": "array", "items": { "$ref": "#/components/schemas/Job" } } } },
-                "BulkRetry": { "type": "object", "required": ["status"], "additionalProperties": false, "properties": { "status": { "enum": ["failed", "partial", "cancelled"] }, "type": { "type": ["string", "null"], "minLength": 1, "maxLength": 128 } } },
-                "BulkRetried": { "type": "object", "properties": { "retried": { "type": "integer" }, "more": { "type": "boolean" } } },
-                "ExternalUpdate": {
-                    "type": "object", "additionalProperties": false,
-                    "description": "Fields may also be null, which is the same as leaving them out.",
-                    "properties": {
-                        "status": { "enum": ["processing", "completed", "partial", "failed", "cancelled", "queued", null] },
-                        "progress": { "type": ["integer", "null"], "minimum": 0, "maximum": 100 },
-                        "current_step": { "type": ["string", "null"], "minLength": 1, "maxLength": 256 },
-                        "message": { "type": ["string", "null"], "minLength": 1, "maxLength": 2048 }, "result": {},
-                        "error": { "anyOf": [
-                            { "type": ["string", "null"] },
-                            { "type": "object", "required": ["message"], "properties": { "message": { "type": "string" }, "details": {} } }
-                        ] },
-                        "github_workflow_run_id": run_id()
-                    }
-                },
-                "Scope": { "type": "object", "required": ["scope"], "additionalProperties": false, "properties": { "scope": { "type": "string", "examples": ["all", "queue:high", "type:resize"] } } },
-                "PauseFlags": { "type": "object", "properties": { "paused": { "type": "array", "items": { "type": "string" } } } },
-                "Job": {
-                    "type": "object",
-                    "properties": {
-                        "id": { "type": "string" }, "type": { "type": "string" }, "payload": {}, "priority": { "type": "integer" },
-                        "tier": { "enum": ["high", "normal", "low"] }, "status": { "enum": job_statuses },
-                        "attempts": { "type": "integer" }, "max_attempts": { "type": "integer" }, "progress": { "type": "integer" },
-                        "current_step": { "type": ["string", "null"] }, "message": { "type": ["string", "null"] }, "result": {},
-                        "error": { "type": ["object", "null"] }, "idempotency_key": { "type": ["string", "null"] },
-                        "batch_id": { "type": ["string", "null"] }, "github_workflow_run_id": { "type": ["string", "null"] },
-                        "timeout_seconds": { "type": "integer" }, "generation": { "type": "integer" },
-                        "created_at": { "type": "string", "format": "date-time" }, "run_at": { "type": ["string", "null"] },
-                        "started_at": { "type": ["string", "null"] }, "completed_at": { "type": ["string", "null"] },
-                        "duration_ms": { "type": ["integer", "null"] }, "wait_ms": { "type": ["integer", "null"] },
-                        "lease_until": { "type": ["string", "null"] }, "next": { "type": "array" }
-                    }
-                },
-                "Page": { "type": "object", "properties": { "jobs": { "type": "array", "items": { "$ref": "#/components/schemas/Job" } }, "next_cursor": { "type": ["string", "null"] } } },
-                "BatchSummary": { "type": "object", "properties": { "batch_id": { "type": "string" }, "total": { "type": "integer" }, "counts": { "type": "object" }, "progress": { "type": "integer" }, "done": { "type": "boolean" }, "started_at": { "type": ["string", "null"] }, "finished_at": { "type": ["string", "null"] } } },
-                "Stats": { "type": "object", "properties": { "counts": { "type": "object" }, "types": { "type": "object" }, "tiers": { "type": "object" }, "paused": { "$ref": "#/components/schemas/PauseFlags" } } },
-                "Health": { "type": "object", "properties": { "status": { "const": "ok" }, "table": { "type": "string" }, "queues": { "type": "object" }, "dlqs": { "type": "object" }, "bucket": { "type": ["string", "null"] }, "version": { "type": "string" } } }
+            "patch": {
+                "operationId": "reportJob",
+                "parameters": [id_param("id")],
+                "requestBody": body("ExternalUpdate"),
+                "responses": with_errors(returns("200", "the job after the report", "Job"), &["400", "401", "404", "409", "413", "415", "422", "503"])
+            }
+        },
+        "/jobs/{id}/cancel": {
+            "post": {
+                "operationId": "cancelJob",
+                "parameters": [id_param("id")],
+                "responses": with_errors(returns("200", "cancelled", "Job"), &["401", "404", "409", "503"])
+            }
+        },
+        "/jobs/{id}/retry": {
+            "post": {
+                "operationId": "retryJob",
+                "parameters": [id_param("id")],
+                "requestBody": { "required": false, "content": { "application/json": { "schema": { "type": "object", "properties": { "priority": nullable(priority.clone()) }, "additionalProperties": false } } } },
+                "responses": with_errors(returns("202", "queued again with fresh attempts", "Job"), &["400", "401", "404", "409", "413", "415", "422", "503"])
             }
         }
+    })
+}
+
+/// Batches, statistics, pause flags and the service's own routes.
+fn other_paths() -> Value {
+    json!({
+        "/batches/{id}": {
+            "get": {
+                "operationId": "getBatch",
+                "parameters": [id_param("id")],
+                "responses": with_errors(returns("200", "counts and progress", "BatchSummary"), &["401", "404", "503"])
+            }
+        },
+        "/stats": {
+            "get": {
+                "operationId": "stats",
+                "parameters": [{ "name": "type", "in": "query", "schema": { "type": "string" } }],
+                "responses": with_errors(returns("200", "statistics", "Stats"), &["401", "422", "503"])
+            }
+        },
+        "/pause": {
+            "get": { "operationId": "pauseFlags", "responses": with_errors(returns("200", "paused scopes", "PauseFlags"), &["401", "503"]) },
+            "post": { "operationId": "pause", "requestBody": body("Scope"), "responses": with_errors(returns("200", "paused scopes", "PauseFlags"), &["400", "401", "413", "415", "422", "503"]) }
+        },
+        "/resume": {
+            "post": { "operationId": "resume", "requestBody": body("Scope"), "responses": with_errors(returns("200", "paused scopes", "PauseFlags"), &["400", "401", "413", "415", "422", "503"]) }
+        },
+        "/health": {
+            "get": { "operationId": "health", "responses": with_errors(returns("200", "every dependency answers", "Health"), &["503"]) }
+        },
+        "/metrics": {
+            "get": { "operationId": "metrics", "description": "The figures of /stats in the Prometheus (OpenMetrics) text format.", "responses": with_errors(json!({ "200": { "description": "metrics", "content": { "application/openmetrics-text": { "schema": { "type": "string" } } } } }), &["401", "503"]) }
+        },
+        "/dashboard": {
+            "get": { "operationId": "dashboard", "description": "The live dashboard page; it reads /stats, /jobs and /batches with the API's token.", "responses": { "200": { "description": "the page", "content": { "text/html": { "schema": { "type": "string" } } } } } }
+        },
+        "/openapi.json": {
+            "get": { "operationId": "openapi", "responses": { "200": { "description": "this document", "content": { "application/json": { "schema": { "type": "object" } } } } } }
+        }
+    })
+}
+
+fn request_schemas() -> Value {
+    let priority = priority_schema();
+    let job_properties = job_properties();
+    let step_properties = step_properties();
+    json!({
+        "Error": {
+            "type": "object", "required": ["error"],
+            "properties": { "error": { "type": "object", "required": ["code", "message"], "properties": {
+                "code": { "type": "string" }, "message": { "type": "string" }, "field": { "type": ["string", "null"] } } } }
+        },
+        "Priority": priority,
+        "NewJob": {
+            "type": "object", "required": ["type"], "additionalProperties": false,
+            "description": "Optional fields may also be null, which is the same as leaving them out.",
+            "properties": job_properties
+        },
+        "NewStep": {
+            "type": "object", "required": ["type"], "additionalProperties": false,
+            "description": "A step of a pipeline: a job spec without a next of its own.",
+            "properties": step_properties
+        },
+        "NewBatch": {
+            "type": "object", "required": ["jobs"], "additionalProperties": false,
+            "properties": { "jobs": { "type": "array", "minItems": 1, "maxItems": input::MAX_BATCH_JOBS, "items": { "$ref": "#/components/schemas/NewJob" } }, "batch_id": { "type": ["string", "null"], "minLength": 1, "maxLength": 128 } }
+        },
+        "Batch": { "type": "object", "properties": { "batch_id": { "type": "string" }, "jobs": { "type": "array", "items": { "$ref": "#/components/schemas/Job" } } } },
+        "BulkRetry": { "type": "object", "required": ["status"], "additionalProperties": false, "properties": { "status": { "enum": ["failed", "partial", "cancelled"] }, "type": { "type": ["string", "null"], "minLength": 1, "maxLength": 128 } } },
+        "BulkRetried": { "type": "object", "properties": { "retried": { "type": "integer" }, "more": { "type": "boolean" } } },
+        "ExternalUpdate": {
+            "type": "object", "additionalProperties": false,
+            "description": "Fields may also be null, which is the same as leaving them out.",
+            "properties": {
+                "status": { "enum": ["processing", "completed", "partial", "failed", "cancelled", "queued", null] },
+                "progress": { "type": ["integer", "null"], "minimum": 0, "maximum": 100 },
+                "current_step": { "type": ["string", "null"], "minLength": 1, "maxLength": 256 },
+                "message": { "type": ["string", "null"], "minLength": 1, "maxLength": 2048 }, "result": {},
+                "error": { "anyOf": [
+                    { "type": ["string", "null"] },
+                    { "type": "object", "required": ["message"], "properties": { "message": { "type": "string" }, "details": {} } }
+                ] },
+                "github_workflow_run_id": run_id()
+            }
+        },
+        "Scope": { "type": "object", "required": ["scope"], "additionalProperties": false, "properties": { "scope": { "type": "string", "examples": ["all", "queue:high", "type:resize"] } } },
+        "PauseFlags": { "type": "object", "properties": { "paused": { "type": "array", "items": { "type": "string" } } } }
+    })
+}
+
+fn response_schemas() -> Value {
+    let job_statuses = job_statuses();
+    json!({
+        "Job": {
+            "type": "object",
+            "properties": {
+                "id": { "type": "string" }, "type": { "type": "string" }, "payload": {}, "priority": { "type": "integer" },
+                "tier": { "enum": ["high", "normal", "low"] }, "status": { "enum": job_statuses },
+                "attempts": { "type": "integer" }, "max_attempts": { "type": "integer" }, "progress": { "type": "integer" },
+                "current_step": { "type": ["string", "null"] }, "message": { "type": ["string", "null"] }, "result": {},
+                "error": { "type": ["object", "null"] }, "idempotency_key": { "type": ["string", "null"] },
+                "batch_id": { "type": ["string", "null"] }, "github_workflow_run_id": { "type": ["string", "null"] },
+                "timeout_seconds": { "type": "integer" }, "generation": { "type": "integer" },
+                "created_at": { "type": "string", "format": "date-time" }, "run_at": { "type": ["string", "null"] },
+                "started_at": { "type": ["string", "null"] }, "completed_at": { "type": ["string", "null"] },
+                "duration_ms": { "type": ["integer", "null"] }, "wait_ms": { "type": ["integer", "null"] },
+                "lease_until": { "type": ["string", "null"] }, "next": { "type": "array" }
+            }
+        },
+        "Page": { "type": "object", "properties": { "jobs": { "type": "array", "items": { "$ref": "#/components/schemas/Job" } }, "next_cursor": { "type": ["string", "null"] } } },
+        "BatchSummary": { "type": "object", "properties": { "batch_id": { "type": "string" }, "total": { "type": "integer" }, "counts": { "type": "object" }, "progress": { "type": "integer" }, "done": { "type": "boolean" }, "started_at": { "type": ["string", "null"] }, "finished_at": { "type": ["string", "null"] } } },
+        "Stats": { "type": "object", "properties": { "counts": { "type": "object" }, "types": { "type": "object" }, "tiers": { "type": "object" }, "paused": { "$ref": "#/components/schemas/PauseFlags" } } },
+        "Health": { "type": "object", "properties": { "status": { "const": "ok" }, "table": { "type": "string" }, "queues": { "type": "object" }, "dlqs": { "type": "object" }, "bucket": { "type": ["string", "null"] }, "version": { "type": "string" } } }
     })
 }
 

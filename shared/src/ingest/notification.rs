@@ -1,92 +1,11 @@
-//! S3 uploads become jobs: `ObjectCreated` notifications arrive on the ingest queue, routing rules
-//! pick the job type, and the object's version (or ETag) makes the job id, so a notification
-//! delivered twice creates one job.
+//! S3 event notifications as they arrive on the ingest queue, decoded field by field so every
+//! refusal names the field at fault; the bucket and object are decoded with aws_lambda_events'
+//! S3 types.
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use futures::StreamExt;
+use aws_lambda_events::event::s3::{S3Bucket, S3Object};
 use percent_encoding::percent_decode_str;
-use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
-use tracing::{error, info, warn};
-
-use crate::config::ConfigError;
-use crate::model::NewJob;
-use crate::priority::Priority;
-use crate::service::{JobService, ServiceError};
-
-/// Which objects become which jobs. The first rule that matches wins.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IngestRule {
-    /// Only this bucket (any when absent).
-    pub bucket: Option<String>,
-    pub prefix: Option<String>,
-    pub suffix: Option<String>,
-    #[serde(rename = "type")]
-    pub job_type: String,
-    #[serde(default)]
-    pub priority: Priority,
-    /// Fields added to every payload; the object's own fields (bucket, key, ...) win.
-    #[serde(default)]
-    pub payload: Map<String, Value>,
-    pub max_attempts: Option<u32>,
-    pub timeout_seconds: Option<u32>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct IngestRules {
-    pub rules: Vec<IngestRule>,
-}
-
-impl IngestRules {
-    /// `JOBQ_INGEST_RULES` (a JSON list) or `JOBQ_INGEST_RULES_FILE` (a file holding one).
-    pub fn from_env() -> Result<Self, ConfigError> {
-        if let Ok(json) = std::env::var("JOBQ_INGEST_RULES") {
-            return Self::parse("JOBQ_INGEST_RULES", &json);
-        }
-        match std::env::var("JOBQ_INGEST_RULES_FILE") {
-            Ok(path) => {
-                let json = std::fs::read_to_string(&path).map_err(|e| ConfigError::Invalid {
-                    var: "JOBQ_INGEST_RULES_FILE".into(),
-                    value: path.clone(),
-                    reason: e.to_string(),
-                })?;
-                Self::parse("JOBQ_INGEST_RULES_FILE", &json)
-            }
-            Err(_) => Ok(IngestRules::default()),
-        }
-    }
-
-    pub fn parse(var: &str, json: &str) -> Result<Self, ConfigError> {
-        serde_json::from_str(json).map(|rules| IngestRules { rules }).map_err(|e| ConfigError::Invalid {
-            var: var.to_owned(),
-            value: json.to_owned(),
-            reason: format!(
-                "expected a list of {{bucket?, prefix?, suffix?, type, priority?, payload?}}: {e}"
-            ),
-        })
-    }
-
-    /// Every rule names a job type the deployment runs.
-    pub fn check_types(&self, known: &std::collections::BTreeSet<String>) -> Result<(), ConfigError> {
-        match self.rules.iter().find(|r| !known.contains(&r.job_type)) {
-            Some(rule) => Err(ConfigError::Invalid {
-                var: "JOBQ_INGEST_RULES".into(),
-                value: rule.job_type.clone(),
-                reason: "no such job type is registered".into(),
-            }),
-            None => Ok(()),
-        }
-    }
-
-    pub fn route(&self, bucket: &str, key: &str) -> Option<&IngestRule> {
-        self.rules.iter().find(|r| {
-            r.bucket.as_deref().is_none_or(|b| b == bucket)
-                && r.prefix.as_deref().is_none_or(|p| key.starts_with(p))
-                && r.suffix.as_deref().is_none_or(|s| key.ends_with(s))
-        })
-    }
-}
 
 /// One created object, as the notification describes it (key decoded).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,29 +16,6 @@ pub struct CreatedObject {
     pub etag: Option<String>,
     pub version_id: Option<String>,
     pub sequencer: Option<String>,
-}
-
-impl CreatedObject {
-    /// The job for this object under `rule`: payload = rule's template + the object's fields.
-    pub fn job(&self, rule: &IngestRule) -> NewJob {
-        let mut payload = rule.payload.clone();
-        payload.insert("bucket".into(), Value::from(self.bucket.clone()));
-        payload.insert("key".into(), Value::from(self.key.clone()));
-        payload.insert("size".into(), self.size.map(Value::from).unwrap_or(Value::Null));
-        payload.insert("etag".into(), self.etag.clone().map(Value::from).unwrap_or(Value::Null));
-        payload.insert("version_id".into(), self.version_id.clone().map(Value::from).unwrap_or(Value::Null));
-        let version =
-            self.version_id.as_deref().or(self.etag.as_deref()).or(self.sequencer.as_deref()).unwrap_or("");
-        NewJob {
-            job_type: rule.job_type.clone(),
-            payload: Value::Object(payload),
-            priority: rule.priority,
-            idempotency_key: Some(format!("s3:{}/{}@{version}", self.bucket, self.key)),
-            max_attempts: rule.max_attempts,
-            timeout_seconds: rule.timeout_seconds,
-            ..NewJob::default()
-        }
-    }
 }
 
 /// What an ingest message holds.
@@ -181,13 +77,85 @@ fn string(map: &Map<String, Value>, name: &str, path: &str) -> Result<Option<Str
     }
 }
 
-fn required(map: &Map<String, Value>, name: &str, path: &str) -> Result<String, NotificationError> {
-    string(map, name, path)?.ok_or_else(|| refuse(format!("{path}.{name}"), "is missing"))
+/// The JSON shape of a field of the aws_lambda_events types decoded here.
+#[derive(Debug, Clone, Copy)]
+enum Shape {
+    Text,
+    /// `{principalId}`
+    Identity,
+}
+
+const BUCKET_FIELDS: &[(&str, Shape)] =
+    &[("name", Shape::Text), ("arn", Shape::Text), ("ownerIdentity", Shape::Identity)];
+const OBJECT_FIELDS: &[(&str, Shape)] = &[
+    ("key", Shape::Text),
+    ("urlDecodedKey", Shape::Text),
+    ("versionId", Shape::Text),
+    ("eTag", Shape::Text),
+    ("sequencer", Shape::Text),
+];
+const IDENTITY_FIELDS: &[(&str, Shape)] = &[("principalId", Shape::Text)];
+
+/// The first of `fields` in `map` whose value has the wrong shape, as a refusal naming it.
+fn misfit(map: &Map<String, Value>, path: &str, fields: &[(&str, Shape)]) -> Option<NotificationError> {
+    fields.iter().find_map(|(name, shape)| {
+        let field = format!("{path}.{name}");
+        match (shape, map.get(*name)) {
+            (_, None | Some(Value::Null)) | (Shape::Text, Some(Value::String(_))) => None,
+            (Shape::Text, Some(_)) => Some(refuse(field, "must be a string")),
+            (Shape::Identity, Some(Value::Object(identity))) => misfit(identity, &field, IDENTITY_FIELDS),
+            (Shape::Identity, Some(_)) => Some(refuse(field, "must be an object")),
+        }
+    })
+}
+
+/// `map` decoded as `T`; when serde refuses it, the refusal names the field at fault.
+fn typed<T: DeserializeOwned>(
+    map: &Map<String, Value>,
+    path: &str,
+    fields: &[(&str, Shape)],
+) -> Result<T, NotificationError> {
+    serde_json::from_value(Value::Object(map.clone())).map_err(|err| {
+        misfit(map, path, fields).unwrap_or_else(|| refuse(path, format!("does not decode: {err}")))
+    })
+}
+
+/// The created object of one record's `s3` entity, at `path` (`Records[i].s3`).
+fn created_object(s3: Option<&Value>, path: &str) -> Result<CreatedObject, NotificationError> {
+    let s3 = object(s3, path)?;
+    let bucket_path = format!("{path}.bucket");
+    let bucket: S3Bucket = typed(object(s3.get("bucket"), &bucket_path)?, &bucket_path, BUCKET_FIELDS)?;
+    let bucket = bucket.name.ok_or_else(|| refuse(format!("{bucket_path}.name"), "is missing"))?;
+    let object_path = format!("{path}.object");
+    let raw = object(s3.get("object"), &object_path)?;
+    let size = match raw.get("size") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            v.as_u64()
+                .ok_or_else(|| refuse(format!("{object_path}.size"), "must be a whole number of bytes"))?,
+        ),
+    };
+    // S3Object reads `size` as i64; it is read above as u64, as S3 reports it, and left out here.
+    let mut rest = raw.clone();
+    rest.remove("size");
+    let decoded: S3Object = typed(&rest, &object_path, OBJECT_FIELDS)?;
+    let key_path = format!("{object_path}.key");
+    let key = decoded.key.ok_or_else(|| refuse(&key_path, "is missing"))?;
+    Ok(CreatedObject {
+        bucket,
+        key: decode_key(&key).map_err(|_| refuse(&key_path, "is not valid URL-encoded UTF-8"))?,
+        size,
+        etag: decoded.e_tag,
+        version_id: decoded.version_id.filter(|v| !v.is_empty() && v != "null"),
+        sequencer: decoded.sequencer,
+    })
 }
 
 impl Notification {
     /// Field by field, so a refusal says which field is wrong. Records of other events
-    /// (removals, ...) are skipped; unknown fields are ignored.
+    /// (removals, ...) are skipped; unknown fields are ignored. Records are not decoded as
+    /// `S3EventRecord`, which requires fields this decoder does not read (`eventTime`,
+    /// `userIdentity`, `requestParameters`).
     pub fn parse(body: &str) -> Result<Notification, NotificationError> {
         let value: Value = serde_json::from_str(body)?;
         let root = value.as_object().ok_or_else(|| refuse("(body)", "must be a JSON object"))?;
@@ -208,111 +176,11 @@ impl Notification {
             let path = format!("Records[{i}]");
             let record = object(Some(record), &path)?;
             let event = string(record, "eventName", &path)?;
-            if !event.as_deref().unwrap_or("").starts_with("ObjectCreated") {
-                continue;
+            if event.as_deref().unwrap_or("").starts_with("ObjectCreated") {
+                objects.push(created_object(record.get("s3"), &format!("{path}.s3"))?);
             }
-            let s3_path = format!("{path}.s3");
-            let s3 = object(record.get("s3"), &s3_path)?;
-            let bucket_path = format!("{s3_path}.bucket");
-            let bucket = required(object(s3.get("bucket"), &bucket_path)?, "name", &bucket_path)?;
-            let object_path = format!("{s3_path}.object");
-            let raw = object(s3.get("object"), &object_path)?;
-            let key_path = format!("{object_path}.key");
-            let key = decode_key(&required(raw, "key", &object_path)?)
-                .map_err(|_| refuse(&key_path, "is not valid URL-encoded UTF-8"))?;
-            let size = match raw.get("size") {
-                None | Some(Value::Null) => None,
-                Some(v) => Some(v.as_u64().ok_or_else(|| {
-                    refuse(format!("{object_path}.size"), "must be a whole number of bytes")
-                })?),
-            };
-            objects.push(CreatedObject {
-                bucket,
-                key,
-                size,
-                etag: string(raw, "eTag", &object_path)?,
-                version_id: string(raw, "versionId", &object_path)?.filter(|v| !v.is_empty() && v != "null"),
-                sequencer: string(raw, "sequencer", &object_path)?,
-            });
         }
         Ok(Notification::Objects(objects))
-    }
-}
-
-/// The ingest function's handler.
-#[derive(Debug, Clone)]
-pub struct IngestHandler {
-    service: JobService,
-    rules: IngestRules,
-    sqs: aws_sdk_sqs::Client,
-    dlq_url: Option<String>,
-}
-
-impl IngestHandler {
-    pub fn new(
-        service: JobService,
-        rules: IngestRules,
-        sqs: aws_sdk_sqs::Client,
-        dlq_url: Option<String>,
-    ) -> Self {
-        IngestHandler { service, rules, sqs, dlq_url }
-    }
-
-    pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        let results: Vec<(String, bool)> = futures::stream::iter(event.records)
-            .map(|record: SqsMessage| async move {
-                let ok = self.record(&record).await;
-                (record.message_id.unwrap_or_default(), ok)
-            })
-            .buffer_unordered(10)
-            .collect()
-            .await;
-        crate::worker::batch_response(results.into_iter().filter(|(_, ok)| !ok).map(|(id, _)| id))
-    }
-
-    /// `true` when the message is done with (jobs created, or nothing to create).
-    async fn record(&self, record: &SqsMessage) -> bool {
-        let body = record.body.as_deref().unwrap_or_default();
-        let objects = match Notification::parse(body) {
-            Ok(Notification::Test) => {
-                info!("S3 test event acknowledged");
-                return true;
-            }
-            Ok(Notification::Objects(objects)) => objects,
-            Err(err) => {
-                error!(error = %err, "poison ingest message");
-                return self.dead_letter(body, &format!("poison_message: {err}")).await;
-            }
-        };
-        for object in objects {
-            let Some(rule) = self.rules.route(&object.bucket, &object.key) else {
-                info!(bucket = %object.bucket, key = %object.key, "no ingest rule matches: skipped");
-                continue;
-            };
-            match self.service.enqueue_once(object.job(rule)).await {
-                Ok(Some(job)) => {
-                    info!(job_id = %job.id, job_type = %job.job_type, key = %object.key, "upload enqueued")
-                }
-                Ok(None) => info!(key = %object.key, "upload already enqueued (duplicate notification)"),
-                Err(ServiceError::Store(crate::store::StoreError::Corrupt { .. })) => {}
-                Err(err) => {
-                    warn!(error = %err, key = %object.key, "could not enqueue the upload; the notification will return");
-                    return false;
-                }
-            }
-        }
-        true
-    }
-
-    async fn dead_letter(&self, body: &str, reason: &str) -> bool {
-        let Some(url) = &self.dlq_url else { return true };
-        match crate::queue::send_with_reason(&self.sqs, url, body, reason).await {
-            Ok(()) => true,
-            Err(err) => {
-                error!(error = %err, "could not reach the ingest DLQ; the message will return");
-                false
-            }
-        }
     }
 }
 
@@ -494,6 +362,41 @@ mod tests {
     }
 
     #[test]
+    fn mistyped_fields_of_the_s3_types_are_named() {
+        let cases = [
+            (json!({"name": "b", "arn": 5}), json!({"key": "k"}), "Records[0].s3.bucket.arn"),
+            (
+                json!({"name": "b", "ownerIdentity": "me"}),
+                json!({"key": "k"}),
+                "Records[0].s3.bucket.ownerIdentity",
+            ),
+            (
+                json!({"name": "b", "ownerIdentity": {"principalId": 1}}),
+                json!({"key": "k"}),
+                "Records[0].s3.bucket.ownerIdentity.principalId",
+            ),
+            (
+                json!({"name": "b"}),
+                json!({"key": "k", "urlDecodedKey": []}),
+                "Records[0].s3.object.urlDecodedKey",
+            ),
+        ];
+        for (bucket, object, field) in cases {
+            let s3 = json!({"bucket": bucket, "object": object});
+            let body = json!({"Records": [{"eventName": "ObjectCreated:Put", "s3": s3}]}).to_string();
+            let err = Notification::parse(&body).expect_err(field);
+            assert_eq!(err.field(), Some(field), "{err}");
+        }
+        // aws_lambda_events reads sizes as i64; a larger whole number is still a size here.
+        let s3 = json!({"bucket": {"name": "b", "arn": "arn:aws:s3:::b"}, "object": {"key": "k", "size": u64::MAX}});
+        let body = json!({"Records": [{"eventName": "ObjectCreated:Copy", "s3": s3}]}).to_string();
+        let Notification::Objects(objects) = Notification::parse(&body).expect("valid") else {
+            panic!("objects")
+        };
+        assert_eq!((objects[0].bucket.as_str(), objects[0].size), ("b", Some(u64::MAX)));
+    }
+
+    #[test]
     fn keys_are_form_decoded() {
         assert_eq!(decode_key("in%2FMy+Report+%281%29.pdf").expect("ok"), "in/My Report (1).pdf");
         assert_eq!(decode_key("in%2Fvid%C3%A9o+clip.mp4").expect("ok"), "in/vidéo clip.mp4");
@@ -521,34 +424,5 @@ mod tests {
         );
         assert!(Notification::parse("not json").is_err());
         assert!(Notification::parse("{}").is_err());
-    }
-
-    #[test]
-    fn rules_route_by_bucket_prefix_and_suffix_and_build_the_job() {
-        let rules = IngestRules::parse(
-            "T",
-            r#"[{"prefix":"in/","suffix":".pdf","type":"ocr","priority":"high","payload":{"lang":"en","key":"ignored"}},
-                {"bucket":"media","type":"transcode"}]"#,
-        )
-        .expect("valid");
-        assert_eq!(rules.route("any", "in/a.pdf").map(|r| r.job_type.as_str()), Some("ocr"));
-        assert_eq!(rules.route("media", "in/a.mp4").map(|r| r.job_type.as_str()), Some("transcode"));
-        assert_eq!(rules.route("other", "in/a.mp4"), None);
-        let object = CreatedObject {
-            bucket: "b".into(),
-            key: "in/a.pdf".into(),
-            size: Some(10),
-            etag: Some("e".into()),
-            version_id: None,
-            sequencer: None,
-        };
-        let job = object.job(rules.route("b", "in/a.pdf").expect("rule"));
-        assert_eq!(job.payload["key"], "in/a.pdf", "the object's fields win over the template");
-        assert_eq!(job.payload["lang"], "en");
-        assert_eq!(job.idempotency_key.as_deref(), Some("s3:b/in/a.pdf@e"));
-        assert_eq!(job.priority, Priority::HIGH);
-        let versioned = CreatedObject { version_id: Some("v2".into()), ..object };
-        assert_eq!(versioned.job(&rules.rules[0]).idempotency_key.as_deref(), Some("s3:b/in/a.pdf@v2"));
-        assert!(IngestRules::parse("T", r#"[{"type":"x","colour":1}]"#).is_err());
     }
 }

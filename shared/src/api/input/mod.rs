@@ -1,14 +1,14 @@
 //! Request bodies and query strings, validated field by field so every refusal names its field.
 
-use chrono::{DateTime, Duration, Utc};
-use serde_json::{Map, Value};
+use chrono::{DateTime, Utc};
 
-use super::error::ApiError;
-use crate::JobFailure;
-use crate::model::{NewJob, parse_time};
-use crate::priority::Priority;
-use crate::status::{JobEvent, JobStatus};
-use crate::store::{ExternalUpdate, PauseScope};
+mod fields;
+mod job;
+mod operations;
+
+pub use fields::{object, priority};
+pub use job::{batch, new_job, retry};
+pub use operations::{bulk_retry, external_update, list_query, scope};
 
 pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 256 * 1024;
 /// A job record must stay under DynamoDB's 400 KB item limit, payload and pipeline included.
@@ -19,20 +19,6 @@ pub const MAX_DELAY_SECONDS: i64 = 365 * 24 * 3600;
 pub const MAX_TIMEOUT_SECONDS: u64 = 900;
 pub const MAX_ATTEMPTS: u64 = 100;
 
-const JOB_FIELDS: &[&str] = &[
-    "type",
-    "payload",
-    "priority",
-    "idempotency_key",
-    "delay_seconds",
-    "run_at",
-    "max_attempts",
-    "timeout_seconds",
-    "batch_id",
-    "github_workflow_run_id",
-    "next",
-];
-
 /// Limits and the job types the deployment runs.
 #[derive(Debug, Clone)]
 pub struct Rules<'a> {
@@ -41,334 +27,16 @@ pub struct Rules<'a> {
     pub now: DateTime<Utc>,
 }
 
-/// `field` is where the object is expected; empty for the body itself (named `body`).
-pub fn object<'v>(value: &'v Value, field: &str) -> Result<&'v Map<String, Value>, ApiError> {
-    value.as_object().ok_or_else(|| {
-        if field.is_empty() {
-            ApiError::invalid("body", "must be a JSON object")
-        } else {
-            ApiError::invalid(field, "must be an object")
-        }
-    })
-}
-
-fn field_name(prefix: &str, name: &str) -> String {
-    format!("{prefix}{name}")
-}
-
-fn reject_unknown(map: &Map<String, Value>, allowed: &[&str], prefix: &str) -> Result<(), ApiError> {
-    match map.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(unknown) => Err(ApiError::invalid(&field_name(prefix, unknown), "unknown field")),
-        None => Ok(()),
-    }
-}
-
-fn string(
-    map: &Map<String, Value>,
-    name: &str,
-    prefix: &str,
-    max_len: usize,
-) -> Result<Option<String>, ApiError> {
-    match map.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.is_empty() => {
-            Err(ApiError::invalid(&field_name(prefix, name), "must not be empty"))
-        }
-        Some(Value::String(s)) if s.chars().count() > max_len => Err(ApiError::invalid(
-            &field_name(prefix, name),
-            &format!("must be at most {max_len} characters"),
-        )),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(ApiError::invalid(&field_name(prefix, name), "must be a string")),
-    }
-}
-
-fn integer(
-    map: &Map<String, Value>,
-    name: &str,
-    prefix: &str,
-    min: i64,
-    max: i64,
-) -> Result<Option<i64>, ApiError> {
-    match map.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => match n.as_i64() {
-            Some(v) if (min..=max).contains(&v) => Ok(Some(v)),
-            _ => Err(ApiError::invalid(
-                &field_name(prefix, name),
-                &format!("must be an integer from {min} to {max}"),
-            )),
-        },
-        Some(_) => Err(ApiError::invalid(
-            &field_name(prefix, name),
-            &format!("must be an integer from {min} to {max}"),
-        )),
-    }
-}
-
-/// A GitHub Actions run id: a number or a short string, kept as a string.
-fn run_id(map: &Map<String, Value>, prefix: &str) -> Result<Option<String>, ApiError> {
-    match map.get("github_workflow_run_id") {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) if n.is_u64() => Ok(Some(n.to_string())),
-        Some(Value::String(s)) if !s.is_empty() && s.len() <= 64 => Ok(Some(s.clone())),
-        Some(_) => Err(ApiError::invalid(
-            &field_name(prefix, "github_workflow_run_id"),
-            "must be a run id (number or string)",
-        )),
-    }
-}
-
-pub fn priority(map: &Map<String, Value>, prefix: &str) -> Result<Option<Priority>, ApiError> {
-    match map.get("priority") {
-        None | Some(Value::Null) => Ok(None),
-        Some(v @ (Value::Number(_) | Value::String(_))) => {
-            serde_json::from_value::<Priority>(v.clone()).map(Some).map_err(|_| {
-                ApiError::invalid(
-                    &field_name(prefix, "priority"),
-                    "must be an integer 0-10 or one of \"high\", \"normal\", \"low\"",
-                )
-            })
-        }
-        Some(_) => Err(ApiError::invalid(
-            &field_name(prefix, "priority"),
-            "must be an integer 0-10 or one of \"high\", \"normal\", \"low\"",
-        )),
-    }
-}
-
-/// One job of `POST /jobs` (or an element of a batch or of `next`, with `prefix` like `jobs[3].`).
-pub fn new_job(value: &Value, prefix: &str, rules: &Rules<'_>, depth: usize) -> Result<NewJob, ApiError> {
-    let map = object(value, prefix.trim_end_matches('.'))?;
-    reject_unknown(map, JOB_FIELDS, prefix)?;
-    let job_type = string(map, "type", prefix, 128)?
-        .ok_or_else(|| ApiError::invalid(&field_name(prefix, "type"), "is required"))?;
-    if !rules.job_types.contains(&job_type) {
-        return Err(ApiError::invalid(
-            &field_name(prefix, "type"),
-            &format!("unknown job type {job_type:?}"),
-        ));
-    }
-    let payload = map.get("payload").cloned().unwrap_or(Value::Null);
-    let payload_bytes = serde_json::to_string(&payload).map(|s| s.len()).unwrap_or(usize::MAX);
-    if payload_bytes > rules.max_payload_bytes {
-        return Err(ApiError::too_large(
-            &field_name(prefix, "payload"),
-            &format!("is {payload_bytes} bytes of JSON; the limit is {}", rules.max_payload_bytes),
-        ));
-    }
-    let delay = integer(map, "delay_seconds", prefix, 0, MAX_DELAY_SECONDS)?;
-    let run_at = match (delay, map.get("run_at")) {
-        (Some(_), Some(v)) if !v.is_null() => {
-            return Err(ApiError::invalid(
-                &field_name(prefix, "run_at"),
-                "give delay_seconds or run_at, not both",
-            ));
-        }
-        (Some(secs), _) => Some(rules.now + Duration::seconds(secs)),
-        (None, _) => match string(map, "run_at", prefix, 64)? {
-            None => None,
-            Some(text) => Some(parse_time(&text).map_err(|_| {
-                ApiError::invalid(
-                    &field_name(prefix, "run_at"),
-                    "must be an RFC 3339 time, e.g. 2030-01-01T00:00:00Z",
-                )
-            })?),
-        },
-    };
-    let github_workflow_run_id = run_id(map, prefix)?;
-    let next = match map.get("next") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(steps)) if depth == 0 && steps.len() <= MAX_NEXT_STEPS => steps
-            .iter()
-            .enumerate()
-            .map(|(i, step)| new_job(step, &format!("{prefix}next[{i}]."), rules, depth + 1))
-            .collect::<Result<_, _>>()?,
-        Some(Value::Array(_)) if depth > 0 => {
-            return Err(ApiError::invalid(
-                &field_name(prefix, "next"),
-                "a step cannot have its own next; list the whole chain in the first job",
-            ));
-        }
-        Some(_) => {
-            return Err(ApiError::invalid(
-                &field_name(prefix, "next"),
-                &format!("must be an array of at most {MAX_NEXT_STEPS} job specs"),
-            ));
-        }
-    };
-    let spec = NewJob {
-        job_type,
-        payload,
-        priority: priority(map, prefix)?.unwrap_or_default(),
-        idempotency_key: string(map, "idempotency_key", prefix, 256)?,
-        max_attempts: integer(map, "max_attempts", prefix, 1, MAX_ATTEMPTS as i64)?.map(|v| v as u32),
-        timeout_seconds: integer(map, "timeout_seconds", prefix, 1, MAX_TIMEOUT_SECONDS as i64)?
-            .map(|v| v as u32),
-        batch_id: string(map, "batch_id", prefix, 128)?,
-        github_workflow_run_id,
-        run_at,
-        next,
-    };
-    if depth == 0 {
-        let total = serde_json::to_string(&spec).map(|s| s.len()).unwrap_or(usize::MAX);
-        if total > MAX_SPEC_BYTES {
-            return Err(ApiError::too_large(
-                &field_name(prefix, "next"),
-                &format!("the job with its pipeline is {total} bytes; the limit is {MAX_SPEC_BYTES}"),
-            ));
-        }
-    }
-    Ok(spec)
-}
-
-/// `POST /jobs/batch`: `{jobs: [...], batch_id?}`.
-pub fn batch(value: &Value, rules: &Rules<'_>) -> Result<(Vec<NewJob>, Option<String>), ApiError> {
-    let map = object(value, "")?;
-    reject_unknown(map, &["jobs", "batch_id"], "")?;
-    let batch_id = string(map, "batch_id", "", 128)?;
-    let jobs = match map.get("jobs") {
-        Some(Value::Array(jobs)) if !jobs.is_empty() && jobs.len() <= MAX_BATCH_JOBS => jobs,
-        Some(Value::Array(jobs)) if jobs.is_empty() => {
-            return Err(ApiError::invalid("jobs", "must not be empty"));
-        }
-        Some(Value::Array(_)) => {
-            return Err(ApiError::invalid("jobs", &format!("at most {MAX_BATCH_JOBS} jobs in one batch")));
-        }
-        None => return Err(ApiError::invalid("jobs", "is required")),
-        Some(_) => return Err(ApiError::invalid("jobs", "must be an array of job specs")),
-    };
-    let specs = jobs
-        .iter()
-        .enumerate()
-        .map(|(i, job)| new_job(job, &format!("jobs[{i}]."), rules, 0))
-        .collect::<Result<Vec<_>, _>>()?;
-    if let Some((i, _)) = specs.iter().enumerate().find(|(_, s)| s.batch_id.is_some()) {
-        return Err(ApiError::invalid(
-            &format!("jobs[{i}].batch_id"),
-            "set batch_id on the batch, not on its jobs",
-        ));
-    }
-    Ok((specs, batch_id))
-}
-
-/// `POST /jobs/{id}/retry`: `{priority?}`.
-pub fn retry(value: Option<&Value>) -> Result<Option<Priority>, ApiError> {
-    let Some(value) = value else { return Ok(None) };
-    let map = object(value, "")?;
-    reject_unknown(map, &["priority"], "")?;
-    priority(map, "")
-}
-
-/// `POST /jobs/retry`: `{status: "failed" | "partial" | "cancelled", type?}`.
-pub fn bulk_retry(value: &Value) -> Result<(JobStatus, Option<String>), ApiError> {
-    let map = object(value, "")?;
-    reject_unknown(map, &["status", "type"], "")?;
-    let status = match string(map, "status", "", 32)?.as_deref().map(str::parse::<JobStatus>) {
-        Some(Ok(status)) if JobStatus::sources(JobEvent::Retry).contains(&status) => status,
-        Some(_) => return Err(ApiError::invalid("status", "must be one of failed, partial, cancelled")),
-        None => return Err(ApiError::invalid("status", "is required")),
-    };
-    Ok((status, string(map, "type", "", 128)?))
-}
-
-/// `POST /pause`, `POST /resume`: `{scope}`.
-pub fn scope(value: &Value) -> Result<PauseScope, ApiError> {
-    let map = object(value, "")?;
-    reject_unknown(map, &["scope"], "")?;
-    string(map, "scope", "", 200)?
-        .ok_or_else(|| ApiError::invalid("scope", "is required"))?
-        .parse()
-        .map_err(|e: crate::store::PauseScopeError| ApiError::invalid("scope", &e.to_string()))
-}
-
-/// `PATCH /jobs/{id}`: what an external executor reports.
-pub fn external_update(value: &Value) -> Result<ExternalUpdate, ApiError> {
-    let map = object(value, "")?;
-    reject_unknown(
-        map,
-        &["status", "progress", "current_step", "message", "result", "error", "github_workflow_run_id"],
-        "",
-    )?;
-    let event = match string(map, "status", "", 32)?.as_deref() {
-        None => None,
-        Some(text) => Some(match text.parse::<JobStatus>() {
-            Ok(JobStatus::Processing) => JobEvent::Claim,
-            Ok(JobStatus::Completed) => JobEvent::Complete,
-            Ok(JobStatus::Partial) => JobEvent::CompletePartially,
-            Ok(JobStatus::Failed) => JobEvent::Fail,
-            Ok(JobStatus::Cancelled) => JobEvent::Cancel,
-            Ok(JobStatus::Queued) => JobEvent::Retry,
-            _ => {
-                return Err(ApiError::invalid(
-                    "status",
-                    "must be one of processing, completed, partial, failed, cancelled, queued",
-                ));
-            }
-        }),
-    };
-    let error = match map.get("error") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(message)) => Some(JobFailure { message: message.clone(), details: None }),
-        Some(Value::Object(e)) => match e.get("message") {
-            Some(Value::String(message)) => {
-                Some(JobFailure { message: message.clone(), details: e.get("details").cloned() })
-            }
-            _ => return Err(ApiError::invalid("error.message", "must be a string")),
-        },
-        Some(_) => return Err(ApiError::invalid("error", "must be a string or {message, details}")),
-    };
-    let result = map.get("result").filter(|v| !v.is_null()).cloned();
-    if result.as_ref().and_then(|r| serde_json::to_string(r).ok()).is_some_and(|s| s.len() > MAX_SPEC_BYTES) {
-        return Err(ApiError::too_large("result", &format!("the limit is {MAX_SPEC_BYTES} bytes")));
-    }
-    Ok(ExternalUpdate {
-        event,
-        progress: integer(map, "progress", "", 0, 100)?.map(|p| p as u8),
-        current_step: string(map, "current_step", "", 256)?,
-        message: string(map, "message", "", 2048)?,
-        result,
-        error,
-        github_workflow_run_id: run_id(map, "")?,
-    })
-}
-
-/// `GET /jobs` query: status, type, batch_id, limit (1..=500, default 50), cursor.
-pub fn list_query(
-    params: &std::collections::HashMap<String, String>,
-) -> Result<(crate::store::ListQuery, usize, Option<String>), ApiError> {
-    if let Some(unknown) =
-        params.keys().find(|k| !["status", "type", "batch_id", "limit", "cursor"].contains(&k.as_str()))
-    {
-        return Err(ApiError::invalid(unknown, "unknown query parameter"));
-    }
-    // An empty `type`, `batch_id` or `cursor` is no filter; an empty status or limit is wrong.
-    let nonempty = |name: &str| params.get(name).filter(|v| !v.is_empty()).cloned();
-    let status = params
-        .get("status")
-        .map(|s| s.parse::<JobStatus>().map_err(|e| ApiError::invalid("status", &e.to_string())))
-        .transpose()?;
-    let limit = match params.get("limit") {
-        None => 50,
-        Some(text) => match text.parse::<usize>() {
-            Ok(n) if (1..=500).contains(&n) => n,
-            _ => return Err(ApiError::invalid("limit", "must be an integer from 1 to 500")),
-        },
-    };
-    let cursor = nonempty("cursor");
-    if let Some(c) = &cursor {
-        crate::store::decode_cursor(c)
-            .map_err(|_| ApiError::bad_request("cursor", "not a cursor returned by this API"))?;
-    }
-    let query =
-        crate::store::ListQuery { status, job_type: nonempty("type"), batch_id: nonempty("batch_id") };
-    Ok((query, limit, cursor))
-}
-
 #[cfg(test)]
 mod tests {
+    use super::job::JOB_FIELDS;
     use super::*;
-    use serde_json::json;
+    use crate::api::error::ApiError;
+    use crate::model::{NewJob, parse_time};
+    use crate::priority::Priority;
+    use crate::status::{JobEvent, JobStatus};
+    use chrono::Duration;
+    use serde_json::{Map, Value, json};
 
     fn rules() -> Rules<'static> {
         static KNOWN: std::sync::LazyLock<std::collections::BTreeSet<String>> =

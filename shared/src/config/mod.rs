@@ -5,6 +5,10 @@ use chrono::Duration;
 use crate::priority::{PerTier, PriorityTier};
 use crate::provision::Provisioned;
 
+mod vars;
+
+pub use vars::{Vars, process_env};
+
 pub const DEFAULT_RETENTION_DAYS: i64 = 7;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,25 +35,36 @@ pub enum ConfigError {
     Invalid { var: String, value: String, reason: String },
 }
 
+impl ConfigError {
+    pub fn invalid(var: &str, value: impl Into<String>, reason: impl Into<String>) -> Self {
+        ConfigError::Invalid { var: var.to_owned(), value: value.into(), reason: reason.into() }
+    }
+
+    /// The same error with `hint` after its reason (why the limit is what it is).
+    pub fn with_hint(self, hint: &str) -> Self {
+        match self {
+            ConfigError::Invalid { var, value, reason } => {
+                ConfigError::Invalid { var, value, reason: format!("{reason} ({hint})") }
+            }
+            missing @ ConfigError::Missing(_) => missing,
+        }
+    }
+}
+
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_lookup(process_env)
     }
 
     /// Reads through `lookup` so the rules are tested without touching the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let optional = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let required = |name: &str| optional(name).ok_or_else(|| ConfigError::Missing(name.to_owned()));
+        let vars = Vars::new(lookup);
         let url = |name: String| -> Result<String, ConfigError> {
-            let value = required(&name)?;
+            let value = vars.required(&name)?;
             if value.starts_with("http://") || value.starts_with("https://") {
                 Ok(value)
             } else {
-                Err(ConfigError::Invalid {
-                    var: name,
-                    value,
-                    reason: "expected a queue URL (http:// or https://)".into(),
-                })
+                Err(ConfigError::invalid(&name, value, "expected a queue URL (http:// or https://)"))
             }
         };
         let per_tier = |kind: &str| -> Result<PerTier<String>, ConfigError> {
@@ -60,26 +75,14 @@ impl Config {
                 low: get(PriorityTier::Low)?,
             })
         };
-        let retention = match optional("JOBQ_RETENTION_DAYS") {
-            None => Duration::days(DEFAULT_RETENTION_DAYS),
-            Some(value) => match value.parse::<i64>() {
-                Ok(days) if (1..=3650).contains(&days) => Duration::days(days),
-                _ => {
-                    return Err(ConfigError::Invalid {
-                        var: "JOBQ_RETENTION_DAYS".into(),
-                        value,
-                        reason: "expected a whole number of days, 1 to 3650".into(),
-                    });
-                }
-            },
-        };
+        let retention_days = vars.number("JOBQ_RETENTION_DAYS", DEFAULT_RETENTION_DAYS as u64, 1..=3650)?;
         Ok(Config {
-            table: required("JOBQ_TABLE")?,
+            table: vars.required("JOBQ_TABLE")?,
             queues: per_tier("QUEUE")?,
             dlqs: per_tier("DLQ")?,
-            ingest_queue: optional("JOBQ_INGEST_QUEUE_URL"),
-            bucket: optional("JOBQ_BUCKET"),
-            retention,
+            ingest_queue: vars.optional("JOBQ_INGEST_QUEUE_URL"),
+            bucket: vars.optional("JOBQ_BUCKET"),
+            retention: Duration::days(retention_days as i64),
         })
     }
 

@@ -1,0 +1,164 @@
+//! Routing rules: which uploaded objects become which jobs.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::CreatedObject;
+use crate::config::{ConfigError, Vars, process_env};
+use crate::model::NewJob;
+use crate::priority::Priority;
+
+/// What `JOBQ_INGEST_RULES` holds, for refusals.
+const EXPECTED_RULES: &str = "a list of {bucket?, prefix?, suffix?, type, priority?, payload?}";
+
+/// Which objects become which jobs. The first rule that matches wins.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestRule {
+    /// Only this bucket (any when absent).
+    pub bucket: Option<String>,
+    pub prefix: Option<String>,
+    pub suffix: Option<String>,
+    #[serde(rename = "type")]
+    pub job_type: String,
+    #[serde(default)]
+    pub priority: Priority,
+    /// Fields added to every payload; the object's own fields (bucket, key, ...) win.
+    #[serde(default)]
+    pub payload: Map<String, Value>,
+    pub max_attempts: Option<u32>,
+    pub timeout_seconds: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IngestRules {
+    pub rules: Vec<IngestRule>,
+}
+
+impl IngestRules {
+    /// `JOBQ_INGEST_RULES` (a JSON list) or `JOBQ_INGEST_RULES_FILE` (a file holding one).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(process_env)
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let vars = Vars::new(lookup);
+        if let Some(rules) = vars.json("JOBQ_INGEST_RULES", EXPECTED_RULES)? {
+            return Ok(IngestRules { rules });
+        }
+        let Some(path) = vars.optional("JOBQ_INGEST_RULES_FILE") else { return Ok(IngestRules::default()) };
+        let json = std::fs::read_to_string(&path)
+            .map_err(|e| ConfigError::invalid("JOBQ_INGEST_RULES_FILE", path.clone(), e.to_string()))?;
+        Self::parse("JOBQ_INGEST_RULES_FILE", &json)
+    }
+
+    pub fn parse(var: &str, json: &str) -> Result<Self, ConfigError> {
+        serde_json::from_str(json)
+            .map(|rules| IngestRules { rules })
+            .map_err(|e| ConfigError::invalid(var, json, format!("expected {EXPECTED_RULES}: {e}")))
+    }
+
+    /// Every rule names a job type the deployment runs.
+    pub fn check_types(&self, known: &std::collections::BTreeSet<String>) -> Result<(), ConfigError> {
+        match self.rules.iter().find(|r| !known.contains(&r.job_type)) {
+            Some(rule) => Err(ConfigError::Invalid {
+                var: "JOBQ_INGEST_RULES".into(),
+                value: rule.job_type.clone(),
+                reason: "no such job type is registered".into(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    pub fn route(&self, bucket: &str, key: &str) -> Option<&IngestRule> {
+        self.rules.iter().find(|r| {
+            r.bucket.as_deref().is_none_or(|b| b == bucket)
+                && r.prefix.as_deref().is_none_or(|p| key.starts_with(p))
+                && r.suffix.as_deref().is_none_or(|s| key.ends_with(s))
+        })
+    }
+}
+
+impl CreatedObject {
+    /// The job for this object under `rule`: payload = rule's template + the object's fields.
+    pub fn job(&self, rule: &IngestRule) -> NewJob {
+        let mut payload = rule.payload.clone();
+        payload.insert("bucket".into(), Value::from(self.bucket.clone()));
+        payload.insert("key".into(), Value::from(self.key.clone()));
+        payload.insert("size".into(), self.size.map(Value::from).unwrap_or(Value::Null));
+        payload.insert("etag".into(), self.etag.clone().map(Value::from).unwrap_or(Value::Null));
+        payload.insert("version_id".into(), self.version_id.clone().map(Value::from).unwrap_or(Value::Null));
+        let version =
+            self.version_id.as_deref().or(self.etag.as_deref()).or(self.sequencer.as_deref()).unwrap_or("");
+        NewJob {
+            job_type: rule.job_type.clone(),
+            payload: Value::Object(payload),
+            priority: rule.priority,
+            idempotency_key: Some(format!("s3:{}/{}@{version}", self.bucket, self.key)),
+            max_attempts: rule.max_attempts,
+            timeout_seconds: rule.timeout_seconds,
+            ..NewJob::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::CreatedObject;
+
+    #[test]
+    fn rules_route_by_bucket_prefix_and_suffix_and_build_the_job() {
+        let rules = IngestRules::parse(
+            "T",
+            r#"[{"prefix":"in/","suffix":".pdf","type":"ocr","priority":"high","payload":{"lang":"en","key":"ignored"}},
+                {"bucket":"media","type":"transcode"}]"#,
+        )
+        .expect("valid");
+        assert_eq!(rules.route("any", "in/a.pdf").map(|r| r.job_type.as_str()), Some("ocr"));
+        assert_eq!(rules.route("media", "in/a.mp4").map(|r| r.job_type.as_str()), Some("transcode"));
+        assert_eq!(rules.route("other", "in/a.mp4"), None);
+        let object = CreatedObject {
+            bucket: "b".into(),
+            key: "in/a.pdf".into(),
+            size: Some(10),
+            etag: Some("e".into()),
+            version_id: None,
+            sequencer: None,
+        };
+        let job = object.job(rules.route("b", "in/a.pdf").expect("rule"));
+        assert_eq!(job.payload["key"], "in/a.pdf", "the object's fields win over the template");
+        assert_eq!(job.payload["lang"], "en");
+        assert_eq!(job.idempotency_key.as_deref(), Some("s3:b/in/a.pdf@e"));
+        assert_eq!(job.priority, Priority::HIGH);
+        let versioned = CreatedObject { version_id: Some("v2".into()), ..object };
+        assert_eq!(versioned.job(&rules.rules[0]).idempotency_key.as_deref(), Some("s3:b/in/a.pdf@v2"));
+        assert!(IngestRules::parse("T", r#"[{"type":"x","colour":1}]"#).is_err());
+    }
+
+    #[test]
+    fn rules_come_from_the_variable_or_the_file_it_names() {
+        let rules = r#"[{"prefix":"in/","type":"ocr"}]"#;
+        let inline = IngestRules::from_lookup(|k| (k == "JOBQ_INGEST_RULES").then(|| rules.to_owned()));
+        assert_eq!(inline.expect("inline").rules[0].job_type, "ocr");
+        assert_eq!(IngestRules::from_lookup(|_| None), Ok(IngestRules::default()));
+
+        let path = std::env::temp_dir().join(format!("jobq-rules-{}.json", std::process::id()));
+        std::fs::write(&path, rules).expect("write the rules file");
+        let file = path.display().to_string();
+        let from_file = IngestRules::from_lookup(|k| (k == "JOBQ_INGEST_RULES_FILE").then(|| file.clone()));
+        std::fs::remove_file(&path).expect("remove the rules file");
+        assert_eq!(from_file.expect("from the file").rules[0].prefix.as_deref(), Some("in/"));
+
+        let missing = IngestRules::from_lookup(|k| (k == "JOBQ_INGEST_RULES_FILE").then(|| file.clone()));
+        let err = missing.expect_err("the file is gone");
+        assert!(matches!(&err, ConfigError::Invalid { var, .. } if var == "JOBQ_INGEST_RULES_FILE"), "{err}");
+        let bad =
+            IngestRules::from_lookup(|k| (k == "JOBQ_INGEST_RULES").then(|| "[{\"type\": 1}]".to_owned()));
+        let err = bad.expect_err("malformed");
+        assert!(
+            err.to_string().contains("JOBQ_INGEST_RULES") && err.to_string().contains("prefix?"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,298 @@
+//! The scheduler, invoked every minute by an EventBridge rule (locally by a ticker):
+//! recurring jobs, release of `scheduled` jobs, recovery of stuck and lost jobs, queue metrics.
+//! Every action is idempotent, so two invocations for the same minute do no harm.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use serde::Serialize;
+use tracing::{info, warn};
+
+use crate::config::{ConfigError, Vars, process_env};
+use crate::envelope::Envelope;
+use crate::metrics::{MetricSet, Unit};
+use crate::model::{Job, MAX_SQS_DELAY_SECONDS, NewJob};
+use crate::priority::PriorityTier;
+use crate::queue::{QueueDepth, SqsJobQueue};
+use crate::service::{JobService, ServiceError};
+use crate::status::JobStatus;
+use crate::store::StoreError;
+use crate::worker::DeadLetterReason;
+
+mod schedule;
+
+pub use schedule::{Cron, RecurringJob, ScheduleError, ScheduleExpr, parse_recurring};
+
+/// The longest `JOBQ_RECOVER_AFTER_SECONDS` and `JOBQ_RESEND_AFTER_SECONDS` (30 days).
+const MAX_SWEEP_AFTER_SECONDS: u64 = 30 * 24 * 3600;
+
+/// Tunables, from `JOBQ_SCHEDULES` and `JOBQ_SCHEDULER_*`.
+#[derive(Debug, Clone)]
+pub struct SchedulerSettings {
+    pub recurring: Vec<(RecurringJob, ScheduleExpr)>,
+    /// Minutes looked back for recurring jobs, so a missed invocation is made up (default 5).
+    pub catch_up_minutes: i64,
+    /// A `processing` job whose lease ended this long ago with nobody taking over is recovered
+    /// (`JOBQ_RECOVER_AFTER_SECONDS`, default: the visibility timeout, when any message would be back).
+    pub recover_after: Duration,
+    /// A `queued` job due this long ago is sent again (`JOBQ_RESEND_AFTER_SECONDS`, default 900).
+    pub resend_after: Duration,
+    /// Jobs looked at per index shard and status in one run (default 200).
+    pub sweep_per_shard: usize,
+}
+
+impl SchedulerSettings {
+    pub fn from_env(visibility: std::time::Duration) -> Result<Self, ConfigError> {
+        Self::from_lookup(process_env, visibility)
+    }
+
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+        visibility: std::time::Duration,
+    ) -> Result<Self, ConfigError> {
+        let vars = Vars::new(lookup);
+        let seconds = |name: &str, default: u64| -> Result<Duration, ConfigError> {
+            let value = vars.seconds(name, default, 1..=MAX_SWEEP_AFTER_SECONDS)?;
+            Ok(Duration::seconds(value.as_secs() as i64))
+        };
+        Ok(SchedulerSettings {
+            recurring: parse_recurring(vars.optional("JOBQ_SCHEDULES").as_deref())?,
+            catch_up_minutes: 5,
+            recover_after: seconds("JOBQ_RECOVER_AFTER_SECONDS", visibility.as_secs())?,
+            resend_after: seconds("JOBQ_RESEND_AFTER_SECONDS", 900)?,
+            sweep_per_shard: 200,
+        })
+    }
+}
+
+/// What one run did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TickReport {
+    pub enqueued: usize,
+    pub released: usize,
+    pub recovered: usize,
+    pub failed: usize,
+    pub resent: usize,
+    pub depths: BTreeMap<PriorityTier, QueueDepth>,
+    /// Age of the oldest `queued` job seen, per tier.
+    pub oldest_queued_seconds: BTreeMap<PriorityTier, i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Scheduler {
+    service: JobService,
+    queues: SqsJobQueue,
+    dlqs: SqsJobQueue,
+    settings: SchedulerSettings,
+}
+
+impl Scheduler {
+    pub fn new(
+        clients: &crate::aws::Clients,
+        config: &crate::config::Config,
+        job_types: Vec<String>,
+        settings: SchedulerSettings,
+    ) -> Self {
+        Scheduler {
+            service: JobService::new(clients, config, job_types),
+            queues: SqsJobQueue::new(clients.sqs.clone(), config.queues.clone()),
+            dlqs: SqsJobQueue::new(clients.sqs.clone(), config.dlqs.clone()),
+            settings,
+        }
+    }
+
+    /// One run at `now` (injectable, for tests and catch-up).
+    pub async fn tick(&self, now: DateTime<Utc>) -> Result<TickReport, ServiceError> {
+        let mut report = TickReport::default();
+        self.enqueue_recurring(now, &mut report).await?;
+        self.release_scheduled(now, &mut report).await?;
+        self.recover_stuck(now, &mut report).await?;
+        self.resend_lost(now, &mut report).await?;
+        for tier in PriorityTier::ALL {
+            report.depths.insert(tier, self.queues.depth(tier).await?);
+        }
+        emit_depths(&report);
+        info!(
+            enqueued = report.enqueued,
+            released = report.released,
+            recovered = report.recovered,
+            failed = report.failed,
+            resent = report.resent,
+            "scheduler run"
+        );
+        Ok(report)
+    }
+
+    async fn enqueue_recurring(
+        &self,
+        now: DateTime<Utc>,
+        report: &mut TickReport,
+    ) -> Result<(), ServiceError> {
+        let this_minute = now.duration_trunc(Duration::minutes(1)).unwrap_or(now);
+        for back in (0..self.settings.catch_up_minutes).rev() {
+            let minute = this_minute - Duration::minutes(back);
+            for (job, expr) in &self.settings.recurring {
+                if !expr.is_due(minute) {
+                    continue;
+                }
+                let spec = NewJob {
+                    job_type: job.job_type.clone(),
+                    payload: job.payload.clone(),
+                    priority: job.priority,
+                    idempotency_key: Some(format!(
+                        "schedule:{}:{}",
+                        job.name,
+                        crate::model::format_time(minute)
+                    )),
+                    ..NewJob::default()
+                };
+                if self.service.enqueue_once(spec).await?.is_some() {
+                    info!(schedule = %job.name, due = %minute, "recurring job enqueued");
+                    report.enqueued += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn release_scheduled(
+        &self,
+        now: DateTime<Utc>,
+        report: &mut TickReport,
+    ) -> Result<(), ServiceError> {
+        let horizon = now + Duration::seconds(MAX_SQS_DELAY_SECONDS);
+        for job in self.service.store().oldest(JobStatus::Scheduled, self.settings.sweep_per_shard).await? {
+            if job.run_at.is_some_and(|at| at > horizon) {
+                continue;
+            }
+            match self.service.store().release(&job.id, now).await {
+                Ok(released) => {
+                    self.queues.send(&envelope(&released), released.delay_seconds(now)).await?;
+                    report.released += 1;
+                }
+                Err(err) => skip_refused(err)?,
+            }
+        }
+        Ok(())
+    }
+
+    async fn recover_stuck(&self, now: DateTime<Utc>, report: &mut TickReport) -> Result<(), ServiceError> {
+        let expired_before = now - self.settings.recover_after;
+        for job in self.service.store().oldest(JobStatus::Processing, self.settings.sweep_per_shard).await? {
+            if job.lease_until.is_none_or(|lease| lease >= expired_before) {
+                continue;
+            }
+            if job.attempts >= job.max_attempts {
+                let error = crate::worker::crashed_repeatedly(job.attempts);
+                match self.service.store().fail(&job.id, &error, now).await {
+                    Ok(failed) => {
+                        warn!(job_id = %job.id, "stuck job failed: attempts spent");
+                        let reason = DeadLetterReason::CrashedRepeatedly.as_str();
+                        self.dlqs.send_with_reason(failed.tier, &envelope(&failed).encode(), reason).await?;
+                        report.failed += 1;
+                    }
+                    Err(err) => skip_refused(err)?,
+                }
+                continue;
+            }
+            match self.service.store().recover(&job.id, expired_before, now).await {
+                Ok(recovered) => {
+                    warn!(job_id = %job.id, attempts = recovered.attempts, "stuck job recovered");
+                    self.queues.send(&envelope(&recovered), 0).await?;
+                    report.recovered += 1;
+                }
+                Err(err) => skip_refused(err)?,
+            }
+        }
+        Ok(())
+    }
+
+    async fn resend_lost(&self, now: DateTime<Utc>, report: &mut TickReport) -> Result<(), ServiceError> {
+        let due_before = now - self.settings.resend_after;
+        for job in self.service.store().oldest(JobStatus::Queued, self.settings.sweep_per_shard).await? {
+            let age = (now - job.due_at()).num_seconds().max(0);
+            let oldest = report.oldest_queued_seconds.entry(job.tier).or_insert(0);
+            *oldest = (*oldest).max(age);
+            if job.due_at() >= due_before {
+                continue;
+            }
+            match self.service.store().mark_resent(&job.id, due_before, now).await {
+                Ok(_) => {
+                    warn!(job_id = %job.id, age_seconds = age, "queued job waited too long: message sent again");
+                    self.queues.send(&envelope(&job), 0).await?;
+                    report.resent += 1;
+                }
+                Err(err) => skip_refused(err)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One metric set and one log line per tier (log-based metrics read the line).
+fn emit_depths(report: &TickReport) {
+    for (tier, depth) in &report.depths {
+        let mut set = MetricSet::new([("Tier", tier.as_str())]);
+        set.add("QueueVisible", Unit::Count, depth.visible as f64);
+        set.add("QueueInFlight", Unit::Count, depth.in_flight as f64);
+        set.add("QueueDelayed", Unit::Count, depth.delayed as f64);
+        set.add(
+            "OldestQueuedAge",
+            Unit::Seconds,
+            report.oldest_queued_seconds.get(tier).copied().unwrap_or(0) as f64,
+        );
+        set.emit();
+        // One line per tier for log-based metrics (the EMF issue formats these as metrics).
+        info!(
+            metric = "queue_depth",
+            queue = %tier,
+            visible = depth.visible,
+            in_flight = depth.in_flight,
+            delayed = depth.delayed,
+            oldest_queued_seconds = report.oldest_queued_seconds.get(tier).copied().unwrap_or(0),
+            "queue depth"
+        );
+    }
+}
+
+/// A write refused because the job moved on (another run, a cancel, a worker) is nothing to do;
+/// anything else is an error of this run.
+fn skip_refused(err: StoreError) -> Result<(), ServiceError> {
+    match err {
+        StoreError::InvalidTransition { .. } | StoreError::Conflict { .. } | StoreError::NotFound { .. } => {
+            Ok(())
+        }
+        other => Err(other.into()),
+    }
+}
+
+fn envelope(job: &Job) -> Envelope {
+    Envelope::new(&job.id, &job.job_type, job.tier, job.generation)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn settings_default_to_the_visibility_timeout_and_name_bad_values() {
+        let visibility = std::time::Duration::from_secs(120);
+        let defaults = SchedulerSettings::from_lookup(|_| None, visibility).expect("defaults");
+        assert_eq!(defaults.recover_after, Duration::seconds(120));
+        assert_eq!(defaults.resend_after, Duration::seconds(900));
+        assert!(defaults.recurring.is_empty());
+        let vars = HashMap::from([
+            ("JOBQ_RESEND_AFTER_SECONDS", " 60 "),
+            ("JOBQ_SCHEDULES", r#"[{"name":"n","schedule":"rate(5 minutes)","type":"noop"}]"#),
+        ]);
+        let set = SchedulerSettings::from_lookup(|k| vars.get(k).map(|v| v.to_string()), visibility)
+            .expect("valid");
+        assert_eq!((set.resend_after, set.recurring.len()), (Duration::seconds(60), 1));
+        for bad in ["0", "-5", "soon", "99999999999999999"] {
+            let lookup = |k: &str| (k == "JOBQ_RECOVER_AFTER_SECONDS").then(|| bad.to_owned());
+            let err = SchedulerSettings::from_lookup(lookup, visibility).expect_err(bad);
+            assert!(err.to_string().contains("JOBQ_RECOVER_AFTER_SECONDS"), "{bad}: {err}");
+        }
+    }
+}

@@ -93,10 +93,20 @@ impl Scheduler {
         job_types: Vec<String>,
         settings: SchedulerSettings,
     ) -> Self {
+        Self::from_ports(&crate::wiring::Ports::aws(clients, config), config, job_types, settings)
+    }
+
+    /// The scheduler on `ports`; its service knows `job_types` (the registry's).
+    pub fn from_ports(
+        ports: &crate::wiring::Ports,
+        config: &crate::config::Config,
+        job_types: Vec<String>,
+        settings: SchedulerSettings,
+    ) -> Self {
         Scheduler {
-            service: JobService::new(clients, config, job_types),
-            queues: SqsJobQueue::new(clients.sqs.clone(), config.queues.clone()),
-            dlqs: SqsJobQueue::new(clients.sqs.clone(), config.dlqs.clone()),
+            service: JobService::from_ports(ports, config, job_types),
+            queues: ports.queues.clone(),
+            dlqs: ports.dlqs.clone(),
             settings,
         }
     }

@@ -14,9 +14,9 @@
 //!   SQS documents; moto deletes them all.
 //!
 //! Where moto and SQS's documentation leave a choice, the memory side follows moto, checked here:
-//! - a receipt handle from an earlier receive still deletes the message (SQS says the request
-//!   succeeds but the message "might not be deleted"), and deleting a deleted message again
-//!   succeeds;
+//! - a receipt handle from an earlier receive still changes the message's visibility and deletes
+//!   it (SQS says the delete succeeds but the message "might not be deleted"), and deleting a
+//!   deleted message again succeeds;
 //! - a message moved to its dead-letter queue keeps its id, body and attributes.
 //!
 //! Other differences: moto's default MaximumMessageSize is 1 MiB, as SQS's is for queues created
@@ -286,14 +286,17 @@ pub async fn oversize_message_refused(f: &impl QueueFixture) {
     assert_eq!(depth(f, &url).await.visible, 1);
 }
 
-/// Receipts: an earlier one still deletes the message, deleting it again succeeds, a receipt
-/// never handed out is refused per entry, and a deleted message's visibility cannot change.
+/// Receipts: an earlier one still changes the visibility of and deletes the message, deleting it
+/// again succeeds, a receipt never handed out is refused per entry, and a deleted message's
+/// visibility cannot change.
 pub async fn stale_receipt_delete(f: &impl QueueFixture) {
     let url = f.create_queue(QueueSettings::new(30)).await;
     send(f, &url, "m", 0).await;
     let old = receive(f, &url, Some(0)).await[0].receipt_handle.clone();
     let current = receive(f, &url, None).await[0].receipt_handle.clone();
     assert_ne!(old, current);
+    f.port().change_visibility(&url, &old, 0).await.expect("an earlier receipt releases it too");
+    assert_eq!(depth(f, &url).await.visible, 1);
     assert!(f.port().delete_batch(&url, &[old]).await.expect("delete").is_empty());
     assert_eq!(depth(f, &url).await, QueueDepth::default(), "the old receipt deleted it");
     let bogus = "AQEBbogus-receipt-handle".to_owned();

@@ -377,8 +377,9 @@ impl MemoryQueues {
     /// SetQueueAttributes(VisibilityTimeout).
     pub fn set_visibility_timeout(&self, url: &str, visibility: i32) -> Result<(), QueueError> {
         const OPERATION: &str = "SetQueueAttributes";
+        let mut state = self.begin(OPERATION)?;
         check_visibility(OPERATION, visibility)?;
-        self.begin(OPERATION)?.queue(OPERATION, url)?.settings.visibility_timeout = visibility;
+        state.queue(OPERATION, url)?.settings.visibility_timeout = visibility;
         Ok(())
     }
 

@@ -523,7 +523,12 @@ mod tests {
         assert_eq!((again[0].message_id.as_str(), again[0].receive_count), (id.as_str(), 2));
         assert_ne!(again[0].receipt_handle, first[0].receipt_handle);
         pass(&clock, 5);
+        queues.set_visibility_timeout(&url, 10).expect("set visibility");
         assert_eq!(queues.receive(&url, 10, 0, None).await.expect("receive")[0].receive_count, 3);
+        pass(&clock, 9);
+        assert!(queues.receive(&url, 10, 0, None).await.expect("receive").is_empty());
+        pass(&clock, 1);
+        assert_eq!(queues.receive(&url, 10, 0, None).await.expect("receive")[0].receive_count, 4);
     }
 
     #[tokio::test]

@@ -37,6 +37,11 @@ impl RequestCounter {
             .collect()
     }
 
+    /// Count one request made without the SDK (an in-memory adapter), keyed as the SDK's are.
+    pub fn count(&self, service: &str, operation: &str) {
+        self.record(format!("{service}:{operation}"));
+    }
+
     fn record(&self, key: String) {
         if let Ok(mut counts) = self.counts.lock() {
             *counts.entry(key).or_default() += 1;

@@ -37,24 +37,7 @@ impl TestEnv {
     /// Provision a fresh, isolated set of resources. Panics with instructions when there is no
     /// emulator: these tests never pass by skipping.
     pub async fn new() -> TestEnv {
-        let endpoint = std::env::var("AWS_ENDPOINT_URL")
-            .ok()
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| panic!("AWS_ENDPOINT_URL is not set. {HOW_TO_RUN}"));
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
-        if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
-            loader = loader.region(Region::new("us-east-1"));
-        }
-        if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
-            loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                "test",
-                "test",
-                None,
-                None,
-                "jobq-tests",
-            ));
-        }
-        let sdk = loader.load().await;
+        let (sdk, endpoint) = emulator_sdk().await;
         let requests = RequestCounter::default();
         let clients = Clients::counted(&sdk, &requests);
         let names = ResourceNames::new(unique_prefix());
@@ -236,8 +219,31 @@ impl TestEnv {
     }
 }
 
+/// The SDK configuration for the emulator at `AWS_ENDPOINT_URL`, and that endpoint. Panics with
+/// instructions when there is none: these tests never pass by skipping.
+pub async fn emulator_sdk() -> (aws_config::SdkConfig, String) {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| panic!("AWS_ENDPOINT_URL is not set. {HOW_TO_RUN}"));
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
+        loader = loader.region(Region::new("us-east-1"));
+    }
+    if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+        loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "jobq-tests",
+        ));
+    }
+    (loader.load().await, endpoint)
+}
+
 /// Lowercase letters and digits only: valid in table, queue and bucket names alike.
-fn unique_prefix() -> String {
+pub fn unique_prefix() -> String {
     let id = uuid::Uuid::new_v4().simple().to_string();
     format!("t{}-", &id[..12])
 }

@@ -1,0 +1,250 @@
+//! The job queues: one standard queue per priority tier, over the message-queue port
+//! ([`MessageQueue`]). Sends and deletes are batched ten to a request, the most SQS takes.
+
+pub mod memory;
+pub mod port;
+pub mod sqs;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use aws_sdk_sqs::Client;
+use futures::{StreamExt, TryStreamExt};
+
+use crate::envelope::Envelope;
+use crate::priority::{PerTier, PriorityTier};
+
+pub use memory::{MemoryQueues, QueueSettings, Redrive};
+pub use port::{
+    BatchEntry, EntryFailure, MessageQueue, NewMessage, QueueDepth, QueueError, Received, Refusal,
+    SQS_BATCH_MAX,
+};
+pub use sqs::SqsMessageQueue;
+
+/// Message attribute that says why a message was dead-lettered by the worker.
+pub const REASON_ATTRIBUTE: &str = "jobq-reason";
+
+/// SQS refuses empty bodies; a dead letter keeps its place (and its reason) with this instead.
+const EMPTY_BODY: &str = "(empty body)";
+
+/// The queues of the three tiers (or, built over DLQ URLs, their dead-letter queues).
+#[derive(Debug, Clone)]
+pub struct SqsJobQueue {
+    port: Arc<dyn MessageQueue>,
+    urls: PerTier<String>,
+}
+
+impl SqsJobQueue {
+    /// Over SQS.
+    pub fn new(client: Client, urls: PerTier<String>) -> Self {
+        Self::with_port(Arc::new(SqsMessageQueue::new(client)), urls)
+    }
+
+    /// Over any message queue (e.g. [`MemoryQueues`]).
+    pub fn with_port(port: Arc<dyn MessageQueue>, urls: PerTier<String>) -> Self {
+        SqsJobQueue { port, urls }
+    }
+
+    pub fn port(&self) -> &Arc<dyn MessageQueue> {
+        &self.port
+    }
+
+    pub fn url(&self, tier: PriorityTier) -> &str {
+        self.urls.get(tier)
+    }
+
+    /// One envelope to its tier's queue, visible after `delay_seconds` (0..=900).
+    pub async fn send(&self, envelope: &Envelope, delay_seconds: i32) -> Result<String, QueueError> {
+        let message = NewMessage::new(envelope.encode(), delay_seconds);
+        self.port.send(self.url(envelope.tier), &message).await
+    }
+
+    /// Many envelopes, grouped by tier and sent ten to a request, the requests concurrently.
+    /// Returns the entries SQS refused (empty when all were sent), `index` into `messages`.
+    pub async fn send_batch(&self, messages: &[(Envelope, i32)]) -> Result<Vec<EntryFailure>, QueueError> {
+        let mut requests = Vec::new();
+        for tier in PriorityTier::ALL {
+            let indexes: Vec<usize> = (0..messages.len()).filter(|i| messages[*i].0.tier == tier).collect();
+            for chunk in indexes.chunks(SQS_BATCH_MAX) {
+                requests.push((tier, chunk.to_vec()));
+            }
+        }
+        let failures: Vec<Vec<EntryFailure>> = futures::stream::iter(requests)
+            .map(|(tier, indexes)| async move {
+                // The entry id is the caller's index, so a failure names its message.
+                let entries: Vec<BatchEntry> = indexes
+                    .iter()
+                    .map(|&i| BatchEntry {
+                        id: i.to_string(),
+                        body: messages[i].0.encode(),
+                        delay_seconds: messages[i].1,
+                    })
+                    .collect();
+                let failures = self.port.send_batch(self.url(tier), &entries).await?;
+                Ok::<_, QueueError>(in_caller_order(failures, &indexes))
+            })
+            .buffer_unordered(8)
+            .try_collect()
+            .await?;
+        Ok(failures.into_iter().flatten().collect())
+    }
+
+    /// Put a message body (possibly not an envelope) on this tier's queue with the reason it is
+    /// there; built over DLQ URLs, this is the worker's dead-letter path.
+    pub async fn send_with_reason(
+        &self,
+        tier: PriorityTier,
+        body: &str,
+        reason: &str,
+    ) -> Result<(), QueueError> {
+        send_reason(self.port.as_ref(), self.url(tier), body, reason).await
+    }
+
+    /// The queue's ARN, as Lambda event records carry it in `eventSourceARN`.
+    pub async fn arn(&self, tier: PriorityTier) -> Result<String, QueueError> {
+        self.port.arn(self.url(tier)).await
+    }
+
+    /// Long-poll up to `max` (clamped to 1..=10) messages; `visibility` overrides the queue's
+    /// timeout.
+    pub async fn receive(
+        &self,
+        tier: PriorityTier,
+        max: i32,
+        wait_seconds: i32,
+        visibility: Option<i32>,
+    ) -> Result<Vec<Received>, QueueError> {
+        self.port.receive(self.url(tier), max.clamp(1, port::MAX_RECEIVE), wait_seconds, visibility).await
+    }
+
+    /// Keep a message hidden for `seconds` more (a long job's heartbeat), or 0 to release it now.
+    pub async fn change_visibility(
+        &self,
+        tier: PriorityTier,
+        receipt: &str,
+        seconds: i32,
+    ) -> Result<(), QueueError> {
+        self.port.change_visibility(self.url(tier), receipt, seconds).await
+    }
+
+    /// Delete messages ten to a request. The same receipt twice is sent once, so a duplicate
+    /// delivery in one batch never trips `BatchEntryIdsNotDistinct`. Failures are `index`ed into
+    /// `receipts`.
+    pub async fn delete_batch(
+        &self,
+        tier: PriorityTier,
+        receipts: &[String],
+    ) -> Result<Vec<EntryFailure>, QueueError> {
+        let mut seen = HashSet::new();
+        let unique: Vec<usize> = (0..receipts.len()).filter(|&i| seen.insert(&receipts[i])).collect();
+        let mut failures = Vec::new();
+        for chunk in unique.chunks(SQS_BATCH_MAX) {
+            let batch: Vec<String> = chunk.iter().map(|&i| receipts[i].clone()).collect();
+            let refused = self.port.delete_batch(self.url(tier), &batch).await?;
+            failures.extend(in_caller_order(refused, chunk));
+        }
+        Ok(failures)
+    }
+
+    pub async fn depth(&self, tier: PriorityTier) -> Result<QueueDepth, QueueError> {
+        self.port.depth(self.url(tier)).await
+    }
+}
+
+/// Failures of one request (indexed into the request) indexed into the caller's slice instead.
+fn in_caller_order(failures: Vec<EntryFailure>, indexes: &[usize]) -> Vec<EntryFailure> {
+    failures
+        .into_iter()
+        .map(|f| EntryFailure { index: indexes.get(f.index).copied().unwrap_or(usize::MAX), ..f })
+        .collect()
+}
+
+/// Put `body` on the queue at `url` with the reason it is there (a dead-letter path).
+pub async fn send_with_reason(
+    client: &Client,
+    url: &str,
+    body: &str,
+    reason: &str,
+) -> Result<(), QueueError> {
+    send_reason(&SqsMessageQueue::new(client.clone()), url, body, reason).await
+}
+
+/// As [`send_with_reason`], over any message queue.
+pub async fn send_reason(
+    port: &dyn MessageQueue,
+    url: &str,
+    body: &str,
+    reason: &str,
+) -> Result<(), QueueError> {
+    let body = if body.is_empty() { EMPTY_BODY } else { body };
+    let message = NewMessage::new(body, 0).with_attribute(REASON_ATTRIBUTE, reason);
+    port.send(url, &message).await.map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::ManualClock;
+
+    fn tiers() -> (Arc<MemoryQueues>, SqsJobQueue) {
+        let clock = ManualClock::new(chrono::DateTime::from_timestamp(1_800_000_000, 0).expect("time"));
+        let memory = Arc::new(MemoryQueues::new(Arc::new(clock)));
+        let urls = PerTier::from_fn(|tier| {
+            memory.create_queue(&format!("jobs-{tier}"), QueueSettings::new(30)).expect("create")
+        });
+        (memory.clone(), SqsJobQueue::with_port(memory, urls))
+    }
+
+    fn envelope(i: usize, tier: PriorityTier) -> Envelope {
+        Envelope::new(format!("job-{i}"), "noop", tier, 0)
+    }
+
+    #[tokio::test]
+    async fn a_batch_goes_ten_to_a_request_per_tier_and_failures_name_the_callers_index() {
+        let (memory, queues) = tiers();
+        let mut messages = Vec::new();
+        for (tier, count) in [(PriorityTier::High, 12), (PriorityTier::Normal, 9), (PriorityTier::Low, 4)] {
+            for _ in 0..count {
+                messages.push((envelope(messages.len(), tier), 0));
+            }
+        }
+        messages[13].1 = 901; // the second normal message: out of range
+        let failures = queues.send_batch(&messages).await.expect("send batch");
+        assert_eq!(failures.iter().map(|f| f.index).collect::<Vec<_>>(), [13]);
+        assert_eq!(memory.requests().snapshot().get("SQS:SendMessageBatch"), Some(&4));
+        for (tier, count) in [(PriorityTier::High, 12), (PriorityTier::Normal, 8), (PriorityTier::Low, 4)] {
+            assert_eq!(queues.depth(tier).await.expect("depth").visible, count, "{tier}");
+        }
+    }
+
+    #[tokio::test]
+    async fn deletes_send_each_receipt_once_and_failures_name_the_callers_index() {
+        let (memory, queues) = tiers();
+        let tier = PriorityTier::Normal;
+        let sent: Vec<(Envelope, i32)> = (0..12).map(|i| (envelope(i, tier), 0)).collect();
+        assert!(queues.send_batch(&sent).await.expect("send").is_empty());
+        let mut receipts = Vec::new();
+        while receipts.len() < 12 {
+            let got = queues.receive(tier, 10, 0, None).await.expect("receive");
+            receipts.extend(got.into_iter().map(|m| m.receipt_handle));
+        }
+        // 12 distinct + a repeat + an invalid one at index 13: two requests, not three.
+        receipts.push(receipts[0].clone());
+        receipts.push("bogus".into());
+        let before = memory.requests().snapshot();
+        let failures = queues.delete_batch(tier, &receipts).await.expect("delete");
+        assert_eq!(failures.iter().map(|f| f.index).collect::<Vec<_>>(), [13]);
+        assert_eq!(memory.requests().since(&before).get("SQS:DeleteMessageBatch"), Some(&2));
+        assert_eq!(queues.depth(tier).await.expect("depth"), QueueDepth::default());
+    }
+
+    #[tokio::test]
+    async fn a_reason_travels_as_an_attribute_and_an_empty_body_is_kept() {
+        let (_memory, dlqs) = tiers();
+        dlqs.send_with_reason(PriorityTier::Low, "", "handler panicked").await.expect("send");
+        let got = dlqs.receive(PriorityTier::Low, 10, 0, None).await.expect("receive");
+        assert_eq!(got[0].body, EMPTY_BODY);
+        assert_eq!(got[0].attributes.get(REASON_ATTRIBUTE).map(String::as_str), Some("handler panicked"));
+        assert!(dlqs.arn(PriorityTier::Low).await.expect("arn").ends_with(":jobs-low"));
+    }
+}

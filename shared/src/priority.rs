@@ -176,6 +176,14 @@ impl<T> PerTier<T> {
         }
     }
 
+    pub fn get_mut(&mut self, tier: PriorityTier) -> &mut T {
+        match tier {
+            PriorityTier::High => &mut self.high,
+            PriorityTier::Normal => &mut self.normal,
+            PriorityTier::Low => &mut self.low,
+        }
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (PriorityTier, &T)> {
         PriorityTier::ALL.into_iter().map(move |t| (t, self.get(t)))
     }

@@ -42,3 +42,50 @@ impl Ports {
         self
     }
 }
+
+/// The in-memory adapters behind a [`Ports`], for tests and the simulation to drive and inspect.
+#[derive(Debug, Clone)]
+pub struct MemoryAws {
+    pub table: crate::memory::MemoryTable,
+    pub queues: Arc<crate::queue::MemoryQueues>,
+    /// Names the memory resources as `Config::from_env` names the real ones.
+    pub config: Config,
+}
+
+impl Ports {
+    /// The in-memory adapters, with the resources `provision` creates on AWS: the three tier
+    /// queues (visibility and redrive to their DLQs as in the template) and the table.
+    pub fn memory(clock: Arc<dyn Clock>) -> Result<(Ports, MemoryAws), crate::queue::QueueError> {
+        use crate::queue::{MemoryQueues, QueueSettings};
+        use crate::resources::{MAX_RECEIVE_COUNT, QUEUE_VISIBILITY_TIMEOUT_SECONDS, ResourceNames};
+        let names = ResourceNames::new("jobq-");
+        let queues = Arc::new(MemoryQueues::new(clock.clone()));
+        let visibility = i32::try_from(QUEUE_VISIBILITY_TIMEOUT_SECONDS).unwrap_or(43_200);
+        let mut dlqs = crate::PerTier::from_fn(|_| String::new());
+        let mut tiers = dlqs.clone();
+        for tier in crate::PriorityTier::ALL {
+            let dlq = queues.create_queue(&names.dlq(tier), QueueSettings::new(visibility))?;
+            let settings = QueueSettings::new(visibility).with_redrive(dlq.clone(), MAX_RECEIVE_COUNT);
+            *tiers.get_mut(tier) = queues.create_queue(&names.queue(tier), settings)?;
+            *dlqs.get_mut(tier) = dlq;
+        }
+        let config = Config {
+            table: names.table(),
+            queues: tiers.clone(),
+            dlqs: dlqs.clone(),
+            ingest_queue: None,
+            bucket: None,
+            retention: chrono::Duration::days(7),
+        };
+        let table = crate::memory::MemoryTable::new(clock.clone());
+        let port: Arc<dyn crate::queue::MessageQueue> = queues.clone();
+        let ports = Ports {
+            store: JobStore::over(Arc::new(table.clone()), config.retention),
+            queues: SqsJobQueue::with_port(port.clone(), tiers),
+            dlqs: SqsJobQueue::with_port(port, dlqs),
+            clock,
+            s3: None,
+        };
+        Ok((ports, MemoryAws { table, queues, config }))
+    }
+}

@@ -1,0 +1,104 @@
+//! The real handlers on the in-memory ports, under a manual clock: no emulator, no network.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration};
+use jobq::dlq::DeadLetterHandler;
+use jobq::ports::{Clock, ManualClock};
+use jobq::queue::REASON_ATTRIBUTE;
+use jobq::service::JobService;
+use jobq::task::Registry;
+use jobq::wiring::MemoryAws;
+use jobq::worker::{Worker, WorkerSettings, poll_once};
+use jobq::{JobStatus, NewJob, Ports, PriorityTier};
+use serde_json::json;
+
+struct Stack {
+    clock: ManualClock,
+    ports: Ports,
+    aws: MemoryAws,
+    service: JobService,
+    worker: Worker,
+}
+
+fn stack() -> Stack {
+    let clock = ManualClock::new(DateTime::from_timestamp(1_800_000_000, 0).expect("time"));
+    let (ports, aws) = Ports::memory(Arc::new(clock.clone())).expect("memory ports");
+    let registry = Registry::with_builtins();
+    let types: Vec<String> = registry.job_types().into_iter().map(str::to_owned).collect();
+    let service = JobService::from_ports(&ports, &aws.config, types);
+    let worker = Worker::from_ports(&ports, registry, WorkerSettings::default());
+    Stack { clock, ports, aws, service, worker }
+}
+
+impl Stack {
+    /// What the event source mapping does until the tier queues have nothing visible.
+    async fn drain(&self) -> usize {
+        let mut received = 0;
+        for tier in PriorityTier::ALL {
+            let arn = self.ports.queues.arn(tier).await.expect("arn");
+            loop {
+                let handle = |event| self.worker.handle(event, None);
+                let polled = poll_once(&self.ports.queues, tier, &arn, 10, 0, handle).await.expect("poll");
+                if polled.received == 0 {
+                    break;
+                }
+                received += polled.received;
+            }
+        }
+        received
+    }
+
+    async fn status(&self, id: &str) -> (JobStatus, u32) {
+        let job = self.service.get(id).await.expect("get").expect("exists");
+        (job.status, job.attempts)
+    }
+}
+
+fn spec(job_type: &str, payload: serde_json::Value) -> NewJob {
+    NewJob { job_type: job_type.into(), payload, ..NewJob::default() }
+}
+
+#[tokio::test(start_paused = true)]
+async fn jobs_complete_retry_and_dead_letter_in_memory() {
+    let s = stack();
+    let (echo, _) = s.service.enqueue(spec("echo", json!({"hi": 1}))).await.expect("enqueue");
+    let (flaky, _) = s.service.enqueue(spec("fail", json!({"times": 1}))).await.expect("enqueue");
+    let mut hopeless = spec("fail", json!({"retryable": false}));
+    hopeless.priority = jobq::Priority::HIGH;
+    let (hopeless, _) = s.service.enqueue(hopeless).await.expect("enqueue");
+
+    assert_eq!(s.drain().await, 3);
+    let done = s.service.get(&echo.id).await.expect("get").expect("exists");
+    assert_eq!((done.status, done.result), (JobStatus::Completed, Some(json!({"hi": 1}))));
+    assert_eq!(s.status(&flaky.id).await, (JobStatus::Retrying, 1));
+    assert_eq!(s.status(&hopeless.id).await, (JobStatus::Failed, 1));
+
+    s.clock.advance(Duration::minutes(1));
+    assert_eq!(s.drain().await, 1, "the retry comes due on the clock");
+    assert_eq!(s.status(&flaky.id).await, (JobStatus::Completed, 2));
+
+    let dlq = s.ports.dlqs.receive(PriorityTier::High, 10, 0, None).await.expect("dlq");
+    assert_eq!(dlq.len(), 1);
+    assert_eq!(dlq[0].attributes.get(REASON_ATTRIBUTE).map(String::as_str), Some("fatal_error"));
+    let arn = s.ports.dlqs.arn(PriorityTier::High).await.expect("arn");
+    let handler = DeadLetterHandler::from_ports(&s.ports);
+    let response = handler.handle(jobq::worker::sqs_event(&dlq, &arn, "memory")).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(s.status(&hopeless.id).await, (JobStatus::Failed, 1), "recorded once");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_throttled_claim_spends_no_attempt_and_the_job_runs_after() {
+    let s = stack();
+    let (job, _) = s.service.enqueue(spec("noop", json!(null))).await.expect("enqueue");
+    s.aws.table.set_throttled(true);
+    assert_eq!(s.drain().await, 1);
+    s.aws.table.set_throttled(false);
+    assert_eq!(s.status(&job.id).await, (JobStatus::Queued, 0), "no attempt spent");
+    assert_eq!(s.drain().await, 0, "the message is hidden until it comes back");
+    s.clock.advance(Duration::seconds(11));
+    assert_eq!(s.drain().await, 1);
+    assert_eq!(s.status(&job.id).await, (JobStatus::Completed, 1));
+    assert!(s.clock.now() > DateTime::from_timestamp(1_800_000_010, 0).expect("time"));
+}

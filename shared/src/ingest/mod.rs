@@ -19,8 +19,8 @@ pub use rules::{IngestRule, IngestRules};
 pub struct IngestHandler {
     service: JobService,
     rules: IngestRules,
-    sqs: aws_sdk_sqs::Client,
-    dlq_url: Option<String>,
+    /// Where undecodable notifications go, with their reason (the ingest queue's DLQ).
+    dead_letters: Option<(std::sync::Arc<dyn crate::queue::MessageQueue>, String)>,
 }
 
 impl IngestHandler {
@@ -30,7 +30,18 @@ impl IngestHandler {
         sqs: aws_sdk_sqs::Client,
         dlq_url: Option<String>,
     ) -> Self {
-        IngestHandler { service, rules, sqs, dlq_url }
+        let port: std::sync::Arc<dyn crate::queue::MessageQueue> =
+            std::sync::Arc::new(crate::queue::SqsMessageQueue::new(sqs));
+        Self::with_dead_letters(service, rules, dlq_url.map(|url| (port, url)))
+    }
+
+    /// The handler with its dead-letter queue on any queue port (none: poison is logged only).
+    pub fn with_dead_letters(
+        service: JobService,
+        rules: IngestRules,
+        dead_letters: Option<(std::sync::Arc<dyn crate::queue::MessageQueue>, String)>,
+    ) -> Self {
+        IngestHandler { service, rules, dead_letters }
     }
 
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
@@ -80,8 +91,8 @@ impl IngestHandler {
     }
 
     async fn dead_letter(&self, body: &str, reason: &str) -> bool {
-        let Some(url) = &self.dlq_url else { return true };
-        match crate::queue::send_with_reason(&self.sqs, url, body, reason).await {
+        let Some((queue, url)) = &self.dead_letters else { return true };
+        match crate::queue::send_reason(queue.as_ref(), url, body, reason).await {
             Ok(()) => true,
             Err(err) => {
                 error!(error = %err, "could not reach the ingest DLQ; the message will return");

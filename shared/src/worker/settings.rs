@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, Vars};
 use crate::resources::QUEUE_VISIBILITY_TIMEOUT_SECONDS;
 use crate::task::RetryPolicy;
 
@@ -50,42 +50,23 @@ impl WorkerSettings {
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let d = WorkerSettings::default();
-        let number = |name: &str,
-                      default: u64,
-                      range: std::ops::RangeInclusive<u64>|
-         -> Result<u64, ConfigError> {
-            match lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
-                None => Ok(default),
-                Some(value) => match value.parse::<u64>() {
-                    Ok(n) if range.contains(&n) => Ok(n),
-                    _ => Err(ConfigError::Invalid {
-                        var: name.to_owned(),
-                        value,
-                        reason: format!("expected a whole number from {} to {}", range.start(), range.end()),
-                    }),
-                },
-            }
-        };
+        let vars = Vars::new(lookup);
         Ok(WorkerSettings {
-            concurrency: number("JOBQ_WORKER_CONCURRENCY", d.concurrency as u64, 1..=100)? as usize,
-            progress_interval: Duration::from_millis(number(
-                "JOBQ_PROGRESS_INTERVAL_MS",
-                1000,
-                10..=600_000,
-            )?),
-            visibility_timeout: Duration::from_secs(number(
+            concurrency: vars.number("JOBQ_WORKER_CONCURRENCY", d.concurrency as u64, 1..=100)? as usize,
+            progress_interval: vars.millis("JOBQ_PROGRESS_INTERVAL_MS", 1000, 10..=600_000)?,
+            visibility_timeout: vars.seconds(
                 "JOBQ_VISIBILITY_TIMEOUT_SECONDS",
                 d.visibility_timeout.as_secs(),
                 1..=43_200,
-            )?),
+            )?,
             retry: RetryPolicy {
-                base: Duration::from_millis(number("JOBQ_RETRY_BASE_MS", 2000, 1..=3_600_000)?),
+                base: vars.millis("JOBQ_RETRY_BASE_MS", 2000, 1..=3_600_000)?,
                 factor: d.retry.factor,
-                cap: Duration::from_secs(number("JOBQ_RETRY_CAP_SECONDS", 900, 1..=900)?),
+                cap: vars.seconds("JOBQ_RETRY_CAP_SECONDS", 900, 1..=900)?,
             },
-            pause_cache: Duration::from_millis(number("JOBQ_PAUSE_CACHE_MS", 5000, 0..=600_000)?),
-            pause_recheck: Duration::from_secs(number("JOBQ_PAUSE_RECHECK_SECONDS", 30, 1..=900)?),
-            safety_margin: Duration::from_millis(number("JOBQ_SAFETY_MARGIN_MS", 3000, 0..=60_000)?),
+            pause_cache: vars.millis("JOBQ_PAUSE_CACHE_MS", 5000, 0..=600_000)?,
+            pause_recheck: vars.seconds("JOBQ_PAUSE_RECHECK_SECONDS", 30, 1..=900)?,
+            safety_margin: vars.millis("JOBQ_SAFETY_MARGIN_MS", 3000, 0..=60_000)?,
             transient_delay: d.transient_delay,
         })
     }

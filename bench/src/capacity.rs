@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 use futures::StreamExt;
-use jobq::queue::SqsJobQueue;
+use jobq::queue::TierQueues;
 use jobq::store::{DynamoJobStore, RunOutcome, StoreError, keys};
 use jobq::{Envelope, Job, NewJob, PriorityTier};
 use jobq_integration_tests::TestEnv;
@@ -93,7 +93,7 @@ pub async fn run(costs: &Costs, e2e: &[Result<e2e::Outcome>]) {
 
 struct Driver {
     store: DynamoJobStore,
-    queues: SqsJobQueue,
+    queues: TierQueues,
     tier: PriorityTier,
     jobs: usize,
     done: AtomicUsize,
@@ -121,7 +121,7 @@ async fn measure(mode: Mode, jobs: usize, consumers: usize) -> Result<(f64, PerJ
     };
     let driver = Driver {
         store: DynamoJobStore::new(clients.dynamodb.clone(), &env.config.table, env.config.retention),
-        queues: SqsJobQueue::new(clients.sqs.clone(), env.config.queues.clone()),
+        queues: TierQueues::new(clients.sqs.clone(), env.config.queues.clone()),
         tier: PriorityTier::Normal,
         jobs,
         done: AtomicUsize::new(0),

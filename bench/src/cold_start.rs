@@ -195,7 +195,7 @@ async fn first_event(env: &TestEnv, function: &str) -> Result<(Value, Expect)> {
                     "object": {"key": key, "size": 1024, "eTag": "d41d8cd98f00b204e9800998ecf8427e", "sequencer": "0065A1B2C3D4E5F6"},
                 },
             }]});
-            let ingest = jobq::queue::SqsJobQueue::new(
+            let ingest = jobq::queue::TierQueues::new(
                 env.clients.sqs.clone(),
                 jobq::PerTier::from_fn(|_| env.provisioned.ingest_queue.clone()),
             );

@@ -298,7 +298,7 @@ async fn worker_runs(
 
     let (worker, worker_counter) = env.counted_worker(Registry::with_builtins(), settings);
     let (poller_clients, poller_counter) = env.counted_clients();
-    let poller_queue = jobq::queue::SqsJobQueue::new(poller_clients.sqs.clone(), env.config.queues.clone());
+    let poller_queue = jobq::queue::TierQueues::new(poller_clients.sqs.clone(), env.config.queues.clone());
     let arn = env.arn(tier).await;
     let mut empty_polls = 0u64;
     let mut batches = 0u64;

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::{LocalHost, unique_prefix};
 use jobq::priority::{PerTier, PriorityTier};
-use jobq::queue::SqsJobQueue;
+use jobq::queue::TierQueues;
 use jobq::resources::ResourceNames;
 use serde_json::{Value, json};
 
@@ -69,7 +69,7 @@ fn spec(i: usize) -> Value {
 }
 
 /// Every message of the tier queues and their DLQs: visible, in flight and delayed.
-async fn waiting(queues: &SqsJobQueue, dlqs: &SqsJobQueue) -> (u64, u64) {
+async fn waiting(queues: &TierQueues, dlqs: &TierQueues) -> (u64, u64) {
     let (mut queued, mut dead) = (0, 0);
     for tier in PriorityTier::ALL {
         let q = queues.depth(tier).await.expect("queue depth");
@@ -112,8 +112,8 @@ async fn ten_thousand_mixed_jobs_through_the_local_stack_end_exactly_accounted()
     .await;
     let clients = jobq::aws::Clients::from_env().await;
     let names = ResourceNames::new(&prefix);
-    let queues = SqsJobQueue::new(clients.sqs.clone(), queue_urls(&clients, |t| names.queue(t)).await);
-    let dlqs = SqsJobQueue::new(clients.sqs.clone(), queue_urls(&clients, |t| names.dlq(t)).await);
+    let queues = TierQueues::new(clients.sqs.clone(), queue_urls(&clients, |t| names.queue(t)).await);
+    let dlqs = TierQueues::new(clients.sqs.clone(), queue_urls(&clients, |t| names.dlq(t)).await);
 
     let started = Instant::now();
     let mut report = Instant::now();

@@ -3,39 +3,42 @@
 //! The job record in DynamoDB is the source of truth; SQS messages are small envelopes pointing
 //! at it. Every status change goes through [`status::JobStatus::apply`] and is written with a
 //! condition on the source status, so races resolve inside DynamoDB.
+//!
+//! The crate in layers, each using only those above it:
+//! - [`domain`]: jobs, statuses and their transitions, priorities, envelopes, tasks; no AWS.
+//! - [`ports`]: what the handlers need from outside (table, message queues, clock) as traits,
+//!   with the typed conditions and updates every job write is made of.
+//! - [`store`] and [`queue`]: the job store's rules and the tier queues, over the ports.
+//! - [`adapters`]: the ports on AWS ([`aws`]: DynamoDB, SQS, provisioning, request counting) and in
+//!   memory ([`memory`], for tests and the simulation), held together by one conformance suite.
+//! - [`handlers`]: the worker, dead-letter, ingest and scheduler handlers and the job service.
+//! - [`api`]: the HTTP API; [`wiring`]: handlers assembled from ports.
+//!
+//! Every module keeps its short path (`jobq::worker`, `jobq::model`, ...).
 
 // The OpenAPI document is one large `json!` literal.
 #![recursion_limit = "512"]
 
+pub mod adapters;
 pub mod api;
-pub mod aws;
-pub mod builtin;
 pub mod config;
-pub mod context;
-pub mod dlq;
-pub mod envelope;
-pub mod ingest;
-pub mod jobs;
+pub mod domain;
+pub mod handlers;
 pub mod local;
-pub mod memory;
 pub mod metrics;
-pub mod model;
 pub mod ports;
-pub mod priority;
 #[cfg(test)]
 mod proptest_support;
-pub mod provision;
 pub mod queue;
-pub mod requests;
 pub mod resources;
-pub mod scheduler;
-pub mod service;
-pub mod status;
 pub mod store;
-pub mod task;
 pub mod telemetry;
 pub mod wiring;
-pub mod worker;
+
+pub use adapters::aws::{provision, requests};
+pub use adapters::{aws, memory};
+pub use domain::{builtin, context, envelope, jobs, model, priority, status, task};
+pub use handlers::{dlq, ingest, scheduler, service, worker};
 
 pub use config::Config;
 pub use envelope::Envelope;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::aws::Clients;
 use crate::config::Config;
 use crate::ports::clock::{self, Clock};
-use crate::queue::SqsJobQueue;
+use crate::queue::TierQueues;
 use crate::store::JobStore;
 
 #[derive(Debug, Clone)]
@@ -16,9 +16,9 @@ pub struct Ports {
     /// The job store, over its table port.
     pub store: JobStore,
     /// The tier queues.
-    pub queues: SqsJobQueue,
+    pub queues: TierQueues,
     /// The tier queues' dead-letter queues.
-    pub dlqs: SqsJobQueue,
+    pub dlqs: TierQueues,
     pub clock: Arc<dyn Clock>,
     /// For the health check of the uploads bucket (none in memory).
     pub s3: Option<aws_sdk_s3::Client>,
@@ -29,8 +29,8 @@ impl Ports {
     pub fn aws(clients: &Clients, config: &Config) -> Self {
         Ports {
             store: JobStore::new(clients.dynamodb.clone(), &config.table, config.retention),
-            queues: SqsJobQueue::new(clients.sqs.clone(), config.queues.clone()),
-            dlqs: SqsJobQueue::new(clients.sqs.clone(), config.dlqs.clone()),
+            queues: TierQueues::new(clients.sqs.clone(), config.queues.clone()),
+            dlqs: TierQueues::new(clients.sqs.clone(), config.dlqs.clone()),
             clock: clock::system(),
             s3: Some(clients.s3.clone()),
         }
@@ -81,8 +81,8 @@ impl Ports {
         let port: Arc<dyn crate::queue::MessageQueue> = queues.clone();
         let ports = Ports {
             store: JobStore::over(Arc::new(table.clone()), config.retention),
-            queues: SqsJobQueue::with_port(port.clone(), tiers),
-            dlqs: SqsJobQueue::with_port(port, dlqs),
+            queues: TierQueues::with_port(port.clone(), tiers),
+            dlqs: TierQueues::with_port(port, dlqs),
             clock,
             s3: None,
         };

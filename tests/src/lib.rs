@@ -9,7 +9,7 @@ pub mod fault_proxy;
 use aws_config::{BehaviorVersion, Region};
 use jobq::aws::Clients;
 use jobq::provision::{Provisioned, provision};
-use jobq::queue::SqsJobQueue;
+use jobq::queue::TierQueues;
 use jobq::requests::RequestCounter;
 use jobq::resources::ResourceNames;
 use jobq::store::DynamoJobStore;
@@ -52,12 +52,12 @@ impl TestEnv {
         DynamoJobStore::new(self.clients.dynamodb.clone(), &self.config.table, self.config.retention)
     }
 
-    pub fn queues(&self) -> SqsJobQueue {
-        SqsJobQueue::new(self.clients.sqs.clone(), self.config.queues.clone())
+    pub fn queues(&self) -> TierQueues {
+        TierQueues::new(self.clients.sqs.clone(), self.config.queues.clone())
     }
 
-    pub fn dlqs(&self) -> SqsJobQueue {
-        SqsJobQueue::new(self.clients.sqs.clone(), self.config.dlqs.clone())
+    pub fn dlqs(&self) -> TierQueues {
+        TierQueues::new(self.clients.sqs.clone(), self.config.dlqs.clone())
     }
 
     /// Create the job and send its envelope, as the API does.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use jobq::context::JobContext;
 use jobq::ingest::{IngestHandler, IngestRules};
-use jobq::queue::SqsJobQueue;
+use jobq::queue::TierQueues;
 use jobq::scheduler::{Scheduler, SchedulerSettings, parse_recurring};
 use jobq::service::JobService;
 use jobq::store::ListQuery;
@@ -54,7 +54,7 @@ async fn uploads_become_jobs_with_their_exact_keys_once() {
             .expect("upload");
     }
     let ingest_url = env.config.ingest_queue.clone().expect("ingest queue");
-    let ingest_queue = SqsJobQueue::new(env.clients.sqs.clone(), PerTier::from_fn(|_| ingest_url.clone()));
+    let ingest_queue = TierQueues::new(env.clients.sqs.clone(), PerTier::from_fn(|_| ingest_url.clone()));
     let mut messages = Vec::new();
     for _ in 0..5 {
         messages.extend(ingest_queue.receive(PriorityTier::Normal, 10, 1, Some(60)).await.expect("receive"));
@@ -102,7 +102,7 @@ async fn uploads_become_jobs_with_their_exact_keys_once() {
     poison.records[0].body = Some("garbage".into());
     assert!(handler.handle(poison).await.batch_item_failures.is_empty());
     let dlq_url = env.provisioned.ingest_dlq.clone();
-    let dlq = SqsJobQueue::new(env.clients.sqs.clone(), PerTier::from_fn(|_| dlq_url.clone()));
+    let dlq = TierQueues::new(env.clients.sqs.clone(), PerTier::from_fn(|_| dlq_url.clone()));
     let dead = dlq.receive(PriorityTier::Normal, 10, 1, None).await.expect("receive");
     assert_eq!(dead.len(), 1);
     assert!(

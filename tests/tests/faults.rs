@@ -16,7 +16,7 @@ use axum::http::StatusCode;
 use futures::StreamExt;
 use jobq::api::ApiSettings;
 use jobq::dlq::{DeadLetterHandler, DeadLetterOutcome};
-use jobq::queue::{REASON_ATTRIBUTE, SqsJobQueue};
+use jobq::queue::{REASON_ATTRIBUTE, TierQueues};
 use jobq::service::{JobService, ServiceError};
 use jobq::store::DynamoJobStore;
 use jobq::task::Registry;
@@ -78,7 +78,7 @@ async fn the_proxy_answers_in_each_protocol_and_the_sdk_retries_what_it_injects(
     assert!(err.as_service_error().is_some_and(|e| e.is_request_throttled()), "{err:?}");
 
     // Dropped before forwarding: nothing happened, and the SDK's retry sends the message once.
-    let queues = SqsJobQueue::new(clients.sqs.clone(), env.config.queues.clone());
+    let queues = TierQueues::new(clients.sqs.clone(), env.config.queues.clone());
     let envelope = Envelope::new("j1", "noop", PriorityTier::Normal, 0);
     proxy.inject_next("SQS:SendMessage", Fault::DropBefore);
     proxy.inject_next("SQS:SendMessage", Fault::ServerError);
@@ -271,7 +271,7 @@ fn body_of(i: usize) -> Value {
 
 /// One event source mapping: receive, run, delete what succeeded, until told to stop.
 async fn poll_loop<H, Fut>(
-    queue: SqsJobQueue,
+    queue: TierQueues,
     tier: PriorityTier,
     arn: String,
     mut stop: tokio::sync::watch::Receiver<bool>,
@@ -362,8 +362,8 @@ async fn with_a_tenth_of_aws_calls_failing_every_job_ends_once() {
     let worker = Arc::new(Worker::new(&clients, &env.config, Registry::with_builtins(), settings));
     let store = DynamoJobStore::new(clients.dynamodb.clone(), &env.config.table, env.config.retention);
     let dead_letters = Arc::new(DeadLetterHandler::new(store));
-    let queues = SqsJobQueue::new(clients.sqs.clone(), env.config.queues.clone());
-    let dlqs = SqsJobQueue::new(clients.sqs.clone(), env.config.dlqs.clone());
+    let queues = TierQueues::new(clients.sqs.clone(), env.config.queues.clone());
+    let dlqs = TierQueues::new(clients.sqs.clone(), env.config.dlqs.clone());
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut pollers = tokio::task::JoinSet::new();
     for tier in PriorityTier::ALL {

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use jobq::queue::SqsJobQueue;
+use jobq::queue::TierQueues;
 use jobq::requests::total;
 use jobq::resources::MAX_RECEIVE_COUNT;
 use jobq::{Envelope, PriorityTier};
@@ -12,7 +12,7 @@ fn envelope(i: usize, tier: PriorityTier) -> Envelope {
     Envelope::new(format!("job-{i}"), "noop", tier, 0)
 }
 
-async fn drain(queue: &SqsJobQueue, tier: PriorityTier, expected: usize) -> Vec<Envelope> {
+async fn drain(queue: &TierQueues, tier: PriorityTier, expected: usize) -> Vec<Envelope> {
     let mut got = Vec::new();
     for _ in 0..20 {
         if got.len() >= expected {

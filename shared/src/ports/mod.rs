@@ -4,7 +4,9 @@
 
 pub mod clock;
 pub mod eval;
+pub mod queue;
 pub mod table;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use queue::MessageQueue;
 pub use table::{Attr, Cond, Item, Table, TableError};

@@ -1,25 +1,20 @@
 //! The job queues: one standard queue per priority tier, over the message-queue port
 //! ([`MessageQueue`]). Sends and deletes are batched ten to a request, the most SQS takes.
 
-pub mod memory;
-pub mod port;
-pub mod sqs;
-
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use aws_sdk_sqs::Client;
 use futures::{StreamExt, TryStreamExt};
 
 use crate::envelope::Envelope;
 use crate::priority::{PerTier, PriorityTier};
 
-pub use memory::{MemoryQueues, QueueSettings, Redrive};
-pub use port::{
+pub use crate::adapters::aws::SqsMessageQueue;
+pub use crate::adapters::memory::{MemoryQueues, QueueSettings, Redrive};
+pub use crate::ports::queue::{
     BatchEntry, EntryFailure, MessageQueue, NewMessage, QueueDepth, QueueError, Received, Refusal,
     SQS_BATCH_MAX,
 };
-pub use sqs::SqsMessageQueue;
 
 /// Message attribute that says why a message was dead-lettered by the worker.
 pub const REASON_ATTRIBUTE: &str = "jobq-reason";
@@ -29,20 +24,18 @@ const EMPTY_BODY: &str = "(empty body)";
 
 /// The queues of the three tiers (or, built over DLQ URLs, their dead-letter queues).
 #[derive(Debug, Clone)]
-pub struct SqsJobQueue {
+pub struct TierQueues {
     port: Arc<dyn MessageQueue>,
     urls: PerTier<String>,
 }
 
-impl SqsJobQueue {
-    /// Over SQS.
-    pub fn new(client: Client, urls: PerTier<String>) -> Self {
-        Self::with_port(Arc::new(SqsMessageQueue::new(client)), urls)
-    }
+/// The name the tier queues had while they spoke to SQS directly.
+pub type SqsJobQueue = TierQueues;
 
+impl TierQueues {
     /// Over any message queue (e.g. [`MemoryQueues`]).
     pub fn with_port(port: Arc<dyn MessageQueue>, urls: PerTier<String>) -> Self {
-        SqsJobQueue { port, urls }
+        TierQueues { port, urls }
     }
 
     pub fn port(&self) -> &Arc<dyn MessageQueue> {
@@ -114,7 +107,9 @@ impl SqsJobQueue {
         wait_seconds: i32,
         visibility: Option<i32>,
     ) -> Result<Vec<Received>, QueueError> {
-        self.port.receive(self.url(tier), max.clamp(1, port::MAX_RECEIVE), wait_seconds, visibility).await
+        self.port
+            .receive(self.url(tier), max.clamp(1, crate::ports::queue::MAX_RECEIVE), wait_seconds, visibility)
+            .await
     }
 
     /// Keep a message hidden for `seconds` more (a long job's heartbeat), or 0 to release it now.
@@ -160,16 +155,6 @@ fn in_caller_order(failures: Vec<EntryFailure>, indexes: &[usize]) -> Vec<EntryF
 }
 
 /// Put `body` on the queue at `url` with the reason it is there (a dead-letter path).
-pub async fn send_with_reason(
-    client: &Client,
-    url: &str,
-    body: &str,
-    reason: &str,
-) -> Result<(), QueueError> {
-    send_reason(&SqsMessageQueue::new(client.clone()), url, body, reason).await
-}
-
-/// As [`send_with_reason`], over any message queue.
 pub async fn send_reason(
     port: &dyn MessageQueue,
     url: &str,
@@ -186,13 +171,13 @@ mod tests {
     use super::*;
     use crate::ports::ManualClock;
 
-    fn tiers() -> (Arc<MemoryQueues>, SqsJobQueue) {
+    fn tiers() -> (Arc<MemoryQueues>, TierQueues) {
         let clock = ManualClock::new(chrono::DateTime::from_timestamp(1_800_000_000, 0).expect("time"));
         let memory = Arc::new(MemoryQueues::new(Arc::new(clock)));
         let urls = PerTier::from_fn(|tier| {
             memory.create_queue(&format!("jobs-{tier}"), QueueSettings::new(30)).expect("create")
         });
-        (memory.clone(), SqsJobQueue::with_port(memory, urls))
+        (memory.clone(), TierQueues::with_port(memory, urls))
     }
 
     fn envelope(i: usize, tier: PriorityTier) -> Envelope {

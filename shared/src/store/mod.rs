@@ -40,11 +40,6 @@ pub struct JobStore {
 pub type DynamoJobStore = JobStore;
 
 impl JobStore {
-    /// The store on the DynamoDB table `table`.
-    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>, retention: Duration) -> Self {
-        Self::over(Arc::new(crate::aws::DynamoTable::new(client, table)), retention)
-    }
-
     /// The store over any table (the in-memory one in tests and the simulation).
     pub fn over(table: Arc<dyn Table>, retention: Duration) -> Self {
         JobStore { table, retention }

@@ -22,7 +22,7 @@
 //! Other differences: moto's default MaximumMessageSize is 1 MiB, as SQS's is for queues created
 //! since 2025, so the fixtures create every queue with an explicit maximum (256 KiB by default);
 //! moto refuses the same receipt twice in one DeleteMessageBatch even under distinct entry ids,
-//! where the memory side deletes once (`SqsJobQueue::delete_batch` never sends a receipt twice).
+//! where the memory side deletes once (`TierQueues::delete_batch` never sends a receipt twice).
 
 use std::future::Future;
 use std::sync::Arc;

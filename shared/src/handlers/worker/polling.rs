@@ -9,7 +9,7 @@ use aws_lambda_events::event::sqs::{
 use tracing::warn;
 
 use crate::priority::PriorityTier;
-use crate::queue::{QueueError, Received, SqsJobQueue};
+use crate::queue::{QueueError, Received, TierQueues};
 
 /// The queue name at the end of a queue URL.
 pub fn queue_name(url: &str) -> &str {
@@ -71,7 +71,7 @@ pub struct Polled {
 /// One round of what Lambda's SQS event source mapping does: receive up to `max` messages,
 /// hand them to `handler` as an `SqsEvent`, delete those not reported as failures.
 pub async fn poll_once<F, Fut>(
-    queue: &SqsJobQueue,
+    queue: &TierQueues,
     tier: PriorityTier,
     arn: &str,
     max: i32,
@@ -89,7 +89,7 @@ where
 /// The second half of [`poll_once`]: run received messages and delete the ones that succeeded.
 /// Failed ones stay, to come back as their visibility says (partial batch response).
 pub async fn deliver<F, Fut>(
-    queue: &SqsJobQueue,
+    queue: &TierQueues,
     tier: PriorityTier,
     arn: &str,
     messages: &[Received],

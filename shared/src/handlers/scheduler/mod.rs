@@ -13,7 +13,7 @@ use crate::envelope::Envelope;
 use crate::metrics::{MetricSet, Unit};
 use crate::model::{Job, MAX_SQS_DELAY_SECONDS, NewJob};
 use crate::priority::PriorityTier;
-use crate::queue::{QueueDepth, SqsJobQueue};
+use crate::queue::{QueueDepth, TierQueues};
 use crate::service::{JobService, ServiceError};
 use crate::status::JobStatus;
 use crate::store::StoreError;
@@ -81,8 +81,8 @@ pub struct TickReport {
 #[derive(Debug, Clone)]
 pub struct Scheduler {
     service: JobService,
-    queues: SqsJobQueue,
-    dlqs: SqsJobQueue,
+    queues: TierQueues,
+    dlqs: TierQueues,
     settings: SchedulerSettings,
 }
 

@@ -1,6 +1,8 @@
 //! In-memory adapters of the ports, for tests and the simulation; held to the AWS adapters by
 //! the conformance suite (`tests/src/conformance`).
 
+pub mod queues;
 pub mod table;
 
+pub use queues::{MemoryQueues, QueueSettings, Redrive};
 pub use table::MemoryTable;

@@ -25,7 +25,7 @@ use crate::envelope::Envelope;
 use crate::model::{Job, JobFailure};
 use crate::ports::Clock;
 use crate::priority::{PerTier, PriorityTier};
-use crate::queue::SqsJobQueue;
+use crate::queue::TierQueues;
 use crate::status::JobStatus;
 use crate::store::{DynamoJobStore, Ended, PauseFlags, RunOutcome, StatsWriter, StoreError};
 use crate::task::{Handler, JobError, Registry};
@@ -36,8 +36,8 @@ pub(super) type Processed = (Disposition, Option<RunCount>);
 #[derive(Debug)]
 pub struct Worker {
     pub(super) store: DynamoJobStore,
-    pub(super) queues: SqsJobQueue,
-    pub(super) dlqs: SqsJobQueue,
+    pub(super) queues: TierQueues,
+    pub(super) dlqs: TierQueues,
     pub(super) queue_names: PerTier<String>,
     pub(super) registry: Arc<Registry>,
     pub(super) settings: WorkerSettings,

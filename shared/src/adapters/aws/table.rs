@@ -33,6 +33,13 @@ impl DynamoTable {
     }
 }
 
+impl crate::store::JobStore {
+    /// The job store on the DynamoDB table `table`.
+    pub fn new(client: Client, table: impl Into<String>, retention: chrono::Duration) -> Self {
+        Self::over(std::sync::Arc::new(DynamoTable::new(client, table)), retention)
+    }
+}
+
 type AwsItem = HashMap<String, AttributeValue>;
 
 fn to_item(item: &AwsItem) -> Item {

@@ -2,10 +2,14 @@
 //! The endpoint comes only from `AWS_ENDPOINT_URL` (LocalStack, moto), which the SDK reads itself.
 
 pub mod expr;
+pub mod provision;
+pub mod requests;
+pub mod sqs;
 pub mod table;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
+pub use sqs::SqsMessageQueue;
 pub use table::DynamoTable;
 
 use crate::requests::RequestCounter;

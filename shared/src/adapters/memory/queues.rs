@@ -26,11 +26,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::port::{
+use crate::ports::Clock;
+use crate::ports::queue::{
     BatchEntry, EntryFailure, MAX_VISIBILITY_SECONDS, MessageQueue, NewMessage, QueueDepth, QueueError,
     Received, Refusal,
 };
-use crate::ports::Clock;
 use crate::requests::RequestCounter;
 use limits::{check_count, check_delay, check_message, check_send_batch, check_visibility, invalid};
 

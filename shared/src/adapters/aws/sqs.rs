@@ -15,7 +15,7 @@ use aws_sdk_sqs::types::{
 };
 use aws_smithy_runtime_api::http::Response as HttpResponse;
 
-use super::port::{
+use crate::ports::queue::{
     BatchEntry, EntryFailure, MessageQueue, NewMessage, QueueDepth, QueueError, Received, Refusal,
 };
 
@@ -60,7 +60,7 @@ where
     }
 }
 
-fn build_error(operation: &'static str, err: impl Into<super::port::BoxError>) -> QueueError {
+fn build_error(operation: &'static str, err: impl Into<crate::ports::queue::BoxError>) -> QueueError {
     QueueError::refused(operation, Refusal::InvalidRequest, err)
 }
 
@@ -322,5 +322,12 @@ impl MessageQueue for SqsMessageQueue {
             .get(&QueueAttributeName::QueueArn)
             .cloned()
             .ok_or_else(|| QueueError::transient("GetQueueAttributes", "the answer has no QueueArn"))
+    }
+}
+
+impl crate::queue::TierQueues {
+    /// The tier queues (or, over DLQ URLs, their dead-letter queues) on SQS.
+    pub fn new(client: Client, urls: crate::PerTier<String>) -> Self {
+        Self::with_port(std::sync::Arc::new(SqsMessageQueue::new(client)), urls)
     }
 }

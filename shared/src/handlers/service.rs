@@ -15,7 +15,7 @@ use crate::envelope::Envelope;
 use crate::model::{Job, NewJob};
 use crate::ports::clock::Clock;
 use crate::priority::{Priority, PriorityTier};
-use crate::queue::{QueueDepth, QueueError, SqsJobQueue};
+use crate::queue::{QueueDepth, QueueError, TierQueues};
 use crate::status::{JobEvent, JobStatus};
 use crate::store::{
     Created, DynamoJobStore, ExternalUpdate, ListQuery, Page, PauseFlags, PauseScope, StoreError, TypeStats,
@@ -116,8 +116,8 @@ pub struct Health {
 #[derive(Debug, Clone)]
 pub struct JobService {
     store: DynamoJobStore,
-    queues: SqsJobQueue,
-    dlqs: SqsJobQueue,
+    queues: TierQueues,
+    dlqs: TierQueues,
     s3: Option<aws_sdk_s3::Client>,
     clock: Arc<dyn Clock>,
     config: Config,

@@ -1,0 +1,10 @@
+//! The domain: jobs and their rules, with no AWS types and no I/O of their own.
+
+pub mod builtin;
+pub mod context;
+pub mod envelope;
+pub mod jobs;
+pub mod model;
+pub mod priority;
+pub mod status;
+pub mod task;

@@ -1,0 +1,7 @@
+//! The handlers: what each Lambda function (and the local host) runs, over the ports.
+
+pub mod dlq;
+pub mod ingest;
+pub mod scheduler;
+pub mod service;
+pub mod worker;

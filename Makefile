@@ -20,10 +20,11 @@ test: check venv browser-deps fuzz-venv
 	scripts/with-emulator.sh node --test --test-reporter=spec tests/browser/dashboard.test.mjs tests/browser/firefox.test.mjs
 
 
-## check: rustfmt, clippy (warnings are errors), cfn-lint on the templates, actionlint on the workflows and the action
+## check: rustfmt, clippy (warnings are errors; functions of at most 80 lines), library files of at most 500 lines before their tests, cfn-lint on the templates, actionlint on the workflows and the action
 check: venv
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	scripts/check-sizes.sh
 	$(VENV)/bin/cfn-lint infra/template.yaml infra/github-oidc.yaml
 	$(VENV)/bin/actionlint
 

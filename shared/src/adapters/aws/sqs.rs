@@ -64,90 +64,58 @@ fn build_error(operation: &'static str, err: impl Into<crate::ports::queue::BoxE
     QueueError::refused(operation, Refusal::InvalidRequest, err)
 }
 
-fn send_kind(e: &SendMessageError) -> Kind {
-    if e.is_request_throttled() || e.is_kms_throttled() {
-        Kind::Transient
-    } else if e.is_queue_does_not_exist() {
-        Kind::Refused(Refusal::NoSuchQueue)
-    } else if e.is_invalid_message_contents() {
-        Kind::Refused(Refusal::InvalidContents)
-    } else {
-        Kind::Refused(Refusal::InvalidRequest)
-    }
+/// How one operation's typed errors sort: the checks that mean "throttled, try later", then each
+/// check with the refusal it means; anything else is an invalid request.
+macro_rules! error_kinds {
+    ($name:ident($error:ty): transient $($t:ident)|+ $(, $check:ident => $refusal:ident)* $(,)?) => {
+        fn $name(e: &$error) -> Kind {
+            if false $(|| e.$t())+ {
+                return Kind::Transient;
+            }
+            $(if e.$check() {
+                return Kind::Refused(Refusal::$refusal);
+            })*
+            Kind::Refused(Refusal::InvalidRequest)
+        }
+    };
 }
 
-fn send_batch_kind(e: &SendMessageBatchError) -> Kind {
-    if e.is_request_throttled() || e.is_kms_throttled() {
-        Kind::Transient
-    } else if e.is_queue_does_not_exist() {
-        Kind::Refused(Refusal::NoSuchQueue)
-    } else if e.is_too_many_entries_in_batch_request() {
-        Kind::Refused(Refusal::TooManyEntries)
-    } else if e.is_batch_entry_ids_not_distinct() {
-        Kind::Refused(Refusal::DuplicateEntryIds)
-    } else if e.is_empty_batch_request() {
-        Kind::Refused(Refusal::EmptyBatch)
-    } else if e.is_invalid_batch_entry_id() {
-        Kind::Refused(Refusal::InvalidEntryId)
-    } else if e.is_batch_request_too_long() {
-        Kind::Refused(Refusal::BatchTooLong)
-    } else {
-        Kind::Refused(Refusal::InvalidRequest)
-    }
-}
+error_kinds!(send_kind(SendMessageError): transient is_request_throttled | is_kms_throttled,
+    is_queue_does_not_exist => NoSuchQueue,
+    is_invalid_message_contents => InvalidContents,
+);
 
-fn receive_kind(e: &ReceiveMessageError) -> Kind {
-    // OverLimit: too many messages in flight; deletes elsewhere make room again.
-    if e.is_request_throttled() || e.is_kms_throttled() || e.is_over_limit() {
-        Kind::Transient
-    } else if e.is_queue_does_not_exist() {
-        Kind::Refused(Refusal::NoSuchQueue)
-    } else {
-        Kind::Refused(Refusal::InvalidRequest)
-    }
-}
+error_kinds!(send_batch_kind(SendMessageBatchError): transient is_request_throttled | is_kms_throttled,
+    is_queue_does_not_exist => NoSuchQueue,
+    is_too_many_entries_in_batch_request => TooManyEntries,
+    is_batch_entry_ids_not_distinct => DuplicateEntryIds,
+    is_empty_batch_request => EmptyBatch,
+    is_invalid_batch_entry_id => InvalidEntryId,
+    is_batch_request_too_long => BatchTooLong,
+);
 
-fn visibility_kind(e: &ChangeMessageVisibilityError) -> Kind {
-    if e.is_request_throttled() {
-        Kind::Transient
-    } else if e.is_queue_does_not_exist() {
-        Kind::Refused(Refusal::NoSuchQueue)
-    } else if e.is_receipt_handle_is_invalid() {
-        Kind::Refused(Refusal::InvalidReceipt)
-    } else if e.is_message_not_inflight() {
-        Kind::Refused(Refusal::NotInFlight)
-    } else {
-        Kind::Refused(Refusal::InvalidRequest)
-    }
-}
+// OverLimit: too many messages in flight; deletes elsewhere make room again.
+error_kinds!(receive_kind(ReceiveMessageError): transient is_request_throttled | is_kms_throttled | is_over_limit,
+    is_queue_does_not_exist => NoSuchQueue,
+);
 
-fn delete_kind(e: &DeleteMessageBatchError) -> Kind {
-    if e.is_request_throttled() {
-        Kind::Transient
-    } else if e.is_queue_does_not_exist() {
-        Kind::Refused(Refusal::NoSuchQueue)
-    } else if e.is_too_many_entries_in_batch_request() {
-        Kind::Refused(Refusal::TooManyEntries)
-    } else if e.is_batch_entry_ids_not_distinct() {
-        Kind::Refused(Refusal::DuplicateEntryIds)
-    } else if e.is_empty_batch_request() {
-        Kind::Refused(Refusal::EmptyBatch)
-    } else if e.is_invalid_batch_entry_id() {
-        Kind::Refused(Refusal::InvalidEntryId)
-    } else {
-        Kind::Refused(Refusal::InvalidRequest)
-    }
-}
+error_kinds!(visibility_kind(ChangeMessageVisibilityError): transient is_request_throttled,
+    is_queue_does_not_exist => NoSuchQueue,
+    is_receipt_handle_is_invalid => InvalidReceipt,
+    is_message_not_inflight => NotInFlight,
+);
 
-fn attributes_kind(e: &GetQueueAttributesError) -> Kind {
-    if e.is_request_throttled() {
-        Kind::Transient
-    } else if e.is_queue_does_not_exist() {
-        Kind::Refused(Refusal::NoSuchQueue)
-    } else {
-        Kind::Refused(Refusal::InvalidRequest)
-    }
-}
+error_kinds!(delete_kind(DeleteMessageBatchError): transient is_request_throttled,
+    is_queue_does_not_exist => NoSuchQueue,
+    is_too_many_entries_in_batch_request => TooManyEntries,
+    is_batch_entry_ids_not_distinct => DuplicateEntryIds,
+    is_empty_batch_request => EmptyBatch,
+    is_invalid_batch_entry_id => InvalidEntryId,
+);
+
+error_kinds!(attributes_kind(GetQueueAttributesError): transient is_request_throttled,
+    is_queue_does_not_exist => NoSuchQueue,
+);
 
 /// Batch failures by their position in the request, the entry ids being those positions or
 /// looked up in `ids`.

@@ -27,6 +27,7 @@ pub mod provision;
 pub mod queue;
 pub mod requests;
 pub mod resources;
+pub mod runtime;
 pub mod scheduler;
 pub mod service;
 pub mod status;

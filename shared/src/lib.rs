@@ -16,7 +16,6 @@ pub mod dlq;
 pub mod envelope;
 pub mod ingest;
 pub mod jobs;
-pub mod local;
 pub mod metrics;
 pub mod model;
 pub mod ports;

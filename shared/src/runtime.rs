@@ -99,13 +99,15 @@ pub async fn run_ingest(registry: Registry) -> Result<(), RuntimeError> {
 pub async fn run_scheduler(registry: Registry) -> Result<(), RuntimeError> {
     crate::telemetry::init();
     let scheduler = Arc::new(scheduler_from_env(&registry).await?);
-    lambda_runtime::run(service_fn(move |_event: LambdaEvent<serde_json::Value>| {
+    // Boxed: the run is a deep nest of futures, and laying it out inline in the caller's `main`
+    // would need a raised `recursion_limit` there.
+    Box::pin(lambda_runtime::run(service_fn(move |_event: LambdaEvent<serde_json::Value>| {
         let scheduler = scheduler.clone();
         async move {
             let report = scheduler.tick(chrono::Utc::now()).await?;
             Ok::<_, LambdaError>(serde_json::to_value(report)?)
         }
-    }))
+    })))
     .await
     .map_err(RuntimeError::Lambda)
 }

@@ -1,9 +1,6 @@
 //! The local stack with this crate's job types: `cargo run -p jobq-example-worker --bin example-local`
 //! with an emulator (`make emulator`, then `AWS_ENDPOINT_URL=http://127.0.0.1:4566`).
 
-// The scheduler's run is a deep nest of futures; release builds need more room to lay it out.
-#![recursion_limit = "256"]
-
 use std::process::ExitCode;
 
 #[tokio::main]

@@ -24,13 +24,13 @@ pub mod api;
 pub mod config;
 pub mod domain;
 pub mod handlers;
-pub mod local;
 pub mod metrics;
 pub mod ports;
 #[cfg(test)]
 mod proptest_support;
 pub mod queue;
 pub mod resources;
+pub mod runtime;
 pub mod store;
 pub mod telemetry;
 pub mod wiring;

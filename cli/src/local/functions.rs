@@ -1,0 +1,71 @@
+//! The five functions' handlers, built once for the local host from one registry, so the API,
+//! ingest and scheduler accept exactly the job types the worker runs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jobq::api::{self, ApiSettings};
+use jobq::aws::Clients;
+use jobq::config::{Config, ConfigError};
+use jobq::dlq::DeadLetterHandler;
+use jobq::ingest::{IngestHandler, IngestRules};
+use jobq::provision::Provisioned;
+use jobq::scheduler::{Scheduler, SchedulerSettings};
+use jobq::service::JobService;
+use jobq::task::Registry;
+use jobq::worker::{Worker, WorkerSettings};
+
+use super::LocalSettings;
+
+pub(super) struct Functions {
+    pub worker: Arc<Worker>,
+    pub dead_letters: Arc<DeadLetterHandler>,
+    pub ingest: Arc<IngestHandler>,
+    pub scheduler: Scheduler,
+    pub router: axum::Router,
+    /// No `JOBQ_API_TOKEN`: the API answers anyone (the banner says so).
+    pub open: bool,
+}
+
+impl Functions {
+    pub fn build(
+        clients: &Clients,
+        config: &Config,
+        provisioned: &Provisioned,
+        registry: Registry,
+        settings: &LocalSettings,
+    ) -> Result<Self, ConfigError> {
+        let job_types = jobq::runtime::job_types(&registry);
+        let rules = ingest_rules(provisioned, registry.contains("echo"))?;
+        let visibility = Duration::from_secs(u64::from(settings.visibility_seconds));
+        let worker_settings =
+            WorkerSettings { visibility_timeout: visibility, ..WorkerSettings::from_env()? };
+        let worker = Arc::new(Worker::new(clients, config, registry, worker_settings));
+        let dead_letters = Arc::new(DeadLetterHandler::new(worker.store().clone()));
+        let scheduler =
+            Scheduler::new(clients, config, job_types.clone(), SchedulerSettings::from_env(visibility)?);
+        let ingest_service = JobService::new(clients, config, job_types.clone());
+        rules.check_types(ingest_service.job_types())?;
+        let ingest = Arc::new(IngestHandler::new(
+            ingest_service,
+            rules,
+            clients.sqs.clone(),
+            Some(provisioned.ingest_dlq.clone()),
+        ));
+        let api_settings = ApiSettings::from_env()?;
+        let open = api_settings.token.is_none();
+        let router = api::router(JobService::new(clients, config, job_types), api_settings);
+        Ok(Functions { worker, dead_letters, ingest, scheduler, router, open })
+    }
+}
+
+/// `JOBQ_INGEST_RULES` or `JOBQ_INGEST_RULES_FILE`; without either, locally every upload to the
+/// bucket becomes an `echo` job (when the registry has `echo`), so it shows at once.
+fn ingest_rules(provisioned: &Provisioned, has_echo: bool) -> Result<IngestRules, ConfigError> {
+    let configured = std::env::var_os("JOBQ_INGEST_RULES").is_some()
+        || std::env::var_os("JOBQ_INGEST_RULES_FILE").is_some();
+    if configured || !has_echo {
+        return IngestRules::from_env();
+    }
+    IngestRules::parse("default", &format!(r#"[{{"bucket": "{}", "type": "echo"}}]"#, provisioned.bucket))
+}

@@ -1,0 +1,140 @@
+//! This crate's job types through the local stack (`jobq_cli::local`) given this crate's
+//! registry: the API accepts them and the worker runs them; a type no registry holds is refused.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use jobq_cli::local::{self, LocalSettings};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+fn unique_prefix() -> String {
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("x{:x}-", nanos % 0xffff_ffff_ffff)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// The local stack in this process, with the example registry; it stops when `stop` is sent.
+struct Stack {
+    url: String,
+    stop: Option<oneshot::Sender<()>>,
+    running: tokio::task::JoinHandle<Result<(), local::LocalError>>,
+}
+
+impl Stack {
+    async fn start() -> Stack {
+        assert!(
+            std::env::var("AWS_ENDPOINT_URL").is_ok_and(|v| !v.is_empty()),
+            "AWS_ENDPOINT_URL is not set. Run `make test` (it starts an emulator), or `make emulator` and export AWS_ENDPOINT_URL=http://127.0.0.1:4566"
+        );
+        let port = free_port().to_string();
+        let vars = HashMap::from([
+            ("JOBQ_PORT", port.clone()),
+            ("JOBQ_PREFIX", unique_prefix()),
+            ("JOBQ_LOCAL_POLL_WAIT_SECONDS", "1".to_owned()),
+            ("JOBQ_SHUTDOWN_GRACE_SECONDS", "1".to_owned()),
+        ]);
+        let settings = LocalSettings::from_lookup(|name| vars.get(name).cloned()).expect("settings");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let shutdown = async move {
+            let _ = stopped.await;
+        };
+        let running = tokio::spawn(local::run(jobq_example_worker::registry(), settings, shutdown));
+        let stack = Stack { url: format!("http://127.0.0.1:{port}"), stop: Some(stop), running };
+        let started = Instant::now();
+        loop {
+            if let Ok(response) = reqwest::get(format!("{}/health", stack.url)).await
+                && response.status().is_success()
+            {
+                return stack;
+            }
+            assert!(!stack.running.is_finished(), "the local stack stopped at start");
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the local stack did not answer within 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = reqwest::Client::new()
+            .post(format!("{}{path}", self.url))
+            .json(&body)
+            .send()
+            .await
+            .expect("POST");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        reqwest::get(format!("{}{path}", self.url)).await.expect("GET").json().await.expect("JSON")
+    }
+
+    async fn enqueue(&self, job_type: &str, payload: Value) -> String {
+        let (status, job) = self.post("/jobs", json!({ "type": job_type, "payload": payload })).await;
+        assert_eq!(status, 201, "{job_type} is accepted: {job}");
+        job["id"].as_str().expect("id").to_owned()
+    }
+
+    /// The job once it has reached a terminal status.
+    async fn finished(&self, id: &str) -> Value {
+        let started = Instant::now();
+        loop {
+            let job = self.get(&format!("/jobs/{id}")).await;
+            if matches!(job["status"].as_str(), Some("completed" | "partial" | "failed" | "cancelled")) {
+                return job;
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "not finished after 60 s: {job}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let stopped = tokio::time::timeout(Duration::from_secs(30), &mut self.running).await;
+        assert!(matches!(stopped, Ok(Ok(Ok(())))), "the local stack stops cleanly: {stopped:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_types_run_through_the_local_stack_and_unknown_types_are_refused() {
+    let stack = Stack::start().await;
+    let text = "the quick brown fox\njumps over\n\nthe  lazy dog";
+    let counted = stack.enqueue("word_count", json!({ "text": text })).await;
+    let thumbnail = stack.enqueue("thumbnail_size", json!({ "width": 4000, "height": 3000 })).await;
+    let empty = stack.enqueue("thumbnail_size", json!({ "width": 0, "height": 3000 })).await;
+
+    let (status, refused) = stack.post("/jobs", json!({ "type": "transcode", "payload": {} })).await;
+    assert!((400..500).contains(&status), "an unknown type is the client's error: {status} {refused}");
+    assert_eq!(refused["error"]["field"], "type", "{refused}");
+
+    let job = stack.finished(&counted).await;
+    assert_eq!(job["status"], "completed", "{job}");
+    assert_eq!(job["result"], json!({ "words": 9, "lines": 4 }), "{job}");
+    assert_eq!(job["progress"], 100, "{job}");
+    assert_eq!(job["attempts"], 1, "{job}");
+
+    let job = stack.finished(&thumbnail).await;
+    assert_eq!(
+        (&job["status"], &job["result"]),
+        (&json!("completed"), &json!({ "width": 256, "height": 192 }))
+    );
+
+    let job = stack.finished(&empty).await;
+    assert_eq!(job["status"], "failed", "an empty image is fatal: {job}");
+    assert_eq!(job["attempts"], 1, "a fatal error is not retried: {job}");
+    assert!(job["error"]["message"].as_str().is_some_and(|m| m.contains("above 0")), "{job}");
+
+    stack.stop().await;
+}

@@ -1,0 +1,185 @@
+//! One call per Lambda function. A crate of your own job types needs only a worker `main` that
+//! builds its [`Registry`] and calls [`run_worker`]; the API, ingest and scheduler functions take
+//! the same registry ([`run_api`], [`run_ingest`], [`run_scheduler`]), so they accept exactly the
+//! job types the worker runs.
+//!
+//! Each call initialises logging, reads its `JOBQ_*` settings (a missing or malformed one stops
+//! the start with an error that names the variable), builds the AWS clients and the handler, and
+//! serves Lambda's Runtime API. The `*_from_env` functions build the handlers alone.
+
+use std::fmt;
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_runtime::{LambdaEvent, service_fn};
+
+use crate::api::{self, ApiSettings};
+use crate::aws::Clients;
+use crate::config::{Config, ConfigError};
+use crate::dlq::DeadLetterHandler;
+use crate::ingest::{IngestHandler, IngestRules};
+use crate::scheduler::{Scheduler, SchedulerSettings};
+use crate::service::JobService;
+use crate::store::DynamoJobStore;
+use crate::task::Registry;
+use crate::worker::{Worker, WorkerSettings};
+
+/// A failed invocation, as the Lambda runtime reports it.
+pub type LambdaError = lambda_runtime::Error;
+
+/// Why a function stopped.
+#[derive(thiserror::Error)]
+pub enum RuntimeError {
+    /// A missing or malformed setting; the message names the variable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The Runtime API could not be reached, or answered out of protocol.
+    #[error("the Lambda runtime stopped: {0}")]
+    Lambda(LambdaError),
+}
+
+// `main` prints the error it returns with `Debug`: keep that the readable message.
+impl fmt::Debug for RuntimeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// The worker Lambda: SQS batches from the tier queues, run by `registry`'s handlers, answered
+/// with the partial batch response.
+pub async fn run_worker(registry: Registry) -> Result<(), RuntimeError> {
+    crate::telemetry::init();
+    let worker = Arc::new(worker_from_env(registry).await?);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let worker = worker.clone();
+        async move {
+            let deadline = chrono::DateTime::from_timestamp_millis(event.context.deadline as i64);
+            Ok::<SqsBatchResponse, LambdaError>(worker.handle(event.payload, deadline).await)
+        }
+    }))
+    .await
+    .map_err(RuntimeError::Lambda)
+}
+
+/// The API Lambda: API Gateway HTTP API (payload v2) requests to the router; enqueueing a type
+/// `registry` does not hold is refused.
+pub async fn run_api(registry: Registry) -> Result<(), RuntimeError> {
+    crate::telemetry::init();
+    let router = api_from_env(&registry).await?;
+    lambda_http::run(router).await.map_err(RuntimeError::Lambda)
+}
+
+/// The dead-letter Lambda: records every dead-lettered job as `failed`, with the reason.
+pub async fn run_dlq() -> Result<(), RuntimeError> {
+    crate::telemetry::init();
+    let handler = Arc::new(dead_letters_from_env().await?);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let handler = handler.clone();
+        async move { Ok::<SqsBatchResponse, LambdaError>(handler.handle(event.payload).await) }
+    }))
+    .await
+    .map_err(RuntimeError::Lambda)
+}
+
+/// The ingest Lambda: S3 upload notifications (through the ingest queue) become jobs by the
+/// routing rules; a rule naming a type `registry` does not hold stops the start.
+pub async fn run_ingest(registry: Registry) -> Result<(), RuntimeError> {
+    crate::telemetry::init();
+    let handler = Arc::new(ingest_from_env(&registry).await?);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let handler = handler.clone();
+        async move { Ok::<SqsBatchResponse, LambdaError>(handler.handle(event.payload).await) }
+    }))
+    .await
+    .map_err(RuntimeError::Lambda)
+}
+
+/// The scheduler Lambda, every minute from EventBridge: recurring jobs, due `scheduled` jobs,
+/// stuck and lost jobs, queue metrics. Answers with the run's report.
+pub async fn run_scheduler(registry: Registry) -> Result<(), RuntimeError> {
+    crate::telemetry::init();
+    let scheduler = Arc::new(scheduler_from_env(&registry).await?);
+    // Boxed: the run is a deep nest of futures, and laying it out inline in the caller's `main`
+    // would need a raised `recursion_limit` there.
+    Box::pin(lambda_runtime::run(service_fn(move |_event: LambdaEvent<serde_json::Value>| {
+        let scheduler = scheduler.clone();
+        async move {
+            let report = scheduler.tick(chrono::Utc::now()).await?;
+            Ok::<_, LambdaError>(serde_json::to_value(report)?)
+        }
+    })))
+    .await
+    .map_err(RuntimeError::Lambda)
+}
+
+/// The worker [`run_worker`] serves, from `JOBQ_*` settings.
+pub async fn worker_from_env(registry: Registry) -> Result<Worker, ConfigError> {
+    let config = Config::from_env()?;
+    let settings = WorkerSettings::from_env()?;
+    let clients = Clients::from_env().await;
+    Ok(Worker::new(&clients, &config, registry, settings))
+}
+
+/// The router [`run_api`] serves, from `JOBQ_*` settings.
+pub async fn api_from_env(registry: &Registry) -> Result<axum::Router, ConfigError> {
+    let config = Config::from_env()?;
+    let settings = ApiSettings::from_env()?;
+    let clients = Clients::from_env().await;
+    let service = JobService::new(&clients, &config, job_types(registry));
+    Ok(api::router(service, settings))
+}
+
+/// The handler [`run_dlq`] serves, from `JOBQ_*` settings.
+pub async fn dead_letters_from_env() -> Result<DeadLetterHandler, ConfigError> {
+    let config = Config::from_env()?;
+    let clients = Clients::from_env().await;
+    let store = DynamoJobStore::new(clients.dynamodb.clone(), &config.table, config.retention);
+    Ok(DeadLetterHandler::new(store))
+}
+
+/// The handler [`run_ingest`] serves, from `JOBQ_*` settings (`JOBQ_INGEST_DLQ_URL` optional:
+/// where notifications that cannot become jobs go).
+pub async fn ingest_from_env(registry: &Registry) -> Result<IngestHandler, ConfigError> {
+    let config = Config::from_env()?;
+    let rules = IngestRules::from_env()?;
+    let clients = Clients::from_env().await;
+    let service = JobService::new(&clients, &config, job_types(registry));
+    rules.check_types(service.job_types())?;
+    let dlq = std::env::var("JOBQ_INGEST_DLQ_URL").ok();
+    Ok(IngestHandler::new(service, rules, clients.sqs.clone(), dlq))
+}
+
+/// The scheduler [`run_scheduler`] serves, from `JOBQ_*` settings (its lost-job sweep uses the
+/// worker's visibility timeout).
+pub async fn scheduler_from_env(registry: &Registry) -> Result<Scheduler, ConfigError> {
+    let config = Config::from_env()?;
+    let worker = WorkerSettings::from_env()?;
+    let settings = SchedulerSettings::from_env(worker.visibility_timeout)?;
+    let clients = Clients::from_env().await;
+    Ok(Scheduler::new(&clients, &config, job_types(registry), settings))
+}
+
+/// The names the API, ingest and scheduler accept: exactly the types the worker can run.
+pub fn job_types(registry: &Registry) -> Vec<String> {
+    registry.job_types().into_iter().map(str::to_owned).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_start_error_printed_by_main_names_the_variable() {
+        let err = RuntimeError::from(ConfigError::Missing("JOBQ_TABLE".to_owned()));
+        // What `fn main() -> Result<(), RuntimeError>` prints after "Error: ".
+        let printed = format!("{err:?}");
+        assert!(printed.starts_with("JOBQ_TABLE is not set"), "{printed}");
+        assert_eq!(printed, err.to_string());
+    }
+
+    #[test]
+    fn the_accepted_types_are_the_registry_s() {
+        assert_eq!(job_types(&Registry::with_builtins()), ["echo", "fail", "noop", "sleep"]);
+        assert!(job_types(&Registry::default()).is_empty());
+    }
+}

@@ -203,46 +203,9 @@ impl Driver {
                 self.empty_receives.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
-            let due = self
-                .pause_read_at
-                .lock()
-                .map(|mut at| {
-                    let due = at.is_none_or(|t| t.elapsed() >= Duration::from_secs(5));
-                    if due {
-                        *at = Some(Instant::now());
-                    }
-                    due
-                })
-                .unwrap_or(true);
-            if due {
-                self.store.pause_flags().await.map_err(|e| BenchError::unexpected("GetItem", e))?;
-            }
+            self.read_pause_flags_when_due().await?;
             let runs: Vec<Result<Option<(u64, u64)>>> = futures::stream::iter(&messages)
-                .map(|message| async move {
-                    let envelope =
-                        Envelope::decode(&message.body).map_err(|e| BenchError::unexpected("envelope", e))?;
-                    let now = Utc::now();
-                    let claimed = self
-                        .store
-                        .claim(&envelope.id, envelope.generation, now, now + chrono::Duration::seconds(5400))
-                        .await;
-                    let job = match claimed {
-                        // SQS delivers at least once: a second copy is dropped, as the worker does.
-                        Err(StoreError::Conflict { .. } | StoreError::InvalidTransition { .. }) => {
-                            self.duplicates.fetch_add(1, Ordering::Relaxed);
-                            return Ok(None);
-                        }
-                        other => other,
-                    }
-                    .map_err(|e| BenchError::unexpected("UpdateItem (claim)", e))?;
-                    let end = Utc::now();
-                    self.store
-                        .finish(&job, RunOutcome::Completed { result: None }, None, end)
-                        .await
-                        .map_err(|e| BenchError::unexpected("UpdateItem (finish)", e))?;
-                    let wait = job.started_at.map(|s| (s - job.created_at).num_milliseconds().max(0) as u64);
-                    Ok(Some(((end - now).num_milliseconds().max(0) as u64, wait.unwrap_or(0))))
-                })
+                .map(|message| self.run_one(&message.body))
                 .buffer_unordered(10)
                 .collect()
                 .await;
@@ -267,6 +230,52 @@ impl Driver {
             }
         }
         Ok(())
+    }
+
+    /// The pause flags, read at most every 5 s (the worker's cache).
+    async fn read_pause_flags_when_due(&self) -> Result<()> {
+        let due = self
+            .pause_read_at
+            .lock()
+            .map(|mut at| {
+                let due = at.is_none_or(|t| t.elapsed() >= Duration::from_secs(5));
+                if due {
+                    *at = Some(Instant::now());
+                }
+                due
+            })
+            .unwrap_or(true);
+        if due {
+            self.store.pause_flags().await.map_err(|e| BenchError::unexpected("GetItem", e))?;
+        }
+        Ok(())
+    }
+
+    /// Claim and finish one job, as the worker does for a `noop`: its processing and wait ms, or
+    /// none for a duplicate delivery.
+    async fn run_one(&self, body: &str) -> Result<Option<(u64, u64)>> {
+        let envelope = Envelope::decode(body).map_err(|e| BenchError::unexpected("envelope", e))?;
+        let now = Utc::now();
+        let claimed = self
+            .store
+            .claim(&envelope.id, envelope.generation, now, now + chrono::Duration::seconds(5400))
+            .await;
+        let job = match claimed {
+            // SQS delivers at least once: a second copy is dropped, as the worker does.
+            Err(StoreError::Conflict { .. } | StoreError::InvalidTransition { .. }) => {
+                self.duplicates.fetch_add(1, Ordering::Relaxed);
+                return Ok(None);
+            }
+            other => other,
+        }
+        .map_err(|e| BenchError::unexpected("UpdateItem (claim)", e))?;
+        let end = Utc::now();
+        self.store
+            .finish(&job, RunOutcome::Completed { result: None }, None, end)
+            .await
+            .map_err(|e| BenchError::unexpected("UpdateItem (finish)", e))?;
+        let wait = job.started_at.map(|s| (s - job.created_at).num_milliseconds().max(0) as u64);
+        Ok(Some(((end - now).num_milliseconds().max(0) as u64, wait.unwrap_or(0))))
     }
 
     /// The batch's statistics: one UpdateItem adding to the job type's counters, as the worker's

@@ -28,6 +28,7 @@ fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(out)))
 }
 
+#[allow(clippy::too_many_lines, reason = "an end-to-end scenario reads best as one story")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_command_line_drives_the_queue() {
     let host = LocalHost::start(&unique_prefix()).await;

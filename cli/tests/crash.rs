@@ -41,6 +41,7 @@ async fn records(prefix: &str, ids: &[String]) -> BTreeMap<String, Job> {
     found.into_iter().map(|job| (job.id.clone(), job)).collect()
 }
 
+#[allow(clippy::too_many_lines, reason = "an end-to-end scenario reads best as one story")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_batch_then_a_restart_loses_nothing_and_completes_nothing_twice() {
     let prefix = unique_prefix();

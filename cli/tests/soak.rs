@@ -94,6 +94,7 @@ async fn queue_urls(clients: &jobq::aws::Clients, name: impl Fn(PriorityTier) ->
     urls
 }
 
+#[allow(clippy::too_many_lines, reason = "an end-to-end scenario reads best as one story")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "make soak: 10,000 jobs through the local stack"]
 async fn ten_thousand_mixed_jobs_through_the_local_stack_end_exactly_accounted() {

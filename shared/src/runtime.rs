@@ -20,8 +20,8 @@ use crate::dlq::DeadLetterHandler;
 use crate::ingest::{IngestHandler, IngestRules};
 use crate::scheduler::{Scheduler, SchedulerSettings};
 use crate::service::JobService;
-use crate::store::DynamoJobStore;
 use crate::task::Registry;
+use crate::wiring::Ports;
 use crate::worker::{Worker, WorkerSettings};
 
 /// A failed invocation, as the Lambda runtime reports it.
@@ -112,51 +112,53 @@ pub async fn run_scheduler(registry: Registry) -> Result<(), RuntimeError> {
     .map_err(RuntimeError::Lambda)
 }
 
+/// The AWS ports every function's handler runs on, and the configuration naming them.
+async fn aws_ports() -> Result<(Ports, Config), ConfigError> {
+    let config = Config::from_env()?;
+    let clients = Clients::from_env().await;
+    Ok((Ports::aws(&clients, &config), config))
+}
+
 /// The worker [`run_worker`] serves, from `JOBQ_*` settings.
 pub async fn worker_from_env(registry: Registry) -> Result<Worker, ConfigError> {
-    let config = Config::from_env()?;
     let settings = WorkerSettings::from_env()?;
-    let clients = Clients::from_env().await;
-    Ok(Worker::new(&clients, &config, registry, settings))
+    let (ports, _) = aws_ports().await?;
+    Ok(Worker::from_ports(&ports, registry, settings))
 }
 
 /// The router [`run_api`] serves, from `JOBQ_*` settings.
 pub async fn api_from_env(registry: &Registry) -> Result<axum::Router, ConfigError> {
-    let config = Config::from_env()?;
     let settings = ApiSettings::from_env()?;
-    let clients = Clients::from_env().await;
-    let service = JobService::new(&clients, &config, job_types(registry));
+    let (ports, config) = aws_ports().await?;
+    let service = JobService::from_ports(&ports, &config, job_types(registry));
     Ok(api::router(service, settings))
 }
 
 /// The handler [`run_dlq`] serves, from `JOBQ_*` settings.
 pub async fn dead_letters_from_env() -> Result<DeadLetterHandler, ConfigError> {
-    let config = Config::from_env()?;
-    let clients = Clients::from_env().await;
-    let store = DynamoJobStore::new(clients.dynamodb.clone(), &config.table, config.retention);
-    Ok(DeadLetterHandler::new(store))
+    let (ports, _) = aws_ports().await?;
+    Ok(DeadLetterHandler::from_ports(&ports))
 }
 
 /// The handler [`run_ingest`] serves, from `JOBQ_*` settings (`JOBQ_INGEST_DLQ_URL` optional:
 /// where notifications that cannot become jobs go).
 pub async fn ingest_from_env(registry: &Registry) -> Result<IngestHandler, ConfigError> {
-    let config = Config::from_env()?;
     let rules = IngestRules::from_env()?;
-    let clients = Clients::from_env().await;
-    let service = JobService::new(&clients, &config, job_types(registry));
+    let (ports, config) = aws_ports().await?;
+    let service = JobService::from_ports(&ports, &config, job_types(registry));
     rules.check_types(service.job_types())?;
-    let dlq = std::env::var("JOBQ_INGEST_DLQ_URL").ok();
-    Ok(IngestHandler::new(service, rules, clients.sqs.clone(), dlq))
+    let dlq = std::env::var("JOBQ_INGEST_DLQ_URL").ok().filter(|url| !url.is_empty());
+    let dead_letters = dlq.map(|url| (ports.queues.port().clone(), url));
+    Ok(IngestHandler::with_dead_letters(service, rules, dead_letters))
 }
 
 /// The scheduler [`run_scheduler`] serves, from `JOBQ_*` settings (its lost-job sweep uses the
 /// worker's visibility timeout).
 pub async fn scheduler_from_env(registry: &Registry) -> Result<Scheduler, ConfigError> {
-    let config = Config::from_env()?;
     let worker = WorkerSettings::from_env()?;
     let settings = SchedulerSettings::from_env(worker.visibility_timeout)?;
-    let clients = Clients::from_env().await;
-    Ok(Scheduler::new(&clients, &config, job_types(registry), settings))
+    let (ports, config) = aws_ports().await?;
+    Ok(Scheduler::from_ports(&ports, &config, job_types(registry), settings))
 }
 
 /// The names the API, ingest and scheduler accept: exactly the types the worker can run.

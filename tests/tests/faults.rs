@@ -329,6 +329,7 @@ async fn leftovers(env: &TestEnv) -> String {
     lines.join("\n")
 }
 
+#[allow(clippy::too_many_lines, reason = "an end-to-end scenario reads best as one story")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_a_tenth_of_aws_calls_failing_every_job_ends_once() {
     let started = Instant::now();

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use jobq::Ports;
 use jobq::api::{self, ApiSettings};
 use jobq::aws::Clients;
 use jobq::config::{Config, ConfigError};
@@ -40,21 +41,19 @@ impl Functions {
         let visibility = Duration::from_secs(u64::from(settings.visibility_seconds));
         let worker_settings =
             WorkerSettings { visibility_timeout: visibility, ..WorkerSettings::from_env()? };
-        let worker = Arc::new(Worker::new(clients, config, registry, worker_settings));
-        let dead_letters = Arc::new(DeadLetterHandler::new(worker.store().clone()));
-        let scheduler =
-            Scheduler::new(clients, config, job_types.clone(), SchedulerSettings::from_env(visibility)?);
-        let ingest_service = JobService::new(clients, config, job_types.clone());
+        // One set of ports for every handler, as in Lambda.
+        let ports = Ports::aws(clients, config);
+        let worker = Arc::new(Worker::from_ports(&ports, registry, worker_settings));
+        let dead_letters = Arc::new(DeadLetterHandler::from_ports(&ports));
+        let scheduler_settings = SchedulerSettings::from_env(visibility)?;
+        let scheduler = Scheduler::from_ports(&ports, config, job_types.clone(), scheduler_settings);
+        let ingest_service = JobService::from_ports(&ports, config, job_types.clone());
         rules.check_types(ingest_service.job_types())?;
-        let ingest = Arc::new(IngestHandler::new(
-            ingest_service,
-            rules,
-            clients.sqs.clone(),
-            Some(provisioned.ingest_dlq.clone()),
-        ));
+        let ingest_dlq = Some((ports.queues.port().clone(), provisioned.ingest_dlq.clone()));
+        let ingest = Arc::new(IngestHandler::with_dead_letters(ingest_service, rules, ingest_dlq));
         let api_settings = ApiSettings::from_env()?;
         let open = api_settings.token.is_none();
-        let router = api::router(JobService::new(clients, config, job_types), api_settings);
+        let router = api::router(JobService::from_ports(&ports, config, job_types), api_settings);
         Ok(Functions { worker, dead_letters, ingest, scheduler, router, open })
     }
 }

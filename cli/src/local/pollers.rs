@@ -9,7 +9,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use jobq::aws::Clients;
 use jobq::config::Config;
 use jobq::provision::Provisioned;
-use jobq::queue::SqsJobQueue;
+use jobq::queue::TierQueues;
 use jobq::scheduler::Scheduler;
 use jobq::worker::deliver;
 use jobq::{PerTier, PriorityTier};
@@ -33,8 +33,8 @@ pub(super) async fn spawn_pollers(
     settings: &LocalSettings,
     stop: &watch::Receiver<bool>,
 ) -> Result<(), LocalError> {
-    let queues = SqsJobQueue::new(clients.sqs.clone(), config.queues.clone());
-    let dlqs = SqsJobQueue::new(clients.sqs.clone(), config.dlqs.clone());
+    let queues = TierQueues::new(clients.sqs.clone(), config.queues.clone());
+    let dlqs = TierQueues::new(clients.sqs.clone(), config.dlqs.clone());
     let wait = settings.poll_wait_seconds;
     for tier in PriorityTier::ALL {
         let arn = queues.arn(tier).await.map_err(|e| LocalError::Aws(e.to_string()))?;
@@ -58,7 +58,7 @@ pub(super) async fn spawn_pollers(
         tasks.spawn(poller.run(wait, stop.clone(), handler));
     }
     // The ingest queue is one queue: seen here as a queue whose three tiers are the same URL.
-    let queue = SqsJobQueue::new(clients.sqs.clone(), PerTier::from_fn(|_| provisioned.ingest_queue.clone()));
+    let queue = TierQueues::new(clients.sqs.clone(), PerTier::from_fn(|_| provisioned.ingest_queue.clone()));
     let arn = queue.arn(PriorityTier::Normal).await.map_err(|e| LocalError::Aws(e.to_string()))?;
     let ingest = functions.ingest.clone();
     let handler = move |event| {
@@ -92,7 +92,7 @@ pub(super) fn spawn_schedule(
 
 /// One event source mapping on one queue.
 struct Poller {
-    queue: SqsJobQueue,
+    queue: TierQueues,
     tier: PriorityTier,
     arn: String,
     batch_size: i32,

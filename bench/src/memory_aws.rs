@@ -285,7 +285,8 @@ impl NoopBatch {
         let mut event = SqsEvent::default();
         event.records = messages;
         let event_json = serde_json::to_vec(&event).map_err(|e| BenchError::unexpected("event", e))?;
-        let worker = Worker::new(&clients, &config, jobq::jobs::registry(), WorkerSettings::default());
+        let worker =
+            Worker::new(&clients, &config, jobq::task::Registry::with_builtins(), WorkerSettings::default());
         Ok(NoopBatch { worker, event_json, table, aws, records })
     }
 

@@ -18,7 +18,7 @@ use jobq_integration_tests::TestEnv;
 use serde_json::{Value, json};
 
 fn job_types() -> Vec<String> {
-    jobq::jobs::registry().job_types().into_iter().map(str::to_owned).collect()
+    jobq::runtime::job_types(&jobq::task::Registry::with_builtins())
 }
 
 fn scheduler(env: &TestEnv, schedules: Option<&str>) -> Scheduler {

@@ -31,7 +31,7 @@ fn spec(job_type: &str, payload: Value) -> NewJob {
 }
 
 fn types() -> Vec<String> {
-    jobq::jobs::registry().job_types().into_iter().map(str::to_owned).collect()
+    jobq::runtime::job_types(&jobq::task::Registry::with_builtins())
 }
 
 /// The product's clients, through a proxy that injects only what a test scripts.

@@ -3,7 +3,6 @@
 pub mod builtin;
 pub mod context;
 pub mod envelope;
-pub mod jobs;
 pub mod model;
 pub mod priority;
 pub mod status;

@@ -248,6 +248,26 @@ pub fn unique_prefix() -> String {
     format!("t{}-", &id[..12])
 }
 
+/// POST a JSON body to a running host: the status and the JSON answer (Null when none).
+pub async fn post_json(url: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+    let response = reqwest::Client::new().post(url).json(&body).send().await.expect("POST");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+/// GET a JSON answer from a running host.
+pub async fn get_json(url: &str) -> serde_json::Value {
+    reqwest::get(url).await.expect("GET").json().await.expect("JSON")
+}
+
+/// A port on 127.0.0.1 that nothing listens on now (for a local host under test).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
 /// Send one request through a router; the status and the JSON body (Null when empty).
 pub async fn call(
     router: &axum::Router,

@@ -5,6 +5,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub use jobq_integration_tests::{free_port, unique_prefix};
 use serde_json::Value;
 
 pub struct LocalHost {
@@ -17,19 +18,6 @@ pub fn endpoint() -> String {
     std::env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty()).unwrap_or_else(|| {
         panic!("AWS_ENDPOINT_URL is not set. Run `make test` (it starts moto_server), or start an emulator and export AWS_ENDPOINT_URL")
     })
-}
-
-pub fn unique_prefix() -> String {
-    let nanos =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    format!("l{:x}-", nanos % 0xffff_ffff_ffff)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 impl LocalHost {
@@ -113,18 +101,11 @@ impl LocalHost {
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let response = reqwest::Client::new()
-            .post(format!("{}{path}", self.url))
-            .json(&body)
-            .send()
-            .await
-            .expect("POST");
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
+        jobq_integration_tests::post_json(&format!("{}{path}", self.url), body).await
     }
 
     pub async fn get(&self, path: &str) -> Value {
-        reqwest::get(format!("{}{path}", self.url)).await.expect("GET").json().await.expect("JSON")
+        jobq_integration_tests::get_json(&format!("{}{path}", self.url)).await
     }
 }
 

@@ -5,21 +5,9 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use jobq_cli::local::{self, LocalSettings};
+use jobq_integration_tests::{free_port, unique_prefix};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
-
-fn unique_prefix() -> String {
-    let nanos =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    format!("x{:x}-", nanos % 0xffff_ffff_ffff)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
 
 /// The local stack in this process, with the example registry; it stops when `stop` is sent.
 struct Stack {
@@ -65,18 +53,11 @@ impl Stack {
     }
 
     async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let response = reqwest::Client::new()
-            .post(format!("{}{path}", self.url))
-            .json(&body)
-            .send()
-            .await
-            .expect("POST");
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
+        jobq_integration_tests::post_json(&format!("{}{path}", self.url), body).await
     }
 
     async fn get(&self, path: &str) -> Value {
-        reqwest::get(format!("{}{path}", self.url)).await.expect("GET").json().await.expect("JSON")
+        jobq_integration_tests::get_json(&format!("{}{path}", self.url)).await
     }
 
     async fn enqueue(&self, job_type: &str, payload: Value) -> String {

@@ -4,9 +4,11 @@
 
 pub mod clock;
 pub mod eval;
+pub mod ids;
 pub mod queue;
 pub mod table;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use ids::{Ids, RandomIds, SeededIds};
 pub use queue::MessageQueue;
 pub use table::{Attr, Cond, Item, Table, TableError};

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::aws::Clients;
 use crate::config::Config;
 use crate::ports::clock::{self, Clock};
+use crate::ports::ids::{self, Ids};
 use crate::queue::TierQueues;
 use crate::store::JobStore;
 
@@ -20,6 +21,8 @@ pub struct Ports {
     /// The tier queues' dead-letter queues.
     pub dlqs: TierQueues,
     pub clock: Arc<dyn Clock>,
+    /// New job ids, write tokens and jitter (seeded in the simulation, so a run replays).
+    pub ids: Arc<dyn Ids>,
     /// For the health check of the uploads bucket (none in memory).
     pub s3: Option<aws_sdk_s3::Client>,
 }
@@ -32,6 +35,7 @@ impl Ports {
             queues: TierQueues::new(clients.sqs.clone(), config.queues.clone()),
             dlqs: TierQueues::new(clients.sqs.clone(), config.dlqs.clone()),
             clock: clock::system(),
+            ids: ids::random(),
             s3: Some(clients.s3.clone()),
         }
     }
@@ -39,6 +43,13 @@ impl Ports {
     /// The same ports, reading the time from `clock`.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// The same ports, drawing ids, write tokens and jitter from `ids` (the store's too).
+    pub fn with_ids(mut self, ids: Arc<dyn Ids>) -> Self {
+        self.store = self.store.with_ids(ids.clone());
+        self.ids = ids;
         self
     }
 }
@@ -84,6 +95,7 @@ impl Ports {
             queues: TierQueues::with_port(port.clone(), tiers),
             dlqs: TierQueues::with_port(port, dlqs),
             clock,
+            ids: ids::random(),
             s3: None,
         };
         Ok((ports, MemoryAws { table, queues, config }))

@@ -201,7 +201,7 @@ async fn enqueue(State(state): Shared, headers: HeaderMap, body: Body) -> ApiRes
 async fn enqueue_batch(State(state): Shared, headers: HeaderMap, body: Body) -> ApiResult {
     let value = json_body(&headers, body, true).await?.unwrap_or_default();
     let (specs, batch_id) = input::batch(&value, &rules(&state))?;
-    let batch_id = batch_id.unwrap_or_else(crate::model::new_job_id);
+    let batch_id = batch_id.unwrap_or_else(|| state.service.new_batch_id());
     let jobs = state.service.enqueue_batch(specs, &batch_id).await?;
     Ok((StatusCode::CREATED, Json(json!({ "batch_id": batch_id, "jobs": jobs }))).into_response())
 }

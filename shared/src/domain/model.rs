@@ -94,9 +94,15 @@ pub struct NewJob {
 impl Job {
     /// A new record: `scheduled` when due beyond what an SQS delay can cover, else `queued`.
     pub fn new(spec: NewJob, now: DateTime<Utc>) -> Job {
+        Job::new_with_id(spec, now, new_job_id)
+    }
+
+    /// [`Job::new`], taking the id of a job without an idempotency key from `fresh_id` (called
+    /// only then: a keyed job's id is always the one its key maps to).
+    pub fn new_with_id(spec: NewJob, now: DateTime<Utc>, fresh_id: impl FnOnce() -> String) -> Job {
         let id = match &spec.idempotency_key {
             Some(key) => job_id_for_key(key),
-            None => new_job_id(),
+            None => fresh_id(),
         };
         let now = truncate_to_millis(now);
         let run_at = spec.run_at.map(truncate_to_millis).filter(|at| *at > now);
@@ -242,6 +248,18 @@ mod tests {
         assert_eq!(a.id, b.id);
         assert_ne!(a.id, c.id);
         assert_ne!(new_job_id(), new_job_id());
+    }
+
+    #[test]
+    fn a_given_id_is_used_only_for_a_job_without_a_key() {
+        let now = at("2026-01-01T00:00:00Z");
+        let fresh = || "0000-given".to_owned();
+        let unkeyed = Job::new_with_id(NewJob { job_type: "noop".into(), ..NewJob::default() }, now, fresh);
+        assert_eq!(unkeyed.id, "0000-given");
+        let keyed =
+            NewJob { job_type: "noop".into(), idempotency_key: Some("k".into()), ..NewJob::default() };
+        let keyed = Job::new_with_id(keyed, now, || panic!("a keyed job draws no id"));
+        assert_eq!(keyed.id, job_id_for_key("k"));
     }
 
     #[test]

@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::envelope::Envelope;
 use crate::model::{Job, NewJob};
 use crate::ports::clock::Clock;
+use crate::ports::ids::Ids;
 use crate::priority::{Priority, PriorityTier};
 use crate::queue::{QueueDepth, QueueError, TierQueues};
 use crate::status::{JobEvent, JobStatus};
@@ -120,6 +121,8 @@ pub struct JobService {
     dlqs: TierQueues,
     s3: Option<aws_sdk_s3::Client>,
     clock: Arc<dyn Clock>,
+    /// New job and batch ids.
+    ids: Arc<dyn Ids>,
     config: Config,
     job_types: BTreeSet<String>,
 }
@@ -137,6 +140,7 @@ impl JobService {
             dlqs: ports.dlqs.clone(),
             s3: ports.s3.clone(),
             clock: ports.clock.clone(),
+            ids: ports.ids.clone(),
             config: config.clone(),
             job_types: job_types.into_iter().collect(),
         }
@@ -145,6 +149,17 @@ impl JobService {
     /// The time, as this service's clock tells it.
     pub fn now(&self) -> chrono::DateTime<Utc> {
         self.clock.now()
+    }
+
+    /// A fresh batch id, for a batch enqueued without one.
+    pub fn new_batch_id(&self) -> String {
+        self.ids.job_id()
+    }
+
+    /// A new record for `spec` at `now`, its id (when it has no idempotency key) from this
+    /// service's ids.
+    fn new_job(&self, spec: NewJob, now: chrono::DateTime<Utc>) -> Job {
+        Job::new_with_id(spec, now, || self.ids.job_id())
     }
 
     pub fn store(&self) -> &DynamoJobStore {
@@ -187,7 +202,7 @@ impl JobService {
     /// The record, then (for a new queued job) its message; a failed send removes the record.
     async fn create_and_send(&self, spec: NewJob) -> Result<Created, ServiceError> {
         let now = self.clock.now();
-        let created = self.store.create(&Job::new(spec, now)).await?;
+        let created = self.store.create(&self.new_job(spec, now)).await?;
         if let Created::New(job) = &created
             && job.status == JobStatus::Queued
             && let Err(err) = self.queues.send(&envelope(job), job.delay_seconds(now)).await
@@ -207,7 +222,7 @@ impl JobService {
         let now = self.clock.now();
         let jobs: Vec<Job> = specs
             .into_iter()
-            .map(|spec| Job::new(NewJob { batch_id: Some(batch_id.to_owned()), ..spec }, now))
+            .map(|spec| self.new_job(NewJob { batch_id: Some(batch_id.to_owned()), ..spec }, now))
             .collect();
         let (keyed, fresh): (Vec<Job>, Vec<Job>) =
             jobs.iter().cloned().partition(|j| j.idempotency_key.is_some());

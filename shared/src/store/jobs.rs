@@ -6,9 +6,7 @@ use tracing::instrument;
 use super::attrs::*;
 use super::codec::{self, n, s, time};
 use super::keys::{self, PK};
-use super::write::{
-    Write, aws, backoff, decode, is_ours, may_resend, millis, owned_by, status_in, write_token,
-};
+use super::write::{Write, aws, backoff, decode, is_ours, may_resend, millis, owned_by, status_in};
 use super::{Created, JobStore, ProgressUpdate, RunOutcome, StoreError, classify_refusal};
 use crate::model::Job;
 use crate::ports::table::{Cmp, Cond, TableError};
@@ -18,7 +16,7 @@ impl JobStore {
     /// Put a new job; if its id exists (same idempotency key), return the stored one. One request.
     #[instrument(skip_all, fields(job_id = %job.id))]
     pub async fn create(&self, job: &Job) -> Result<Created, StoreError> {
-        let token = write_token();
+        let token = self.write_token();
         let mut item = codec::encode(job);
         item.insert(WRITE_TOKEN.to_owned(), s(&token));
         let condition = Cond::not_exists(PK);

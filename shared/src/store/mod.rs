@@ -24,6 +24,7 @@ pub use pause::{PauseFlags, PauseScope, PauseScopeError};
 pub use stats::{BatchStats, Ended, StatsWriter, TypeStats};
 
 use crate::model::{Job, JobFailure};
+use crate::ports::ids::Ids;
 use crate::ports::table::Table;
 use crate::status::{JobEvent, JobStatus};
 
@@ -34,6 +35,8 @@ pub struct JobStore {
     table: Arc<dyn Table>,
     /// How long terminal jobs are kept before DynamoDB's TTL deletes them.
     retention: Duration,
+    /// Where write tokens come from.
+    ids: Arc<dyn Ids>,
 }
 
 /// The name the store had while it spoke to DynamoDB directly.
@@ -42,7 +45,18 @@ pub type DynamoJobStore = JobStore;
 impl JobStore {
     /// The store over any table (the in-memory one in tests and the simulation).
     pub fn over(table: Arc<dyn Table>, retention: Duration) -> Self {
-        JobStore { table, retention }
+        JobStore { table, retention, ids: crate::ports::ids::random() }
+    }
+
+    /// The same store, drawing its write tokens from `ids`.
+    pub fn with_ids(mut self, ids: Arc<dyn Ids>) -> Self {
+        self.ids = ids;
+        self
+    }
+
+    /// Where this store's write tokens come from (a worker's stats writer id, too).
+    pub fn ids(&self) -> &Arc<dyn Ids> {
+        &self.ids
     }
 
     /// The table port under this store (tests inject faults through their own handle to it).

@@ -128,17 +128,20 @@ const WRITE_TRIES: u32 = 3;
 
 impl Default for StatsWriter {
     fn default() -> Self {
-        StatsWriter {
-            id: uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(),
-            pending: std::sync::Mutex::default(),
-            state: tokio::sync::Mutex::default(),
-        }
+        Self::from_ids(&crate::ports::RandomIds)
     }
 }
 
 impl StatsWriter {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A writer whose id is drawn from `ids` (seeded in the simulation, so a run replays).
+    pub fn from_ids(ids: &dyn crate::ports::Ids) -> Self {
+        let mut id = ids.token();
+        id.truncate(12);
+        StatsWriter { id, pending: std::sync::Mutex::default(), state: tokio::sync::Mutex::default() }
     }
 
     /// Add `batch` (and anything left from before). An error means the counts are kept for the

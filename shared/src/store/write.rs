@@ -22,9 +22,11 @@ use crate::status::JobStatus;
 /// an ambiguous failure only a resend of the same request can tell, by finding its own token.
 const WRITE_ROUNDS: u32 = 3;
 
-/// Unique per write (not per send: resends carry the same token).
-pub(super) fn write_token() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
+impl JobStore {
+    /// Unique per write (not per send: resends carry the same token), from the store's ids.
+    pub(super) fn write_token(&self) -> String {
+        self.ids.token()
+    }
 }
 
 /// Whether `item` was last written by the write that carried `token`.
@@ -117,7 +119,7 @@ impl JobStore {
         operation: &'static str,
         refusal: impl FnOnce(Job) -> StoreError,
     ) -> Result<Item, StoreError> {
-        let token = write_token();
+        let token = self.write_token();
         w.set(WRITE_TOKEN, s(&token));
         let key = keys::job_pk(id);
         let mut round = 0;

@@ -23,7 +23,7 @@ use crate::config::Config;
 use crate::context::JobContext;
 use crate::envelope::Envelope;
 use crate::model::{Job, JobFailure};
-use crate::ports::Clock;
+use crate::ports::{Clock, Ids};
 use crate::priority::{PerTier, PriorityTier};
 use crate::queue::TierQueues;
 use crate::status::JobStatus;
@@ -45,6 +45,8 @@ pub struct Worker {
     pub(super) stats: StatsWriter,
     /// Where record times come from. Timeouts and the ticker run on tokio's time.
     pub(super) clock: Arc<dyn Clock>,
+    /// Where backoff jitter comes from (seeded in the simulation, so a run replays).
+    pub(super) ids: Arc<dyn Ids>,
 }
 
 impl Worker {
@@ -67,14 +69,22 @@ impl Worker {
             registry: Arc::new(registry),
             settings,
             pause: Mutex::new(None),
-            stats: StatsWriter::new(),
+            stats: StatsWriter::from_ids(ports.ids.as_ref()),
             clock: ports.clock.clone(),
+            ids: ports.ids.clone(),
         }
     }
 
     /// The same worker, reading the time from `clock` instead of the system clock.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// The same worker, drawing jitter and its stats writer's id from `ids`.
+    pub fn with_ids(mut self, ids: Arc<dyn Ids>) -> Self {
+        self.stats = StatsWriter::from_ids(ids.as_ref());
+        self.ids = ids;
         self
     }
 
@@ -240,7 +250,7 @@ impl Worker {
         let backoff = Backoff {
             task: handler.as_ref().and_then(|h| h.retry_policy()),
             default: self.settings.retry,
-            jitter: fastrand::f64(),
+            jitter: self.ids.unit(),
         };
         let RunDecision::Record(recording) = decide_run(handled, &job, backoff, now) else {
             info!("run stopped: the job was cancelled or taken over");

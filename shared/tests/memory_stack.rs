@@ -9,7 +9,7 @@ use jobq::queue::REASON_ATTRIBUTE;
 use jobq::service::JobService;
 use jobq::task::Registry;
 use jobq::wiring::MemoryAws;
-use jobq::worker::{Worker, WorkerSettings, poll_once};
+use jobq::worker::{Worker, WorkerSettings, drain};
 use jobq::{JobStatus, NewJob, Ports, PriorityTier};
 use serde_json::json;
 
@@ -32,21 +32,9 @@ fn stack() -> Stack {
 }
 
 impl Stack {
-    /// What the event source mapping does until the tier queues have nothing visible.
+    /// The worker takes every visible message.
     async fn drain(&self) -> usize {
-        let mut received = 0;
-        for tier in PriorityTier::ALL {
-            let arn = self.ports.queues.arn(tier).await.expect("arn");
-            loop {
-                let handle = |event| self.worker.handle(event, None);
-                let polled = poll_once(&self.ports.queues, tier, &arn, 10, 0, handle).await.expect("poll");
-                if polled.received == 0 {
-                    break;
-                }
-                received += polled.received;
-            }
-        }
-        received
+        drain(&self.ports.queues, &self.worker).await.expect("drain")
     }
 
     async fn status(&self, id: &str) -> (JobStatus, u32) {

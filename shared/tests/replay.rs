@@ -8,8 +8,8 @@ use jobq::ports::{ManualClock, SeededIds};
 use jobq::service::JobService;
 use jobq::store::{WRITE_TOKEN, keys};
 use jobq::task::Registry;
-use jobq::worker::{Worker, WorkerSettings, poll_once};
-use jobq::{JobStatus, NewJob, Ports, PriorityTier};
+use jobq::worker::{Worker, WorkerSettings, drain};
+use jobq::{JobStatus, NewJob, Ports};
 use serde_json::json;
 
 /// What a run leaves behind, per job: id, status, attempts, due time and last write token.
@@ -34,21 +34,9 @@ fn stack(seed: u64) -> Stack {
 }
 
 impl Stack {
-    /// What the event source mapping does until the tier queues have nothing visible.
+    /// The worker takes every visible message.
     async fn drain(&self) -> usize {
-        let mut received = 0;
-        for tier in PriorityTier::ALL {
-            let arn = self.ports.queues.arn(tier).await.expect("arn");
-            loop {
-                let handle = |event| self.worker.handle(event, None);
-                let polled = poll_once(&self.ports.queues, tier, &arn, 10, 0, handle).await.expect("poll");
-                if polled.received == 0 {
-                    break;
-                }
-                received += polled.received;
-            }
-        }
-        received
+        drain(&self.ports.queues, &self.worker).await.expect("drain")
     }
 
     async fn snapshot(&self, ids: &[String]) -> Snapshot {

@@ -183,32 +183,28 @@ mod tests {
     #[test]
     fn updates_apply_whole_or_not_at_all() {
         let it = item(&[("pk", Attr::s("k")), ("a", Attr::n(1))]);
-        let update = Update {
-            actions: vec![
-                Action::Increment("a".into(), 2),
-                Action::AddNumber("c".into(), 5),
-                Action::AddToSet("tags".into(), vec!["x".into(), "y".into()]),
-            ],
-        };
+        let update = Update::new(vec![
+            Action::Increment("a".into(), 2),
+            Action::AddNumber("c".into(), 5),
+            Action::AddToSet("tags".into(), vec!["x".into(), "y".into()]),
+        ]);
         let next = apply(&update, Some(&it), ("pk", "k")).expect("applies");
         assert_eq!(next.get("a"), Some(&Attr::n(3)));
         assert_eq!(next.get("c"), Some(&Attr::n(5)));
-        let removed =
-            Update { actions: vec![Action::DeleteFromSet("tags".into(), vec!["x".into(), "y".into()])] };
+        let removed = Update::new(vec![Action::DeleteFromSet("tags".into(), vec!["x".into(), "y".into()])]);
         assert_eq!(apply(&removed, Some(&next), ("pk", "k")).expect("applies").get("tags"), None);
 
-        let missing = Update { actions: vec![Action::Increment("nope".into(), 1)] };
+        let missing = Update::new(vec![Action::Increment("nope".into(), 1)]);
         assert_eq!(apply(&missing, Some(&it), ("pk", "k")), Err(Invalid::Missing("nope".into())));
-        let overlap =
-            Update { actions: vec![Action::Set("a".into(), Attr::n(1)), Action::Remove("a".into())] };
+        let overlap = Update::new(vec![Action::Set("a".into(), Attr::n(1)), Action::Remove("a".into())]);
         assert_eq!(apply(&overlap, Some(&it), ("pk", "k")), Err(Invalid::Overlap("a".into())));
-        let huge = Update { actions: vec![Action::Set("big".into(), Attr::s("x".repeat(ITEM_SIZE_MAX)))] };
+        let huge = Update::new(vec![Action::Set("big".into(), Attr::s("x".repeat(ITEM_SIZE_MAX)))]);
         assert!(matches!(apply(&huge, Some(&it), ("pk", "k")), Err(Invalid::TooLarge(_))));
     }
 
     #[test]
     fn a_new_item_starts_from_its_key() {
-        let update = Update { actions: vec![Action::Set("type".into(), Attr::s("ocr"))] };
+        let update = Update::new(vec![Action::Set("type".into(), Attr::s("ocr"))]);
         let next = apply(&update, None, ("pk", "stats#ocr")).expect("applies");
         assert_eq!(next.get("pk"), Some(&Attr::s("stats#ocr")));
         assert_eq!(next.len(), 2);

@@ -157,6 +157,23 @@ pub struct BatchEntry {
 }
 
 /// SQS's standard-queue operations that jobq uses, one call to one request.
+/// What one ReceiveMessage asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Receive {
+    /// Up to this many messages (1..=10).
+    pub max: i32,
+    /// Wait up to this long (0..=20 s) for one.
+    pub wait_seconds: i32,
+    /// Overrides the queue's visibility timeout for these messages.
+    pub visibility: Option<i32>,
+}
+
+impl Receive {
+    pub fn new(max: i32, wait_seconds: i32, visibility: Option<i32>) -> Self {
+        Receive { max, wait_seconds, visibility }
+    }
+}
+
 #[async_trait::async_trait]
 pub trait MessageQueue: Send + Sync + std::fmt::Debug {
     /// SendMessage; returns the message id.
@@ -166,15 +183,8 @@ pub trait MessageQueue: Send + Sync + std::fmt::Debug {
     /// `index` being the position in `entries`.
     async fn send_batch(&self, url: &str, entries: &[BatchEntry]) -> Result<Vec<EntryFailure>, QueueError>;
 
-    /// ReceiveMessage of up to `max` (1..=10) messages, waiting up to `wait_seconds` (0..=20) for
-    /// one; `visibility` overrides the queue's visibility timeout for these messages.
-    async fn receive(
-        &self,
-        url: &str,
-        max: i32,
-        wait_seconds: i32,
-        visibility: Option<i32>,
-    ) -> Result<Vec<Received>, QueueError>;
+    /// ReceiveMessage, as `request` says.
+    async fn receive(&self, url: &str, request: &Receive) -> Result<Vec<Received>, QueueError>;
 
     /// ChangeMessageVisibility: hidden for `seconds` (0..=43,200) from now; 0 releases it now.
     async fn change_visibility(&self, url: &str, receipt: &str, seconds: i32) -> Result<(), QueueError>;

@@ -155,16 +155,31 @@ impl Action {
     }
 }
 
-/// The actions of one UpdateItem. Each attribute may appear once (as in DynamoDB).
+/// The actions of one UpdateItem (each attribute may appear once, as in DynamoDB), and what a
+/// successful one returns.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Update {
     pub actions: Vec<Action>,
+    pub returns: Returns,
+}
+
+impl Update {
+    /// These actions, returning the item as they leave it.
+    pub fn new(actions: Vec<Action>) -> Update {
+        Update { actions, returns: Returns::AllNew }
+    }
+
+    pub fn returning(mut self, returns: Returns) -> Update {
+        self.returns = returns;
+        self
+    }
 }
 
 /// What a successful update returns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Returns {
     Nothing,
+    #[default]
     AllNew,
 }
 
@@ -259,8 +274,7 @@ pub trait Table: Send + Sync + std::fmt::Debug {
         &self,
         key: &str,
         update: &Update,
-        condition: Option<&Cond>,
-        returns: Returns,
+        cond: Option<&Cond>,
     ) -> Result<Option<Item>, TableError>;
     async fn delete(&self, key: &str, condition: Option<&Cond>) -> Result<(), TableError>;
     /// BatchGetItem of at most 100 keys.

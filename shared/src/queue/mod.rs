@@ -12,7 +12,7 @@ use crate::priority::{PerTier, PriorityTier};
 pub use crate::adapters::aws::SqsMessageQueue;
 pub use crate::adapters::memory::{MemoryQueues, QueueSettings, Redrive};
 pub use crate::ports::queue::{
-    BatchEntry, EntryFailure, MessageQueue, NewMessage, QueueDepth, QueueError, Received, Refusal,
+    BatchEntry, EntryFailure, MessageQueue, NewMessage, QueueDepth, QueueError, Receive, Received, Refusal,
     SQS_BATCH_MAX,
 };
 
@@ -108,7 +108,10 @@ impl TierQueues {
         visibility: Option<i32>,
     ) -> Result<Vec<Received>, QueueError> {
         self.port
-            .receive(self.url(tier), max.clamp(1, crate::ports::queue::MAX_RECEIVE), wait_seconds, visibility)
+            .receive(
+                self.url(tier),
+                &Receive::new(max.clamp(1, crate::ports::queue::MAX_RECEIVE), wait_seconds, visibility),
+            )
             .await
     }
 

@@ -10,7 +10,7 @@ use super::keys::{self, PAUSE_PK};
 use super::pause::{PauseFlags, PauseScope};
 use super::write::aws;
 use super::{BatchStats, JobStore, StoreError, TypeStats};
-use crate::ports::table::{Action, Attr, Cmp, Cond, Returns, TableError, Update};
+use crate::ports::table::{Action, Attr, Cmp, Cond, TableError, Update};
 
 /// Attributes of a stats item that hold a writer's last applied number.
 const WRITER_PREFIX: &str = "w_";
@@ -38,12 +38,10 @@ impl JobStore {
         let writer_attribute = format!("{WRITER_PREFIX}{writer}");
         let condition = Cond::not_exists(&writer_attribute).or(Cond::cmp(&writer_attribute, Cmp::Lt, n(seq)));
         let updates = batch.by_type.iter().map(|(job_type, stats)| {
-            let mut update = Update {
-                actions: vec![
-                    Action::Set(TYPE.into(), s(job_type)),
-                    Action::Set(writer_attribute.clone(), n(seq)),
-                ],
-            };
+            let mut update = Update::new(vec![
+                Action::Set(TYPE.into(), s(job_type)),
+                Action::Set(writer_attribute.clone(), n(seq)),
+            ]);
             for (field, value) in TypeStats::FIELDS.iter().zip(stats.values()) {
                 if value > 0 {
                     update.actions.push(Action::AddNumber((*field).to_owned(), value as i64));
@@ -55,7 +53,7 @@ impl JobStore {
             let condition = &condition;
             async move {
                 let key = keys::stats_pk(job_type);
-                match self.table.update(&key, &update, Some(condition), Returns::AllNew).await {
+                match self.table.update(&key, &update, Some(condition)).await {
                     Ok(item) => Ok((job_type.clone(), stale_writers(item.as_ref(), stale_before))),
                     // Our number is already there: this write took effect before.
                     Err(TableError::ConditionFailed { .. }) => Ok((job_type.clone(), Vec::new())),
@@ -97,12 +95,9 @@ impl JobStore {
             true => Action::AddToSet(PAUSE_SCOPES.into(), scopes),
             false => Action::DeleteFromSet(PAUSE_SCOPES.into(), scopes),
         };
-        let update = Update { actions: vec![action] };
-        let item = self
-            .table
-            .update(PAUSE_PK, &update, None, Returns::AllNew)
-            .await
-            .map_err(|e| aws("UpdateItem(pause)", e))?;
+        let update = Update::new(vec![action]);
+        let item =
+            self.table.update(PAUSE_PK, &update, None).await.map_err(|e| aws("UpdateItem(pause)", e))?;
         Ok(flags_from(item.as_ref()))
     }
 }

@@ -15,7 +15,7 @@ use super::codec::{self, Item, n, s};
 use super::keys::{self, BY_STATUS};
 use super::{JobStore, ProgressUpdate, StoreError};
 use crate::model::Job;
-use crate::ports::table::{Action, Attr, Cond, Returns, TableError, Update};
+use crate::ports::table::{Action, Attr, Cond, TableError, Update};
 use crate::status::JobStatus;
 
 /// Sends of one job write (each with the adapter's own retries), with the same write token: after
@@ -125,7 +125,7 @@ impl JobStore {
         let mut round = 0;
         loop {
             round += 1;
-            let sent = self.table.update(&key, &w.update, w.condition.as_ref(), Returns::AllNew).await;
+            let sent = self.table.update(&key, &w.update, w.condition.as_ref()).await;
             match sent {
                 Ok(item) => return Ok(item.unwrap_or_default()),
                 Err(TableError::ConditionFailed { current, .. }) => {

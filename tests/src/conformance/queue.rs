@@ -31,8 +31,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use aws_sdk_sqs::types::QueueAttributeName;
 use jobq::ports::ManualClock;
 use jobq::queue::{
-    BatchEntry, MemoryQueues, MessageQueue, NewMessage, QueueDepth, QueueError, QueueSettings, Refusal,
-    SqsMessageQueue,
+    BatchEntry, MemoryQueues, MessageQueue, NewMessage, QueueDepth, QueueError, QueueSettings, Receive,
+    Refusal, SqsMessageQueue,
 };
 
 /// What the cases need from an adapter under test.
@@ -139,7 +139,7 @@ fn refusal<T: std::fmt::Debug>(result: Result<T, QueueError>) -> Refusal {
 }
 
 async fn receive(f: &impl QueueFixture, url: &str, visibility: Option<i32>) -> Vec<jobq::queue::Received> {
-    f.port().receive(url, 10, 0, visibility).await.expect("receive")
+    f.port().receive(url, &Receive::new(10, 0, visibility)).await.expect("receive")
 }
 
 async fn send(f: &impl QueueFixture, url: &str, body: &str, delay: i32) -> String {
@@ -312,7 +312,7 @@ pub async fn depth_counts(f: &impl QueueFixture) {
     for (body, delay) in [("a", 0), ("b", 0), ("c", 0), ("d", 60)] {
         send(f, &url, body, delay).await;
     }
-    let got = f.port().receive(&url, 1, 0, None).await.expect("receive");
+    let got = f.port().receive(&url, &Receive::new(1, 0, None)).await.expect("receive");
     assert_eq!(got.len(), 1);
     assert_eq!(depth(f, &url).await, QueueDepth { visible: 2, in_flight: 1, delayed: 1 });
 }

@@ -19,7 +19,7 @@ fn item(pairs: &[(&str, Attr)]) -> Item {
 }
 
 fn update(actions: Vec<Action>) -> Update {
-    Update { actions }
+    Update::new(actions)
 }
 
 fn set(name: &str, value: Attr) -> Action {
@@ -44,7 +44,6 @@ pub async fn updates_apply_every_action_and_return_the_new_item(table: Arc<dyn T
             "stats#x",
             &update(vec![set("type", Attr::s("x")), Action::AddNumber("runs".into(), 2)]),
             None,
-            Returns::AllNew,
         )
         .await
         .expect("an update creates a missing item");
@@ -58,7 +57,7 @@ pub async fn updates_apply_every_action_and_return_the_new_item(table: Arc<dyn T
         Action::AddToSet("scopes".into(), vec!["all".into(), "queue:low".into()]),
         Action::Remove("type".into()),
     ];
-    let next = table.update("stats#x", &update(actions), None, Returns::AllNew).await.expect("update");
+    let next = table.update("stats#x", &update(actions), None).await.expect("update");
     let next = next.expect("all new");
     assert_eq!(next.get("runs"), Some(&Attr::n(5)));
     assert_eq!(next.get("failed"), Some(&Attr::n(1)));
@@ -67,7 +66,8 @@ pub async fn updates_apply_every_action_and_return_the_new_item(table: Arc<dyn T
     scopes.sort();
     assert_eq!(scopes, ["all", "queue:low"]);
     let emptied = vec![Action::DeleteFromSet("scopes".into(), vec!["all".into(), "queue:low".into()])];
-    let quiet = table.update("stats#x", &update(emptied), None, Returns::Nothing).await.expect("delete");
+    let quiet = table.update("stats#x", &update(emptied).returning(Returns::Nothing), None).await;
+    let quiet = quiet.expect("delete");
     assert_eq!(quiet, None, "nothing returned when nothing is asked");
     let stored = table.get("stats#x", true).await.expect("get").expect("kept");
     assert_eq!(stored.get("scopes"), None, "a set whose last element goes is removed");
@@ -87,7 +87,7 @@ pub async fn conditions_compare_as_dynamodb_does(table: Arc<dyn Table>) {
     for (i, condition) in holds.iter().enumerate() {
         let bump = update(vec![set("seen", Attr::n(i))]);
         table
-            .update("job#c", &bump, Some(condition), Returns::Nothing)
+            .update("job#c", &bump.returning(Returns::Nothing), Some(condition))
             .await
             .unwrap_or_else(|e| panic!("{condition:?}: {e}"));
     }
@@ -99,7 +99,7 @@ pub async fn conditions_compare_as_dynamodb_does(table: Arc<dyn Table>) {
     ];
     for condition in &fails {
         let change = update(vec![set("s", Attr::s("changed"))]);
-        match table.update("job#c", &change, Some(condition), Returns::AllNew).await {
+        match table.update("job#c", &change, Some(condition)).await {
             Err(TableError::ConditionFailed { current: Some(current), .. }) => {
                 assert_eq!(current.get("s"), Some(&Attr::s("queued")), "{condition:?}")
             }
@@ -107,7 +107,7 @@ pub async fn conditions_compare_as_dynamodb_does(table: Arc<dyn Table>) {
         }
     }
     let (change, exists) = (update(vec![set("a", Attr::n(1))]), Cond::exists(PK));
-    let missing = table.update("job#none", &change, Some(&exists), Returns::AllNew).await;
+    let missing = table.update("job#none", &change, Some(&exists)).await;
     assert!(matches!(missing, Err(TableError::ConditionFailed { current: None, .. })), "{missing:?}");
     assert_eq!(table.get("job#none", true).await.expect("get"), None);
 }
@@ -116,10 +116,10 @@ pub async fn an_invalid_update_is_refused_and_changes_nothing(table: Arc<dyn Tab
     let start = item(&[(PK, Attr::s("job#v")), ("a", Attr::n(1))]);
     table.put(start.clone(), None).await.expect("put");
     let missing = update(vec![set("a", Attr::n(2)), Action::Increment("nope".into(), 1)]);
-    let err = table.update("job#v", &missing, None, Returns::AllNew).await.expect_err("refused");
+    let err = table.update("job#v", &missing, None).await.expect_err("refused");
     assert!(matches!(err, TableError::Rejected { .. }), "not transient: {err}");
     let overlap = update(vec![set("a", Attr::n(3)), Action::Remove("a".into())]);
-    let err = table.update("job#v", &overlap, None, Returns::AllNew).await.expect_err("refused");
+    let err = table.update("job#v", &overlap, None).await.expect_err("refused");
     assert!(matches!(err, TableError::Rejected { .. }), "{err}");
     assert_eq!(table.get("job#v", true).await.expect("get"), Some(start));
 }
@@ -142,7 +142,7 @@ pub async fn an_oversize_update_changes_nothing(table: Arc<dyn Table>) {
         set("result", Attr::s("y".repeat(300 * 1024))),
         set("error", Attr::s("z".repeat(150 * 1024))),
     ]);
-    let err = table.update("job#grow", &grow, None, Returns::AllNew).await.expect_err("too large");
+    let err = table.update("job#grow", &grow, None).await.expect_err("too large");
     assert!(matches!(err, TableError::Rejected { .. }), "{err}");
     let stored = table.get("job#grow", true).await.expect("get").expect("kept");
     let names = |item: &Item| {

@@ -143,14 +143,12 @@ mod tests {
             e.condition(&claim),
             "(#gen = :v0 AND #attempts < #max_attempts AND (#status IN (:v1, :v2) OR #lease_ms < :v3))"
         );
-        let update = Update {
-            actions: vec![
-                Action::Set("status".into(), Attr::s("processing")),
-                Action::Increment("attempts".into(), 1),
-                Action::Remove("lease_ms".into()),
-                Action::AddNumber("w-1".into(), 2),
-            ],
-        };
+        let update = Update::new(vec![
+            Action::Set("status".into(), Attr::s("processing")),
+            Action::Increment("attempts".into(), 1),
+            Action::Remove("lease_ms".into()),
+            Action::AddNumber("w-1".into(), 2),
+        ]);
         assert_eq!(
             e.update(&update),
             "SET #status = :v4, #attempts = #attempts + :v5 REMOVE #lease_ms ADD #n5 :v6"

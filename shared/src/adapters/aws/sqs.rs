@@ -16,7 +16,7 @@ use aws_sdk_sqs::types::{
 use aws_smithy_runtime_api::http::Response as HttpResponse;
 
 use crate::ports::queue::{
-    BatchEntry, EntryFailure, MessageQueue, NewMessage, QueueDepth, QueueError, Received, Refusal,
+    BatchEntry, EntryFailure, MessageQueue, NewMessage, QueueDepth, QueueError, Receive, Received, Refusal,
 };
 
 /// SQS through the SDK.
@@ -213,20 +213,14 @@ impl MessageQueue for SqsMessageQueue {
         Ok(entry_failures(out.failed(), &ids))
     }
 
-    async fn receive(
-        &self,
-        url: &str,
-        max: i32,
-        wait_seconds: i32,
-        visibility: Option<i32>,
-    ) -> Result<Vec<Received>, QueueError> {
+    async fn receive(&self, url: &str, request: &Receive) -> Result<Vec<Received>, QueueError> {
         let out = self
             .client
             .receive_message()
             .queue_url(url)
-            .max_number_of_messages(max)
-            .wait_time_seconds(wait_seconds)
-            .set_visibility_timeout(visibility)
+            .max_number_of_messages(request.max)
+            .wait_time_seconds(request.wait_seconds)
+            .set_visibility_timeout(request.visibility)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .message_attribute_names("All")
             .send()

@@ -139,13 +139,12 @@ impl Table for DynamoTable {
         &self,
         key_value: &str,
         update: &crate::ports::table::Update,
-        condition: Option<&Cond>,
-        returns: Returns,
+        cond: Option<&Cond>,
     ) -> Result<Option<Item>, TableError> {
         let mut e = Expressions::default();
         let update_expression = e.update(update);
-        let condition = condition.map(|c| e.condition(c));
-        let returns = match returns {
+        let condition = cond.map(|c| e.condition(c));
+        let returns = match update.returns {
             Returns::AllNew => ReturnValue::AllNew,
             Returns::Nothing => ReturnValue::None,
         };

@@ -29,7 +29,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::ports::Clock;
 use crate::ports::queue::{
     BatchEntry, EntryFailure, MAX_VISIBILITY_SECONDS, MessageQueue, NewMessage, QueueDepth, QueueError,
-    Received, Refusal,
+    Receive, Received, Refusal,
 };
 use crate::requests::RequestCounter;
 use limits::{check_count, check_delay, check_message, check_send_batch, check_visibility, invalid};
@@ -447,14 +447,9 @@ impl MessageQueue for MemoryQueues {
         Ok(failures)
     }
 
-    async fn receive(
-        &self,
-        url: &str,
-        max: i32,
-        wait_seconds: i32,
-        visibility: Option<i32>,
-    ) -> Result<Vec<Received>, QueueError> {
+    async fn receive(&self, url: &str, request: &Receive) -> Result<Vec<Received>, QueueError> {
         let now = self.clock.now();
+        let Receive { max, wait_seconds, visibility } = *request;
         self.begin("ReceiveMessage")?.receive(url, max, wait_seconds, visibility, now)
     }
 
@@ -509,26 +504,32 @@ mod tests {
         let (clock, queues) = setup();
         let url = queues.create_queue("q", QueueSettings::new(30)).expect("create");
         let id = send(&queues, &url, "hello", 0).await;
-        let first = queues.receive(&url, 10, 0, None).await.expect("receive");
+        let first = queues.receive(&url, &Receive::new(10, 0, None)).await.expect("receive");
         assert_eq!((first.len(), first[0].message_id.as_str(), first[0].receive_count), (1, id.as_str(), 1));
-        assert!(queues.receive(&url, 10, 0, None).await.expect("receive").is_empty());
+        assert!(queues.receive(&url, &Receive::new(10, 0, None)).await.expect("receive").is_empty());
         assert_eq!(
             queues.depth(&url).await.expect("depth"),
             QueueDepth { visible: 0, in_flight: 1, delayed: 0 }
         );
         pass(&clock, 29);
-        assert!(queues.receive(&url, 10, 0, None).await.expect("receive").is_empty());
+        assert!(queues.receive(&url, &Receive::new(10, 0, None)).await.expect("receive").is_empty());
         pass(&clock, 1);
-        let again = queues.receive(&url, 10, 0, Some(5)).await.expect("receive");
+        let again = queues.receive(&url, &Receive::new(10, 0, Some(5))).await.expect("receive");
         assert_eq!((again[0].message_id.as_str(), again[0].receive_count), (id.as_str(), 2));
         assert_ne!(again[0].receipt_handle, first[0].receipt_handle);
         pass(&clock, 5);
         queues.set_visibility_timeout(&url, 10).expect("set visibility");
-        assert_eq!(queues.receive(&url, 10, 0, None).await.expect("receive")[0].receive_count, 3);
+        assert_eq!(
+            queues.receive(&url, &Receive::new(10, 0, None)).await.expect("receive")[0].receive_count,
+            3
+        );
         pass(&clock, 9);
-        assert!(queues.receive(&url, 10, 0, None).await.expect("receive").is_empty());
+        assert!(queues.receive(&url, &Receive::new(10, 0, None)).await.expect("receive").is_empty());
         pass(&clock, 1);
-        assert_eq!(queues.receive(&url, 10, 0, None).await.expect("receive")[0].receive_count, 4);
+        assert_eq!(
+            queues.receive(&url, &Receive::new(10, 0, None)).await.expect("receive")[0].receive_count,
+            4
+        );
     }
 
     #[tokio::test]
@@ -536,16 +537,18 @@ mod tests {
         let (clock, queues) = setup();
         let url = queues.create_queue("q", QueueSettings::new(30)).expect("create");
         send(&queues, &url, "m", 0).await;
-        let receipt = queues.receive(&url, 1, 0, None).await.expect("receive")[0].receipt_handle.clone();
+        let receipt =
+            queues.receive(&url, &Receive::new(1, 0, None)).await.expect("receive")[0].receipt_handle.clone();
         pass(&clock, 20);
         queues.change_visibility(&url, &receipt, 60).await.expect("extend");
         pass(&clock, 59);
-        assert!(queues.receive(&url, 1, 0, None).await.expect("receive").is_empty());
+        assert!(queues.receive(&url, &Receive::new(1, 0, None)).await.expect("receive").is_empty());
         queues.change_visibility(&url, &receipt, 0).await.expect("release");
         assert_eq!(queues.depth(&url).await.expect("depth").visible, 1);
         assert_eq!(refusal(queues.change_visibility(&url, &receipt, 10).await), Refusal::NotInFlight);
-        let receipt =
-            queues.receive(&url, 1, 0, Some(43_000)).await.expect("receive")[0].receipt_handle.clone();
+        let receipt = queues.receive(&url, &Receive::new(1, 0, Some(43_000))).await.expect("receive")[0]
+            .receipt_handle
+            .clone();
         assert_eq!(refusal(queues.change_visibility(&url, &receipt, 43_201).await), Refusal::InvalidRequest);
         pass(&clock, 1_000);
         // 12 hours in total from the receive: 1,000 s have gone, 42,200 s remain.
@@ -564,9 +567,9 @@ mod tests {
             QueueDepth { visible: 0, in_flight: 0, delayed: 1 }
         );
         pass(&clock, 899);
-        assert!(queues.receive(&url, 10, 0, None).await.expect("receive").is_empty());
+        assert!(queues.receive(&url, &Receive::new(10, 0, None)).await.expect("receive").is_empty());
         pass(&clock, 1);
-        assert_eq!(queues.receive(&url, 10, 0, None).await.expect("receive")[0].body, "later");
+        assert_eq!(queues.receive(&url, &Receive::new(10, 0, None)).await.expect("receive")[0].body, "later");
         for delay in [901, -1] {
             let refused = queues.send(&url, &NewMessage::new("x", delay)).await;
             assert_eq!(refusal(refused), Refusal::InvalidRequest, "{delay}");
@@ -581,12 +584,12 @@ mod tests {
         let message = NewMessage::new("poison", 0).with_attribute("why", "test");
         let id = queues.send(&url, &message).await.expect("send");
         for count in 1..=3 {
-            let got = queues.receive(&url, 10, 0, Some(0)).await.expect("receive");
+            let got = queues.receive(&url, &Receive::new(10, 0, Some(0))).await.expect("receive");
             assert_eq!(got[0].receive_count, count);
         }
-        assert!(queues.receive(&url, 10, 0, Some(0)).await.expect("receive").is_empty());
+        assert!(queues.receive(&url, &Receive::new(10, 0, Some(0))).await.expect("receive").is_empty());
         assert_eq!(queues.depth(&url).await.expect("depth"), QueueDepth::default());
-        let dead = queues.receive(&dlq, 10, 0, None).await.expect("receive dlq");
+        let dead = queues.receive(&dlq, &Receive::new(10, 0, None)).await.expect("receive dlq");
         assert_eq!((dead[0].message_id.as_str(), dead[0].body.as_str()), (id.as_str(), "poison"));
         assert_eq!(dead[0].attributes.get("why").map(String::as_str), Some("test"));
         assert_eq!(dead[0].receive_count, 4, "the count carries over, as moto keeps it");
@@ -625,8 +628,11 @@ mod tests {
         assert_eq!(refusal(queues.send(&url, &NewMessage::new("", 0)).await), Refusal::InvalidRequest);
         let receipts: Vec<String> = (0..11).map(|i| format!("r{i}")).collect();
         assert_eq!(refusal(queues.delete_batch(&url, &receipts).await), Refusal::TooManyEntries);
-        assert_eq!(refusal(queues.receive(&url, 11, 0, None).await), Refusal::InvalidRequest);
-        assert_eq!(refusal(queues.receive(&url, 1, 0, Some(43_201)).await), Refusal::InvalidRequest);
+        assert_eq!(refusal(queues.receive(&url, &Receive::new(11, 0, None)).await), Refusal::InvalidRequest);
+        assert_eq!(
+            refusal(queues.receive(&url, &Receive::new(1, 0, Some(43_201))).await),
+            Refusal::InvalidRequest
+        );
         assert_eq!(refusal(queues.depth("memory://sqs/000000000000/none").await), Refusal::NoSuchQueue);
     }
 
@@ -636,12 +642,12 @@ mod tests {
         let url = queues.create_queue("q", QueueSettings::new(30)).expect("create");
         let id = send(&queues, &url, "m", 0).await;
         queues.duplicate_next(&url).expect("duplicate");
-        let got = queues.receive(&url, 10, 0, None).await.expect("receive");
+        let got = queues.receive(&url, &Receive::new(10, 0, None)).await.expect("receive");
         assert_eq!(got.len(), 2);
         assert!(got.iter().all(|m| m.message_id == id && m.body == "m"));
         assert_ne!(got[0].receipt_handle, got[1].receipt_handle);
         assert_eq!((got[0].receive_count, got[1].receive_count), (1, 2));
-        assert!(queues.receive(&url, 10, 0, None).await.expect("receive").is_empty());
+        assert!(queues.receive(&url, &Receive::new(10, 0, None)).await.expect("receive").is_empty());
         assert!(
             queues.delete_batch(&url, &[got[1].receipt_handle.clone()]).await.expect("delete").is_empty()
         );
@@ -653,8 +659,11 @@ mod tests {
         let (_clock, queues) = setup();
         let url = queues.create_queue("q", QueueSettings::new(30)).expect("create");
         send(&queues, &url, "m", 0).await;
-        let old = queues.receive(&url, 1, 0, Some(0)).await.expect("receive")[0].receipt_handle.clone();
-        let new = queues.receive(&url, 1, 0, None).await.expect("receive")[0].receipt_handle.clone();
+        let old = queues.receive(&url, &Receive::new(1, 0, Some(0))).await.expect("receive")[0]
+            .receipt_handle
+            .clone();
+        let new =
+            queues.receive(&url, &Receive::new(1, 0, None)).await.expect("receive")[0].receipt_handle.clone();
         assert!(queues.delete_batch(&url, &[old]).await.expect("delete").is_empty());
         assert_eq!(queues.depth(&url).await.expect("depth"), QueueDepth::default());
         let failures = queues.delete_batch(&url, &[new.clone(), "bogus".into()]).await.expect("delete");

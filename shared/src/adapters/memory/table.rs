@@ -220,16 +220,15 @@ impl Table for MemoryTable {
         &self,
         key: &str,
         update: &Update,
-        condition: Option<&Cond>,
-        returns: Returns,
+        cond: Option<&Cond>,
     ) -> Result<Option<Item>, TableError> {
         const OP: &str = "UpdateItem";
         let mut state = self.begin(OP)?;
-        state.check(OP, key, condition)?;
+        state.check(OP, key, cond)?;
         let next = eval::apply(update, state.items.get(key), (PK, key)).map_err(|e| rejected(OP, e))?;
         state.store(key, Some(next.clone()));
         drop(state);
-        self.answer(OP, (returns == Returns::AllNew).then_some(next))
+        self.answer(OP, (update.returns == Returns::AllNew).then_some(next))
     }
 
     async fn delete(&self, key: &str, condition: Option<&Cond>) -> Result<(), TableError> {
@@ -355,8 +354,8 @@ mod tests {
     async fn a_lost_response_still_applies_the_write() {
         let table = MemoryTable::default();
         table.lose_next_responses(1);
-        let set = Update { actions: vec![Action::Set("a".into(), Attr::n(1))] };
-        let err = table.update("job#1", &set, None, Returns::AllNew).await.expect_err("answer lost");
+        let set = Update::new(vec![Action::Set("a".into(), Attr::n(1))]);
+        let err = table.update("job#1", &set, None).await.expect_err("answer lost");
         assert!(err.is_transient(), "{err}");
         let stored = table.get("job#1", true).await.expect("get").expect("written");
         assert_eq!(stored.get("a"), Some(&Attr::n(1)));
@@ -384,8 +383,8 @@ mod tests {
         item.insert("s_pk".into(), Attr::s("queued#1"));
         item.insert("s_sk".into(), Attr::s("t#1"));
         table.put(item, None).await.expect("put");
-        let moved = Update { actions: vec![Action::Set("s_pk".into(), Attr::s("completed#1"))] };
-        table.update("job#1", &moved, None, Returns::Nothing).await.expect("update");
+        let moved = Update::new(vec![Action::Set("s_pk".into(), Attr::s("completed#1"))]);
+        table.update("job#1", &moved.returning(Returns::Nothing), None).await.expect("update");
         let by_status = crate::store::keys::BY_STATUS;
         let queued = table.query(&IndexQuery::new(by_status, "queued#1")).await.expect("query");
         let completed = table.query(&IndexQuery::new(by_status, "completed#1")).await.expect("query");

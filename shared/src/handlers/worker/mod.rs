@@ -22,5 +22,5 @@ mod settings;
 
 pub use decision::{DeadLetterReason, crashed_repeatedly, run_limit};
 pub use engine::Worker;
-pub use polling::{Polled, batch_response, deliver, poll_once, queue_name, sqs_event};
+pub use polling::{Polled, batch_response, deliver, drain, poll_once, queue_name, sqs_event};
 pub use settings::WorkerSettings;

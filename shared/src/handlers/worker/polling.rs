@@ -68,6 +68,24 @@ pub struct Polled {
     pub failed: usize,
 }
 
+/// What the event source mapping does until no tier queue has a visible message: batches of 10
+/// from each tier to `worker`, in tier order. Returns how many messages were received. For tests
+/// and the simulation, where the queues are in memory and nothing arrives meanwhile.
+pub async fn drain(queues: &TierQueues, worker: &super::Worker) -> Result<usize, QueueError> {
+    let mut received = 0;
+    for tier in PriorityTier::ALL {
+        let arn = queues.arn(tier).await?;
+        loop {
+            let polled = poll_once(queues, tier, &arn, 10, 0, |event| worker.handle(event, None)).await?;
+            if polled.received == 0 {
+                break;
+            }
+            received += polled.received;
+        }
+    }
+    Ok(received)
+}
+
 /// One round of what Lambda's SQS event source mapping does: receive up to `max` messages,
 /// hand them to `handler` as an `SqsEvent`, delete those not reported as failures.
 pub async fn poll_once<F, Fut>(

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration};
-use jobq::dlq::DeadLetterHandler;
+use jobq::dlq::{DeadLetterHandler, DeadLetterOutcome};
 use jobq::ports::{Clock, ManualClock};
 use jobq::queue::REASON_ATTRIBUTE;
 use jobq::service::JobService;
@@ -89,4 +89,28 @@ async fn a_throttled_claim_spends_no_attempt_and_the_job_runs_after() {
     assert_eq!(s.drain().await, 1);
     assert_eq!(s.status(&job.id).await, (JobStatus::Completed, 1));
     assert!(s.clock.now() > DateTime::from_timestamp(1_800_000_010, 0).expect("time"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dead_letter_from_before_a_retry_leaves_the_new_generation_alone() {
+    let s = stack();
+    let mut hopeless = spec("fail", json!({"retryable": false}));
+    hopeless.priority = jobq::Priority::HIGH;
+    let (job, _) = s.service.enqueue(hopeless).await.expect("enqueue");
+    assert_eq!(s.drain().await, 1);
+    let letters = s.ports.dlqs.receive(PriorityTier::High, 10, 0, None).await.expect("dlq");
+    assert_eq!(letters.len(), 1);
+
+    // Retried from the API before the dead-letter function got to the first life's letter.
+    let retried = s.service.retry(&job.id, None).await.expect("retry");
+    assert_eq!((retried.status, retried.generation), (JobStatus::Queued, 1));
+    let arn = s.ports.dlqs.arn(PriorityTier::High).await.expect("arn");
+    let handler = DeadLetterHandler::from_ports(&s.ports);
+    let event = jobq::worker::sqs_event(&letters, &arn, "memory");
+    let outcome = handler.record(&event.records[0]).await.expect("record");
+    assert_eq!(outcome, DeadLetterOutcome::Stale { job_id: job.id.clone(), delivered: 0, current: 1 });
+    assert_eq!(s.status(&job.id).await, (JobStatus::Queued, 0), "the new life is untouched");
+
+    assert_eq!(s.drain().await, 1, "the retry's own message runs it");
+    assert_eq!(s.status(&job.id).await, (JobStatus::Failed, 1));
 }

@@ -56,4 +56,5 @@ conformance!(
     list_by_status_pages_through_250_jobs_without_duplicates_or_gaps,
     pause_flags_are_set_and_cleared_per_scope,
     terminal_jobs_carry_a_ttl_from_the_configured_retention,
+    failing_a_generation_leaves_a_retried_job_alone,
 );

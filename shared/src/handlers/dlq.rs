@@ -12,7 +12,7 @@ use crate::envelope::Envelope;
 use crate::model::JobFailure;
 use crate::queue::REASON_ATTRIBUTE;
 use crate::status::JobStatus;
-use crate::store::{DynamoJobStore, StoreError};
+use crate::store::{Conflict, DynamoJobStore, StoreError};
 use crate::worker::DeadLetterReason;
 
 /// The reason of a message SQS moved by itself (no reason attribute).
@@ -33,6 +33,9 @@ pub enum DeadLetterOutcome {
     AlreadyTerminal { job_id: String, status: JobStatus },
     /// Not an envelope, or no such job: nothing to record beyond the log line.
     Unrecordable { reason: String },
+    /// The letter is from an earlier generation (the job was retried since): the job's new life
+    /// is left alone.
+    Stale { job_id: String, delivered: u64, current: u64 },
 }
 
 impl DeadLetterHandler {
@@ -101,7 +104,7 @@ impl DeadLetterHandler {
             },
             details: Some(serde_json::json!({ "reason": reason, "dead_letter": true })),
         };
-        match self.store.fail(&job_id, &failure, self.clock.now()).await {
+        match self.store.fail_generation(&job_id, envelope.generation, &failure, self.clock.now()).await {
             Ok(_) => {
                 warn!(dead_letter = true, job_id = %job_id, job_type = %envelope.job_type, queue = %envelope.tier, reason = %reason, "dead letter: job recorded failed");
                 Ok(DeadLetterOutcome::RecordedFailed { job_id })
@@ -109,6 +112,12 @@ impl DeadLetterHandler {
             Err(StoreError::InvalidTransition { from, .. }) => {
                 info!(dead_letter = true, job_id = %job_id, status = %from, reason = %reason, "dead letter: job already terminal");
                 Ok(DeadLetterOutcome::AlreadyTerminal { job_id, status: from })
+            }
+            Err(StoreError::Conflict {
+                reason: Conflict::StaleGeneration { delivered, current }, ..
+            }) => {
+                info!(dead_letter = true, job_id = %job_id, delivered, current, reason = %reason, "dead letter: from before a retry, ignored");
+                Ok(DeadLetterOutcome::Stale { job_id, delivered, current })
             }
             Err(StoreError::NotFound { .. }) => {
                 warn!(dead_letter = true, job_id = %job_id, reason = %reason, "dead letter: no such job");

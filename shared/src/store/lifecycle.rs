@@ -42,11 +42,33 @@ impl JobStore {
     /// Fail a job that has not ended, whatever it was doing (dead letters, poison, crashes).
     #[instrument(skip_all, fields(job_id = %id))]
     pub async fn fail(&self, id: &str, error: &JobFailure, now: DateTime<Utc>) -> Result<Job, StoreError> {
+        let w = self.fail_write(id, error, now);
+        self.transition(id, JobEvent::Fail, w, now).await
+    }
+
+    /// Fail a job that has not ended, only while it is still in `generation`: a dead letter from
+    /// before a retry must not fail the job's new life (refused as `Conflict::StaleGeneration`).
+    #[instrument(skip_all, fields(job_id = %id, generation))]
+    pub async fn fail_generation(
+        &self,
+        id: &str,
+        generation: u64,
+        error: &JobFailure,
+        now: DateTime<Utc>,
+    ) -> Result<Job, StoreError> {
+        let mut w = self.fail_write(id, error, now);
+        w.condition(Cond::eq(GENERATION, n(generation)));
+        let refusal = |current| classify_refusal(current, Some(JobEvent::Fail), Some(generation), None, now);
+        let item = self.write(id, w, "UpdateItem(fail)", refusal).await?;
+        decode(id, &item)
+    }
+
+    fn fail_write(&self, id: &str, error: &JobFailure, now: DateTime<Utc>) -> Write {
         let mut w = self.event_write(id, JobEvent::Fail);
         w.set(ERROR, codec::json(error));
         w.remove(LEASE);
         self.set_terminal(&mut w, now);
-        self.transition(id, JobEvent::Fail, w, now).await
+        w
     }
 
     /// Another go for a failed, partial or cancelled job: fresh attempts and a new generation, so

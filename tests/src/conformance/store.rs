@@ -358,3 +358,27 @@ pub async fn terminal_jobs_carry_a_ttl_from_the_configured_retention(f: StoreFix
     let item = f.table.get(&keys::job_pk(&job.id), true).await.expect("raw get");
     assert!(item.is_some() && expires(item).is_none(), "a retried job is kept");
 }
+
+pub async fn failing_a_generation_leaves_a_retried_job_alone(f: StoreFixture) {
+    let store = f.store;
+    let job = create(&store, new_job("fail")).await;
+    let now = Utc::now();
+    let error = JobFailure { message: "dead-lettered".into(), details: None };
+    store.claim(&job.id, 0, now, lease(now)).await.expect("claim");
+    store.fail_generation(&job.id, 0, &error, now).await.expect("generation 0 fails");
+    let retried = store.retry(&job.id, None, now).await.expect("retry");
+    assert_eq!(retried.generation, 1);
+
+    let stale = store.fail_generation(&job.id, 0, &error, now).await;
+    assert!(
+        matches!(
+            stale,
+            Err(StoreError::Conflict { reason: Conflict::StaleGeneration { delivered: 0, current: 1 }, .. })
+        ),
+        "a letter of the first life does not fail the second: {stale:?}"
+    );
+    let stored = store.get(&job.id, true).await.expect("get").expect("exists");
+    assert_eq!((stored.status, stored.generation, stored.error), (JobStatus::Queued, 1, None));
+    let failed = store.fail_generation(&job.id, 1, &error, now).await.expect("generation 1 fails");
+    assert_eq!(failed.status, JobStatus::Failed);
+}

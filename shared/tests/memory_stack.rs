@@ -114,3 +114,30 @@ async fn a_dead_letter_from_before_a_retry_leaves_the_new_generation_alone() {
     assert_eq!(s.drain().await, 1, "the retry's own message runs it");
     assert_eq!(s.status(&job.id).await, (JobStatus::Failed, 1));
 }
+
+#[tokio::test(start_paused = true)]
+async fn two_minutes_of_dynamodb_throttling_fail_no_job_and_dead_letter_nothing() {
+    let s = stack();
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        let (job, _) = s.service.enqueue(spec("echo", json!({ "n": i }))).await.expect("enqueue");
+        ids.push(job.id);
+    }
+    s.aws.table.set_throttled(true);
+    let mut deliveries = 0;
+    for _ in 0..12 {
+        deliveries += s.drain().await;
+        s.clock.advance(Duration::seconds(10));
+    }
+    s.aws.table.set_throttled(false);
+    assert!(deliveries >= 30 * 10, "every job was delivered again and again: {deliveries}");
+    s.clock.advance(Duration::seconds(10));
+    assert_eq!(s.drain().await, 30);
+    for id in &ids {
+        assert_eq!(s.status(id).await, (JobStatus::Completed, 1), "{id}: no attempt spent on the throttle");
+    }
+    for tier in PriorityTier::ALL {
+        let depth = s.ports.dlqs.depth(tier).await.expect("depth");
+        assert_eq!(depth.visible + depth.in_flight + depth.delayed, 0, "{tier}: nothing dead-lettered");
+    }
+}

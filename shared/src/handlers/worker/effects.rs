@@ -105,10 +105,24 @@ impl Worker {
         }
     }
 
-    pub(super) async fn transient(&self, tier: PriorityTier, receipt: &str, err: &StoreError) -> Processed {
-        warn!(error = %err, "AWS call failed; the message will return");
-        self.come_back_after(tier, receipt, self.settings.transient_delay).await;
-        (Disposition::Retry, None)
+    /// AWS failed us (throttled, unavailable): the delivery goes out again as a fresh delayed
+    /// message, as retries do, so its receive count restarts and a throttle of any length never
+    /// walks it to the DLQ. Only if that send fails too does the original come back instead.
+    pub(super) async fn transient(
+        &self,
+        envelope: &Envelope,
+        tier: PriorityTier,
+        receipt: &str,
+        err: &StoreError,
+    ) -> Processed {
+        let delay = visibility_seconds(self.settings.transient_delay).min(900);
+        warn!(error = %err, retry_in_seconds = delay, "AWS call failed; the delivery is sent again");
+        if let Err(send) = self.queues.send(envelope, delay).await {
+            warn!(error = %send, "could not send the delivery again; the original message will return");
+            self.come_back_after(tier, receipt, self.settings.transient_delay).await;
+            return (Disposition::Retry, None);
+        }
+        (Disposition::Ack, None)
     }
 
     /// Best effort: without it the message returns after the queue's visibility timeout.

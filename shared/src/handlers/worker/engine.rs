@@ -198,7 +198,7 @@ impl Worker {
                 (Disposition::Retry, None)
             }
             ClaimDecision::FailCrashed(error) => self.fail_crashed(&envelope, tier, receipt, &error).await,
-            ClaimDecision::Transient(err) => self.transient(tier, receipt, &err).await,
+            ClaimDecision::Transient(err) => self.transient(&envelope, tier, receipt, &err).await,
         }
     }
 
@@ -223,7 +223,7 @@ impl Worker {
                 let reason = DeadLetterReason::CrashedRepeatedly.as_str();
                 (self.dead_letter(tier, &envelope.encode(), reason).await, Some(counted))
             }
-            CrashRecorded::Transient(err) => self.transient(tier, receipt, &err).await,
+            CrashRecorded::Transient(err) => self.transient(envelope, tier, receipt, &err).await,
         }
     }
 
@@ -269,7 +269,7 @@ impl Worker {
                 info!(status = %status, "job changed while running (cancelled?): outcome not recorded");
                 return (Disposition::Ack, None);
             }
-            FinishDecision::Transient(err) => return self.transient(tier, receipt, &err).await,
+            FinishDecision::Transient(err) => return self.transient(envelope, tier, receipt, &err).await,
         };
         let counted = RunCount { job_type: job.job_type.clone(), tier, ended, processing_ms, wait_ms };
         (disposition, Some(counted))

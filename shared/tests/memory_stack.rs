@@ -141,3 +141,20 @@ async fn two_minutes_of_dynamodb_throttling_fail_no_job_and_dead_letter_nothing(
         assert_eq!(depth.visible + depth.in_flight + depth.delayed, 0, "{tier}: nothing dead-lettered");
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_request_dynamodb_always_refuses_reaches_the_dlq_instead_of_cycling() {
+    let s = stack();
+    let (job, _) = s.service.enqueue(spec("noop", json!(null))).await.expect("enqueue");
+    s.aws.table.set_refusing(true);
+    let mut deliveries = 0;
+    for _ in 0..20 {
+        deliveries += s.drain().await;
+        s.clock.advance(Duration::seconds(11));
+    }
+    s.aws.table.set_refusing(false);
+    assert_eq!(deliveries, 5, "maxReceiveCount receives, then the redrive policy takes it");
+    let tier = job.tier;
+    assert_eq!(s.ports.dlqs.depth(tier).await.expect("depth").visible, 1, "in the DLQ, not cycling");
+    assert_eq!(s.status(&job.id).await, (JobStatus::Queued, 0), "no attempt spent");
+}

@@ -183,9 +183,16 @@ impl StoreError {
         }
     }
 
-    /// A transport or service failure that may succeed if tried again.
+    /// A transport or service failure that may succeed if tried again (throttling, a server
+    /// error, no answer). A request the table refused as such (an item over 400 KB, access
+    /// denied) fails again however often it is sent.
     pub fn is_transient(&self) -> bool {
-        matches!(self, StoreError::Aws { .. })
+        match self {
+            StoreError::Aws { source, .. } => {
+                source.downcast_ref::<crate::ports::table::TableError>().is_none_or(|e| e.is_transient())
+            }
+            _ => false,
+        }
     }
 }
 
@@ -277,6 +284,20 @@ mod tests {
             ),
             "{err}"
         );
+    }
+
+    #[test]
+    fn only_failures_that_may_succeed_later_are_transient() {
+        use crate::ports::table::TableError;
+        let aws = |source: TableError| StoreError::Aws { operation: "UpdateItem", source: Box::new(source) };
+        let throttled = TableError::Transient { operation: "UpdateItem", source: "throttled".into() };
+        let refused = TableError::Rejected { operation: "UpdateItem", source: "AccessDenied".into() };
+        assert!(aws(throttled).is_transient());
+        assert!(!aws(refused).is_transient(), "sending it again fails again");
+        let unprocessed =
+            StoreError::Aws { operation: "BatchGetItem", source: "keys left unprocessed".into() };
+        assert!(unprocessed.is_transient());
+        assert!(!StoreError::NotFound { id: "x".into() }.is_transient());
     }
 
     #[test]

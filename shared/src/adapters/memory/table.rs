@@ -39,6 +39,7 @@ struct State {
 struct Faults {
     throttle_next: AtomicU32,
     throttled: AtomicBool,
+    refusing: AtomicBool,
     lose_next: AtomicU32,
 }
 
@@ -76,6 +77,12 @@ impl MemoryTable {
     /// Every request is throttled until this is called with `false`.
     pub fn set_throttled(&self, on: bool) {
         self.faults.throttled.store(on, Ordering::SeqCst);
+    }
+
+    /// Every request is refused as such (as with a missing IAM permission) until this is called
+    /// with `false`: an error that sending again does not cure.
+    pub fn set_refusing(&self, on: bool) {
+        self.faults.refusing.store(on, Ordering::SeqCst);
     }
 
     /// The next `n` writes take effect, but their answer is lost (the caller sees a transient error).
@@ -127,6 +134,12 @@ impl MemoryTable {
             return Err(TableError::Transient {
                 operation,
                 source: "ThrottlingException: rate exceeded".into(),
+            });
+        }
+        if self.faults.refusing.load(Ordering::SeqCst) {
+            return Err(TableError::Rejected {
+                operation,
+                source: "AccessDeniedException: not authorized".into(),
             });
         }
         Ok(state)

@@ -105,9 +105,11 @@ impl Worker {
         }
     }
 
-    /// AWS failed us (throttled, unavailable): the delivery goes out again as a fresh delayed
-    /// message, as retries do, so its receive count restarts and a throttle of any length never
-    /// walks it to the DLQ. Only if that send fails too does the original come back instead.
+    /// AWS failed us. A failure that may succeed later (throttled, unavailable) sends the delivery
+    /// again as a fresh delayed message, as retries do, so its receive count restarts and a
+    /// throttle of any length never walks it to the DLQ; only if that send fails too does the
+    /// original come back instead. Any other failure brings the original back, so one that fails
+    /// every time reaches the DLQ after maxReceiveCount receives instead of cycling forever.
     pub(super) async fn transient(
         &self,
         envelope: &Envelope,
@@ -115,6 +117,11 @@ impl Worker {
         receipt: &str,
         err: &StoreError,
     ) -> Processed {
+        if !err.is_transient() {
+            warn!(error = %err, "AWS refused the request; the message will return");
+            self.come_back_after(tier, receipt, self.settings.transient_delay).await;
+            return (Disposition::Retry, None);
+        }
         let delay = visibility_seconds(self.settings.transient_delay).min(900);
         warn!(error = %err, retry_in_seconds = delay, "AWS call failed; the delivery is sent again");
         if let Err(send) = self.queues.send(envelope, delay).await {

@@ -294,25 +294,19 @@ impl Table for MemoryTable {
 fn run_query(state: &State, query: &IndexQuery) -> QueryPage {
     let empty = BTreeMap::new();
     let index = state.indexes.get(query.index.name).unwrap_or(&empty);
-    let p = query.partition.clone();
-    let lower = Bound::Included((p.clone(), String::new()));
-    let in_partition = index.range((lower, Bound::Unbounded)).take_while(|((pk, _), _)| *pk == p);
-    let after = query.start_after.as_ref().and_then(|k| k.get(query.index.sk)).and_then(Attr::as_str);
-    let mut entries: Vec<(&String, &String)> = in_partition
-        .map(|((_, sk), key)| (sk, key))
-        .filter(|(sk, _)| query.sort_below.as_ref().is_none_or(|below| *sk < below))
-        .collect();
-    if !query.ascending {
-        entries.reverse();
+    let (lower, upper) = query_bounds(query);
+    if let Bound::Excluded(start) = &lower
+        && *start >= upper
+    {
+        return QueryPage::default(); // a cursor at or past the upper bound: nothing left
     }
-    if let Some(after) = after {
-        let past = |sk: &String| if query.ascending { sk.as_str() > after } else { sk.as_str() < after };
-        entries.retain(|(sk, _)| past(sk));
-    }
+    let entries = index.range((lower, Bound::Excluded(upper)));
+    let entries: Box<dyn Iterator<Item = (&(String, String), &String)>> =
+        if query.ascending { Box::new(entries) } else { Box::new(entries.rev()) };
     let mut page = QueryPage::default();
     let (mut evaluated, mut bytes) = (0usize, 0usize);
-    for (_, key) in &entries {
-        let Some(item) = state.items.get(*key) else { continue };
+    for (_, key) in entries {
+        let Some(item) = state.items.get(key) else { continue };
         let projected = project(&query.index, item);
         evaluated += 1;
         bytes += eval::item_size(&projected);
@@ -329,6 +323,26 @@ fn run_query(state: &State, query: &IndexQuery) -> QueryPage {
         }
     }
     page
+}
+
+type IndexKey = (String, String);
+
+/// The index rows a query may read, so a page costs what it returns however large the
+/// partition: the partition, below `sort_below`, and past `start_after` in the query's direction.
+fn query_bounds(query: &IndexQuery) -> (Bound<IndexKey>, IndexKey) {
+    let p = &query.partition;
+    let at = |sk: &str| (p.clone(), sk.to_owned());
+    // (p + NUL, "") sorts after every (p, _) and before every other partition.
+    let mut upper = (format!("{p}\0"), String::new());
+    let after = query.start_after.as_ref().and_then(|k| k.get(query.index.sk)).and_then(Attr::as_str);
+    for bound in [query.sort_below.as_deref(), after.filter(|_| !query.ascending)].into_iter().flatten() {
+        upper = upper.min(at(bound));
+    }
+    let lower = match after.filter(|_| query.ascending) {
+        Some(after) => Bound::Excluded(at(after)),
+        None => Bound::Included(at("")),
+    };
+    (lower, upper)
 }
 
 #[cfg(test)]
@@ -387,6 +401,38 @@ mod tests {
         clock.advance(Duration::hours(6));
         assert_eq!(table.expire(), 1);
         assert_eq!(table.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_page_reads_only_its_rows_of_a_large_partition() {
+        let table = MemoryTable::default();
+        let by_status = crate::store::keys::BY_STATUS;
+        {
+            let mut state = table.lock();
+            for i in 0..20_000u32 {
+                let mut item = job(&format!("job#{i}"), None);
+                item.insert("s_pk".into(), Attr::s(if i % 2 == 0 { "queued#1" } else { "queued#2" }));
+                item.insert("s_sk".into(), Attr::s(format!("t{i:06}")));
+                state.store(&format!("job#{i}"), Some(item));
+            }
+        }
+        let sk = |page: &QueryPage| -> Vec<String> {
+            page.items.iter().filter_map(|i| i.get("s_sk")?.as_str().map(str::to_owned)).collect()
+        };
+        let mut q = IndexQuery::new(by_status, "queued#1");
+        q.ascending = false;
+        q.limit = Some(2);
+        q.sort_below = Some("t010000".into());
+        let page = table.query(&q).await.expect("query");
+        assert_eq!(sk(&page), ["t009998", "t009996"]);
+        q.start_after = page.last_key.clone();
+        assert_eq!(sk(&table.query(&q).await.expect("next")), ["t009994", "t009992"]);
+
+        let mut forward = IndexQuery::new(by_status, "queued#2");
+        forward.limit = Some(1);
+        forward.sort_below = Some("t000005".into());
+        forward.start_after = Some(Item::from([("s_sk".to_owned(), Attr::s("t000009"))]));
+        assert!(table.query(&forward).await.expect("past the end").items.is_empty(), "no panic, no rows");
     }
 
     #[tokio::test]

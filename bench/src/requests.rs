@@ -228,11 +228,11 @@ async fn store_operations() -> Result<()> {
     measure("store.claim (refused)", before);
     let before = env.requests.snapshot();
     let update = jobq::store::ProgressUpdate { percent: 50, step: Some("half".into()), message: None };
-    store.progress(&job.id, 1, &update).await.map_err(store_err("progress"))?;
+    store.progress(&claimed, &update).await.map_err(store_err("progress"))?;
     measure("store.progress", before);
     let before = env.requests.snapshot();
     store
-        .renew_lease(&job.id, 1, now + chrono::Duration::seconds(90))
+        .renew_lease(&claimed, now + chrono::Duration::seconds(90))
         .await
         .map_err(store_err("renew lease"))?;
     measure("store.renew_lease", before);

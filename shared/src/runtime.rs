@@ -152,11 +152,9 @@ pub async fn ingest_from_env(registry: &Registry) -> Result<IngestHandler, Confi
     Ok(IngestHandler::with_dead_letters(service, rules, dead_letters))
 }
 
-/// The scheduler [`run_scheduler`] serves, from `JOBQ_*` settings (its lost-job sweep uses the
-/// worker's visibility timeout).
+/// The scheduler [`run_scheduler`] serves, from `JOBQ_*` settings.
 pub async fn scheduler_from_env(registry: &Registry) -> Result<Scheduler, ConfigError> {
-    let worker = WorkerSettings::from_env()?;
-    let settings = SchedulerSettings::from_env(worker.visibility_timeout)?;
+    let settings = SchedulerSettings::from_env()?;
     let (ports, config) = aws_ports().await?;
     Ok(Scheduler::from_ports(&ports, &config, job_types(registry), settings))
 }

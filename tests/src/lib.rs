@@ -201,11 +201,13 @@ impl TestEnv {
         jobs
     }
 
-    /// Worker settings fit for tests: fast retries and pause rechecks.
+    /// Worker settings fit for tests: fast retries and pause rechecks, and a run's lease as short
+    /// as the visibility (as on the local host), so an interrupted run is back as soon.
     pub fn fast_settings(visibility_seconds: u64) -> WorkerSettings {
         WorkerSettings {
             progress_interval: std::time::Duration::from_millis(200),
             visibility_timeout: std::time::Duration::from_secs(visibility_seconds),
+            lease: std::time::Duration::from_secs(visibility_seconds.clamp(3, 900)),
             retry: jobq::task::RetryPolicy {
                 base: std::time::Duration::from_millis(200),
                 factor: 2.0,

@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use jobq::context::JobContext;
 use jobq::ingest::{IngestHandler, IngestRules};
+use jobq::ports::ManualClock;
 use jobq::queue::TierQueues;
 use jobq::scheduler::{Scheduler, SchedulerSettings, parse_recurring};
 use jobq::service::JobService;
@@ -153,7 +154,10 @@ async fn a_job_delayed_an_hour_waits_scheduled_is_released_when_due_and_complete
     let later = now + chrono::Duration::seconds(3601);
     assert_eq!(scheduler.tick(later).await.expect("tick").released, 1);
     assert_eq!(scheduler.tick(later).await.expect("tick again").released, 0, "released once");
-    let worker = env.worker(Registry::with_builtins(), TestEnv::fast_settings(30));
+    // The worker lives at the scheduler's simulated time: a claim before `run_at` is refused.
+    let worker = env
+        .worker(Registry::with_builtins(), TestEnv::fast_settings(30))
+        .with_clock(Arc::new(ManualClock::new(later)));
     env.run_until(&worker, Duration::from_secs(30), || async {
         env.job(&job.id).await.status == JobStatus::Completed
     })
@@ -203,6 +207,8 @@ async fn a_stuck_job_with_no_message_is_recovered_and_completes_once() {
     );
     let report = scheduler.tick(now + chrono::Duration::seconds(60)).await.expect("tick");
     assert_eq!(report.recovered, 1);
+    // The worker lives at the scheduler's simulated time: the recovered job is due from then.
+    let worker = worker.with_clock(Arc::new(ManualClock::new(now + chrono::Duration::seconds(60))));
     env.run_until(&worker, Duration::from_secs(30), || async {
         env.job(&job.id).await.status == JobStatus::Completed
     })

@@ -39,13 +39,19 @@ impl Functions {
         let job_types = jobq::runtime::job_types(&registry);
         let rules = ingest_rules(provisioned, registry.contains("echo"))?;
         let visibility = Duration::from_secs(u64::from(settings.visibility_seconds));
-        let worker_settings =
-            WorkerSettings { visibility_timeout: visibility, ..WorkerSettings::from_env()? };
+        // Locally a run's lease is as short as the visibility, unless set: an interrupted job
+        // runs again after the same half minute, whether its message or the lease brings it back.
+        let env = WorkerSettings::from_env()?;
+        let lease = match std::env::var_os("JOBQ_LEASE_SECONDS") {
+            Some(_) => env.lease,
+            None => visibility.clamp(Duration::from_secs(3), Duration::from_secs(900)),
+        };
+        let worker_settings = WorkerSettings { visibility_timeout: visibility, lease, ..env };
         // One set of ports for every handler, as in Lambda.
         let ports = Ports::aws(clients, config);
         let worker = Arc::new(Worker::from_ports(&ports, registry, worker_settings));
         let dead_letters = Arc::new(DeadLetterHandler::from_ports(&ports));
-        let scheduler_settings = SchedulerSettings::from_env(visibility)?;
+        let scheduler_settings = SchedulerSettings::from_env()?;
         let scheduler = Scheduler::from_ports(&ports, config, job_types.clone(), scheduler_settings);
         let ingest_service = JobService::from_ports(&ports, config, job_types.clone());
         rules.check_types(ingest_service.job_types())?;

@@ -20,7 +20,8 @@ pub struct LocalSettings {
     pub poll_wait_seconds: i32,
     /// `JOBQ_SHUTDOWN_GRACE_SECONDS` (default 10): how long running jobs may finish on Ctrl-C.
     pub shutdown_grace: Duration,
-    /// `JOBQ_LOCAL_VISIBILITY_SECONDS` (default 30): the local tier queues' visibility timeout, and
+    /// `JOBQ_LOCAL_VISIBILITY_SECONDS` (default 30): the local tier queues' visibility timeout and
+    /// runs' lease (unless `JOBQ_LEASE_SECONDS` is set), and
     /// so the time after which an interrupted job is delivered again.
     pub visibility_seconds: u32,
     /// `JOBQ_LOCAL_SCHEDULE_SECONDS` (default 60, EventBridge's rate): how often the scheduler runs.

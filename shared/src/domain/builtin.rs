@@ -102,6 +102,12 @@ pub struct FailInput {
     /// so a failed job can be retried by hand and succeed.
     #[serde(default, with = "crate::model::rfc3339::option")]
     pub until: Option<chrono::DateTime<chrono::Utc>>,
+    /// Work this long (no progress reported) before the outcome: a long step.
+    #[serde(default)]
+    pub seconds: f64,
+    /// Panic instead of returning an error: a bug in a handler (the worker contains it).
+    #[serde(default)]
+    pub panic: bool,
 }
 
 fn default_fail_message() -> String {
@@ -112,7 +118,7 @@ fn default_true() -> bool {
     true
 }
 
-/// Fails on purpose, to exercise retries and dead letters.
+/// Fails on purpose, to exercise retries and dead letters (or panics, to exercise containment).
 #[derive(Debug, Clone, Copy)]
 pub struct Fail;
 
@@ -124,6 +130,13 @@ impl Task for Fail {
     }
 
     async fn run(&self, ctx: &JobContext, input: FailInput) -> Result<TaskOutput, JobError> {
+        if !(0.0..=86_400.0).contains(&input.seconds) {
+            return Err(JobError::fatal("fail.seconds must be between 0 and 86400"));
+        }
+        tokio::time::sleep(Duration::from_secs_f64(input.seconds)).await;
+        if input.panic {
+            panic!("{}", input.message);
+        }
         let recovered = input.until.is_some_and(|until| chrono::Utc::now() >= until);
         if recovered || input.times.is_some_and(|times| ctx.attempt() > times) {
             return Ok(TaskOutput::Completed(json!({ "succeeded_on_attempt": ctx.attempt() })));

@@ -21,22 +21,18 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Where progress goes: the job store, or a recorder in unit tests.
 pub trait ProgressWriter: Send + Sync {
-    fn write<'a>(
-        &'a self,
-        job_id: &'a str,
-        attempt: u32,
-        update: &'a ProgressUpdate,
-    ) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// Write `update` for the run `run` (the job as its claim returned it).
+    fn write<'a>(&'a self, run: &'a Job, update: &'a ProgressUpdate)
+    -> BoxFuture<'a, Result<(), StoreError>>;
 }
 
 impl ProgressWriter for DynamoJobStore {
     fn write<'a>(
         &'a self,
-        job_id: &'a str,
-        attempt: u32,
+        run: &'a Job,
         update: &'a ProgressUpdate,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(self.progress(job_id, attempt, update))
+        Box::pin(self.progress(run, update))
     }
 }
 
@@ -163,7 +159,7 @@ impl JobContext {
 
     async fn write(&self, update: ProgressUpdate) -> Result<(), JobError> {
         self.writes.fetch_add(1, Ordering::Relaxed);
-        match self.writer.write(&self.job.id, self.job.attempts, &update).await {
+        match self.writer.write(&self.job, &update).await {
             Ok(()) => Ok(()),
             Err(StoreError::Conflict { .. } | StoreError::NotFound { .. }) => {
                 self.cancelled.store(true, Ordering::Relaxed);
@@ -238,13 +234,12 @@ mod tests {
     impl ProgressWriter for Recorder {
         fn write<'a>(
             &'a self,
-            job_id: &'a str,
-            _attempt: u32,
+            run: &'a Job,
             update: &'a ProgressUpdate,
         ) -> BoxFuture<'a, Result<(), StoreError>> {
             Box::pin(async move {
                 if self.refuse.load(Ordering::Relaxed) {
-                    return Err(StoreError::NotFound { id: job_id.to_owned() });
+                    return Err(StoreError::NotFound { id: run.id.clone() });
                 }
                 self.writes.lock().expect("lock").push(update.clone());
                 Ok(())

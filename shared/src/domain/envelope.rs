@@ -20,6 +20,10 @@ pub struct Envelope {
     pub tier: PriorityTier,
     #[serde(rename = "gen")]
     pub generation: u64,
+    /// The run whose recorded outcome sent this message (a retry), when one did: says which run
+    /// of the generation scheduled it. Older workers ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
 }
 
 /// Why a message body is not an envelope: the message is poison and goes to the dead-letter path.
@@ -54,7 +58,20 @@ impl Envelope {
         tier: PriorityTier,
         generation: u64,
     ) -> Self {
-        Envelope { v: ENVELOPE_VERSION, id: id.into(), job_type: job_type.into(), tier, generation }
+        Envelope {
+            v: ENVELOPE_VERSION,
+            id: id.into(),
+            job_type: job_type.into(),
+            tier,
+            generation,
+            run: None,
+        }
+    }
+
+    /// The same envelope, naming the run that sent it.
+    pub fn with_run(mut self, run: Option<String>) -> Self {
+        self.run = run;
+        self
     }
 
     pub fn encode(&self) -> String {
@@ -86,7 +103,12 @@ impl Envelope {
         let job_type = text("type")?;
         let tier = text("tier")?.parse().map_err(|_| field("tier", "must be one of high, normal, low"))?;
         let generation = number("gen")?;
-        Ok(Envelope { v: ENVELOPE_VERSION, id, job_type, tier, generation })
+        let run = match map.get("run") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            Some(_) => return Err(field("run", "must be a non-empty string")),
+        };
+        Ok(Envelope { v: ENVELOPE_VERSION, id, job_type, tier, generation, run })
     }
 }
 

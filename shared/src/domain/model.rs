@@ -61,6 +61,10 @@ pub struct Job {
     /// While `processing`: the run owns the job until then.
     #[serde(with = "rfc3339::option")]
     pub lease_until: Option<DateTime<Utc>>,
+    /// The token of the current (or last) run, set by its claim: the run's writes are conditional
+    /// on it. Internal: not part of the API's job.
+    #[serde(skip)]
+    pub run_id: Option<String>,
     /// Jobs to enqueue when this one completes: the first now, carrying the rest as its own `next`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub next: Vec<NewJob>,
@@ -136,6 +140,7 @@ impl Job {
             duration_ms: None,
             wait_ms: None,
             lease_until: None,
+            run_id: None,
             next: spec.next,
         }
     }

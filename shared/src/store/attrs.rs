@@ -26,6 +26,9 @@ pub const DURATION_MS: &str = "duration_ms";
 pub const WAIT_MS: &str = "wait_ms";
 /// The end of the current run's lease, in epoch milliseconds.
 pub const LEASE: &str = "lease_ms";
+/// The token of the job's current (or last) run: every write a run makes names it, so a run that
+/// was cancelled, retried or taken over can no longer write.
+pub const RUN: &str = "run";
 /// When a lost message was last sent again, in epoch milliseconds.
 pub const RESENT: &str = "resent_ms";
 pub const NEXT: &str = "next";

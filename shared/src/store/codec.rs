@@ -82,6 +82,7 @@ pub fn encode(job: &Job) -> Item {
     opt(DURATION_MS, job.duration_ms.map(n));
     opt(WAIT_MS, job.wait_ms.map(n));
     opt(LEASE, job.lease_until.map(|t| n(t.timestamp_millis())));
+    opt(RUN, job.run_id.as_deref().map(s));
     opt(NEXT, (!job.next.is_empty()).then(|| json(&job.next)));
     item
 }
@@ -119,6 +120,7 @@ pub fn decode(item: &Item) -> Result<Job, CorruptItem> {
                 DateTime::from_timestamp_millis(ms).ok_or_else(|| corrupt("lease_ms", "out of range".into()))
             })
             .transpose()?,
+        run_id: r.opt_string(RUN)?,
         next: r.json(NEXT)?.unwrap_or_default(),
     })
 }
@@ -191,6 +193,7 @@ mod tests {
         job.error = Some(JobFailure { message: "boom".into(), details: Some(json!([1])) });
         job.result = Some(json!(null));
         job.lease_until = Some(now);
+        job.run_id = Some("run-1".into());
         job.duration_ms = Some(5);
         job.next = vec![NewJob { job_type: "publish".into(), ..NewJob::default() }];
         job

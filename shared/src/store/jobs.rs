@@ -46,7 +46,8 @@ impl JobStore {
     }
 
     /// Start a run: `queued`/`retrying` (or `processing` under an expired lease) -> `processing`,
-    /// counting the attempt and taking a lease until `lease_until`. Never succeeds twice at once.
+    /// counting the attempt, naming the run by a fresh token and taking a lease until
+    /// `lease_until`. Never succeeds twice at once, nor before the job's `run_at`.
     #[instrument(skip_all, fields(job_id = %id, generation))]
     pub async fn claim(
         &self,
@@ -58,14 +59,18 @@ impl JobStore {
         let mut w = Write::default();
         let expired =
             Cond::eq(STATUS, s(JobStatus::Processing.as_str())).and(Cond::cmp(LEASE, Cmp::Lt, millis(now)));
+        // A retry's backoff holds until its time, whichever delivery comes first.
+        let due = Cond::not_exists(RUN_AT).or(Cond::cmp(RUN_AT, Cmp::Le, time(now)));
         w.condition(
             Cond::eq(GENERATION, n(generation))
                 .and(Cond::attrs(ATTEMPTS, Cmp::Lt, MAX_ATTEMPTS))
+                .and(due)
                 .and(status_in(&JobStatus::sources(JobEvent::Claim)).or(expired)),
         );
         w.set_status(id, JobStatus::Processing);
         w.increment(ATTEMPTS, 1);
-        w.set(LEASE, millis(lease_until));
+        w.set(RUN, s(self.ids.token()));
+        w.set_lease(id, lease_until);
         w.set(STARTED_AT, time(now));
         let item = self
             .write(id, w, "UpdateItem(claim)", |current| {
@@ -75,26 +80,22 @@ impl JobStore {
         decode(id, &item)
     }
 
-    /// Record progress of the run `attempt`. Fails with `Conflict::NotOwner` once the job was
-    /// cancelled or taken over: that is how a running handler learns it must stop.
-    pub async fn progress(&self, id: &str, attempt: u32, update: &ProgressUpdate) -> Result<(), StoreError> {
+    /// Record progress of the run `run` (the job as its claim returned it). Fails with
+    /// `Conflict::NotOwner` once the job was cancelled, retried or taken over: that is how a
+    /// running handler learns it must stop.
+    pub async fn progress(&self, run: &Job, update: &ProgressUpdate) -> Result<(), StoreError> {
         let mut w = Write::default();
-        w.condition(owned_by(attempt));
+        w.condition(owned_by(run));
         w.set_progress(update);
-        self.write_owned(id, attempt, w, "UpdateItem(progress)").await.map(drop)
+        self.write_owned(run, w, "UpdateItem(progress)").await.map(drop)
     }
 
-    /// Extend the run's lease (long jobs, with their message's visibility).
-    pub async fn renew_lease(
-        &self,
-        id: &str,
-        attempt: u32,
-        lease_until: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    /// Extend the lease of the run `run` (a heartbeat), moving its place in the lease-end index.
+    pub async fn renew_lease(&self, run: &Job, lease_until: DateTime<Utc>) -> Result<(), StoreError> {
         let mut w = Write::default();
-        w.condition(owned_by(attempt));
-        w.set(LEASE, millis(lease_until));
-        self.write_owned(id, attempt, w, "UpdateItem(lease)").await.map(drop)
+        w.condition(owned_by(run));
+        w.set_lease(&run.id, lease_until);
+        self.write_owned(run, w, "UpdateItem(lease)").await.map(drop)
     }
 
     /// End the run of `job` (as returned by `claim`) with `outcome`; `pending` is the run's last
@@ -113,9 +114,9 @@ impl JobStore {
             event: e.event,
         })?;
         let mut w = Write::default();
-        w.condition(owned_by(job.attempts));
+        w.condition(owned_by(job));
         w.set_status(&job.id, to);
-        w.remove(LEASE);
+        w.clear_lease();
         finish_progress(&mut w, &outcome, pending);
         if let Some(started) = job.started_at {
             w.set(DURATION_MS, n((now - started).num_milliseconds().max(0)));
@@ -125,19 +126,13 @@ impl JobStore {
         if to.is_terminal() {
             self.set_terminal(&mut w, now);
         }
-        let item = self.write_owned(&job.id, job.attempts, w, "UpdateItem(finish)").await?;
+        let item = self.write_owned(job, w, "UpdateItem(finish)").await?;
         decode(&job.id, &item)
     }
 
-    /// A write by the run `attempt`, refused once the job is no longer that run's.
-    async fn write_owned(
-        &self,
-        id: &str,
-        attempt: u32,
-        w: Write,
-        op: &'static str,
-    ) -> Result<codec::Item, StoreError> {
-        self.write(id, w, op, |current| classify_refusal(current, None, None, Some(attempt), Utc::now()))
+    /// A write by the run `run`, refused once the job is no longer that run's.
+    async fn write_owned(&self, run: &Job, w: Write, op: &'static str) -> Result<codec::Item, StoreError> {
+        self.write(&run.id, w, op, |current| classify_refusal(current, None, None, Some(run), Utc::now()))
             .await
     }
 

@@ -10,6 +10,11 @@
 //! | `by-status` | `s_pk` = `<status>#<shard>`  | `<created_at>#<id>` | keys + `type`       |
 //! | `by-type`   | `t_pk` = `<type>#<shard>`    | `<created_at>#<id>` | keys only           |
 //! | `by-batch`  | `b_pk` = `<batch_id>#<shard>`| `<created_at>#<id>` | keys only (sparse)  |
+//! | `by-due`    | `d_pk` = `<status>#<shard>`  | `<due ms>#<id>`     | keys only (sparse)  |
+//!
+//! `by-due` holds only jobs a sweep must look at when a time comes: a `processing` job under its
+//! lease end (a run that died is found there, not by reading every running job). The sweep asks
+//! for the rows due before now, so it reads what is overdue and nothing else.
 //!
 //! Why sharded: a GSI partition takes about 1,000 writes/s. Unsharded, every job entering
 //! `queued` (or `completed`, or of one popular type) would write to one index partition, and the
@@ -46,7 +51,8 @@ pub struct IndexDef {
 pub const BY_STATUS: IndexDef = IndexDef { name: "by-status", pk: "s_pk", sk: "s_sk", projected: &["type"] };
 pub const BY_TYPE: IndexDef = IndexDef { name: "by-type", pk: "t_pk", sk: "t_sk", projected: &[] };
 pub const BY_BATCH: IndexDef = IndexDef { name: "by-batch", pk: "b_pk", sk: "b_sk", projected: &[] };
-pub const INDEXES: [IndexDef; 3] = [BY_STATUS, BY_TYPE, BY_BATCH];
+pub const BY_DUE: IndexDef = IndexDef { name: "by-due", pk: "d_pk", sk: "d_sk", projected: &[] };
+pub const INDEXES: [IndexDef; 4] = [BY_STATUS, BY_TYPE, BY_BATCH, BY_DUE];
 
 pub fn job_pk(id: &str) -> String {
     format!("job#{id}")
@@ -87,6 +93,16 @@ pub fn sort_key(created_at: &str, id: &str) -> String {
     format!("{created_at}#{id}")
 }
 
+/// `by-due` sort key: epoch milliseconds, zero-padded so text order is time order, then the id.
+pub fn due_sort_key(at: chrono::DateTime<chrono::Utc>, id: &str) -> String {
+    format!("{}#{id}", due_prefix(at))
+}
+
+/// Every `by-due` sort key of a time before `at` sorts below this.
+pub fn due_prefix(at: chrono::DateTime<chrono::Utc>) -> String {
+    format!("{:015}", at.timestamp_millis().max(0))
+}
+
 /// A sort key is what a cursor carries; accept only the shape we write.
 pub fn is_sort_key(s: &str) -> bool {
     match s.split_once('#') {
@@ -124,5 +140,14 @@ mod tests {
         assert!(is_sort_key(&sort_key("2026-01-01T00:00:00.000Z", "x1")));
         assert!(!is_sort_key("2026-01-01#x"));
         assert!(!is_sort_key("nonsense"));
+    }
+
+    #[test]
+    fn due_keys_sort_by_time_whatever_the_number_of_digits() {
+        let at = |ms| chrono::DateTime::from_timestamp_millis(ms).expect("time");
+        let (early, late) = (due_sort_key(at(999), "z"), due_sort_key(at(1_000), "a"));
+        assert!(early < late, "{early} < {late}");
+        assert!(due_sort_key(at(1_799_999_999_999), "x") < due_prefix(at(1_800_000_000_000)));
+        assert!(due_sort_key(at(1_800_000_000_000), "x") > due_prefix(at(1_800_000_000_000)));
     }
 }

@@ -15,7 +15,7 @@ use crate::priority::Priority;
 use crate::status::{JobEvent, JobStatus};
 
 /// What a retry clears: the last life's outcome, timings and run state.
-const CLEARED_BY_RETRY: [&str; 11] = [
+const CLEARED_BY_RETRY: [&str; 12] = [
     ERROR,
     RESULT,
     COMPLETED_AT,
@@ -27,6 +27,7 @@ const CLEARED_BY_RETRY: [&str; 11] = [
     CURRENT_STEP,
     MESSAGE,
     LEASE,
+    RUN,
 ];
 
 impl JobStore {
@@ -34,7 +35,7 @@ impl JobStore {
     #[instrument(skip_all, fields(job_id = %id))]
     pub async fn cancel(&self, id: &str, now: DateTime<Utc>) -> Result<Job, StoreError> {
         let mut w = self.event_write(id, JobEvent::Cancel);
-        w.remove(LEASE);
+        w.clear_lease();
         self.set_terminal(&mut w, now);
         self.transition(id, JobEvent::Cancel, w, now).await
     }
@@ -66,7 +67,7 @@ impl JobStore {
     fn fail_write(&self, id: &str, error: &JobFailure, now: DateTime<Utc>) -> Write {
         let mut w = self.event_write(id, JobEvent::Fail);
         w.set(ERROR, codec::json(error));
-        w.remove(LEASE);
+        w.clear_lease();
         self.set_terminal(&mut w, now);
         w
     }
@@ -109,7 +110,7 @@ impl JobStore {
         let mut w = self.event_write(id, JobEvent::Recover);
         w.condition(Cond::cmp(LEASE, Cmp::Lt, millis(expired_before)));
         w.set(RUN_AT, time(now));
-        w.remove(LEASE);
+        w.clear_lease();
         self.transition(id, JobEvent::Recover, w, now).await
     }
 
@@ -205,7 +206,7 @@ impl JobStore {
         }
         if to.is_terminal() {
             self.set_terminal(w, now);
-            w.remove(LEASE);
+            w.clear_lease();
             if let Some(started) = current.started_at {
                 w.set(DURATION_MS, n((now - started).num_milliseconds().max(0)));
             }

@@ -148,7 +148,10 @@ pub enum Conflict {
     LeaseHeld { until: DateTime<Utc> },
     /// A crashed run already spent the last attempt.
     AttemptsExhausted,
-    /// The job is no longer in the run that tries to write (cancelled, finished, or reclaimed).
+    /// A retry's backoff (or a delay) is not over: the job may run from then on.
+    NotDue { at: DateTime<Utc> },
+    /// The job is no longer in the run that tries to write (cancelled, finished, retried, or
+    /// reclaimed): `attempt` is that run's attempt number.
     NotOwner { attempt: u32 },
     /// The job changed since it was read (an optimistic write lost a race).
     Changed,
@@ -196,13 +199,14 @@ impl StoreError {
     }
 }
 
-/// Why a conditional write on `current` failed, given what the write required.
+/// Why a conditional write on `current` failed, given what the write required: the event's
+/// source statuses, the delivery's generation, or that the job is still in the run `run`.
 /// Pure, so the refusal rules are unit-tested without DynamoDB.
 pub(crate) fn classify_refusal(
     current: Job,
     event: Option<JobEvent>,
     expected_generation: Option<u64>,
-    expected_attempt: Option<u32>,
+    run: Option<&Job>,
     now: DateTime<Utc>,
 ) -> StoreError {
     let id = current.id.clone();
@@ -213,28 +217,44 @@ pub(crate) fn classify_refusal(
     {
         return conflict(Conflict::StaleGeneration { delivered, current: current.generation });
     }
-    if let Some(attempt) = expected_attempt
-        && (current.status != JobStatus::Processing || current.attempts != attempt)
+    if let Some(run) = run
+        && !is_run_of(&current, run)
     {
-        return conflict(Conflict::NotOwner { attempt });
-    }
-    if event == Some(JobEvent::Claim) && current.status == JobStatus::Processing {
-        if let Some(until) = current.lease_until.filter(|until| *until >= now) {
-            return conflict(Conflict::LeaseHeld { until });
-        }
-        if current.attempts >= current.max_attempts {
-            return conflict(Conflict::AttemptsExhausted);
-        }
+        return conflict(Conflict::NotOwner { attempt: run.attempts });
     }
     if event == Some(JobEvent::Claim)
-        && current.status.is_claimable()
-        && current.attempts >= current.max_attempts
+        && let Some(reason) = claim_conflict(&current, now)
     {
-        return conflict(Conflict::AttemptsExhausted);
+        return conflict(reason);
     }
     match event {
         Some(event) => StoreError::InvalidTransition { id, from: current.status, event },
-        None => conflict(Conflict::NotOwner { attempt: expected_attempt.unwrap_or_default() }),
+        None => conflict(Conflict::NotOwner { attempt: run.map(|r| r.attempts).unwrap_or_default() }),
+    }
+}
+
+/// Whether `current` is still in the run `run` (as its claim returned it).
+fn is_run_of(current: &Job, run: &Job) -> bool {
+    current.status == JobStatus::Processing
+        && current.generation == run.generation
+        && current.run_id.is_some()
+        && current.run_id == run.run_id
+}
+
+/// Why a claim of `current` (in the delivery's generation) was refused, other than its status.
+fn claim_conflict(current: &Job, now: DateTime<Utc>) -> Option<Conflict> {
+    let waiting = current.status.is_claimable() || current.status == JobStatus::Processing;
+    if current.status == JobStatus::Processing
+        && let Some(until) = current.lease_until.filter(|until| *until >= now)
+    {
+        return Some(Conflict::LeaseHeld { until });
+    }
+    if waiting && current.attempts >= current.max_attempts {
+        return Some(Conflict::AttemptsExhausted);
+    }
+    match current.run_at {
+        Some(at) if waiting && at > now => Some(Conflict::NotDue { at }),
+        _ => None,
     }
 }
 
@@ -301,10 +321,52 @@ mod tests {
     }
 
     #[test]
+    fn a_retry_that_is_not_due_says_when_it_is() {
+        let mut retrying = job(JobStatus::Retrying);
+        retrying.attempts = 1;
+        retrying.run_at = Some(now() + Duration::minutes(40));
+        let err = classify_refusal(retrying.clone(), Some(JobEvent::Claim), Some(0), None, now());
+        match err {
+            StoreError::Conflict { reason: Conflict::NotDue { at }, .. } => {
+                assert_eq!(Some(at), retrying.run_at)
+            }
+            other => panic!("unexpected {other}"),
+        }
+        retrying.run_at = Some(now());
+        let err = classify_refusal(retrying, Some(JobEvent::Claim), Some(0), None, now());
+        assert!(matches!(err, StoreError::InvalidTransition { .. }), "due: refused for another reason");
+    }
+
+    #[test]
+    fn a_run_owns_the_job_only_while_its_token_and_generation_are_there() {
+        let mut run = job(JobStatus::Processing);
+        run.attempts = 1;
+        run.run_id = Some("run-a".into());
+        // The same attempt number in a later generation is another run.
+        let mut retried = run.clone();
+        retried.generation = 1;
+        retried.run_id = Some("run-b".into());
+        let err = classify_refusal(retried.clone(), None, None, Some(&run), now());
+        assert!(
+            matches!(err, StoreError::Conflict { reason: Conflict::NotOwner { attempt: 1 }, .. }),
+            "{err}"
+        );
+        assert!(is_run_of(&retried, &retried));
+        assert!(!is_run_of(&retried, &run));
+        let mut tokenless = retried.clone();
+        tokenless.run_id = None;
+        assert!(!is_run_of(&tokenless, &tokenless), "a job no claim named has no owner");
+    }
+
+    #[test]
     fn a_cancelled_run_is_no_longer_the_owner() {
         let mut cancelled = job(JobStatus::Cancelled);
         cancelled.attempts = 1;
-        let err = classify_refusal(cancelled, None, None, Some(1), now());
+        let mut run = cancelled.clone();
+        run.status = JobStatus::Processing;
+        run.run_id = Some("run-a".into());
+        cancelled.run_id = run.run_id.clone();
+        let err = classify_refusal(cancelled, None, None, Some(&run), now());
         match err {
             StoreError::Conflict { reason: Conflict::NotOwner { attempt: 1 }, current, .. } => {
                 assert_eq!(current.status, JobStatus::Cancelled)

@@ -7,7 +7,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use super::attrs::{ID, TYPE};
 use super::codec::{self, Item, s};
-use super::keys::{self, BY_STATUS, PK};
+use super::keys::{self, BY_DUE, BY_STATUS, PK};
 use super::listing::{ListQuery, Page, PartitionPage, decode_cursor, encode_cursor, merge_page};
 use super::write::{aws, decode};
 use super::{JobStore, StoreError};
@@ -147,11 +147,46 @@ impl JobStore {
     /// The oldest jobs in `status`: up to `per_shard` from each index shard, oldest first. For
     /// the scheduler's sweeps, where old jobs matter most.
     pub async fn oldest(&self, status: JobStatus, per_shard: usize) -> Result<Vec<Job>, StoreError> {
-        let ids: Vec<Vec<String>> = futures::stream::iter(keys::all_shards(status.as_str()))
-            .map(|partition: String| async move {
-                let mut q = IndexQuery::new(BY_STATUS, partition);
-                q.limit = Some(per_shard.max(1));
-                let page = self.table.query(&q).await.map_err(|e| aws("Query(oldest)", e))?;
+        let queries = keys::all_shards(status.as_str()).into_iter().map(|partition| {
+            let mut q = IndexQuery::new(BY_STATUS, partition);
+            q.limit = Some(per_shard.max(1));
+            q
+        });
+        let mut jobs = self.jobs_of_queries(queries, "Query(oldest)").await?;
+        jobs.retain(|j| j.status == status);
+        jobs.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(jobs)
+    }
+
+    /// `processing` jobs whose lease ended before `before` (their run died, or is about to lose
+    /// them): up to `per_shard` from each shard of the lease-end index, earliest lease first. Reads
+    /// only the overdue rows, however many jobs are running.
+    pub async fn expired_leases(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+        per_shard: usize,
+    ) -> Result<Vec<Job>, StoreError> {
+        let queries = keys::all_shards(JobStatus::Processing.as_str()).into_iter().map(|partition| {
+            let mut q = IndexQuery::new(BY_DUE, partition);
+            q.sort_below = Some(keys::due_prefix(before));
+            q.limit = Some(per_shard.max(1));
+            q
+        });
+        let mut jobs = self.jobs_of_queries(queries, "Query(expired_leases)").await?;
+        jobs.retain(|j| j.status == JobStatus::Processing && j.lease_until.is_some_and(|at| at < before));
+        jobs.sort_by(|a, b| (a.lease_until, &a.id).cmp(&(b.lease_until, &b.id)));
+        Ok(jobs)
+    }
+
+    /// The jobs the rows of `queries` point at (one page each, run at once), read in full.
+    async fn jobs_of_queries(
+        &self,
+        queries: impl Iterator<Item = IndexQuery>,
+        operation: &'static str,
+    ) -> Result<Vec<Job>, StoreError> {
+        let ids: Vec<Vec<String>> = futures::stream::iter(queries)
+            .map(|q: IndexQuery| async move {
+                let page = self.table.query(&q).await.map_err(|e| aws(operation, e))?;
                 let id = |item: &Item| {
                     item.get(PK).and_then(Attr::as_str).and_then(keys::id_from_pk).map(str::to_owned)
                 };
@@ -161,10 +196,7 @@ impl JobStore {
             .try_collect()
             .await?;
         let ids: Vec<String> = ids.into_iter().flatten().collect();
-        let mut jobs = self.batch_get(&ids).await?;
-        jobs.retain(|j| j.status == status);
-        jobs.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-        Ok(jobs)
+        self.batch_get(&ids).await
     }
 }
 

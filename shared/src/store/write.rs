@@ -10,9 +10,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::attrs::{ATTEMPTS, CURRENT_STEP, MESSAGE, PROGRESS, STATUS, WRITE_TOKEN};
+use super::attrs::{CURRENT_STEP, GENERATION, LEASE, MESSAGE, PROGRESS, RUN, STATUS, WRITE_TOKEN};
 use super::codec::{self, Item, n, s};
-use super::keys::{self, BY_STATUS};
+use super::keys::{self, BY_DUE, BY_STATUS};
 use super::{JobStore, ProgressUpdate, StoreError};
 use crate::model::Job;
 use crate::ports::table::{Action, Attr, Cond, TableError, Update};
@@ -93,6 +93,21 @@ impl Write {
         }
     }
 
+    /// A run's lease until `until`, and the job's place in the lease-end index: a run that dies
+    /// is found there once `until` has passed.
+    pub fn set_lease(&mut self, id: &str, until: DateTime<Utc>) {
+        self.set(LEASE, millis(until));
+        self.set(BY_DUE.pk, s(keys::status_pk(JobStatus::Processing, id)));
+        self.set(BY_DUE.sk, s(keys::due_sort_key(until, id)));
+    }
+
+    /// The run is over (or was never there): no lease, out of the lease-end index.
+    pub fn clear_lease(&mut self) {
+        for attribute in [LEASE, BY_DUE.pk, BY_DUE.sk] {
+            self.remove(attribute);
+        }
+    }
+
     /// The status and its (sharded) index key move together.
     pub fn set_status(&mut self, id: &str, status: JobStatus) {
         self.set(STATUS, s(status.as_str()));
@@ -105,9 +120,12 @@ pub(super) fn status_in(statuses: &[JobStatus]) -> Cond {
     Cond::is_in(STATUS, statuses.iter().map(|st| s(st.as_str())))
 }
 
-/// Still `processing` in the run that counted `attempt`.
-pub(super) fn owned_by(attempt: u32) -> Cond {
-    Cond::eq(STATUS, s(JobStatus::Processing.as_str())).and(Cond::eq(ATTEMPTS, n(attempt)))
+/// Still `processing` in the run `run` (the job as its claim returned it): the same generation and
+/// the run's own token. An attempt number does not name a run: a retry starts counting again.
+pub(super) fn owned_by(run: &Job) -> Cond {
+    Cond::eq(STATUS, s(JobStatus::Processing.as_str()))
+        .and(Cond::eq(GENERATION, n(run.generation)))
+        .and(Cond::eq(RUN, s(run.run_id.as_deref().unwrap_or_default())))
 }
 
 impl JobStore {
@@ -186,13 +204,15 @@ mod tests {
 
     #[test]
     fn conditions_accumulate_and_status_moves_its_index_key() {
+        let mut run = crate::model::Job::new(crate::model::NewJob::default(), Utc::now());
+        run.run_id = Some("r2".into());
         let mut w = Write::default();
-        w.condition(owned_by(2));
+        w.condition(owned_by(&run));
         w.set_status("id1", JobStatus::Completed);
         w.condition(Cond::exists("x"));
         let Some(Cond::And(parts)) = &w.condition else { panic!("an AND: {:?}", w.condition) };
-        assert_eq!(parts.len(), 3, "flattened: status, attempts, x");
-        assert!(parts.contains(&Cond::eq(ATTEMPTS, n(2))));
+        assert_eq!(parts.len(), 4, "flattened: status, generation, run, x");
+        assert!(parts.contains(&Cond::eq(RUN, s("r2"))));
         let set: Vec<&str> = w.update.actions.iter().map(Action::attr).collect();
         assert_eq!(set, [STATUS, BY_STATUS.pk]);
     }

@@ -118,7 +118,7 @@ pub async fn an_expired_lease_can_be_reclaimed_and_attempts_are_counted(f: Store
     );
 
     // The first run's late writes are refused: it no longer owns the job.
-    let late = store.progress(&job.id, 1, &update(50, Some("late"))).await;
+    let late = store.progress(&first, &update(50, Some("late"))).await;
     assert!(
         matches!(late, Err(StoreError::Conflict { reason: Conflict::NotOwner { attempt: 1 }, .. })),
         "{late:?}"
@@ -134,8 +134,7 @@ pub async fn a_run_finishes_with_timings_and_a_retry_backs_off(f: StoreFixture) 
     let before = (f.requests)();
     store
         .progress(
-            &job.id,
-            1,
+            &run1,
             &ProgressUpdate { percent: 40, step: Some("extract".into()), message: Some("reading".into()) },
         )
         .await
@@ -217,9 +216,9 @@ pub async fn cancel_stops_a_running_job_at_its_next_progress_write(f: StoreFixtu
 
     let running = create(&store, new_job("sleep")).await;
     let now = Utc::now();
-    store.claim(&running.id, 0, now, lease(now)).await.expect("claim");
+    let run = store.claim(&running.id, 0, now, lease(now)).await.expect("claim");
     store.cancel(&running.id, now).await.expect("cancel running");
-    match store.progress(&running.id, 1, &update(10, None)).await {
+    match store.progress(&run, &update(10, None)).await {
         Err(StoreError::Conflict { reason: Conflict::NotOwner { attempt: 1 }, current, .. }) => {
             assert_eq!(current.status, JobStatus::Cancelled)
         }
@@ -381,4 +380,81 @@ pub async fn failing_a_generation_leaves_a_retried_job_alone(f: StoreFixture) {
     assert_eq!((stored.status, stored.generation, stored.error), (JobStatus::Queued, 1, None));
     let failed = store.fail_generation(&job.id, 1, &error, now).await.expect("generation 1 fails");
     assert_eq!(failed.status, JobStatus::Failed);
+}
+
+/// Defect: ownership by attempt number. A run of an earlier generation (cancelled, then retried)
+/// has the same attempt number as the new generation's first run, and must still write nothing.
+pub async fn a_stale_run_cannot_write_over_a_retried_generation(f: StoreFixture) {
+    let store = f.store;
+    let job = create(&store, new_job("sleep")).await;
+    let now = Utc::now();
+    let run_a = store.claim(&job.id, 0, now, lease(now)).await.expect("run A");
+    store.cancel(&job.id, now).await.expect("cancel");
+    store.retry(&job.id, None, now).await.expect("retry");
+    let run_b = store.claim(&job.id, 1, now, lease(now)).await.expect("run B");
+    assert_eq!((run_a.attempts, run_b.attempts), (1, 1), "both are attempt 1 of their generation");
+    assert_ne!(run_a.run_id, run_b.run_id, "each claim names its run");
+
+    let not_owner = |result: Result<(), StoreError>| {
+        matches!(result, Err(StoreError::Conflict { reason: Conflict::NotOwner { attempt: 1 }, .. }))
+    };
+    assert!(not_owner(store.progress(&run_a, &update(90, Some("stale"))).await), "A's progress");
+    assert!(not_owner(store.renew_lease(&run_a, lease(now) + Duration::minutes(5)).await), "A's heartbeat");
+    let error = JobFailure { message: "from run A".into(), details: None };
+    let a_finish = store.finish(&run_a, RunOutcome::Retrying { error, run_at: now }, None, now).await;
+    assert!(not_owner(a_finish.map(drop)), "A's finish");
+
+    store.progress(&run_b, &update(50, None)).await.expect("B's progress is B's");
+    let done =
+        store.finish(&run_b, RunOutcome::Completed { result: None }, None, now).await.expect("B's finish");
+    assert_eq!((done.status, done.generation, done.attempts), (JobStatus::Completed, 1, 1));
+    assert_eq!(done.error, None, "nothing of run A was recorded");
+}
+
+/// Defect: a claim ignored `run_at`, so a backoff longer than SQS's 15-minute delay ran early.
+pub async fn a_retry_is_not_claimed_before_its_run_at(f: StoreFixture) {
+    let store = f.store;
+    let job = create(&store, new_job("fail")).await;
+    let now = Utc::now();
+    let run1 = store.claim(&job.id, 0, now, lease(now)).await.expect("claim");
+    let run_at = now + Duration::minutes(40);
+    let error = JobFailure { message: "later".into(), details: None };
+    store.finish(&run1, RunOutcome::Retrying { error, run_at }, None, now).await.expect("retrying");
+
+    let early = now + Duration::minutes(15);
+    match store.claim(&job.id, 0, early, lease(early)).await {
+        Err(StoreError::Conflict { reason: Conflict::NotDue { at }, .. }) => {
+            assert_eq!(at.timestamp_millis(), run_at.timestamp_millis())
+        }
+        other => panic!("a claim 25 minutes early must be refused as not due, got {other:?}"),
+    }
+    let run2 = store.claim(&job.id, 0, run_at, lease(run_at)).await.expect("due: claimed");
+    assert_eq!((run2.status, run2.attempts), (JobStatus::Processing, 2));
+}
+
+/// The lease-end index: a sweep finds the runs whose lease ended, and only those, without
+/// reading every running job; renewing a lease or ending a run takes the job out of it.
+pub async fn expired_leases_are_found_by_their_lease_end(f: StoreFixture) {
+    let store = f.store;
+    let t0 = Utc::now();
+    let mut runs = Vec::new();
+    for after in [Duration::seconds(60), Duration::seconds(120), Duration::minutes(30)] {
+        let job = create(&store, new_job("sleep")).await;
+        runs.push(store.claim(&job.id, 0, t0, t0 + after).await.expect("claim"));
+    }
+    let ids = |jobs: Vec<Job>| jobs.into_iter().map(|j| j.id).collect::<Vec<_>>();
+    let expired = |before| {
+        let store = store.clone();
+        async move { ids(store.expired_leases(before, 10).await.expect("sweep")) }
+    };
+    assert_eq!(expired(t0 + Duration::seconds(90)).await, [runs[0].id.clone()]);
+
+    store.renew_lease(&runs[0], t0 + Duration::minutes(10)).await.expect("heartbeat");
+    assert!(expired(t0 + Duration::seconds(90)).await.is_empty(), "a renewed lease moves later");
+    let by_lease_end = [runs[1].id.clone(), runs[0].id.clone()];
+    assert_eq!(expired(t0 + Duration::minutes(15)).await, by_lease_end, "earliest lease first");
+
+    store.finish(&runs[1], RunOutcome::Completed { result: None }, None, t0).await.expect("finish");
+    store.cancel(&runs[0].id, t0).await.expect("cancel");
+    assert_eq!(expired(t0 + Duration::hours(1)).await, [runs[2].id.clone()], "ended runs leave the index");
 }

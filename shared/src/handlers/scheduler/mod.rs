@@ -32,8 +32,9 @@ pub struct SchedulerSettings {
     pub recurring: Vec<(RecurringJob, ScheduleExpr)>,
     /// Minutes looked back for recurring jobs, so a missed invocation is made up (default 5).
     pub catch_up_minutes: i64,
-    /// A `processing` job whose lease ended this long ago with nobody taking over is recovered
-    /// (`JOBQ_RECOVER_AFTER_SECONDS`, default: the visibility timeout, when any message would be back).
+    /// A `processing` job whose lease ended this long ago is recovered: its run died (or lost
+    /// it), so it is sent again (`JOBQ_RECOVER_AFTER_SECONDS`, default 30). A lease already
+    /// reaches 30 s past its run's time limit, and a live run renews it long before it ends.
     pub recover_after: Duration,
     /// A `queued` job due this long ago is sent again (`JOBQ_RESEND_AFTER_SECONDS`, default 900).
     pub resend_after: Duration,
@@ -42,14 +43,11 @@ pub struct SchedulerSettings {
 }
 
 impl SchedulerSettings {
-    pub fn from_env(visibility: std::time::Duration) -> Result<Self, ConfigError> {
-        Self::from_lookup(process_env, visibility)
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(process_env)
     }
 
-    pub fn from_lookup(
-        lookup: impl Fn(&str) -> Option<String>,
-        visibility: std::time::Duration,
-    ) -> Result<Self, ConfigError> {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let vars = Vars::new(lookup);
         let seconds = |name: &str, default: u64| -> Result<Duration, ConfigError> {
             let value = vars.seconds(name, default, 1..=MAX_SWEEP_AFTER_SECONDS)?;
@@ -58,7 +56,7 @@ impl SchedulerSettings {
         Ok(SchedulerSettings {
             recurring: parse_recurring(vars.optional("JOBQ_SCHEDULES").as_deref())?,
             catch_up_minutes: 5,
-            recover_after: seconds("JOBQ_RECOVER_AFTER_SECONDS", visibility.as_secs())?,
+            recover_after: seconds("JOBQ_RECOVER_AFTER_SECONDS", 30)?,
             resend_after: seconds("JOBQ_RESEND_AFTER_SECONDS", 900)?,
             sweep_per_shard: 200,
         })
@@ -188,10 +186,8 @@ impl Scheduler {
 
     async fn recover_stuck(&self, now: DateTime<Utc>, report: &mut TickReport) -> Result<(), ServiceError> {
         let expired_before = now - self.settings.recover_after;
-        for job in self.service.store().oldest(JobStatus::Processing, self.settings.sweep_per_shard).await? {
-            if job.lease_until.is_none_or(|lease| lease >= expired_before) {
-                continue;
-            }
+        let store = self.service.store();
+        for job in store.expired_leases(expired_before, self.settings.sweep_per_shard).await? {
             if job.attempts >= job.max_attempts {
                 let error = crate::worker::crashed_repeatedly(job.attempts);
                 match self.service.store().fail(&job.id, &error, now).await {
@@ -286,22 +282,20 @@ mod tests {
     use std::collections::HashMap;
 
     #[test]
-    fn settings_default_to_the_visibility_timeout_and_name_bad_values() {
-        let visibility = std::time::Duration::from_secs(120);
-        let defaults = SchedulerSettings::from_lookup(|_| None, visibility).expect("defaults");
-        assert_eq!(defaults.recover_after, Duration::seconds(120));
+    fn settings_have_defaults_and_name_bad_values() {
+        let defaults = SchedulerSettings::from_lookup(|_| None).expect("defaults");
+        assert_eq!(defaults.recover_after, Duration::seconds(30));
         assert_eq!(defaults.resend_after, Duration::seconds(900));
         assert!(defaults.recurring.is_empty());
         let vars = HashMap::from([
             ("JOBQ_RESEND_AFTER_SECONDS", " 60 "),
             ("JOBQ_SCHEDULES", r#"[{"name":"n","schedule":"rate(5 minutes)","type":"noop"}]"#),
         ]);
-        let set = SchedulerSettings::from_lookup(|k| vars.get(k).map(|v| v.to_string()), visibility)
-            .expect("valid");
+        let set = SchedulerSettings::from_lookup(|k| vars.get(k).map(|v| v.to_string())).expect("valid");
         assert_eq!((set.resend_after, set.recurring.len()), (Duration::seconds(60), 1));
         for bad in ["0", "-5", "soon", "99999999999999999"] {
             let lookup = |k: &str| (k == "JOBQ_RECOVER_AFTER_SECONDS").then(|| bad.to_owned());
-            let err = SchedulerSettings::from_lookup(lookup, visibility).expect_err(bad);
+            let err = SchedulerSettings::from_lookup(lookup).expect_err(bad);
             assert!(err.to_string().contains("JOBQ_RECOVER_AFTER_SECONDS"), "{bad}: {err}");
         }
     }

@@ -25,6 +25,8 @@ pub enum DeadLetterReason {
     CrashedRepeatedly,
     /// The envelope points at no job record.
     MissingRecord,
+    /// The handler panicked: a bug no retry can be trusted to fix.
+    Panicked,
 }
 
 impl DeadLetterReason {
@@ -35,6 +37,7 @@ impl DeadLetterReason {
             DeadLetterReason::Poison => "poison_message",
             DeadLetterReason::CrashedRepeatedly => "worker_crashed_repeatedly",
             DeadLetterReason::MissingRecord => "missing_job_record",
+            DeadLetterReason::Panicked => "handler_panicked",
         }
     }
 }
@@ -70,6 +73,8 @@ pub(crate) enum ClaimDecision {
     DropAndEnqueueNext,
     /// Another run holds the lease: come back when it ends (taking over if that run died).
     ComeBackAfter(Duration),
+    /// The job's `run_at` (a retry's backoff) is still ahead: deliver again at that time.
+    NotDue(DateTime<Utc>),
     /// Runs kept dying until the attempts were spent: fail the job with this error, then
     /// dead-letter the envelope (see [`decide_crash_recorded`]).
     FailCrashed(JobFailure),
@@ -99,6 +104,7 @@ pub(crate) fn decide_claim(claimed: Result<Job, StoreError>, now: DateTime<Utc>)
             // A second past the lease, so the lease has surely ended when the copy returns.
             ClaimDecision::ComeBackAfter((until - now).to_std().unwrap_or_default() + Duration::from_secs(1))
         }
+        StoreError::Conflict { reason: Conflict::NotDue { at }, .. } => ClaimDecision::NotDue(at),
         StoreError::Conflict { reason: Conflict::AttemptsExhausted, current, .. } => {
             ClaimDecision::FailCrashed(crashed_repeatedly(current.attempts))
         }
@@ -139,6 +145,8 @@ pub(crate) enum Handled {
     Returned(Result<TaskOutput, JobError>),
     /// The handler was still running when its time limit was up.
     TimedOut(Duration),
+    /// The handler panicked, with this message; the panic was caught, so only its job fails.
+    Panicked(String),
 }
 
 /// Where a retry's backoff comes from.
@@ -187,6 +195,13 @@ pub(crate) fn decide_run(handled: Handled, job: &Job, backoff: Backoff, now: Dat
     let result = match handled {
         Handled::Returned(result) => result,
         Handled::TimedOut(limit) => Err(timed_out(limit)),
+        Handled::Panicked(message) => {
+            let error = panicked(&message).to_failure();
+            let reason = DeadLetterReason::Panicked;
+            let outcome = RunOutcome::Failed { error: with_reason(error, reason) };
+            let then = AfterFinish::DeadLetter(reason);
+            return RunDecision::Record(Box::new(Recording { outcome, ended: Ended::Failed, then }));
+        }
     };
     let (outcome, ended, then) = match result {
         Ok(TaskOutput::Completed(result)) => {
@@ -216,6 +231,11 @@ pub(crate) fn decide_run(handled: Handled, job: &Job, backoff: Backoff, now: Dat
         }
     };
     RunDecision::Record(Box::new(Recording { outcome, ended, then }))
+}
+
+/// A panic fails its job: the message is the panic's, marked as one.
+fn panicked(message: &str) -> JobError {
+    JobError::fatal(format!("handler panicked: {message}")).with_details(serde_json::json!({ "panic": true }))
 }
 
 /// A timed-out run counts as a retryable failure.
@@ -279,6 +299,21 @@ pub fn run_limit(
         limit = limit.min(left.saturating_sub(margin).max(Duration::from_millis(100)));
     }
     limit
+}
+
+/// Kept past a run's time limit in its lease: time to record the outcome, with the store's resends.
+pub(crate) const LEASE_GRACE: Duration = Duration::from_secs(30);
+
+/// How long a run's lease reaches from now: to the end of its time left (`limit_left`) and the
+/// grace, but never more than `lease` ahead, so a run that died is found soon after. A longer run
+/// renews it by heartbeats.
+pub(crate) fn lease_span(limit_left: Duration, lease: Duration) -> Duration {
+    (limit_left + LEASE_GRACE).min(lease)
+}
+
+/// How often a running job's heartbeat renews its lease: three chances before it would end.
+pub(crate) fn heartbeat_every(lease: Duration) -> Duration {
+    (lease / 3).max(Duration::from_millis(10))
 }
 
 /// A run's times in milliseconds, for the statistics: processing (start to `now`) and wait (due

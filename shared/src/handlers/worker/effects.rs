@@ -18,20 +18,46 @@ use crate::store::{PauseFlags, StoreError};
 
 impl Worker {
     /// Retries go out as fresh delayed messages: the receive count restarts, so only crashes
-    /// move a message toward the DLQ. If the send fails, the original comes back instead.
+    /// move a message toward the DLQ. The message names the generation and run that recorded the
+    /// retry (`finished`, as the finish wrote it). A backoff past SQS's 15-minute delay arrives
+    /// early and is sent on again until `run_at` (the claim refuses it before then). If the send
+    /// fails, the original comes back instead.
     pub(super) async fn send_retry(
         &self,
-        envelope: &Envelope,
+        finished: &Job,
         receipt: &str,
         tier: PriorityTier,
         run_at: DateTime<Utc>,
     ) -> Disposition {
+        let envelope = Envelope::new(&finished.id, &finished.job_type, finished.tier, finished.generation)
+            .with_run(finished.run_id.clone());
         let delay_seconds = delay_seconds(run_at, self.clock.now());
-        match self.queues.send(envelope, delay_seconds).await {
+        match self.queues.send(&envelope, delay_seconds).await {
             Ok(_) => Disposition::Ack,
             Err(err) => {
                 warn!(error = %err, "could not send the retry; the original message will return instead");
                 self.come_back_after(tier, receipt, Duration::from_secs(delay_seconds as u64)).await;
+                Disposition::Retry
+            }
+        }
+    }
+
+    /// The same delivery as a fresh message due in `wait` (at most SQS's 15 minutes; a longer
+    /// wait is sent on again when it arrives), acknowledging this one: its receive count restarts.
+    /// Only if the send fails does the original come back instead.
+    pub(super) async fn send_again(
+        &self,
+        envelope: &Envelope,
+        tier: PriorityTier,
+        receipt: &str,
+        wait: Duration,
+    ) -> Disposition {
+        let delay = visibility_seconds(wait.max(Duration::from_secs(1))).min(900);
+        match self.queues.send(envelope, delay).await {
+            Ok(_) => Disposition::Ack,
+            Err(send) => {
+                warn!(error = %send, "could not send the delivery again; the original message will return");
+                self.come_back_after(tier, receipt, wait.min(Duration::from_secs(900))).await;
                 Disposition::Retry
             }
         }
@@ -122,14 +148,9 @@ impl Worker {
             self.come_back_after(tier, receipt, self.settings.transient_delay).await;
             return (Disposition::Retry, None);
         }
-        let delay = visibility_seconds(self.settings.transient_delay).min(900);
-        warn!(error = %err, retry_in_seconds = delay, "AWS call failed; the delivery is sent again");
-        if let Err(send) = self.queues.send(envelope, delay).await {
-            warn!(error = %send, "could not send the delivery again; the original message will return");
-            self.come_back_after(tier, receipt, self.settings.transient_delay).await;
-            return (Disposition::Retry, None);
-        }
-        (Disposition::Ack, None)
+        let delay = self.settings.transient_delay;
+        warn!(error = %err, retry_in_seconds = delay.as_secs(), "AWS call failed; the delivery is sent again");
+        (self.send_again(envelope, tier, receipt, delay).await, None)
     }
 
     /// Best effort: without it the message returns after the queue's visibility timeout.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use tokio::time::Instant;
 use tracing::{Instrument, error, info, info_span, warn};
 
@@ -15,8 +15,9 @@ use super::batch::{BatchSummary, Disposition, RecordResult, RunCount};
 use super::decision::{
     AfterFinish, Backoff, ClaimDecision, CrashRecorded, DeadLetterReason, Dropped, FinishDecision, Handled,
     Recording, RunDecision, dead_letter_note, decide_claim, decide_crash_recorded, decide_finish, decide_run,
-    run_limit, run_times,
+    lease_span, run_limit, run_times,
 };
+use super::heartbeat::RunClock;
 use super::polling::{batch_response, queue_name};
 use super::settings::WorkerSettings;
 use crate::config::Config;
@@ -27,7 +28,7 @@ use crate::ports::{Clock, Ids};
 use crate::priority::{PerTier, PriorityTier};
 use crate::queue::TierQueues;
 use crate::status::JobStatus;
-use crate::store::{DynamoJobStore, Ended, PauseFlags, RunOutcome, StatsWriter, StoreError};
+use crate::store::{DynamoJobStore, Ended, PauseFlags, RunOutcome, StatsWriter};
 use crate::task::{Handler, JobError, Registry};
 
 /// What one record did: what happens to its message, and the run it counts (if one ended).
@@ -167,7 +168,10 @@ impl Worker {
     ) -> Processed {
         let receipt = record.receipt_handle.as_deref().unwrap_or_default();
         let now = self.clock.now();
-        let lease_until = now + self.settings.visibility_timeout;
+        // The job's own timeout is read with the claim; the type's and the invocation's are known.
+        let handler = self.registry.get(&envelope.job_type);
+        let limit = self.run_limit(u32::MAX, handler.and_then(|h| h.timeout()), deadline);
+        let lease_until = now + lease_span(limit, self.settings.lease);
         let claimed = self.store.claim(&envelope.id, envelope.generation, now, lease_until).await;
         match decide_claim(claimed, now) {
             ClaimDecision::Run(job) => self.run(*job, &envelope, receipt, tier, deadline).await,
@@ -196,6 +200,11 @@ impl Worker {
                 info!(lease_seconds = wait.as_secs(), "job is running elsewhere: deferred to its lease end");
                 self.come_back_after(tier, receipt, wait).await;
                 (Disposition::Retry, None)
+            }
+            ClaimDecision::NotDue(at) => {
+                let wait = (at - self.clock.now()).to_std().unwrap_or_default();
+                info!(due = %at, "delivery before the job's run_at: sent again for then");
+                (self.send_again(&envelope, tier, receipt, wait).await, None)
             }
             ClaimDecision::FailCrashed(error) => self.fail_crashed(&envelope, tier, receipt, &error).await,
             ClaimDecision::Transient(err) => self.transient(&envelope, tier, receipt, &err).await,
@@ -285,15 +294,29 @@ impl Worker {
         receipt: &str,
         deadline: Option<DateTime<Utc>>,
     ) -> Handled {
-        let left = deadline.map(|d| (d - self.clock.now()).to_std().unwrap_or_default());
-        let limit = run_limit(job.timeout_seconds, handler.timeout(), left, self.settings.safety_margin);
-        let ticker = self.spawn_ticker(ctx.clone(), tier, receipt.to_owned());
-        let outcome = tokio::time::timeout(limit, handler.call(ctx, job.payload.clone())).await;
-        ticker.abort();
+        let limit = self.run_limit(job.timeout_seconds, handler.timeout(), deadline);
+        let run = RunClock { tier, receipt: receipt.to_owned(), limit };
+        let ticker = self.spawn_ticker(ctx.clone(), run);
+        // A panic unwinds to here and fails only this job; its batch neighbours run on.
+        let call = std::panic::AssertUnwindSafe(handler.call(ctx, job.payload.clone())).catch_unwind();
+        let outcome = tokio::time::timeout(limit, call).await;
+        drop(ticker);
         match outcome {
-            Ok(result) => Handled::Returned(result),
+            Ok(Ok(result)) => Handled::Returned(result),
+            Ok(Err(panic)) => Handled::Panicked(panic_message(panic.as_ref())),
             Err(_) => Handled::TimedOut(limit),
         }
+    }
+
+    /// A run's time limit given the job's and the type's timeouts and the invocation's deadline.
+    fn run_limit(
+        &self,
+        job_timeout: u32,
+        type_timeout: Option<Duration>,
+        deadline: Option<DateTime<Utc>>,
+    ) -> Duration {
+        let left = deadline.map(|d| (d - self.clock.now()).to_std().unwrap_or_default());
+        run_limit(job_timeout, type_timeout, left, self.settings.safety_margin)
     }
 
     /// What follows a recorded outcome.
@@ -306,7 +329,7 @@ impl Worker {
         tier: PriorityTier,
     ) -> Disposition {
         match then {
-            AfterFinish::SendRetry { run_at, .. } => self.send_retry(envelope, receipt, tier, run_at).await,
+            AfterFinish::SendRetry { run_at, .. } => self.send_retry(finished, receipt, tier, run_at).await,
             AfterFinish::DeadLetter(reason) => {
                 self.dead_letter(tier, &envelope.encode(), reason.as_str()).await
             }
@@ -314,50 +337,14 @@ impl Worker {
             AfterFinish::Ack => Disposition::Ack,
         }
     }
+}
 
-    /// While a handler runs: write coalesced progress when due, and before the message's
-    /// visibility (and the lease) runs out, extend both.
-    fn spawn_ticker(
-        &self,
-        ctx: Arc<JobContext>,
-        tier: PriorityTier,
-        receipt: String,
-    ) -> tokio::task::JoinHandle<()> {
-        let store = self.store.clone();
-        let queues = self.queues.clone();
-        let clock = self.clock.clone();
-        let interval = self.settings.progress_interval;
-        let visibility = self.settings.visibility_timeout;
-        let heartbeat_every = visibility / 2;
-        // In the job's span, so its lines carry the job's fields too.
-        let span = tracing::Span::current();
-        tokio::spawn(
-            async move {
-                let mut last_heartbeat = Instant::now();
-                let tick = interval.min(heartbeat_every).max(Duration::from_millis(10));
-                loop {
-                    tokio::time::sleep(tick).await;
-                    if ctx.flush_if_due().await.is_err() {
-                        return; // cancelled: the handler learns at its next report
-                    }
-                    if last_heartbeat.elapsed() >= heartbeat_every {
-                        last_heartbeat = Instant::now();
-                        let job = ctx.job();
-                        let until = clock.now() + visibility;
-                        let seconds = i32::try_from(visibility.as_secs()).unwrap_or(43_200);
-                        if let Err(err) = queues.change_visibility(tier, &receipt, seconds).await {
-                            warn!(error = %err, "heartbeat: could not extend message visibility");
-                        }
-                        match store.renew_lease(&job.id, job.attempts, until).await {
-                            Ok(()) => {}
-                            Err(StoreError::Conflict { .. }) => return,
-                            Err(err) => warn!(error = %err, "heartbeat: could not renew lease"),
-                        }
-                    }
-                }
-            }
-            .instrument(span),
-        )
+/// What a panic said: its message when it was a string (as `panic!` makes), else a placeholder.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    match (panic.downcast_ref::<&str>(), panic.downcast_ref::<String>()) {
+        (Some(message), _) => (*message).to_owned(),
+        (_, Some(message)) => message.clone(),
+        _ => "a panic without a message".to_owned(),
     }
 }
 

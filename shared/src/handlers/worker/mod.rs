@@ -9,6 +9,7 @@
 //!
 //! - `settings`: the tunables ([`WorkerSettings`]);
 //! - `engine`: the [`Worker`] and its async steps, `effects`: the I/O they perform;
+//! - `heartbeat`: while a handler runs, its progress writes and lease renewals;
 //! - `decision`: pure functions that say what to do with each outcome;
 //! - `batch`: what a batch adds up to (response, statistics, metrics);
 //! - `polling`: what Lambda's event source mapping does, for the local poller and tests.
@@ -17,6 +18,7 @@ mod batch;
 mod decision;
 mod effects;
 mod engine;
+mod heartbeat;
 mod polling;
 mod settings;
 

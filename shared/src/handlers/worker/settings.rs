@@ -13,9 +13,15 @@ pub struct WorkerSettings {
     pub concurrency: usize,
     /// At most one progress write per job per interval (`JOBQ_PROGRESS_INTERVAL_MS`, default 1000).
     pub progress_interval: Duration,
-    /// The tier queues' visibility timeout (`JOBQ_VISIBILITY_TIMEOUT_SECONDS`): a run's lease is as
-    /// long, and heartbeats renew both at half of it.
+    /// The tier queues' visibility timeout (`JOBQ_VISIBILITY_TIMEOUT_SECONDS`). A message stays
+    /// hidden this long after its receive; heartbeats extend it only when a run nears its end
+    /// (never in Lambda, whose 15 minutes are well inside the 90-minute default).
     pub visibility_timeout: Duration,
+    /// How far a run's lease reaches past its latest heartbeat (`JOBQ_LEASE_SECONDS`, default
+    /// 120): a run that died is found by the scheduler this long after its last sign of life.
+    /// Heartbeats renew it every third of it; a lease never reaches past the run's time limit
+    /// (plus 30 s to record the outcome).
+    pub lease: Duration,
     /// Default backoff (`JOBQ_RETRY_BASE_MS`, default 2000; `JOBQ_RETRY_CAP_SECONDS`, default 900).
     pub retry: RetryPolicy,
     /// How long cached pause flags are trusted (`JOBQ_PAUSE_CACHE_MS`, default 5000).
@@ -34,6 +40,7 @@ impl Default for WorkerSettings {
             concurrency: 10,
             progress_interval: Duration::from_secs(1),
             visibility_timeout: Duration::from_secs(u64::from(QUEUE_VISIBILITY_TIMEOUT_SECONDS)),
+            lease: Duration::from_secs(120),
             retry: RetryPolicy::default(),
             pause_cache: Duration::from_secs(5),
             pause_recheck: Duration::from_secs(30),
@@ -59,6 +66,7 @@ impl WorkerSettings {
                 d.visibility_timeout.as_secs(),
                 1..=43_200,
             )?,
+            lease: vars.seconds("JOBQ_LEASE_SECONDS", d.lease.as_secs(), 3..=900)?,
             retry: RetryPolicy {
                 base: vars.millis("JOBQ_RETRY_BASE_MS", 2000, 1..=3_600_000)?,
                 factor: d.retry.factor,

@@ -1,0 +1,268 @@
+//! A run's life on the in-memory ports: who owns a job while it runs, what a panic takes down,
+//! how a run that died is found, and when a retry may run. Time is tokio's paused clock, which
+//! the ports read through [`TokioClock`]: a simulated hour takes milliseconds.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use jobq::context::JobContext;
+use jobq::ports::Clock;
+use jobq::scheduler::{Scheduler, SchedulerSettings};
+use jobq::service::JobService;
+use jobq::task::{JobError, Registry, RetryPolicy, Task, TaskOutput};
+use jobq::worker::{Worker, WorkerSettings, drain};
+use jobq::{Envelope, Job, JobStatus, NewJob, Ports, PriorityTier};
+use serde_json::{Value, json};
+
+/// Wall time that follows tokio's (paused) clock.
+#[derive(Debug)]
+struct TokioClock {
+    base: DateTime<Utc>,
+    start: tokio::time::Instant,
+}
+
+impl Clock for TokioClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.base + self.start.elapsed()
+    }
+}
+
+struct Stack {
+    clock: Arc<dyn Clock>,
+    ports: Ports,
+    service: JobService,
+    worker: Arc<Worker>,
+    scheduler: Scheduler,
+}
+
+fn stack(mut registry: Registry) -> Stack {
+    let base = DateTime::from_timestamp(1_800_000_000, 0).expect("time");
+    let clock: Arc<dyn Clock> = Arc::new(TokioClock { base, start: tokio::time::Instant::now() });
+    let (ports, aws) = Ports::memory(clock.clone()).expect("memory ports");
+    jobq::builtin::register(&mut registry);
+    let types: Vec<String> = registry.job_types().into_iter().map(str::to_owned).collect();
+    let service = JobService::from_ports(&ports, &aws.config, types.clone());
+    let settings = SchedulerSettings::from_lookup(|_| None).expect("defaults");
+    let scheduler = Scheduler::from_ports(&ports, &aws.config, types, settings);
+    let worker = Arc::new(Worker::from_ports(&ports, registry, WorkerSettings::default()));
+    Stack { clock, ports, service, worker, scheduler }
+}
+
+impl Stack {
+    async fn enqueue(&self, job_type: &str, payload: Value) -> Job {
+        let spec = NewJob { job_type: job_type.into(), payload, ..NewJob::default() };
+        self.service.enqueue(spec).await.expect("enqueue").0
+    }
+
+    async fn job(&self, id: &str) -> Job {
+        self.service.get(id).await.expect("get").expect("exists")
+    }
+
+    /// A worker taking every visible message, in the background (as a Lambda would).
+    fn spawn_drain(&self) -> tokio::task::JoinHandle<usize> {
+        let (queues, worker) = (self.ports.queues.clone(), self.worker.clone());
+        tokio::spawn(async move { drain(&queues, &worker).await.expect("drain") })
+    }
+
+    async fn drain(&self) -> usize {
+        drain(&self.ports.queues, &self.worker).await.expect("drain")
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_job_fails_alone_and_its_nine_neighbours_complete_on_their_first_attempt() {
+    let s = stack(Registry::default());
+    let payload = json!({"panic": true, "message": "index 7 out of range"});
+    let bad = s.enqueue("fail", payload).await;
+    let mut good = Vec::new();
+    for i in 0..9 {
+        good.push(s.enqueue("echo", json!({ "n": i })).await.id);
+    }
+    assert_eq!(s.drain().await, 10, "one batch of ten");
+
+    let failed = s.job(&bad.id).await;
+    assert_eq!((failed.status, failed.attempts), (JobStatus::Failed, 1));
+    let error = failed.error.expect("the panic is the job's error");
+    assert!(error.message.contains("index 7 out of range"), "{}", error.message);
+    let details = error.details.expect("details");
+    assert_eq!(
+        (details["panic"].clone(), details["reason"].clone()),
+        (json!(true), json!("handler_panicked"))
+    );
+    for id in &good {
+        let job = s.job(id).await;
+        assert_eq!((job.status, job.attempts), (JobStatus::Completed, 1), "{id}: untouched by the panic");
+    }
+    let letters = s.ports.dlqs.receive(PriorityTier::Normal, 10, 0, None).await.expect("dlq");
+    assert_eq!(letters.len(), 1, "only the panicking job is dead-lettered");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_that_died_is_found_at_its_lease_end_and_runs_again_within_two_minutes() {
+    let s = stack(Registry::default());
+    let job = s.enqueue("sleep", json!({"seconds": 30, "steps": 1})).await;
+    // A worker takes the job, then its process dies mid-run: no finish, no heartbeat, and the
+    // message stays hidden for the queue's 90-minute visibility.
+    let crashed = s.spawn_drain();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    crashed.abort();
+    let running = s.job(&job.id).await;
+    assert_eq!((running.status, running.attempts), (JobStatus::Processing, 1));
+    let lease_end = running.lease_until.expect("a lease");
+    let started = running.started_at.expect("started");
+    assert!(lease_end - started <= chrono::Duration::minutes(2), "lease follows the run: {lease_end}");
+
+    // The scheduler runs every minute.
+    let found_at = loop {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        let now = s.clock.now();
+        if s.scheduler.tick(now).await.expect("tick").recovered == 1 {
+            break now;
+        }
+        assert!(now - lease_end < chrono::Duration::minutes(30), "never recovered");
+    };
+    assert!(found_at > lease_end, "not before its lease ended");
+    assert!(found_at - lease_end <= chrono::Duration::minutes(2), "found {} after", found_at - lease_end);
+    s.drain().await;
+    let done = s.job(&job.id).await;
+    assert_eq!((done.status, done.attempts), (JobStatus::Completed, 2), "the dead run's attempt counts");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_long_run_renews_its_lease_and_is_never_taken_for_dead() {
+    let s = stack(Registry::default());
+    let spec = NewJob {
+        job_type: "sleep".into(),
+        payload: json!({"seconds": 600, "steps": 1}),
+        timeout_seconds: Some(900),
+        ..NewJob::default()
+    };
+    let (job, _) = s.service.enqueue(spec).await.expect("enqueue");
+    let running = s.spawn_drain();
+    for _ in 0..11 {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        let now = s.clock.now();
+        assert_eq!(s.scheduler.tick(now).await.expect("tick").recovered, 0, "alive, not recovered");
+        let current = s.job(&job.id).await;
+        if current.status == JobStatus::Processing {
+            assert!(current.lease_until.is_some_and(|l| l > now), "lease renewed ahead of {now}");
+        }
+    }
+    running.await.expect("worker");
+    let done = s.job(&job.id).await;
+    assert_eq!((done.status, done.attempts), (JobStatus::Completed, 1));
+}
+
+/// Fails its first attempt, asking for a retry two to four hours later.
+struct Hourly;
+
+impl Task for Hourly {
+    type Input = Value;
+
+    fn job_type(&self) -> &'static str {
+        "hourly"
+    }
+
+    fn retry_policy(&self) -> Option<RetryPolicy> {
+        let hours = |h: u64| Duration::from_secs(h * 3600);
+        Some(RetryPolicy { base: hours(4), factor: 2.0, cap: hours(8) })
+    }
+
+    async fn run(&self, ctx: &JobContext, _input: Value) -> Result<TaskOutput, JobError> {
+        match ctx.attempt() {
+            1 => Err(JobError::retryable("upstream is down for maintenance")),
+            _ => Ok(TaskOutput::completed(json!("ok"))),
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_backoff_of_hours_is_held_until_its_time_and_its_message_names_the_run() {
+    let mut registry = Registry::default();
+    registry.register(Hourly);
+    let s = stack(registry);
+    let job = s.enqueue("hourly", json!({})).await;
+    s.drain().await;
+    let retrying = s.job(&job.id).await;
+    let run_at = retrying.run_at.expect("a backoff");
+    assert_eq!(retrying.status, JobStatus::Retrying);
+    assert!(run_at - s.clock.now() >= chrono::Duration::hours(2), "{run_at}");
+
+    // The retry message comes after SQS's longest delay, naming the run whose finish sent it.
+    tokio::time::sleep(Duration::from_secs(900)).await;
+    let got = s.ports.queues.receive(retrying.tier, 10, 0, None).await.expect("receive");
+    assert_eq!(got.len(), 1);
+    let envelope = Envelope::decode(&got[0].body).expect("envelope");
+    assert_eq!((envelope.generation, envelope.run.clone()), (0, retrying.run_id.clone()));
+    assert!(envelope.run.is_some());
+    s.ports.queues.change_visibility(retrying.tier, &got[0].receipt_handle, 0).await.expect("put back");
+
+    while s.clock.now() < run_at + chrono::Duration::minutes(20) {
+        s.drain().await;
+        let now = s.job(&job.id).await;
+        if now.attempts == 2 {
+            assert!(now.started_at.is_some_and(|t| t >= run_at), "ran at {:?}, due {run_at}", now.started_at);
+        } else {
+            assert_eq!(now.status, JobStatus::Retrying, "held until {run_at}");
+        }
+        tokio::time::sleep(Duration::from_secs(300)).await;
+    }
+    let done = s.job(&job.id).await;
+    assert_eq!((done.status, done.attempts), (JobStatus::Completed, 2));
+}
+
+/// Generation 0 works a minute in one step, then fails retryably; generation 1 works two
+/// minutes, then completes.
+struct Generational;
+
+impl Task for Generational {
+    type Input = Value;
+
+    fn job_type(&self) -> &'static str {
+        "generational"
+    }
+
+    async fn run(&self, ctx: &JobContext, _input: Value) -> Result<TaskOutput, JobError> {
+        match ctx.job().generation {
+            0 => {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                Err(JobError::retryable("run A's outcome"))
+            }
+            _ => {
+                tokio::time::sleep(Duration::from_secs(120)).await;
+                Ok(TaskOutput::completed(json!("run B's outcome")))
+            }
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_from_before_a_retry_cannot_record_over_the_new_run() {
+    let mut registry = Registry::default();
+    registry.register(Generational);
+    let s = stack(registry);
+    let job = s.enqueue("generational", json!({})).await;
+    let run_a = s.spawn_drain();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    s.service.cancel(&job.id).await.expect("cancel");
+    let retried = s.service.retry(&job.id, None).await.expect("retry");
+    assert_eq!(retried.generation, 1);
+    let run_b = s.spawn_drain();
+    run_a.await.expect("run A ends");
+    run_b.await.expect("run B ends");
+
+    let done = s.job(&job.id).await;
+    assert_eq!((done.status, done.generation, done.attempts), (JobStatus::Completed, 1, 1));
+    assert_eq!((done.result, done.error), (Some(json!("run B's outcome")), None));
+}
+
+#[test]
+fn the_release_profile_unwinds_so_a_panic_stays_in_its_job() {
+    let manifest = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml"))
+        .expect("the workspace manifest");
+    let release = manifest.split("[profile.release]").nth(1).expect("a release profile");
+    let release = release.split("\n[").next().unwrap_or_default();
+    let aborts = release.lines().any(|l| l.split('#').next().unwrap_or_default().contains("\"abort\""));
+    assert!(!aborts, "panic = \"abort\" would end a whole batch's process on one job's panic");
+}

@@ -9,7 +9,7 @@ use jobq::queue::REASON_ATTRIBUTE;
 use jobq::service::JobService;
 use jobq::task::Registry;
 use jobq::wiring::MemoryAws;
-use jobq::worker::{Worker, WorkerSettings, drain};
+use jobq::worker::{Worker, WorkerSettings, drain, poll_once};
 use jobq::{JobStatus, NewJob, Ports, PriorityTier};
 use serde_json::json;
 
@@ -35,6 +35,40 @@ impl Stack {
     /// The worker takes every visible message.
     async fn drain(&self) -> usize {
         drain(&self.ports.queues, &self.worker).await.expect("drain")
+    }
+
+    /// The dead-letter function takes every visible letter.
+    async fn drain_dead_letters(&self, handler: &DeadLetterHandler) -> usize {
+        let mut received = 0;
+        for tier in PriorityTier::ALL {
+            let arn = self.ports.dlqs.arn(tier).await.expect("arn");
+            loop {
+                let polled = poll_once(&self.ports.dlqs, tier, &arn, 10, 0, |event| handler.handle(event))
+                    .await
+                    .expect("poll");
+                if polled.received == 0 {
+                    break;
+                }
+                received += polled.received;
+            }
+        }
+        received
+    }
+
+    /// A job the worker never got to run: DynamoDB refused its claims until the redrive policy
+    /// moved its message to the DLQ (as with the worker dying every time).
+    async fn redriven_job(&self) -> String {
+        let (job, _) = self.service.enqueue(spec("noop", json!(null))).await.expect("enqueue");
+        self.aws.table.set_refusing(true);
+        // Five receives, then the sixth receive finds it spent and moves it.
+        for _ in 0..6 {
+            self.drain().await;
+            self.clock.advance(Duration::seconds(11));
+        }
+        self.aws.table.set_refusing(false);
+        assert_eq!(self.ports.dlqs.depth(job.tier).await.expect("depth").visible, 1, "redriven");
+        assert_eq!(self.status(&job.id).await, (JobStatus::Queued, 0));
+        job.id
     }
 
     async fn status(&self, id: &str) -> (JobStatus, u32) {
@@ -157,4 +191,53 @@ async fn a_request_dynamodb_always_refuses_reaches_the_dlq_instead_of_cycling() 
     let tier = job.tier;
     assert_eq!(s.ports.dlqs.depth(tier).await.expect("depth").visible, 1, "in the DLQ, not cycling");
     assert_eq!(s.status(&job.id).await, (JobStatus::Queued, 0), "no attempt spent");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dead_letter_met_by_two_minutes_of_throttling_fails_its_job_soon_after() {
+    let s = stack();
+    let id = s.redriven_job().await;
+    let handler = DeadLetterHandler::from_ports(&s.ports);
+    s.aws.table.set_throttled(true);
+    let throttle_ends = s.clock.now() + Duration::minutes(2);
+    let mut deliveries = 0;
+    while s.clock.now() < throttle_ends {
+        deliveries += s.drain_dead_letters(&handler).await;
+        s.clock.advance(Duration::seconds(1));
+    }
+    s.aws.table.set_throttled(false);
+    assert_eq!(s.status(&id).await, (JobStatus::Queued, 0), "not recorded while throttled");
+    for _ in 0..10 {
+        s.drain_dead_letters(&handler).await;
+        s.clock.advance(Duration::seconds(1));
+    }
+    let job = s.service.get(&id).await.expect("get").expect("exists");
+    assert_eq!(job.status, JobStatus::Failed, "recorded within 10 s of the throttle's end, not 90 minutes");
+    let reason = job.error.and_then(|e| e.details).map(|d| d["reason"].clone());
+    assert_eq!(reason, Some(json!(jobq::dlq::REDRIVE_REASON)));
+    let depth = s.ports.dlqs.depth(job.tier).await.expect("depth");
+    assert_eq!(depth.visible + depth.in_flight + depth.delayed, 0, "the letter is gone");
+    assert_eq!(deliveries, 12, "while throttled, tried again every 10 s, no more often");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dead_letter_dynamodb_refuses_comes_back_every_15_minutes() {
+    let s = stack();
+    let id = s.redriven_job().await;
+    let handler = DeadLetterHandler::from_ports(&s.ports);
+    s.aws.table.set_refusing(true);
+    let hour_later = s.clock.now() + Duration::hours(1);
+    let mut deliveries = 0;
+    while s.clock.now() < hour_later {
+        deliveries += s.drain_dead_letters(&handler).await;
+        s.clock.advance(Duration::seconds(10));
+    }
+    s.aws.table.set_refusing(false);
+    assert_eq!(deliveries, 4, "an error that repeats is not tried every 10 s");
+    assert_eq!(s.status(&id).await, (JobStatus::Queued, 0));
+    for _ in 0..90 {
+        s.drain_dead_letters(&handler).await;
+        s.clock.advance(Duration::seconds(10));
+    }
+    assert_eq!(s.status(&id).await.0, JobStatus::Failed, "recorded within 15 minutes of the fix");
 }

@@ -11,12 +11,14 @@
 //! - a dropped connection before forwarding (nothing happened);
 //! - a dropped connection *after* forwarding: the request took effect, its response is lost.
 //!
-//! Faults can also be scripted ([`FaultProxy::inject_next`]) for one exact request. Everything
-//! injected is counted, per service and kind and per operation.
+//! Faults can also be scripted ([`FaultProxy::inject_next`]) for one exact request, or every
+//! DynamoDB request throttled until switched off ([`FaultProxy::set_dynamodb_throttled`]), as in
+//! a long throttling episode. Everything injected is counted, per service and kind and per
+//! operation.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
@@ -143,6 +145,8 @@ struct State {
     /// The fault rate's f64 bits, so it can change while requests flow.
     rate: AtomicU64,
     kinds: Vec<Fault>,
+    /// Every DynamoDB request is throttled while this is set, scripted faults or not.
+    dynamodb_throttled: AtomicBool,
     scripted: Mutex<VecDeque<Scripted>>,
     injected: Mutex<Injected>,
 }
@@ -180,6 +184,7 @@ impl FaultProxy {
             rng: Mutex::new(fastrand::Rng::with_seed(plan.seed)),
             rate: AtomicU64::new(plan.rate.to_bits()),
             kinds: if plan.kinds.is_empty() { Fault::ALL.to_vec() } else { plan.kinds },
+            dynamodb_throttled: AtomicBool::new(false),
             scripted: Mutex::default(),
             injected: Mutex::default(),
         });
@@ -209,6 +214,11 @@ impl FaultProxy {
     /// Change the random fault rate (0 turns random faults off).
     pub fn set_rate(&self, rate: f64) {
         self.state.rate.store(rate.to_bits(), Ordering::SeqCst);
+    }
+
+    /// Throttle every DynamoDB request from now until this is called with `false`.
+    pub fn set_dynamodb_throttled(&self, on: bool) {
+        self.state.dynamodb_throttled.store(on, Ordering::SeqCst);
     }
 
     /// The next request for `operation` (`Service:Operation`, e.g. `DynamoDB:UpdateItem`) gets
@@ -253,6 +263,9 @@ impl State {
     fn choose(&self, service: Service, operation: &str) -> Option<Fault> {
         if service == Service::Other {
             return None;
+        }
+        if service == Service::DynamoDb && self.dynamodb_throttled.load(Ordering::SeqCst) {
+            return Some(Fault::Throttle);
         }
         let key = format!("{service}:{operation}");
         {

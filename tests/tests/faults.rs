@@ -16,12 +16,12 @@ use axum::http::StatusCode;
 use futures::StreamExt;
 use jobq::api::ApiSettings;
 use jobq::dlq::{DeadLetterHandler, DeadLetterOutcome};
-use jobq::queue::{REASON_ATTRIBUTE, TierQueues};
+use jobq::queue::{NewMessage, REASON_ATTRIBUTE, TierQueues};
 use jobq::service::{JobService, ServiceError};
 use jobq::store::DynamoJobStore;
 use jobq::task::Registry;
-use jobq::worker::{Worker, WorkerSettings, deliver, sqs_event};
-use jobq::{Envelope, JobStatus, NewJob, PriorityTier};
+use jobq::worker::{Worker, WorkerSettings, deliver, poll_once, sqs_event};
+use jobq::{Envelope, JobStatus, NewJob, Priority, PriorityTier};
 use jobq_integration_tests::fault_proxy::{Fault, FaultPlan, FaultProxy, Service};
 use jobq_integration_tests::{TestEnv, call};
 use serde_json::{Value, json};
@@ -228,6 +228,113 @@ async fn a_dead_letter_for_a_missing_record_leaves_a_later_job_with_that_id_alon
     .await;
     let done = env.job(&id).await;
     assert_eq!((done.status, done.attempts), (JobStatus::Completed, 1));
+}
+
+#[tokio::test]
+async fn a_dead_letter_dynamodb_throttled_comes_back_in_seconds_and_fails_its_job() {
+    let env = TestEnv::new().await;
+    let proxy = FaultProxy::start(&env.endpoint(), FaultPlan::none()).await;
+    let (clients, _) = env.clients_via_with_attempts(proxy.url(), 1);
+    let store = DynamoJobStore::new(clients.dynamodb.clone(), &env.config.table, env.config.retention);
+    let dlqs = TierQueues::new(clients.sqs.clone(), env.config.dlqs.clone());
+    let handler = DeadLetterHandler::new(store).with_dead_letter_queues(dlqs);
+    // Its message moved to the DLQ as the redrive policy moves one: no reason attribute.
+    let job = env.enqueue(spec("noop", Value::Null)).await;
+    let tier = job.tier;
+    let message = env.queues().receive(tier, 1, 1, None).await.expect("receive").remove(0);
+    let dlq = env.dlqs();
+    dlq.port().send(dlq.url(tier), &NewMessage::new(message.body, 0)).await.expect("dead-letter");
+    let arn = dlq.arn(tier).await.expect("dlq arn");
+
+    proxy.set_dynamodb_throttled(true);
+    let polled = poll_once(&dlq, tier, &arn, 10, 1, |event| handler.handle(event)).await.expect("poll");
+    proxy.set_dynamodb_throttled(false);
+    assert_eq!((polled.received, polled.failed), (1, 1), "not recorded while throttled");
+    assert_eq!(env.job(&job.id).await.status, JobStatus::Queued);
+
+    // Back within a minute (the DLQ's own visibility timeout is 5,400 s), and recorded then.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let polled = poll_once(&dlq, tier, &arn, 10, 5, |event| handler.handle(event)).await.expect("poll");
+        if polled.received > 0 {
+            assert_eq!(polled.failed, 0);
+            break;
+        }
+        assert!(Instant::now() < deadline, "the dead letter did not come back");
+    }
+    assert_eq!(env.job(&job.id).await.status, JobStatus::Failed);
+}
+
+/// Longer than maxReceiveCount (5) times the worker's transient delay (10 s): the old path, which
+/// handed a throttled delivery back with a 10 s visibility, walked every message to its DLQ
+/// within a throttle this long, and the dead-letter function then failed jobs that never ran.
+const LONG_THROTTLE: Duration = Duration::from_secs(60);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_minute_of_dynamodb_throttling_leaves_every_job_completed_on_its_first_attempt() {
+    let env = TestEnv::new().await;
+    let proxy = FaultProxy::start(&env.endpoint(), FaultPlan::none()).await;
+    // One try per request: each throttled call reaches the worker at once (as when the SDK's
+    // retry quota is spent), so a delivery comes round every transient delay.
+    let (clients, _) = env.clients_via_with_attempts(proxy.url(), 1);
+    let settings = WorkerSettings { transient_delay: Duration::from_secs(10), ..TestEnv::fast_settings(30) };
+    let worker = Arc::new(Worker::new(&clients, &env.config, Registry::with_builtins(), settings));
+    let priorities = [Priority::HIGH, Priority::NORMAL, Priority::LOW];
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        ids.push(env.enqueue(NewJob { priority: priorities[i % 3], ..spec("noop", Value::Null) }).await.id);
+    }
+
+    proxy.set_dynamodb_throttled(true);
+    let queues = TierQueues::new(clients.sqs.clone(), env.config.queues.clone());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut pollers = tokio::task::JoinSet::new();
+    for tier in PriorityTier::ALL {
+        let worker = worker.clone();
+        let handler = move |event| {
+            let worker = worker.clone();
+            async move { worker.handle(event, None).await }
+        };
+        pollers.spawn(poll_loop(queues.clone(), tier, env.arn(tier).await, stopped.clone(), handler));
+    }
+    // Read past the proxy until every job ended; a letter in a DLQ at any point is a message whose
+    // redrive budget the throttle spent.
+    let lift_at = Instant::now() + LONG_THROTTLE;
+    let deadline = lift_at + Duration::from_secs(120);
+    let direct = env.store();
+    loop {
+        let throttled = Instant::now() < lift_at;
+        proxy.set_dynamodb_throttled(throttled);
+        for tier in PriorityTier::ALL {
+            let dead = env.dlqs().depth(tier).await.expect("dlq depth");
+            assert_eq!(
+                dead.visible + dead.in_flight + dead.delayed,
+                0,
+                "{tier}: dead-lettered while throttled"
+            );
+        }
+        let jobs = direct.batch_get(&ids).await.expect("read jobs");
+        if !throttled && jobs.iter().all(|j| j.status.is_terminal()) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "jobs not done: {:?}",
+            jobs.iter().map(|j| j.status).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    let _ = stop.send(true);
+    while pollers.join_next().await.is_some() {}
+
+    let claims_throttled = proxy.injected().by_operation.get("DynamoDB:UpdateItem:throttle").copied();
+    assert!(claims_throttled.unwrap_or(0) >= 20, "every job's claim met the throttle: {claims_throttled:?}");
+    let jobs = direct.batch_get(&ids).await.expect("read jobs");
+    assert_eq!(jobs.len(), ids.len());
+    for job in jobs {
+        assert_eq!((job.status, job.attempts), (JobStatus::Completed, 1), "{}: no attempt spent", job.id);
+    }
+    assert_eq!(direct.count(JobStatus::Failed, None).await.expect("count"), 0);
 }
 
 // ---------------------------------------------------------------------------------------------

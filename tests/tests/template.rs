@@ -192,6 +192,40 @@ fn functions_consume_with_partial_batch_responses_and_fit_the_visibility_timeout
     assert!(defaults[0] > defaults[1] && defaults[1] > defaults[2], "high > normal > low: {defaults:?}");
 }
 
+/// The resources (`!GetAtt X.Arn`) on which a function's own policy allows `action`.
+fn allowed(function: &Value, action: &str) -> BTreeSet<String> {
+    let statements = function["Policies"].as_sequence().into_iter().flatten();
+    statements
+        .flat_map(|policy| policy["Statement"].as_sequence().into_iter().flatten())
+        .filter(|s| {
+            s["Effect"].as_str() == Some("Allow")
+                && (s["Action"].as_str() == Some(action)
+                    || s["Action"]
+                        .as_sequence()
+                        .is_some_and(|a| a.iter().any(|a| a.as_str() == Some(action))))
+        })
+        .flat_map(|s| match &s["Resource"] {
+            Value::Sequence(resources) => resources.iter().filter_map(get_att_arn).collect(),
+            one => get_att_arn(one).into_iter().collect::<Vec<_>>(),
+        })
+        .collect()
+}
+
+#[test]
+fn the_dead_letter_function_may_bring_back_each_letter_it_consumes_early() {
+    let template = load("template.yaml");
+    let functions = resources_of(&template, "AWS::Serverless::Function");
+    let dlq = functions.iter().find(|(n, _)| n == "DeadLetterFunction").expect("dlq function").1;
+    let consumed: BTreeSet<String> = dlq["Events"]
+        .as_mapping()
+        .into_iter()
+        .flatten()
+        .filter_map(|(_, event)| get_att_arn(&event["Properties"]["Queue"]))
+        .collect();
+    assert_eq!(consumed.len(), 3, "{consumed:?}");
+    assert_eq!(allowed(dlq, "sqs:ChangeMessageVisibility"), consumed);
+}
+
 #[test]
 fn the_functions_get_every_variable_the_config_needs() {
     let template = load("template.yaml");

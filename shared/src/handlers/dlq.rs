@@ -3,6 +3,10 @@
 //! Messages arrive two ways: sent by the worker (with a reason attribute, the job usually already
 //! `failed`), or moved by SQS's redrive policy after too many receives (the worker kept dying).
 //! Idempotent: a job already terminal is left as it is.
+//!
+//! A letter whose job cannot be recorded now comes back sooner than the DLQ's visibility timeout
+//! (90 minutes), by changing its visibility: a DLQ has no redrive policy, so its receive count
+//! does not matter, and one request per letter is fewer than re-sending it and deleting the old.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::StreamExt;
@@ -10,18 +14,39 @@ use tracing::{error, info, warn};
 
 use crate::envelope::Envelope;
 use crate::model::JobFailure;
-use crate::queue::REASON_ATTRIBUTE;
+use crate::priority::{PerTier, PriorityTier};
+use crate::queue::{REASON_ATTRIBUTE, TierQueues};
 use crate::status::JobStatus;
 use crate::store::{Conflict, DynamoJobStore, StoreError};
-use crate::worker::DeadLetterReason;
+use crate::worker::{DeadLetterReason, queue_name};
 
 /// The reason of a message SQS moved by itself (no reason attribute).
 pub const REDRIVE_REASON: &str = "redriven_after_max_receives";
+
+/// A letter whose job could not be recorded because DynamoDB throttled or failed comes back after
+/// this long: such failures pass, and the job stays open until the letter is recorded.
+pub const TRANSIENT_RETRY_SECONDS: i32 = 10;
+
+/// A letter whose write DynamoDB refused as such (access denied, an item over 400 KB) comes back
+/// after this long: sending it again fails again until someone fixes the cause, so trying every
+/// few seconds would only repeat the error; every 15 minutes costs a few requests an hour and
+/// records the job soon after a fix.
+pub const REFUSED_RETRY_SECONDS: i32 = 900;
 
 #[derive(Debug, Clone)]
 pub struct DeadLetterHandler {
     store: DynamoJobStore,
     clock: std::sync::Arc<dyn crate::ports::clock::Clock>,
+    /// The DLQs it consumes, to bring a letter back early; without them a letter that could not
+    /// be recorded waits out the queue's visibility timeout.
+    dlqs: Option<DeadLetterQueues>,
+}
+
+#[derive(Debug, Clone)]
+struct DeadLetterQueues {
+    queues: TierQueues,
+    /// Each tier's DLQ name, to know a record's queue from its event source ARN.
+    names: PerTier<String>,
 }
 
 /// What became of one dead letter.
@@ -40,32 +65,57 @@ pub enum DeadLetterOutcome {
 
 impl DeadLetterHandler {
     pub fn new(store: DynamoJobStore) -> Self {
-        DeadLetterHandler { store, clock: crate::ports::clock::system() }
+        DeadLetterHandler { store, clock: crate::ports::clock::system(), dlqs: None }
     }
 
-    /// The handler on `ports` (its store and clock).
+    /// The handler on `ports` (its store, clock and the DLQs it consumes).
     pub fn from_ports(ports: &crate::wiring::Ports) -> Self {
-        DeadLetterHandler { store: ports.store.clone(), clock: ports.clock.clone() }
+        DeadLetterHandler { store: ports.store.clone(), clock: ports.clock.clone(), dlqs: None }
+            .with_dead_letter_queues(ports.dlqs.clone())
+    }
+
+    /// The same handler, bringing letters it could not record back early on `dlqs` (the queues
+    /// its records come from).
+    pub fn with_dead_letter_queues(mut self, dlqs: TierQueues) -> Self {
+        let names = PerTier::from_fn(|tier| queue_name(dlqs.url(tier)).to_owned());
+        self.dlqs = Some(DeadLetterQueues { queues: dlqs, names });
+        self
     }
 
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        let results: Vec<(String, Result<DeadLetterOutcome, StoreError>)> =
-            futures::stream::iter(event.records)
-                .map(|record: SqsMessage| async move {
-                    let result = self.record(&record).await;
-                    (record.message_id.unwrap_or_default(), result)
-                })
-                .buffer_unordered(10)
-                .collect()
-                .await;
-        let failed = results.into_iter().filter_map(|(message_id, result)| match result {
-            Ok(_) => None,
-            Err(err) => {
-                error!(error = %err, message_id, "could not record a dead letter; it will be retried");
+        let failed: Vec<String> = futures::stream::iter(event.records)
+            .map(|record: SqsMessage| async move {
+                let err = self.record(&record).await.err()?;
+                let job_id = Envelope::decode(record.body.as_deref().unwrap_or_default()).map(|e| e.id).ok();
+                let message_id = record.message_id.clone().unwrap_or_default();
+                let wait = if err.is_transient() {
+                    warn!(error = %err, job_id, message_id, retry_in_seconds = TRANSIENT_RETRY_SECONDS, "could not record a dead letter; it will be retried");
+                    TRANSIENT_RETRY_SECONDS
+                } else {
+                    error!(error = %err, job_id, message_id, retry_in_seconds = REFUSED_RETRY_SECONDS, "could not record a dead letter; it will be retried");
+                    REFUSED_RETRY_SECONDS
+                };
+                self.come_back_after(&record, wait).await;
                 Some(message_id)
-            }
-        });
+            })
+            .buffer_unordered(10)
+            .filter_map(std::future::ready)
+            .collect()
+            .await;
         crate::worker::batch_response(failed)
+    }
+
+    /// Best effort: without it the letter returns after the DLQ's visibility timeout.
+    async fn come_back_after(&self, record: &SqsMessage, seconds: i32) {
+        let Some(dlqs) = &self.dlqs else { return };
+        let tier = record.event_source_arn.as_deref().and_then(|arn| dlqs.tier_of_arn(arn));
+        let (Some(tier), Some(receipt)) = (tier, record.receipt_handle.as_deref()) else {
+            warn!(arn = ?record.event_source_arn, "dead letter from a queue not known as a DLQ; it returns after its visibility timeout");
+            return;
+        };
+        if let Err(err) = dlqs.queues.change_visibility(tier, receipt, seconds).await {
+            warn!(error = %err, "could not set the dead letter's visibility; it returns after the queue's timeout");
+        }
     }
 
     pub async fn record(&self, record: &SqsMessage) -> Result<DeadLetterOutcome, StoreError> {
@@ -125,5 +175,13 @@ impl DeadLetterHandler {
             }
             Err(err) => Err(err),
         }
+    }
+}
+
+impl DeadLetterQueues {
+    /// The tier whose DLQ an event source ARN names (its last part is the queue name).
+    fn tier_of_arn(&self, arn: &str) -> Option<PriorityTier> {
+        let name = arn.rsplit(':').next()?;
+        self.names.iter().find(|(_, n)| n.as_str() == name).map(|(tier, _)| tier)
     }
 }

@@ -79,7 +79,7 @@ impl From<ServiceError> for ApiError {
             }
             err @ (ServiceError::Store(_)
             | ServiceError::Queue(_)
-            | ServiceError::PartiallyQueued { .. }
+            | ServiceError::BatchIncomplete(_)
             | ServiceError::Unavailable { .. }) => {
                 tracing::warn!(error = %err, "AWS dependency failed");
                 ApiError::new(

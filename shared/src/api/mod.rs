@@ -1,6 +1,7 @@
 //! The HTTP API, written once as an axum `Router`: the API Lambda runs it under `lambda_http`
 //! (API Gateway HTTP API, payload v2), the local stack under a plain HTTP server.
 
+mod batch;
 pub mod dashboard;
 pub mod error;
 pub mod input;
@@ -202,8 +203,13 @@ async fn enqueue_batch(State(state): Shared, headers: HeaderMap, body: Body) -> 
     let value = json_body(&headers, body, true).await?.unwrap_or_default();
     let (specs, batch_id) = input::batch(&value, &rules(&state))?;
     let batch_id = batch_id.unwrap_or_else(|| state.service.new_batch_id());
-    let jobs = state.service.enqueue_batch(specs, &batch_id).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "batch_id": batch_id, "jobs": jobs }))).into_response())
+    match state.service.enqueue_batch(specs, &batch_id).await {
+        Ok(jobs) => {
+            Ok((StatusCode::CREATED, Json(json!({ "batch_id": batch_id, "jobs": jobs }))).into_response())
+        }
+        Err(ServiceError::BatchIncomplete(report)) => Ok(batch::incomplete(&report)),
+        Err(err) => Err(err.into()),
+    }
 }
 
 async fn list_jobs(

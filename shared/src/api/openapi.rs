@@ -141,10 +141,13 @@ fn job_paths() -> Value {
             "post": {
                 "operationId": "enqueueBatch",
                 "requestBody": body("NewBatch"),
+                "description": "All or nothing: 201 when every job was enqueued; 503 `batch_not_created` when this request left no job behind (send it again); 207 `batch_incomplete` when some jobs exist and others do not, each entry saying which (send again only the `not_created` ones).",
                 "responses": with_errors(
-                    json!({ "201": { "description": "created", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Batch" } } },
-                                     "links": { "GetBatch": { "operationId": "getBatch", "parameters": { "id": "$response.body#/batch_id" } } } } }),
-                    &["400", "401", "413", "415", "422", "503"],
+                    json!({ "201": { "description": "every job enqueued", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Batch" } } },
+                                     "links": { "GetBatch": { "operationId": "getBatch", "parameters": { "id": "$response.body#/batch_id" } } } },
+                            "207": { "description": "some jobs exist and others do not: each entry says which", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/BatchIncomplete" } } } },
+                            "503": { "description": "no job of this request was kept (`batch_not_created`, with its entries): send the same request again; or another dependency failure", "content": { "application/json": { "schema": { "anyOf": [ { "$ref": "#/components/schemas/BatchIncomplete" }, { "$ref": "#/components/schemas/Error" } ] } } } } }),
+                    &["400", "401", "413", "415", "422"],
                 )
             }
         },
@@ -290,6 +293,28 @@ fn response_schemas() -> Value {
                 "started_at": { "type": ["string", "null"] }, "completed_at": { "type": ["string", "null"] },
                 "duration_ms": { "type": ["integer", "null"] }, "wait_ms": { "type": ["integer", "null"] },
                 "lease_until": { "type": ["string", "null"] }, "next": { "type": "array" }
+            }
+        },
+        "BatchIncomplete": {
+            "type": "object", "required": ["error", "batch_id", "entries"],
+            "description": "A batch not enqueued whole. `error.code` is `batch_not_created` (503: this request left no job behind) or `batch_incomplete` (207: some jobs exist); `error.message` says what to send again.",
+            "properties": {
+                "error": { "type": "object", "required": ["code", "message"], "properties": {
+                    "code": { "enum": ["batch_not_created", "batch_incomplete"] }, "message": { "type": "string" }, "field": { "type": "null" } } },
+                "batch_id": { "type": "string" },
+                "entries": { "type": "array", "items": { "$ref": "#/components/schemas/BatchEntry" } }
+            }
+        },
+        "BatchEntry": {
+            "type": "object", "required": ["index", "id", "outcome", "exists"],
+            "description": "One job of the request, by its place in `jobs`. `enqueued`: it exists and its message is on the queue (or it waits scheduled, or its idempotency_key had it already). `unsent`: it exists but its message is not sent yet; the scheduler sends it (JOBQ_RESEND_AFTER_SECONDS). `not_created`: there is no such job; send the entry again. `unknown`: its write failed and could not be undone; it may exist (GET /jobs/{id}).",
+            "properties": {
+                "index": { "type": "integer", "minimum": 0 },
+                "id": { "type": "string", "description": "the job's id; an entry without an idempotency_key sent again gets a new one" },
+                "outcome": { "enum": ["enqueued", "unsent", "not_created", "unknown"] },
+                "exists": { "type": ["boolean", "null"], "description": "null when not known (outcome unknown)" },
+                "reason": { "type": "string" },
+                "job": { "$ref": "#/components/schemas/Job" }
             }
         },
         "Page": { "type": "object", "properties": { "jobs": { "type": "array", "items": { "$ref": "#/components/schemas/Job" } }, "next_cursor": { "type": ["string", "null"] } } },

@@ -23,6 +23,10 @@ use crate::store::{
 };
 use crate::wiring::Ports;
 
+mod batch;
+
+pub use batch::{BatchReport, BatchVerdict, EntryOutcome, EntryReport, verdict};
+
 /// Pages a bulk operation reads at most in one call (it reports whether more remain).
 const BULK_MAX: usize = 500;
 /// Jobs a batch summary reads at most.
@@ -34,8 +38,9 @@ pub enum ServiceError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Queue(#[from] QueueError),
-    #[error("{failed} of {total} jobs could not be queued; they were not kept")]
-    PartiallyQueued { failed: usize, total: usize },
+    /// Not every job of a batch was enqueued: which exist, job by job.
+    #[error("{0}")]
+    BatchIncomplete(BatchReport),
     #[error("{dependency} is unavailable: {reason}")]
     Unavailable { dependency: String, reason: String },
     #[error("batch {0} not found")]
@@ -214,61 +219,6 @@ impl JobService {
             enqueued_metric(std::slice::from_ref(job));
         }
         Ok(created)
-    }
-
-    /// Create and send many jobs under one batch id: records by BatchWriteItem (conditional puts
-    /// for those with idempotency keys), messages by SendMessageBatch.
-    pub async fn enqueue_batch(&self, specs: Vec<NewJob>, batch_id: &str) -> Result<Vec<Job>, ServiceError> {
-        let now = self.clock.now();
-        let jobs: Vec<Job> = specs
-            .into_iter()
-            .map(|spec| self.new_job(NewJob { batch_id: Some(batch_id.to_owned()), ..spec }, now))
-            .collect();
-        let (keyed, fresh): (Vec<Job>, Vec<Job>) =
-            jobs.iter().cloned().partition(|j| j.idempotency_key.is_some());
-        self.store.create_many(&fresh).await?;
-        // Owned items in the stream: the future must be Send for any caller (axum, Lambda).
-        let created: Vec<Result<Created, StoreError>> = futures::stream::iter(keyed)
-            .map(|job: Job| async move { self.store.create(&job).await })
-            .buffered(16)
-            .collect()
-            .await;
-        let mut stored: BTreeMap<String, (Job, bool)> =
-            fresh.into_iter().map(|j| (j.id.clone(), (j, true))).collect();
-        for result in created {
-            match result? {
-                Created::New(job) => stored.insert(job.id.clone(), (job, true)),
-                Created::Existing(job) => stored.insert(job.id.clone(), (job, false)),
-            };
-        }
-        let to_send: Vec<&Job> = stored
-            .values()
-            .filter(|(job, _)| job.status == JobStatus::Queued && job.attempts == 0)
-            .map(|(job, _)| job)
-            .collect();
-        let mut pending: Vec<(Envelope, i32)> =
-            to_send.iter().map(|j| (envelope(j), j.delay_seconds(now))).collect();
-        for round in 0..3 {
-            if pending.is_empty() {
-                break;
-            }
-            if round > 0 {
-                tokio::time::sleep(std::time::Duration::from_millis(100 << round)).await;
-            }
-            let failures = self.queues.send_batch(&pending).await?;
-            pending = failures.iter().filter_map(|f| pending.get(f.index).cloned()).collect();
-        }
-        if !pending.is_empty() {
-            for (envelope, _) in &pending {
-                if stored.get(&envelope.id).is_some_and(|(_, new)| *new) {
-                    self.roll_back(&envelope.id).await;
-                }
-            }
-            return Err(ServiceError::PartiallyQueued { failed: pending.len(), total: jobs.len() });
-        }
-        let new: Vec<Job> = stored.values().filter(|(_, new)| *new).map(|(job, _)| job.clone()).collect();
-        enqueued_metric(&new);
-        Ok(jobs.iter().filter_map(|j| stored.get(&j.id).map(|(job, _)| job.clone())).collect())
     }
 
     pub async fn get(&self, id: &str) -> Result<Option<Job>, ServiceError> {

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 
 use crate::envelope::Envelope;
 use crate::priority::{PerTier, PriorityTier};
@@ -18,6 +18,13 @@ pub use crate::ports::queue::{
 
 /// Message attribute that says why a message was dead-lettered by the worker.
 pub const REASON_ATTRIBUTE: &str = "jobq-reason";
+
+/// The code of an entry whose whole SendMessageBatch request failed (no code of SQS's own).
+pub const REQUEST_FAILED: &str = "RequestFailed";
+
+/// What one SendMessageBatch request came to: its refused entries, or its error and the indexes
+/// (into the caller's messages) it carried.
+type SendResult = Result<Vec<EntryFailure>, (QueueError, Vec<usize>)>;
 
 /// SQS refuses empty bodies; a dead letter keeps its place (and its reason) with this instead.
 const EMPTY_BODY: &str = "(empty body)";
@@ -53,8 +60,40 @@ impl TierQueues {
     }
 
     /// Many envelopes, grouped by tier and sent ten to a request, the requests concurrently.
-    /// Returns the entries SQS refused (empty when all were sent), `index` into `messages`.
+    /// Returns the entries SQS refused (empty when all were sent), `index` into `messages`; a
+    /// request that failed whole fails the call, once every request has been answered.
     pub async fn send_batch(&self, messages: &[(Envelope, i32)]) -> Result<Vec<EntryFailure>, QueueError> {
+        let mut failures = Vec::new();
+        for request in self.send_requests(messages).await {
+            failures.extend(request.map_err(|(err, _)| err)?);
+        }
+        Ok(failures)
+    }
+
+    /// As [`TierQueues::send_batch`], but a request that fails whole fails only its own entries,
+    /// so the caller learns every message that may not have been sent (a request whose answer was
+    /// lost may have been). Their failure is `sender_fault` when SQS refused the request itself:
+    /// sending it again would fail again.
+    pub async fn send_batch_settled(&self, messages: &[(Envelope, i32)]) -> Vec<EntryFailure> {
+        let mut failures = Vec::new();
+        for request in self.send_requests(messages).await {
+            match request {
+                Ok(refused) => failures.extend(refused),
+                Err((err, indexes)) => failures.extend(indexes.into_iter().map(|index| EntryFailure {
+                    index,
+                    code: REQUEST_FAILED.to_owned(),
+                    message: err.to_string(),
+                    sender_fault: !err.is_transient(),
+                })),
+            }
+        }
+        failures.sort_by_key(|f| f.index);
+        failures
+    }
+
+    /// One SendMessageBatch per ten messages of a tier, all answered (none abandoned half-way):
+    /// each request's refused entries, or its error with the indexes it carried.
+    async fn send_requests(&self, messages: &[(Envelope, i32)]) -> Vec<SendResult> {
         let mut requests = Vec::new();
         for tier in PriorityTier::ALL {
             let indexes: Vec<usize> = (0..messages.len()).filter(|i| messages[*i].0.tier == tier).collect();
@@ -62,7 +101,7 @@ impl TierQueues {
                 requests.push((tier, chunk.to_vec()));
             }
         }
-        let failures: Vec<Vec<EntryFailure>> = futures::stream::iter(requests)
+        futures::stream::iter(requests)
             .map(|(tier, indexes)| async move {
                 // The entry id is the caller's index, so a failure names its message.
                 let entries: Vec<BatchEntry> = indexes
@@ -73,13 +112,14 @@ impl TierQueues {
                         delay_seconds: messages[i].1,
                     })
                     .collect();
-                let failures = self.port.send_batch(self.url(tier), &entries).await?;
-                Ok::<_, QueueError>(in_caller_order(failures, &indexes))
+                match self.port.send_batch(self.url(tier), &entries).await {
+                    Ok(failures) => Ok(in_caller_order(failures, &indexes)),
+                    Err(err) => Err((err, indexes)),
+                }
             })
             .buffer_unordered(8)
-            .try_collect()
-            .await?;
-        Ok(failures.into_iter().flatten().collect())
+            .collect()
+            .await
     }
 
     /// Put a message body (possibly not an envelope) on this tier's queue with the reason it is
@@ -203,6 +243,30 @@ mod tests {
         for (tier, count) in [(PriorityTier::High, 12), (PriorityTier::Normal, 8), (PriorityTier::Low, 4)] {
             assert_eq!(queues.depth(tier).await.expect("depth").visible, count, "{tier}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_request_that_fails_whole_fails_only_its_own_entries_when_settled() {
+        let (memory, queues) = tiers();
+        let tiers = [PriorityTier::High, PriorityTier::Normal, PriorityTier::High, PriorityTier::Low];
+        let messages: Vec<(Envelope, i32)> =
+            tiers.iter().enumerate().map(|(i, &tier)| (envelope(i, tier), 0)).collect();
+        memory.delete_queue(queues.url(PriorityTier::Normal)).expect("delete the normal queue");
+        let failures = queues.send_batch_settled(&messages).await;
+        assert_eq!(
+            failures.iter().map(|f| (f.index, f.code.as_str(), f.sender_fault)).collect::<Vec<_>>(),
+            [(1, REQUEST_FAILED, true)],
+            "refused whole: sending it again would fail again"
+        );
+        assert_eq!(queues.depth(PriorityTier::High).await.expect("depth").visible, 2);
+        assert_eq!(queues.depth(PriorityTier::Low).await.expect("depth").visible, 1);
+        // Unsettled, the same failure fails the call, after the other requests were answered.
+        let err = queues.send_batch(&messages).await.expect_err("the normal queue is gone");
+        assert_eq!(err.refusal(), Some(Refusal::NoSuchQueue));
+        assert_eq!(queues.depth(PriorityTier::High).await.expect("depth").visible, 4);
+        memory.throttle_next(1);
+        let failures = queues.send_batch_settled(&messages[..1]).await;
+        assert_eq!(failures.iter().map(|f| (f.index, f.sender_fault)).collect::<Vec<_>>(), [(0, false)]);
     }
 
     #[tokio::test]

@@ -18,8 +18,9 @@
 //!
 //! Receive never waits: it returns what is visible now (`wait_seconds` is checked, then
 //! ignored); a test moves its `ManualClock` instead. On demand it also hands out a duplicate
-//! delivery ([`MemoryQueues::duplicate_next`]) and fails calls as throttled
-//! ([`MemoryQueues::throttle_next`]); every call is counted per operation, as the SDK's are.
+//! delivery ([`MemoryQueues::duplicate_next`]), fails calls as throttled
+//! ([`MemoryQueues::throttle_next`], [`MemoryQueues::set_throttled`]) and deletes a queue
+//! ([`MemoryQueues::delete_queue`]); every call is counted per operation, as the SDK's are.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -94,6 +95,8 @@ struct State {
     queues: HashMap<String, Queue>,
     /// Calls still to fail as throttled.
     throttle_next: u32,
+    /// Every call fails as throttled while set.
+    throttled: bool,
 }
 
 #[derive(Debug)]
@@ -374,6 +377,16 @@ impl MemoryQueues {
         }
     }
 
+    /// DeleteQueue: the queue and its messages go; calls to its URL fail with `NoSuchQueue` until
+    /// a queue of that name is created again (a test's way to fail one tier's sends for good).
+    pub fn delete_queue(&self, url: &str) -> Result<(), QueueError> {
+        const OPERATION: &str = "DeleteQueue";
+        let mut state = self.begin(OPERATION)?;
+        state.queue(OPERATION, url)?;
+        state.queues.remove(url);
+        Ok(())
+    }
+
     /// SetQueueAttributes(VisibilityTimeout).
     pub fn set_visibility_timeout(&self, url: &str, visibility: i32) -> Result<(), QueueError> {
         const OPERATION: &str = "SetQueueAttributes";
@@ -396,6 +409,11 @@ impl MemoryQueues {
         self.lock().throttle_next += calls;
     }
 
+    /// Every call fails as throttled (transient) until this is called with `false`.
+    pub fn set_throttled(&self, on: bool) {
+        self.lock().throttled = on;
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -404,8 +422,11 @@ impl MemoryQueues {
     fn begin(&self, operation: &'static str) -> Result<MutexGuard<'_, State>, QueueError> {
         self.requests.count("SQS", operation);
         let mut state = self.lock();
-        if state.throttle_next > 0 {
+        let once = state.throttle_next > 0 && !state.throttled;
+        if once {
             state.throttle_next -= 1;
+        }
+        if once || state.throttled {
             return Err(QueueError::transient(operation, "RequestThrottled (injected)"));
         }
         Ok(state)
@@ -688,5 +709,25 @@ mod tests {
         let counts = queues.requests().snapshot();
         assert_eq!(counts.get("SQS:SendMessage"), Some(&3));
         assert_eq!(counts.get("SQS:GetQueueAttributes"), Some(&1));
+    }
+
+    #[tokio::test]
+    async fn a_throttled_or_deleted_queue_fails_every_call_until_it_is_back() {
+        let (_clock, queues) = setup();
+        let url = queues.create_queue("q", QueueSettings::new(30)).expect("create");
+        queues.set_throttled(true);
+        for _ in 0..3 {
+            assert!(queues.send(&url, &NewMessage::new("m", 0)).await.expect_err("throttled").is_transient());
+        }
+        queues.set_throttled(false);
+        send(&queues, &url, "m", 0).await;
+        queues.delete_queue(&url).expect("delete");
+        assert_eq!(refusal(queues.send(&url, &NewMessage::new("m", 0)).await), Refusal::NoSuchQueue);
+        assert_eq!(queues.create_queue("q", QueueSettings::new(30)).expect("create again"), url);
+        assert_eq!(
+            queues.depth(&url).await.expect("depth"),
+            QueueDepth::default(),
+            "its messages went with it"
+        );
     }
 }

@@ -1,0 +1,540 @@
+//! Many jobs under one batch id (`POST /jobs/batch`). From the caller's view a batch is all or
+//! nothing: a job whose record or message could not be written is removed again, and so is the
+//! rest of a batch whose records could not all be written. When something cannot be undone (a job
+//! whose message went out, a removal DynamoDB refuses too) the answer says, job by job, which exist.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use tracing::{error, warn};
+
+use super::{JobService, ServiceError, enqueued_metric, envelope};
+use crate::envelope::Envelope;
+use crate::model::{Job, NewJob};
+use crate::queue::REQUEST_FAILED;
+use crate::status::JobStatus;
+use crate::store::{Created, StoreError};
+
+/// Records one BatchWriteItem carries (DynamoDB's limit): a failed write leaves at most these in
+/// doubt, and the batch stops there.
+const WRITE_CHUNK: usize = 25;
+/// SendMessageBatch rounds while SQS fails some entries for a reason that may pass.
+const SEND_ROUNDS: u32 = 3;
+/// Conditional puts (jobs with idempotency keys) and removals in flight at once.
+const CONCURRENCY: usize = 16;
+
+/// What became of one job of a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EntryOutcome {
+    /// The job exists and is on its way: its message was sent, or it waits `scheduled`, or it is
+    /// the job its idempotency key made earlier (`new` is false then).
+    Enqueued { job: Box<Job>, new: bool },
+    /// The job exists, `queued`, but its message was not sent (and, when `new`, its record could
+    /// not be removed): the scheduler sends the message of a job left waiting like this.
+    Unsent { job: Box<Job>, new: bool, reason: String },
+    /// There is no such job: never written, or removed again.
+    NotCreated { reason: String },
+    /// Its write failed and the record could be neither removed nor ruled out: it may exist.
+    Unknown { reason: String },
+}
+
+impl EntryOutcome {
+    /// Whether the job exists: `None` when that is not known.
+    pub fn exists(&self) -> Option<bool> {
+        match self {
+            EntryOutcome::Enqueued { .. } | EntryOutcome::Unsent { .. } => Some(true),
+            EntryOutcome::NotCreated { .. } => Some(false),
+            EntryOutcome::Unknown { .. } => None,
+        }
+    }
+
+    /// The job, when it exists.
+    pub fn job(&self) -> Option<&Job> {
+        match self {
+            EntryOutcome::Enqueued { job, .. } | EntryOutcome::Unsent { job, .. } => Some(job),
+            EntryOutcome::NotCreated { .. } | EntryOutcome::Unknown { .. } => None,
+        }
+    }
+
+    /// Why it was not enqueued.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            EntryOutcome::Enqueued { .. } => None,
+            EntryOutcome::Unsent { reason, .. }
+            | EntryOutcome::NotCreated { reason }
+            | EntryOutcome::Unknown { reason } => Some(reason),
+        }
+    }
+
+    /// The name the API gives it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            EntryOutcome::Enqueued { .. } => "enqueued",
+            EntryOutcome::Unsent { .. } => "unsent",
+            EntryOutcome::NotCreated { .. } => "not_created",
+            EntryOutcome::Unknown { .. } => "unknown",
+        }
+    }
+
+    /// This request made the job and it was kept.
+    fn kept_new(&self) -> bool {
+        matches!(self, EntryOutcome::Enqueued { new: true, .. } | EntryOutcome::Unsent { new: true, .. })
+    }
+}
+
+/// One job of a batch: its place in the request, the id it was given, what became of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntryReport {
+    pub index: usize,
+    pub id: String,
+    /// With a key, sending the entry again is safe whatever became of it.
+    pub keyed: bool,
+    pub outcome: EntryOutcome,
+}
+
+/// What the caller of a batch is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchVerdict {
+    /// Every job exists and is on its way.
+    Complete,
+    /// This request left no job behind, and none in doubt but ones with idempotency keys: the
+    /// same request may be sent again and makes one job per entry.
+    NothingCreated,
+    /// Some jobs exist and others do not (or may not): each entry says which.
+    Partial,
+}
+
+/// Pure: the verdict on a batch whose entries came to `entries`.
+pub fn verdict(entries: &[EntryReport]) -> BatchVerdict {
+    if entries.iter().all(|e| matches!(e.outcome, EntryOutcome::Enqueued { .. })) {
+        BatchVerdict::Complete
+    } else if entries.iter().any(|e| e.outcome.kept_new() || (e.outcome.exists().is_none() && !e.keyed)) {
+        BatchVerdict::Partial
+    } else {
+        BatchVerdict::NothingCreated
+    }
+}
+
+/// Every job of a batch that was not enqueued whole, job by job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchReport {
+    pub batch_id: String,
+    pub entries: Vec<EntryReport>,
+}
+
+impl BatchReport {
+    pub fn verdict(&self) -> BatchVerdict {
+        verdict(&self.entries)
+    }
+
+    fn count(&self, exists: Option<bool>) -> usize {
+        self.entries.iter().filter(|e| e.outcome.exists() == exists).count()
+    }
+}
+
+/// A message for people: what happened, and what to send again.
+impl fmt::Display for BatchReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let total = self.entries.len();
+        let first = self.entries.iter().find_map(|e| e.outcome.reason()).unwrap_or("no reason given");
+        let (exist, absent, unknown) = (self.count(Some(true)), self.count(Some(false)), self.count(None));
+        match self.verdict() {
+            BatchVerdict::Complete => write!(f, "all {total} jobs were enqueued"),
+            BatchVerdict::NothingCreated => {
+                write!(f, "the batch was not created ({first}): this request left no job behind")?;
+                if exist + unknown > 0 {
+                    write!(
+                        f,
+                        " but the {} whose idempotency_key already had (or may have) a job",
+                        exist + unknown
+                    )?;
+                }
+                write!(f, "; send the same request again")
+            }
+            BatchVerdict::Partial => {
+                write!(f, "{exist} of {total} jobs exist and will run, {absent} not created")?;
+                if unknown > 0 {
+                    write!(f, ", {unknown} may exist")?;
+                }
+                write!(f, " ({first}); send again only the entries whose outcome is not_created")?;
+                if unknown > 0 {
+                    write!(
+                        f,
+                        ", and an unknown one after GET /jobs/{{id}} finds no job (or with an idempotency_key)"
+                    )?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Where a job of the batch stands between writing and sending.
+enum Stage {
+    /// Written by this request.
+    New(Job),
+    /// This key's job, from an earlier request.
+    Existing(Job),
+    /// Its write failed but may have taken effect. `id` when it is fresh (no idempotency key):
+    /// no one else's job can have it, so removing it is safe.
+    InDoubt { reason: String, id: Option<String> },
+    /// Not written: the batch stopped before it.
+    Unwritten(String),
+}
+
+impl Stage {
+    /// The record, when it is known to exist.
+    fn record(&self) -> Option<&Job> {
+        match self {
+            Stage::New(job) | Stage::Existing(job) => Some(job),
+            Stage::InDoubt { .. } | Stage::Unwritten(_) => None,
+        }
+    }
+
+    /// A `queued` job whose message this request sends: its own, or an existing job's again if
+    /// that never started (an earlier enqueue of its key may have died before sending).
+    fn needs_message(&self) -> bool {
+        match self {
+            Stage::New(job) => job.status == JobStatus::Queued,
+            Stage::Existing(job) => {
+                job.status == JobStatus::Queued && job.attempts == 0 && job.generation == 0
+            }
+            Stage::InDoubt { .. } | Stage::Unwritten(_) => false,
+        }
+    }
+}
+
+/// What removing a record that never started came to.
+enum Removal {
+    Removed,
+    /// Missing, or no longer `queued` with no attempt: someone ran it.
+    Gone,
+    Failed(StoreError),
+}
+
+impl JobService {
+    /// Create and send many jobs under one batch id: records by BatchWriteItem (conditional puts
+    /// for those with idempotency keys), messages by SendMessageBatch. `Ok` with every job when
+    /// all were enqueued; otherwise [`ServiceError::BatchIncomplete`] says job by job which exist.
+    pub async fn enqueue_batch(&self, specs: Vec<NewJob>, batch_id: &str) -> Result<Vec<Job>, ServiceError> {
+        let now = self.clock.now();
+        let jobs: Vec<Job> = specs
+            .into_iter()
+            .map(|spec| self.new_job(NewJob { batch_id: Some(batch_id.to_owned()), ..spec }, now))
+            .collect();
+        let stages = self.write_batch(&jobs).await;
+        let outcomes = if stages.iter().all(|s| matches!(s, Stage::New(_) | Stage::Existing(_))) {
+            self.send_batch_messages(stages, now).await
+        } else {
+            self.undo_batch_writes(stages).await
+        };
+        let entries: Vec<EntryReport> = jobs
+            .iter()
+            .zip(outcomes)
+            .enumerate()
+            .map(|(index, (job, outcome))| EntryReport {
+                index,
+                id: job.id.clone(),
+                keyed: job.idempotency_key.is_some(),
+                outcome,
+            })
+            .collect();
+        let kept: Vec<Job> = entries
+            .iter()
+            .filter(|e| e.outcome.kept_new())
+            .filter_map(|e| e.outcome.job().cloned())
+            .collect();
+        enqueued_metric(&kept);
+        let report = BatchReport { batch_id: batch_id.to_owned(), entries };
+        if report.verdict() == BatchVerdict::Complete {
+            return Ok(report.entries.into_iter().filter_map(|e| e.outcome.job().cloned()).collect());
+        }
+        warn!(batch_id, %report, "batch not enqueued whole");
+        Err(ServiceError::BatchIncomplete(report))
+    }
+
+    /// The records: fresh ones 25 to a BatchWriteItem, stopping at the first that fails; then,
+    /// if all went in, the keyed ones by conditional puts.
+    async fn write_batch(&self, jobs: &[Job]) -> Vec<Stage> {
+        let mut stages: Vec<Option<Stage>> = jobs.iter().map(|_| None).collect();
+        let (keyed, fresh): (Vec<usize>, Vec<usize>) =
+            (0..jobs.len()).partition(|&i| jobs[i].idempotency_key.is_some());
+        let mut failed: Option<String> = None;
+        for chunk in fresh.chunks(WRITE_CHUNK) {
+            if let Some(why) = &failed {
+                for &i in chunk {
+                    stages[i] =
+                        Some(Stage::Unwritten(format!("not written after an earlier write failed: {why}")));
+                }
+                continue;
+            }
+            let records: Vec<Job> = chunk.iter().map(|&i| jobs[i].clone()).collect();
+            match self.store.create_many(&records).await {
+                Ok(()) => chunk.iter().zip(records).for_each(|(&i, job)| stages[i] = Some(Stage::New(job))),
+                Err(err) => {
+                    let reason = err.to_string();
+                    chunk.iter().for_each(|&i| {
+                        stages[i] =
+                            Some(Stage::InDoubt { reason: reason.clone(), id: Some(jobs[i].id.clone()) });
+                    });
+                    failed = Some(reason);
+                }
+            }
+        }
+        if let Some(why) = &failed {
+            for &i in &keyed {
+                stages[i] =
+                    Some(Stage::Unwritten(format!("not written after an earlier write failed: {why}")));
+            }
+        } else {
+            // Indexes in the stream (owned), so the future is Send for any caller (axum, Lambda).
+            let created: Vec<(usize, Result<Created, StoreError>)> = futures::stream::iter(keyed)
+                .map(|i: usize| async move { (i, self.store.create(&jobs[i]).await) })
+                .buffered(CONCURRENCY)
+                .collect()
+                .await;
+            for (i, result) in created {
+                stages[i] = Some(match result {
+                    Ok(Created::New(job)) => Stage::New(job),
+                    Ok(Created::Existing(job)) => Stage::Existing(job),
+                    Err(err) => Stage::InDoubt { reason: err.to_string(), id: None },
+                });
+            }
+        }
+        stages.into_iter().map(|s| s.unwrap_or_else(|| Stage::Unwritten("not written".into()))).collect()
+    }
+
+    /// The batch could not be written whole: remove what this request wrote (or may have).
+    async fn undo_batch_writes(&self, stages: Vec<Stage>) -> Vec<EntryOutcome> {
+        let failure = stages.iter().find_map(|s| match s {
+            Stage::InDoubt { reason, .. } => Some(reason.as_str()),
+            _ => None,
+        });
+        let why = &format!("the batch could not be written whole ({})", failure.unwrap_or("a write failed"));
+        futures::stream::iter(stages)
+            .map(|stage: Stage| async move {
+                match stage {
+                    Stage::New(job) => self.remove_new(job, why).await,
+                    Stage::Existing(job) => EntryOutcome::Enqueued { job: Box::new(job), new: false },
+                    Stage::Unwritten(reason) => EntryOutcome::NotCreated { reason },
+                    Stage::InDoubt { reason, id: None } => EntryOutcome::Unknown {
+                        reason: format!("{reason}; it may exist under its idempotency_key"),
+                    },
+                    Stage::InDoubt { reason, id: Some(id) } => match self.remove_unstarted(&id).await {
+                        Removal::Removed | Removal::Gone => {
+                            EntryOutcome::NotCreated { reason: format!("{reason}; removed") }
+                        }
+                        Removal::Failed(err) => EntryOutcome::Unknown {
+                            reason: format!(
+                                "{reason}; it may have been written and could not be removed: {err}"
+                            ),
+                        },
+                    },
+                }
+            })
+            .buffered(CONCURRENCY)
+            .collect()
+            .await
+    }
+
+    /// Every record is written: send the messages, retrying what may pass; then remove the new
+    /// jobs whose message could not be sent.
+    async fn send_batch_messages(&self, stages: Vec<Stage>, now: DateTime<Utc>) -> Vec<EntryOutcome> {
+        let mut pending: Vec<(usize, &Job)> = stages
+            .iter()
+            .enumerate()
+            .filter_map(|(i, stage)| stage.needs_message().then_some((i, stage.record()?)))
+            .collect();
+        // Why each message last failed; one sent in a later round is taken out again.
+        let mut unsent: BTreeMap<usize, String> = BTreeMap::new();
+        for round in 0..SEND_ROUNDS {
+            if pending.is_empty() {
+                break;
+            }
+            if round > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(100 << round)).await;
+            }
+            let messages: Vec<(Envelope, i32)> =
+                pending.iter().map(|(_, job)| (envelope(job), job.delay_seconds(now))).collect();
+            let failures = self.queues.send_batch_settled(&messages).await;
+            for (i, _) in &pending {
+                unsent.remove(i);
+            }
+            let mut again = Vec::new();
+            for failure in failures {
+                let Some(&(i, job)) = pending.get(failure.index) else { continue };
+                let why = match failure.code.as_str() {
+                    REQUEST_FAILED => failure.message,
+                    code => format!("{code}: {}", failure.message),
+                };
+                unsent.insert(i, format!("its message was not sent: {why}"));
+                if !failure.sender_fault {
+                    again.push((i, job));
+                }
+            }
+            pending = again;
+        }
+        let unsent = &unsent;
+        futures::stream::iter(stages.into_iter().enumerate())
+            .map(|(i, stage): (usize, Stage)| async move {
+                match (stage, unsent.get(&i)) {
+                    (Stage::New(job), None) => EntryOutcome::Enqueued { job: Box::new(job), new: true },
+                    (Stage::Existing(job), None) => EntryOutcome::Enqueued { job: Box::new(job), new: false },
+                    (Stage::New(job), Some(why)) => self.remove_new(job, why).await,
+                    (Stage::Existing(job), Some(why)) => {
+                        EntryOutcome::Unsent { job: Box::new(job), new: false, reason: why.clone() }
+                    }
+                    (Stage::Unwritten(reason) | Stage::InDoubt { reason, .. }, _) => {
+                        EntryOutcome::NotCreated { reason }
+                    }
+                }
+            })
+            .buffered(CONCURRENCY)
+            .collect()
+            .await
+    }
+
+    /// Remove a job this request wrote and will not see through (`why`), as the single enqueue
+    /// does when its send fails; a job that cannot be removed stays, and says why.
+    async fn remove_new(&self, job: Job, why: &str) -> EntryOutcome {
+        match self.remove_unstarted(&job.id).await {
+            Removal::Removed => EntryOutcome::NotCreated { reason: format!("{why}; removed") },
+            // Removed by an earlier try whose answer was lost, or its message went out after all
+            // (an answer lost on the way) and a worker took it: the record tells.
+            Removal::Gone => match self.store.get(&job.id, true).await {
+                Ok(None) => EntryOutcome::NotCreated { reason: format!("{why}; removed") },
+                Ok(Some(job)) => EntryOutcome::Enqueued { job: Box::new(job), new: true },
+                Err(err) => EntryOutcome::Unknown {
+                    reason: format!("{why}; it was removed or has started, and reading it failed: {err}"),
+                },
+            },
+            Removal::Failed(err) => {
+                error!(job_id = %job.id, error = %err, "batch job left queued without its message");
+                EntryOutcome::Unsent {
+                    job: Box::new(job),
+                    new: true,
+                    reason: format!(
+                        "{why}; it could not be removed ({err}), so it stays queued and the \
+                         scheduler sends its message"
+                    ),
+                }
+            }
+        }
+    }
+
+    async fn remove_unstarted(&self, id: &str) -> Removal {
+        match self.store.delete_unstarted(id).await {
+            Ok(()) => Removal::Removed,
+            Err(StoreError::NotFound { .. }) => Removal::Gone,
+            Err(err) => Removal::Failed(err),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(index: usize, keyed: bool, outcome: EntryOutcome) -> EntryReport {
+        EntryReport { index, id: format!("j{index}"), keyed, outcome }
+    }
+
+    fn job() -> Box<Job> {
+        let now = crate::model::parse_time("2026-01-01T00:00:00Z").expect("time");
+        Box::new(Job::new(NewJob { job_type: "noop".into(), ..NewJob::default() }, now))
+    }
+
+    fn enqueued(new: bool) -> EntryOutcome {
+        EntryOutcome::Enqueued { job: job(), new }
+    }
+
+    fn unsent(new: bool) -> EntryOutcome {
+        EntryOutcome::Unsent { job: job(), new, reason: "SQS down; DynamoDB down".into() }
+    }
+
+    fn absent() -> EntryOutcome {
+        EntryOutcome::NotCreated { reason: "SQS down; removed".into() }
+    }
+
+    fn unknown() -> EntryOutcome {
+        EntryOutcome::Unknown { reason: "DynamoDB down".into() }
+    }
+
+    fn verdict_of(outcomes: Vec<(bool, EntryOutcome)>) -> BatchVerdict {
+        let entries: Vec<EntryReport> =
+            outcomes.into_iter().enumerate().map(|(i, (keyed, o))| entry(i, keyed, o)).collect();
+        verdict(&entries)
+    }
+
+    #[test]
+    fn a_batch_is_complete_only_when_every_job_is_enqueued() {
+        use BatchVerdict::{Complete, NothingCreated, Partial};
+        // Each case: its name, (keyed, outcome) per entry, the verdict.
+        type Case = (&'static str, Vec<(bool, EntryOutcome)>, BatchVerdict);
+        let cases: Vec<Case> = vec![
+            (
+                "all enqueued, one by its key",
+                vec![(false, enqueued(true)), (true, enqueued(false))],
+                Complete,
+            ),
+            ("nothing kept", vec![(false, absent()), (false, absent())], NothingCreated),
+            (
+                "a key's earlier job is not this request's",
+                vec![(true, enqueued(false)), (false, absent())],
+                NothingCreated,
+            ),
+            (
+                "nor is one whose message failed again",
+                vec![(true, unsent(false)), (false, absent())],
+                NothingCreated,
+            ),
+            (
+                "a keyed job in doubt is safe to send again",
+                vec![(true, unknown()), (false, absent())],
+                NothingCreated,
+            ),
+            ("some sent, some not", vec![(false, enqueued(true)), (false, absent())], Partial),
+            ("one kept without its message", vec![(false, unsent(true)), (false, absent())], Partial),
+            ("a keyless job in doubt", vec![(false, unknown()), (false, absent())], Partial),
+            (
+                "kept but unsent is not complete",
+                vec![(false, enqueued(true)), (false, unsent(true))],
+                Partial,
+            ),
+        ];
+        for (name, outcomes, want) in cases {
+            assert_eq!(verdict_of(outcomes), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn the_message_says_what_to_send_again() {
+        let report = |outcomes: Vec<(bool, EntryOutcome)>| BatchReport {
+            batch_id: "b".into(),
+            entries: outcomes.into_iter().enumerate().map(|(i, (k, o))| entry(i, k, o)).collect(),
+        };
+        let nothing = report(vec![(false, absent()), (false, absent())]).to_string();
+        assert!(
+            nothing.contains("SQS down; removed") && nothing.ends_with("send the same request again"),
+            "{nothing}"
+        );
+        let partial =
+            report(vec![(false, enqueued(true)), (false, absent()), (false, unknown())]).to_string();
+        assert!(
+            partial.starts_with("1 of 3 jobs exist and will run, 1 not created, 1 may exist"),
+            "{partial}"
+        );
+        assert!(partial.contains("only the entries whose outcome is not_created"), "{partial}");
+        assert_eq!(
+            [enqueued(true), unsent(true), absent(), unknown()].map(|o| (o.as_str(), o.exists())),
+            [
+                ("enqueued", Some(true)),
+                ("unsent", Some(true)),
+                ("not_created", Some(false)),
+                ("unknown", None)
+            ]
+        );
+    }
+}

@@ -30,6 +30,7 @@ impl Clock for TokioClock {
 
 struct Stack {
     clock: Arc<dyn Clock>,
+    table: jobq::memory::MemoryTable,
     ports: Ports,
     service: JobService,
     worker: Arc<Worker>,
@@ -46,7 +47,7 @@ fn stack(mut registry: Registry) -> Stack {
     let settings = SchedulerSettings::from_lookup(|_| None).expect("defaults");
     let scheduler = Scheduler::from_ports(&ports, &aws.config, types, settings);
     let worker = Arc::new(Worker::from_ports(&ports, registry, WorkerSettings::default()));
-    Stack { clock, ports, service, worker, scheduler }
+    Stack { clock, table: aws.table, ports, service, worker, scheduler }
 }
 
 impl Stack {
@@ -255,6 +256,29 @@ async fn a_run_from_before_a_retry_cannot_record_over_the_new_run() {
     let done = s.job(&job.id).await;
     assert_eq!((done.status, done.generation, done.attempts), (JobStatus::Completed, 1, 1));
     assert_eq!((done.result, done.error), (Some(json!("run B's outcome")), None));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_finish_lost_to_three_minutes_of_throttling_is_resumed_on_the_same_attempt() {
+    let s = stack(Registry::default());
+    let job = s.enqueue("sleep", json!({"seconds": 5, "steps": 1})).await;
+    let run = s.spawn_drain();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // DynamoDB throttles from mid-run for three minutes, past the run's lease: its outcome is
+    // lost, and its delivery comes back every 10 s until the throttle ends.
+    s.table.set_throttled(true);
+    run.await.expect("the run ends");
+    let mut deliveries = 0;
+    while s.clock.now() - job.created_at < chrono::Duration::minutes(3) {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        deliveries += s.drain().await;
+    }
+    s.table.set_throttled(false);
+    assert!(deliveries >= 10, "the delivery kept coming back: {deliveries}");
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    s.drain().await;
+    let done = s.job(&job.id).await;
+    assert_eq!((done.status, done.attempts), (JobStatus::Completed, 1), "a throttle costs no attempt");
 }
 
 #[test]

@@ -60,4 +60,5 @@ conformance!(
     a_stale_run_cannot_write_over_a_retried_generation,
     a_retry_is_not_claimed_before_its_run_at,
     expired_leases_are_found_by_their_lease_end,
+    a_run_whose_outcome_was_lost_is_taken_over_on_the_same_attempt,
 );

@@ -24,6 +24,10 @@ pub struct Envelope {
     /// of the generation scheduled it. Older workers ignore it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<String>,
+    /// The run named by `run` ended, but recording its outcome failed on AWS: the job is resumed
+    /// in a new run on the same attempt, since an AWS failure must cost no attempt.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub resume: bool,
 }
 
 /// Why a message body is not an envelope: the message is poison and goes to the dead-letter path.
@@ -65,7 +69,20 @@ impl Envelope {
             tier,
             generation,
             run: None,
+            resume: false,
         }
+    }
+
+    /// The same envelope, asking to resume the run `run` whose outcome was lost.
+    pub fn resuming(mut self, run: Option<String>) -> Self {
+        self.resume = run.is_some();
+        self.run = run;
+        self
+    }
+
+    /// The run to resume, when this delivery asks for one.
+    pub fn lost_run(&self) -> Option<&str> {
+        self.run.as_deref().filter(|_| self.resume)
     }
 
     /// The same envelope, naming the run that sent it.
@@ -108,7 +125,12 @@ impl Envelope {
             Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
             Some(_) => return Err(field("run", "must be a non-empty string")),
         };
-        Ok(Envelope { v: ENVELOPE_VERSION, id, job_type, tier, generation, run })
+        let resume = match map.get("resume") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(field("resume", "must be true or false")),
+        };
+        Ok(Envelope { v: ENVELOPE_VERSION, id, job_type, tier, generation, run, resume })
     }
 }
 
@@ -190,6 +212,19 @@ mod tests {
             });
             (prop_oneof![removed, replaced], Just(field))
         })
+    }
+
+    #[test]
+    fn a_resuming_envelope_names_its_lost_run_and_round_trips() {
+        let plain = Envelope::new("j1", "ocr", PriorityTier::Low, 2);
+        assert_eq!(plain.encode(), r#"{"v":1,"id":"j1","type":"ocr","tier":"low","gen":2}"#, "unchanged");
+        let retry = plain.clone().with_run(Some("r1".into()));
+        assert_eq!(retry.lost_run(), None, "a retry names its run but resumes nothing");
+        let resume = plain.resuming(Some("r1".into()));
+        assert_eq!(resume.lost_run(), Some("r1"));
+        assert_eq!(Envelope::decode(&resume.encode()).expect("decodes"), resume);
+        let bad = r#"{"v":1,"id":"j1","type":"ocr","tier":"low","gen":2,"resume":"yes"}"#;
+        assert_eq!(Envelope::decode(bad).expect_err("not a bool").field(), Some("resume"));
     }
 
     proptest! {

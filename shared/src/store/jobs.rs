@@ -80,6 +80,36 @@ impl JobStore {
         decode(id, &item)
     }
 
+    /// Take over a run whose outcome was lost: the run `lost_run` ended, but recording its outcome
+    /// failed on AWS (a throttle), so its delivery came back naming it. The job runs again under a
+    /// new token and lease, on the same attempt: an AWS failure costs no attempt. Refused unless
+    /// the job is still `processing` in that run.
+    #[instrument(skip_all, fields(job_id = %id, generation))]
+    pub async fn take_over(
+        &self,
+        id: &str,
+        generation: u64,
+        lost_run: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Job, StoreError> {
+        let mut w = Write::default();
+        w.condition(
+            Cond::eq(STATUS, s(JobStatus::Processing.as_str()))
+                .and(Cond::eq(GENERATION, n(generation)))
+                .and(Cond::eq(RUN, s(lost_run))),
+        );
+        w.set(RUN, s(self.ids.token()));
+        w.set_lease(id, lease_until);
+        w.set(STARTED_AT, time(now));
+        let item = self
+            .write(id, w, "UpdateItem(take_over)", |current| {
+                classify_refusal(current, Some(JobEvent::Claim), Some(generation), None, now)
+            })
+            .await?;
+        decode(id, &item)
+    }
+
     /// Record progress of the run `run` (the job as its claim returned it). Fails with
     /// `Conflict::NotOwner` once the job was cancelled, retried or taken over: that is how a
     /// running handler learns it must stop.

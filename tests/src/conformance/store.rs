@@ -458,3 +458,24 @@ pub async fn expired_leases_are_found_by_their_lease_end(f: StoreFixture) {
     store.cancel(&runs[0].id, t0).await.expect("cancel");
     assert_eq!(expired(t0 + Duration::hours(1)).await, [runs[2].id.clone()], "ended runs leave the index");
 }
+
+/// A run whose outcome was lost to an AWS failure is taken over by a new run on the same attempt,
+/// once: the lost run can no longer write, and a second take-over of it is refused.
+pub async fn a_run_whose_outcome_was_lost_is_taken_over_on_the_same_attempt(f: StoreFixture) {
+    let store = f.store;
+    let job = create(&store, new_job("sleep")).await;
+    let now = Utc::now();
+    let lost = store.claim(&job.id, 0, now, lease(now)).await.expect("claim");
+    let token = lost.run_id.clone().expect("a claim names its run");
+    let before = (f.requests)();
+    let resumed = store.take_over(&job.id, 0, &token, now, lease(now)).await.expect("take over");
+    assert_eq!((f.requests)() - before, 1, "a take-over is one request");
+    assert_eq!((resumed.status, resumed.attempts), (JobStatus::Processing, 1), "the same attempt");
+    assert_ne!(resumed.run_id, lost.run_id, "a new run");
+    let late = store.progress(&lost, &update(10, None)).await;
+    assert!(matches!(late, Err(StoreError::Conflict { reason: Conflict::NotOwner { .. }, .. })), "{late:?}");
+    let again = store.take_over(&job.id, 0, &token, now, lease(now)).await;
+    assert!(matches!(again, Err(StoreError::Conflict { .. })), "taken over once: {again:?}");
+    let stale = store.take_over(&job.id, 1, resumed.run_id.as_deref().unwrap_or(""), now, lease(now)).await;
+    assert!(matches!(stale, Err(StoreError::Conflict { .. })), "another generation: {stale:?}");
+}

@@ -28,7 +28,7 @@ use crate::ports::{Clock, Ids};
 use crate::priority::{PerTier, PriorityTier};
 use crate::queue::TierQueues;
 use crate::status::JobStatus;
-use crate::store::{DynamoJobStore, Ended, PauseFlags, RunOutcome, StatsWriter};
+use crate::store::{DynamoJobStore, Ended, PauseFlags, RunOutcome, StatsWriter, StoreError};
 use crate::task::{Handler, JobError, Registry};
 
 /// What one record did: what happens to its message, and the run it counts (if one ended).
@@ -172,7 +172,7 @@ impl Worker {
         let handler = self.registry.get(&envelope.job_type);
         let limit = self.run_limit(u32::MAX, handler.and_then(|h| h.timeout()), deadline);
         let lease_until = now + lease_span(limit, self.settings.lease);
-        let claimed = self.store.claim(&envelope.id, envelope.generation, now, lease_until).await;
+        let claimed = self.claim_or_resume(&envelope, now, lease_until).await;
         match decide_claim(claimed, now) {
             ClaimDecision::Run(job) => self.run(*job, &envelope, receipt, tier, deadline).await,
             ClaimDecision::DeadLetter { reason, detail } => {
@@ -209,6 +209,31 @@ impl Worker {
             ClaimDecision::FailCrashed(error) => self.fail_crashed(&envelope, tier, receipt, &error).await,
             ClaimDecision::Transient(err) => self.transient(&envelope, tier, receipt, &err).await,
         }
+    }
+
+    /// Claim the job for a run; or, when the delivery asks to resume a run whose outcome was lost
+    /// to AWS, take it over on the same attempt (an ordinary claim if it is no longer that run's).
+    async fn claim_or_resume(
+        &self,
+        envelope: &Envelope,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Job, StoreError> {
+        let (id, generation) = (envelope.id.as_str(), envelope.generation);
+        if let Some(lost) = envelope.lost_run() {
+            match self.store.take_over(id, generation, lost, now, lease_until).await {
+                Ok(job) => {
+                    info!(
+                        attempt = job.attempts,
+                        "resuming a run whose outcome was lost, on the same attempt"
+                    );
+                    return Ok(job);
+                }
+                Err(StoreError::Conflict { .. } | StoreError::InvalidTransition { .. }) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        self.store.claim(id, generation, now, lease_until).await
     }
 
     /// Every attempt died: fail the job (unless it already ended), then dead-letter the envelope.
@@ -278,7 +303,12 @@ impl Worker {
                 info!(status = %status, "job changed while running (cancelled?): outcome not recorded");
                 return (Disposition::Ack, None);
             }
-            FinishDecision::Transient(err) => return self.transient(envelope, tier, receipt, &err).await,
+            FinishDecision::Transient(err) => {
+                // The run is over but its outcome is not recorded: its delivery resumes it.
+                let resume = Envelope::new(&job.id, &job.job_type, job.tier, job.generation)
+                    .resuming(job.run_id.clone());
+                return self.transient(&resume, tier, receipt, &err).await;
+            }
         };
         let counted = RunCount { job_type: job.job_type.clone(), tier, ended, processing_ms, wait_ms };
         (disposition, Some(counted))

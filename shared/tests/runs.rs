@@ -31,6 +31,7 @@ impl Clock for TokioClock {
 struct Stack {
     clock: Arc<dyn Clock>,
     table: jobq::memory::MemoryTable,
+    queues: Arc<jobq::memory::MemoryQueues>,
     ports: Ports,
     service: JobService,
     worker: Arc<Worker>,
@@ -47,7 +48,7 @@ fn stack(mut registry: Registry) -> Stack {
     let settings = SchedulerSettings::from_lookup(|_| None).expect("defaults");
     let scheduler = Scheduler::from_ports(&ports, &aws.config, types, settings);
     let worker = Arc::new(Worker::from_ports(&ports, registry, WorkerSettings::default()));
-    Stack { clock, table: aws.table, ports, service, worker, scheduler }
+    Stack { clock, table: aws.table, queues: aws.queues, ports, service, worker, scheduler }
 }
 
 impl Stack {
@@ -64,6 +65,11 @@ impl Stack {
     fn spawn_drain(&self) -> tokio::task::JoinHandle<usize> {
         let (queues, worker) = (self.ports.queues.clone(), self.worker.clone());
         tokio::spawn(async move { drain(&queues, &worker).await.expect("drain") })
+    }
+
+    /// Requests of `operation` the queues have served so far.
+    fn queue_requests(&self, operation: &str) -> u64 {
+        self.queues.requests().snapshot().get(&format!("SQS:{operation}")).copied().unwrap_or(0)
     }
 
     async fn drain(&self) -> usize {
@@ -179,7 +185,7 @@ impl Task for Hourly {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_backoff_of_hours_is_held_until_its_time_and_its_message_names_the_run() {
+async fn a_backoff_of_hours_waits_in_the_table_and_its_message_names_the_run() {
     let mut registry = Registry::default();
     registry.register(Hourly);
     let s = stack(registry);
@@ -190,27 +196,35 @@ async fn a_backoff_of_hours_is_held_until_its_time_and_its_message_names_the_run
     assert_eq!(retrying.status, JobStatus::Retrying);
     assert!(run_at - s.clock.now() >= chrono::Duration::hours(2), "{run_at}");
 
-    // The retry message comes after SQS's longest delay, naming the run whose finish sent it.
-    tokio::time::sleep(Duration::from_secs(900)).await;
+    // No message can wait that long: the job waits in the table, costing nothing, until the
+    // scheduler (every minute) sends its message, naming the run whose finish scheduled it.
+    let sends_before = s.queue_requests("SendMessage");
+    let released_at = loop {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        let now = s.clock.now();
+        if s.scheduler.tick(now).await.expect("tick").released == 1 {
+            break now;
+        }
+        assert!(now < run_at, "never released");
+    };
+    assert!(run_at - released_at <= chrono::Duration::minutes(15), "released in SQS's reach of {run_at}");
+    assert!(run_at - released_at >= chrono::Duration::minutes(14), "not long before: {released_at}");
+    let got = s.ports.queues.receive(retrying.tier, 10, 0, None).await.expect("receive");
+    assert!(got.is_empty(), "the message is delayed until {run_at}");
+    assert_eq!(s.queue_requests("SendMessage") + s.queue_requests("SendMessageBatch") - sends_before, 1);
+
+    // SQS delays are whole seconds, rounded up: visible within a second of `run_at`.
+    tokio::time::sleep((run_at - s.clock.now()).to_std().unwrap_or_default() + Duration::from_secs(1)).await;
     let got = s.ports.queues.receive(retrying.tier, 10, 0, None).await.expect("receive");
     assert_eq!(got.len(), 1);
     let envelope = Envelope::decode(&got[0].body).expect("envelope");
     assert_eq!((envelope.generation, envelope.run.clone()), (0, retrying.run_id.clone()));
     assert!(envelope.run.is_some());
     s.ports.queues.change_visibility(retrying.tier, &got[0].receipt_handle, 0).await.expect("put back");
-
-    while s.clock.now() < run_at + chrono::Duration::minutes(20) {
-        s.drain().await;
-        let now = s.job(&job.id).await;
-        if now.attempts == 2 {
-            assert!(now.started_at.is_some_and(|t| t >= run_at), "ran at {:?}, due {run_at}", now.started_at);
-        } else {
-            assert_eq!(now.status, JobStatus::Retrying, "held until {run_at}");
-        }
-        tokio::time::sleep(Duration::from_secs(300)).await;
-    }
+    s.drain().await;
     let done = s.job(&job.id).await;
     assert_eq!((done.status, done.attempts), (JobStatus::Completed, 2));
+    assert!(done.started_at.is_some_and(|t| t >= run_at), "ran at {:?}, due {run_at}", done.started_at);
 }
 
 /// Generation 0 works a minute in one step, then fails retryably; generation 1 works two

@@ -29,6 +29,7 @@ fn scheduler(env: &TestEnv, schedules: Option<&str>) -> Scheduler {
         recover_after: chrono::Duration::seconds(30),
         resend_after: chrono::Duration::seconds(900),
         sweep_per_shard: 200,
+        tick_budget: Duration::from_secs(40),
     };
     Scheduler::new(&env.clients, &env.config, job_types(), settings)
 }
@@ -234,6 +235,7 @@ fn scheduler_settings() -> SchedulerSettings {
         recover_after: chrono::Duration::seconds(30),
         resend_after: chrono::Duration::seconds(900),
         sweep_per_shard: 200,
+        tick_budget: Duration::from_secs(40),
     }
 }
 

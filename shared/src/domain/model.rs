@@ -13,6 +13,12 @@ pub const DEFAULT_TIMEOUT_SECONDS: u32 = 300;
 /// The longest delay SQS can put on a message; later jobs wait as `scheduled`.
 pub const MAX_SQS_DELAY_SECONDS: i64 = 15 * 60;
 
+/// Whether a job due at `run_at` is too far ahead for an SQS delay at `now`: it then waits in the
+/// table, and the scheduler sends its message once it is within reach.
+pub fn beyond_sqs_delay(run_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    run_at - now > Duration::seconds(MAX_SQS_DELAY_SECONDS)
+}
+
 /// Why a run failed, as recorded on the job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobFailure {
@@ -65,6 +71,10 @@ pub struct Job {
     /// on it. Internal: not part of the API's job.
     #[serde(skip)]
     pub run_id: Option<String>,
+    /// Parked while its tier or type is paused: no message exists until the pause ends.
+    /// Internal: not part of the API's job.
+    #[serde(skip)]
+    pub parked: bool,
     /// Jobs to enqueue when this one completes: the first now, carrying the rest as its own `next`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub next: Vec<NewJob>,
@@ -111,7 +121,7 @@ impl Job {
         let now = truncate_to_millis(now);
         let run_at = spec.run_at.map(truncate_to_millis).filter(|at| *at > now);
         let status = match run_at {
-            Some(at) if at - now > Duration::seconds(MAX_SQS_DELAY_SECONDS) => JobStatus::Scheduled,
+            Some(at) if beyond_sqs_delay(at, now) => JobStatus::Scheduled,
             _ => JobStatus::Queued,
         };
         Job {
@@ -141,6 +151,7 @@ impl Job {
             wait_ms: None,
             lease_until: None,
             run_id: None,
+            parked: false,
             next: spec.next,
         }
     }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use super::attrs::*;
-use super::keys::{self, BY_BATCH, BY_STATUS, BY_TYPE};
+use super::keys::{self, BY_BATCH, BY_DUE, BY_STATUS, BY_TYPE};
 use crate::model::{Job, JobFailure, format_time, parse_time};
 use crate::ports::table::Attr;
 use crate::priority::Priority;
@@ -83,6 +83,10 @@ pub fn encode(job: &Job) -> Item {
     opt(WAIT_MS, job.wait_ms.map(n));
     opt(LEASE, job.lease_until.map(|t| n(t.timestamp_millis())));
     opt(RUN, job.run_id.as_deref().map(s));
+    // A job created for later is looked at when it is due (see keys::Watch).
+    let scheduled = job.run_at.filter(|_| job.status == JobStatus::Scheduled);
+    opt(BY_DUE.pk, scheduled.map(|_| s(keys::due_pk(keys::Watch::Release, &job.id))));
+    opt(BY_DUE.sk, scheduled.map(|at| s(keys::due_sort_key(at, &job.id))));
     opt(NEXT, (!job.next.is_empty()).then(|| json(&job.next)));
     item
 }
@@ -121,6 +125,7 @@ pub fn decode(item: &Item) -> Result<Job, CorruptItem> {
             })
             .transpose()?,
         run_id: r.opt_string(RUN)?,
+        parked: r.opt_string(BY_DUE.pk)?.is_some_and(|pk| pk.starts_with(keys::Watch::Paused.as_str())),
         next: r.json(NEXT)?.unwrap_or_default(),
     })
 }

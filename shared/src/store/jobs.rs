@@ -5,10 +5,10 @@ use tracing::instrument;
 
 use super::attrs::*;
 use super::codec::{self, n, s, time};
-use super::keys::{self, PK};
+use super::keys::{self, PK, Watch};
 use super::write::{Write, aws, backoff, decode, is_ours, may_resend, millis, owned_by, status_in};
 use super::{Created, JobStore, ProgressUpdate, RunOutcome, StoreError, classify_refusal};
-use crate::model::Job;
+use crate::model::{Job, beyond_sqs_delay};
 use crate::ports::table::{Cmp, Cond, TableError};
 use crate::status::{JobEvent, JobStatus};
 
@@ -146,7 +146,16 @@ impl JobStore {
         let mut w = Write::default();
         w.condition(owned_by(job));
         w.set_status(&job.id, to);
-        w.clear_lease();
+        w.remove(LEASE);
+        match &outcome {
+            // Watched for when it is due: released then (no message could wait that long), or
+            // sent again if its message was lost.
+            RunOutcome::Retrying { run_at, .. } if beyond_sqs_delay(*run_at, now) => {
+                w.watch(&job.id, Watch::Release, *run_at)
+            }
+            RunOutcome::Retrying { run_at, .. } => w.watch(&job.id, Watch::Retry, *run_at),
+            _ => w.unwatch(),
+        }
         finish_progress(&mut w, &outcome, pending);
         if let Some(started) = job.started_at {
             w.set(DURATION_MS, n((now - started).num_milliseconds().max(0)));

@@ -10,11 +10,15 @@
 //! | `by-status` | `s_pk` = `<status>#<shard>`  | `<created_at>#<id>` | keys + `type`       |
 //! | `by-type`   | `t_pk` = `<type>#<shard>`    | `<created_at>#<id>` | keys only           |
 //! | `by-batch`  | `b_pk` = `<batch_id>#<shard>`| `<created_at>#<id>` | keys only (sparse)  |
-//! | `by-due`    | `d_pk` = `<status>#<shard>`  | `<due ms>#<id>`     | keys only (sparse)  |
+//! | `by-due`    | `d_pk` = `<watch>#<shard>`   | `<due ms>#<id>`     | keys + `type`, `tier` (sparse) |
 //!
-//! `by-due` holds only jobs a sweep must look at when a time comes: a `processing` job under its
-//! lease end (a run that died is found there, not by reading every running job). The sweep asks
-//! for the rows due before now, so it reads what is overdue and nothing else.
+//! `by-due` holds only jobs a sweep must look at when a time comes, one partition set per
+//! [`Watch`]: a `processing` job at its lease end (a run that died is found there), a job with no
+//! message at its `run_at` (`scheduled`, or a backoff too long for an SQS delay: released then),
+//! a `retrying` job at its `run_at` (sent again if its message was lost), and a job parked while
+//! its type or tier is paused (released on resume). A sweep asks for the rows due before a time,
+//! so it reads what is due and nothing else, however many jobs the table keeps. `type` and `tier`
+//! are projected so a sweep can leave paused jobs unread.
 //!
 //! Why sharded: a GSI partition takes about 1,000 writes/s. Unsharded, every job entering
 //! `queued` (or `completed`, or of one popular type) would write to one index partition, and the
@@ -51,7 +55,8 @@ pub struct IndexDef {
 pub const BY_STATUS: IndexDef = IndexDef { name: "by-status", pk: "s_pk", sk: "s_sk", projected: &["type"] };
 pub const BY_TYPE: IndexDef = IndexDef { name: "by-type", pk: "t_pk", sk: "t_sk", projected: &[] };
 pub const BY_BATCH: IndexDef = IndexDef { name: "by-batch", pk: "b_pk", sk: "b_sk", projected: &[] };
-pub const BY_DUE: IndexDef = IndexDef { name: "by-due", pk: "d_pk", sk: "d_sk", projected: &[] };
+pub const BY_DUE: IndexDef =
+    IndexDef { name: "by-due", pk: "d_pk", sk: "d_sk", projected: &["type", "tier"] };
 pub const INDEXES: [IndexDef; 4] = [BY_STATUS, BY_TYPE, BY_BATCH, BY_DUE];
 
 pub fn job_pk(id: &str) -> String {
@@ -91,6 +96,44 @@ pub fn status_pk(status: JobStatus, id: &str) -> String {
 /// Sort key shared by all indexes: creation time (fixed width), then id for uniqueness.
 pub fn sort_key(created_at: &str, id: &str) -> String {
     format!("{created_at}#{id}")
+}
+
+/// Why a job is in `by-due`, and so what its time means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Watch {
+    /// `processing`: the run's lease end.
+    Lease,
+    /// No message exists (`scheduled`, or `retrying` after a backoff longer than SQS's longest
+    /// delay): when it is due; its message is sent up to that delay before.
+    Release,
+    /// `retrying` with its message on the way: when its backoff ends (sent again if lost).
+    Retry,
+    /// Parked while its tier or type is paused: since when (its message is sent on resume).
+    Paused,
+}
+
+impl Watch {
+    pub const ALL: [Watch; 4] = [Watch::Lease, Watch::Release, Watch::Retry, Watch::Paused];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Watch::Lease => "processing",
+            Watch::Release => "release",
+            Watch::Retry => "retrying",
+            Watch::Paused => "paused",
+        }
+    }
+}
+
+/// The `by-due` partition key of `id` under `watch`.
+pub fn due_pk(watch: Watch, id: &str) -> String {
+    sharded(watch.as_str(), id)
+}
+
+/// The time a `by-due` sort key holds.
+pub fn due_of_sort_key(sk: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let (millis, _) = sk.split_once('#')?;
+    chrono::DateTime::from_timestamp_millis(millis.parse().ok()?)
 }
 
 /// `by-due` sort key: epoch milliseconds, zero-padded so text order is time order, then the id.

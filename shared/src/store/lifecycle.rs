@@ -6,7 +6,7 @@ use tracing::instrument;
 
 use super::attrs::*;
 use super::codec::{self, n, s, time};
-use super::keys;
+use super::keys::{self, Watch};
 use super::write::{Write, aws, changed, decode, millis, status_in, target};
 use super::{ExternalUpdate, JobStore, StoreError, classify_refusal};
 use crate::model::{Job, JobFailure};
@@ -15,7 +15,7 @@ use crate::priority::Priority;
 use crate::status::{JobEvent, JobStatus};
 
 /// What a retry clears: the last life's outcome, timings and run state.
-const CLEARED_BY_RETRY: [&str; 12] = [
+const CLEARED_BY_RETRY: [&str; 14] = [
     ERROR,
     RESULT,
     COMPLETED_AT,
@@ -28,6 +28,8 @@ const CLEARED_BY_RETRY: [&str; 12] = [
     MESSAGE,
     LEASE,
     RUN,
+    keys::BY_DUE.pk,
+    keys::BY_DUE.sk,
 ];
 
 impl JobStore {
@@ -95,7 +97,8 @@ impl JobStore {
 
     /// `scheduled` -> `queued` once due (within SQS's delay reach); the caller sends the message.
     pub async fn release(&self, id: &str, now: DateTime<Utc>) -> Result<Job, StoreError> {
-        let w = self.event_write(id, JobEvent::Release);
+        let mut w = self.event_write(id, JobEvent::Release);
+        w.unwatch();
         self.transition(id, JobEvent::Release, w, now).await
     }
 
@@ -110,7 +113,8 @@ impl JobStore {
         let mut w = self.event_write(id, JobEvent::Recover);
         w.condition(Cond::cmp(LEASE, Cmp::Lt, millis(expired_before)));
         w.set(RUN_AT, time(now));
-        w.clear_lease();
+        w.remove(LEASE);
+        w.watch(id, Watch::Retry, now);
         self.transition(id, JobEvent::Recover, w, now).await
     }
 
@@ -124,7 +128,8 @@ impl JobStore {
     ) -> Result<Job, StoreError> {
         let mut w = Write::default();
         let not_recently = Cond::not_exists(RESENT).or(Cond::cmp(RESENT, Cmp::Lt, millis(not_since)));
-        w.condition(Cond::eq(STATUS, s(JobStatus::Queued.as_str())).and(not_recently));
+        let unparked = Cond::not_exists(keys::BY_DUE.pk);
+        w.condition(Cond::eq(STATUS, s(JobStatus::Queued.as_str())).and(not_recently).and(unparked));
         w.set(RESENT, millis(now));
         let item = self.write(id, w, "UpdateItem(resent)", changed).await?;
         decode(id, &item)

@@ -10,6 +10,7 @@ mod listing;
 mod pause;
 mod reads;
 mod stats;
+mod watch;
 mod write;
 
 use std::sync::Arc;
@@ -22,6 +23,7 @@ pub use counters::STALE_WRITER;
 pub use listing::{ListQuery, Page, PartitionPage, decode_cursor, encode_cursor, merge_page};
 pub use pause::{PauseFlags, PauseScope, PauseScopeError};
 pub use stats::{BatchStats, Ended, StatsWriter, TypeStats};
+pub use watch::{DueCursor, DueRow};
 
 use crate::model::{Job, JobFailure};
 use crate::ports::ids::Ids;

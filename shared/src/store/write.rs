@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 
 use super::attrs::{CURRENT_STEP, GENERATION, LEASE, MESSAGE, PROGRESS, RUN, STATUS, WRITE_TOKEN};
 use super::codec::{self, Item, n, s};
-use super::keys::{self, BY_DUE, BY_STATUS};
+use super::keys::{self, BY_DUE, BY_STATUS, Watch};
 use super::{JobStore, ProgressUpdate, StoreError};
 use crate::model::Job;
 use crate::ports::table::{Action, Attr, Cond, TableError, Update};
@@ -97,15 +97,25 @@ impl Write {
     /// is found there once `until` has passed.
     pub fn set_lease(&mut self, id: &str, until: DateTime<Utc>) {
         self.set(LEASE, millis(until));
-        self.set(BY_DUE.pk, s(keys::status_pk(JobStatus::Processing, id)));
-        self.set(BY_DUE.sk, s(keys::due_sort_key(until, id)));
+        self.watch(id, Watch::Lease, until);
     }
 
     /// The run is over (or was never there): no lease, out of the lease-end index.
     pub fn clear_lease(&mut self) {
-        for attribute in [LEASE, BY_DUE.pk, BY_DUE.sk] {
-            self.remove(attribute);
-        }
+        self.remove(LEASE);
+        self.unwatch();
+    }
+
+    /// The job's place in `by-due`: looked at under `watch` once `at` comes.
+    pub fn watch(&mut self, id: &str, watch: Watch, at: DateTime<Utc>) {
+        self.set(BY_DUE.pk, s(keys::due_pk(watch, id)));
+        self.set(BY_DUE.sk, s(keys::due_sort_key(at, id)));
+    }
+
+    /// Out of `by-due`: nothing to look at later.
+    pub fn unwatch(&mut self) {
+        self.remove(BY_DUE.pk);
+        self.remove(BY_DUE.sk);
     }
 
     /// The status and its (sharded) index key move together.

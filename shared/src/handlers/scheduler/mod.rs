@@ -11,15 +11,14 @@ use tracing::{info, warn};
 use crate::config::{ConfigError, Vars, process_env};
 use crate::envelope::Envelope;
 use crate::metrics::{MetricSet, Unit};
-use crate::model::{Job, MAX_SQS_DELAY_SECONDS, NewJob};
+use crate::model::{Job, NewJob};
 use crate::priority::PriorityTier;
 use crate::queue::{QueueDepth, TierQueues};
 use crate::service::{JobService, ServiceError};
 use crate::status::JobStatus;
-use crate::store::StoreError;
-use crate::worker::DeadLetterReason;
 
 mod schedule;
+mod sweeps;
 
 pub use schedule::{Cron, RecurringJob, ScheduleError, ScheduleExpr, parse_recurring};
 
@@ -38,8 +37,11 @@ pub struct SchedulerSettings {
     pub recover_after: Duration,
     /// A `queued` job due this long ago is sent again (`JOBQ_RESEND_AFTER_SECONDS`, default 900).
     pub resend_after: Duration,
-    /// Jobs looked at per index shard and status in one run (default 200).
+    /// Jobs read per index shard in one page of a sweep (default 200).
     pub sweep_per_shard: usize,
+    /// How long one run may sweep (`JOBQ_SCHEDULER_BUDGET_SECONDS`, default 40, inside the
+    /// function's minute): what is left is swept by the next run, earliest first.
+    pub tick_budget: std::time::Duration,
 }
 
 impl SchedulerSettings {
@@ -59,6 +61,7 @@ impl SchedulerSettings {
             recover_after: seconds("JOBQ_RECOVER_AFTER_SECONDS", 30)?,
             resend_after: seconds("JOBQ_RESEND_AFTER_SECONDS", 900)?,
             sweep_per_shard: 200,
+            tick_budget: vars.seconds("JOBQ_SCHEDULER_BUDGET_SECONDS", 40, 1..=840)?,
         })
     }
 }
@@ -71,6 +74,8 @@ pub struct TickReport {
     pub recovered: usize,
     pub failed: usize,
     pub resent: usize,
+    /// Jobs a sweep could not move (AWS failed): left for the next run.
+    pub errors: usize,
     pub depths: BTreeMap<PriorityTier, QueueDepth>,
     /// Age of the oldest `queued` job seen, per tier.
     pub oldest_queued_seconds: BTreeMap<PriorityTier, i64>,
@@ -113,8 +118,7 @@ impl Scheduler {
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<TickReport, ServiceError> {
         let mut report = TickReport::default();
         self.enqueue_recurring(now, &mut report).await?;
-        self.release_scheduled(now, &mut report).await?;
-        self.recover_stuck(now, &mut report).await?;
+        self.sweep_due(now, &mut report).await?;
         self.resend_lost(now, &mut report).await?;
         for tier in PriorityTier::ALL {
             report.depths.insert(tier, self.queues.depth(tier).await?);
@@ -126,6 +130,7 @@ impl Scheduler {
             recovered = report.recovered,
             failed = report.failed,
             resent = report.resent,
+            errors = report.errors,
             "scheduler run"
         );
         Ok(report)
@@ -163,72 +168,32 @@ impl Scheduler {
         Ok(())
     }
 
-    async fn release_scheduled(
-        &self,
-        now: DateTime<Utc>,
-        report: &mut TickReport,
-    ) -> Result<(), ServiceError> {
-        let horizon = now + Duration::seconds(MAX_SQS_DELAY_SECONDS);
-        for job in self.service.store().oldest(JobStatus::Scheduled, self.settings.sweep_per_shard).await? {
-            if job.run_at.is_some_and(|at| at > horizon) {
-                continue;
-            }
-            match self.service.store().release(&job.id, now).await {
-                Ok(released) => {
-                    self.queues.send(&envelope(&released), released.delay_seconds(now)).await?;
-                    report.released += 1;
-                }
-                Err(err) => skip_refused(err)?,
-            }
-        }
-        Ok(())
-    }
-
-    async fn recover_stuck(&self, now: DateTime<Utc>, report: &mut TickReport) -> Result<(), ServiceError> {
-        let expired_before = now - self.settings.recover_after;
-        let store = self.service.store();
-        for job in store.expired_leases(expired_before, self.settings.sweep_per_shard).await? {
-            if job.attempts >= job.max_attempts {
-                let error = crate::worker::crashed_repeatedly(job.attempts);
-                match self.service.store().fail(&job.id, &error, now).await {
-                    Ok(failed) => {
-                        warn!(job_id = %job.id, "stuck job failed: attempts spent");
-                        let reason = DeadLetterReason::CrashedRepeatedly.as_str();
-                        self.dlqs.send_with_reason(failed.tier, &envelope(&failed).encode(), reason).await?;
-                        report.failed += 1;
-                    }
-                    Err(err) => skip_refused(err)?,
-                }
-                continue;
-            }
-            match self.service.store().recover(&job.id, expired_before, now).await {
-                Ok(recovered) => {
-                    warn!(job_id = %job.id, attempts = recovered.attempts, "stuck job recovered");
-                    self.queues.send(&envelope(&recovered), 0).await?;
-                    report.recovered += 1;
-                }
-                Err(err) => skip_refused(err)?,
-            }
-        }
-        Ok(())
-    }
-
     async fn resend_lost(&self, now: DateTime<Utc>, report: &mut TickReport) -> Result<(), ServiceError> {
         let due_before = now - self.settings.resend_after;
         for job in self.service.store().oldest(JobStatus::Queued, self.settings.sweep_per_shard).await? {
             let age = (now - job.due_at()).num_seconds().max(0);
             let oldest = report.oldest_queued_seconds.entry(job.tier).or_insert(0);
             *oldest = (*oldest).max(age);
-            if job.due_at() >= due_before {
+            // A parked job has no message on purpose: the pause sweep sends one on resume.
+            if job.due_at() >= due_before || job.parked {
                 continue;
             }
             match self.service.store().mark_resent(&job.id, due_before, now).await {
-                Ok(_) => {
-                    warn!(job_id = %job.id, age_seconds = age, "queued job waited too long: message sent again");
-                    self.queues.send(&envelope(&job), 0).await?;
-                    report.resent += 1;
+                Ok(_) => match self.queues.send(&envelope(&job), 0).await {
+                    Ok(_) => {
+                        warn!(job_id = %job.id, age_seconds = age, "queued job waited too long: message sent again");
+                        report.resent += 1;
+                    }
+                    Err(err) => {
+                        warn!(job_id = %job.id, error = %err, "could not send a lost job again; next period");
+                        report.errors += 1;
+                    }
+                },
+                Err(err) if sweeps::moved_on(&err) => {}
+                Err(err) => {
+                    warn!(job_id = %job.id, error = %err, "could not mark a lost job; the next run tries again");
+                    report.errors += 1;
                 }
-                Err(err) => skip_refused(err)?,
             }
         }
         Ok(())
@@ -258,17 +223,6 @@ fn emit_depths(report: &TickReport) {
             oldest_queued_seconds = report.oldest_queued_seconds.get(tier).copied().unwrap_or(0),
             "queue depth"
         );
-    }
-}
-
-/// A write refused because the job moved on (another run, a cancel, a worker) is nothing to do;
-/// anything else is an error of this run.
-fn skip_refused(err: StoreError) -> Result<(), ServiceError> {
-    match err {
-        StoreError::InvalidTransition { .. } | StoreError::Conflict { .. } | StoreError::NotFound { .. } => {
-            Ok(())
-        }
-        other => Err(other.into()),
     }
 }
 

@@ -167,6 +167,9 @@ pub(crate) enum AfterFinish {
     EnqueueNext,
     /// Retrying: send a fresh delayed message for `run_at` (`delay` from the finish time).
     SendRetry { run_at: DateTime<Utc>, delay: Duration },
+    /// Retrying after a backoff longer than SQS's longest delay: no message now; the job waits in
+    /// the table and the scheduler sends one when it is within reach.
+    HeldUntil { run_at: DateTime<Utc> },
     /// Failed: send the envelope to the tier's dead-letter queue.
     DeadLetter(DeadLetterReason),
     /// Nothing more (partial).
@@ -218,7 +221,12 @@ pub(crate) fn decide_run(handled: Handled, job: &Job, backoff: Backoff, now: Dat
             let delay = policy.backoff(job.attempts, backoff.jitter);
             let run_at = now + delay;
             let outcome = RunOutcome::Retrying { error: err.to_failure(), run_at };
-            (outcome, Ended::Retried, AfterFinish::SendRetry { run_at, delay })
+            let then = if crate::model::beyond_sqs_delay(run_at, now) {
+                AfterFinish::HeldUntil { run_at }
+            } else {
+                AfterFinish::SendRetry { run_at, delay }
+            };
+            (outcome, Ended::Retried, then)
         }
         Err(err) => {
             let reason = if err.is_retryable() {

@@ -63,20 +63,27 @@ impl Worker {
         }
     }
 
+    /// A delivery while its tier or type is paused: the job is parked in the table (one write)
+    /// and the message dropped; the scheduler sends a new one once the pause is over. Only if the
+    /// table cannot be reached does the delivery go round again after `pause_recheck`.
     pub(super) async fn defer_paused(
         &self,
         envelope: &Envelope,
         receipt: &str,
         tier: PriorityTier,
     ) -> Disposition {
-        let delay = self.settings.pause_recheck.as_secs().min(900) as i32;
-        info!(recheck_seconds = delay, "paused: delivery deferred");
-        match self.queues.send(envelope, delay).await {
-            Ok(_) => Disposition::Ack,
+        match self.store.park(&envelope.id, envelope.generation, self.clock.now()).await {
+            Ok(_) => {
+                info!("paused: parked until resumed");
+                Disposition::Ack
+            }
+            Err(StoreError::Conflict { .. } | StoreError::NotFound { .. }) => {
+                info!("paused: delivery for a job not waiting (running, done, parked or retried): dropped");
+                Disposition::Ack
+            }
             Err(err) => {
-                warn!(error = %err, "could not defer the paused delivery; it will return");
-                self.come_back_after(tier, receipt, self.settings.pause_recheck).await;
-                Disposition::Retry
+                warn!(error = %err, "paused: could not park the job; the delivery goes round again");
+                self.send_again(envelope, tier, receipt, self.settings.pause_recheck).await
             }
         }
     }

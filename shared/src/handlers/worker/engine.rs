@@ -364,6 +364,10 @@ impl Worker {
                 self.dead_letter(tier, &envelope.encode(), reason.as_str()).await
             }
             AfterFinish::EnqueueNext => self.enqueue_next(finished).await,
+            AfterFinish::HeldUntil { run_at } => {
+                info!(due = %run_at, "backoff beyond SQS's delay: the scheduler sends the retry then");
+                Disposition::Ack
+            }
             AfterFinish::Ack => Disposition::Ack,
         }
     }
@@ -383,6 +387,9 @@ fn log_recording(recording: &Recording) {
     match (&recording.outcome, recording.then) {
         (RunOutcome::Retrying { error, .. }, AfterFinish::SendRetry { delay, .. }) => {
             warn!(error = %error.message, retry_in_ms = delay.as_millis() as u64, "run failed; will retry");
+        }
+        (RunOutcome::Retrying { error, .. }, AfterFinish::HeldUntil { run_at }) => {
+            warn!(error = %error.message, retry_at = %run_at, "run failed; will retry then");
         }
         (RunOutcome::Failed { error }, AfterFinish::DeadLetter(reason)) => {
             error!(error = %error.message, reason = reason.as_str(), "job failed");

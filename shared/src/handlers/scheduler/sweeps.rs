@@ -1,0 +1,212 @@
+//! The scheduler's sweeps over `by-due` (see `store::keys::Watch`): each reads exactly the jobs
+//! due under its watch, page by page, until none are left or the tick's budget is spent (the next
+//! tick goes on from the earliest still due). A job that fails is counted and left for the next
+//! tick; it never stops the others.
+
+use chrono::{DateTime, Duration, Utc};
+use futures::StreamExt;
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+use super::{Scheduler, TickReport, envelope};
+use crate::model::{Job, MAX_SQS_DELAY_SECONDS};
+use crate::service::ServiceError;
+use crate::status::JobStatus;
+use crate::store::keys::Watch;
+use crate::store::{DueCursor, DueRow, PauseFlags, StoreError};
+use crate::worker::DeadLetterReason;
+
+/// Jobs of one page moved at once.
+const MOVES_AT_ONCE: usize = 16;
+
+/// What a sweep did with one job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Moved {
+    Released,
+    Recovered,
+    Failed,
+    Resent,
+    /// Nothing to do (moved on since the row was read, or still paused).
+    Skipped,
+}
+
+/// What a sweep does with a job it found due: pure, so each branch is unit-tested.
+pub(super) fn decide(watch: Watch, job: &Job) -> Option<Moved> {
+    match (watch, job.status) {
+        (Watch::Release, JobStatus::Scheduled | JobStatus::Retrying) => Some(Moved::Released),
+        (Watch::Lease, JobStatus::Processing) if job.attempts >= job.max_attempts => Some(Moved::Failed),
+        (Watch::Lease, JobStatus::Processing) => Some(Moved::Recovered),
+        (Watch::Retry, JobStatus::Retrying) => Some(Moved::Resent),
+        (Watch::Paused, JobStatus::Queued | JobStatus::Retrying) => Some(Moved::Released),
+        _ => None,
+    }
+}
+
+impl Scheduler {
+    /// Every sweep, each within what is left of the tick's budget.
+    pub(super) async fn sweep_due(
+        &self,
+        now: DateTime<Utc>,
+        report: &mut TickReport,
+    ) -> Result<(), ServiceError> {
+        let deadline = Instant::now() + self.settings.tick_budget;
+        let flags = self.service.store().pause_flags().await?;
+        let release_before = now + Duration::seconds(MAX_SQS_DELAY_SECONDS);
+        self.sweep(Watch::Release, release_before, now, deadline, &flags, report).await?;
+        self.sweep(Watch::Lease, now - self.settings.recover_after, now, deadline, &flags, report).await?;
+        self.sweep(Watch::Retry, now - self.settings.resend_after, now, deadline, &flags, report).await?;
+        if !flags.paused.contains(&crate::store::PauseScope::All) {
+            self.sweep(Watch::Paused, now, now, deadline, &flags, report).await?;
+        }
+        Ok(())
+    }
+
+    /// One watch, page by page, until no row is due or `deadline` passes.
+    async fn sweep(
+        &self,
+        watch: Watch,
+        before: DateTime<Utc>,
+        now: DateTime<Utc>,
+        deadline: Instant,
+        flags: &PauseFlags,
+        report: &mut TickReport,
+    ) -> Result<(), ServiceError> {
+        let store = self.service.store();
+        let mut cursor = DueCursor::default();
+        while !cursor.is_done() && Instant::now() < deadline {
+            let rows = store.due_rows(watch, before, self.settings.sweep_per_shard, &mut cursor).await?;
+            // Jobs of a paused tier or type stay parked, unread.
+            let rows: Vec<DueRow> = rows
+                .into_iter()
+                .filter(|r| {
+                    watch != Watch::Paused || !r.tier.is_some_and(|t| flags.is_paused(t, &r.job_type))
+                })
+                .collect();
+            let jobs = store.jobs_of_rows(&rows).await?;
+            let moved: Vec<Result<(Moved, Option<Job>), ServiceError>> = futures::stream::iter(jobs)
+                .map(|(row, job)| self.move_job(watch, row, job, now))
+                .buffer_unordered(MOVES_AT_ONCE)
+                .collect()
+                .await;
+            let mut messages = Vec::new();
+            for result in moved {
+                if let Ok((_, Some(job))) = &result {
+                    messages.push((envelope(job).with_run(job.run_id.clone()), job.delay_seconds(now)));
+                }
+                count(report, result.map(|(moved, _)| moved));
+            }
+            // Ten to a request. A message not sent is sent again by the lost-message sweeps: the
+            // job was moved to where they look.
+            let unsent = self.queues.send_batch_settled(&messages).await;
+            if !unsent.is_empty() {
+                warn!(unsent = unsent.len(), "sweep: some messages were not sent; sent again later");
+                report.errors += unsent.len();
+            }
+        }
+        if !cursor.is_done() {
+            info!(watch = watch.as_str(), "tick budget spent: the next tick goes on");
+        }
+        Ok(())
+    }
+
+    /// Move one job as its watch says; the job to send a message for, if any.
+    async fn move_job(
+        &self,
+        watch: Watch,
+        row: DueRow,
+        job: Job,
+        now: DateTime<Utc>,
+    ) -> Result<(Moved, Option<Job>), ServiceError> {
+        let store = self.service.store();
+        let Some(moved) = decide(watch, &job) else { return Ok((Moved::Skipped, None)) };
+        let written = match (moved, job.status) {
+            (Moved::Released, JobStatus::Scheduled) => store.release(&job.id, now).await,
+            (Moved::Released, _) => store.release_row(&row, &job, now).await,
+            (Moved::Recovered, _) => store.recover(&job.id, now - self.settings.recover_after, now).await,
+            (Moved::Failed, _) => return self.fail_spent(&job, now).await.map(|m| (m, None)),
+            (Moved::Resent, _) => store.watch_again(&row, &job, now, self.settings.resend_after).await,
+            (Moved::Skipped, _) => return Ok((Moved::Skipped, None)),
+        };
+        match written {
+            Ok(job) => {
+                if moved == Moved::Recovered {
+                    warn!(job_id = %job.id, attempts = job.attempts, "stuck job recovered");
+                }
+                Ok((moved, Some(job)))
+            }
+            Err(err) if moved_on(&err) => Ok((Moved::Skipped, None)),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// A dead run spent the last attempt: fail the job and dead-letter its envelope.
+    async fn fail_spent(&self, job: &Job, now: DateTime<Utc>) -> Result<Moved, ServiceError> {
+        let error = crate::worker::crashed_repeatedly(job.attempts);
+        match self.service.store().fail(&job.id, &error, now).await {
+            Ok(failed) => {
+                warn!(job_id = %job.id, "stuck job failed: attempts spent");
+                let reason = DeadLetterReason::CrashedRepeatedly.as_str();
+                self.dlqs.send_with_reason(failed.tier, &envelope(&failed).encode(), reason).await?;
+                Ok(Moved::Failed)
+            }
+            Err(err) if moved_on(&err) => Ok(Moved::Skipped),
+            Err(err) => Err(err.into()),
+        }
+    }
+}
+
+/// A write refused because the job moved on (a run, a cancel, another sweep) is nothing to do.
+pub(super) fn moved_on(err: &StoreError) -> bool {
+    matches!(
+        err,
+        StoreError::InvalidTransition { .. } | StoreError::Conflict { .. } | StoreError::NotFound { .. }
+    )
+}
+
+fn count(report: &mut TickReport, result: Result<Moved, ServiceError>) {
+    match result {
+        Ok(Moved::Released) => report.released += 1,
+        Ok(Moved::Recovered) => report.recovered += 1,
+        Ok(Moved::Failed) => report.failed += 1,
+        Ok(Moved::Resent) => report.resent += 1,
+        Ok(Moved::Skipped) => {}
+        Err(err) => {
+            warn!(error = %err, "sweep: a job could not be moved; the next tick tries again");
+            report.errors += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::NewJob;
+
+    fn job(status: JobStatus, attempts: u32) -> Job {
+        let mut job = Job::new(
+            NewJob { job_type: "ocr".into(), max_attempts: Some(3), ..NewJob::default() },
+            Utc::now(),
+        );
+        job.status = status;
+        job.attempts = attempts;
+        job
+    }
+
+    #[test]
+    fn each_watch_moves_only_the_statuses_it_watches() {
+        assert_eq!(decide(Watch::Release, &job(JobStatus::Scheduled, 0)), Some(Moved::Released));
+        assert_eq!(decide(Watch::Release, &job(JobStatus::Retrying, 1)), Some(Moved::Released));
+        assert_eq!(decide(Watch::Lease, &job(JobStatus::Processing, 1)), Some(Moved::Recovered));
+        assert_eq!(decide(Watch::Lease, &job(JobStatus::Processing, 3)), Some(Moved::Failed));
+        assert_eq!(decide(Watch::Retry, &job(JobStatus::Retrying, 1)), Some(Moved::Resent));
+        assert_eq!(decide(Watch::Paused, &job(JobStatus::Queued, 0)), Some(Moved::Released));
+        for (watch, status) in [
+            (Watch::Lease, JobStatus::Completed),
+            (Watch::Retry, JobStatus::Processing),
+            (Watch::Release, JobStatus::Queued),
+            (Watch::Paused, JobStatus::Cancelled),
+        ] {
+            assert_eq!(decide(watch, &job(status, 1)), None, "{watch:?} leaves {status} alone");
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! The sweeps' side of `by-due` (see [`keys::Watch`]): the jobs due under a watch, page by page,
+//! and the moves a sweep (or a paused delivery) makes: park, release, send again.
+//!
+//! Every move is conditional on the row the sweep read (its watch and time), so two sweeps at
+//! once (two scheduler invocations for one minute) move each job once.
+
+use chrono::{DateTime, Duration, Utc};
+use futures::{StreamExt, TryStreamExt};
+
+use super::attrs::{GENERATION, RESENT, RUN_AT, STATUS, TIER, TYPE};
+use super::codec::{Item, n, s};
+use super::keys::{self, BY_DUE, PK, Watch};
+use super::write::{Write, aws, changed, decode, millis, status_in};
+use super::{JobStore, StoreError};
+use crate::model::Job;
+use crate::ports::table::{Attr, Cond, IndexQuery};
+use crate::priority::PriorityTier;
+use crate::status::JobStatus;
+
+/// Concurrent shard queries of one sweep page.
+const SHARD_FANOUT: usize = 8;
+
+/// One row of `by-due`: the job it points at, as the index saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueRow {
+    pub id: String,
+    pub job_type: String,
+    pub tier: Option<PriorityTier>,
+    /// The row's sort key: a move is conditional on it.
+    pub sort_key: String,
+    pub due: DateTime<Utc>,
+}
+
+/// Where a sweep of one watch goes on: per shard, the last row read (none: from the start),
+/// and the shards that have no rows left.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DueCursor {
+    after: Vec<Option<Item>>,
+    done: Vec<bool>,
+}
+
+impl DueCursor {
+    /// Every shard read to its end.
+    pub fn is_done(&self) -> bool {
+        !self.done.is_empty() && self.done.iter().all(|d| *d)
+    }
+}
+
+impl JobStore {
+    /// The next rows due under `watch` before `before`: up to `per_shard` from each shard not yet
+    /// finished, earliest first, continuing from `cursor` (which it advances).
+    pub async fn due_rows(
+        &self,
+        watch: Watch,
+        before: DateTime<Utc>,
+        per_shard: usize,
+        cursor: &mut DueCursor,
+    ) -> Result<Vec<DueRow>, StoreError> {
+        let shards = keys::INDEX_SHARDS as usize;
+        cursor.after.resize(shards, None);
+        cursor.done.resize(shards, false);
+        let below = keys::due_prefix(before);
+        let pages: Vec<(usize, Vec<Item>, Option<Item>)> = futures::stream::iter(0..shards)
+            .filter(|shard| std::future::ready(!cursor.done[*shard]))
+            .map(|shard| {
+                let mut q = IndexQuery::new(BY_DUE, format!("{}#{shard}", watch.as_str()));
+                q.sort_below = Some(below.clone());
+                q.limit = Some(per_shard.max(1));
+                q.start_after = cursor.after[shard].clone();
+                async move {
+                    let page = self.table.query(&q).await.map_err(|e| aws("Query(due)", e))?;
+                    Ok::<_, StoreError>((shard, page.items, page.last_key))
+                }
+            })
+            .buffer_unordered(SHARD_FANOUT)
+            .try_collect()
+            .await?;
+        let mut rows = Vec::new();
+        for (shard, items, last_key) in pages {
+            cursor.done[shard] = last_key.is_none();
+            cursor.after[shard] = last_key;
+            rows.extend(items.iter().filter_map(due_row));
+        }
+        rows.sort_by(|a, b| a.sort_key.cmp(&b.sort_key));
+        Ok(rows)
+    }
+
+    /// The jobs of `rows`, read in full, in the rows' order. A row whose job is gone is dropped;
+    /// so is one whose item does not decode (logged: one bad item must not stop a sweep).
+    pub async fn jobs_of_rows(&self, rows: &[DueRow]) -> Result<Vec<(DueRow, Job)>, StoreError> {
+        let keys: Vec<String> = rows.iter().map(|r| keys::job_pk(&r.id)).collect();
+        let mut jobs = std::collections::HashMap::new();
+        for item in self.batch_get_items(keys).await? {
+            let Some(id) = item.get(PK).and_then(Attr::as_str).and_then(keys::id_from_pk) else { continue };
+            match decode(id, &item) {
+                Ok(job) => {
+                    jobs.insert(job.id.clone(), job);
+                }
+                Err(err) => {
+                    tracing::error!(job_id = id, error = %err, "sweep: a job item does not decode; skipped")
+                }
+            }
+        }
+        Ok(rows.iter().filter_map(|r| jobs.remove(&r.id).map(|j| (r.clone(), j))).collect())
+    }
+
+    /// Park a waiting job whose delivery came while its tier or type is paused: its message is
+    /// dropped, and the scheduler sends a new one once the pause is over. One write, however
+    /// long the pause.
+    pub async fn park(&self, id: &str, generation: u64, now: DateTime<Utc>) -> Result<Job, StoreError> {
+        let mut w = Write::default();
+        w.condition(
+            Cond::eq(GENERATION, n(generation))
+                .and(status_in(&[JobStatus::Queued, JobStatus::Retrying]))
+                .and(Cond::not_exists(BY_DUE.pk).or(Cond::eq(BY_DUE.pk, s(keys::due_pk(Watch::Retry, id))))),
+        );
+        w.watch(id, Watch::Paused, now);
+        let item = self.write(id, w, "UpdateItem(park)", changed).await?;
+        decode(id, &item)
+    }
+
+    /// Move the job of `row` from its watch to what follows once its message is sent: a
+    /// `retrying` job is watched for a lost message from its `run_at` on; a `queued` one is not
+    /// watched, and counts as sent `now` for the lost-message sweep. Refused unless the row is
+    /// still as read (so each release sends one message).
+    pub async fn release_row(&self, row: &DueRow, job: &Job, now: DateTime<Utc>) -> Result<Job, StoreError> {
+        let mut w = Write::default();
+        w.condition(unchanged(row, job));
+        w.set(RESENT, millis(now));
+        match (job.status, job.run_at) {
+            (JobStatus::Retrying, Some(run_at)) => w.watch(&job.id, Watch::Retry, run_at),
+            _ => w.unwatch(),
+        }
+        let item = self.write(&job.id, w, "UpdateItem(release)", changed).await?;
+        decode(&job.id, &item)
+    }
+
+    /// A `retrying` job whose message seems lost (its backoff ended `row.due` and nobody claimed
+    /// it): watched again `resend_after` from `now`, so it is sent again once per period.
+    pub async fn watch_again(
+        &self,
+        row: &DueRow,
+        job: &Job,
+        now: DateTime<Utc>,
+        resend_after: Duration,
+    ) -> Result<Job, StoreError> {
+        let mut w = Write::default();
+        w.condition(unchanged(row, job));
+        w.watch(&job.id, Watch::Retry, now + resend_after);
+        let item = self.write(&job.id, w, "UpdateItem(resend)", changed).await?;
+        decode(&job.id, &item)
+    }
+}
+
+/// The job is as the sweep read it: same status, generation and `run_at`, same place in `by-due`.
+fn unchanged(row: &DueRow, job: &Job) -> Cond {
+    let run_at = match job.run_at {
+        Some(at) => Cond::eq(RUN_AT, s(crate::model::format_time(at))),
+        None => Cond::not_exists(RUN_AT),
+    };
+    Cond::eq(STATUS, s(job.status.as_str()))
+        .and(Cond::eq(GENERATION, n(job.generation)))
+        .and(run_at)
+        .and(Cond::eq(BY_DUE.sk, s(&row.sort_key)))
+}
+
+fn due_row(item: &Item) -> Option<DueRow> {
+    let text = |name: &str| item.get(name).and_then(Attr::as_str);
+    let sort_key = text(BY_DUE.sk)?.to_owned();
+    Some(DueRow {
+        id: keys::id_from_pk(text(PK)?)?.to_owned(),
+        job_type: text(TYPE).unwrap_or_default().to_owned(),
+        tier: text(TIER).and_then(|t| t.parse().ok()),
+        due: keys::due_of_sort_key(&sort_key)?,
+        sort_key,
+    })
+}

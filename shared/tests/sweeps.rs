@@ -1,0 +1,207 @@
+//! The scheduler's sweeps at scale over time, on the in-memory ports under tokio's paused clock:
+//! each finds exactly what is due, whatever the table keeps; paused jobs wait parked at no cost.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use jobq::memory::{MemoryQueues, MemoryTable};
+use jobq::ports::Clock;
+use jobq::scheduler::{Scheduler, SchedulerSettings};
+use jobq::service::JobService;
+use jobq::store::PauseScope;
+use jobq::task::Registry;
+use jobq::worker::{Worker, WorkerSettings, drain};
+use jobq::{Job, JobStatus, NewJob, Ports, PriorityTier};
+use serde_json::json;
+
+/// Wall time that follows tokio's (paused) clock.
+#[derive(Debug)]
+struct TokioClock {
+    base: DateTime<Utc>,
+    start: tokio::time::Instant,
+}
+
+impl Clock for TokioClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.base + self.start.elapsed()
+    }
+}
+
+struct Stack {
+    clock: Arc<dyn Clock>,
+    table: MemoryTable,
+    queues: Arc<MemoryQueues>,
+    ports: Ports,
+    service: JobService,
+    worker: Worker,
+    scheduler: Scheduler,
+}
+
+fn stack() -> Stack {
+    let base = DateTime::from_timestamp(1_800_000_000, 0).expect("time");
+    let clock: Arc<dyn Clock> = Arc::new(TokioClock { base, start: tokio::time::Instant::now() });
+    let (ports, aws) = Ports::memory(clock.clone()).expect("memory ports");
+    let registry = Registry::with_builtins();
+    let types: Vec<String> = registry.job_types().into_iter().map(str::to_owned).collect();
+    let service = JobService::from_ports(&ports, &aws.config, types.clone());
+    let settings = SchedulerSettings::from_lookup(|_| None).expect("defaults");
+    let scheduler = Scheduler::from_ports(&ports, &aws.config, types, settings);
+    let worker = Worker::from_ports(&ports, registry, WorkerSettings::default());
+    Stack { clock, table: aws.table, queues: aws.queues, ports, service, worker, scheduler }
+}
+
+impl Stack {
+    async fn drain(&self) -> usize {
+        drain(&self.ports.queues, &self.worker).await.expect("drain")
+    }
+
+    async fn job(&self, id: &str) -> Job {
+        self.service.get(id).await.expect("get").expect("exists")
+    }
+
+    /// Table and queue requests so far.
+    fn requests(&self) -> (u64, u64) {
+        let table: u64 = self.table.requests().values().sum();
+        let queues: u64 = self.queues.requests().snapshot().values().sum();
+        (table, queues)
+    }
+
+    /// A job-moving request (a write, or a message sent) of the table or the queues, so far.
+    fn moves(&self) -> u64 {
+        let table = self.table.requests();
+        let writes: u64 = ["UpdateItem", "PutItem", "DeleteItem", "BatchWriteItem"]
+            .iter()
+            .map(|op| table.get(*op).copied().unwrap_or(0))
+            .sum();
+        let sent = self.queues.requests().snapshot();
+        let sends: u64 = ["SQS:SendMessage", "SQS:SendMessageBatch"]
+            .iter()
+            .map(|k| sent.get(*k).copied().unwrap_or(0))
+            .sum();
+        writes + sends
+    }
+}
+
+fn noop_at(at: DateTime<Utc>) -> NewJob {
+    NewJob { job_type: "noop".into(), run_at: Some(at), ..NewJob::default() }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_job_due_in_an_hour_among_3000_due_in_30_days_is_released_on_time_at_a_constant_cost() {
+    let s = stack();
+    let now = s.clock.now();
+    let (table_before, _) = s.requests();
+    s.scheduler.tick(now).await.expect("tick");
+    let empty_tick = s.requests().0 - table_before;
+
+    let far: Vec<Job> = (0..3_000)
+        .map(|i| Job::new(noop_at(now + chrono::Duration::days(30) + chrono::Duration::seconds(i)), now))
+        .collect();
+    s.ports.store.create_many(&far).await.expect("3,000 jobs due in 30 days");
+    let (near, _) = s.service.enqueue(noop_at(now + chrono::Duration::hours(1))).await.expect("enqueue");
+    assert_eq!(near.status, JobStatus::Scheduled);
+    let reach = near.run_at.expect("run_at") - chrono::Duration::minutes(15);
+
+    let released_at = loop {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        let at = s.clock.now();
+        let before = s.requests().0;
+        let report = s.scheduler.tick(at).await.expect("tick");
+        if report.released == 0 {
+            assert_eq!(s.requests().0 - before, empty_tick, "a tick with nothing due reads nothing more");
+            assert!(at < reach + chrono::Duration::minutes(1), "not released in time");
+            continue;
+        }
+        assert_eq!(report.released, 1, "only the job due");
+        break at;
+    };
+    assert!(released_at >= reach && released_at - reach <= chrono::Duration::minutes(1), "{released_at}");
+    tokio::time::sleep(Duration::from_secs(15 * 60 + 1)).await;
+    assert_eq!(s.drain().await, 1);
+    assert_eq!(s.job(&near.id).await.status, JobStatus::Completed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_whose_message_was_lost_is_sent_again_once() {
+    let s = stack();
+    let spec = NewJob { job_type: "fail".into(), payload: json!({"times": 1}), ..NewJob::default() };
+    let (job, _) = s.service.enqueue(spec).await.expect("enqueue");
+    s.drain().await;
+    assert_eq!(s.job(&job.id).await.status, JobStatus::Retrying);
+    // The retry's message is lost (deleted unread once it is visible).
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let got = s.ports.queues.receive(job.tier, 10, 0, None).await.expect("receive");
+    assert_eq!(got.len(), 1);
+    s.ports.queues.delete_batch(job.tier, &[got[0].receipt_handle.clone()]).await.expect("delete");
+
+    let mut resent = 0;
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        resent += s.scheduler.tick(s.clock.now()).await.expect("tick").resent;
+    }
+    assert_eq!(resent, 1, "sent again once, after the resend period");
+    s.drain().await;
+    let done = s.job(&job.id).await;
+    assert_eq!((done.status, done.attempts), (JobStatus::Completed, 2));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_paused_job_waits_parked_at_no_cost_for_a_day_and_runs_once_after_resume() {
+    let s = stack();
+    s.service.set_paused(&PauseScope::Type("echo".into()), true).await.expect("pause");
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        let spec = NewJob { job_type: "echo".into(), payload: json!({ "n": i }), ..NewJob::default() };
+        ids.push(s.service.enqueue(spec).await.expect("enqueue").0.id);
+    }
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert_eq!(s.drain().await, 20, "each delivery parks its job");
+    let parked = s.moves();
+
+    // A day of scheduler runs and polling: no job is written or sent again while paused.
+    for _ in 0..(24 * 6) {
+        tokio::time::sleep(Duration::from_secs(600)).await;
+        s.scheduler.tick(s.clock.now()).await.expect("tick");
+        s.drain().await;
+    }
+    assert_eq!(s.moves() - parked, 0, "a parked job costs nothing while the pause lasts");
+    for id in &ids {
+        assert_eq!(s.job(id).await.status, JobStatus::Queued);
+    }
+
+    s.service.set_paused(&PauseScope::Type("echo".into()), false).await.expect("resume");
+    assert_eq!(s.scheduler.tick(s.clock.now()).await.expect("tick").released, 20);
+    assert_eq!(s.scheduler.tick(s.clock.now()).await.expect("tick").released, 0, "released once");
+    assert_eq!(s.drain().await, 20);
+    for id in &ids {
+        let job = s.job(id).await;
+        assert_eq!((job.status, job.attempts), (JobStatus::Completed, 1), "{id} ran once");
+    }
+    for tier in PriorityTier::ALL {
+        let depth = s.ports.queues.depth(tier).await.expect("depth");
+        assert_eq!(depth.visible + depth.in_flight + depth.delayed, 0, "no copy left cycling");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_job_item_that_does_not_decode_does_not_stop_a_sweep() {
+    let s = stack();
+    let now = s.clock.now();
+    let due = now + chrono::Duration::minutes(20);
+    let jobs: Vec<Job> = (0..5).map(|_| Job::new(noop_at(due), now)).collect();
+    s.ports.store.create_many(&jobs).await.expect("create");
+    // One item, due first, that is not a job any more (written by hand, or by a bad migration).
+    let mut bad = jobq::store::keys::Watch::Release.as_str().to_owned();
+    bad.push_str("#0");
+    let item = jobq::ports::table::Item::from([
+        ("pk".to_owned(), jobq::ports::table::Attr::s("job#bad")),
+        ("id".to_owned(), jobq::ports::table::Attr::s("bad")),
+        ("status".to_owned(), jobq::ports::table::Attr::s("exploded")),
+        ("d_pk".to_owned(), jobq::ports::table::Attr::s(&bad)),
+        ("d_sk".to_owned(), jobq::ports::table::Attr::s(jobq::store::keys::due_sort_key(now, "bad"))),
+    ]);
+    jobq::ports::table::Table::put(&s.table, item, None).await.expect("put");
+    let report = s.scheduler.tick(now + chrono::Duration::minutes(6)).await.expect("the tick goes on");
+    assert_eq!(report.released, 5);
+}

@@ -330,3 +330,30 @@ async fn progress_and_lease_writes_ask_for_nothing_back_and_still_know_their_own
         store.finish(&run, RunOutcome::Completed { result: None }, None, now).await.expect("finish");
     assert_eq!((finished.status, finished.progress), (JobStatus::Completed, 100));
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_stores_own_objects_in_the_bucket_become_no_jobs() {
+    use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+    use jobq::ingest::{IngestHandler, IngestRules};
+    let s = stack(true);
+    // A rule that takes every upload, as the local host's default does.
+    let rules = IngestRules::parse("rules", r#"[{"bucket": "b", "type": "echo"}]"#).expect("rules");
+    let handler = IngestHandler::with_dead_letters(s.service.clone(), rules, None);
+    let record = |key: &str| {
+        let object = json!({"key": key, "size": 3, "eTag": "e1", "sequencer": "0A"});
+        json!({"eventName": "ObjectCreated:Put", "eventSource": "aws:s3",
+               "s3": {"bucket": {"name": "b"}, "object": object}})
+    };
+    let body = json!({"Records": [record("jobq-data/j1/payload-t.json"), record("inbox/a.pdf")]});
+    let mut message = SqsMessage::default();
+    message.message_id = Some("m1".into());
+    message.body = Some(body.to_string());
+    let mut event = SqsEvent::default();
+    event.records = vec![message];
+    let response = handler.handle(event).await;
+    assert!(response.batch_item_failures.is_empty());
+    let (_, page) = s.call("GET", "/jobs", None).await;
+    let keys: Vec<&str> =
+        page["jobs"].as_array().into_iter().flatten().filter_map(|j| j["payload"]["key"].as_str()).collect();
+    assert_eq!(keys, ["inbox/a.pdf"], "only the upload");
+}

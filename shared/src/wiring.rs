@@ -30,8 +30,12 @@ pub struct Ports {
 impl Ports {
     /// The AWS adapters, on the resources `config` names.
     pub fn aws(clients: &Clients, config: &Config) -> Self {
+        let mut store = JobStore::new(clients.dynamodb.clone(), &config.table, config.retention);
+        if let Some(bucket) = &config.bucket {
+            store = store.with_blobs(Arc::new(crate::aws::S3Blobs::new(clients.s3.clone(), bucket)));
+        }
         Ports {
-            store: JobStore::new(clients.dynamodb.clone(), &config.table, config.retention),
+            store,
             queues: TierQueues::new(clients.sqs.clone(), config.queues.clone()),
             dlqs: TierQueues::new(clients.sqs.clone(), config.dlqs.clone()),
             clock: clock::system(),
@@ -43,6 +47,12 @@ impl Ports {
     /// The same ports, reading the time from `clock`.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// The same ports, keeping payloads and results too large for a job record in `blobs`.
+    pub fn with_blobs(mut self, blobs: Arc<dyn crate::ports::Blobs>) -> Self {
+        self.store = self.store.with_blobs(blobs);
         self
     }
 

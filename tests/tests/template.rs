@@ -243,6 +243,45 @@ fn the_functions_get_every_variable_the_config_needs() {
     assert!(text(&buckets[0].1["BucketName"]).is_some_and(|b| b.starts_with(&names_bucket())));
 }
 
+/// Each function's S3 actions, with the resource (as written) each is allowed on.
+fn s3_grants(function: &Value) -> BTreeSet<(String, String)> {
+    let statements = function["Policies"].as_sequence().into_iter().flatten();
+    statements
+        .flat_map(|policy| policy["Statement"].as_sequence().into_iter().flatten())
+        .filter(|s| s["Effect"].as_str() == Some("Allow"))
+        .flat_map(|s| {
+            let actions: Vec<String> = match &s["Action"] {
+                Value::Sequence(a) => a.iter().filter_map(|a| a.as_str().map(str::to_owned)).collect(),
+                one => one.as_str().map(str::to_owned).into_iter().collect(),
+            };
+            let resource = text(&s["Resource"])
+                .or_else(|| get_att_arn(&s["Resource"]).map(|r| format!("{r}.Arn")))
+                .unwrap_or_else(|| format!("{:?}", s["Resource"]));
+            actions.into_iter().filter(|a| a.starts_with("s3:")).map(move |a| (a, resource.clone()))
+        })
+        .collect()
+}
+
+#[test]
+fn only_the_api_and_the_worker_reach_the_stores_objects_and_only_under_its_prefix() {
+    let template = load("template.yaml");
+    let objects = format!("${{UploadsBucket.Arn}}/{}*", jobq::store::BLOB_PREFIX);
+    let grant = |action: &str, resource: &str| (action.to_owned(), resource.to_owned());
+    for (name, function) in resources_of(&template, "AWS::Serverless::Function") {
+        let expected: BTreeSet<(String, String)> = match name.as_str() {
+            "ApiFunction" => [
+                grant("s3:ListBucket", "UploadsBucket.Arn"),
+                grant("s3:GetObject", &objects),
+                grant("s3:PutObject", &objects),
+            ]
+            .into(),
+            "WorkerFunction" => [grant("s3:GetObject", &objects), grant("s3:PutObject", &objects)].into(),
+            _ => BTreeSet::new(),
+        };
+        assert_eq!(s3_grants(function), expected, "{name}");
+    }
+}
+
 fn names_bucket() -> String {
     names().bucket()
 }

@@ -72,6 +72,9 @@ impl From<ServiceError> for ApiError {
                 format!("job {id} changed while this request ran; read it and try again"),
             ),
             ServiceError::Store(StoreError::BadCursor(reason)) => ApiError::bad_request("cursor", &reason),
+            ServiceError::Store(StoreError::Unstorable { field, reason, .. }) => {
+                ApiError::too_large(field, &format!("cannot be stored: {reason}"))
+            }
             ServiceError::BatchNotFound(id) => ApiError::not_found(&format!("batch {id}")),
             ServiceError::Store(err @ StoreError::Corrupt { .. }) => {
                 tracing::error!(error = %err, "corrupt job record");

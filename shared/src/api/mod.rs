@@ -185,7 +185,8 @@ fn query(
 
 fn rules(state: &ApiState) -> input::Rules<'_> {
     input::Rules {
-        max_payload_bytes: state.settings.max_payload_bytes,
+        // Without a bucket, no larger than a job record holds: refused here (413), not later.
+        max_payload_bytes: state.service.payload_limit(state.settings.max_payload_bytes),
         job_types: state.service.job_types(),
         now: Utc::now(),
     }

@@ -78,6 +78,23 @@ pub struct Job {
     /// Jobs to enqueue when this one completes: the first now, carrying the rest as its own `next`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub next: Vec<NewJob>,
+    /// The parts kept outside the record (too large for it), by their keys in the bucket.
+    /// Internal: the store reads them back in place of `payload` and `result`.
+    #[serde(skip)]
+    pub spilled: Spilled,
+}
+
+/// Keys of a job's parts kept in the bucket instead of its record (none: stored inline).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Spilled {
+    pub payload: Option<String>,
+    pub result: Option<String>,
+}
+
+impl Spilled {
+    pub fn is_empty(&self) -> bool {
+        self.payload.is_none() && self.result.is_none()
+    }
 }
 
 /// What a client asks for; validated by the API before it becomes a [`Job`].
@@ -153,6 +170,7 @@ impl Job {
             run_id: None,
             parked: false,
             next: spec.next,
+            spilled: Spilled::default(),
         }
     }
 

@@ -190,7 +190,7 @@ impl JobService {
                 if job.status == JobStatus::Queued && job.attempts == 0 && job.generation == 0 {
                     self.queues.send(&envelope(&job), job.delay_seconds(self.clock.now())).await?;
                 }
-                Ok((job, false))
+                Ok((self.store.resolve(job).await?, false))
             }
         }
     }
@@ -221,28 +221,52 @@ impl JobService {
         Ok(created)
     }
 
-    pub async fn get(&self, id: &str) -> Result<Option<Job>, ServiceError> {
-        Ok(self.store.get(id, false).await?)
+    /// The largest payload a job may have, as JSON: `configured`, or less when there is no
+    /// bucket for payloads too large for a job record.
+    pub fn payload_limit(&self, configured: usize) -> usize {
+        match self.store.has_blobs() {
+            true => configured,
+            false => configured.min(crate::store::INLINE_MAX),
+        }
     }
 
+    /// A job (its payload and result read back from the bucket, if kept there).
+    pub async fn get(&self, id: &str) -> Result<Option<Job>, ServiceError> {
+        match self.store.get(id, false).await? {
+            Some(job) => Ok(Some(self.store.resolve(job).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// A page of jobs, each as [`JobService::get`] returns it: one bucket read per part kept
+    /// there, none for jobs stored inline.
     pub async fn list(
         &self,
         query: &ListQuery,
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page, ServiceError> {
-        Ok(self.store.list(query, limit, cursor).await?)
+        let mut page = self.store.list(query, limit, cursor).await?;
+        page.jobs = futures::stream::iter(std::mem::take(&mut page.jobs))
+            .map(|job| self.store.resolve(job))
+            .buffered(8)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<Result<_, _>>()?;
+        Ok(page)
     }
 
     pub async fn cancel(&self, id: &str) -> Result<Job, ServiceError> {
-        Ok(self.store.cancel(id, self.clock.now()).await?)
+        let job = self.store.cancel(id, self.clock.now()).await?;
+        Ok(self.store.resolve(job).await?)
     }
 
     /// Another go: fresh attempts, a new generation, and its message.
     pub async fn retry(&self, id: &str, priority: Option<Priority>) -> Result<Job, ServiceError> {
         let job = self.store.retry(id, priority, self.clock.now()).await?;
         self.queues.send(&envelope(&job), 0).await?;
-        Ok(job)
+        Ok(self.store.resolve(job).await?)
     }
 
     /// Retry up to 500 jobs in `status` (of `job_type`); returns how many, and whether more remain.
@@ -278,7 +302,7 @@ impl JobService {
         if update.event == Some(JobEvent::Retry) {
             self.queues.send(&envelope(&job), 0).await?;
         }
-        Ok(job)
+        Ok(self.store.resolve(job).await?)
     }
 
     pub async fn batch(&self, batch_id: &str) -> Result<BatchSummary, ServiceError> {

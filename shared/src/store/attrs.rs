@@ -12,6 +12,10 @@ pub const PROGRESS: &str = "progress";
 pub const CURRENT_STEP: &str = "current_step";
 pub const MESSAGE: &str = "message";
 pub const RESULT: &str = "result";
+/// The bucket key of a payload too large for the item (then `payload` is absent).
+pub const PAYLOAD_REF: &str = "payload_ref";
+/// The bucket key of a result too large for the item (then `result` is absent).
+pub const RESULT_REF: &str = "result_ref";
 pub const ERROR: &str = "error";
 pub const IDEMPOTENCY_KEY: &str = "idempotency_key";
 pub const BATCH_ID: &str = "batch_id";

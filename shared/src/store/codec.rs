@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::attrs::*;
 use super::keys::{self, BY_BATCH, BY_DUE, BY_STATUS, BY_TYPE};
-use crate::model::{Job, JobFailure, format_time, parse_time};
+use crate::model::{Job, JobFailure, Spilled, format_time, parse_time};
 use crate::ports::table::Attr;
 use crate::priority::Priority;
 use crate::status::JobStatus;
@@ -47,7 +47,6 @@ pub fn encode(job: &Job) -> Item {
         (keys::PK.into(), s(keys::job_pk(&job.id))),
         (ID.into(), s(&job.id)),
         (TYPE.into(), s(&job.job_type)),
-        (PAYLOAD.into(), json(&job.payload)),
         (PRIORITY.into(), n(job.priority.value())),
         (TIER.into(), s(job.tier.as_str())),
         (STATUS.into(), s(job.status.as_str())),
@@ -69,7 +68,15 @@ pub fn encode(job: &Job) -> Item {
     };
     opt(CURRENT_STEP, job.current_step.as_deref().map(s));
     opt(MESSAGE, job.message.as_deref().map(s));
-    opt(RESULT, job.result.as_ref().map(json));
+    // A part kept in the bucket is stored by its key instead.
+    match &job.spilled.payload {
+        Some(key) => opt(PAYLOAD_REF, Some(s(key))),
+        None => opt(PAYLOAD, Some(json(&job.payload))),
+    }
+    match &job.spilled.result {
+        Some(key) => opt(RESULT_REF, Some(s(key))),
+        None => opt(RESULT, job.result.as_ref().map(json)),
+    }
     opt(ERROR, job.error.as_ref().map(json));
     opt(IDEMPOTENCY_KEY, job.idempotency_key.as_deref().map(s));
     opt(BATCH_ID, job.batch_id.as_deref().map(s));
@@ -127,6 +134,7 @@ pub fn decode(item: &Item) -> Result<Job, CorruptItem> {
         run_id: r.opt_string(RUN)?,
         parked: r.opt_string(BY_DUE.pk)?.is_some_and(|pk| pk.starts_with(keys::Watch::Paused.as_str())),
         next: r.json(NEXT)?.unwrap_or_default(),
+        spilled: Spilled { payload: r.opt_string(PAYLOAD_REF)?, result: r.opt_string(RESULT_REF)? },
     })
 }
 
@@ -211,6 +219,18 @@ mod tests {
         assert_eq!(decode(&item).expect("decodes"), job);
         assert_eq!(item.get("b_pk"), Some(&s(keys::sharded("b1", &job.id))));
         assert_eq!(item.get("s_pk"), Some(&s(keys::status_pk(JobStatus::Queued, &job.id))));
+    }
+
+    #[test]
+    fn parts_kept_in_the_bucket_are_stored_by_key_instead() {
+        let mut job = sample();
+        job.spilled = Spilled { payload: Some("jobq-data/p".into()), result: Some("jobq-data/r".into()) };
+        let item = encode(&job);
+        assert_eq!((item.get(PAYLOAD), item.get(RESULT)), (None, None), "not inline too");
+        assert_eq!(item.get(PAYLOAD_REF), Some(&s("jobq-data/p")));
+        let back = decode(&item).expect("decodes");
+        assert_eq!(back.spilled, job.spilled);
+        assert_eq!((back.payload, back.result), (serde_json::Value::Null, None), "read back by the store");
     }
 
     #[test]

@@ -17,7 +17,9 @@ impl JobStore {
     #[instrument(skip_all, fields(job_id = %job.id))]
     pub async fn create(&self, job: &Job) -> Result<Created, StoreError> {
         let token = self.write_token();
-        let mut item = codec::encode(job);
+        let mut stored = job.clone();
+        self.spill_payload(&mut stored).await?;
+        let mut item = codec::encode(&stored);
         item.insert(WRITE_TOKEN.to_owned(), s(&token));
         let condition = Cond::not_exists(PK);
         let mut round = 0;
@@ -117,6 +119,7 @@ impl JobStore {
         let mut w = Write::default();
         w.condition(owned_by(run));
         w.set_progress(update);
+        w.returning_nothing();
         self.write_owned(run, w, "UpdateItem(progress)").await.map(drop)
     }
 
@@ -125,6 +128,7 @@ impl JobStore {
         let mut w = Write::default();
         w.condition(owned_by(run));
         w.set_lease(&run.id, lease_until);
+        w.returning_nothing();
         self.write_owned(run, w, "UpdateItem(lease)").await.map(drop)
     }
 
@@ -143,6 +147,13 @@ impl JobStore {
             from: e.from,
             event: e.event,
         })?;
+        // A result too large for the item goes to the bucket first; one that cannot be stored
+        // fails here (`Unstorable`), before anything is written.
+        let spilled = match &outcome {
+            RunOutcome::Completed { result: Some(result) }
+            | RunOutcome::Partial { result: Some(result), .. } => self.spill_result(job, result).await?,
+            _ => None,
+        };
         let mut w = Write::default();
         w.condition(owned_by(job));
         w.set_status(&job.id, to);
@@ -161,7 +172,7 @@ impl JobStore {
             w.set(DURATION_MS, n((now - started).num_milliseconds().max(0)));
             w.set(WAIT_MS, n((started - job.due_at()).num_milliseconds().max(0)));
         }
-        record_outcome(&mut w, outcome);
+        record_outcome(&mut w, outcome, spilled.as_deref());
         if to.is_terminal() {
             self.set_terminal(&mut w, now);
         }
@@ -193,21 +204,21 @@ fn finish_progress(w: &mut Write, outcome: &RunOutcome, pending: Option<&Progres
     }
 }
 
-fn record_outcome(w: &mut Write, outcome: RunOutcome) {
+fn record_outcome(w: &mut Write, outcome: RunOutcome, spilled: Option<&str>) {
     match outcome {
         RunOutcome::Completed { result } => {
-            w.set_opt_json(RESULT, result.as_ref());
+            w.set_result(result.as_ref(), spilled);
             w.remove(ERROR);
         }
         RunOutcome::Partial { result, error } => {
-            w.set_opt_json(RESULT, result.as_ref());
-            w.set(ERROR, codec::json(&error));
+            w.set_result(result.as_ref(), spilled);
+            w.set_error(&error);
         }
         RunOutcome::Retrying { error, run_at } => {
-            w.set(ERROR, codec::json(&error));
+            w.set_error(&error);
             w.set(RUN_AT, time(run_at));
         }
-        RunOutcome::Failed { error } => w.set(ERROR, codec::json(&error)),
+        RunOutcome::Failed { error } => w.set_error(&error),
     }
 }
 

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use tracing::instrument;
 
 use super::attrs::*;
-use super::codec::{self, n, s, time};
+use super::codec::{n, s, time};
 use super::keys::{self, Watch};
 use super::write::{Write, aws, changed, decode, millis, status_in, target};
 use super::{ExternalUpdate, JobStore, StoreError, classify_refusal};
@@ -15,9 +15,10 @@ use crate::priority::Priority;
 use crate::status::{JobEvent, JobStatus};
 
 /// What a retry clears: the last life's outcome, timings and run state.
-const CLEARED_BY_RETRY: [&str; 14] = [
+const CLEARED_BY_RETRY: [&str; 15] = [
     ERROR,
     RESULT,
+    RESULT_REF,
     COMPLETED_AT,
     STARTED_AT,
     DURATION_MS,
@@ -68,7 +69,7 @@ impl JobStore {
 
     fn fail_write(&self, id: &str, error: &JobFailure, now: DateTime<Utc>) -> Write {
         let mut w = self.event_write(id, JobEvent::Fail);
-        w.set(ERROR, codec::json(error));
+        w.set_error(error);
         w.clear_lease();
         self.set_terminal(&mut w, now);
         w
@@ -169,7 +170,11 @@ impl JobStore {
             }
             None => {}
         }
-        external_fields(&mut w, update);
+        let spilled = match &update.result {
+            Some(result) => self.spill_result(current, result).await?,
+            None => None,
+        };
+        external_fields(&mut w, update, spilled.as_deref());
         if w.is_empty() {
             return Ok(current.clone());
         }
@@ -200,7 +205,9 @@ impl JobStore {
             JobEvent::Retry => {
                 w.set(ATTEMPTS, n(0));
                 w.set(GENERATION, n(current.generation + 1));
-                for attr in [RESULT, COMPLETED_AT, STARTED_AT, DURATION_MS, WAIT_MS, keys::TTL_ATTRIBUTE] {
+                for attr in
+                    [RESULT, RESULT_REF, COMPLETED_AT, STARTED_AT, DURATION_MS, WAIT_MS, keys::TTL_ATTRIBUTE]
+                {
                     w.remove(attr);
                 }
                 if update.error.is_none() {
@@ -246,21 +253,21 @@ impl JobStore {
 }
 
 /// The fields an external report may set, whatever its status change.
-fn external_fields(w: &mut Write, update: &ExternalUpdate) {
+fn external_fields(w: &mut Write, update: &ExternalUpdate, spilled: Option<&str>) {
     if let Some(progress) = update.progress {
         w.set(PROGRESS, n(progress.min(100)));
     }
     if let Some(step) = &update.current_step {
-        w.set(CURRENT_STEP, s(step));
+        w.set(CURRENT_STEP, s(super::bounds::text(step, super::bounds::STEP_MAX)));
     }
     if let Some(message) = &update.message {
-        w.set(MESSAGE, s(message));
+        w.set(MESSAGE, s(super::bounds::text(message, super::bounds::MESSAGE_MAX)));
     }
     if let Some(result) = &update.result {
-        w.set(RESULT, codec::json(result));
+        w.set_result(Some(result), spilled);
     }
     if let Some(error) = &update.error {
-        w.set(ERROR, codec::json(error));
+        w.set_error(error);
     }
     if let Some(run_id) = &update.github_workflow_run_id {
         w.set(GITHUB_RUN_ID, s(run_id));

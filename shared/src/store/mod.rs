@@ -1,6 +1,7 @@
 //! The job store: the record of every job, and the only place statuses change.
 
 pub mod attrs;
+pub mod bounds;
 mod codec;
 mod counters;
 mod jobs;
@@ -9,6 +10,7 @@ mod lifecycle;
 mod listing;
 mod pause;
 mod reads;
+mod spill;
 mod stats;
 mod watch;
 mod write;
@@ -22,6 +24,7 @@ pub use codec::CorruptItem;
 pub use counters::STALE_WRITER;
 pub use listing::{ListQuery, Page, PartitionPage, decode_cursor, encode_cursor, merge_page};
 pub use pause::{PauseFlags, PauseScope, PauseScopeError};
+pub use spill::{BLOB_PREFIX, INLINE_MAX, SPILL_MAX};
 pub use stats::{BatchStats, Ended, StatsWriter, TypeStats};
 pub use watch::{DueCursor, DueRow};
 
@@ -39,6 +42,8 @@ pub struct JobStore {
     retention: Duration,
     /// Where write tokens come from.
     ids: Arc<dyn Ids>,
+    /// Where parts too large for an item go (none: such parts are refused).
+    blobs: Option<Arc<dyn crate::ports::blobs::Blobs>>,
 }
 
 /// The name the store had while it spoke to DynamoDB directly.
@@ -47,7 +52,7 @@ pub type DynamoJobStore = JobStore;
 impl JobStore {
     /// The store over any table (the in-memory one in tests and the simulation).
     pub fn over(table: Arc<dyn Table>, retention: Duration) -> Self {
-        JobStore { table, retention, ids: crate::ports::ids::random() }
+        JobStore { table, retention, ids: crate::ports::ids::random(), blobs: None }
     }
 
     /// The same store, drawing its write tokens from `ids`.
@@ -171,6 +176,10 @@ pub enum StoreError {
     BadCursor(String),
     #[error("job {id}: {source}")]
     Corrupt { id: String, source: CorruptItem },
+    /// A part of the job cannot be stored (too large, or refused by the bucket): sending it
+    /// again fails again.
+    #[error("job {id}: the {field} cannot be stored: {reason}")]
+    Unstorable { id: String, field: &'static str, reason: String },
     #[error("DynamoDB {operation} failed: {source}")]
     Aws {
         operation: &'static str,
@@ -194,6 +203,9 @@ impl StoreError {
     pub fn is_transient(&self) -> bool {
         match self {
             StoreError::Aws { source, .. } => {
+                if let Some(blob) = source.downcast_ref::<crate::ports::blobs::BlobError>() {
+                    return blob.is_transient();
+                }
                 source.downcast_ref::<crate::ports::table::TableError>().is_none_or(|e| e.is_transient())
             }
             _ => false,

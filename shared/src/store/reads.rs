@@ -106,7 +106,12 @@ impl JobStore {
     /// Jobs with a key need the conditional `create` instead.
     pub async fn create_many(&self, jobs: &[Job]) -> Result<(), StoreError> {
         for chunk in jobs.chunks(BATCH_PUT_MAX) {
-            let mut pending: Vec<Item> = chunk.iter().map(codec::encode).collect();
+            let mut pending: Vec<Item> = Vec::with_capacity(chunk.len());
+            for job in chunk {
+                let mut stored = job.clone();
+                self.spill_payload(&mut stored).await?;
+                pending.push(codec::encode(&stored));
+            }
             for round in 0..BATCH_ROUNDS {
                 if pending.is_empty() {
                     break;

@@ -44,6 +44,11 @@ pub(super) fn may_resend(round: u32, err: &TableError) -> bool {
     round < WRITE_ROUNDS && err.is_transient()
 }
 
+/// The rounds left after `round` sends of a failed bucket request.
+pub(super) fn may_resend_blob(round: u32, err: &crate::ports::blobs::BlobError) -> bool {
+    round < WRITE_ROUNDS && err.is_transient()
+}
+
 /// An UpdateItem under construction.
 #[derive(Debug, Default)]
 pub(super) struct Write {
@@ -79,11 +84,37 @@ impl Write {
     pub fn set_progress(&mut self, update: &ProgressUpdate) {
         self.set(PROGRESS, n(update.percent.min(100)));
         if let Some(step) = &update.step {
-            self.set(CURRENT_STEP, s(step));
+            self.set(CURRENT_STEP, s(super::bounds::text(step, super::bounds::STEP_MAX)));
         }
         if let Some(message) = &update.message {
-            self.set(MESSAGE, s(message));
+            self.set(MESSAGE, s(super::bounds::text(message, super::bounds::MESSAGE_MAX)));
         }
+    }
+
+    /// A run's result: inline, or by its key when it was kept in the bucket.
+    pub fn set_result(&mut self, result: Option<&serde_json::Value>, spilled: Option<&str>) {
+        use super::attrs::{RESULT, RESULT_REF};
+        match spilled {
+            Some(key) => {
+                self.set(RESULT_REF, s(key));
+                self.remove(RESULT);
+            }
+            None => {
+                self.set_opt_json(RESULT, result);
+                self.remove(RESULT_REF);
+            }
+        }
+    }
+
+    /// The job's error, within its bounds.
+    pub fn set_error(&mut self, error: &crate::model::JobFailure) {
+        self.set(super::attrs::ERROR, codec::json(&super::bounds::failure(error)));
+    }
+
+    /// Ask for no item back: for writes whose caller needs only to know they took effect. A
+    /// refusal still carries the current item (see [`JobStore::write`]).
+    pub fn returning_nothing(&mut self) {
+        self.update.returns = crate::ports::table::Returns::Nothing;
     }
 
     pub fn set_opt_json(&mut self, attribute: &str, value: Option<&serde_json::Value>) {

@@ -4,11 +4,13 @@
 pub mod expr;
 pub mod provision;
 pub mod requests;
+pub mod s3;
 pub mod sqs;
 pub mod table;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
+pub use s3::S3Blobs;
 pub use sqs::SqsMessageQueue;
 pub use table::DynamoTable;
 

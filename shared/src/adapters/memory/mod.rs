@@ -1,8 +1,10 @@
 //! In-memory adapters of the ports, for tests and the simulation; held to the AWS adapters by
 //! the conformance suite (`tests/src/conformance`).
 
+pub mod blobs;
 pub mod queues;
 pub mod table;
 
+pub use blobs::MemoryBlobs;
 pub use queues::{MemoryQueues, QueueSettings, Redrive};
 pub use table::MemoryTable;

@@ -71,6 +71,10 @@ impl IngestHandler {
             }
         };
         for object in objects {
+            // The store's own objects (large payloads and results) share the bucket: never jobs.
+            if object.key.starts_with(crate::store::BLOB_PREFIX) {
+                continue;
+            }
             let Some(rule) = self.rules.route(&object.bucket, &object.key) else {
                 info!(bucket = %object.bucket, key = %object.key, "no ingest rule matches: skipped");
                 continue;

@@ -291,7 +291,14 @@ impl JobService {
         } else {
             // Indexes in the stream (owned), so the future is Send for any caller (axum, Lambda).
             let created: Vec<(usize, Result<Created, StoreError>)> = futures::stream::iter(keyed)
-                .map(|i: usize| async move { (i, self.store.create(&jobs[i]).await) })
+                .map(|i: usize| async move {
+                    let created = match self.store.create(&jobs[i]).await {
+                        // As the API shows it: a payload kept in the bucket read back.
+                        Ok(Created::Existing(job)) => self.store.resolve(job).await.map(Created::Existing),
+                        other => other,
+                    };
+                    (i, created)
+                })
                 .buffered(CONCURRENCY)
                 .collect()
                 .await;

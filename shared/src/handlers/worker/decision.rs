@@ -95,6 +95,10 @@ pub(crate) fn decide_claim(claimed: Result<Job, StoreError>, now: DateTime<Utc>)
         StoreError::Corrupt { source, .. } => {
             ClaimDecision::DeadLetter { reason: DeadLetterReason::Poison, detail: Some(source.to_string()) }
         }
+        // A claim stores nothing large; were it refused so, no resend would help.
+        StoreError::Unstorable { reason, .. } => {
+            ClaimDecision::DeadLetter { reason: DeadLetterReason::Poison, detail: Some(reason) }
+        }
         StoreError::InvalidTransition { from: JobStatus::Completed, .. } => ClaimDecision::DropAndEnqueueNext,
         StoreError::InvalidTransition { from, .. } => ClaimDecision::Drop(Dropped::NotWaiting(from)),
         StoreError::Conflict { reason: Conflict::StaleGeneration { delivered, current }, .. } => {

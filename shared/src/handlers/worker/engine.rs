@@ -271,13 +271,15 @@ impl Worker {
     ) -> Processed {
         tracing::Span::current().record("attempt", job.attempts);
         let handler = self.registry.get(&job.job_type);
+        let (job, unreadable) = self.with_payload(job).await;
         let ctx = Arc::new(JobContext::new(job.clone(), self.store.clone(), self.settings.progress_interval));
-        let handled = match &handler {
-            None => Handled::Returned(Err(JobError::fatal(format!(
+        let handled = match (&handler, unreadable) {
+            (_, Some(err)) => Handled::Returned(Err(err)),
+            (None, None) => Handled::Returned(Err(JobError::fatal(format!(
                 "no handler is registered for job type {:?}",
                 job.job_type
             )))),
-            Some(handler) => self.call(handler.as_ref(), &ctx, &job, tier, receipt, deadline).await,
+            (Some(handler), None) => self.call(handler.as_ref(), &ctx, &job, tier, receipt, deadline).await,
         };
         let now = self.clock.now();
         let pending = ctx.take_pending();
@@ -292,8 +294,8 @@ impl Worker {
         };
         log_recording(&recording);
         let (processing_ms, wait_ms) = run_times(&job, now);
-        let Recording { outcome, ended, then } = *recording;
-        let finished = self.store.finish(&job, outcome, pending.as_ref(), now).await;
+        let (recording, finished) = self.record(&job, *recording, backoff, pending.as_ref(), now).await;
+        let Recording { ended, then, .. } = recording;
         let disposition = match decide_finish(finished, then) {
             FinishDecision::Proceed { job: finished, then } => {
                 info!(status = %finished.status, duration_ms = processing_ms, "run finished");

@@ -19,6 +19,7 @@ mod decision;
 mod effects;
 mod engine;
 mod heartbeat;
+mod large;
 mod polling;
 mod settings;
 

@@ -1,0 +1,359 @@
+//! Jobs whose parts outgrow a DynamoDB item, through the real router, service and worker on the
+//! in-memory ports: large payloads and results go to the bucket and come back as if inline; a
+//! result that cannot be stored fails its job at once, saying why; without a bucket, a payload too
+//! large for a record is refused at enqueue; small fields are bounded; progress and lease writes
+//! ask for nothing back.
+
+use std::sync::{Arc, Mutex};
+
+use axum::http::StatusCode;
+use chrono::{DateTime, Duration, Utc};
+use jobq::api::ApiSettings;
+use jobq::context::JobContext;
+use jobq::memory::{MemoryBlobs, MemoryTable};
+use jobq::ports::table::{BatchGot, Cond, IndexQuery, Item, QueryPage, Returns, Table, TableError, Update};
+use jobq::ports::{Attr, ManualClock};
+use jobq::service::JobService;
+use jobq::store::{INLINE_MAX, JobStore, ProgressUpdate, RunOutcome};
+use jobq::task::{JobError, Registry, Task, TaskOutput};
+use jobq::worker::{Worker, WorkerSettings, drain};
+use jobq::{Job, JobStatus, NewJob, Ports};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const KIB: usize = 1024;
+
+/// Its result is a string of `bytes` bytes, whatever its payload.
+struct Inflate;
+
+impl Task for Inflate {
+    type Input = usize;
+
+    fn job_type(&self) -> &'static str {
+        "inflate"
+    }
+
+    async fn run(&self, _ctx: &JobContext, bytes: usize) -> Result<TaskOutput, JobError> {
+        Ok(TaskOutput::Completed(Value::String("r".repeat(bytes))))
+    }
+}
+
+/// Reports a progress message of `bytes` bytes, then fails with an error message as long.
+struct Chatty;
+
+impl Task for Chatty {
+    type Input = usize;
+
+    fn job_type(&self) -> &'static str {
+        "chatty"
+    }
+
+    async fn run(&self, ctx: &JobContext, bytes: usize) -> Result<TaskOutput, JobError> {
+        ctx.progress(50, Some(&"s".repeat(bytes)), Some(&"m".repeat(bytes))).await?;
+        Err(JobError::fatal("e".repeat(bytes)))
+    }
+}
+
+struct Stack {
+    clock: ManualClock,
+    ports: Ports,
+    blobs: Option<MemoryBlobs>,
+    service: JobService,
+    api: axum::Router,
+    worker: Worker,
+}
+
+/// The stack; with a bucket for large parts when `bucket`.
+fn stack(bucket: bool) -> Stack {
+    let clock = ManualClock::new(DateTime::from_timestamp(1_800_000_000, 0).expect("time"));
+    let (mut ports, aws) = Ports::memory(Arc::new(clock.clone())).expect("memory ports");
+    let blobs = bucket.then(MemoryBlobs::default);
+    if let Some(blobs) = &blobs {
+        ports = ports.with_blobs(Arc::new(blobs.clone()));
+    }
+    let mut registry = Registry::with_builtins();
+    registry.register(Inflate).register(Chatty);
+    let types: Vec<String> = registry.job_types().into_iter().map(str::to_owned).collect();
+    let service = JobService::from_ports(&ports, &aws.config, types);
+    let api = jobq::api::router(service.clone(), ApiSettings::default());
+    let worker = Worker::from_ports(&ports, registry, WorkerSettings::default());
+    Stack { clock, ports, blobs, service, api, worker }
+}
+
+impl Stack {
+    async fn call(&self, method: &str, uri: &str, body: Option<&Value>) -> (StatusCode, Value) {
+        let request = axum::http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body.map(Value::to_string).unwrap_or_default()))
+            .expect("request");
+        let response = self.api.clone().oneshot(request).await.expect("router never fails");
+        let status = response.status();
+        let bytes = http_body_util::BodyExt::collect(response.into_body()).await.expect("body").to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    async fn drain(&self) -> usize {
+        drain(&self.ports.queues, &self.worker).await.expect("drain")
+    }
+
+    fn bucket_keys(&self) -> Vec<String> {
+        self.blobs.as_ref().map(MemoryBlobs::keys).unwrap_or_default()
+    }
+}
+
+/// A JSON string of `bytes` bytes (quotes included).
+fn text_of(bytes: usize) -> Value {
+    Value::String("p".repeat(bytes - 2))
+}
+
+fn json_len(value: &Value) -> usize {
+    serde_json::to_string(value).map(|s| s.len()).unwrap_or(0)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_200_kib_payload_and_its_result_round_trip_through_the_api_and_the_worker() {
+    let s = stack(true);
+    let payload = text_of(200 * KIB);
+    let (status, created) = s.call("POST", "/jobs", Some(&json!({"type": "echo", "payload": payload}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{}", created["error"]);
+    let id = created["id"].as_str().expect("id").to_owned();
+    assert_eq!(s.drain().await, 1);
+
+    let (status, job) = s.call("GET", &format!("/jobs/{id}"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(job["status"], "completed", "{}", job["error"]);
+    assert!(job["payload"] == payload, "the payload reads back whole ({} bytes)", json_len(&job["payload"]));
+    assert!(job["result"] == payload, "the result reads back whole ({} bytes)", json_len(&job["result"]));
+    assert!(job["completed_at"].is_string());
+    let keys = s.bucket_keys();
+    assert_eq!(keys.len(), 2, "the payload and the result, each in the bucket: {keys:?}");
+    assert!(keys.iter().all(|k| k.starts_with(&format!("jobq-data/{id}/"))), "{keys:?}");
+
+    let (status, page) = s.call("GET", "/jobs?type=echo", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let listed = &page["jobs"][0];
+    assert!(listed["payload"] == payload && listed["result"] == payload, "listings read them back too");
+}
+
+#[tokio::test(start_paused = true)]
+async fn small_jobs_make_no_bucket_request() {
+    let s = stack(true);
+    let (status, _) = s.call("POST", "/jobs", Some(&json!({"type": "echo", "payload": {"a": 1}}))).await;
+    assert_eq!(status, StatusCode::CREATED);
+    s.drain().await;
+    let (_, page) = s.call("GET", "/jobs", None).await;
+    assert_eq!(page["jobs"][0]["result"], json!({"a": 1}));
+    let blobs = s.blobs.as_ref().expect("bucket");
+    assert!(blobs.requests().is_empty(), "{:?}", blobs.requests());
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_a_bucket_a_payload_too_large_for_a_record_is_refused_with_413_naming_the_limit() {
+    let s = stack(false);
+    let payload = text_of(INLINE_MAX + 1);
+    let (status, answer) = s.call("POST", "/jobs", Some(&json!({"type": "echo", "payload": payload}))).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(answer["error"]["field"], "payload");
+    let message = answer["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(&INLINE_MAX.to_string()), "names the limit: {message}");
+    let (status, _) = s.call("GET", "/jobs", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(s.ports.store.count(JobStatus::Queued, None).await.expect("count"), 0, "nothing stored");
+
+    let (status, _) =
+        s.call("POST", "/jobs", Some(&json!({"type": "echo", "payload": text_of(INLINE_MAX)}))).await;
+    assert_eq!(status, StatusCode::CREATED, "up to the limit is accepted");
+}
+
+/// Enqueues an `inflate` job making a result of `bytes`, runs it once, and returns it.
+async fn inflated(s: &Stack, bytes: usize) -> Job {
+    let spec = NewJob { job_type: "inflate".into(), payload: json!(bytes), ..NewJob::default() };
+    let (job, _) = s.service.enqueue(spec).await.expect("enqueue");
+    assert_eq!(s.drain().await, 1);
+    s.service.get(&job.id).await.expect("get").expect("exists")
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_result_that_cannot_be_stored_fails_the_job_at_once_saying_why() {
+    // No bucket: a result over what the record holds.
+    let s = stack(false);
+    let job = inflated(&s, 450 * KIB).await;
+    assert_eq!((job.status, job.attempts), (JobStatus::Failed, 1));
+    let message = job.error.as_ref().map(|e| e.message.as_str()).unwrap_or_default();
+    assert!(message.contains("result could not be stored") && message.contains("no bucket"), "{message}");
+    assert_eq!(job.result, None);
+    assert_eq!(s.drain().await, 0, "no retry is pending");
+
+    // A bucket that refuses (as with a missing permission).
+    let s = stack(true);
+    s.blobs.as_ref().expect("bucket").set_refusing(true);
+    let job = inflated(&s, 450 * KIB).await;
+    assert_eq!((job.status, job.attempts), (JobStatus::Failed, 1));
+    let message = job.error.as_ref().map(|e| e.message.as_str()).unwrap_or_default();
+    assert!(message.contains("the bucket refused it"), "{message}");
+
+    // Over the bucket's limit.
+    let s = stack(true);
+    let job = inflated(&s, jobq::store::SPILL_MAX + 1).await;
+    assert_eq!(job.status, JobStatus::Failed);
+    let message = job.error.as_ref().map(|e| e.message.as_str()).unwrap_or_default();
+    assert!(message.contains(&format!("the limit is {}", jobq::store::SPILL_MAX)), "{message}");
+    assert!(s.bucket_keys().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_bucket_that_does_not_answer_leaves_the_result_to_a_later_delivery() {
+    let s = stack(true);
+    let blobs = s.blobs.clone().expect("bucket");
+    blobs.set_unavailable(true);
+    let spec = NewJob { job_type: "inflate".into(), payload: json!(100 * KIB), ..NewJob::default() };
+    let (job, _) = s.service.enqueue(spec).await.expect("enqueue");
+    s.drain().await;
+    let during = s.ports.store.get(&job.id, true).await.expect("get").expect("exists");
+    assert_eq!(during.status, JobStatus::Processing, "not failed for a transient outage");
+    blobs.set_unavailable(false);
+    for _ in 0..12 {
+        s.clock.advance(Duration::seconds(10));
+        s.drain().await;
+    }
+    let job = s.service.get(&job.id).await.expect("get").expect("exists");
+    assert_eq!(job.status, JobStatus::Completed, "{:?}", job.error);
+    assert_eq!(json_len(job.result.as_ref().expect("result")), 100 * KIB + 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn long_progress_and_error_texts_are_truncated_not_fatal_to_the_write() {
+    let s = stack(false);
+    let spec = NewJob { job_type: "chatty".into(), payload: json!(450 * KIB), ..NewJob::default() };
+    let (job, _) = s.service.enqueue(spec).await.expect("enqueue");
+    s.drain().await;
+    let job = s.service.get(&job.id).await.expect("get").expect("exists");
+    assert_eq!((job.status, job.attempts), (JobStatus::Failed, 1), "recorded at once");
+    let error = job.error.expect("error");
+    assert!(error.message.len() <= jobq::store::bounds::ERROR_MESSAGE_MAX, "{}", error.message.len());
+    assert!(error.message.ends_with(&format!("[truncated from {} bytes]", 450 * KIB)));
+    let message = job.message.unwrap_or_default();
+    assert!(message.len() <= jobq::store::bounds::MESSAGE_MAX, "{}", message.len());
+    assert!(job.current_step.unwrap_or_default().len() <= jobq::store::bounds::STEP_MAX);
+}
+
+#[tokio::test]
+async fn the_memory_table_refuses_an_oversize_write_whole() {
+    let table = MemoryTable::default();
+    let key = "job#big";
+    let item: Item = [
+        ("pk", Attr::s(key)),
+        ("status", Attr::s("processing")),
+        ("payload", Attr::s("p".repeat(200 * KIB))),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    table.put(item.clone(), None).await.expect("fits");
+    let update = Update::new(vec![
+        jobq::ports::table::Action::Set("status".into(), Attr::s("completed")),
+        jobq::ports::table::Action::Set("completed_at".into(), Attr::s("2026-01-01T00:00:00.000Z")),
+        jobq::ports::table::Action::Set("result".into(), Attr::s("r".repeat(200 * KIB + 1))),
+    ]);
+    let err = table.update(key, &update, None).await.expect_err("over 400 KB");
+    assert!(matches!(err, TableError::Rejected { .. }), "{err}");
+    let after = table.get(key, true).await.expect("get").expect("still there");
+    assert!(after == item, "nothing of the refused update was applied");
+
+    let mut oversize = item.clone();
+    oversize.insert("pk".into(), Attr::s("job#bigger"));
+    oversize.insert("result".into(), Attr::s("r".repeat(201 * KIB)));
+    assert!(matches!(table.put(oversize, None).await, Err(TableError::Rejected { .. })));
+    assert_eq!(table.get("job#bigger", true).await.expect("get"), None);
+}
+
+/// The table, recording what each UpdateItem asked to get back.
+#[derive(Debug, Clone, Default)]
+struct Spy {
+    inner: MemoryTable,
+    returns: Arc<Mutex<Vec<Returns>>>,
+}
+
+#[async_trait::async_trait]
+impl Table for Spy {
+    async fn put(&self, item: Item, condition: Option<&Cond>) -> Result<(), TableError> {
+        self.inner.put(item, condition).await
+    }
+    async fn get(&self, key: &str, consistent: bool) -> Result<Option<Item>, TableError> {
+        self.inner.get(key, consistent).await
+    }
+    async fn update(
+        &self,
+        key: &str,
+        update: &Update,
+        cond: Option<&Cond>,
+    ) -> Result<Option<Item>, TableError> {
+        self.returns.lock().expect("lock").push(update.returns);
+        self.inner.update(key, update, cond).await
+    }
+    async fn delete(&self, key: &str, condition: Option<&Cond>) -> Result<(), TableError> {
+        self.inner.delete(key, condition).await
+    }
+    async fn batch_get(&self, keys: &[String]) -> Result<BatchGot, TableError> {
+        self.inner.batch_get(keys).await
+    }
+    async fn batch_put(&self, items: Vec<Item>) -> Result<Vec<Item>, TableError> {
+        self.inner.batch_put(items).await
+    }
+    async fn query(&self, query: &IndexQuery) -> Result<QueryPage, TableError> {
+        self.inner.query(query).await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn progress_and_lease_writes_ask_for_nothing_back_and_still_know_their_own_write() {
+    let spy = Spy::default();
+    let store = JobStore::over(Arc::new(spy.clone()), Duration::days(7));
+    let now = Utc::now();
+    let job =
+        Job::new(NewJob { job_type: "echo".into(), payload: text_of(30 * KIB), ..NewJob::default() }, now);
+    store.create(&job).await.expect("create");
+    let run = store.claim(&job.id, 0, now, now + Duration::seconds(60)).await.expect("claim");
+    spy.returns.lock().expect("lock").clear();
+
+    let update = ProgressUpdate { percent: 40, step: Some("a".into()), message: None };
+    store.progress(&run, &update).await.expect("progress");
+    store.renew_lease(&run, now + Duration::seconds(120)).await.expect("lease");
+    assert_eq!(*spy.returns.lock().expect("lock"), [Returns::Nothing, Returns::Nothing]);
+
+    // A progress write whose answer was lost is sent again and recognised as ours by its token.
+    spy.inner.lose_next_responses(1);
+    store.progress(&run, &ProgressUpdate { percent: 60, ..update }).await.expect("ours, not a refusal");
+    let finished =
+        store.finish(&run, RunOutcome::Completed { result: None }, None, now).await.expect("finish");
+    assert_eq!((finished.status, finished.progress), (JobStatus::Completed, 100));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_stores_own_objects_in_the_bucket_become_no_jobs() {
+    use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+    use jobq::ingest::{IngestHandler, IngestRules};
+    let s = stack(true);
+    // A rule that takes every upload, as the local host's default does.
+    let rules = IngestRules::parse("rules", r#"[{"bucket": "b", "type": "echo"}]"#).expect("rules");
+    let handler = IngestHandler::with_dead_letters(s.service.clone(), rules, None);
+    let record = |key: &str| {
+        let object = json!({"key": key, "size": 3, "eTag": "e1", "sequencer": "0A"});
+        json!({"eventName": "ObjectCreated:Put", "eventSource": "aws:s3",
+               "s3": {"bucket": {"name": "b"}, "object": object}})
+    };
+    let body = json!({"Records": [record("jobq-data/j1/payload-t.json"), record("inbox/a.pdf")]});
+    let mut message = SqsMessage::default();
+    message.message_id = Some("m1".into());
+    message.body = Some(body.to_string());
+    let mut event = SqsEvent::default();
+    event.records = vec![message];
+    let response = handler.handle(event).await;
+    assert!(response.batch_item_failures.is_empty());
+    let (_, page) = s.call("GET", "/jobs", None).await;
+    let keys: Vec<&str> =
+        page["jobs"].as_array().into_iter().flatten().filter_map(|j| j["payload"]["key"].as_str()).collect();
+    assert_eq!(keys, ["inbox/a.pdf"], "only the upload");
+}

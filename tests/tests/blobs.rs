@@ -1,0 +1,65 @@
+//! The blob port on S3 (the emulator): objects round-trip by key, a missing key is `NotFound`, a
+//! missing bucket is refused as such (not transient); and the store keeps a large payload and
+//! result there, reading them back whole, while a small job makes no S3 request.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use jobq::aws::S3Blobs;
+use jobq::ports::blobs::{BlobError, Blobs};
+use jobq::store::RunOutcome;
+use jobq::{Job, JobStatus, NewJob};
+use jobq_integration_tests::TestEnv;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn objects_round_trip_and_failures_are_sorted() {
+    let env = TestEnv::new().await;
+    let blobs = S3Blobs::new(env.clients.s3.clone(), &env.provisioned.bucket);
+    let body = vec![b'x'; 300 * 1024];
+    blobs.put("jobq-data/j1/payload-t.json", body.clone()).await.expect("put");
+    let read = blobs.get("jobq-data/j1/payload-t.json").await.expect("get");
+    assert!(read == body, "read back whole ({} bytes)", read.len());
+    let missing = blobs.get("jobq-data/none.json").await.expect_err("missing");
+    assert!(matches!(missing, BlobError::NotFound { .. }), "{missing}");
+
+    let nowhere = S3Blobs::new(env.clients.s3.clone(), format!("{}-absent", env.provisioned.bucket));
+    let refused = nowhere.put("jobq-data/k", b"{}".to_vec()).await.expect_err("no such bucket");
+    assert!(!refused.is_transient(), "sending it again fails again: {refused}");
+}
+
+#[tokio::test]
+async fn the_store_keeps_large_parts_in_the_bucket_and_small_jobs_make_no_s3_request() {
+    let env = TestEnv::new().await;
+    let blobs = S3Blobs::new(env.clients.s3.clone(), &env.provisioned.bucket);
+    let store = env.store().with_blobs(Arc::new(blobs));
+    let now = Utc::now();
+    let payload = Value::String("p".repeat(200 * 1024));
+    let job =
+        Job::new(NewJob { job_type: "echo".into(), payload: payload.clone(), ..NewJob::default() }, now);
+    store.create(&job).await.expect("create");
+    let run = store.claim(&job.id, 0, now, now + chrono::Duration::seconds(60)).await.expect("claim");
+    assert!(run.spilled.payload.is_some(), "named by key in the item");
+    let run = store.resolve_payload(run).await.expect("payload read back");
+    assert!(run.payload == payload);
+    let outcome = RunOutcome::Completed { result: Some(payload.clone()) };
+    let finished = store.finish(&run, outcome, None, now).await.expect("finish");
+    assert_eq!(finished.status, JobStatus::Completed);
+    let read =
+        store.resolve(store.get(&job.id, true).await.expect("get").expect("exists")).await.expect("resolve");
+    assert!(read.result.as_ref() == Some(&payload) && read.payload == payload, "both read back whole");
+    assert!(read.completed_at.is_some());
+
+    let before = env.requests.snapshot();
+    let small =
+        Job::new(NewJob { job_type: "echo".into(), payload: json!({"a": 1}), ..NewJob::default() }, now);
+    store.create(&small).await.expect("create");
+    let run = store.claim(&small.id, 0, now, now + chrono::Duration::seconds(60)).await.expect("claim");
+    let run = store.resolve_payload(run).await.expect("inline");
+    store
+        .finish(&run, RunOutcome::Completed { result: Some(json!({"a": 1})) }, None, now)
+        .await
+        .expect("finish");
+    let delta = env.requests.since(&before);
+    assert_eq!(jobq::requests::total(&delta, "S3"), 0, "{delta:?}");
+}

@@ -106,6 +106,8 @@ pub struct Injected {
     pub by_operation: BTreeMap<String, u64>,
     /// Requests that reached the emulator (drop-after ones included).
     pub forwarded: u64,
+    /// Requests forwarded, per `Service:Operation` (e.g. `DynamoDb:UpdateItem`).
+    pub forwarded_by_operation: BTreeMap<String, u64>,
 }
 
 impl Injected {
@@ -318,7 +320,14 @@ impl State {
 
 async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Dropped> {
     let (service, operation) = target(&request);
-    let Some(fault) = state.choose(service, &operation) else { return state.forward(request).await };
+    let Some(fault) = state.choose(service, &operation) else {
+        let response = state.forward(request).await;
+        if response.is_ok() {
+            let mut injected = state.injected.lock().expect("lock");
+            *injected.forwarded_by_operation.entry(format!("{service}:{operation}")).or_default() += 1;
+        }
+        return response;
+    };
     state.count(service, &operation, fault);
     match fault {
         Fault::ServerError | Fault::Throttle => {

@@ -261,3 +261,35 @@ async fn a_queued_job_whose_message_was_lost_is_sent_again_once_per_period() {
     assert_eq!(got.len(), 1);
     assert_eq!(Envelope::decode(&got[0].body).expect("envelope").id, job.id);
 }
+
+#[tokio::test]
+async fn a_job_due_in_an_hour_among_3000_due_in_30_days_is_released_on_time() {
+    let env = TestEnv::new().await;
+    let scheduler = scheduler(&env, None);
+    let now = Utc::now();
+    let far: Vec<Job> = (0..3_000)
+        .map(|i| {
+            let at = now + chrono::Duration::days(30) + chrono::Duration::seconds(i);
+            Job::new(NewJob { job_type: "noop".into(), run_at: Some(at), ..NewJob::default() }, now)
+        })
+        .collect();
+    env.store().create_many(&far).await.expect("3,000 jobs due in 30 days");
+    let run_at = now + chrono::Duration::hours(1);
+    let spec = NewJob { job_type: "noop".into(), run_at: Some(run_at), ..NewJob::default() };
+    let service = JobService::new(&env.clients, &env.config, job_types());
+    let (near, _) = service.enqueue(spec).await.expect("enqueue");
+    assert_eq!(near.status, JobStatus::Scheduled);
+
+    // Created last among 3,000 older ones: a sweep by creation order never reached it.
+    let out_of_reach = run_at - chrono::Duration::minutes(16);
+    assert_eq!(scheduler.tick(out_of_reach).await.expect("tick").released, 0, "not yet in SQS's reach");
+    // Released at its time here (the emulator's SQS delays in real time), as it is from 15 min before.
+    assert_eq!(scheduler.tick(run_at).await.expect("tick").released, 1, "found among 3,000");
+    let worker = env
+        .worker(Registry::with_builtins(), TestEnv::fast_settings(30))
+        .with_clock(Arc::new(ManualClock::new(run_at)));
+    env.run_until(&worker, Duration::from_secs(30), || async {
+        env.job(&near.id).await.status == JobStatus::Completed
+    })
+    .await;
+}

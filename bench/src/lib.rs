@@ -14,5 +14,6 @@ pub mod local_stack;
 pub mod memory_aws;
 pub mod priority;
 pub mod requests;
+pub mod sweeps;
 pub mod worker_cpu;
 pub mod worker_rss;

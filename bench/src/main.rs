@@ -2,13 +2,24 @@
 //!
 //! `jobq-bench` runs every figure; `jobq-bench FIGURE...` runs some: requests, e2e, capacity
 //! (runs e2e too, and counts the mix unless requests ran), priority, cold_start, worker_rss,
-//! bootstrap_size, worker_cpu. Needs an emulator (AWS_ENDPOINT_URL) and the release binaries
+//! bootstrap_size, worker_cpu, sweeps (in memory). Needs an emulator (AWS_ENDPOINT_URL) and the release binaries
 //! next to this one; `make bench` provides both.
 
-use jobq_bench::{artifacts, capacity, cold_start, e2e, figure, priority, requests, worker_cpu, worker_rss};
+use jobq_bench::{
+    artifacts, capacity, cold_start, e2e, figure, priority, requests, sweeps, worker_cpu, worker_rss,
+};
 
-const FIGURES: [&str; 8] =
-    ["requests", "e2e", "capacity", "priority", "cold_start", "worker_rss", "bootstrap_size", "worker_cpu"];
+const FIGURES: [&str; 9] = [
+    "requests",
+    "e2e",
+    "capacity",
+    "priority",
+    "cold_start",
+    "worker_rss",
+    "bootstrap_size",
+    "worker_cpu",
+    "sweeps",
+];
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -55,6 +66,9 @@ async fn main() -> std::process::ExitCode {
     }
     if want("worker_cpu") {
         worker_cpu::run();
+    }
+    if want("sweeps") {
+        sweeps::run().await;
     }
     std::process::ExitCode::SUCCESS
 }

@@ -1,0 +1,160 @@
+//! What waiting and sweeping cost over time, on the in-memory ports under a manual clock (the
+//! scale and the hours are out of the emulator's reach): AWS requests per paused job per hour,
+//! and one scheduler run's requests with a million jobs retained.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use jobq::memory::{MemoryQueues, MemoryTable};
+use jobq::ports::{Clock, ManualClock};
+use jobq::scheduler::{Scheduler, SchedulerSettings};
+use jobq::service::JobService;
+use jobq::store::PauseScope;
+use jobq::task::Registry;
+use jobq::worker::{Worker, WorkerSettings, drain};
+use jobq::{Job, JobStatus, NewJob, Ports};
+use serde_json::json;
+
+use crate::figure::{self, BenchError, Result};
+
+struct Stack {
+    clock: ManualClock,
+    table: MemoryTable,
+    queues: Arc<MemoryQueues>,
+    ports: Ports,
+    service: JobService,
+    worker: Worker,
+    scheduler: Scheduler,
+}
+
+fn stack() -> Result<Stack> {
+    let clock = ManualClock::new(DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default());
+    let (ports, aws) =
+        Ports::memory(Arc::new(clock.clone())).map_err(|e| BenchError::unexpected("ports", e))?;
+    let registry = Registry::with_builtins();
+    let types: Vec<String> = registry.job_types().into_iter().map(str::to_owned).collect();
+    let service = JobService::from_ports(&ports, &aws.config, types.clone());
+    let settings =
+        SchedulerSettings::from_lookup(|_| None).map_err(|e| BenchError::unexpected("settings", e))?;
+    let scheduler = Scheduler::from_ports(&ports, &aws.config, types, settings);
+    let worker = Worker::from_ports(&ports, registry, WorkerSettings::default());
+    Ok(Stack { clock, table: aws.table, queues: aws.queues, ports, service, worker, scheduler })
+}
+
+impl Stack {
+    /// (all requests, job-moving requests: writes and sends) so far, table and queues together.
+    fn requests(&self) -> (u64, u64) {
+        let table = self.table.requests();
+        let queues = self.queues.requests().snapshot();
+        let all = table.values().sum::<u64>() + queues.values().sum::<u64>();
+        let writes: u64 = ["UpdateItem", "PutItem", "DeleteItem", "BatchWriteItem"]
+            .iter()
+            .map(|op| table.get(*op).copied().unwrap_or(0))
+            .sum();
+        let sends: u64 = ["SQS:SendMessage", "SQS:SendMessageBatch"]
+            .iter()
+            .map(|k| queues.get(*k).copied().unwrap_or(0))
+            .sum();
+        (all, writes + sends)
+    }
+}
+
+fn err(what: &'static str) -> impl FnOnce(jobq::service::ServiceError) -> BenchError {
+    move |e| BenchError::unexpected(what, e)
+}
+
+pub async fn run() {
+    match paused().await {
+        Ok(line) => figure::emit(&line),
+        Err(e) => figure::emit(&figure::failed("paused_job_requests_per_hour", &e)),
+    }
+    match tick_cost().await {
+        Ok(line) => figure::emit(&line),
+        Err(e) => figure::emit(&figure::failed("scheduler_tick_cost", &e)),
+    }
+}
+
+/// 1,000 jobs paused for 24 hours, with the scheduler every minute and the queues polled.
+async fn paused() -> Result<serde_json::Value> {
+    const JOBS: u64 = 1_000;
+    const HOURS: i64 = 24;
+    let s = stack()?;
+    let scope = PauseScope::Type("echo".into());
+    s.service.set_paused(&scope, true).await.map_err(err("pause"))?;
+    let before_enqueue = s.requests();
+    for i in 0..JOBS {
+        let spec = NewJob { job_type: "echo".into(), payload: json!({ "n": i }), ..NewJob::default() };
+        s.service.enqueue(spec).await.map_err(err("enqueue"))?;
+    }
+    let enqueued = s.requests();
+    drain(&s.ports.queues, &s.worker).await.map_err(|e| BenchError::unexpected("drain", e))?;
+    let parked = s.requests();
+    for _ in 0..(HOURS * 60) {
+        s.clock.advance(Duration::minutes(1));
+        s.scheduler.tick(s.clock.now()).await.map_err(err("tick"))?;
+        drain(&s.ports.queues, &s.worker).await.map_err(|e| BenchError::unexpected("drain", e))?;
+    }
+    let end = s.requests();
+    let job_hours = (JOBS * HOURS as u64) as f64;
+    Ok(json!({
+        "figure": "paused_job_requests_per_hour",
+        "jobs": JOBS,
+        "hours": HOURS,
+        "enqueue_requests_per_job": figure::round((enqueued.0 - before_enqueue.0) as f64 / JOBS as f64),
+        "park_requests_per_job": figure::round((parked.0 - enqueued.0) as f64 / JOBS as f64),
+        "moving_requests_per_job_hour_while_paused": figure::round((end.1 - parked.1) as f64 / job_hours),
+        "all_requests_per_job_hour_amortised": figure::round((end.0 - enqueued.0) as f64 / job_hours),
+        "target_per_job_hour": 1,
+        "note": "all requests include the scheduler every minute and polling every minute, shared by the paused jobs",
+    }))
+}
+
+/// A scheduler run with 1,000,000 retained jobs: 999,000 ended, 990 due in 30 days, 10 due now.
+async fn tick_cost() -> Result<serde_json::Value> {
+    const RETAINED: usize = 1_000_000;
+    let s = stack()?;
+    let now = s.clock.now();
+    let empty = tick_requests(&s, now).await?;
+    let store = &s.ports.store;
+    let put = |jobs: Vec<Job>| async move {
+        store.create_many(&jobs).await.map_err(|e| BenchError::unexpected("create", e))
+    };
+    for chunk in 0..(RETAINED / 1_000) {
+        let jobs: Vec<Job> = (0..1_000)
+            .map(|i| {
+                let spec = match (chunk, i) {
+                    (0, 0..10) => noop_at(now + Duration::minutes(5)),
+                    (0, 10..1000) => noop_at(now + Duration::days(30)),
+                    _ => NewJob { job_type: "noop".into(), ..NewJob::default() },
+                };
+                let mut job = Job::new(spec, now - Duration::days(3));
+                if chunk > 0 {
+                    job.status = JobStatus::Completed;
+                }
+                job
+            })
+            .collect();
+        put(jobs).await?;
+    }
+    let before = s.requests().0;
+    let report = s.scheduler.tick(now).await.map_err(err("tick"))?;
+    let retained = s.requests().0 - before;
+    Ok(json!({
+        "figure": "scheduler_tick_cost",
+        "retained_jobs": RETAINED,
+        "due": report.released,
+        "requests_empty_table": empty,
+        "requests_with_retained": retained,
+        "note": "a run reads the rows due (one page per watch and shard) and the due jobs; retained jobs add nothing",
+    }))
+}
+
+fn noop_at(at: DateTime<Utc>) -> NewJob {
+    NewJob { job_type: "noop".into(), run_at: Some(at), ..NewJob::default() }
+}
+
+async fn tick_requests(s: &Stack, now: DateTime<Utc>) -> Result<u64> {
+    let before = s.requests().0;
+    s.scheduler.tick(now).await.map_err(err("tick"))?;
+    Ok(s.requests().0 - before)
+}

@@ -5,28 +5,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 use jobq::context::JobContext;
-use jobq::ports::Clock;
+use jobq::ports::{Clock, TokioClock};
 use jobq::scheduler::{Scheduler, SchedulerSettings};
 use jobq::service::JobService;
 use jobq::task::{JobError, Registry, RetryPolicy, Task, TaskOutput};
 use jobq::worker::{Worker, WorkerSettings, drain};
 use jobq::{Envelope, Job, JobStatus, NewJob, Ports, PriorityTier};
 use serde_json::{Value, json};
-
-/// Wall time that follows tokio's (paused) clock.
-#[derive(Debug)]
-struct TokioClock {
-    base: DateTime<Utc>,
-    start: tokio::time::Instant,
-}
-
-impl Clock for TokioClock {
-    fn now(&self) -> DateTime<Utc> {
-        self.base + self.start.elapsed()
-    }
-}
 
 struct Stack {
     clock: Arc<dyn Clock>,
@@ -40,7 +27,7 @@ struct Stack {
 
 fn stack(mut registry: Registry) -> Stack {
     let base = DateTime::from_timestamp(1_800_000_000, 0).expect("time");
-    let clock: Arc<dyn Clock> = Arc::new(TokioClock { base, start: tokio::time::Instant::now() });
+    let clock: Arc<dyn Clock> = Arc::new(TokioClock::starting_at(base));
     let (ports, aws) = Ports::memory(clock.clone()).expect("memory ports");
     jobq::builtin::register(&mut registry);
     let types: Vec<String> = registry.job_types().into_iter().map(str::to_owned).collect();

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use jobq::memory::{MemoryQueues, MemoryTable};
-use jobq::ports::Clock;
+use jobq::ports::{Clock, TokioClock};
 use jobq::scheduler::{Scheduler, SchedulerSettings};
 use jobq::service::JobService;
 use jobq::store::PauseScope;
@@ -14,19 +14,6 @@ use jobq::task::Registry;
 use jobq::worker::{Worker, WorkerSettings, drain};
 use jobq::{Job, JobStatus, NewJob, Ports, PriorityTier};
 use serde_json::json;
-
-/// Wall time that follows tokio's (paused) clock.
-#[derive(Debug)]
-struct TokioClock {
-    base: DateTime<Utc>,
-    start: tokio::time::Instant,
-}
-
-impl Clock for TokioClock {
-    fn now(&self) -> DateTime<Utc> {
-        self.base + self.start.elapsed()
-    }
-}
 
 struct Stack {
     clock: Arc<dyn Clock>,
@@ -40,7 +27,7 @@ struct Stack {
 
 fn stack() -> Stack {
     let base = DateTime::from_timestamp(1_800_000_000, 0).expect("time");
-    let clock: Arc<dyn Clock> = Arc::new(TokioClock { base, start: tokio::time::Instant::now() });
+    let clock: Arc<dyn Clock> = Arc::new(TokioClock::starting_at(base));
     let (ports, aws) = Ports::memory(clock.clone()).expect("memory ports");
     let registry = Registry::with_builtins();
     let types: Vec<String> = registry.job_types().into_iter().map(str::to_owned).collect();

@@ -56,6 +56,28 @@ impl Clock for ManualClock {
     }
 }
 
+/// Wall time that follows tokio's clock from `base`: under a paused tokio runtime (tests, the
+/// simulation) every sleep and timeout moves it, so a simulated day passes in moments and the
+/// store, the queues and the handlers all see the same time.
+#[derive(Debug, Clone)]
+pub struct TokioClock {
+    base: DateTime<Utc>,
+    start: tokio::time::Instant,
+}
+
+impl TokioClock {
+    /// A clock at `base` now, moving as tokio's time moves.
+    pub fn starting_at(base: DateTime<Utc>) -> Self {
+        TokioClock { base, start: tokio::time::Instant::now() }
+    }
+}
+
+impl Clock for TokioClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.base + self.start.elapsed()
+    }
+}
+
 /// The process-wide default: the wall clock.
 pub fn system() -> Arc<dyn Clock> {
     Arc::new(SystemClock)
@@ -64,6 +86,15 @@ pub fn system() -> Arc<dyn Clock> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_tokio_clock_moves_as_tokio_time_does() {
+        let start = DateTime::from_timestamp(1_800_000_000, 0).expect("time");
+        let clock = TokioClock::starting_at(start);
+        assert_eq!(clock.now(), start);
+        tokio::time::sleep(std::time::Duration::from_secs(86_400)).await;
+        assert_eq!(clock.now(), start + Duration::days(1), "a paused day passes at once");
+    }
 
     #[test]
     fn a_manual_clock_moves_only_forward_and_clones_share_it() {

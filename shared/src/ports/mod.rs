@@ -10,7 +10,7 @@ pub mod queue;
 pub mod table;
 
 pub use blobs::{BlobError, Blobs};
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, SystemClock, TokioClock};
 pub use ids::{Ids, RandomIds, SeededIds};
 pub use queue::MessageQueue;
 pub use table::{Attr, Cond, Item, Table, TableError};

@@ -41,6 +41,8 @@ struct Faults {
     throttled: AtomicBool,
     refusing: AtomicBool,
     lose_next: AtomicU32,
+    /// Each request's service time, in microseconds (tokio's time: free under a paused runtime).
+    latency_micros: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Debug, Clone)]
@@ -72,6 +74,20 @@ impl MemoryTable {
     /// The next `n` requests are throttled (nothing applied).
     pub fn throttle_next(&self, n: u32) {
         self.faults.throttle_next.store(n, Ordering::SeqCst);
+    }
+
+    /// Every request takes `latency` (of tokio's time) before it is served, as DynamoDB's
+    /// few milliseconds do: what a sweep or a release can do in a minute depends on it.
+    pub fn set_latency(&self, latency: std::time::Duration) {
+        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        self.faults.latency_micros.store(micros, Ordering::SeqCst);
+    }
+
+    async fn wait(&self) {
+        let micros = self.faults.latency_micros.load(Ordering::SeqCst);
+        if micros > 0 {
+            tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
+        }
     }
 
     /// Every request is throttled until this is called with `false`.
@@ -212,6 +228,7 @@ fn key_of(item: &Item) -> Option<String> {
 #[async_trait::async_trait]
 impl Table for MemoryTable {
     async fn put(&self, item: Item, condition: Option<&Cond>) -> Result<(), TableError> {
+        self.wait().await;
         const OP: &str = "PutItem";
         let mut state = self.begin(OP)?;
         let key = key_of(&item).ok_or_else(|| rejected(OP, Invalid::Missing(PK.to_owned())))?;
@@ -226,6 +243,7 @@ impl Table for MemoryTable {
     }
 
     async fn get(&self, key: &str, _consistent: bool) -> Result<Option<Item>, TableError> {
+        self.wait().await;
         Ok(self.begin("GetItem")?.items.get(key).cloned())
     }
 
@@ -235,6 +253,7 @@ impl Table for MemoryTable {
         update: &Update,
         cond: Option<&Cond>,
     ) -> Result<Option<Item>, TableError> {
+        self.wait().await;
         const OP: &str = "UpdateItem";
         let mut state = self.begin(OP)?;
         state.check(OP, key, cond)?;
@@ -245,6 +264,7 @@ impl Table for MemoryTable {
     }
 
     async fn delete(&self, key: &str, condition: Option<&Cond>) -> Result<(), TableError> {
+        self.wait().await;
         const OP: &str = "DeleteItem";
         let mut state = self.begin(OP)?;
         state.check(OP, key, condition)?;
@@ -254,6 +274,7 @@ impl Table for MemoryTable {
     }
 
     async fn batch_get(&self, keys: &[String]) -> Result<BatchGot, TableError> {
+        self.wait().await;
         const OP: &str = "BatchGetItem";
         if keys.len() > BATCH_GET_MAX {
             return Err(rejected(OP, Invalid::TooLarge(keys.len())));
@@ -264,6 +285,7 @@ impl Table for MemoryTable {
     }
 
     async fn batch_put(&self, items: Vec<Item>) -> Result<Vec<Item>, TableError> {
+        self.wait().await;
         const OP: &str = "BatchWriteItem";
         if items.len() > BATCH_PUT_MAX {
             return Err(rejected(OP, Invalid::TooLarge(items.len())));
@@ -286,6 +308,7 @@ impl Table for MemoryTable {
     }
 
     async fn query(&self, query: &IndexQuery) -> Result<QueryPage, TableError> {
+        self.wait().await;
         let state = self.begin("Query")?;
         Ok(run_query(&state, query))
     }

@@ -192,3 +192,22 @@ async fn a_job_item_that_does_not_decode_does_not_stop_a_sweep() {
     let report = s.scheduler.tick(now + chrono::Duration::minutes(6)).await.expect("the tick goes on");
     assert_eq!(report.released, 5);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_backlogged_job_is_sent_again_once_a_period_at_one_write_each() {
+    let s = stack();
+    // Queued and never picked up (a backlog, or a lost message): nobody drains the queue.
+    let (job, _) =
+        s.service.enqueue(NewJob { job_type: "noop".into(), ..NewJob::default() }).await.expect("enqueue");
+    tokio::time::sleep(Duration::from_secs(15 * 60)).await;
+    let updates = |s: &Stack| s.table.requests().get("UpdateItem").copied().unwrap_or(0);
+    let before = updates(&s);
+    let mut resent = 0;
+    for _ in 0..45 {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        resent += s.scheduler.tick(s.clock.now()).await.expect("tick").resent;
+    }
+    assert_eq!(resent, 3, "once every 15 minutes");
+    assert_eq!(updates(&s) - before, 3, "one write each time, none refused in between");
+    assert_eq!(s.job(&job.id).await.status, JobStatus::Queued);
+}

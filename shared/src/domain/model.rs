@@ -75,6 +75,10 @@ pub struct Job {
     /// Internal: not part of the API's job.
     #[serde(skip)]
     pub parked: bool,
+    /// When the scheduler last sent a waiting job's message again (lost, or released after a
+    /// pause). Internal: not part of the API's job.
+    #[serde(skip)]
+    pub resent_at: Option<DateTime<Utc>>,
     /// Jobs to enqueue when this one completes: the first now, carrying the rest as its own `next`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub next: Vec<NewJob>,
@@ -169,6 +173,7 @@ impl Job {
             lease_until: None,
             run_id: None,
             parked: false,
+            resent_at: None,
             next: spec.next,
             spilled: Spilled::default(),
         }

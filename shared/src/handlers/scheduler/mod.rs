@@ -174,8 +174,11 @@ impl Scheduler {
             let age = (now - job.due_at()).num_seconds().max(0);
             let oldest = report.oldest_queued_seconds.entry(job.tier).or_insert(0);
             *oldest = (*oldest).max(age);
-            // A parked job has no message on purpose: the pause sweep sends one on resume.
-            if job.due_at() >= due_before || job.parked {
+            // A parked job has no message on purpose: the pause sweep sends one on resume. One
+            // sent again within the period is left alone without a write the table would refuse
+            // (a backlog older than the period would otherwise cost a write per job every run).
+            let resent_lately = job.resent_at.is_some_and(|at| at >= due_before);
+            if job.due_at() >= due_before || job.parked || resent_lately {
                 continue;
             }
             match self.service.store().mark_resent(&job.id, due_before, now).await {

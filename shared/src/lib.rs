@@ -38,7 +38,7 @@ pub mod wiring;
 pub use adapters::aws::{provision, requests};
 pub use adapters::{aws, memory};
 pub use domain::{builtin, context, envelope, model, priority, status, task};
-pub use handlers::{dlq, ingest, scheduler, service, worker};
+pub use handlers::{counter, dlq, ingest, scheduler, service, worker};
 
 pub use config::Config;
 pub use envelope::Envelope;

@@ -81,6 +81,25 @@ pub async fn run_dlq() -> Result<(), RuntimeError> {
     .map_err(RuntimeError::Lambda)
 }
 
+/// The counter Lambda: the table's change stream (through its event source mapping, with a
+/// tumbling window so each batch names its shard) kept as counters. Answers with the first
+/// change not counted, from which the batch comes again.
+pub async fn run_counter() -> Result<(), RuntimeError> {
+    crate::telemetry::init();
+    let (ports, _) = aws_ports().await?;
+    let engine = Arc::new(crate::counter::CounterEngine::from_ports(&ports));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<crate::counter::StreamEvent>| {
+        let engine = engine.clone();
+        async move {
+            let changes = event.payload.changes();
+            let result = engine.count(&changes).await;
+            Ok::<serde_json::Value, LambdaError>(crate::counter::batch_response(&result))
+        }
+    }))
+    .await
+    .map_err(RuntimeError::Lambda)
+}
+
 /// The ingest Lambda: S3 upload notifications (through the ingest queue) become jobs by the
 /// routing rules; a rule naming a type `registry` does not hold stops the start.
 pub async fn run_ingest(registry: Registry) -> Result<(), RuntimeError> {

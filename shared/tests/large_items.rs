@@ -11,7 +11,9 @@ use chrono::{DateTime, Duration, Utc};
 use jobq::api::ApiSettings;
 use jobq::context::JobContext;
 use jobq::memory::{MemoryBlobs, MemoryTable};
-use jobq::ports::table::{BatchGot, Cond, IndexQuery, Item, QueryPage, Returns, Table, TableError, Update};
+use jobq::ports::table::{
+    BatchGot, Cond, IndexQuery, Item, QueryPage, Returns, Table, TableError, TransactUpdate, Update,
+};
 use jobq::ports::{Attr, ManualClock};
 use jobq::service::JobService;
 use jobq::store::{INLINE_MAX, JobStore, ProgressUpdate, RunOutcome};
@@ -304,6 +306,9 @@ impl Table for Spy {
     }
     async fn query(&self, query: &IndexQuery) -> Result<QueryPage, TableError> {
         self.inner.query(query).await
+    }
+    async fn transact_update(&self, updates: &[TransactUpdate]) -> Result<(), TableError> {
+        self.inner.transact_update(updates).await
     }
 }
 

@@ -31,6 +31,9 @@ pub struct TestEnv {
     pub requests: RequestCounter,
     sdk: aws_config::SdkConfig,
     arns: std::sync::Mutex<std::collections::HashMap<PriorityTier, String>>,
+    /// The change stream as counted so far (read with clients of its own, so the request counter
+    /// above sees only what the code under test asks).
+    counted: tokio::sync::Mutex<Option<(jobq::aws::DynamoStreamFeed, Option<String>)>>,
 }
 
 impl TestEnv {
@@ -45,7 +48,29 @@ impl TestEnv {
             panic!("cannot provision on the emulator at {endpoint}: {e:#?}\n{HOW_TO_RUN}")
         });
         let config = Config::from_provisioned(&provisioned);
-        TestEnv { clients, names, provisioned, config, requests, sdk, arns: Default::default() }
+        TestEnv {
+            clients,
+            names,
+            provisioned,
+            config,
+            requests,
+            sdk,
+            arns: Default::default(),
+            counted: Default::default(),
+        }
+    }
+
+    /// What the counter function does in AWS: count the table's change stream up to now.
+    pub async fn count_changes(&self) {
+        let mut counted = self.counted.lock().await;
+        let (feed, after) = counted.get_or_insert_with(|| {
+            (jobq::aws::DynamoStreamFeed::new(&Clients::new(&self.sdk), &self.config.table), None)
+        });
+        let engine = jobq::counter::CounterEngine::new(
+            DynamoJobStore::new(Clients::new(&self.sdk).dynamodb, &self.config.table, self.config.retention),
+            jobq::ports::clock::system(),
+        );
+        *after = jobq::counter::drain(&engine, feed, after.clone()).await.expect("count the change stream");
     }
 
     pub fn store(&self) -> DynamoJobStore {
@@ -128,10 +153,15 @@ impl TestEnv {
             .force_path_style(true)
             .interceptor(counter.clone())
             .build();
+        let streams = aws_sdk_dynamodbstreams::config::Builder::from(&sdk)
+            .endpoint_url(endpoint)
+            .interceptor(counter.clone())
+            .build();
         let clients = Clients {
             dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb),
             sqs: aws_sdk_sqs::Client::from_conf(sqs),
             s3: aws_sdk_s3::Client::from_conf(s3),
+            streams: aws_sdk_dynamodbstreams::Client::from_conf(streams),
         };
         (clients, counter)
     }

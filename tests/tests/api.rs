@@ -81,6 +81,7 @@ async fn a_batch_is_written_and_sent_in_batches_and_summarised() {
 
     let worker = env.worker(Registry::with_builtins(), TestEnv::fast_settings(30));
     env.run_until(&worker, Duration::from_secs(60), || async {
+        env.count_changes().await;
         call(&api, "GET", "/batches/import-7", None).await.1["done"] == json!(true)
     })
     .await;
@@ -246,11 +247,13 @@ async fn stats_pause_and_health_report_the_queue() {
     call(&api, "POST", "/jobs", Some(json!({"type": "fail", "payload": {"retryable": false}}))).await;
     let worker = env.worker(Registry::with_builtins(), TestEnv::fast_settings(30));
     env.run_until(&worker, Duration::from_secs(30), || async {
+        env.count_changes().await;
         let (_, stats) = call(&api, "GET", "/stats", None).await;
         stats["counts"]["completed"] == json!(3) && stats["counts"]["failed"] == json!(1)
     })
     .await;
     call(&api, "POST", "/jobs", Some(json!({"type": "noop", "priority": 0}))).await;
+    env.count_changes().await;
     let (status, stats) = call(&api, "GET", "/stats", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(stats["counts"]["queued"], 1);

@@ -76,6 +76,7 @@ async fn metrics_expose_the_table_and_the_queues_in_the_prometheus_format() {
             ..NewJob::default()
         })
         .await;
+    env.count_changes().await;
     let (status, headers, text) = get_text(&api, "/metrics", Some("s3cret")).await;
     assert_eq!(status, StatusCode::OK, "{text}");
     assert!(
@@ -92,6 +93,7 @@ async fn metrics_expose_the_table_and_the_queues_in_the_prometheus_format() {
     })
     .await;
     assert_eq!(env.job(&failing.id).await.status, JobStatus::Failed);
+    env.count_changes().await;
     let (_, _, text) = get_text(&api, "/metrics", Some("s3cret")).await;
     for sample in [
         "jobq_jobs{status=\"completed\"} 3",

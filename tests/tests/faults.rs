@@ -21,7 +21,7 @@ use jobq::service::{JobService, ServiceError};
 use jobq::store::DynamoJobStore;
 use jobq::task::Registry;
 use jobq::worker::{Worker, WorkerSettings, deliver, poll_once, sqs_event};
-use jobq::{Envelope, JobStatus, NewJob, Priority, PriorityTier};
+use jobq::{Envelope, Job, JobStatus, NewJob, Priority, PriorityTier};
 use jobq_integration_tests::fault_proxy::{Fault, FaultPlan, FaultProxy, Service};
 use jobq_integration_tests::{TestEnv, call};
 use serde_json::{Value, json};
@@ -123,19 +123,18 @@ async fn a_claim_whose_response_is_lost_is_still_the_claimers_and_runs_once() {
 }
 
 #[tokio::test]
-async fn a_finish_and_a_stats_write_whose_responses_are_lost_are_recorded_once() {
+async fn a_finish_whose_response_is_lost_is_recorded_and_counted_once() {
     let env = TestEnv::new().await;
     let (proxy, clients) = scripted(&env).await;
     let worker = Worker::new(&clients, &env.config, Registry::with_builtins(), TestEnv::fast_settings(30));
     // Fails its first attempt: the finish records `retrying` and the retry goes out as a message.
     let job = env.enqueue(NewJob { max_attempts: Some(3), ..spec("fail", json!({"times": 1})) }).await;
-    // UpdateItems of a run: claim, finish, then the batch's statistics. The finish takes effect
-    // with its response lost, and the SDK's two retries fail too: the store sends it again with
-    // the same token and finds it done. Then the statistics' response is lost.
+    // UpdateItems of a run: claim, finish. The finish takes effect with its response lost, and
+    // the SDK's two retries fail too: the store sends it again with the same token and finds it
+    // done.
     proxy.inject_after("DynamoDB:UpdateItem", 1, Fault::DropAfter);
     proxy.inject_next("DynamoDB:UpdateItem", Fault::DropBefore);
     proxy.inject_next("DynamoDB:UpdateItem", Fault::DropBefore);
-    proxy.inject_after("DynamoDB:UpdateItem", 1, Fault::DropAfter);
     let ids = [job.id.clone()];
     env.run_until(&worker, Duration::from_secs(20), || async {
         env.jobs(&ids).await.iter().all(|j| j.status.is_terminal())
@@ -145,33 +144,43 @@ async fn a_finish_and_a_stats_write_whose_responses_are_lost_are_recorded_once()
     let done = env.job(&job.id).await;
     assert_eq!((done.status, done.attempts), (JobStatus::Completed, 2));
     assert_eq!(done.result, Some(json!({"succeeded_on_attempt": 2})));
+    env.count_changes().await;
     let stats = env.store().stats("fail").await.expect("stats");
     assert_eq!((stats.retried, stats.completed, stats.runs), (1, 1, 2), "{stats:?}");
 }
 
 #[tokio::test]
-async fn statistics_that_cannot_be_written_are_kept_and_added_once_with_the_next_batch() {
+async fn a_counting_transaction_whose_response_is_lost_counts_each_change_once() {
     let env = TestEnv::new().await;
     let (proxy, clients) = scripted(&env).await;
-    let worker = Worker::new(&clients, &env.config, Registry::with_builtins(), TestEnv::fast_settings(30));
-    let first = env.enqueue(spec("noop", Value::Null)).await;
-    // Claim and finish pass; the statistics write takes effect with its response lost, then every
-    // further try fails (three tries of three SDK attempts): the worker keeps the counts.
-    proxy.inject_after("DynamoDB:UpdateItem", 2, Fault::DropAfter);
-    for _ in 0..8 {
-        proxy.inject_next("DynamoDB:UpdateItem", Fault::DropBefore);
-    }
-    env.poll(&worker, first.tier, 1).await;
-    assert_eq!(proxy.scripted_left(), 0);
-    assert_eq!(env.job(&first.id).await.status, JobStatus::Completed);
-    let stats = env.store().stats("noop").await.expect("stats");
-    assert_eq!(stats.completed, 1, "the first write did take effect");
+    let worker = env.worker(Registry::with_builtins(), TestEnv::fast_settings(30));
+    let jobs: Vec<Job> =
+        futures::future::join_all((0..3).map(|_| env.enqueue(spec("noop", Value::Null)))).await;
+    let ids: Vec<String> = jobs.iter().map(|j| j.id.clone()).collect();
+    env.run_until(&worker, Duration::from_secs(20), || async {
+        env.jobs(&ids).await.iter().all(|j| j.status.is_terminal())
+    })
+    .await;
 
-    // The next batch sends the kept write again first (refused: already there), then its own.
-    let second = env.enqueue(spec("noop", Value::Null)).await;
-    env.poll(&worker, second.tier, 1).await;
+    // The counter function's transaction takes effect with its answer lost (and the SDK's two
+    // retries fail before reaching the table): the batch comes again from its first change.
+    let store = DynamoJobStore::new(clients.dynamodb.clone(), &env.config.table, env.config.retention);
+    let engine = jobq::counter::CounterEngine::new(store, jobq::ports::clock::system());
+    let feed = jobq::aws::DynamoStreamFeed::new(&clients, &env.config.table);
+    proxy.inject_next("DynamoDB:TransactWriteItems", Fault::DropAfter);
+    proxy.inject_next("DynamoDB:TransactWriteItems", Fault::DropBefore);
+    proxy.inject_next("DynamoDB:TransactWriteItems", Fault::DropBefore);
+    let stopped = jobq::counter::drain(&engine, &feed, None).await.expect_err("the answer was lost");
+    assert_eq!(proxy.scripted_left(), 0);
+    // Delivered again, cut differently (one change, then the rest): each counted once.
+    let changes = jobq::ports::table::ChangeFeed::read(&feed, None, 1000).await.expect("read");
+    assert_eq!(changes.first().map(|c| c.seq.clone()), Some(stopped.first_uncounted.clone()));
+    engine.count(&changes[..1]).await.expect("count the first change again");
+    engine.count(&changes).await.expect("count the whole batch again");
     let stats = env.store().stats("noop").await.expect("stats");
-    assert_eq!((stats.completed, stats.runs), (2, 2), "each run counted once: {stats:?}");
+    assert_eq!((stats.completed, stats.runs), (3, 3), "each run counted once: {stats:?}");
+    let all = env.store().counters(jobq::store::tally::ALL_COUNTER).await.expect("read").expect("counted");
+    assert_eq!(all.statuses, std::collections::BTreeMap::from([(JobStatus::Completed, 3)]));
 }
 
 #[tokio::test]
@@ -636,6 +645,7 @@ async fn with_a_tenth_of_aws_calls_failing_every_job_ends_once() {
 
     // The counters agree with the table: each completion and failure counted exactly once.
     let flaky = (0..jobs).filter(|i| kind_of(*i) == Kind::Flaky).count() as u64;
+    env.count_changes().await;
     for job_type in ["echo", "fail"] {
         let stats = direct.stats(job_type).await.expect("stats");
         let want =

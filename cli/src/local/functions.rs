@@ -1,4 +1,4 @@
-//! The five functions' handlers, built once for the local host from one registry, so the API,
+//! The six functions' handlers, built once for the local host from one registry, so the API,
 //! ingest and scheduler accept exactly the job types the worker runs.
 
 use std::sync::Arc;
@@ -8,6 +8,7 @@ use jobq::Ports;
 use jobq::api::{self, ApiSettings};
 use jobq::aws::Clients;
 use jobq::config::{Config, ConfigError};
+use jobq::counter::CounterEngine;
 use jobq::dlq::DeadLetterHandler;
 use jobq::ingest::{IngestHandler, IngestRules};
 use jobq::provision::Provisioned;
@@ -23,6 +24,7 @@ pub(super) struct Functions {
     pub dead_letters: Arc<DeadLetterHandler>,
     pub ingest: Arc<IngestHandler>,
     pub scheduler: Scheduler,
+    pub counter: CounterEngine,
     pub router: axum::Router,
     /// No `JOBQ_API_TOKEN`: the API answers anyone (the banner says so).
     pub open: bool,
@@ -60,7 +62,8 @@ impl Functions {
         let api_settings = ApiSettings::from_env()?;
         let open = api_settings.token.is_none();
         let router = api::router(JobService::from_ports(&ports, config, job_types), api_settings);
-        Ok(Functions { worker, dead_letters, ingest, scheduler, router, open })
+        let counter = CounterEngine::from_ports(&ports);
+        Ok(Functions { worker, dead_letters, ingest, scheduler, counter, router, open })
     }
 }
 

@@ -60,6 +60,10 @@ pub async fn run_from_env(registry: Registry) -> ExitCode {
     }
 }
 
+/// How often the change stream is read for the counters (the event source mapping's batching
+/// window in AWS is about a second too).
+const COUNT_EVERY: Duration = Duration::from_millis(250);
+
 /// Provision, then serve the API and run the pollers with `registry`'s job types until `shutdown`
 /// resolves; then stop polling, give running batches `shutdown_grace` to finish, and leave the
 /// rest to redelivery.
@@ -82,8 +86,9 @@ pub async fn run(
     let mut tasks = JoinSet::new();
     pollers::spawn_pollers(&mut tasks, &clients, &config, &provisioned, &functions, &settings, &stop_rx)
         .await?;
-    let Functions { scheduler, router, .. } = functions;
+    let Functions { scheduler, counter, router, .. } = functions;
     pollers::spawn_schedule(&mut tasks, scheduler, settings.schedule_every, stop_rx.clone());
+    pollers::spawn_counter(&mut tasks, &clients, &config, counter, COUNT_EVERY, stop_rx.clone());
     let server = spawn_server(listener, router, stop_rx);
 
     shutdown.await;

@@ -6,8 +6,9 @@ use std::future::Future;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use jobq::aws::Clients;
+use jobq::aws::{Clients, DynamoStreamFeed};
 use jobq::config::Config;
+use jobq::counter::{self, CounterEngine};
 use jobq::provision::Provisioned;
 use jobq::queue::TierQueues;
 use jobq::scheduler::Scheduler;
@@ -81,6 +82,32 @@ pub(super) fn spawn_schedule(
         loop {
             if let Err(err) = scheduler.tick(chrono::Utc::now()).await {
                 warn!(error = %err, "scheduler run failed; next run in {} s", every.as_secs());
+            }
+            tokio::select! {
+                _ = stop.wait_for(|stop| *stop) => return,
+                _ = tokio::time::sleep(every) => {}
+            }
+        }
+    });
+}
+
+/// The counter function's event source mapping: read the table's change stream and count it,
+/// from the start of the stream (changes counted before are recognised and skipped).
+pub(super) fn spawn_counter(
+    tasks: &mut JoinSet<()>,
+    clients: &Clients,
+    config: &Config,
+    engine: CounterEngine,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let feed = DynamoStreamFeed::new(clients, &config.table);
+    tasks.spawn(async move {
+        let mut after: Option<String> = None;
+        loop {
+            match counter::drain(&engine, &feed, after.clone()).await {
+                Ok(read_to) => after = read_to,
+                Err(err) => warn!(error = %err, "counting the change stream stopped; trying again"),
             }
             tokio::select! {
                 _ = stop.wait_for(|stop| *stop) => return,

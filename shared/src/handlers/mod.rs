@@ -1,5 +1,6 @@
 //! The handlers: what each Lambda function (and the local host) runs, over the ports.
 
+pub mod counter;
 pub mod dlq;
 pub mod ingest;
 pub mod scheduler;

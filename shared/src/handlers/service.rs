@@ -19,7 +19,8 @@ use crate::priority::{Priority, PriorityTier};
 use crate::queue::{QueueDepth, QueueError, TierQueues};
 use crate::status::{JobEvent, JobStatus};
 use crate::store::{
-    Created, DynamoJobStore, ExternalUpdate, ListQuery, Page, PauseFlags, PauseScope, StoreError, TypeStats,
+    Counters, Created, DynamoJobStore, ExternalUpdate, ListQuery, Page, PauseFlags, PauseScope, StoreError,
+    TypeStats, tally,
 };
 use crate::wiring::Ports;
 
@@ -29,8 +30,8 @@ pub use batch::{BatchReport, BatchVerdict, EntryOutcome, EntryReport, verdict};
 
 /// Pages a bulk operation reads at most in one call (it reports whether more remain).
 const BULK_MAX: usize = 500;
-/// Jobs a batch summary reads at most.
-const BATCH_SUMMARY_MAX: usize = 10_000;
+/// Jobs read for a batch summary before its counters exist (a page: its first second or so).
+const BATCH_SUMMARY_MAX: usize = 500;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -239,22 +240,32 @@ impl JobService {
     }
 
     /// A page of jobs, each as [`JobService::get`] returns it: one bucket read per part kept
-    /// there, none for jobs stored inline.
+    /// there, none for jobs stored inline. A page stops before the job that would take its JSON
+    /// past [`PAGE_BYTES_MAX`] (the cursor then continues from there), so it always fits a
+    /// Lambda response; a first job larger than that alone is returned by itself.
     pub async fn list(
         &self,
         query: &ListQuery,
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page, ServiceError> {
-        let mut page = self.store.list(query, limit, cursor).await?;
-        page.jobs = futures::stream::iter(std::mem::take(&mut page.jobs))
-            .map(|job| self.store.resolve(job))
-            .buffered(8)
-            .collect::<Vec<_>>()
-            .await
-            .into_iter()
-            .collect::<Result<_, _>>()?;
-        Ok(page)
+        let page = self.store.list(query, limit, cursor).await?;
+        let total = page.jobs.len();
+        let mut resolved = futures::stream::iter(page.jobs).map(|job| self.store.resolve(job)).buffered(8);
+        let (mut jobs, mut bytes) = (Vec::new(), 0usize);
+        while let Some(job) = resolved.next().await {
+            let job = job?;
+            bytes += serde_json::to_vec(&job).map_or(0, |body| body.len() + 1);
+            if bytes > PAGE_BYTES_MAX && !jobs.is_empty() {
+                break;
+            }
+            jobs.push(job);
+        }
+        let next_cursor = match jobs.last() {
+            Some(last) if jobs.len() < total => Some(cursor_after(last)),
+            _ => page.next_cursor,
+        };
+        Ok(Page { jobs, next_cursor })
     }
 
     pub async fn cancel(&self, id: &str) -> Result<Job, ServiceError> {
@@ -305,32 +316,28 @@ impl JobService {
         Ok(self.store.resolve(job).await?)
     }
 
+    /// A batch's summary from its counters: one read however many jobs it has. In the second or
+    /// so before the counters first see a new batch, it is read from the jobs themselves.
     pub async fn batch(&self, batch_id: &str) -> Result<BatchSummary, ServiceError> {
-        let query = ListQuery { batch_id: Some(batch_id.to_owned()), ..ListQuery::default() };
-        let mut jobs = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let page = self.store.list(&query, 500, cursor.as_deref()).await?;
-            jobs.extend(page.jobs);
-            match page.next_cursor {
-                Some(next) if jobs.len() < BATCH_SUMMARY_MAX => cursor = Some(next),
-                _ => break,
-            }
+        if let Some(counters) = self.store.counters(&tally::batch_counter(batch_id)).await?
+            && counters.total() > 0
+        {
+            return Ok(batch_summary(batch_id, &counters));
         }
-        if jobs.is_empty() {
+        let query = ListQuery { batch_id: Some(batch_id.to_owned()), ..ListQuery::default() };
+        let page = self.store.list(&query, BATCH_SUMMARY_MAX, None).await?;
+        if page.jobs.is_empty() {
             return Err(ServiceError::BatchNotFound(batch_id.to_owned()));
         }
-        Ok(summarise_batch(batch_id, &jobs))
+        Ok(summarise_batch(batch_id, &page.jobs))
     }
 
+    /// Jobs kept by status (of one type, or all), per-type totals, queue depths and pauses: a
+    /// fixed number of requests however many jobs are kept.
     pub async fn stats(&self, job_type: Option<&str>) -> Result<Stats, ServiceError> {
-        let counts = futures::stream::iter(JobStatus::ALL)
-            .map(|status| async move { self.store.count(status, job_type).await.map(|n| (status, n)) })
-            .buffered(4)
-            .collect::<Vec<_>>()
-            .await
-            .into_iter()
-            .collect::<Result<BTreeMap<_, _>, _>>()?;
+        let key = job_type.map_or_else(|| tally::ALL_COUNTER.to_owned(), tally::type_counter);
+        let counts = self.store.counters(&key).await?.unwrap_or_default().statuses;
+        let counts = JobStatus::ALL.into_iter().map(|s| (s, counts.get(&s).copied().unwrap_or(0))).collect();
         let types: Vec<String> = match job_type {
             Some(t) => vec![t.to_owned()],
             None => self.job_types.iter().cloned().collect(),
@@ -415,6 +422,36 @@ fn enqueued_metric(jobs: &[Job]) {
 
 fn envelope(job: &Job) -> Envelope {
     Envelope::new(&job.id, &job.job_type, job.tier, job.generation)
+}
+
+/// The cursor that continues a listing after `job`.
+fn cursor_after(job: &Job) -> String {
+    crate::store::encode_cursor(&crate::store::keys::sort_key(
+        &crate::model::format_time(job.created_at),
+        &job.id,
+    ))
+}
+
+/// Room for a page of jobs in a Lambda response (6 MB), less the page's own fields.
+pub const PAGE_BYTES_MAX: usize = 5 * 1024 * 1024;
+
+/// Pure: the summary of a batch from its counters.
+pub fn batch_summary(batch_id: &str, counters: &Counters) -> BatchSummary {
+    let total = counters.total();
+    let done = counters.statuses.iter().all(|(status, n)| status.is_terminal() || *n == 0);
+    BatchSummary {
+        batch_id: batch_id.to_owned(),
+        total: usize::try_from(total).unwrap_or(usize::MAX),
+        counts: counters
+            .statuses
+            .iter()
+            .map(|(s, n)| (*s, usize::try_from(*n).unwrap_or(usize::MAX)))
+            .collect(),
+        progress: u8::try_from((counters.progress_sum / total.max(1)).min(100)).unwrap_or(100),
+        done,
+        started_at: counters.started_at,
+        finished_at: if done { counters.finished_at } else { None },
+    }
 }
 
 /// Pure: the summary of a batch's jobs.

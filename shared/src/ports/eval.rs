@@ -100,6 +100,11 @@ fn apply_action(action: &Action, before: &Item, next: &mut Item) -> Result<(), I
         Action::Set(_, value) => {
             next.insert(name, value.clone());
         }
+        Action::SetIfMissing(_, value) => {
+            if !before.contains_key(&name) {
+                next.insert(name, value.clone());
+            }
+        }
         Action::Remove(_) => {
             next.remove(&name);
         }

@@ -140,6 +140,8 @@ pub enum Action {
     AddToSet(String, Vec<String>),
     /// `DELETE a {values}` from a string set.
     DeleteFromSet(String, Vec<String>),
+    /// `SET a = if_not_exists(a, value)`: the first value written stays.
+    SetIfMissing(String, Attr),
 }
 
 impl Action {
@@ -150,7 +152,8 @@ impl Action {
             | Action::Remove(a)
             | Action::AddNumber(a, _)
             | Action::AddToSet(a, _)
-            | Action::DeleteFromSet(a, _) => a,
+            | Action::DeleteFromSet(a, _)
+            | Action::SetIfMissing(a, _) => a,
         }
     }
 }
@@ -282,4 +285,51 @@ pub trait Table: Send + Sync + std::fmt::Debug {
     /// BatchWriteItem puts of at most 25 items; returns the ones left unprocessed.
     async fn batch_put(&self, items: Vec<Item>) -> Result<Vec<Item>, TableError>;
     async fn query(&self, query: &IndexQuery) -> Result<QueryPage, TableError>;
+    /// TransactWriteItems of updates only (at most [`TRANSACT_MAX`], distinct keys): all take
+    /// effect or none. A false condition refuses the whole transaction as
+    /// [`TableError::ConditionFailed`] (with no current item); a conflict with another
+    /// transaction is transient.
+    async fn transact_update(&self, updates: &[TransactUpdate]) -> Result<(), TableError>;
+}
+
+/// DynamoDB's limit of actions in one transaction.
+pub const TRANSACT_MAX: usize = 100;
+
+/// One update of a transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransactUpdate {
+    pub key: String,
+    pub update: Update,
+    pub condition: Option<Cond>,
+}
+
+/// One item's change, as a table's change stream (DynamoDB Streams, new and old images) tells it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    /// The stream shard it came from: one item's changes all come from one shard, in order.
+    pub shard: String,
+    /// Its place in the shard: decimal digits, growing.
+    pub seq: String,
+    pub key: String,
+    pub old: Option<Item>,
+    pub new: Option<Item>,
+}
+
+/// The order of two stream sequence numbers (decimal strings of any length).
+pub fn seq_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+/// A sequence number padded so that text order is number order (DynamoDB's are at most 40 digits).
+pub fn seq_key(seq: &str) -> String {
+    format!("{seq:0>40}")
+}
+
+/// A table's change stream, read in order from where the last read stopped: what the event
+/// source mapping does for the counter function in AWS, and the local host does by polling.
+#[async_trait::async_trait]
+pub trait ChangeFeed: Send + Sync + std::fmt::Debug {
+    /// Up to `limit` changes after `after` (from the oldest kept when `None`), oldest first.
+    async fn read(&self, after: Option<&str>, limit: usize) -> Result<Vec<Change>, TableError>;
 }

@@ -1,83 +1,112 @@
-//! The small items beside the jobs: per-type statistics and the pause flags.
+//! The small items beside the jobs: the counters kept from the change stream, and the pause flags.
 
 use std::collections::BTreeMap;
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 
-use super::attrs::{PAUSE_SCOPES, TYPE};
+use super::attrs::{PAUSE_SCOPES, STARTED_AT, TYPE};
 use super::codec::{Item, n, s};
 use super::keys::{self, PAUSE_PK};
 use super::pause::{PauseFlags, PauseScope};
+use super::tally::{self, Tally};
 use super::write::aws;
-use super::{BatchStats, JobStore, StoreError, TypeStats};
-use crate::ports::table::{Action, Attr, Cmp, Cond, TableError, Update};
+use super::{JobStore, StoreError, TypeStats};
+use crate::ports::table::{Action, Attr, Cmp, Cond, Returns, TableError, TransactUpdate, Update, seq_key};
+use crate::status::JobStatus;
 
-/// Attributes of a stats item that hold a writer's last applied number.
-const WRITER_PREFIX: &str = "w_";
-/// A writer silent this long is dropped from the stats items it wrote to.
-pub const STALE_WRITER: Duration = Duration::hours(24);
-/// Writers dropped per type in one stats write, at most.
-const FORGET_MAX: usize = 16;
+/// How long a shard's checkpoint is kept after its last write: longer than the stream keeps a
+/// change (24 hours), so a change delivered again is always recognised.
+const CHECKPOINT_KEPT: Duration = Duration::hours(48);
+/// The checkpoint's last counted change ([`seq_key`] form).
+const CHECKPOINT_LAST: &str = "last";
+
+/// The checkpoint of one stream shard: how far its changes are counted.
+fn checkpoint_pk(shard: &str) -> String {
+    format!("tally#{shard}")
+}
+
+/// One counter item as read: jobs by status, the type's totals, a batch's progress and times.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Counters {
+    pub statuses: BTreeMap<JobStatus, u64>,
+    pub stats: TypeStats,
+    pub progress_sum: u64,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl Counters {
+    pub fn total(&self) -> u64 {
+        self.statuses.values().sum()
+    }
+}
 
 impl JobStore {
-    /// Add a batch's counters, once: one UpdateItem per job type in the batch, each conditional
-    /// on the item's last number from `writer` being below `seq` (and setting it to `seq`). A
-    /// resend of a write that took effect (its response lost) is refused by that condition, so a
-    /// count is never added twice. `seq` must grow with each call of one writer, and one writer's
-    /// calls must not overlap ([`super::StatsWriter`] sees to both). `forget` lists, per type,
-    /// writers to drop from the item; the result lists, per type written, writers not heard from
-    /// for [`STALE_WRITER`] (so the item does not grow with every worker that ever ran).
-    pub async fn add_stats(
+    /// Add one chunk of a shard's changes (`first` to `last`) to the counters, once: the shard's
+    /// checkpoint moves to `last` in the same transaction, on condition that it is before `first`.
+    /// `Ok(false)`: some of the chunk was counted before (a delivery came again);
+    /// [`JobStore::counted_to`] says how far.
+    pub async fn add_chunk(
         &self,
-        batch: &BatchStats,
-        writer: &str,
-        seq: u64,
-        forget: &BTreeMap<String, Vec<String>>,
-    ) -> Result<BTreeMap<String, Vec<String>>, StoreError> {
-        let stale_before = seq.saturating_sub(STALE_WRITER.num_milliseconds().max(0) as u64);
-        let writer_attribute = format!("{WRITER_PREFIX}{writer}");
-        let condition = Cond::not_exists(&writer_attribute).or(Cond::cmp(&writer_attribute, Cmp::Lt, n(seq)));
-        let updates = batch.by_type.iter().map(|(job_type, stats)| {
-            let mut update = Update::new(vec![
-                Action::Set(TYPE.into(), s(job_type)),
-                Action::Set(writer_attribute.clone(), n(seq)),
-            ]);
-            for (field, value) in TypeStats::FIELDS.iter().zip(stats.values()) {
-                if value > 0 {
-                    update.actions.push(Action::AddNumber((*field).to_owned(), value as i64));
-                }
-            }
-            for name in forget.get(job_type).into_iter().flatten().filter(|name| **name != writer_attribute) {
-                update.actions.push(Action::Remove(name.clone()));
-            }
-            let condition = &condition;
-            async move {
-                let key = keys::stats_pk(job_type);
-                match self.table.update(&key, &update, Some(condition)).await {
-                    Ok(item) => Ok((job_type.clone(), stale_writers(item.as_ref(), stale_before))),
-                    // Our number is already there: this write took effect before.
-                    Err(TableError::ConditionFailed { .. }) => Ok((job_type.clone(), Vec::new())),
-                    Err(err) => Err(aws("UpdateItem(stats)", err)),
-                }
-            }
-        });
-        Ok(futures::future::try_join_all(updates).await?.into_iter().collect())
+        shard: &str,
+        first: &str,
+        last: &str,
+        tally: &Tally,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let checkpoint = Update::new(vec![
+            Action::Set(CHECKPOINT_LAST.into(), s(seq_key(last))),
+            Action::Set(keys::TTL_ATTRIBUTE.into(), n((now + CHECKPOINT_KEPT).timestamp())),
+        ])
+        .returning(Returns::Nothing);
+        let before_first =
+            Cond::not_exists(CHECKPOINT_LAST).or(Cond::cmp(CHECKPOINT_LAST, Cmp::Lt, s(seq_key(first))));
+        let mut updates = vec![TransactUpdate {
+            key: checkpoint_pk(shard),
+            update: checkpoint,
+            condition: Some(before_first),
+        }];
+        updates.extend(tally.counters.iter().filter_map(|(key, delta)| {
+            let actions = delta.actions();
+            (!actions.is_empty()).then(|| TransactUpdate {
+                key: key.clone(),
+                update: Update::new(actions).returning(Returns::Nothing),
+                condition: None,
+            })
+        }));
+        match self.table.transact_update(&updates).await {
+            Ok(()) => Ok(true),
+            Err(TableError::ConditionFailed { .. }) => Ok(false),
+            Err(err) => Err(aws("TransactWriteItems(counters)", err)),
+        }
+    }
+
+    /// The last change of `shard` already counted (none: nothing yet).
+    pub async fn counted_to(&self, shard: &str) -> Result<Option<String>, StoreError> {
+        let item =
+            self.table.get(&checkpoint_pk(shard), true).await.map_err(|e| aws("GetItem(checkpoint)", e))?;
+        let last = item.and_then(|i| i.get(CHECKPOINT_LAST).and_then(Attr::as_str).map(str::to_owned));
+        Ok(last.map(|l| l.trim_start_matches('0').to_owned()))
+    }
+
+    /// One counter item (see [`super::tally`] for the keys); all zero when there is none yet.
+    pub async fn counters(&self, key: &str) -> Result<Option<Counters>, StoreError> {
+        let item = self.table.get(key, false).await.map_err(|e| aws("GetItem(counters)", e))?;
+        Ok(item.as_ref().map(counters_from))
     }
 
     pub async fn stats(&self, job_type: &str) -> Result<TypeStats, StoreError> {
-        let item =
-            self.table.get(&keys::stats_pk(job_type), false).await.map_err(|e| aws("GetItem(stats)", e))?;
-        Ok(item.as_ref().map(stats_from).unwrap_or_default())
+        Ok(self.counters(&tally::type_counter(job_type)).await?.unwrap_or_default().stats)
     }
 
     /// Counters of several job types in one BatchGetItem (types with none are left out).
     pub async fn stats_for(&self, job_types: &[String]) -> Result<Vec<(String, TypeStats)>, StoreError> {
-        let keys = job_types.iter().map(|t| keys::stats_pk(t)).collect();
+        let keys = job_types.iter().map(|t| tally::type_counter(t)).collect();
         let mut found: Vec<(String, TypeStats)> = self
             .batch_get_items(keys)
             .await?
             .iter()
-            .filter_map(|item| Some((item.get(TYPE)?.as_str()?.to_owned(), stats_from(item))))
+            .filter_map(|item| Some((item.get(TYPE)?.as_str()?.to_owned(), counters_from(item).stats)))
             .collect();
         found.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(found)
@@ -102,28 +131,27 @@ impl JobStore {
     }
 }
 
-/// Writer attributes of a stats item whose last number (a time in ms) is below `before`.
-fn stale_writers(item: Option<&Item>, before: u64) -> Vec<String> {
-    let mut stale: Vec<String> = item
-        .into_iter()
-        .flatten()
-        .filter(|(name, value)| {
-            name.starts_with(WRITER_PREFIX) && value.as_i64().is_some_and(|seq| (seq as u64) < before)
-        })
-        .map(|(name, _)| name.clone())
-        .collect();
-    stale.sort();
-    stale.truncate(FORGET_MAX);
-    stale
-}
-
-/// A stats item's counters (missing ones are 0).
-fn stats_from(item: &Item) -> TypeStats {
+/// A counter item's values (missing ones are 0; a count below 0 reads as 0).
+fn counters_from(item: &Item) -> Counters {
+    let number =
+        |field: &str| item.get(field).and_then(Attr::as_i64).and_then(|v| u64::try_from(v).ok()).unwrap_or(0);
     let mut values = [0u64; 7];
     for (slot, field) in values.iter_mut().zip(TypeStats::FIELDS) {
-        *slot = item.get(field).and_then(Attr::as_i64).and_then(|v| u64::try_from(v).ok()).unwrap_or(0);
+        *slot = number(field);
     }
-    TypeStats::from_values(values)
+    let time =
+        |field: &str| item.get(field).and_then(Attr::as_str).and_then(|t| crate::model::parse_time(t).ok());
+    Counters {
+        statuses: JobStatus::ALL
+            .into_iter()
+            .map(|s| (s, number(&tally::status_field(s))))
+            .filter(|(_, n)| *n > 0)
+            .collect(),
+        stats: TypeStats::from_values(values),
+        progress_sum: number(tally::PROGRESS_SUM),
+        started_at: time(STARTED_AT),
+        finished_at: time(tally::FINISHED_AT),
+    }
 }
 
 fn flags_from(item: Option<&Item>) -> PauseFlags {

@@ -12,6 +12,7 @@ mod pause;
 mod reads;
 mod spill;
 mod stats;
+pub mod tally;
 mod watch;
 mod write;
 
@@ -21,11 +22,11 @@ use chrono::{DateTime, Duration, Utc};
 
 pub use attrs::WRITE_TOKEN;
 pub use codec::CorruptItem;
-pub use counters::STALE_WRITER;
+pub use counters::Counters;
 pub use listing::{ListQuery, Page, PartitionPage, decode_cursor, encode_cursor, merge_page};
 pub use pause::{PauseFlags, PauseScope, PauseScopeError};
 pub use spill::{BLOB_PREFIX, INLINE_MAX, SPILL_MAX};
-pub use stats::{BatchStats, Ended, StatsWriter, TypeStats};
+pub use stats::{BatchStats, Ended, TypeStats};
 pub use watch::{DueCursor, DueRow};
 
 use crate::model::{Job, JobFailure};

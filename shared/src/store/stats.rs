@@ -1,10 +1,9 @@
-//! Per-job-type statistics, accumulated over a batch and written once per type per batch.
+//! Per-job-type statistics: the totals a type's counter item keeps (see [`super::tally`]), and
+//! what one worker batch ran, for its metrics.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-
-use super::{DynamoJobStore, StoreError};
 
 /// Counters of one job type. Times are sums in milliseconds; averages divide by `runs`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,110 +94,6 @@ impl BatchStats {
             let mut values = [0u64; 7];
             values.copy_from_slice(&sum);
             *ours = TypeStats::from_values(values);
-        }
-    }
-}
-
-/// A worker's statistics writer: every batch's counts are added exactly once, even when a
-/// write's response is lost and the write is sent again (by the SDK, or by this writer).
-///
-/// Each write carries this writer's id and a number that grows with every write (a time in ms);
-/// the stats item keeps the last number per writer and refuses one not above it
-/// ([`DynamoJobStore::add_stats`]). Writes of one writer go one at a time, in order: batches that
-/// finish meanwhile are merged and go in the next write. A write that still fails after a few
-/// tries is kept, and sent again with its number before the next one, so it is not counted twice
-/// if it did take effect.
-#[derive(Debug)]
-pub struct StatsWriter {
-    id: String,
-    pending: std::sync::Mutex<BatchStats>,
-    state: tokio::sync::Mutex<WriterState>,
-}
-
-#[derive(Debug, Default)]
-struct WriterState {
-    last_seq: u64,
-    unresolved: Option<(u64, BatchStats)>,
-    /// Per type, writers to drop from the item at its next write.
-    forget: BTreeMap<String, Vec<String>>,
-}
-
-/// Tries of one write (each with the SDK's own retries) before it is kept for later.
-const WRITE_TRIES: u32 = 3;
-
-impl Default for StatsWriter {
-    fn default() -> Self {
-        Self::from_ids(&crate::ports::RandomIds)
-    }
-}
-
-impl StatsWriter {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// A writer whose id is drawn from `ids` (seeded in the simulation, so a run replays).
-    pub fn from_ids(ids: &dyn crate::ports::Ids) -> Self {
-        let mut id = ids.token();
-        id.truncate(12);
-        StatsWriter { id, pending: std::sync::Mutex::default(), state: tokio::sync::Mutex::default() }
-    }
-
-    /// Add `batch` (and anything left from before). An error means the counts are kept for the
-    /// next call, not lost and not doubled.
-    pub async fn add(&self, store: &DynamoJobStore, batch: &BatchStats) -> Result<(), StoreError> {
-        if !batch.is_empty()
-            && let Ok(mut pending) = self.pending.lock()
-        {
-            pending.merge(batch);
-        }
-        let mut state = self.state.lock().await;
-        if let Some((seq, unresolved)) = state.unresolved.take()
-            && let Err(err) = self.write(store, &mut state, seq, &unresolved).await
-        {
-            state.unresolved = Some((seq, unresolved));
-            return Err(err);
-        }
-        let batch = match self.pending.lock() {
-            Ok(mut pending) => std::mem::take(&mut *pending),
-            Err(_) => return Ok(()),
-        };
-        if batch.is_empty() {
-            return Ok(()); // written by the call that held the lock before us
-        }
-        let now_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
-        let seq = now_ms.max(state.last_seq + 1);
-        state.last_seq = seq;
-        if let Err(err) = self.write(store, &mut state, seq, &batch).await {
-            state.unresolved = Some((seq, batch));
-            return Err(err);
-        }
-        Ok(())
-    }
-
-    async fn write(
-        &self,
-        store: &DynamoJobStore,
-        state: &mut WriterState,
-        seq: u64,
-        batch: &BatchStats,
-    ) -> Result<(), StoreError> {
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            match store.add_stats(batch, &self.id, seq, &state.forget).await {
-                Ok(stale) => {
-                    for job_type in batch.by_type.keys() {
-                        state.forget.remove(job_type);
-                    }
-                    state.forget.extend(stale.into_iter().filter(|(_, writers)| !writers.is_empty()));
-                    return Ok(());
-                }
-                Err(err) if err.is_transient() && tries < WRITE_TRIES => {
-                    tokio::time::sleep(std::time::Duration::from_millis(100 << tries)).await;
-                }
-                Err(err) => return Err(err),
-            }
         }
     }
 }

@@ -73,6 +73,9 @@ impl Expressions {
             let name = self.name(action.attr());
             match action {
                 Action::Set(_, v) => set.push(format!("{name} = {}", self.value(to_aws(v)))),
+                Action::SetIfMissing(_, v) => {
+                    set.push(format!("{name} = if_not_exists({name}, {})", self.value(to_aws(v))))
+                }
                 Action::Increment(_, by) => {
                     set.push(format!("{name} = {name} + {}", self.value(AttributeValue::N(by.to_string()))))
                 }

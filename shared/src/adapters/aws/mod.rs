@@ -6,12 +6,14 @@ pub mod provision;
 pub mod requests;
 pub mod s3;
 pub mod sqs;
+pub mod streams;
 pub mod table;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
 pub use s3::S3Blobs;
 pub use sqs::SqsMessageQueue;
+pub use streams::DynamoStreamFeed;
 pub use table::DynamoTable;
 
 use crate::requests::RequestCounter;
@@ -21,6 +23,8 @@ pub struct Clients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub s3: aws_sdk_s3::Client,
+    /// The table's change stream, for hosts with no event source mapping (the local host).
+    pub streams: aws_sdk_dynamodbstreams::Client,
 }
 
 impl Clients {
@@ -40,6 +44,7 @@ impl Clients {
     fn build(config: &SdkConfig, counter: Option<&RequestCounter>) -> Self {
         let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(config);
         let mut sqs = aws_sdk_sqs::config::Builder::from(config);
+        let mut streams = aws_sdk_dynamodbstreams::config::Builder::from(config);
         // Emulators serve buckets by path, not by virtual host name.
         let mut s3 =
             aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some());
@@ -47,11 +52,13 @@ impl Clients {
             dynamodb = dynamodb.interceptor(counter.clone());
             sqs = sqs.interceptor(counter.clone());
             s3 = s3.interceptor(counter.clone());
+            streams = streams.interceptor(counter.clone());
         }
         Clients {
             dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb.build()),
             sqs: aws_sdk_sqs::Client::from_conf(sqs.build()),
             s3: aws_sdk_s3::Client::from_conf(s3.build()),
+            streams: aws_sdk_dynamodbstreams::Client::from_conf(streams.build()),
         }
     }
 }

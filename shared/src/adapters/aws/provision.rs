@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 
@@ -57,6 +57,14 @@ pub async fn provision(clients: &Clients, names: &ResourceNames) -> Result<Provi
     })
 }
 
+/// The change stream the counters are kept from: every change, with the item before and after.
+fn changes() -> Result<StreamSpecification, aws_sdk_dynamodb::error::BuildError> {
+    StreamSpecification::builder()
+        .stream_enabled(true)
+        .stream_view_type(StreamViewType::NewAndOldImages)
+        .build()
+}
+
 async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), ProvisionError> {
     let string_attr = |name: &str| {
         AttributeDefinition::builder()
@@ -76,6 +84,7 @@ async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<
         .create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
+        .stream_specification(changes().map_err(|e| failed(table, e))?)
         .attribute_definitions(string_attr(PK)?)
         .key_schema(key(PK, KeyType::Hash)?);
     for index in INDEXES {
@@ -106,13 +115,31 @@ async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<
         Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => {}
         Err(e) => return Err(failed(table, e)),
     }
+    finish_table(client, table).await
+}
+
+/// Once the table exists: wait for it, and make sure its stream and TTL are on.
+async fn finish_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), ProvisionError> {
     // Wait for ACTIVE (instant on emulators, seconds on AWS).
+    let mut streaming = false;
     for _ in 0..120 {
         let out = client.describe_table().table_name(table).send().await.map_err(|e| failed(table, e))?;
+        streaming = out.table().and_then(|t| t.stream_specification()).is_some_and(|s| s.stream_enabled());
         if out.table().and_then(|t| t.table_status()).is_some_and(|s| s.as_str() == "ACTIVE") {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    // A table made before counters came from its stream.
+    if !streaming {
+        let spec = changes().map_err(|e| failed(table, e))?;
+        client
+            .update_table()
+            .table_name(table)
+            .stream_specification(spec)
+            .send()
+            .await
+            .map_err(|e| failed(table, e))?;
     }
     let ttl = client.describe_time_to_live().table_name(table).send().await.map_err(|e| failed(table, e))?;
     let ttl_on = ttl

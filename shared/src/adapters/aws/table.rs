@@ -4,16 +4,17 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, KeysAndAttributes, PutRequest, ReturnValue, ReturnValuesOnConditionCheckFailure, Select,
-    WriteRequest,
+    TransactWriteItem, Update as AwsUpdate, WriteRequest,
 };
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 use super::expr::{Expressions, from_aws, to_aws};
 use crate::ports::table::{
-    Attr, BatchGot, Cmp, Cond, IndexQuery, Item, QueryPage, Returns, Table, TableError,
+    Attr, BatchGot, Cmp, Cond, IndexQuery, Item, QueryPage, Returns, Table, TableError, TransactUpdate,
 };
 use crate::store::keys::PK;
 
@@ -280,4 +281,62 @@ impl Table for DynamoTable {
             last_key: out.last_evaluated_key().map(to_item),
         })
     }
+
+    async fn transact_update(&self, updates: &[TransactUpdate]) -> Result<(), TableError> {
+        const OP: &str = "TransactWriteItems";
+        let items = updates
+            .iter()
+            .map(|u| {
+                transact_item(&self.name, u)
+                    .map_err(|e| TableError::Rejected { operation: OP, source: Box::new(e) })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let err = match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+            Ok(_) => return Ok(()),
+            Err(err) => err,
+        };
+        let reasons: Vec<String> = match err.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(e)) => {
+                e.cancellation_reasons().iter().filter_map(|r| r.code().map(str::to_owned)).collect()
+            }
+            _ => Vec::new(),
+        };
+        if reasons.iter().any(|code| code == "ConditionalCheckFailed") {
+            return Err(TableError::ConditionFailed { operation: OP, current: None });
+        }
+        let conflict = matches!(
+            err.as_service_error(),
+            Some(TransactWriteItemsError::TransactionInProgressException(_))
+        ) || reasons.iter().any(|code| {
+            matches!(
+                code.as_str(),
+                "TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded"
+            )
+        });
+        match conflict {
+            true => {
+                Err(TableError::Transient { operation: OP, source: crate::aws::with_context(Box::new(err)) })
+            }
+            false => Err(classify(OP, err, None)),
+        }
+    }
+}
+
+/// One update of a TransactWriteItems request, its expressions its own.
+fn transact_item(
+    table: &str,
+    u: &TransactUpdate,
+) -> Result<TransactWriteItem, aws_sdk_dynamodb::error::BuildError> {
+    let mut e = Expressions::default();
+    let expression = e.update(&u.update);
+    let condition = u.condition.as_ref().map(|c| e.condition(c));
+    let update = AwsUpdate::builder()
+        .table_name(table)
+        .set_key(Some(key(&u.key)))
+        .update_expression(expression)
+        .set_condition_expression(condition)
+        .set_expression_attribute_names(Some(e.names))
+        .set_expression_attribute_values((!e.values.is_empty()).then_some(e.values))
+        .build()?;
+    Ok(TransactWriteItem::builder().update(update).build())
 }

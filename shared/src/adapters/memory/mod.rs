@@ -7,4 +7,4 @@ pub mod table;
 
 pub use blobs::MemoryBlobs;
 pub use queues::{MemoryQueues, QueueSettings, Redrive};
-pub use table::MemoryTable;
+pub use table::{MemoryChanges, MemoryTable};

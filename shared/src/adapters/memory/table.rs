@@ -17,8 +17,10 @@ use chrono::Duration;
 
 use crate::ports::clock::{Clock, SystemClock};
 use crate::ports::eval::{self, ITEM_SIZE_MAX, Invalid};
+use crate::ports::table::seq_order;
 use crate::ports::table::{
-    Attr, BatchGot, Cond, IndexQuery, Item, QueryPage, Returns, Table, TableError, Update,
+    Attr, BatchGot, Change, ChangeFeed, Cond, IndexQuery, Item, QueryPage, Returns, TRANSACT_MAX, Table,
+    TableError, TransactUpdate, Update,
 };
 use crate::store::keys::{INDEXES, IndexDef, PK, TTL_ATTRIBUTE};
 
@@ -33,6 +35,9 @@ struct State {
     /// Per index name: (index partition, index sort key) -> table key.
     indexes: HashMap<&'static str, BTreeMap<(String, String), String>>,
     requests: BTreeMap<&'static str, u64>,
+    /// The change stream, when one is read ([`MemoryTable::changes`]).
+    changes: Option<std::collections::VecDeque<Change>>,
+    last_seq: u64,
 }
 
 #[derive(Debug, Default)]
@@ -106,6 +111,19 @@ impl MemoryTable {
         self.faults.lose_next.store(n, Ordering::SeqCst);
     }
 
+    /// The table's change stream, recorded from now on (as enabling DynamoDB Streams with new and
+    /// old images). One reader: a read after a sequence number lets go of the changes up to it.
+    pub fn changes(&self) -> MemoryChanges {
+        let mut state = self.lock();
+        state.changes.get_or_insert_with(Default::default);
+        MemoryChanges { table: self.clone() }
+    }
+
+    /// Changes recorded and not yet let go of.
+    pub fn changes_pending(&self) -> usize {
+        self.lock().changes.as_ref().map_or(0, std::collections::VecDeque::len)
+    }
+
     /// Requests answered so far, by operation (throttled ones included).
     pub fn requests(&self) -> BTreeMap<&'static str, u64> {
         self.lock().requests.clone()
@@ -175,12 +193,25 @@ impl MemoryTable {
 impl State {
     /// Replace (or delete) the item at `key`, moving its index entries with it.
     fn store(&mut self, key: &str, item: Option<Item>) {
-        if let Some(old) = self.items.remove(key) {
+        let old = self.items.remove(key);
+        if let Some(old) = &old {
             for index in INDEXES {
-                if let Some(entry) = index_entry(&index, &old) {
+                if let Some(entry) = index_entry(&index, old) {
                     self.indexes.entry(index.name).or_default().remove(&entry);
                 }
             }
+        }
+        if let Some(changes) = &mut self.changes
+            && (old.is_some() || item.is_some())
+        {
+            self.last_seq += 1;
+            changes.push_back(Change {
+                shard: "memory".into(),
+                seq: self.last_seq.to_string(),
+                key: key.to_owned(),
+                old,
+                new: item.clone(),
+            });
         }
         if let Some(item) = item {
             for index in INDEXES {
@@ -311,6 +342,58 @@ impl Table for MemoryTable {
         self.wait().await;
         let state = self.begin("Query")?;
         Ok(run_query(&state, query))
+    }
+
+    async fn transact_update(&self, updates: &[TransactUpdate]) -> Result<(), TableError> {
+        self.wait().await;
+        self.transact(updates)
+    }
+}
+
+impl MemoryTable {
+    fn transact(&self, updates: &[TransactUpdate]) -> Result<(), TableError> {
+        const OP: &str = "TransactWriteItems";
+        let mut state = self.begin(OP)?;
+        let keys: std::collections::BTreeSet<&str> = updates.iter().map(|u| u.key.as_str()).collect();
+        if updates.len() > TRANSACT_MAX || keys.len() < updates.len() {
+            return Err(rejected(OP, Invalid::TooLarge(updates.len())));
+        }
+        let mut next = Vec::with_capacity(updates.len());
+        for u in updates {
+            let current = state.items.get(&u.key);
+            if let Some(condition) = &u.condition
+                && !eval::holds(condition, current)
+            {
+                return Err(TableError::ConditionFailed { operation: OP, current: None });
+            }
+            let item = eval::apply(&u.update, current, (PK, &u.key)).map_err(|e| rejected(OP, e))?;
+            next.push((u.key.clone(), item));
+        }
+        for (key, item) in next {
+            state.store(&key, Some(item));
+        }
+        drop(state);
+        self.answer(OP, ())
+    }
+}
+
+/// The change stream of a [`MemoryTable`].
+#[derive(Debug, Clone)]
+pub struct MemoryChanges {
+    table: MemoryTable,
+}
+
+#[async_trait::async_trait]
+impl ChangeFeed for MemoryChanges {
+    async fn read(&self, after: Option<&str>, limit: usize) -> Result<Vec<Change>, TableError> {
+        self.table.wait().await;
+        let mut state = self.table.begin("GetRecords")?;
+        let changes = state.changes.get_or_insert_with(Default::default);
+        let done = |c: &Change| after.is_some_and(|a| seq_order(&c.seq, a).is_le());
+        while changes.front().is_some_and(done) {
+            changes.pop_front();
+        }
+        Ok(changes.iter().take(limit).cloned().collect())
     }
 }
 

@@ -28,7 +28,7 @@ use crate::ports::{Clock, Ids};
 use crate::priority::{PerTier, PriorityTier};
 use crate::queue::TierQueues;
 use crate::status::JobStatus;
-use crate::store::{DynamoJobStore, Ended, PauseFlags, RunOutcome, StatsWriter, StoreError};
+use crate::store::{DynamoJobStore, Ended, PauseFlags, RunOutcome, StoreError};
 use crate::task::{Handler, JobError, Registry};
 
 /// What one record did: what happens to its message, and the run it counts (if one ended).
@@ -43,7 +43,6 @@ pub struct Worker {
     pub(super) registry: Arc<Registry>,
     pub(super) settings: WorkerSettings,
     pub(super) pause: Mutex<Option<(Instant, PauseFlags)>>,
-    pub(super) stats: StatsWriter,
     /// Where record times come from. Timeouts and the ticker run on tokio's time.
     pub(super) clock: Arc<dyn Clock>,
     /// Where backoff jitter comes from (seeded in the simulation, so a run replays).
@@ -70,7 +69,6 @@ impl Worker {
             registry: Arc::new(registry),
             settings,
             pause: Mutex::new(None),
-            stats: StatsWriter::from_ids(ports.ids.as_ref()),
             clock: ports.clock.clone(),
             ids: ports.ids.clone(),
         }
@@ -82,9 +80,8 @@ impl Worker {
         self
     }
 
-    /// The same worker, drawing jitter and its stats writer's id from `ids`.
+    /// The same worker, drawing jitter from `ids`.
     pub fn with_ids(mut self, ids: Arc<dyn Ids>) -> Self {
-        self.stats = StatsWriter::from_ids(ids.as_ref());
         self.ids = ids;
         self
     }
@@ -114,13 +111,8 @@ impl Worker {
             .collect()
             .await;
 
+        // Counters come from the table's change stream (see `store::tally`): nothing to write here.
         let summary = BatchSummary::of(results);
-        if !summary.stats.is_empty()
-            && let Err(err) = self.stats.add(&self.store, &summary.stats).await
-        {
-            // Kept, and added with the next batch's (once: see StatsWriter).
-            warn!(error = %err, "could not record batch statistics yet");
-        }
         summary.metrics.values().for_each(|set| set.emit());
         batch_response(summary.failed)
     }

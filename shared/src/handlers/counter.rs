@@ -7,6 +7,7 @@
 //! whatever is delivered twice, and a crash anywhere loses nothing (the stream still holds what
 //! was not counted). The local host and tests read the stream themselves ([`drain`]).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -53,43 +54,54 @@ impl CounterEngine {
     }
 
     /// Count `changes` (in stream order). Returns how many chunks were written.
+    ///
+    /// Each shard's checkpoint is read first and what it covers skipped, so a transaction is
+    /// refused only when two counters race on one shard (an emulator rolls its whole table back
+    /// on a refused transaction, losing writes made meanwhile).
     pub async fn count(&self, changes: &[Change]) -> Result<usize, CountError> {
+        let mut checkpoints: HashMap<String, String> = HashMap::new();
         let mut written = 0;
         let mut at = 0;
         while at < changes.len() {
             let shard = &changes[at].shard;
+            let stopped = |source: StoreError| CountError {
+                first_uncounted: changes[at].seq.clone(),
+                source: source.into(),
+            };
+            if !checkpoints.contains_key(shard) {
+                let counted = self.store.counted_to(shard).await.map_err(stopped)?.unwrap_or_default();
+                checkpoints.insert(shard.clone(), counted);
+            }
+            let counted = &checkpoints[shard];
             let same_shard = changes[at..].iter().take_while(|c| c.shard == *shard).count();
+            let skipped = changes[at..at + same_shard]
+                .iter()
+                .take_while(|c| seq_order(&c.seq, counted).is_le())
+                .count();
+            if skipped > 0 {
+                info!(shard = %shard, first = %changes[at].seq, counted_to = %counted, skipped, "changes counted before");
+                at += skipped;
+                continue;
+            }
             let (taken, tally) = next_chunk(&changes[at..at + same_shard]);
             let (first, last) = (&changes[at].seq, &changes[at + taken - 1].seq);
-            let stopped =
-                |source: StoreError| CountError { first_uncounted: first.clone(), source: source.into() };
-            if tally.is_empty()
-                || self
+            if !tally.is_empty()
+                && !self
                     .store
                     .add_chunk(shard, first, last, &tally, self.clock.now())
                     .await
                     .map_err(stopped)?
             {
-                written += usize::from(!tally.is_empty());
-                at += taken;
-                continue;
-            }
-            // Counted before, up to some change: go on after it.
-            let counted = self.store.counted_to(shard).await.map_err(stopped)?.unwrap_or_default();
-            let skipped = changes[at..at + same_shard]
-                .iter()
-                .take_while(|c| seq_order(&c.seq, &counted).is_le())
-                .count();
-            info!(shard = %shard, first = %first, counted_to = %counted, skipped, "changes counted before");
-            if skipped == 0 {
-                // The checkpoint is not past `first`, yet refused it: another counter of this
-                // shard moved it meanwhile. Stop here; the batch comes again.
+                // Refused: another counter of this shard moved the checkpoint meanwhile.
+                checkpoints.remove(shard);
                 return Err(CountError {
                     first_uncounted: first.clone(),
                     source: CountFailure::CheckpointMoved(shard.clone()),
                 });
             }
-            at += skipped;
+            written += usize::from(!tally.is_empty());
+            checkpoints.insert(shard.clone(), last.clone());
+            at += taken;
         }
         Ok(written)
     }
@@ -110,6 +122,7 @@ pub async fn drain(
         let Some(last) = changes.last().map(|c| c.seq.clone()) else {
             return Ok(after);
         };
+        tracing::debug!(read = changes.len(), after = ?after, last = %last, "counting changes");
         engine.count(&changes).await?;
         after = Some(last);
     }

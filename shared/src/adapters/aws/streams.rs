@@ -128,6 +128,11 @@ impl ChangeFeed for DynamoStreamFeed {
             }
         };
         let changes: Vec<Change> = out.records().iter().filter_map(|r| change_of(&shard_id, r)).collect();
+        if out.records().is_empty() {
+            // Caught up: ask for a fresh iterator next time (an emulator's iterator can go stale
+            // when a refused transaction rolls its table back).
+            position.shard = None;
+        }
         if let Some(last) = changes.last() {
             position.returned = Some(last.seq.clone());
         }

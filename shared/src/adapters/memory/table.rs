@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::Duration;
 
+use super::capacity::{Classifier, Meter, WriteUnits};
 use crate::ports::clock::{Clock, SystemClock};
 use crate::ports::eval::{self, ITEM_SIZE_MAX, Invalid};
 use crate::ports::table::{
@@ -33,6 +34,8 @@ struct State {
     /// Per index name: (index partition, index sort key) -> table key.
     indexes: HashMap<&'static str, BTreeMap<(String, String), String>>,
     requests: BTreeMap<&'static str, u64>,
+    /// Write units charged (see [`super::capacity`]).
+    meter: Meter,
 }
 
 #[derive(Debug, Default)]
@@ -109,6 +112,21 @@ impl MemoryTable {
     /// Requests answered so far, by operation (throttled ones included).
     pub fn requests(&self) -> BTreeMap<&'static str, u64> {
         self.lock().requests.clone()
+    }
+
+    /// Write units charged so far, as DynamoDB would charge them (see [`super::capacity`]).
+    pub fn write_units(&self) -> WriteUnits {
+        self.lock().meter.units.clone()
+    }
+
+    pub fn reset_write_units(&self) {
+        self.lock().meter.units = WriteUnits::default();
+    }
+
+    /// From now on, write units are also tallied by step, as `classify` names each write
+    /// (e.g. [`super::capacity::job_step`]).
+    pub fn classify_writes(&self, classify: Classifier) {
+        self.lock().meter.classify = Some(classify);
     }
 
     pub fn len(&self) -> usize {
@@ -192,10 +210,22 @@ impl State {
         }
     }
 
-    fn check(&self, operation: &'static str, key: &str, condition: Option<&Cond>) -> Result<(), TableError> {
+    /// A write that took effect (TTL deletions use [`State::store`]: they are free).
+    fn write(&mut self, operation: &'static str, key: &str, item: Option<Item>) {
+        self.meter.applied(operation, key, self.items.get(key), item.as_ref());
+        self.store(key, item);
+    }
+
+    fn check(
+        &mut self,
+        operation: &'static str,
+        key: &str,
+        condition: Option<&Cond>,
+    ) -> Result<(), TableError> {
         let current = self.items.get(key);
         match condition {
             Some(condition) if !eval::holds(condition, current) => {
+                self.meter.refused(operation, current);
                 Err(TableError::ConditionFailed { operation, current: current.cloned().map(Box::new) })
             }
             _ => Ok(()),
@@ -237,7 +267,7 @@ impl Table for MemoryTable {
             return Err(rejected(OP, Invalid::TooLarge(size)));
         }
         state.check(OP, &key, condition)?;
-        state.store(&key, Some(item));
+        state.write(OP, &key, Some(item));
         drop(state);
         self.answer(OP, ())
     }
@@ -258,7 +288,7 @@ impl Table for MemoryTable {
         let mut state = self.begin(OP)?;
         state.check(OP, key, cond)?;
         let next = eval::apply(update, state.items.get(key), (PK, key)).map_err(|e| rejected(OP, e))?;
-        state.store(key, Some(next.clone()));
+        state.write(OP, key, Some(next.clone()));
         drop(state);
         self.answer(OP, (update.returns == Returns::AllNew).then_some(next))
     }
@@ -268,7 +298,7 @@ impl Table for MemoryTable {
         const OP: &str = "DeleteItem";
         let mut state = self.begin(OP)?;
         state.check(OP, key, condition)?;
-        state.store(key, None);
+        state.write(OP, key, None);
         drop(state);
         self.answer(OP, ())
     }
@@ -301,7 +331,7 @@ impl Table for MemoryTable {
             keyed.push((key, item));
         }
         for (key, item) in keyed {
-            state.store(&key, Some(item));
+            state.write(OP, &key, Some(item));
         }
         drop(state);
         self.answer(OP, Vec::new())

@@ -304,6 +304,7 @@ mod tests {
         let mut retyped = old.clone();
         retyped.insert("type".into(), Attr::s("echo"));
         assert_eq!(index_change(&BY_STATUS, Some(&old), Some(&retyped)), IndexChange::Update);
+        assert_eq!(index_units(&BY_STATUS, Some(&old), Some(&retyped)), 1);
         let mut progressed = old.clone();
         progressed.insert("progress".into(), Attr::n(50));
         assert_eq!(index_units(&BY_STATUS, Some(&old), Some(&progressed)), 0);

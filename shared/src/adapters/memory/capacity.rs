@@ -6,7 +6,9 @@
 //!   (PutItem replacing an item, UpdateItem), of the deleted item (DeleteItem), and at least one.
 //!   BatchWriteItem charges each item as its own PutItem, rounded up each.
 //! - A write refused by its condition still costs the table: one unit per started 1 KB of the
-//!   item it found, at least one. It writes no index.
+//!   item it found, at least one (the guide's conditional-writes page; its capacity page counts
+//!   the larger of that and the item attempted: the same unless the attempted item spans more
+//!   kilobytes). It writes no index.
 //! - Each global secondary index costs, per write, by how the item's entry changes: it enters the
 //!   index (both index keys now present): one put; it leaves: one delete; an index key changes:
 //!   a delete and a put; same keys, a projected attribute changed: one update; nothing projected
@@ -16,7 +18,7 @@
 //! - TTL deletions are free (the in-memory table's `expire` charges nothing).
 //!
 //! Why computed rather than asked: DynamoDB answers `ReturnConsumedCapacity` with these figures,
-//! but the emulator (moto 5.2) does not: PutItem and DeleteItem answer a constant 1.0 whatever the
+//! but the emulator (moto 5.2.5) does not: PutItem and DeleteItem answer a constant 1.0 whatever the
 //! item's size and however many indexes the write touched, and UpdateItem answers nothing. So no
 //! conformance case can hold these rules to the emulator; they follow the DynamoDB Developer Guide
 //! ("Capacity unit consumption for write operations", "Provisioned throughput considerations for

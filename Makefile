@@ -57,7 +57,7 @@ unit:
 integration: venv
 	scripts/with-emulator.sh $(CARGO) test -p jobq-integration-tests
 
-## bench: figures as JSON lines (requests per job, end-to-end throughput and latency, emulator capacity, priority under load, cold start, worker memory, bootstrap sizes, worker CPU per job); not part of make test
+## bench: figures as JSON lines (requests per job, end-to-end throughput and latency, emulator capacity, priority under load, cold start, worker memory, bootstrap sizes, worker CPU per job, write units per job); not part of make test
 bench: venv
 	$(CARGO) build --release --bin jobq-api --bin jobq-worker --bin jobq-dlq --bin jobq-counter --bin jobq-ingest --bin jobq-scheduler --bin jobq-local --bin jobq-bench
 	@# Criterion's report goes to stderr; jobq-bench prints its figure from criterion's estimates.

@@ -17,3 +17,4 @@ pub mod requests;
 pub mod sweeps;
 pub mod worker_cpu;
 pub mod worker_rss;
+pub mod wru;

@@ -2,14 +2,14 @@
 //!
 //! `jobq-bench` runs every figure; `jobq-bench FIGURE...` runs some: requests, e2e, capacity
 //! (runs e2e too, and counts the mix unless requests ran), priority, cold_start, worker_rss,
-//! bootstrap_size, worker_cpu, sweeps (in memory). Needs an emulator (AWS_ENDPOINT_URL) and the release binaries
-//! next to this one; `make bench` provides both.
+//! bootstrap_size, worker_cpu, sweeps and wru (these two in memory). Needs an emulator
+//! (AWS_ENDPOINT_URL) and the release binaries next to this one; `make bench` provides both.
 
 use jobq_bench::{
-    artifacts, capacity, cold_start, e2e, figure, priority, requests, sweeps, worker_cpu, worker_rss,
+    artifacts, capacity, cold_start, e2e, figure, priority, requests, sweeps, worker_cpu, worker_rss, wru,
 };
 
-const FIGURES: [&str; 9] = [
+const FIGURES: [&str; 10] = [
     "requests",
     "e2e",
     "capacity",
@@ -19,6 +19,7 @@ const FIGURES: [&str; 9] = [
     "bootstrap_size",
     "worker_cpu",
     "sweeps",
+    "wru",
 ];
 
 #[tokio::main]
@@ -69,6 +70,9 @@ async fn main() -> std::process::ExitCode {
     }
     if want("sweeps") {
         sweeps::run().await;
+    }
+    if want("wru") {
+        wru::run().await;
     }
     std::process::ExitCode::SUCCESS
 }

@@ -2,6 +2,7 @@
 //! the conformance suite (`tests/src/conformance`).
 
 pub mod blobs;
+pub mod capacity;
 pub mod queues;
 pub mod table;
 

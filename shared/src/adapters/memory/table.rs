@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::Duration;
 
+use super::capacity::{Classifier, Meter, WriteUnits};
 use crate::ports::clock::{Clock, SystemClock};
 use crate::ports::eval::{self, ITEM_SIZE_MAX, Invalid};
 use crate::ports::table::seq_order;
@@ -38,6 +39,8 @@ struct State {
     /// The change stream, when one is read ([`MemoryTable::changes`]).
     changes: Option<std::collections::VecDeque<Change>>,
     last_seq: u64,
+    /// Write units charged (see [`super::capacity`]).
+    meter: Meter,
 }
 
 #[derive(Debug, Default)]
@@ -127,6 +130,21 @@ impl MemoryTable {
     /// Requests answered so far, by operation (throttled ones included).
     pub fn requests(&self) -> BTreeMap<&'static str, u64> {
         self.lock().requests.clone()
+    }
+
+    /// Write units charged so far, as DynamoDB would charge them (see [`super::capacity`]).
+    pub fn write_units(&self) -> WriteUnits {
+        self.lock().meter.units.clone()
+    }
+
+    pub fn reset_write_units(&self) {
+        self.lock().meter.units = WriteUnits::default();
+    }
+
+    /// From now on, write units are also tallied by step, as `classify` names each write
+    /// (e.g. [`super::capacity::job_step`]).
+    pub fn classify_writes(&self, classify: Classifier) {
+        self.lock().meter.classify = Some(classify);
     }
 
     pub fn len(&self) -> usize {
@@ -223,10 +241,22 @@ impl State {
         }
     }
 
-    fn check(&self, operation: &'static str, key: &str, condition: Option<&Cond>) -> Result<(), TableError> {
+    /// A write that took effect (TTL deletions use [`State::store`]: they are free).
+    fn write(&mut self, operation: &'static str, key: &str, item: Option<Item>) {
+        self.meter.applied(operation, key, self.items.get(key), item.as_ref());
+        self.store(key, item);
+    }
+
+    fn check(
+        &mut self,
+        operation: &'static str,
+        key: &str,
+        condition: Option<&Cond>,
+    ) -> Result<(), TableError> {
         let current = self.items.get(key);
         match condition {
             Some(condition) if !eval::holds(condition, current) => {
+                self.meter.refused(operation, current);
                 Err(TableError::ConditionFailed { operation, current: current.cloned().map(Box::new) })
             }
             _ => Ok(()),
@@ -268,7 +298,7 @@ impl Table for MemoryTable {
             return Err(rejected(OP, Invalid::TooLarge(size)));
         }
         state.check(OP, &key, condition)?;
-        state.store(&key, Some(item));
+        state.write(OP, &key, Some(item));
         drop(state);
         self.answer(OP, ())
     }
@@ -289,7 +319,7 @@ impl Table for MemoryTable {
         let mut state = self.begin(OP)?;
         state.check(OP, key, cond)?;
         let next = eval::apply(update, state.items.get(key), (PK, key)).map_err(|e| rejected(OP, e))?;
-        state.store(key, Some(next.clone()));
+        state.write(OP, key, Some(next.clone()));
         drop(state);
         self.answer(OP, (update.returns == Returns::AllNew).then_some(next))
     }
@@ -299,7 +329,7 @@ impl Table for MemoryTable {
         const OP: &str = "DeleteItem";
         let mut state = self.begin(OP)?;
         state.check(OP, key, condition)?;
-        state.store(key, None);
+        state.write(OP, key, None);
         drop(state);
         self.answer(OP, ())
     }
@@ -332,7 +362,7 @@ impl Table for MemoryTable {
             keyed.push((key, item));
         }
         for (key, item) in keyed {
-            state.store(&key, Some(item));
+            state.write(OP, &key, Some(item));
         }
         drop(state);
         self.answer(OP, Vec::new())
@@ -369,8 +399,11 @@ impl MemoryTable {
             let item = eval::apply(&u.update, current, (PK, &u.key)).map_err(|e| rejected(OP, e))?;
             next.push((u.key.clone(), item));
         }
+        let applied = &mut *state;
         for (key, item) in next {
-            state.store(&key, Some(item));
+            // A transactional write costs twice a plain one.
+            applied.meter.applied(OP, &key, applied.items.get(&key), Some(&item));
+            applied.write(OP, &key, Some(item));
         }
         drop(state);
         self.answer(OP, ())

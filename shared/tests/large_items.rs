@@ -362,3 +362,36 @@ async fn the_stores_own_objects_in_the_bucket_become_no_jobs() {
         page["jobs"].as_array().into_iter().flatten().filter_map(|j| j["payload"]["key"].as_str()).collect();
     assert_eq!(keys, ["inbox/a.pdf"], "only the upload");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_page_of_jobs_always_fits_a_lambda_response_and_its_cursor_reaches_the_rest() {
+    let s = stack(true);
+    let mut ids = std::collections::BTreeSet::new();
+    for _ in 0..8 {
+        // 1 MiB payloads, kept in the bucket: eight of them would make an 8 MiB page.
+        let spec = NewJob { job_type: "noop".into(), payload: text_of(1024 * KIB), ..NewJob::default() };
+        ids.insert(s.service.enqueue(spec).await.expect("enqueue").0.id);
+        s.clock.advance(chrono::Duration::milliseconds(5));
+    }
+    let (mut seen, mut cursor, mut pages) = (std::collections::BTreeSet::new(), None::<String>, 0);
+    loop {
+        let uri = match &cursor {
+            Some(c) => format!("/jobs?limit=8&cursor={c}"),
+            None => "/jobs?limit=8".to_owned(),
+        };
+        let (status, page) = s.call("GET", &uri, None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(json_len(&page) < 6_000_000, "page {pages} is {} bytes", json_len(&page));
+        pages += 1;
+        for job in page["jobs"].as_array().expect("jobs") {
+            assert_eq!(json_len(&job["payload"]), 1024 * KIB, "payloads come whole");
+            assert!(seen.insert(job["id"].as_str().expect("id").to_owned()), "listed twice");
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids, "every job listed once");
+    assert!(pages >= 2, "split into pages that fit");
+}

@@ -152,7 +152,7 @@ fn functions_consume_with_partial_batch_responses_and_fit_the_visibility_timeout
         queues.iter().map(|(k, q)| (k.as_str(), number(&q["VisibilityTimeout"]))).collect();
     let global_timeout = number(&template["Globals"]["Function"]["Timeout"]);
     let functions = resources_of(&template, "AWS::Serverless::Function");
-    assert_eq!(functions.len(), 5);
+    assert_eq!(functions.len(), 6);
     let mut consumed = BTreeSet::new();
     for (name, function) in &functions {
         let timeout =
@@ -190,6 +190,36 @@ fn functions_consume_with_partial_batch_responses_and_fit_the_visibility_timeout
         .map(|p| number(&template["Parameters"][*p]["Default"]))
         .collect();
     assert!(defaults[0] > defaults[1] && defaults[1] > defaults[2], "high > normal > low: {defaults:?}");
+}
+
+/// The counter function reads the table's stream with both images, per shard (a tumbling window
+/// is what makes each event name its shard, which the checkpoint is kept per), from the first
+/// change it reports not counted, and only job items.
+#[test]
+fn the_counter_reads_the_table_stream_by_shard_from_its_first_uncounted_change() {
+    let template = load("template.yaml");
+    let table = &resources_of(&template, "AWS::DynamoDB::Table")[0].1;
+    assert_eq!(text(&table["StreamSpecification"]["StreamViewType"]).as_deref(), Some("NEW_AND_OLD_IMAGES"));
+    let functions = resources_of(&template, "AWS::Serverless::Function");
+    let counter = &functions.iter().find(|(n, _)| n == "CounterFunction").expect("counter function").1;
+    assert_eq!(
+        text(&template["Resources"]["CounterFunction"]["Metadata"]["BuildProperties"]["Binary"]).as_deref(),
+        Some("jobq-counter")
+    );
+    let events: Vec<&Value> = counter["Events"].as_mapping().into_iter().flatten().map(|(_, e)| e).collect();
+    assert_eq!(events.len(), 1);
+    let properties = &events[0]["Properties"];
+    assert_eq!(text(&events[0]["Type"]).as_deref(), Some("DynamoDB"));
+    assert!(number(&properties["TumblingWindowInSeconds"]) >= 1, "events name their shard");
+    assert_eq!(properties["FunctionResponseTypes"][0].as_str(), Some("ReportBatchItemFailures"));
+    assert!(
+        properties["BisectBatchOnFunctionError"].is_null(),
+        "a split batch would not start at a reported change"
+    );
+    let pattern = properties["FilterCriteria"]["Filters"][0]["Pattern"].as_str().expect("a filter");
+    assert!(pattern.contains("\"prefix\": \"job#\""), "{pattern}");
+    assert_eq!(allowed(counter, "dynamodb:UpdateItem"), BTreeSet::from(["JobsTable".to_owned()]));
+    assert_eq!(allowed(counter, "dynamodb:GetItem"), BTreeSet::from(["JobsTable".to_owned()]));
 }
 
 /// The resources (`!GetAtt X.Arn`) on which a function's own policy allows `action`.

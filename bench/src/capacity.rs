@@ -8,7 +8,7 @@
 //! SendMessageBatch per 100 jobs, or PutItem + SendMessage per job) with as many in flight as the
 //! end-to-end clients; consumers, as many as the local stack's pollers on the tier, receive up to
 //! 10, read the pause flags (cached 5 s, as the worker does), claim and finish each message's
-//! job with up to 10 at once, add the batch statistics and delete the batch. The line shows the
+//! job with up to 10 at once, and delete the batch. The line shows the
 //! counted mix next to the issued one.
 
 use std::collections::BTreeMap;
@@ -16,11 +16,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 use futures::StreamExt;
 use jobq::queue::TierQueues;
-use jobq::store::{DynamoJobStore, RunOutcome, StoreError, keys};
+use jobq::store::{DynamoJobStore, RunOutcome, StoreError};
 use jobq::{Envelope, Job, NewJob, PriorityTier};
 use jobq_integration_tests::TestEnv;
 use serde_json::json;
@@ -101,8 +100,6 @@ struct Driver {
     finished_at: Mutex<Option<Instant>>,
     empty_receives: AtomicUsize,
     pause_read_at: Mutex<Option<Instant>>,
-    dynamodb: aws_sdk_dynamodb::Client,
-    table: String,
     started: Instant,
     timeout: Duration,
 }
@@ -129,8 +126,6 @@ async fn measure(mode: Mode, jobs: usize, consumers: usize) -> Result<(f64, PerJ
         finished_at: Mutex::new(None),
         empty_receives: AtomicUsize::new(0),
         pause_read_at: Mutex::new(None),
-        dynamodb: clients.dynamodb.clone(),
-        table: env.config.table.clone(),
         started: Instant::now(),
         timeout: Duration::from_secs(600),
     };
@@ -209,15 +204,8 @@ impl Driver {
                 .buffer_unordered(10)
                 .collect()
                 .await;
-            let (mut finished, mut processing_ms, mut wait_ms) = (0, 0, 0);
-            for (p, w) in runs.into_iter().collect::<Result<Vec<_>>>()?.into_iter().flatten() {
-                finished += 1;
-                processing_ms += p;
-                wait_ms += w;
-            }
-            if finished > 0 {
-                self.add_stats(finished as u64, processing_ms, wait_ms).await?;
-            }
+            // The worker writes no statistics: the counter function counts the change stream.
+            let finished = runs.into_iter().collect::<Result<Vec<_>>>()?.into_iter().flatten().count();
             let receipts: Vec<String> = messages.iter().map(|m| m.receipt_handle.clone()).collect();
             self.queues
                 .delete_batch(self.tier, &receipts)
@@ -276,32 +264,5 @@ impl Driver {
             .map_err(|e| BenchError::unexpected("UpdateItem (finish)", e))?;
         let wait = job.started_at.map(|s| (s - job.created_at).num_milliseconds().max(0) as u64);
         Ok(Some(((end - now).num_milliseconds().max(0) as u64, wait.unwrap_or(0))))
-    }
-
-    /// The batch's statistics: one UpdateItem adding to the job type's counters, as the worker's
-    /// statistics write does (issued here by hand: only its cost matters).
-    async fn add_stats(&self, completed: u64, processing_ms: u64, wait_ms: u64) -> Result<()> {
-        let n = |v: u64| AttributeValue::N(v.to_string());
-        self.dynamodb
-            .update_item()
-            .table_name(&self.table)
-            .key(keys::PK, AttributeValue::S(keys::stats_pk("noop")))
-            .update_expression("SET #type = :type ADD #c :c, #r :r, #p :p, #w :w")
-            .expression_attribute_names("#type", "type")
-            .expression_attribute_names("#c", "completed")
-            .expression_attribute_names("#r", "runs")
-            .expression_attribute_names("#p", "processing_ms")
-            .expression_attribute_names("#w", "wait_ms")
-            .expression_attribute_values(":type", AttributeValue::S("noop".into()))
-            .expression_attribute_values(":c", n(completed))
-            .expression_attribute_values(":r", n(completed))
-            .expression_attribute_values(":p", n(processing_ms))
-            .expression_attribute_values(":w", n(wait_ms))
-            .send()
-            .await
-            .map_err(|e| {
-                BenchError::unexpected("UpdateItem (stats)", aws_sdk_dynamodb::error::DisplayErrorContext(e))
-            })?;
-        Ok(())
     }
 }

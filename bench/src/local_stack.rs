@@ -95,7 +95,7 @@ impl LocalStack {
         Ok(answer)
     }
 
-    /// Completed runs of `job_type` so far (the worker's per-type statistics: one read).
+    /// Completed runs of `job_type` so far (the type's counters, kept from the change stream: one read).
     pub async fn completed(&self, job_type: &str) -> Result<u64> {
         let stats =
             self.store.stats(job_type).await.map_err(|e| BenchError::unexpected("reading stats", e))?;

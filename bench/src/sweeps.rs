@@ -1,6 +1,6 @@
 //! What waiting and sweeping cost over time, on the in-memory ports under a manual clock (the
 //! scale and the hours are out of the emulator's reach): AWS requests per paused job per hour,
-//! and one scheduler run's requests with a million jobs retained.
+//! and one scheduler run's and one dashboard refresh's requests with a million jobs retained.
 
 use std::sync::Arc;
 
@@ -9,7 +9,7 @@ use jobq::memory::{MemoryQueues, MemoryTable};
 use jobq::ports::{Clock, ManualClock};
 use jobq::scheduler::{Scheduler, SchedulerSettings};
 use jobq::service::JobService;
-use jobq::store::PauseScope;
+use jobq::store::{ListQuery, PauseScope};
 use jobq::task::Registry;
 use jobq::worker::{Worker, WorkerSettings, drain};
 use jobq::{Job, JobStatus, NewJob, Ports};
@@ -69,6 +69,7 @@ pub async fn run() {
         Err(e) => figure::emit(&figure::failed("paused_job_requests_per_hour", &e)),
     }
     match tick_cost().await {
+        Ok(serde_json::Value::Array(lines)) => lines.iter().for_each(figure::emit),
         Ok(line) => figure::emit(&line),
         Err(e) => figure::emit(&figure::failed("scheduler_tick_cost", &e)),
     }
@@ -198,14 +199,48 @@ async fn tick_cost() -> Result<serde_json::Value> {
     let before = s.requests().0;
     let report = s.scheduler.tick(now).await.map_err(err("tick"))?;
     let retained = s.requests().0 - before;
-    Ok(json!({
+    let tick = json!({
         "figure": "scheduler_tick_cost",
         "retained_jobs": RETAINED,
         "due": report.released,
         "requests_empty_table": empty,
         "requests_with_retained": retained,
         "note": "a run reads the rows due (one page per watch and shard) and the due jobs; retained jobs add nothing",
-    }))
+    });
+    let small = stack()?;
+    let refresh_small = dashboard_refresh(&small).await?;
+    let refresh_retained = dashboard_refresh(&s).await?;
+    Ok(json!([tick, {
+        "figure": "dashboard_refresh_cost",
+        "retained_jobs": RETAINED,
+        "requests_with_100_jobs": refresh_small,
+        "requests_with_retained": refresh_retained,
+        "target": "the same",
+        "met": refresh_small == refresh_retained,
+        "note": "GET /stats, GET /jobs?limit=20, GET /jobs?status=failed&limit=10 and one batch summary (of a batch of 100 counted from the change stream): table and queue requests",
+    }]))
+}
+
+/// The requests of one dashboard refresh (what the page asks every few seconds), after a batch
+/// of 100 jobs ran and the change stream was counted.
+async fn dashboard_refresh(s: &Stack) -> Result<u64> {
+    let feed = s.table.changes();
+    let batch: Vec<NewJob> =
+        (0..100).map(|_| NewJob { job_type: "noop".into(), ..NewJob::default() }).collect();
+    s.service.enqueue_batch(batch, "recent").await.map_err(err("batch"))?;
+    drain(&s.ports.queues, &s.worker).await.map_err(|e| BenchError::unexpected("drain", e))?;
+    let counter = jobq::counter::CounterEngine::from_ports(&s.ports);
+    jobq::counter::drain(&counter, &feed, None).await.map_err(|e| BenchError::unexpected("count", e))?;
+    let before = s.requests().0;
+    s.service.stats(None).await.map_err(err("stats"))?;
+    s.service.list(&ListQuery::default(), 20, None).await.map_err(err("list"))?;
+    let failed = ListQuery { status: Some(JobStatus::Failed), ..ListQuery::default() };
+    s.service.list(&failed, 10, None).await.map_err(err("list failed"))?;
+    let summary = s.service.batch("recent").await.map_err(err("batch summary"))?;
+    if summary.total != 100 {
+        return Err(BenchError::unexpected("batch summary", format!("{} jobs, not 100", summary.total)));
+    }
+    Ok(s.requests().0 - before)
 }
 
 fn noop_at(at: DateTime<Utc>) -> NewJob {

@@ -1,7 +1,7 @@
 //! Key design of the jobs table.
 //!
 //! One table, partition key `pk` (string), no sort key; items: `job#<id>` for jobs, `pause` for the
-//! pause flags, `stats#<type>` for per-type counters. Jobs are read and written by id only, so the table itself has no hot key.
+//! pause flags, `count#...` for the counters (see [`super::tally`]), `tally#<shard>` for the counter's checkpoints. Jobs are read and written by id only, so the table itself has no hot key.
 //!
 //! Listing uses three global secondary indexes, all with the same shape:
 //!
@@ -61,12 +61,6 @@ pub const INDEXES: [IndexDef; 4] = [BY_STATUS, BY_TYPE, BY_BATCH, BY_DUE];
 
 pub fn job_pk(id: &str) -> String {
     format!("job#{id}")
-}
-
-/// One counters item per job type; written once per worker batch, so about 1,000 batches/s (10,000
-/// jobs/s of one type) before its partition is the limit.
-pub fn stats_pk(job_type: &str) -> String {
-    format!("stats#{job_type}")
 }
 
 /// The job id of a `job#<id>` partition key.

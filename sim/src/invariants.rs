@@ -7,8 +7,9 @@
 //!   and an unparked `queued` one is found by the resend sweep.
 //! - [`settled`] (after the calm phase): every job is terminal; nothing is stranded.
 //! - [`outcomes`]: a job no crash and no operator touched ends as its type and payload say:
-//!   so no job failed because AWS was unavailable for less than 10 minutes. A touched or crashed job that failed failed for a
-//!   reason of its own, or (crashed only) because its runs died.
+//!   so no job failed because AWS was unavailable for less than 10 minutes. A touched or crashed
+//!   job that failed failed for a reason of its own, or because its runs died: only when the
+//!   crashes that hit it, with its own failures, reach its attempts.
 //! - [`attempts`] (stricter, off by default: see the crate's report): such a job also took
 //!   exactly the attempts its payload says.
 //! - [`letters`]: every dead letter has such a reason too.
@@ -115,10 +116,25 @@ fn own_reason(job_type: &str, reason: &str, crashed: bool) -> bool {
     handler || crash
 }
 
+/// Whether the crashes that hit `job` can account for a failure because its runs kept dying: a
+/// crash costs one attempt, so the job's own failures plus its crashes must reach its attempts
+/// (any crash will do for a job the operator touched: a retry starts its attempts again).
+fn crashes_enough(log: &Log, job: &Job) -> bool {
+    let crashes = log.crashed.get(&job.id).copied().unwrap_or(0);
+    let Some(accepted) = log.accepted.get(&job.id).filter(|_| !log.touched.contains(&job.id)) else {
+        return crashes > 0;
+    };
+    let own_failures = match accepted.expect.fails {
+        Some(_) => job.max_attempts,
+        None => accepted.expect.attempts - 1,
+    };
+    crashes > 0 && crashes + own_failures >= job.max_attempts
+}
+
 pub fn outcomes(log: &Log, jobs: &[Job]) -> Vec<Violation> {
     let mut broken = Vec::new();
     for job in jobs {
-        let crashed = log.crashed.contains_key(&job.id);
+        let crashed = crashes_enough(log, job);
         if job.status == JobStatus::Failed && !own_reason(&job.job_type, &reason_of(job), crashed) {
             let detail = format!(
                 "job {} ({}) failed for {} (crashed {crashed})",
@@ -176,7 +192,7 @@ pub fn letters(log: &Log, jobs: &[Job]) -> Vec<Violation> {
     for letter in &log.letters {
         let id = letter.job_id.as_deref().unwrap_or("?");
         let reason = letter.reason.split(':').next().unwrap_or_default();
-        let crashed = log.crashed.contains_key(id);
+        let crashed = jobs.iter().find(|j| j.id == id).is_some_and(|j| crashes_enough(log, j));
         if !own_reason(types.get(id).copied().unwrap_or("?"), reason, crashed) {
             broken.push(violation("letters", format!("job {id} was dead-lettered for {}", letter.reason)));
         }

@@ -81,13 +81,15 @@ fn without_the_counter_the_counters_invariant_breaks() {
     assert_eq!(names, ["counters"], "{}", report.failures());
 }
 
-/// A known defect (see the simulation's report in the branch's history): a run whose finish is
-/// lost to a DynamoDB throttle longer than its lease plus the recovery delay (2.5 minutes) is
-/// recovered by the scheduler as if it had died, and its job runs again on a new attempt.
-/// Seed 1 shows it. Ignored until the product decides how a lost finish and a dead run differ.
+/// A known defect the simulation found: a run whose finish is lost to a DynamoDB throttle
+/// that outlasts its lease plus the recovery delay (about 2.5 minutes) is recovered by the
+/// scheduler as if it had died: the scheduler's sweep usually beats the resuming delivery once
+/// the throttle ends, and the job runs again on a new attempt. On a job's last attempt it fails
+/// `worker_crashed_repeatedly`. Seeds 6, 13 and 17 show it (one sleep job each at least).
+/// Ignored until the product decides how a lost finish and a dead run differ.
 #[test]
 #[ignore = "known defect: a throttle over 2.5 minutes costs a running job an attempt"]
 fn a_throttle_shorter_than_ten_minutes_costs_no_attempt() {
-    let report = run(1, &Options { check_attempts: true, ..Options::default() });
+    let report = run(6, &Options { check_attempts: true, ..Options::default() });
     assert!(report.violations.is_empty(), "{}", report.failures());
 }

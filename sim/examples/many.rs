@@ -1,0 +1,34 @@
+//! Seeds `FIRST..FIRST+N` on two threads, printing each failing seed and the summary:
+//! `cargo run -p jobq-sim --example many -- FIRST N`.
+
+/// `JOBQ_SIM_ATTEMPTS=1` checks the attempts invariant too.
+fn main() {
+    let options = jobq_sim::Options {
+        check_attempts: std::env::var("JOBQ_SIM_ATTEMPTS").is_ok(),
+        ..jobq_sim::Options::default()
+    };
+    let options = &options;
+    let mut args = std::env::args().skip(1).map(|a| a.parse::<u64>().unwrap_or(0));
+    let (first, n) = (args.next().unwrap_or(0), args.next().unwrap_or(10));
+    let started = std::time::Instant::now();
+    let seeds: Vec<u64> = (first..first + n).collect();
+    let halves: Vec<Vec<u64>> = seeds.chunks(seeds.len().div_ceil(2).max(1)).map(<[u64]>::to_vec).collect();
+    let reports: Vec<jobq_sim::RunReport> = std::thread::scope(|s| {
+        let handles: Vec<_> = halves
+            .into_iter()
+            .map(|half| {
+                s.spawn(move || half.into_iter().map(|seed| jobq_sim::run(seed, options)).collect::<Vec<_>>())
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+    });
+    for r in &reports {
+        print!("{}", r.failures());
+    }
+    println!(
+        "{n} runs in {:.2?} ({:.2?} a run on 2 threads)",
+        started.elapsed(),
+        started.elapsed() / n.max(1) as u32
+    );
+    print!("{}", jobq_sim::summary(&reports));
+}

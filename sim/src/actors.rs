@@ -1,0 +1,161 @@
+//! The actors around the queue: API clients enqueueing a mix of built-in jobs, an operator who
+//! cancels, retries, pauses and resumes at random moments, the every-minute scheduler, and the
+//! counter function reading the change stream.
+
+use std::time::Duration;
+
+use jobq::store::PauseScope;
+use jobq::{JobStatus, NewJob, Priority, PriorityTier};
+use serde_json::{Value, json};
+
+use crate::world::{Accepted, Expect, World};
+
+/// The scheduler's EventBridge rule.
+pub const SCHEDULER_EVERY: Duration = Duration::from_secs(60);
+
+/// How often the counter's event source mapping hands it the stream.
+pub const COUNTER_EVERY: Duration = Duration::from_secs(5);
+
+/// What a `fail` job that panics says (the simulation keeps these panics out of its output).
+pub const SIMULATED_PANIC: &str = "a simulated bug in a handler";
+
+/// A job drawn from the mix, and what it should come to.
+pub fn draw_job(rng: &mut fastrand::Rng) -> (NewJob, Expect) {
+    let roll = rng.u32(..100);
+    let (job_type, payload, expect): (&str, Value, Expect) = match roll {
+        0..30 => ("noop", Value::Null, Expect::completes(1)),
+        30..50 => ("echo", json!({ "n": rng.u32(..1000) }), Expect::completes(1)),
+        50..75 => {
+            let payload = json!({ "seconds": rng.u32(1..=120), "steps": rng.u32(1..=10) });
+            ("sleep", payload, Expect::completes(1))
+        }
+        75..90 => {
+            // Three attempts by default: fails the first `times`, then completes.
+            let times = rng.u32(0..=4);
+            let expect = match times {
+                0..3 => Expect::completes(times + 1),
+                _ => Expect::fails("attempts_exhausted", 3),
+            };
+            ("fail", json!({ "times": times, "seconds": rng.u32(0..=30) }), expect)
+        }
+        90..97 => ("fail", json!({ "retryable": false }), Expect::fails("fatal_error", 1)),
+        _ => (
+            "fail",
+            json!({ "panic": true, "message": SIMULATED_PANIC }),
+            Expect::fails("handler_panicked", 1),
+        ),
+    };
+    let priority = Priority::new(rng.i64(0..=10)).unwrap_or_default();
+    let spec = NewJob { job_type: job_type.into(), payload, priority, ..NewJob::default() };
+    (spec, expect)
+}
+
+/// API clients: `jobs` jobs at random moments over `over`, one at a time or in small batches.
+pub async fn clients(world: World, mut rng: fastrand::Rng, jobs: usize, over: Duration) {
+    let mean_gap = over.as_secs_f64() / jobs.max(1) as f64;
+    let mut sent = 0;
+    while sent < jobs {
+        let gap = -mean_gap * (1.0 - rng.f64()).ln();
+        tokio::time::sleep(Duration::from_secs_f64(gap.min(over.as_secs_f64()))).await;
+        let size = if rng.u8(..10) == 0 { rng.usize(2..=10) } else { 1 };
+        let drawn: Vec<(NewJob, Expect)> = (0..size.min(jobs - sent)).map(|_| draw_job(&mut rng)).collect();
+        sent += drawn.len();
+        let accepted = if drawn.len() == 1 {
+            let (spec, _) = drawn[0].clone();
+            world.service.enqueue(spec).await.map(|(job, _)| vec![job])
+        } else {
+            let batch_id = world.service.new_batch_id();
+            let specs = drawn.iter().map(|(s, _)| s.clone()).collect();
+            world.service.enqueue_batch(specs, &batch_id).await
+        };
+        let mut log = world.log();
+        match accepted {
+            Ok(jobs) => {
+                for (job, (_, expect)) in jobs.into_iter().zip(&drawn) {
+                    log.accepted.insert(job.id, Accepted { expect: *expect, tier: job.tier });
+                }
+            }
+            Err(_) => log.refused += drawn.len() as u64,
+        }
+    }
+}
+
+/// An operator at the API: cancels and retries jobs, pauses a scope for a while and resumes it.
+pub async fn operator(world: World, mut rng: fastrand::Rng, mean_gap: Duration) {
+    loop {
+        let gap = -mean_gap.as_secs_f64() * (1.0 - rng.f64()).ln();
+        tokio::time::sleep(Duration::from_secs_f64(gap)).await;
+        let ids: Vec<String> = world.log().accepted.keys().cloned().collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let id = ids[rng.usize(..ids.len())].clone();
+        match rng.u8(..3) {
+            0 => {
+                world.log().touched.insert(id.clone());
+                let _ = world.service.cancel(&id).await;
+            }
+            1 => {
+                if let Ok(Some(job)) = world.service.get(&id).await
+                    && matches!(job.status, JobStatus::Failed | JobStatus::Cancelled | JobStatus::Partial)
+                {
+                    world.log().touched.insert(id.clone());
+                    let _ = world.service.retry(&id, None).await;
+                }
+            }
+            _ => pause_for_a_while(&world, &mut rng).await,
+        }
+    }
+}
+
+/// Every scope the operator may pause.
+pub fn scopes() -> Vec<PauseScope> {
+    let mut scopes = vec![PauseScope::All];
+    scopes.extend(PriorityTier::ALL.map(PauseScope::Queue));
+    scopes.extend(["noop", "echo", "sleep", "fail"].map(|t| PauseScope::Type(t.into())));
+    scopes
+}
+
+async fn pause_for_a_while(world: &World, rng: &mut fastrand::Rng) {
+    let scopes = scopes();
+    let scope = scopes[rng.usize(..scopes.len())].clone();
+    if world.service.set_paused(&scope, true).await.is_err() {
+        return;
+    }
+    *world.log().faults.entry("pause").or_default() += 1;
+    tokio::time::sleep(Duration::from_secs(rng.u64(60..=3600))).await;
+    // Resumed until it takes: the operator sees the 503 and presses again.
+    while world.service.set_paused(&scope, false).await.is_err() {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    }
+}
+
+/// Lift every pause (the end of the turbulent phase).
+pub async fn resume_everything(world: &World) {
+    for scope in scopes() {
+        while world.service.set_paused(&scope, false).await.is_err() {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        }
+    }
+}
+
+/// The scheduler function, every minute; a run that fails is logged by it and retried next minute.
+pub async fn scheduler(world: World) {
+    loop {
+        tokio::time::sleep(SCHEDULER_EVERY).await;
+        let _ = world.scheduler.tick(world.now()).await;
+    }
+}
+
+/// The counter function: reads the change stream every few seconds and counts what it read.
+/// A batch that fails comes again from where it stopped (the engine skips what it counted).
+pub async fn counter(world: World) {
+    let mut after: Option<String> = None;
+    let feed = world.table.changes();
+    loop {
+        tokio::time::sleep(COUNTER_EVERY).await;
+        if let Ok(next) = jobq::counter::drain(&world.counter, &feed, after.clone()).await {
+            after = next;
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! What must hold after every run, each a function of the table, the queues and the log:
+//!
+//! - [`accepted_kept`]: every job the API accepted has a record.
+//! - [`way_forward`] (at the end of the turbulent phase): every job is terminal, or waits with a
+//!   way forward: a `processing` job is watched at its lease end, a `scheduled` one at its due
+//!   time, a `retrying` one at its backoff end (or parked), a parked one under the pause watch,
+//!   and an unparked `queued` one is found by the resend sweep.
+//! - [`settled`] (after the calm phase): every job is terminal; nothing is stranded.
+//! - [`outcomes`]: a job no crash and no operator touched ends as its type and payload say:
+//!   so no job failed because AWS was unavailable for less than 10 minutes. A touched or crashed
+//!   job that failed failed for a reason of its own, or because its runs died: only when the
+//!   crashes that hit it, with its own failures, reach its attempts.
+//! - [`attempts`] (stricter, off by default: see the crate's report): such a job also took
+//!   exactly the attempts its payload says.
+//! - [`letters`]: every dead letter has such a reason too.
+//! - [`counters`]: the counters kept from the change stream equal a recount of the records.
+//! - [`budget`]: job writes and message sends per accepted job stay within a stated budget.
+
+use std::collections::BTreeMap;
+
+use jobq::store::{ListQuery, keys, tally};
+use jobq::{Job, JobStatus};
+
+use crate::world::{Log, World};
+
+/// A broken invariant: which, and what broke it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub invariant: &'static str,
+    pub detail: String,
+}
+
+fn violation(invariant: &'static str, detail: String) -> Violation {
+    Violation { invariant, detail }
+}
+
+/// Table writes of job records per accepted job, at most (measured about 4 to 6 with faults:
+/// enqueue, claim, progress, finish, plus resends of writes whose answer was lost).
+pub const WRITES_PER_JOB: f64 = 10.0;
+/// Messages sent per accepted job, at most (one per attempt, plus retries and resends).
+pub const SENDS_PER_JOB: f64 = 3.0;
+
+/// Every job in the table, read through the listing (as the API lists them).
+pub async fn all_jobs(world: &World) -> Result<Vec<Job>, jobq::store::StoreError> {
+    let mut jobs = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = world.ports.store.list(&ListQuery::default(), 500, cursor.as_deref()).await?;
+        jobs.extend(page.jobs);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(jobs),
+        }
+    }
+}
+
+pub fn accepted_kept(log: &Log, jobs: &[Job]) -> Vec<Violation> {
+    let kept: std::collections::BTreeSet<&str> = jobs.iter().map(|j| j.id.as_str()).collect();
+    log.accepted
+        .keys()
+        .filter(|id| !kept.contains(id.as_str()))
+        .map(|id| violation("accepted_kept", format!("job {id} was accepted and has no record")))
+        .collect()
+}
+
+/// Which `by-due` watch a job item is under, if any (the partition's name before its shard).
+async fn watch_of(world: &World, id: &str) -> Option<String> {
+    let item = world.ports.store.table_port().get(&keys::job_pk(id), true).await.ok()??;
+    let pk = item.get(keys::BY_DUE.pk)?.as_str()?.to_owned();
+    Some(pk.split('#').next().unwrap_or_default().to_owned())
+}
+
+pub async fn way_forward(world: &World, jobs: &[Job]) -> Vec<Violation> {
+    let mut broken = Vec::new();
+    for job in jobs.iter().filter(|j| !j.status.is_terminal()) {
+        let watch = watch_of(world, &job.id).await;
+        let ok = match (job.status, watch.as_deref()) {
+            (JobStatus::Processing, Some("processing")) => job.lease_until.is_some(),
+            (JobStatus::Scheduled, Some("release")) => true,
+            (JobStatus::Retrying, Some("retrying" | "release" | "paused")) => true,
+            (JobStatus::Queued, Some("paused")) => true,
+            (JobStatus::Queued, None) => !job.parked,
+            _ => false,
+        };
+        if !ok {
+            let detail =
+                format!("job {} is {} under watch {watch:?} (parked {})", job.id, job.status, job.parked);
+            broken.push(violation("way_forward", detail));
+        }
+    }
+    broken
+}
+
+pub fn settled(jobs: &[Job]) -> Vec<Violation> {
+    jobs.iter()
+        .filter(|j| !j.status.is_terminal())
+        .map(|j| {
+            violation("settled", format!("job {} is still {} (attempts {})", j.id, j.status, j.attempts))
+        })
+        .collect()
+}
+
+/// The reason a failure was recorded with: `details.reason`, up to any `:` detail.
+pub fn reason_of(job: &Job) -> String {
+    let reason = job.error.as_ref().and_then(|e| e.details.as_ref()).and_then(|d| d.get("reason"));
+    let reason = reason.and_then(|r| r.as_str()).unwrap_or("none");
+    reason.split(':').next().unwrap_or_default().to_owned()
+}
+
+/// Reasons a job may fail for without the simulation's faults being to blame.
+fn own_reason(job_type: &str, reason: &str, crashed: bool) -> bool {
+    let handler =
+        job_type == "fail" && matches!(reason, "attempts_exhausted" | "fatal_error" | "handler_panicked");
+    let crash =
+        crashed && matches!(reason, "worker_crashed_repeatedly" | "redriven" | "redriven_after_max_receives");
+    handler || crash
+}
+
+/// Whether the crashes that hit `job` can account for a failure because its runs kept dying: a
+/// crash costs one attempt, so the job's own failures plus its crashes must reach its attempts
+/// (any crash will do for a job the operator touched: a retry starts its attempts again).
+fn crashes_enough(log: &Log, job: &Job) -> bool {
+    let crashes = log.crashed.get(&job.id).copied().unwrap_or(0);
+    let Some(accepted) = log.accepted.get(&job.id).filter(|_| !log.touched.contains(&job.id)) else {
+        return crashes > 0;
+    };
+    let own_failures = match accepted.expect.fails {
+        Some(_) => job.max_attempts,
+        None => accepted.expect.attempts - 1,
+    };
+    crashes > 0 && crashes + own_failures >= job.max_attempts
+}
+
+pub fn outcomes(log: &Log, jobs: &[Job]) -> Vec<Violation> {
+    let mut broken = Vec::new();
+    for job in jobs {
+        let crashed = crashes_enough(log, job);
+        if job.status == JobStatus::Failed && !own_reason(&job.job_type, &reason_of(job), crashed) {
+            let detail = format!(
+                "job {} ({}) failed for {} (crashed {crashed})",
+                job.id,
+                job.job_type,
+                reason_of(job)
+            );
+            broken.push(violation("outcomes", detail));
+            continue;
+        }
+        let Some(expect) = untouched(log, job) else { continue };
+        let got = match job.status {
+            JobStatus::Completed => None,
+            JobStatus::Failed => Some(reason_of(job)),
+            other => Some(other.to_string()),
+        };
+        if got.as_deref() != expect.fails {
+            let detail = format!(
+                "job {} ({} {}) ended {} ({got:?}) on attempt {}; expected {:?}",
+                job.id, job.job_type, job.payload, job.status, job.attempts, expect.fails
+            );
+            broken.push(violation("outcomes", detail));
+        }
+    }
+    broken
+}
+
+/// What is expected of `job`, if the API accepted it, it ended, and no crash and no operator
+/// touched it.
+fn untouched(log: &Log, job: &Job) -> Option<crate::world::Expect> {
+    let accepted = log.accepted.get(&job.id)?;
+    let touched = log.crashed.contains_key(&job.id) || log.touched.contains(&job.id);
+    (!touched && job.status.is_terminal()).then_some(accepted.expect)
+}
+
+/// A job no crash and no operator touched took the attempts its type and payload say: AWS
+/// being unavailable for a while cost it none.
+pub fn attempts(log: &Log, jobs: &[Job]) -> Vec<Violation> {
+    jobs.iter()
+        .filter_map(|job| Some((job, untouched(log, job)?)))
+        .filter(|(job, expect)| job.attempts != expect.attempts)
+        .map(|(job, expect)| {
+            let detail = format!(
+                "job {} ({} {}) ended {} on attempt {}; expected attempt {}",
+                job.id, job.job_type, job.payload, job.status, job.attempts, expect.attempts
+            );
+            violation("attempts", detail)
+        })
+        .collect()
+}
+
+pub fn letters(log: &Log, jobs: &[Job]) -> Vec<Violation> {
+    let types: BTreeMap<&str, &str> = jobs.iter().map(|j| (j.id.as_str(), j.job_type.as_str())).collect();
+    let mut broken = Vec::new();
+    for letter in &log.letters {
+        let id = letter.job_id.as_deref().unwrap_or("?");
+        let reason = letter.reason.split(':').next().unwrap_or_default();
+        let crashed = jobs.iter().find(|j| j.id == id).is_some_and(|j| crashes_enough(log, j));
+        if !own_reason(types.get(id).copied().unwrap_or("?"), reason, crashed) {
+            broken.push(violation("letters", format!("job {id} was dead-lettered for {}", letter.reason)));
+        }
+    }
+    broken
+}
+
+/// Jobs kept, by status, as the records say.
+fn recount(jobs: &[Job]) -> BTreeMap<JobStatus, u64> {
+    let mut all = BTreeMap::new();
+    for job in jobs {
+        *all.entry(job.status).or_default() += 1;
+    }
+    all
+}
+
+pub async fn counters(world: &World, jobs: &[Job]) -> Vec<Violation> {
+    let counted = match world.ports.store.counters(tally::ALL_COUNTER).await {
+        Ok(counted) => counted.unwrap_or_default().statuses,
+        Err(err) => return vec![violation("counters", format!("counters unreadable: {err}"))],
+    };
+    let counted: BTreeMap<JobStatus, u64> = counted.into_iter().filter(|(_, n)| *n > 0).collect();
+    let kept = recount(jobs);
+    match counted == kept {
+        true => Vec::new(),
+        false => vec![violation("counters", format!("counted {counted:?}, the records say {kept:?}"))],
+    }
+}
+
+/// Job-record writes and message sends per accepted job (the requests that scale with jobs).
+pub fn per_job(requests: &BTreeMap<String, u64>, jobs: usize) -> (f64, f64) {
+    let sum = |ops: &[&str]| ops.iter().map(|op| requests.get(*op).copied().unwrap_or(0)).sum::<u64>();
+    let writes = sum(&["UpdateItem", "PutItem", "DeleteItem", "BatchWriteItem"]);
+    let sends = sum(&["SQS:SendMessage", "SQS:SendMessageBatch"]);
+    let jobs = jobs.max(1) as f64;
+    (writes as f64 / jobs, sends as f64 / jobs)
+}
+
+pub fn budget(requests: &BTreeMap<String, u64>, jobs: usize) -> Vec<Violation> {
+    let (writes, sends) = per_job(requests, jobs);
+    let mut broken = Vec::new();
+    if writes > WRITES_PER_JOB {
+        broken.push(violation("budget", format!("{writes:.2} writes per job, budget {WRITES_PER_JOB}")));
+    }
+    if sends > SENDS_PER_JOB {
+        broken.push(violation("budget", format!("{sends:.2} sends per job, budget {SENDS_PER_JOB}")));
+    }
+    broken
+}

@@ -1,0 +1,210 @@
+//! Simulated Lambda: per tier, what the SQS event source mapping does (receive up to 10 messages,
+//! invoke the worker with them, delete those not reported failed), with at most the tier's
+//! MaximumConcurrency invocations at once, each killed at its 900 s deadline as Lambda kills it.
+//! Environments are reused while warm; a killed invocation's environment is gone. An invocation
+//! can be killed from outside at any await point ([`Invocations::kill_one`]): its futures are
+//! dropped, as `kill -9` would, and its messages stay in flight until their visibility ends.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use jobq::queue::{REASON_ATTRIBUTE, Received};
+use jobq::worker::{Worker, deliver};
+use jobq::{Envelope, PerTier, PriorityTier};
+use tokio::task::AbortHandle;
+
+use crate::world::{Letter, World};
+
+/// A Lambda invocation's hard limit.
+pub const DEADLINE: Duration = Duration::from_secs(900);
+
+/// How long an idle poller waits before it receives again (the ESM long-polls; a few seconds of
+/// simulated latency keeps the number of empty receives, and so the run's CPU time, small).
+pub const IDLE_POLL: Duration = Duration::from_secs(5);
+
+/// The event source mappings' MaximumConcurrency, per tier (high > normal > low, as deployed).
+pub fn max_concurrency(tier: PriorityTier) -> usize {
+    match tier {
+        PriorityTier::High => 6,
+        PriorityTier::Normal => 4,
+        PriorityTier::Low => 2,
+    }
+}
+
+#[derive(Debug)]
+struct Running {
+    id: u64,
+    tier: PriorityTier,
+    abort: AbortHandle,
+    jobs: Vec<String>,
+}
+
+/// The invocations running now, and the warm environments waiting for the next.
+#[derive(Debug, Default)]
+pub struct Invocations {
+    running: Mutex<Vec<Running>>,
+    warm: Mutex<Vec<(PriorityTier, Arc<Worker>)>>,
+    next_id: Mutex<u64>,
+}
+
+impl Invocations {
+    fn active(&self, tier: PriorityTier) -> usize {
+        self.running.lock().unwrap_or_else(PoisonError::into_inner).iter().filter(|r| r.tier == tier).count()
+    }
+
+    fn finished(&self, id: u64) {
+        self.running.lock().unwrap_or_else(PoisonError::into_inner).retain(|r| r.id != id);
+    }
+
+    /// Kill one running invocation, chosen by `pick` among those running. Returns the ids of the
+    /// jobs whose messages it held.
+    pub fn kill_one(&self, pick: impl FnOnce(usize) -> usize) -> Option<Vec<String>> {
+        let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        if running.is_empty() {
+            return None;
+        }
+        let index = pick(running.len()).min(running.len() - 1);
+        let victim = running.remove(index);
+        victim.abort.abort();
+        Some(victim.jobs)
+    }
+
+    /// Kill every invocation (the end of a run).
+    pub fn kill_all(&self) {
+        for r in self.running.lock().unwrap_or_else(PoisonError::into_inner).drain(..) {
+            r.abort.abort();
+        }
+    }
+
+    fn take_warm(&self, tier: PriorityTier) -> Option<Arc<Worker>> {
+        let mut warm = self.warm.lock().unwrap_or_else(PoisonError::into_inner);
+        let at = warm.iter().position(|(t, _)| *t == tier)?;
+        Some(warm.swap_remove(at).1)
+    }
+
+    fn put_warm(&self, tier: PriorityTier, worker: Arc<Worker>) {
+        self.warm.lock().unwrap_or_else(PoisonError::into_inner).push((tier, worker));
+    }
+
+    fn next_id(&self) -> u64 {
+        let mut next = self.next_id.lock().unwrap_or_else(PoisonError::into_inner);
+        *next += 1;
+        *next
+    }
+}
+
+/// The ids of the jobs the messages point at.
+fn job_ids(messages: &[Received]) -> Vec<String> {
+    messages.iter().filter_map(|m| Envelope::decode(&m.body).ok()).map(|e| e.id).collect()
+}
+
+/// Record the jobs of a killed invocation.
+pub fn record_kill(world: &World, jobs: &[String]) {
+    let mut log = world.log();
+    log.kills += 1;
+    for id in jobs {
+        *log.crashed.entry(id.clone()).or_default() += 1;
+    }
+}
+
+/// The event source mapping of `tier`, forever: run it as a task and abort it to stop.
+pub async fn event_source(world: World, invocations: Arc<Invocations>, tier: PriorityTier) {
+    let arns = arns(&world).await;
+    loop {
+        if invocations.active(tier) >= max_concurrency(tier) {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        let messages = match world.ports.queues.receive(tier, 10, 0, None).await {
+            Ok(messages) if !messages.is_empty() => messages,
+            _ => {
+                tokio::time::sleep(IDLE_POLL).await;
+                continue;
+            }
+        };
+        invoke(&world, &invocations, tier, arns.get(tier).clone(), messages);
+        tokio::task::yield_now().await;
+    }
+}
+
+async fn arns(world: &World) -> PerTier<String> {
+    let mut arns = PerTier::from_fn(|_| String::new());
+    for tier in PriorityTier::ALL {
+        // The in-memory queues answer this unless throttled; the ARN only names the queue.
+        let arn = world.ports.queues.arn(tier).await.unwrap_or_default();
+        *arns.get_mut(tier) = arn;
+    }
+    arns
+}
+
+/// Start one invocation with `messages`, in a warm environment if one waits.
+fn invoke(
+    world: &World,
+    invocations: &Arc<Invocations>,
+    tier: PriorityTier,
+    arn: String,
+    messages: Vec<Received>,
+) {
+    let worker = invocations.take_warm(tier);
+    {
+        let mut log = world.log();
+        log.invocations += 1;
+        log.cold_starts += u64::from(worker.is_none());
+    }
+    let worker = worker.unwrap_or_else(|| Arc::new(world.cold_worker()));
+    let id = invocations.next_id();
+    let jobs = job_ids(&messages);
+    let (w, inv) = (world.clone(), invocations.clone());
+    let handle = tokio::spawn(async move {
+        let deadline = w.now() + chrono::Duration::from_std(DEADLINE).unwrap_or_default();
+        let run =
+            deliver(&w.ports.queues, tier, &arn, &messages, |event| worker.handle(event, Some(deadline)));
+        match tokio::time::timeout(DEADLINE, run).await {
+            Ok(_) => {
+                inv.finished(id);
+                inv.put_warm(tier, worker);
+            }
+            Err(_) => {
+                // Lambda ends the invocation at its deadline; its environment is gone.
+                inv.finished(id);
+                record_kill(&w, &job_ids(&messages));
+            }
+        }
+    });
+    invocations.running.lock().unwrap_or_else(PoisonError::into_inner).push(Running {
+        id,
+        tier,
+        abort: handle.abort_handle(),
+        jobs,
+    });
+}
+
+/// The dead-letter function's event source mappings: every DLQ polled every few seconds, each
+/// letter noted in the log the first time it is seen, then handed to the real handler.
+pub async fn dead_letters(world: World) {
+    loop {
+        for tier in PriorityTier::ALL {
+            let Ok(arn) = world.ports.dlqs.arn(tier).await else { continue };
+            let Ok(messages) = world.ports.dlqs.receive(tier, 10, 0, None).await else { continue };
+            note_letters(&world, &messages);
+            let handler = world.dlq.clone();
+            let _ = deliver(&world.ports.dlqs, tier, &arn, &messages, |event| async move {
+                handler.handle(event).await
+            })
+            .await;
+        }
+        tokio::time::sleep(IDLE_POLL).await;
+    }
+}
+
+fn note_letters(world: &World, messages: &[Received]) {
+    let mut log = world.log();
+    for m in messages {
+        if !log.letter_ids.insert(m.message_id.clone()) {
+            continue;
+        }
+        let reason = m.attributes.get(REASON_ATTRIBUTE).cloned().unwrap_or_else(|| "redriven".to_owned());
+        let job_id = Envelope::decode(&m.body).ok().map(|e| e.id);
+        log.letters.push(Letter { job_id, reason });
+    }
+}

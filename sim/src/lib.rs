@@ -1,0 +1,201 @@
+//! A deterministic simulation of the whole queue (issue 16): the real API service, worker,
+//! scheduler, dead-letter handler and counter, on the in-memory ports, under tokio's paused
+//! clock, with faults drawn from one seed. A run:
+//!
+//! 1. **Turbulent phase** (`Options::hours`): API clients enqueue a mix of built-in jobs, an
+//!    operator cancels, retries, pauses and resumes, and faults strike ([`faults`]), while the
+//!    simulated Lambda event source mappings ([`lambda`]), the every-minute scheduler, the
+//!    dead-letter function and the counter run.
+//! 2. At its end, faults stop, every pause is lifted, and [`invariants::way_forward`] is checked.
+//! 3. **Calm phase** (`Options::settle_hours`): the functions run on; then every invariant is
+//!    checked ([`invariants`]).
+//!
+//! Everything runs on one current-thread runtime with a paused clock, and every random choice
+//! comes from the seed (ids, tokens and jitter too, through `SeededIds`), so a seed replays.
+
+pub mod actors;
+pub mod faults;
+pub mod invariants;
+pub mod lambda;
+pub mod report;
+pub mod world;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jobq::PriorityTier;
+use tokio::task::JoinHandle;
+
+pub use invariants::Violation;
+pub use report::{RunReport, summary};
+pub use world::World;
+
+/// The shape of one run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub jobs: usize,
+    pub hours: u64,
+    pub settle_hours: u64,
+    pub faults: Option<faults::Faults>,
+    /// Mean time between two operator actions (cancel, retry, pause); none: no operator.
+    pub operator_every: Option<Duration>,
+    /// Check [`invariants::attempts`] too (off by default: it fails on a known defect).
+    pub check_attempts: bool,
+    /// Deliberate breaks of the harness, to show the invariants catch them.
+    pub breaks: Breaks,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            jobs: 500,
+            hours: 6,
+            settle_hours: 3,
+            faults: Some(faults::Faults::default()),
+            operator_every: Some(Duration::from_secs(15 * 60)),
+            check_attempts: false,
+            breaks: Breaks::default(),
+        }
+    }
+}
+
+/// Ways to break the deployment on purpose.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Breaks {
+    /// No scheduler runs: nothing recovers a run that died or sends a lost message again.
+    pub no_scheduler: bool,
+    /// The counter function never runs after the turbulent phase, and skips what came before.
+    pub no_counter: bool,
+}
+
+/// Run one seed to its end on a runtime of its own; the report carries any broken invariant.
+pub fn run(seed: u64, options: &Options) -> RunReport {
+    quiet_simulated_panics();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap_or_else(|e| panic!("a runtime: {e}"));
+    runtime.block_on(simulate(seed, options.clone()))
+}
+
+/// The `fail` jobs' panics are part of the simulation (the worker contains them): the default
+/// hook would print each, with a backtrace when `RUST_BACKTRACE` is set. Any other panic is
+/// still printed.
+fn quiet_simulated_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let message = info.payload().downcast_ref::<String>().map(String::as_str);
+            if message != Some(actors::SIMULATED_PANIC) {
+                default(info);
+            }
+        }));
+    });
+}
+
+/// The functions that run for the whole run.
+fn start_functions(
+    world: &World,
+    invocations: &Arc<lambda::Invocations>,
+    breaks: Breaks,
+) -> Vec<JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    for tier in PriorityTier::ALL {
+        tasks.push(tokio::spawn(lambda::event_source(world.clone(), invocations.clone(), tier)));
+    }
+    tasks.push(tokio::spawn(lambda::dead_letters(world.clone())));
+    if !breaks.no_scheduler {
+        tasks.push(tokio::spawn(actors::scheduler(world.clone())));
+    }
+    if !breaks.no_counter {
+        tasks.push(tokio::spawn(actors::counter(world.clone())));
+    }
+    tasks
+}
+
+/// The clients, the operator and the faults of the turbulent phase.
+fn start_turbulence(
+    world: &World,
+    invocations: &Arc<lambda::Invocations>,
+    rng: &mut fastrand::Rng,
+    options: &Options,
+) -> Vec<JoinHandle<()>> {
+    let over = Duration::from_secs(options.hours * 3600 * 9 / 10);
+    let mut tasks = vec![tokio::spawn(actors::clients(world.clone(), rng.fork(), options.jobs, over))];
+    if let Some(every) = options.operator_every {
+        tasks.push(tokio::spawn(actors::operator(world.clone(), rng.fork(), every)));
+    }
+    if let Some(f) = options.faults {
+        tasks.push(tokio::spawn(faults::inject(world.clone(), invocations.clone(), rng.fork(), f)));
+    }
+    tasks
+}
+
+async fn simulate(seed: u64, options: Options) -> RunReport {
+    let world = World::new(seed);
+    let started = world.now();
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let invocations = Arc::new(lambda::Invocations::default());
+    let functions = start_functions(&world, &invocations, options.breaks);
+    let turbulence = start_turbulence(&world, &invocations, &mut rng, &options);
+
+    tokio::time::sleep(Duration::from_secs(options.hours * 3600)).await;
+    turbulence.iter().for_each(JoinHandle::abort);
+    faults::clear(&world);
+    actors::resume_everything(&world).await;
+    let mut violations = match invariants::all_jobs(&world).await {
+        Ok(jobs) => invariants::way_forward(&world, &jobs).await,
+        Err(err) => vec![Violation { invariant: "readable", detail: err.to_string() }],
+    };
+
+    tokio::time::sleep(Duration::from_secs(options.settle_hours * 3600)).await;
+    invocations.kill_all();
+    functions.iter().for_each(JoinHandle::abort);
+    if !options.breaks.no_counter {
+        // The counter's last batch: what the stream holds past its last read.
+        let _ = jobq::counter::drain(&world.counter, &world.table.changes(), None).await;
+    }
+    let mut report = check_end(seed, &world, &mut violations, options.check_attempts).await;
+    report.simulated = world.now() - started;
+    report.violations = violations;
+    report
+}
+
+async fn check_end(
+    seed: u64,
+    world: &World,
+    violations: &mut Vec<Violation>,
+    check_attempts: bool,
+) -> RunReport {
+    let jobs = match invariants::all_jobs(world).await {
+        Ok(jobs) => jobs,
+        Err(err) => {
+            violations.push(Violation { invariant: "readable", detail: err.to_string() });
+            Vec::new()
+        }
+    };
+    let mut requests: std::collections::BTreeMap<String, u64> =
+        world.table.requests().into_iter().map(|(op, n)| (op.to_owned(), n)).collect();
+    requests.extend(world.queues.requests().snapshot());
+    violations.extend(invariants::counters(world, &jobs).await);
+    let log = world.log();
+    violations.extend(invariants::accepted_kept(&log, &jobs));
+    violations.extend(invariants::settled(&jobs));
+    violations.extend(invariants::outcomes(&log, &jobs));
+    if check_attempts {
+        violations.extend(invariants::attempts(&log, &jobs));
+    }
+    violations.extend(invariants::letters(&log, &jobs));
+    violations.extend(invariants::budget(&requests, log.accepted.len()));
+    RunReport::new(seed, &log, &jobs, requests)
+}
+
+/// The seeds a test runs: `JOBQ_SIM_SEED` alone when set (to replay one), else `first..first+n`.
+pub fn seeds(first: u64, n: u64) -> Vec<u64> {
+    match std::env::var("JOBQ_SIM_SEED").ok().and_then(|s| s.trim().parse().ok()) {
+        Some(seed) => vec![seed],
+        None => (first..first + n).collect(),
+    }
+}

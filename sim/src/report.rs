@@ -1,0 +1,121 @@
+//! What a run did, and the summary printed over a set of runs: jobs, simulated time, requests
+//! per job by operation, worst wait per tier, faults injected.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::hash::{Hash, Hasher};
+
+use jobq::{Job, PriorityTier};
+
+use crate::invariants::Violation;
+use crate::world::Log;
+
+#[derive(Debug, Clone, Default)]
+pub struct RunReport {
+    pub seed: u64,
+    /// Jobs in the table at the end (accepted, and any an aborted request left behind).
+    pub jobs: usize,
+    pub accepted: usize,
+    pub refused: u64,
+    pub simulated: chrono::Duration,
+    /// Requests by operation: DynamoDB's by name, SQS's as `SQS:<name>`.
+    pub requests: BTreeMap<String, u64>,
+    /// The longest a job waited from due to its latest start, per tier, in ms.
+    pub worst_wait_ms: BTreeMap<PriorityTier, u64>,
+    pub faults: BTreeMap<&'static str, u64>,
+    pub kills: u64,
+    pub invocations: u64,
+    pub cold_starts: u64,
+    pub letters: usize,
+    pub by_status: BTreeMap<String, u64>,
+    /// A hash of every job's id, status, attempts and end, and of the requests: equal for two
+    /// runs of one seed.
+    pub fingerprint: u64,
+    pub violations: Vec<Violation>,
+}
+
+impl RunReport {
+    pub fn new(seed: u64, log: &Log, jobs: &[Job], requests: BTreeMap<String, u64>) -> RunReport {
+        let mut worst_wait_ms = BTreeMap::new();
+        let mut by_status = BTreeMap::new();
+        for job in jobs {
+            let worst = worst_wait_ms.entry(job.tier).or_insert(0);
+            *worst = (*worst).max(job.wait_ms.unwrap_or(0));
+            *by_status.entry(job.status.to_string()).or_insert(0) += 1;
+        }
+        let mut hasher = std::hash::DefaultHasher::new();
+        for job in jobs {
+            (&job.id, job.status.as_str(), job.attempts, job.completed_at).hash(&mut hasher);
+        }
+        requests.hash(&mut hasher);
+        RunReport {
+            fingerprint: hasher.finish(),
+            seed,
+            jobs: jobs.len(),
+            accepted: log.accepted.len(),
+            refused: log.refused,
+            requests,
+            worst_wait_ms,
+            faults: log.faults.clone(),
+            kills: log.kills,
+            invocations: log.invocations,
+            cold_starts: log.cold_starts,
+            letters: log.letters.len(),
+            by_status,
+            ..RunReport::default()
+        }
+    }
+
+    /// What the runs' checks found, one line each, naming the seed to replay.
+    pub fn failures(&self) -> String {
+        let mut out = String::new();
+        for v in &self.violations {
+            let _ = writeln!(
+                out,
+                "seed {} [{}] {}  (replay: JOBQ_SIM_SEED={})",
+                self.seed, v.invariant, v.detail, self.seed
+            );
+        }
+        out
+    }
+}
+
+/// The summary of a set of runs.
+pub fn summary(runs: &[RunReport]) -> String {
+    let n = runs.len().max(1) as f64;
+    let jobs: usize = runs.iter().map(|r| r.jobs).sum();
+    let hours: f64 = runs.iter().map(|r| r.simulated.num_seconds() as f64 / 3600.0).sum();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "simulation: {} runs, {jobs} jobs ({:.0} a run), {hours:.0} simulated hours",
+        runs.len(),
+        jobs as f64 / n
+    );
+    let mut requests: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut faults: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut worst: BTreeMap<PriorityTier, u64> = BTreeMap::new();
+    for run in runs {
+        run.requests.iter().for_each(|(op, c)| *requests.entry(op).or_default() += c);
+        run.faults.iter().for_each(|(k, c)| *faults.entry(k).or_default() += c);
+        for (tier, ms) in &run.worst_wait_ms {
+            let w = worst.entry(*tier).or_default();
+            *w = (*w).max(*ms);
+        }
+    }
+    let per_job: Vec<String> =
+        requests.iter().map(|(op, c)| format!("{op} {:.2}", *c as f64 / jobs.max(1) as f64)).collect();
+    let _ = writeln!(out, "  requests per job: {}", per_job.join(", "));
+    let worst: Vec<String> =
+        worst.iter().map(|(t, ms)| format!("{t} {:.0} s", *ms as f64 / 1000.0)).collect();
+    let _ = writeln!(out, "  worst wait per tier: {}", worst.join(", "));
+    let faults: Vec<String> = faults.iter().map(|(k, c)| format!("{k} {c}")).collect();
+    let _ = writeln!(out, "  faults: {}", faults.join(", "));
+    let kills: u64 = runs.iter().map(|r| r.kills).sum();
+    let invocations: u64 = runs.iter().map(|r| r.invocations).sum();
+    let cold: u64 = runs.iter().map(|r| r.cold_starts).sum();
+    let letters: usize = runs.iter().map(|r| r.letters).sum();
+    let _ =
+        writeln!(out, "  invocations {invocations} ({cold} cold, {kills} killed), dead letters {letters}");
+    out
+}

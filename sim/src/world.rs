@@ -1,0 +1,146 @@
+//! The simulated deployment: the in-memory ports under tokio's paused clock, the real handlers on
+//! them, and the log the simulation keeps of what it did to them (the jobs the API accepted, the
+//! jobs a crash or the API touched, the dead letters seen), which the invariants read at the end.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use chrono::{DateTime, Utc};
+use jobq::counter::CounterEngine;
+use jobq::dlq::DeadLetterHandler;
+use jobq::memory::{MemoryQueues, MemoryTable};
+use jobq::ports::{Clock, SeededIds, TokioClock};
+use jobq::scheduler::{Scheduler, SchedulerSettings};
+use jobq::service::JobService;
+use jobq::task::Registry;
+use jobq::worker::{Worker, WorkerSettings};
+use jobq::{Config, Ports, PriorityTier};
+
+/// When every simulation starts (any fixed instant: runs must not depend on the wall clock).
+pub const EPOCH_SECONDS: i64 = 1_800_000_000;
+
+/// What the simulation expects of a job it enqueued, from its type and payload alone, when no
+/// crash and no operator touched it: its end, and the attempts it takes to get there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expect {
+    /// `None`: completes (`noop`, `echo`, `sleep`, or `fail` that recovers within its attempts).
+    /// Some: ends `failed` with this reason.
+    pub fails: Option<&'static str>,
+    pub attempts: u32,
+}
+
+impl Expect {
+    pub fn completes(attempts: u32) -> Expect {
+        Expect { fails: None, attempts }
+    }
+
+    pub fn fails(reason: &'static str, attempts: u32) -> Expect {
+        Expect { fails: Some(reason), attempts }
+    }
+}
+
+/// One job the API accepted.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    pub expect: Expect,
+    pub tier: PriorityTier,
+}
+
+/// A message that reached a dead-letter queue, as the DLQ consumer saw it first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Letter {
+    pub job_id: Option<String>,
+    pub reason: String,
+}
+
+/// What the simulation did, for the invariants.
+#[derive(Debug, Default)]
+pub struct Log {
+    /// Every job the API said it accepted, by id.
+    pub accepted: BTreeMap<String, Accepted>,
+    /// Enqueues the API refused (AWS unavailable): the client would send them again.
+    pub refused: u64,
+    /// Jobs cancelled, retried or paused from the API at some point: their outcome is the API's.
+    pub touched: BTreeSet<String>,
+    /// Jobs whose message was in an invocation that was killed (crash or Lambda timeout).
+    pub crashed: BTreeMap<String, u32>,
+    /// Invocations killed, cold starts, invocations run.
+    pub kills: u64,
+    pub cold_starts: u64,
+    pub invocations: u64,
+    /// Dead letters seen, first delivery of each message only.
+    pub letters: Vec<Letter>,
+    pub letter_ids: BTreeSet<String>,
+    /// Fault windows and events injected, by kind.
+    pub faults: BTreeMap<&'static str, u64>,
+    /// Longest DynamoDB or SQS unavailability injected.
+    pub longest_outage: chrono::Duration,
+}
+
+/// The deployment and the log, shared by every simulated actor.
+#[derive(Debug, Clone)]
+pub struct World {
+    pub clock: Arc<dyn Clock>,
+    pub ports: Ports,
+    pub table: MemoryTable,
+    pub queues: Arc<MemoryQueues>,
+    pub config: Config,
+    pub service: JobService,
+    pub scheduler: Arc<Scheduler>,
+    pub dlq: Arc<DeadLetterHandler>,
+    pub counter: CounterEngine,
+    pub log: Arc<Mutex<Log>>,
+    job_types: Vec<String>,
+}
+
+impl World {
+    /// A fresh deployment whose ids, write tokens and jitter come from `seed`.
+    pub fn new(seed: u64) -> World {
+        let base = DateTime::from_timestamp(EPOCH_SECONDS, 0).unwrap_or_default();
+        let clock: Arc<dyn Clock> = Arc::new(TokioClock::starting_at(base));
+        // Creating in-memory queues fails only on a bad name: ours are fixed.
+        let (ports, aws) = Ports::memory(clock.clone()).unwrap_or_else(|e| panic!("memory ports: {e}"));
+        let ports = ports.with_ids(Arc::new(SeededIds::new(seed)));
+        // The stream is recorded from the first write on, as DynamoDB Streams enabled at creation.
+        aws.table.changes();
+        let job_types: Vec<String> = registry().job_types().into_iter().map(str::to_owned).collect();
+        let service = JobService::from_ports(&ports, &aws.config, job_types.clone());
+        let settings = SchedulerSettings::from_lookup(|_| None).unwrap_or_else(|e| panic!("defaults: {e}"));
+        let scheduler = Scheduler::from_ports(&ports, &aws.config, job_types.clone(), settings);
+        World {
+            clock,
+            dlq: Arc::new(DeadLetterHandler::from_ports(&ports)),
+            counter: CounterEngine::from_ports(&ports),
+            service,
+            scheduler: Arc::new(scheduler),
+            table: aws.table,
+            queues: aws.queues,
+            config: aws.config,
+            ports,
+            log: Arc::default(),
+            job_types,
+        }
+    }
+
+    /// A new worker environment (a cold start): its own pause cache, as a fresh Lambda has.
+    pub fn cold_worker(&self) -> Worker {
+        Worker::from_ports(&self.ports, registry(), WorkerSettings::default())
+    }
+
+    pub fn job_types(&self) -> &[String] {
+        &self.job_types
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub fn log(&self) -> MutexGuard<'_, Log> {
+        self.log.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The built-in job types: what every deployment runs.
+pub fn registry() -> Registry {
+    Registry::with_builtins()
+}

@@ -1,0 +1,95 @@
+//! The simulation as tests: seeded runs of 6 simulated hours and about 500 jobs each keep every
+//! invariant; a seed replays; and breaking the deployment on purpose breaks an invariant.
+//!
+//! A failing run prints its seed; `JOBQ_SIM_SEED=<n> cargo test -p jobq-sim` replays that seed
+//! alone (and `cargo run -p jobq-sim --example one -- <n>` with `RUST_LOG=info` tells its story).
+
+use jobq_sim::{Breaks, Options, RunReport, run, seeds, summary};
+
+/// Seeded runs in `make test`: each takes about 1.5 s of one core in a debug build.
+const RUNS: u64 = 20;
+
+/// Run `seeds` on two threads (the machine's two cores), in seed order.
+fn run_all(seeds: &[u64], options: &Options) -> Vec<RunReport> {
+    let halves: Vec<Vec<u64>> = seeds.chunks(seeds.len().div_ceil(2).max(1)).map(<[u64]>::to_vec).collect();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = halves
+            .into_iter()
+            .map(|half| s.spawn(move || half.into_iter().map(|seed| run(seed, options)).collect::<Vec<_>>()))
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|_| panic!("a run panicked"))).collect()
+    })
+}
+
+#[test]
+fn seeded_runs_of_six_hours_keep_every_invariant() {
+    let options = Options::default();
+    let reports = run_all(&seeds(1_000, RUNS), &options);
+    println!("{}", summary(&reports));
+    let failures: String = reports.iter().map(RunReport::failures).collect();
+    assert!(failures.is_empty(), "broken invariants:\n{failures}");
+    for r in &reports {
+        assert!(r.simulated >= chrono::Duration::hours(6), "seed {}: {}", r.seed, r.simulated);
+        assert!(r.jobs >= 400, "seed {}: only {} jobs", r.seed, r.jobs);
+    }
+    // Every fault kind struck somewhere in the set.
+    let mut kinds = std::collections::BTreeSet::new();
+    reports.iter().for_each(|r| kinds.extend(r.faults.keys().copied()));
+    for kind in
+        ["crash", "duplicate_delivery", "dynamodb_throttled", "lost_responses", "pause", "sqs_throttled"]
+    {
+        assert!(kinds.contains(kind) || reports.len() == 1, "no {kind} in {kinds:?}");
+    }
+}
+
+#[test]
+fn a_seed_replays_exactly() {
+    let options = Options { jobs: 200, hours: 2, ..Options::default() };
+    let first = run(7, &options);
+    let again = run(7, &options);
+    assert_eq!(
+        (first.fingerprint, &first.requests, &first.faults, first.kills),
+        (again.fingerprint, &again.requests, &again.faults, again.kills)
+    );
+    let other = run(8, &options);
+    assert_ne!(first.fingerprint, other.fingerprint, "another seed, another run");
+}
+
+/// A short, crash-heavy run with `breaks`.
+fn broken(seed: u64, breaks: Breaks) -> RunReport {
+    let faults =
+        jobq_sim::faults::Faults { mean_gap: std::time::Duration::from_secs(120), ..Default::default() };
+    run(seed, &Options { jobs: 200, hours: 2, faults: Some(faults), breaks, ..Options::default() })
+}
+
+#[test]
+fn without_the_scheduler_a_crashed_run_is_stranded_and_the_invariants_say_so() {
+    let report = broken(3, Breaks { no_scheduler: true, ..Breaks::default() });
+    assert!(report.kills > 0, "the run must crash an invocation");
+    let names: Vec<&str> = report.violations.iter().map(|v| v.invariant).collect();
+    assert!(names.contains(&"settled"), "{names:?}");
+
+    // The same seed with the scheduler keeps them all.
+    let healthy = broken(3, Breaks::default());
+    assert!(healthy.violations.is_empty(), "{}", healthy.failures());
+}
+
+#[test]
+fn without_the_counter_the_counters_invariant_breaks() {
+    let report = broken(4, Breaks { no_counter: true, ..Breaks::default() });
+    let names: Vec<&str> = report.violations.iter().map(|v| v.invariant).collect();
+    assert_eq!(names, ["counters"], "{}", report.failures());
+}
+
+/// A known defect the simulation found: a run whose finish is lost to a DynamoDB throttle
+/// that outlasts its lease plus the recovery delay (about 2.5 minutes) is recovered by the
+/// scheduler as if it had died: the scheduler's sweep usually beats the resuming delivery once
+/// the throttle ends, and the job runs again on a new attempt. On a job's last attempt it fails
+/// `worker_crashed_repeatedly`. Seeds 6, 13 and 17 show it (one sleep job each at least).
+/// Ignored until the product decides how a lost finish and a dead run differ.
+#[test]
+#[ignore = "known defect: a throttle over 2.5 minutes costs a running job an attempt"]
+fn a_throttle_shorter_than_ten_minutes_costs_no_attempt() {
+    let report = run(6, &Options { check_attempts: true, ..Options::default() });
+    assert!(report.violations.is_empty(), "{}", report.failures());
+}

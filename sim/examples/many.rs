@@ -1,12 +1,8 @@
 //! Seeds `FIRST..FIRST+N` on two threads, printing each failing seed and the summary:
 //! `cargo run -p jobq-sim --example many -- FIRST N`.
 
-/// `JOBQ_SIM_ATTEMPTS=1` checks the attempts invariant too.
 fn main() {
-    let options = jobq_sim::Options {
-        check_attempts: std::env::var("JOBQ_SIM_ATTEMPTS").is_ok(),
-        ..jobq_sim::Options::default()
-    };
+    let options = jobq_sim::Options::default();
     let options = &options;
     let mut args = std::env::args().skip(1).map(|a| a.parse::<u64>().unwrap_or(0));
     let (first, n) = (args.next().unwrap_or(0), args.next().unwrap_or(10));

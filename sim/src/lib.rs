@@ -39,7 +39,8 @@ pub struct Options {
     pub faults: Option<faults::Faults>,
     /// Mean time between two operator actions (cancel, retry, pause); none: no operator.
     pub operator_every: Option<Duration>,
-    /// Check [`invariants::attempts`] too (off by default: it fails on a known defect).
+    /// Check [`invariants::attempts`]: jobs untouched by crashes and the operator take exactly the
+    /// attempts their payload asks.
     pub check_attempts: bool,
     /// Deliberate breaks of the harness, to show the invariants catch them.
     pub breaks: Breaks,
@@ -53,7 +54,7 @@ impl Default for Options {
             settle_hours: 3,
             faults: Some(faults::Faults::default()),
             operator_every: Some(Duration::from_secs(15 * 60)),
-            check_attempts: false,
+            check_attempts: true,
             breaks: Breaks::default(),
         }
     }

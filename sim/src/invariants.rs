@@ -10,7 +10,7 @@
 //!   so no job failed because AWS was unavailable for less than 10 minutes. A touched or crashed
 //!   job that failed failed for a reason of its own, or because its runs died: only when the
 //!   crashes that hit it, with its own failures, reach its attempts.
-//! - [`attempts`] (stricter, off by default: see the crate's report): such a job also took
+//! - [`attempts`] (stricter): such a job also took
 //!   exactly the attempts its payload says.
 //! - [`letters`]: every dead letter has such a reason too.
 //! - [`counters`]: the counters kept from the change stream equal a recount of the records.

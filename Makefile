@@ -42,7 +42,7 @@ package: extra
 
 ## deploy: a first deploy by hand (sam deploy --guided); GitHub deploys with .github/workflows/deploy.yml
 deploy: extra
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check aws-sam-cli
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-deploy.txt
 	$(VENV)/bin/sam build --template infra/template.yaml --beta-features
 	$(VENV)/bin/sam deploy --guided
 

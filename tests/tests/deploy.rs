@@ -122,7 +122,7 @@ fn one_deploy_role_covers_every_stage_the_workflow_deploys() {
     let params = [("StackNamePrefix", stack_prefix)];
 
     let (_, job, run) = job_running(&deploy, "sam deploy");
-    let stack_expr = job["env"]["STACK"].as_str().expect("the deploy job's STACK");
+    let stack_expr = job["env"]["STACK"].as_str().or(deploy["env"]["STACK"].as_str()).expect("STACK");
     assert!(stack_expr.contains("inputs.stage"), "{stack_expr}");
     assert!(run.contains("--stack-name \"$STACK\""), "{run}");
     let prefix_expr =
@@ -183,4 +183,148 @@ fn the_wildcard_match_is_iams() {
     assert!(!glob("sqs:Get*", "sqs:CreateQueue"));
     assert!(glob("a?c", "abc"));
     assert!(!glob("abc", "abcd"));
+}
+
+/// Every workflow and action of `.github/`, with its path and text.
+fn workflow_files() -> Vec<(String, String)> {
+    let root = format!("{}/../.github", env!("CARGO_MANIFEST_DIR"));
+    let mut paths: Vec<String> = Vec::new();
+    for dir in ["workflows", "actions"] {
+        let mut stack = vec![format!("{root}/{dir}")];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{dir}: {e}")).flatten() {
+                let path = entry.path().display().to_string();
+                if entry.path().is_dir() {
+                    stack.push(path);
+                } else if path.ends_with(".yml") || path.ends_with(".yaml") {
+                    paths.push(path);
+                }
+            }
+        }
+    }
+    assert!(paths.len() >= 5, "{paths:?}");
+    paths.into_iter().map(|p| (p.clone(), std::fs::read_to_string(&p).expect("readable"))).collect()
+}
+
+/// Every `uses:` value anywhere in a YAML document (steps and reusable-workflow jobs).
+fn uses_of(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Mapping(m) => {
+            for (k, v) in m {
+                match (k.as_str(), v.as_str()) {
+                    (Some("uses"), Some(u)) => out.push(u.to_owned()),
+                    _ => uses_of(v, out),
+                }
+            }
+        }
+        Value::Sequence(items) => items.iter().for_each(|v| uses_of(v, out)),
+        _ => {}
+    }
+}
+
+/// A tag can be moved to other code; a commit cannot. Each pin names its release in a comment.
+#[test]
+fn every_third_party_action_is_pinned_by_commit() {
+    let mut checked = 0;
+    for (path, text) in workflow_files() {
+        let doc: Value = serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let mut uses = Vec::new();
+        uses_of(&doc, &mut uses);
+        for action in uses.iter().filter(|u| !u.starts_with("./")) {
+            let (name, commit) =
+                action.split_once('@').unwrap_or_else(|| panic!("{path}: {action} unpinned"));
+            assert!(name.split('/').count() >= 2, "{path}: {action}");
+            assert!(
+                commit.len() == 40
+                    && commit.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()),
+                "{path}: {action} is not pinned by a 40-hex commit"
+            );
+            let line = text.lines().find(|l| l.contains(action.as_str())).expect("the line");
+            assert!(
+                line.split_once(" # ").is_some_and(|(_, tag)| !tag.trim().is_empty()),
+                "{path}: {line}: which release?"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "{checked}");
+}
+
+fn step_uses(step: &Value, action: &str) -> bool {
+    step["uses"].as_str().is_some_and(|u| u.starts_with(&format!("{action}@")))
+}
+
+/// The deploy waits for the tests (the whole of ci.yml) and the build; the build and the tests run
+/// without AWS credentials, and no job builds or runs repository code after taking them.
+#[test]
+fn the_deploy_runs_after_the_tests_and_builds_hold_no_credentials() {
+    let deploy = load(".github/workflows/deploy.yml");
+    let jobs = deploy["jobs"].as_mapping().expect("jobs");
+    let (deploy_job, job, _) = job_running(&deploy, "sam deploy");
+    let needs = strings(&job["needs"]);
+    let test_job = jobs
+        .iter()
+        .find(|(_, j)| j["uses"].as_str() == Some("./.github/workflows/ci.yml"))
+        .and_then(|(k, _)| k.as_str())
+        .expect("a job running ci.yml");
+    let (build_job, _, _) = job_running(&deploy, "sam build");
+    assert!(needs.iter().any(|n| n == test_job), "{deploy_job} needs {test_job}: {needs:?}");
+    assert!(needs.iter().any(|n| n == &build_job), "{deploy_job} needs {build_job}: {needs:?}");
+    assert_ne!(build_job, deploy_job, "built before the credentials, in a job without them");
+    assert!(deploy["permissions"]["id-token"].is_null(), "only the deploy job may ask for a token");
+    for (name, job) in jobs {
+        let name = name.as_str().unwrap_or_default();
+        let steps = job["steps"].as_sequence().cloned().unwrap_or_default();
+        let credentials = steps.iter().position(|s| step_uses(s, "aws-actions/configure-aws-credentials"));
+        if name != deploy_job {
+            assert!(credentials.is_none(), "{name} takes AWS credentials");
+            assert!(job["permissions"]["id-token"].is_null(), "{name} may ask for an OIDC token");
+        }
+        for step in steps.iter().skip(credentials.map_or(steps.len(), |at| at + 1)) {
+            let run = step["run"].as_str().unwrap_or_default();
+            assert!(
+                !run.contains("sam build") && !run.contains("cargo "),
+                "{name}: builds with credentials: {run}"
+            );
+            assert!(!step_uses(step, "Swatinem/rust-cache"), "{name}: a cache restored with credentials");
+        }
+    }
+}
+
+/// A manual run can pick any branch, and it runs that branch's files: the deploy job admits only
+/// main or a release tag into the production environment.
+#[test]
+fn a_manual_deploy_takes_main_or_a_tag_only() {
+    let deploy = load(".github/workflows/deploy.yml");
+    let (_, job, _) = job_running(&deploy, "sam deploy");
+    assert_eq!(job["environment"].as_str(), Some("production"));
+    let condition = job["if"].as_str().expect("the deploy job's if");
+    let refs: Vec<&str> = condition.split("||").map(str::trim).collect();
+    assert!(refs.contains(&"github.ref == 'refs/heads/main'"), "{condition}");
+    for r in refs {
+        assert!(
+            r == "github.ref == 'refs/heads/main'" || r.starts_with("startsWith(github.ref, 'refs/tags/"),
+            "{r} admits another ref"
+        );
+    }
+}
+
+/// The SAM CLI transforms and uploads what is deployed: a new release is taken deliberately.
+#[test]
+fn the_sam_cli_is_pinned() {
+    let path = format!("{}/../scripts/requirements-deploy.txt", env!("CARGO_MANIFEST_DIR"));
+    let pins = std::fs::read_to_string(&path).expect("requirements-deploy.txt");
+    let pin = pins.lines().find(|l| l.starts_with("aws-sam-cli")).expect("aws-sam-cli");
+    let version = pin.strip_prefix("aws-sam-cli==").unwrap_or_else(|| panic!("{pin}: not pinned"));
+    assert!(version.split('.').all(|p| p.parse::<u32>().is_ok()), "{pin}");
+    let makefile =
+        std::fs::read_to_string(format!("{}/../Makefile", env!("CARGO_MANIFEST_DIR"))).expect("Makefile");
+    for (path, text) in workflow_files().into_iter().chain([("Makefile".to_owned(), makefile)]) {
+        for line in text.lines().filter(|l| l.contains("aws-sam-cli") && !l.trim_start().starts_with('#')) {
+            assert!(line.contains("aws-sam-cli=="), "{path}: {line}");
+        }
+        if text.contains("sam build") || text.contains("sam deploy") {
+            assert!(text.contains("requirements-deploy.txt"), "{path} runs sam but installs another");
+        }
+    }
 }

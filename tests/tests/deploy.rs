@@ -328,3 +328,208 @@ fn the_sam_cli_is_pinned() {
         }
     }
 }
+
+/// Actions that give a role permissions: allowed only with the boundary on the role.
+const GRANTING: [&str; 4] =
+    ["iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:PutRolePermissionsBoundary"];
+/// Actions that would lift the boundary or give permissions around it: never allowed.
+const FORBIDDEN: [&str; 14] = [
+    "iam:DeleteRolePermissionsBoundary",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:CreatePolicyVersion",
+    "iam:SetDefaultPolicyVersion",
+    "iam:CreateUser",
+    "iam:PutUserPolicy",
+    "iam:AttachUserPolicy",
+    "iam:CreateAccessKey",
+    "iam:PutGroupPolicy",
+    "iam:AttachGroupPolicy",
+    "iam:AddUserToGroup",
+    "iam:CreateLoginProfile",
+    "iam:UpdateRole",
+    "sts:AssumeRole",
+];
+
+/// The role ARNs `github-oidc.yaml` itself creates, as the stack named `stack` would name them.
+fn own_role_arns(oidc: &Value, stack: &str) -> Vec<String> {
+    resources_of(oidc, "AWS::IAM::Role")
+        .into_iter()
+        .map(|(name, role)| {
+            let path = role["Properties"]["Path"].as_str().unwrap_or("/");
+            format!("{ARN}:iam::${{AWS::AccountId}}:role{path}{stack}-{name}-0")
+        })
+        .collect()
+}
+
+/// `Condition.StringEquals[key]` of a statement, as written (a `!Ref`/`!GetAtt` as `Ref X`).
+fn condition(statement: &Value, key: &str) -> Option<String> {
+    match &statement["Condition"]["StringEquals"][key] {
+        Value::Tagged(t) => {
+            Some(format!("{} {}", t.tag.to_string().trim_start_matches('!'), t.value.as_str()?))
+        }
+        other => other.as_str().map(str::to_owned),
+    }
+}
+
+/// Neither the GitHub role nor the CloudFormation execution role can create a role, give a role
+/// permissions or pass a role, unless that role carries the permissions boundary; the boundary
+/// grants no IAM; and the one role passed without it (the execution role) goes to CloudFormation
+/// only, which the GitHub role must use. Every role the jobq template creates has the boundary.
+#[test]
+fn no_deploy_role_can_create_attach_to_or_pass_a_role_without_the_boundary() {
+    let oidc = load("infra/github-oidc.yaml");
+    let boundaries = resources_of(&oidc, "AWS::IAM::ManagedPolicy");
+    assert_eq!(boundaries.len(), 1, "one permissions boundary");
+    let boundary = format!("Ref {}", boundaries[0].0);
+    let boundary_actions: Vec<String> = boundaries[0].1["Properties"]["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .expect("statements")
+        .iter()
+        .flat_map(|s| strings(&s["Action"]))
+        .collect();
+    assert!(
+        boundary_actions.iter().all(|a| !a.starts_with("iam:") && !a.starts_with("sts:") && a != "*"),
+        "{boundary_actions:?}"
+    );
+
+    let prefix = oidc["Parameters"]["StackNamePrefix"]["Default"].as_str().expect("StackNamePrefix");
+    // Even when the OIDC stack itself is named with the prefix, its roles stay outside it.
+    let own = own_role_arns(&oidc, &format!("{prefix}github"));
+    let subst = |r: &str| r.replace("${StackNamePrefix}", prefix);
+    let mut gated: Vec<String> = Vec::new();
+    for (name, role) in resources_of(&oidc, "AWS::IAM::Role") {
+        assert!(role["Properties"]["ManagedPolicyArns"].is_null(), "{name}: managed policies");
+        for statement in role_statements_of(role) {
+            let actions = strings(&statement["Action"]);
+            let resources = strings(&statement["Resource"]);
+            let allows = |action: &str| actions.iter().any(|a| glob(a, action));
+            for action in FORBIDDEN {
+                assert!(!allows(action), "{name} may {action}");
+            }
+            if GRANTING.iter().any(|a| allows(a)) {
+                assert_eq!(
+                    condition(statement, "iam:PermissionsBoundary").as_deref(),
+                    Some(boundary.as_str()),
+                    "{name}: {actions:?} without the boundary"
+                );
+                assert!(resources.iter().all(|r| r != "*"), "{name}: {actions:?} on any role");
+                gated.extend(resources.iter().map(|r| subst(r)));
+            }
+        }
+    }
+    for (name, role) in resources_of(&oidc, "AWS::IAM::Role") {
+        for statement in role_statements_of(role)
+            .into_iter()
+            .filter(|s| strings(&s["Action"]).iter().any(|a| glob(a, "iam:PassRole")))
+        {
+            let to = condition(statement, "iam:PassedToService")
+                .unwrap_or_else(|| panic!("{name}: PassRole to any service"));
+            if let Some(target) = get_att(&statement["Resource"]) {
+                assert_eq!(to, "cloudformation.amazonaws.com", "{name} passes {target} to {to}");
+                continue;
+            }
+            for resource in strings(&statement["Resource"]).iter().map(|r| subst(r)) {
+                assert!(gated.contains(&resource), "{name} passes {resource}, which may lack the boundary");
+                for arn in &own {
+                    assert!(!glob(&resource, arn), "{name} may pass {arn}, a deploy role");
+                }
+            }
+        }
+    }
+    the_github_role_only_drives_cloudformation(&oidc);
+    every_role_of_the_template_has_the_boundary();
+}
+
+fn role_statements_of(role: &Value) -> Vec<&Value> {
+    role["Properties"]["Policies"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .flat_map(|policy| policy["PolicyDocument"]["Statement"].as_sequence().into_iter().flatten())
+        .filter(|s| s["Effect"].as_str() == Some("Allow"))
+        .collect()
+}
+
+/// `X` of `!GetAtt X.Arn`.
+fn get_att(v: &Value) -> Option<String> {
+    match v {
+        Value::Tagged(t) if t.tag.to_string().trim_start_matches('!') == "GetAtt" => {
+            t.value.as_str().and_then(|s| s.strip_suffix(".Arn")).map(str::to_owned)
+        }
+        _ => None,
+    }
+}
+
+/// The role GitHub assumes creates nothing itself: change sets only with the execution role,
+/// the artifacts, the stack's outputs and the API.
+fn the_github_role_only_drives_cloudformation(oidc: &Value) {
+    let roles = resources_of(oidc, "AWS::IAM::Role");
+    let github: Vec<&Value> = roles
+        .iter()
+        .filter(|(_, r)| {
+            format!("{:?}", r["Properties"]["AssumeRolePolicyDocument"]).contains("AssumeRoleWithWebIdentity")
+        })
+        .map(|(_, r)| *r)
+        .collect();
+    assert_eq!(github.len(), 1);
+    let executor = roles
+        .iter()
+        .find(|(_, r)| {
+            format!("{:?}", r["Properties"]["AssumeRolePolicyDocument"])
+                .contains("cloudformation.amazonaws.com")
+        })
+        .map(|(n, _)| n.clone())
+        .expect("a CloudFormation execution role");
+    for statement in role_statements_of(github[0]) {
+        for action in strings(&statement["Action"]) {
+            let service = action.split(':').next().unwrap_or_default();
+            assert!(
+                ["cloudformation", "s3", "execute-api"].contains(&service) || action == "iam:PassRole",
+                "the GitHub role may {action}"
+            );
+            if action == "cloudformation:CreateChangeSet"
+                && strings(&statement["Resource"]).iter().any(|r| r.contains(":stack/"))
+            {
+                assert_eq!(
+                    condition(statement, "cloudformation:RoleArn"),
+                    Some(format!("GetAtt {executor}.Arn"))
+                );
+            }
+        }
+        if strings(&statement["Action"]).iter().any(|a| a.starts_with("s3:")) {
+            for r in strings(&statement["Resource"]) {
+                assert!(r.contains("artifacts-"), "the GitHub role reaches {r}");
+            }
+        }
+    }
+    let deploy = load(".github/workflows/deploy.yml");
+    let (_, _, run) = job_running(&deploy, "sam deploy");
+    assert!(run.contains("--role-arn"), "sam deploy without the execution role: {run}");
+    assert!(run.contains("PermissionsBoundaryArn="), "{run}");
+}
+
+fn every_role_of_the_template_has_the_boundary() {
+    let template = load("infra/template.yaml");
+    let global = &template["Globals"]["Function"]["PermissionsBoundary"];
+    for (name, function) in resources_of(&template, "AWS::Serverless::Function") {
+        let own = &function["Properties"]["PermissionsBoundary"];
+        let boundary = if own.is_null() { global } else { own };
+        assert_eq!(format!("{boundary:?}"), format!("{:?}", ref_to("PermissionsBoundaryArn")), "{name}");
+        assert!(function["Properties"]["Role"].is_null(), "{name}: a role of its own making");
+    }
+    for (name, role) in resources_of(&template, "AWS::IAM::Role") {
+        assert_eq!(
+            format!("{:?}", role["Properties"]["PermissionsBoundary"]),
+            format!("{:?}", ref_to("PermissionsBoundaryArn")),
+            "{name}"
+        );
+    }
+    assert!(
+        template["Parameters"]["PermissionsBoundaryArn"]["Default"].is_null(),
+        "no deploy without a boundary"
+    );
+}
+
+fn ref_to(name: &str) -> Value {
+    serde_norway::from_str(&format!("!Ref {name}")).expect("a Ref")
+}

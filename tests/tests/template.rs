@@ -320,8 +320,18 @@ fn names_bucket() -> String {
 fn the_deploy_role_trusts_one_repository_and_nothing_wider() {
     let template = load("github-oidc.yaml");
     let roles = resources_of(&template, "AWS::IAM::Role");
-    assert_eq!(roles.len(), 1);
-    let statements = roles[0].1["AssumeRolePolicyDocument"]["Statement"].as_sequence().expect("statements");
+    // The deploy role (GitHub's) and the CloudFormation execution role it passes, which only
+    // CloudFormation may assume.
+    assert_eq!(roles.len(), 2);
+    let trusts =
+        |role: &Value| format!("{:?}", role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]);
+    let (github, execution): (Vec<_>, Vec<_>) =
+        roles.iter().partition(|(_, r)| trusts(r).contains("Federated"));
+    assert_eq!(execution.len(), 1);
+    let principal = &execution[0].1["AssumeRolePolicyDocument"]["Statement"];
+    assert_eq!(principal.as_sequence().map(Vec::len), Some(1));
+    assert_eq!(principal[0]["Principal"]["Service"].as_str(), Some("cloudformation.amazonaws.com"));
+    let statements = github[0].1["AssumeRolePolicyDocument"]["Statement"].as_sequence().expect("statements");
     assert_eq!(statements.len(), 1);
     let statement = &statements[0];
     assert_eq!(statement["Action"].as_str(), Some("sts:AssumeRoleWithWebIdentity"));

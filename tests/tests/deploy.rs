@@ -533,3 +533,31 @@ fn every_role_of_the_template_has_the_boundary() {
 fn ref_to(name: &str) -> Value {
     serde_norway::from_str(&format!("!Ref {name}")).expect("a Ref")
 }
+
+/// The workspace's `rust-version`, from Cargo.toml.
+fn declared_rust_version() -> String {
+    let path = format!("{}/../Cargo.toml", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).expect("Cargo.toml");
+    let line = text.lines().find(|l| l.starts_with("rust-version")).expect("rust-version");
+    line.split('"').nth(1).expect("a quoted version").to_owned()
+}
+
+/// The code needs Rust 1.88 (let-chains; aws-sdk-dynamodb 1.100), so the workspace declares at
+/// least that, and CI checks the workspace with exactly the declared version.
+#[test]
+fn the_declared_minimum_rust_is_the_one_ci_checks() {
+    let declared = declared_rust_version();
+    let parts: Vec<u32> = declared.split('.').map(|p| p.parse().expect("numeric")).collect();
+    assert!(parts.as_slice() >= [1, 88].as_slice(), "rust-version {declared} < 1.88");
+    let ci = load(".github/workflows/ci.yml");
+    let checked = ci["jobs"].as_mapping().expect("jobs").values().any(|job| {
+        let steps = job["steps"].as_sequence().cloned().unwrap_or_default();
+        steps.iter().any(|s| {
+            step_uses(s, "dtolnay/rust-toolchain")
+                && s["with"]["toolchain"].as_str() == Some(declared.as_str())
+        }) && steps
+            .iter()
+            .any(|s| s["run"].as_str().is_some_and(|r| r.contains("cargo check") || r.contains("cargo test")))
+    });
+    assert!(checked, "no CI job checks with Rust {declared}");
+}

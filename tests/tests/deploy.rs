@@ -561,3 +561,43 @@ fn the_declared_minimum_rust_is_the_one_ci_checks() {
     });
     assert!(checked, "no CI job checks with Rust {declared}");
 }
+
+/// Every function logs to a log group of the stack's with a retention, named so that the
+/// execution role may create it and the boundary lets the function write to it.
+#[test]
+fn every_function_logs_to_a_group_with_a_retention() {
+    let template = load("infra/template.yaml");
+    let oidc = load("infra/github-oidc.yaml");
+    let prefix = oidc["Parameters"]["StackNamePrefix"]["Default"].as_str().expect("StackNamePrefix");
+    let stack = format!("{prefix}prod");
+    let boundary: Vec<&Value> =
+        resources_of(&oidc, "AWS::IAM::ManagedPolicy")[0].1["Properties"]["PolicyDocument"]["Statement"]
+            .as_sequence()
+            .expect("statements")
+            .iter()
+            .collect();
+    let functions = resources_of(&template, "AWS::Serverless::Function");
+    assert!(!functions.is_empty());
+    for (name, function) in functions {
+        let group = match &function["Properties"]["LoggingConfig"]["LogGroup"] {
+            Value::Tagged(t) if t.tag.to_string().trim_start_matches('!') == "Ref" => {
+                t.value.as_str().expect("a name")
+            }
+            other => panic!("{name}: no log group of the stack's: {other:?}"),
+        };
+        let group = &template["Resources"][group];
+        assert_eq!(group["Type"].as_str(), Some("AWS::Logs::LogGroup"), "{name}");
+        assert!(!group["Properties"]["RetentionInDays"].is_null(), "{name}: kept forever");
+        let log_name =
+            text(&group["Properties"]["LogGroupName"]).expect("named").replace("${AWS::StackName}", &stack);
+        let arn = format!("{ARN}:logs:{AT}:log-group:{log_name}");
+        assert!(granted(&oidc, &[("StackNamePrefix", prefix)], "logs:CreateLogGroup", &arn), "{arn}");
+        let writable = boundary.iter().any(|s| {
+            strings(&s["Action"]).iter().any(|a| a == "logs:PutLogEvents")
+                && strings(&s["Resource"])
+                    .iter()
+                    .any(|r| glob(&r.replace("${StackNamePrefix}", prefix), &arn))
+        });
+        assert!(writable, "the boundary keeps {name} from {arn}");
+    }
+}

@@ -15,14 +15,25 @@ use serde_json::{Value, json};
 
 use client::{CliError, Client};
 
-/// Exit codes of `--wait` and `watch`.
+/// Exit codes. `--wait` and `watch` report the most severe way a job ended: failed, then
+/// partial, then cancelled.
 const EXIT_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 const EXIT_CANCELLED: u8 = 3;
 const EXIT_PARTIAL: u8 = 4;
+const EXIT_API: u8 = 5;
+
+const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  done; with --wait or watch, every job completed
+  1  a job failed (the most severe outcome wins: failed, then partial, then cancelled)
+  2  usage error: a bad flag, argument or payload
+  3  a job was cancelled
+  4  a job ended partial
+  5  the API was unreachable, refused the credentials or refused the request";
 
 #[derive(Debug, Parser)]
-#[command(name = "jobq", version, about = "Enqueue, watch and manage jobq jobs")]
+#[command(name = "jobq", version, about = "Enqueue, watch and manage jobq jobs", after_help = EXIT_CODES_HELP)]
 struct Cli {
     /// The jobq API.
     #[arg(long, global = true, env = "JOBQ_API_URL", default_value = "http://127.0.0.1:8080")]
@@ -149,7 +160,16 @@ async fn main() -> ExitCode {
 
 fn fail(err: &CliError) -> ExitCode {
     eprintln!("error: {err}");
-    ExitCode::from(if matches!(err, CliError::Usage(_)) { EXIT_USAGE } else { EXIT_FAILED })
+    ExitCode::from(error_exit_code(err))
+}
+
+/// Pure: the exit code for an error: 2 for bad usage, 5 when the API could not be reached or
+/// refused the request (its credentials or its content).
+fn error_exit_code(err: &CliError) -> u8 {
+    match err {
+        CliError::Usage(_) => EXIT_USAGE,
+        CliError::Api { .. } | CliError::Unreachable { .. } | CliError::Signing(_) => EXIT_API,
+    }
 }
 
 async fn run(client: &Client, command: Command) -> Result<u8, CliError> {
@@ -298,18 +318,21 @@ fn bar_style() -> ProgressStyle {
         .progress_chars("=> ")
 }
 
-fn exit_code(status: JobStatus) -> u8 {
+/// How severe an outcome is, and its exit code: a status this CLI does not know (`None`), or
+/// one that has not ended, counts as failed.
+fn severity(status: Option<JobStatus>) -> (u8, u8) {
     match status {
-        JobStatus::Completed => 0,
-        JobStatus::Cancelled => EXIT_CANCELLED,
-        JobStatus::Partial => EXIT_PARTIAL,
-        _ => EXIT_FAILED,
+        Some(JobStatus::Completed) => (0, 0),
+        Some(JobStatus::Cancelled) => (1, EXIT_CANCELLED),
+        Some(JobStatus::Partial) => (2, EXIT_PARTIAL),
+        _ => (3, EXIT_FAILED),
     }
 }
 
-/// The exit code for a status as the API names it; one this CLI does not know counts as failed.
-fn exit_code_of(status: &str) -> u8 {
-    status.parse().map_or(EXIT_FAILED, exit_code)
+/// Pure: the exit code for how a set of jobs ended: the most severe outcome (failed, then
+/// partial, then cancelled); 0 when all completed, or there were none.
+fn exit_code_for(outcomes: impl IntoIterator<Item = Option<JobStatus>>) -> u8 {
+    outcomes.into_iter().map(severity).max().map_or(0, |(_, code)| code)
 }
 
 /// The job's status, when the API sent one this CLI knows.
@@ -351,7 +374,7 @@ async fn watch(client: &Client, ids: &[String]) -> Result<u8, CliError> {
             println!("{id} {}", status.map_or("?", JobStatus::as_str));
         }
     }
-    Ok(watched.iter().map(|(_, _, status)| status.map_or(EXIT_FAILED, exit_code)).max().unwrap_or(0))
+    Ok(exit_code_for(watched.iter().map(|(_, _, status)| *status)))
 }
 
 async fn watch_batch(client: &Client, batch: &str) -> Result<u8, CliError> {
@@ -376,10 +399,15 @@ async fn watch_batch(client: &Client, batch: &str) -> Result<u8, CliError> {
                     counts.iter().map(|(s, n)| format!("{n} {s}")).collect::<Vec<_>>().join(", ")
                 );
             }
-            return Ok(counts.keys().map(|status| exit_code_of(status)).max().unwrap_or(0));
+            return Ok(batch_exit_code(&counts));
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// Pure: the exit code for a batch's counts by status; a status with no jobs does not count.
+fn batch_exit_code(counts: &serde_json::Map<String, Value>) -> u8 {
+    exit_code_for(counts.iter().filter(|(_, n)| n.as_u64() != Some(0)).map(|(status, _)| status.parse().ok()))
 }
 
 fn text(value: &Value) -> String {
@@ -487,6 +515,7 @@ fn print_stats(stats: &Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory;
 
     #[test]
     fn the_command_line_parses() {
@@ -509,17 +538,42 @@ mod tests {
 
     #[test]
     fn exit_codes_say_how_jobs_ended() {
-        assert_eq!(exit_code_of("completed"), 0);
-        assert_eq!(exit_code_of("failed"), EXIT_FAILED);
-        assert_eq!(exit_code_of("cancelled"), EXIT_CANCELLED);
-        assert_eq!(exit_code_of("partial"), EXIT_PARTIAL);
-        assert_eq!(exit_code_of("exploded"), EXIT_FAILED, "an unknown status is no success");
-        assert_eq!(exit_code(JobStatus::Completed), 0);
+        use JobStatus::{Cancelled, Completed, Failed, Partial, Processing};
+        assert_eq!(exit_code_for([]), 0);
+        assert_eq!(exit_code_for([Some(Completed), Some(Completed)]), 0);
+        assert_eq!(exit_code_for([Some(Failed)]), EXIT_FAILED);
+        assert_eq!(exit_code_for([Some(Cancelled)]), EXIT_CANCELLED);
+        assert_eq!(exit_code_for([Some(Partial)]), EXIT_PARTIAL);
+        assert_eq!(exit_code_for([None]), EXIT_FAILED, "an unknown status is no success");
+        assert_eq!(exit_code_for([Some(Processing)]), EXIT_FAILED, "nor is one not ended");
+        // The most severe wins, whatever the order: failed, then partial, then cancelled.
+        assert_eq!(exit_code_for([Some(Partial), Some(Failed), Some(Completed)]), EXIT_FAILED);
+        assert_eq!(exit_code_for([Some(Failed), Some(Partial)]), EXIT_FAILED);
+        assert_eq!(exit_code_for([Some(Cancelled), Some(Partial)]), EXIT_PARTIAL);
+        assert_eq!(exit_code_for([Some(Partial), Some(Cancelled), Some(Completed)]), EXIT_PARTIAL);
+        assert_eq!(exit_code_for([Some(Completed), Some(Cancelled)]), EXIT_CANCELLED);
+        let counts = |v: Value| v.as_object().cloned().unwrap_or_default();
+        assert_eq!(batch_exit_code(&counts(json!({"completed": 3, "queued": 0}))), 0, "no jobs, no say");
+        assert_eq!(batch_exit_code(&counts(json!({"failed": 1, "partial": 2}))), EXIT_FAILED);
+        assert_eq!(batch_exit_code(&counts(json!({"cancelled": 1, "partial": 1}))), EXIT_PARTIAL);
         assert_eq!(status_of(&json!({"status": "partial"})), Some(JobStatus::Partial));
         assert_eq!(status_of(&json!({"status": "later"})), None);
         assert_eq!(status_of(&json!({})), None);
         assert_eq!(priority_value("7"), json!(7));
         assert_eq!(priority_value("high"), json!("high"));
         assert_eq!(encode("type:a b/c"), "type%3Aa%20b%2Fc");
+    }
+
+    #[test]
+    fn errors_exit_2_for_usage_and_5_for_the_api() {
+        assert_eq!(error_exit_code(&CliError::Usage("bad".into())), EXIT_USAGE);
+        assert_eq!(error_exit_code(&CliError::Signing("no credentials".into())), EXIT_API);
+        let refused =
+            CliError::Api { status: 403, code: "forbidden".into(), message: "no".into(), field: None };
+        assert_eq!(error_exit_code(&refused), EXIT_API);
+        let help = Cli::command().render_long_help().to_string();
+        for code in ["0  ", "1  ", "2  ", "3  ", "4  ", "5  "] {
+            assert!(help.contains(&format!("  {code}")), "--help lists exit code {code}: {help}");
+        }
     }
 }

@@ -139,7 +139,33 @@ async fn the_command_line_drives_the_queue() {
         .output()
         .expect("run");
     assert!(stderr(&unreachable).starts_with("error: cannot reach the jobq API"), "{}", stderr(&unreachable));
+    assert_eq!(unreachable.status.code(), Some(5), "an unreachable API exits 5");
     let _ = std::fs::remove_file(file);
+}
+
+/// What a script sees: 5 when the API refuses the credentials or the request, 2 for bad usage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_can_tell_the_api_refusing_from_bad_usage() {
+    let host = LocalHost::start_with(&unique_prefix(), &[("JOBQ_API_TOKEN", "exit-secret")]).await;
+    let with_token = |args: &[&str], token: &str| {
+        Command::new(env!("CARGO_BIN_EXE_jobq"))
+            .args(args)
+            .env("JOBQ_API_URL", &host.url)
+            .env("JOBQ_API_TOKEN", token)
+            .output()
+            .expect("run jobq")
+    };
+    let unauthorised = with_token(&["list"], "wrong");
+    assert_eq!(unauthorised.status.code(), Some(5), "unauthorised: {}", stderr(&unauthorised));
+    let refused = with_token(&["enqueue", "no-such-type"], "exit-secret");
+    assert_eq!(refused.status.code(), Some(5), "refused: {}", stderr(&refused));
+    assert!(stderr(&refused).contains("(field: type)"), "{}", stderr(&refused));
+    for args in [vec!["enqueue", "noop", "--payload", "{oops"], vec!["watch"], vec!["no-such-command"]] {
+        let out = with_token(&args, "exit-secret");
+        assert_eq!(out.status.code(), Some(2), "{args:?} is a usage error: {}", stderr(&out));
+    }
+    let help = with_token(&["--help"], "exit-secret");
+    assert!(stdout(&help).contains("Exit codes:"), "{}", stdout(&help));
 }
 
 /// `jobq dashboard` on an API that wants a token: the browser (here, plain requests without

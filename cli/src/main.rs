@@ -4,6 +4,7 @@ mod client;
 mod proxy;
 
 use std::collections::BTreeMap;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -44,6 +45,10 @@ struct Cli {
     /// Sign requests with the default AWS credentials (IAM-protected API Gateway).
     #[arg(long, global = true)]
     sigv4: bool,
+    /// Print the API's JSON instead of text: one document on stdout, for scripts. With --wait
+    /// or watch, the jobs as they ended (an array for watch, the batch summary for --batch).
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -60,12 +65,9 @@ enum Command {
     /// Enqueue a job.
     Enqueue(EnqueueArgs),
     /// Show one job.
-    Status {
-        id: String,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Live progress bars until the jobs (or the batch) end; exit 0 only if all completed.
+    Status { id: String },
+    /// Live progress bars until the jobs (or the batch) end, then how each ended and why; exit 0
+    /// only if all completed.
     Watch {
         #[arg(required_unless_present = "batch")]
         ids: Vec<String>,
@@ -82,15 +84,11 @@ enum Command {
         batch: Option<String>,
         #[arg(long, default_value_t = 20)]
         limit: u32,
-        #[arg(long)]
-        json: bool,
     },
     /// Counts, success rates, timings, queue depths and pause state.
     Stats {
         #[arg(long = "type")]
         job_type: Option<String>,
-        #[arg(long)]
-        json: bool,
     },
     /// Cancel a job that has not ended.
     Cancel { id: String },
@@ -141,8 +139,6 @@ struct EnqueueArgs {
     /// Watch it with a progress bar until it ends (exit code as for `watch`).
     #[arg(long)]
     wait: bool,
-    #[arg(long)]
-    json: bool,
 }
 
 #[tokio::main]
@@ -152,7 +148,7 @@ async fn main() -> ExitCode {
         Ok(client) => client,
         Err(err) => return fail(&err),
     };
-    match run(&client, cli.command).await {
+    match run(&client, cli.command, cli.json).await {
         Ok(code) => ExitCode::from(code),
         Err(err) => fail(&err),
     }
@@ -172,22 +168,26 @@ fn error_exit_code(err: &CliError) -> u8 {
     }
 }
 
-async fn run(client: &Client, command: Command) -> Result<u8, CliError> {
+async fn run(client: &Client, command: Command, json: bool) -> Result<u8, CliError> {
     match command {
         Command::Dashboard { port } => proxy::serve(client.clone(), port).await,
-        Command::Enqueue(args) => enqueue(client, args).await,
-        Command::Status { id, json } => {
+        Command::Enqueue(args) => enqueue(client, args, json).await,
+        Command::Status { id } => {
             let job = client.get(&format!("/jobs/{id}")).await?;
-            if json {
-                println!("{job:#}");
-            } else {
-                print_job(&job);
-            }
+            emit(json, &job, print_job);
             Ok(0)
         }
-        Command::Watch { ids, batch: Some(batch) } if ids.is_empty() => watch_batch(client, &batch).await,
-        Command::Watch { ids, .. } => watch(client, &ids).await,
-        Command::List { status, job_type, batch, limit, json } => {
+        Command::Watch { ids, batch: Some(batch) } if ids.is_empty() => {
+            watch_batch(client, &batch, json).await
+        }
+        Command::Watch { ids, .. } => {
+            let jobs = watch(client, &ids, json).await?;
+            if json {
+                println!("{:#}", Value::Array(jobs.clone()));
+            }
+            Ok(exit_code_for(jobs.iter().map(status_of)))
+        }
+        Command::List { status, job_type, batch, limit } => {
             let mut query = vec![format!("limit={limit}")];
             for (name, value) in [("status", status), ("type", job_type), ("batch_id", batch)] {
                 if let Some(value) = value {
@@ -195,59 +195,71 @@ async fn run(client: &Client, command: Command) -> Result<u8, CliError> {
                 }
             }
             let page = client.get(&format!("/jobs?{}", query.join("&"))).await?;
-            if json {
-                println!("{page:#}");
-            } else {
+            emit(json, &page, |page| {
                 print_jobs(page["jobs"].as_array().map(Vec::as_slice).unwrap_or_default());
                 if let Some(cursor) = page["next_cursor"].as_str() {
                     println!("(more: GET /jobs?cursor={cursor})");
                 }
-            }
+            });
             Ok(0)
         }
-        Command::Stats { job_type, json } => {
+        Command::Stats { job_type } => {
             let path =
                 job_type.map(|t| format!("/stats?type={}", encode(&t))).unwrap_or_else(|| "/stats".into());
-            let stats = client.get(&path).await?;
-            if json {
-                println!("{stats:#}");
-            } else {
-                print_stats(&stats);
-            }
+            emit(json, &client.get(&path).await?, print_stats);
             Ok(0)
         }
         Command::Cancel { id } => {
             let job = client.post(&format!("/jobs/{id}/cancel"), None).await?;
-            println!("{} {}", job["id"].as_str().unwrap_or(&id), job["status"].as_str().unwrap_or("?"));
+            emit(json, &job, |job| println!("{} {}", text(&job["id"]), text(&job["status"])));
             Ok(0)
         }
-        Command::Retry { id: Some(id), priority, .. } => {
-            let body = priority.map(|p| json!({ "priority": priority_value(&p) }));
-            let job = client.post(&format!("/jobs/{id}/retry"), body).await?;
-            println!(
-                "{} {} (generation {})",
-                job["id"].as_str().unwrap_or(&id),
-                job["status"].as_str().unwrap_or("?"),
-                job["generation"]
-            );
-            Ok(0)
+        Command::Retry { id, failed: _, job_type, priority } => {
+            retry(client, id, job_type, priority, json).await
         }
-        Command::Retry { job_type, .. } => {
-            let mut body = json!({ "status": JobStatus::Failed });
-            if let Some(t) = job_type {
-                body["type"] = json!(t);
-            }
-            let result = client.post("/jobs/retry", Some(body)).await?;
-            let more = if result["more"] == json!(true) { " (more remain: run it again)" } else { "" };
-            println!("retried {}{more}", result["retried"]);
-            Ok(0)
-        }
-        Command::Pause { scope } => set_paused(client, "/pause", &scope).await,
-        Command::Resume { scope } => set_paused(client, "/resume", &scope).await,
+        Command::Pause { scope } => set_paused(client, "/pause", &scope, json).await,
+        Command::Resume { scope } => set_paused(client, "/resume", &scope, json).await,
     }
 }
 
-async fn enqueue(client: &Client, args: EnqueueArgs) -> Result<u8, CliError> {
+/// Print `value` as JSON, or as text for a person.
+fn emit(json: bool, value: &Value, human: impl FnOnce(&Value)) {
+    if json {
+        println!("{value:#}");
+    } else {
+        human(value);
+    }
+}
+
+/// Retry one job (`id`), or every failed job (of `job_type`).
+async fn retry(
+    client: &Client,
+    id: Option<String>,
+    job_type: Option<String>,
+    priority: Option<String>,
+    json: bool,
+) -> Result<u8, CliError> {
+    if let Some(id) = id {
+        let body = priority.map(|p| json!({ "priority": priority_value(&p) }));
+        let job = client.post(&format!("/jobs/{id}/retry"), body).await?;
+        emit(json, &job, |job| {
+            println!("{} {} (generation {})", text(&job["id"]), text(&job["status"]), job["generation"]);
+        });
+        return Ok(0);
+    }
+    let mut body = json!({ "status": JobStatus::Failed });
+    if let Some(t) = job_type {
+        body["type"] = json!(t);
+    }
+    let result = client.post("/jobs/retry", Some(body)).await?;
+    emit(json, &result, |result| {
+        let more = if result["more"] == json!(true) { " (more remain: run it again)" } else { "" };
+        println!("retried {}{more}", result["retried"]);
+    });
+    Ok(0)
+}
+
+async fn enqueue(client: &Client, args: EnqueueArgs, json: bool) -> Result<u8, CliError> {
     let mut body = json!({ "type": args.job_type });
     if let Some(payload) = &args.payload {
         let text = match payload.strip_prefix('@') {
@@ -274,18 +286,30 @@ async fn enqueue(client: &Client, args: EnqueueArgs) -> Result<u8, CliError> {
     }
     let job = client.post("/jobs", Some(body)).await?;
     let id = job["id"].as_str().unwrap_or_default().to_owned();
-    if args.json {
-        println!("{job:#}");
-    } else {
-        println!(
-            "{id} {} ({}, priority {}, {} tier)",
-            job["status"].as_str().unwrap_or("?"),
-            job["type"].as_str().unwrap_or("?"),
-            job["priority"],
-            job["tier"].as_str().unwrap_or("?")
-        );
+    if !args.wait {
+        emit(json, &job, print_enqueued);
+        return Ok(0);
     }
-    if args.wait { watch(client, &[id]).await } else { Ok(0) }
+    if !json {
+        print_enqueued(&job);
+    }
+    // With --json, one document: the job as it ended.
+    let ended = watch(client, &[id], json).await?;
+    if json && let Some(job) = ended.first() {
+        println!("{job:#}");
+    }
+    Ok(exit_code_for(ended.iter().map(status_of)))
+}
+
+fn print_enqueued(job: &Value) {
+    println!(
+        "{} {} ({}, priority {}, {} tier)",
+        text(&job["id"]),
+        text(&job["status"]),
+        text(&job["type"]),
+        job["priority"],
+        text(&job["tier"])
+    );
 }
 
 /// A number stays a number; a name (high, normal, low) or anything else goes as a string, and
@@ -304,11 +328,13 @@ fn encode(value: &str) -> String {
         .collect()
 }
 
-async fn set_paused(client: &Client, path: &str, scope: &str) -> Result<u8, CliError> {
+async fn set_paused(client: &Client, path: &str, scope: &str, json: bool) -> Result<u8, CliError> {
     let flags = client.post(path, Some(json!({ "scope": scope }))).await?;
-    let paused: Vec<&str> =
-        flags["paused"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-    println!("paused: {}", if paused.is_empty() { "nothing".to_owned() } else { paused.join(", ") });
+    emit(json, &flags, |flags| {
+        let paused: Vec<&str> =
+            flags["paused"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        println!("paused: {}", if paused.is_empty() { "nothing".to_owned() } else { paused.join(", ") });
+    });
     Ok(0)
 }
 
@@ -340,9 +366,12 @@ fn status_of(job: &Value) -> Option<JobStatus> {
     job["status"].as_str().and_then(|s| s.parse().ok())
 }
 
-async fn watch(client: &Client, ids: &[String]) -> Result<u8, CliError> {
+/// Progress bars until every job has ended; the jobs as they ended, in the order of `ids`.
+/// Unless `json` (the caller prints the jobs), when stdout is no terminal (a script, a CI log)
+/// or the bars are hidden, also prints how each job ended and why.
+async fn watch(client: &Client, ids: &[String], json: bool) -> Result<Vec<Value>, CliError> {
     let bars = MultiProgress::new();
-    let mut watched: Vec<(String, ProgressBar, Option<JobStatus>)> = ids
+    let mut watched: Vec<(String, ProgressBar, Option<Value>)> = ids
         .iter()
         .map(|id| {
             let bar = bars.add(ProgressBar::new(100).with_style(bar_style()));
@@ -357,10 +386,9 @@ async fn watch(client: &Client, ids: &[String]) -> Result<u8, CliError> {
             bar.set_position(job["progress"].as_u64().unwrap_or(0));
             let step = job["current_step"].as_str().map(|s| format!(" {s}")).unwrap_or_default();
             bar.set_message(format!("{status}{step} (attempt {})", job["attempts"]));
-            if let Some(ended) = status_of(&job).filter(|s| s.is_terminal()) {
-                let error = job["error"]["message"].as_str().map(|e| format!(": {e}")).unwrap_or_default();
-                bar.finish_with_message(format!("{status}{error}"));
-                *done = Some(ended);
+            if status_of(&job).is_some_and(JobStatus::is_terminal) {
+                bar.finish_with_message(ending(&job));
+                *done = Some(job);
             }
         }
         if watched.iter().all(|(_, _, done)| done.is_some()) {
@@ -368,16 +396,27 @@ async fn watch(client: &Client, ids: &[String]) -> Result<u8, CliError> {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    // Bars are hidden when stdout is not a terminal: say how each job ended either way.
-    if bars.is_hidden() {
-        for (id, _, status) in &watched {
-            println!("{id} {}", status.map_or("?", JobStatus::as_str));
+    let jobs: Vec<Value> = watched.into_iter().filter_map(|(_, _, job)| job).collect();
+    if !json && (!std::io::stdout().is_terminal() || bars.is_hidden()) {
+        for job in &jobs {
+            println!("{}", outcome_line(job));
         }
     }
-    Ok(exit_code_for(watched.iter().map(|(_, _, status)| *status)))
+    Ok(jobs)
 }
 
-async fn watch_batch(client: &Client, batch: &str) -> Result<u8, CliError> {
+/// Pure: how a job ended, and why when it says: `<id> failed: <error message>`.
+fn outcome_line(job: &Value) -> String {
+    format!("{} {}", text(&job["id"]), ending(job))
+}
+
+/// Pure: a job's status, and its error message when it has one: `failed: <message>`.
+fn ending(job: &Value) -> String {
+    let error = job["error"]["message"].as_str().map(|e| format!(": {e}")).unwrap_or_default();
+    format!("{}{error}", text(&job["status"]))
+}
+
+async fn watch_batch(client: &Client, batch: &str, json: bool) -> Result<u8, CliError> {
     let bar = ProgressBar::new(100).with_style(bar_style());
     bar.set_prefix(batch.chars().take(12).collect::<String>());
     loop {
@@ -393,7 +432,9 @@ async fn watch_batch(client: &Client, batch: &str) -> Result<u8, CliError> {
         if summary["done"] == json!(true) {
             bar.finish();
             let counts = summary["counts"].as_object().cloned().unwrap_or_default();
-            if bar.is_hidden() {
+            if json {
+                println!("{summary:#}");
+            } else if !std::io::stdout().is_terminal() || bar.is_hidden() {
                 println!(
                     "batch {batch}: {}",
                     counts.iter().map(|(s, n)| format!("{n} {s}")).collect::<Vec<_>>().join(", ")
@@ -562,6 +603,14 @@ mod tests {
         assert_eq!(priority_value("7"), json!(7));
         assert_eq!(priority_value("high"), json!("high"));
         assert_eq!(encode("type:a b/c"), "type%3Aa%20b%2Fc");
+    }
+
+    #[test]
+    fn an_ended_job_says_why() {
+        let failed = json!({"id": "j1", "status": "failed", "error": {"kind": "fatal", "message": "boom"}});
+        assert_eq!(outcome_line(&failed), "j1 failed: boom");
+        assert_eq!(outcome_line(&json!({"id": "j2", "status": "completed", "error": null})), "j2 completed");
+        assert_eq!(ending(&json!({"status": "partial", "error": {"message": "2 of 3"}})), "partial: 2 of 3");
     }
 
     #[test]

@@ -143,6 +143,67 @@ async fn the_command_line_drives_the_queue() {
     let _ = std::fs::remove_file(file);
 }
 
+/// From a script (stdout piped): each job's ending with its error message, the most severe
+/// outcome as the exit code, and one JSON document from every command with --json.
+#[allow(clippy::too_many_lines, reason = "an end-to-end scenario reads best as one story")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_script_sees_why_and_every_command_speaks_json() {
+    let host = LocalHost::start(&unique_prefix()).await;
+    let boom = r#"{"message": "boom", "retryable": false}"#;
+    let out = jobq(&host, &["enqueue", "fail", "--payload", boom, "--wait"]);
+    assert_eq!(out.status.code(), Some(1), "{}{}", stdout(&out), stderr(&out));
+    let failed_id = stdout(&out).split_whitespace().next().unwrap_or_default().to_owned();
+    assert!(stdout(&out).contains(&format!("{failed_id} failed: boom")), "the reason: {}", stdout(&out));
+    let out = jobq(&host, &["enqueue", "fail", "--payload", boom, "--wait", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let ended = json(&out);
+    assert_eq!(
+        (ended["status"].as_str(), ended["error"]["message"].as_str()),
+        (Some("failed"), Some("boom"))
+    );
+    let out = jobq(&host, &["enqueue", "echo", "--payload", r#"{"n": 7}"#, "--wait", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let done = json(&out);
+    assert_eq!((done["status"].as_str(), done["result"]["n"].as_u64()), (Some("completed"), Some(7)));
+    let done_id = done["id"].as_str().unwrap_or_default().to_owned();
+
+    // cancel, watch and retry, each with --json.
+    let delayed = ["enqueue", "sleep", "--payload", r#"{"seconds": 60}"#, "--delay", "600", "--json"];
+    let cancel_id = json(&jobq(&host, &delayed))["id"].as_str().unwrap_or_default().to_owned();
+    let cancelled = json(&jobq(&host, &["cancel", &cancel_id, "--json"]));
+    assert_eq!(cancelled["status"], "cancelled");
+
+    // Mixed outcomes: the most severe wins, whatever the order.
+    let out = jobq(&host, &["watch", &done_id, &cancel_id, &failed_id, "--json"]);
+    assert_eq!(out.status.code(), Some(1), "failed beats cancelled: {}", stdout(&out));
+    let jobs = json(&out);
+    let statuses: Vec<&str> =
+        jobs.as_array().into_iter().flatten().filter_map(|j| j["status"].as_str()).collect();
+    assert_eq!(statuses, ["completed", "cancelled", "failed"]);
+    let out = jobq(&host, &["watch", &cancel_id, &done_id]);
+    assert_eq!(out.status.code(), Some(3), "cancelled beats completed: {}", stdout(&out));
+    assert!(stdout(&out).contains(&format!("{cancel_id} cancelled")), "{}", stdout(&out));
+
+    let retried = json(&jobq(&host, &["retry", &cancel_id, "--json"]));
+    assert_eq!(retried["status"], "queued");
+    assert!(json(&jobq(&host, &["retry", "--failed", "--json"]))["retried"].is_u64());
+    assert_eq!(
+        json(&jobq(&host, &["pause", "queue:low", "--json"]))["paused"],
+        serde_json::json!(["queue:low"])
+    );
+    assert_eq!(json(&jobq(&host, &["--json", "resume", "queue:low"]))["paused"], serde_json::json!([]));
+    assert_eq!(json(&jobq(&host, &["status", &done_id, "--json"]))["id"], done_id.as_str());
+    assert!(json(&jobq(&host, &["list", "--json"]))["jobs"].is_array());
+    assert!(json(&jobq(&host, &["stats", "--json"]))["counts"].is_object());
+
+    // An API that cannot be reached: 5, with or without --wait.
+    let unreachable = Command::new(env!("CARGO_BIN_EXE_jobq"))
+        .args(["enqueue", "noop", "--wait", "--api", "http://127.0.0.1:9"])
+        .output()
+        .expect("run");
+    assert_eq!(unreachable.status.code(), Some(5), "{}", stderr(&unreachable));
+}
+
 /// What a script sees: 5 when the API refuses the credentials or the request, 2 for bad usage.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scripts_can_tell_the_api_refusing_from_bad_usage() {

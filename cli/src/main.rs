@@ -8,7 +8,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use comfy_table::{Table, presets};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use jobq::JobStatus;
@@ -114,6 +114,8 @@ enum Command {
         #[arg(default_value = "all")]
         scope: String,
     },
+    /// Print a shell completion script, e.g. `source <(jobq completions bash)`.
+    Completions { shell: clap_complete::Shell },
 }
 
 #[derive(Debug, Args)]
@@ -144,6 +146,11 @@ struct EnqueueArgs {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    // No API and no credentials needed.
+    if let Command::Completions { shell } = cli.command {
+        print!("{}", completions(shell));
+        return ExitCode::SUCCESS;
+    }
     let client = match Client::new(&cli.api, cli.token.clone(), cli.sigv4).await {
         Ok(client) => client,
         Err(err) => return fail(&err),
@@ -219,7 +226,18 @@ async fn run(client: &Client, command: Command, json: bool) -> Result<u8, CliErr
         }
         Command::Pause { scope } => set_paused(client, "/pause", &scope, json).await,
         Command::Resume { scope } => set_paused(client, "/resume", &scope, json).await,
+        Command::Completions { shell } => {
+            print!("{}", completions(shell));
+            Ok(0)
+        }
     }
+}
+
+/// The completion script for `shell`, from clap's generator.
+fn completions(shell: clap_complete::Shell) -> String {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "jobq", &mut script);
+    String::from_utf8_lossy(&script).into_owned()
 }
 
 /// Print `value` as JSON, or as text for a person.
@@ -556,7 +574,6 @@ fn print_stats(stats: &Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn the_command_line_parses() {
@@ -603,6 +620,16 @@ mod tests {
         assert_eq!(priority_value("7"), json!(7));
         assert_eq!(priority_value("high"), json!("high"));
         assert_eq!(encode("type:a b/c"), "type%3Aa%20b%2Fc");
+    }
+
+    #[test]
+    fn completions_cover_every_subcommand() {
+        for shell in [clap_complete::Shell::Bash, clap_complete::Shell::Zsh, clap_complete::Shell::Fish] {
+            let script = completions(shell);
+            for name in ["enqueue", "watch", "cancel", "retry", "pause", "resume", "completions", "json"] {
+                assert!(script.contains(name), "{shell}: {name} missing");
+            }
+        }
     }
 
     #[test]

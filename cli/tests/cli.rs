@@ -299,3 +299,22 @@ async fn host_get_with_token(host: &LocalHost, path: &str) -> Value {
         .await
         .expect("JSON")
 }
+
+/// `jobq completions bash` needs no API: a script for every subcommand.
+#[test]
+fn bash_completions_know_the_subcommands() {
+    let out = Command::new(env!("CARGO_BIN_EXE_jobq"))
+        .args(["completions", "bash", "--api", "http://127.0.0.1:9"])
+        .output()
+        .expect("run jobq");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let script = stdout(&out);
+    assert!(script.contains("complete -F"), "a bash completion script: {script}");
+    for name in
+        ["enqueue", "status", "watch", "list", "stats", "cancel", "retry", "pause", "resume", "dashboard"]
+    {
+        assert!(script.contains(name), "{name} missing");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_jobq")).args(["completions", "tcsh"]).output().expect("run");
+    assert_eq!(out.status.code(), Some(2), "an unknown shell is a usage error");
+}

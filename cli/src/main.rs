@@ -43,7 +43,7 @@ struct Cli {
     #[arg(long, global = true, env = "JOBQ_API_TOKEN", hide_env_values = true)]
     token: Option<String>,
     /// Sign requests with the default AWS credentials (IAM-protected API Gateway).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, env = "JOBQ_SIGV4")]
     sigv4: bool,
     /// Print the API's JSON instead of text: one document on stdout, for scripts. With --wait
     /// or watch, the jobs as they ended (an array for watch, the batch summary for --batch).
@@ -84,6 +84,9 @@ enum Command {
         batch: Option<String>,
         #[arg(long, default_value_t = 20)]
         limit: u32,
+        /// The next page: `next_cursor` of the page before.
+        #[arg(long)]
+        cursor: Option<String>,
     },
     /// Counts, success rates, timings, queue depths and pause state.
     Stats {
@@ -194,9 +197,10 @@ async fn run(client: &Client, command: Command, json: bool) -> Result<u8, CliErr
             }
             Ok(exit_code_for(jobs.iter().map(status_of)))
         }
-        Command::List { status, job_type, batch, limit } => {
+        Command::List { status, job_type, batch, limit, cursor } => {
             let mut query = vec![format!("limit={limit}")];
-            for (name, value) in [("status", status), ("type", job_type), ("batch_id", batch)] {
+            let filters = [("status", status), ("type", job_type), ("batch_id", batch), ("cursor", cursor)];
+            for (name, value) in filters {
                 if let Some(value) = value {
                     query.push(format!("{name}={}", encode(&value)));
                 }
@@ -205,7 +209,7 @@ async fn run(client: &Client, command: Command, json: bool) -> Result<u8, CliErr
             emit(json, &page, |page| {
                 print_jobs(page["jobs"].as_array().map(Vec::as_slice).unwrap_or_default());
                 if let Some(cursor) = page["next_cursor"].as_str() {
-                    println!("(more: GET /jobs?cursor={cursor})");
+                    println!("(more: jobq list --cursor {cursor})");
                 }
             });
             Ok(0)

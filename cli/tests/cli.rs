@@ -193,7 +193,23 @@ async fn a_script_sees_why_and_every_command_speaks_json() {
     );
     assert_eq!(json(&jobq(&host, &["--json", "resume", "queue:low"]))["paused"], serde_json::json!([]));
     assert_eq!(json(&jobq(&host, &["status", &done_id, "--json"]))["id"], done_id.as_str());
-    assert!(json(&jobq(&host, &["list", "--json"]))["jobs"].is_array());
+    let first = json(&jobq(&host, &["list", "--json", "--limit", "2"]));
+    let cursor = first["next_cursor"].as_str().expect("a next page").to_owned();
+    let rest = json(&jobq(&host, &["list", "--json", "--cursor", &cursor]));
+    let page_ids = |page: &Value| -> Vec<String> {
+        page["jobs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|j| j["id"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let (first_ids, rest_ids) = (page_ids(&first), page_ids(&rest));
+    assert_eq!(first_ids.len(), 2);
+    assert!(
+        !rest_ids.is_empty() && rest_ids.iter().all(|id| !first_ids.contains(id)),
+        "{first_ids:?} {rest_ids:?}"
+    );
     assert!(json(&jobq(&host, &["stats", "--json"]))["counts"].is_object());
 
     // An API that cannot be reached: 5, with or without --wait.
@@ -317,4 +333,37 @@ fn bash_completions_know_the_subcommands() {
     }
     let out = Command::new(env!("CARGO_BIN_EXE_jobq")).args(["completions", "tcsh"]).output().expect("run");
     assert_eq!(out.status.code(), Some(2), "an unknown shell is a usage error");
+}
+
+/// `JOBQ_SIGV4` turns on signing like `--sigv4`: without AWS credentials, it fails to sign
+/// (exit 5) before it tries the API.
+#[test]
+fn jobq_sigv4_in_the_environment_signs() {
+    let run = |sigv4: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_jobq"));
+        command
+            .args(["list", "--api", "http://127.0.0.1:9"])
+            .env("AWS_CONFIG_FILE", "/nonexistent/jobq-test-config")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/jobq-test-credentials")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_REGION", "eu-west-1")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+            .env_remove("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+            .env_remove("AWS_WEB_IDENTITY_TOKEN_FILE")
+            .env_remove("JOBQ_SIGV4");
+        if let Some(value) = sigv4 {
+            command.env("JOBQ_SIGV4", value);
+        }
+        command.output().expect("run jobq")
+    };
+    let signed = run(Some("true"));
+    assert_eq!(signed.status.code(), Some(5), "{}", stderr(&signed));
+    assert!(stderr(&signed).starts_with("error: signing"), "{}", stderr(&signed));
+    for unsigned in [run(None), run(Some("false"))] {
+        assert!(stderr(&unsigned).starts_with("error: cannot reach"), "{}", stderr(&unsigned));
+    }
 }

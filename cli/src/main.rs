@@ -4,10 +4,11 @@ mod client;
 mod proxy;
 
 use std::collections::BTreeMap;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use comfy_table::{Table, presets};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use jobq::JobStatus;
@@ -15,14 +16,25 @@ use serde_json::{Value, json};
 
 use client::{CliError, Client};
 
-/// Exit codes of `--wait` and `watch`.
+/// Exit codes. `--wait` and `watch` report the most severe way a job ended: failed, then
+/// partial, then cancelled.
 const EXIT_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 const EXIT_CANCELLED: u8 = 3;
 const EXIT_PARTIAL: u8 = 4;
+const EXIT_API: u8 = 5;
+
+const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  done; with --wait or watch, every job completed
+  1  a job failed (the most severe outcome wins: failed, then partial, then cancelled)
+  2  usage error: a bad flag, argument or payload
+  3  a job was cancelled
+  4  a job ended partial
+  5  the API was unreachable, refused the credentials or refused the request";
 
 #[derive(Debug, Parser)]
-#[command(name = "jobq", version, about = "Enqueue, watch and manage jobq jobs")]
+#[command(name = "jobq", version, about = "Enqueue, watch and manage jobq jobs", after_help = EXIT_CODES_HELP)]
 struct Cli {
     /// The jobq API.
     #[arg(long, global = true, env = "JOBQ_API_URL", default_value = "http://127.0.0.1:8080")]
@@ -31,8 +43,12 @@ struct Cli {
     #[arg(long, global = true, env = "JOBQ_API_TOKEN", hide_env_values = true)]
     token: Option<String>,
     /// Sign requests with the default AWS credentials (IAM-protected API Gateway).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, env = "JOBQ_SIGV4")]
     sigv4: bool,
+    /// Print the API's JSON instead of text: one document on stdout, for scripts. With --wait
+    /// or watch, the jobs as they ended (an array for watch, the batch summary for --batch).
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -49,12 +65,9 @@ enum Command {
     /// Enqueue a job.
     Enqueue(EnqueueArgs),
     /// Show one job.
-    Status {
-        id: String,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Live progress bars until the jobs (or the batch) end; exit 0 only if all completed.
+    Status { id: String },
+    /// Live progress bars until the jobs (or the batch) end, then how each ended and why; exit 0
+    /// only if all completed.
     Watch {
         #[arg(required_unless_present = "batch")]
         ids: Vec<String>,
@@ -71,15 +84,14 @@ enum Command {
         batch: Option<String>,
         #[arg(long, default_value_t = 20)]
         limit: u32,
+        /// The next page: `next_cursor` of the page before.
         #[arg(long)]
-        json: bool,
+        cursor: Option<String>,
     },
     /// Counts, success rates, timings, queue depths and pause state.
     Stats {
         #[arg(long = "type")]
         job_type: Option<String>,
-        #[arg(long)]
-        json: bool,
     },
     /// Cancel a job that has not ended.
     Cancel { id: String },
@@ -105,6 +117,8 @@ enum Command {
         #[arg(default_value = "all")]
         scope: String,
     },
+    /// Print a shell completion script, e.g. `source <(jobq completions bash)`.
+    Completions { shell: clap_complete::Shell },
 }
 
 #[derive(Debug, Args)]
@@ -130,18 +144,21 @@ struct EnqueueArgs {
     /// Watch it with a progress bar until it ends (exit code as for `watch`).
     #[arg(long)]
     wait: bool,
-    #[arg(long)]
-    json: bool,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    // No API and no credentials needed.
+    if let Command::Completions { shell } = cli.command {
+        print!("{}", completions(shell));
+        return ExitCode::SUCCESS;
+    }
     let client = match Client::new(&cli.api, cli.token.clone(), cli.sigv4).await {
         Ok(client) => client,
         Err(err) => return fail(&err),
     };
-    match run(&client, cli.command).await {
+    match run(&client, cli.command, cli.json).await {
         Ok(code) => ExitCode::from(code),
         Err(err) => fail(&err),
     }
@@ -149,85 +166,122 @@ async fn main() -> ExitCode {
 
 fn fail(err: &CliError) -> ExitCode {
     eprintln!("error: {err}");
-    ExitCode::from(if matches!(err, CliError::Usage(_)) { EXIT_USAGE } else { EXIT_FAILED })
+    ExitCode::from(error_exit_code(err))
 }
 
-async fn run(client: &Client, command: Command) -> Result<u8, CliError> {
+/// Pure: the exit code for an error: 2 for bad usage, 5 when the API could not be reached or
+/// refused the request (its credentials or its content).
+fn error_exit_code(err: &CliError) -> u8 {
+    match err {
+        CliError::Usage(_) => EXIT_USAGE,
+        CliError::Api { .. } | CliError::Unreachable { .. } | CliError::Signing(_) => EXIT_API,
+    }
+}
+
+async fn run(client: &Client, command: Command, json: bool) -> Result<u8, CliError> {
     match command {
         Command::Dashboard { port } => proxy::serve(client.clone(), port).await,
-        Command::Enqueue(args) => enqueue(client, args).await,
-        Command::Status { id, json } => {
+        Command::Enqueue(args) => enqueue(client, args, json).await,
+        Command::Status { id } => {
             let job = client.get(&format!("/jobs/{id}")).await?;
-            if json {
-                println!("{job:#}");
-            } else {
-                print_job(&job);
-            }
+            emit(json, &job, print_job);
             Ok(0)
         }
-        Command::Watch { ids, batch: Some(batch) } if ids.is_empty() => watch_batch(client, &batch).await,
-        Command::Watch { ids, .. } => watch(client, &ids).await,
-        Command::List { status, job_type, batch, limit, json } => {
+        Command::Watch { ids, batch: Some(batch) } if ids.is_empty() => {
+            watch_batch(client, &batch, json).await
+        }
+        Command::Watch { ids, .. } => {
+            let jobs = watch(client, &ids, json).await?;
+            if json {
+                println!("{:#}", Value::Array(jobs.clone()));
+            }
+            Ok(exit_code_for(jobs.iter().map(status_of)))
+        }
+        Command::List { status, job_type, batch, limit, cursor } => {
             let mut query = vec![format!("limit={limit}")];
-            for (name, value) in [("status", status), ("type", job_type), ("batch_id", batch)] {
+            let filters = [("status", status), ("type", job_type), ("batch_id", batch), ("cursor", cursor)];
+            for (name, value) in filters {
                 if let Some(value) = value {
                     query.push(format!("{name}={}", encode(&value)));
                 }
             }
             let page = client.get(&format!("/jobs?{}", query.join("&"))).await?;
-            if json {
-                println!("{page:#}");
-            } else {
+            emit(json, &page, |page| {
                 print_jobs(page["jobs"].as_array().map(Vec::as_slice).unwrap_or_default());
                 if let Some(cursor) = page["next_cursor"].as_str() {
-                    println!("(more: GET /jobs?cursor={cursor})");
+                    println!("(more: jobq list --cursor {cursor})");
                 }
-            }
+            });
             Ok(0)
         }
-        Command::Stats { job_type, json } => {
+        Command::Stats { job_type } => {
             let path =
                 job_type.map(|t| format!("/stats?type={}", encode(&t))).unwrap_or_else(|| "/stats".into());
-            let stats = client.get(&path).await?;
-            if json {
-                println!("{stats:#}");
-            } else {
-                print_stats(&stats);
-            }
+            emit(json, &client.get(&path).await?, print_stats);
             Ok(0)
         }
         Command::Cancel { id } => {
             let job = client.post(&format!("/jobs/{id}/cancel"), None).await?;
-            println!("{} {}", job["id"].as_str().unwrap_or(&id), job["status"].as_str().unwrap_or("?"));
+            emit(json, &job, |job| println!("{} {}", text(&job["id"]), text(&job["status"])));
             Ok(0)
         }
-        Command::Retry { id: Some(id), priority, .. } => {
-            let body = priority.map(|p| json!({ "priority": priority_value(&p) }));
-            let job = client.post(&format!("/jobs/{id}/retry"), body).await?;
-            println!(
-                "{} {} (generation {})",
-                job["id"].as_str().unwrap_or(&id),
-                job["status"].as_str().unwrap_or("?"),
-                job["generation"]
-            );
+        Command::Retry { id, failed: _, job_type, priority } => {
+            retry(client, id, job_type, priority, json).await
+        }
+        Command::Pause { scope } => set_paused(client, "/pause", &scope, json).await,
+        Command::Resume { scope } => set_paused(client, "/resume", &scope, json).await,
+        Command::Completions { shell } => {
+            print!("{}", completions(shell));
             Ok(0)
         }
-        Command::Retry { job_type, .. } => {
-            let mut body = json!({ "status": JobStatus::Failed });
-            if let Some(t) = job_type {
-                body["type"] = json!(t);
-            }
-            let result = client.post("/jobs/retry", Some(body)).await?;
-            let more = if result["more"] == json!(true) { " (more remain: run it again)" } else { "" };
-            println!("retried {}{more}", result["retried"]);
-            Ok(0)
-        }
-        Command::Pause { scope } => set_paused(client, "/pause", &scope).await,
-        Command::Resume { scope } => set_paused(client, "/resume", &scope).await,
     }
 }
 
-async fn enqueue(client: &Client, args: EnqueueArgs) -> Result<u8, CliError> {
+/// The completion script for `shell`, from clap's generator.
+fn completions(shell: clap_complete::Shell) -> String {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "jobq", &mut script);
+    String::from_utf8_lossy(&script).into_owned()
+}
+
+/// Print `value` as JSON, or as text for a person.
+fn emit(json: bool, value: &Value, human: impl FnOnce(&Value)) {
+    if json {
+        println!("{value:#}");
+    } else {
+        human(value);
+    }
+}
+
+/// Retry one job (`id`), or every failed job (of `job_type`).
+async fn retry(
+    client: &Client,
+    id: Option<String>,
+    job_type: Option<String>,
+    priority: Option<String>,
+    json: bool,
+) -> Result<u8, CliError> {
+    if let Some(id) = id {
+        let body = priority.map(|p| json!({ "priority": priority_value(&p) }));
+        let job = client.post(&format!("/jobs/{id}/retry"), body).await?;
+        emit(json, &job, |job| {
+            println!("{} {} (generation {})", text(&job["id"]), text(&job["status"]), job["generation"]);
+        });
+        return Ok(0);
+    }
+    let mut body = json!({ "status": JobStatus::Failed });
+    if let Some(t) = job_type {
+        body["type"] = json!(t);
+    }
+    let result = client.post("/jobs/retry", Some(body)).await?;
+    emit(json, &result, |result| {
+        let more = if result["more"] == json!(true) { " (more remain: run it again)" } else { "" };
+        println!("retried {}{more}", result["retried"]);
+    });
+    Ok(0)
+}
+
+async fn enqueue(client: &Client, args: EnqueueArgs, json: bool) -> Result<u8, CliError> {
     let mut body = json!({ "type": args.job_type });
     if let Some(payload) = &args.payload {
         let text = match payload.strip_prefix('@') {
@@ -254,18 +308,30 @@ async fn enqueue(client: &Client, args: EnqueueArgs) -> Result<u8, CliError> {
     }
     let job = client.post("/jobs", Some(body)).await?;
     let id = job["id"].as_str().unwrap_or_default().to_owned();
-    if args.json {
-        println!("{job:#}");
-    } else {
-        println!(
-            "{id} {} ({}, priority {}, {} tier)",
-            job["status"].as_str().unwrap_or("?"),
-            job["type"].as_str().unwrap_or("?"),
-            job["priority"],
-            job["tier"].as_str().unwrap_or("?")
-        );
+    if !args.wait {
+        emit(json, &job, print_enqueued);
+        return Ok(0);
     }
-    if args.wait { watch(client, &[id]).await } else { Ok(0) }
+    if !json {
+        print_enqueued(&job);
+    }
+    // With --json, one document: the job as it ended.
+    let ended = watch(client, &[id], json).await?;
+    if json && let Some(job) = ended.first() {
+        println!("{job:#}");
+    }
+    Ok(exit_code_for(ended.iter().map(status_of)))
+}
+
+fn print_enqueued(job: &Value) {
+    println!(
+        "{} {} ({}, priority {}, {} tier)",
+        text(&job["id"]),
+        text(&job["status"]),
+        text(&job["type"]),
+        job["priority"],
+        text(&job["tier"])
+    );
 }
 
 /// A number stays a number; a name (high, normal, low) or anything else goes as a string, and
@@ -284,11 +350,13 @@ fn encode(value: &str) -> String {
         .collect()
 }
 
-async fn set_paused(client: &Client, path: &str, scope: &str) -> Result<u8, CliError> {
+async fn set_paused(client: &Client, path: &str, scope: &str, json: bool) -> Result<u8, CliError> {
     let flags = client.post(path, Some(json!({ "scope": scope }))).await?;
-    let paused: Vec<&str> =
-        flags["paused"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-    println!("paused: {}", if paused.is_empty() { "nothing".to_owned() } else { paused.join(", ") });
+    emit(json, &flags, |flags| {
+        let paused: Vec<&str> =
+            flags["paused"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        println!("paused: {}", if paused.is_empty() { "nothing".to_owned() } else { paused.join(", ") });
+    });
     Ok(0)
 }
 
@@ -298,18 +366,21 @@ fn bar_style() -> ProgressStyle {
         .progress_chars("=> ")
 }
 
-fn exit_code(status: JobStatus) -> u8 {
+/// How severe an outcome is, and its exit code: a status this CLI does not know (`None`), or
+/// one that has not ended, counts as failed.
+fn severity(status: Option<JobStatus>) -> (u8, u8) {
     match status {
-        JobStatus::Completed => 0,
-        JobStatus::Cancelled => EXIT_CANCELLED,
-        JobStatus::Partial => EXIT_PARTIAL,
-        _ => EXIT_FAILED,
+        Some(JobStatus::Completed) => (0, 0),
+        Some(JobStatus::Cancelled) => (1, EXIT_CANCELLED),
+        Some(JobStatus::Partial) => (2, EXIT_PARTIAL),
+        _ => (3, EXIT_FAILED),
     }
 }
 
-/// The exit code for a status as the API names it; one this CLI does not know counts as failed.
-fn exit_code_of(status: &str) -> u8 {
-    status.parse().map_or(EXIT_FAILED, exit_code)
+/// Pure: the exit code for how a set of jobs ended: the most severe outcome (failed, then
+/// partial, then cancelled); 0 when all completed, or there were none.
+fn exit_code_for(outcomes: impl IntoIterator<Item = Option<JobStatus>>) -> u8 {
+    outcomes.into_iter().map(severity).max().map_or(0, |(_, code)| code)
 }
 
 /// The job's status, when the API sent one this CLI knows.
@@ -317,9 +388,12 @@ fn status_of(job: &Value) -> Option<JobStatus> {
     job["status"].as_str().and_then(|s| s.parse().ok())
 }
 
-async fn watch(client: &Client, ids: &[String]) -> Result<u8, CliError> {
+/// Progress bars until every job has ended; the jobs as they ended, in the order of `ids`.
+/// Unless `json` (the caller prints the jobs), when stdout is no terminal (a script, a CI log)
+/// or the bars are hidden, also prints how each job ended and why.
+async fn watch(client: &Client, ids: &[String], json: bool) -> Result<Vec<Value>, CliError> {
     let bars = MultiProgress::new();
-    let mut watched: Vec<(String, ProgressBar, Option<JobStatus>)> = ids
+    let mut watched: Vec<(String, ProgressBar, Option<Value>)> = ids
         .iter()
         .map(|id| {
             let bar = bars.add(ProgressBar::new(100).with_style(bar_style()));
@@ -334,10 +408,9 @@ async fn watch(client: &Client, ids: &[String]) -> Result<u8, CliError> {
             bar.set_position(job["progress"].as_u64().unwrap_or(0));
             let step = job["current_step"].as_str().map(|s| format!(" {s}")).unwrap_or_default();
             bar.set_message(format!("{status}{step} (attempt {})", job["attempts"]));
-            if let Some(ended) = status_of(&job).filter(|s| s.is_terminal()) {
-                let error = job["error"]["message"].as_str().map(|e| format!(": {e}")).unwrap_or_default();
-                bar.finish_with_message(format!("{status}{error}"));
-                *done = Some(ended);
+            if status_of(&job).is_some_and(JobStatus::is_terminal) {
+                bar.finish_with_message(ending(&job));
+                *done = Some(job);
             }
         }
         if watched.iter().all(|(_, _, done)| done.is_some()) {
@@ -345,16 +418,27 @@ async fn watch(client: &Client, ids: &[String]) -> Result<u8, CliError> {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    // Bars are hidden when stdout is not a terminal: say how each job ended either way.
-    if bars.is_hidden() {
-        for (id, _, status) in &watched {
-            println!("{id} {}", status.map_or("?", JobStatus::as_str));
+    let jobs: Vec<Value> = watched.into_iter().filter_map(|(_, _, job)| job).collect();
+    if !json && (!std::io::stdout().is_terminal() || bars.is_hidden()) {
+        for job in &jobs {
+            println!("{}", outcome_line(job));
         }
     }
-    Ok(watched.iter().map(|(_, _, status)| status.map_or(EXIT_FAILED, exit_code)).max().unwrap_or(0))
+    Ok(jobs)
 }
 
-async fn watch_batch(client: &Client, batch: &str) -> Result<u8, CliError> {
+/// Pure: how a job ended, and why when it says: `<id> failed: <error message>`.
+fn outcome_line(job: &Value) -> String {
+    format!("{} {}", text(&job["id"]), ending(job))
+}
+
+/// Pure: a job's status, and its error message when it has one: `failed: <message>`.
+fn ending(job: &Value) -> String {
+    let error = job["error"]["message"].as_str().map(|e| format!(": {e}")).unwrap_or_default();
+    format!("{}{error}", text(&job["status"]))
+}
+
+async fn watch_batch(client: &Client, batch: &str, json: bool) -> Result<u8, CliError> {
     let bar = ProgressBar::new(100).with_style(bar_style());
     bar.set_prefix(batch.chars().take(12).collect::<String>());
     loop {
@@ -370,16 +454,23 @@ async fn watch_batch(client: &Client, batch: &str) -> Result<u8, CliError> {
         if summary["done"] == json!(true) {
             bar.finish();
             let counts = summary["counts"].as_object().cloned().unwrap_or_default();
-            if bar.is_hidden() {
+            if json {
+                println!("{summary:#}");
+            } else if !std::io::stdout().is_terminal() || bar.is_hidden() {
                 println!(
                     "batch {batch}: {}",
                     counts.iter().map(|(s, n)| format!("{n} {s}")).collect::<Vec<_>>().join(", ")
                 );
             }
-            return Ok(counts.keys().map(|status| exit_code_of(status)).max().unwrap_or(0));
+            return Ok(batch_exit_code(&counts));
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// Pure: the exit code for a batch's counts by status; a status with no jobs does not count.
+fn batch_exit_code(counts: &serde_json::Map<String, Value>) -> u8 {
+    exit_code_for(counts.iter().filter(|(_, n)| n.as_u64() != Some(0)).map(|(status, _)| status.parse().ok()))
 }
 
 fn text(value: &Value) -> String {
@@ -509,17 +600,60 @@ mod tests {
 
     #[test]
     fn exit_codes_say_how_jobs_ended() {
-        assert_eq!(exit_code_of("completed"), 0);
-        assert_eq!(exit_code_of("failed"), EXIT_FAILED);
-        assert_eq!(exit_code_of("cancelled"), EXIT_CANCELLED);
-        assert_eq!(exit_code_of("partial"), EXIT_PARTIAL);
-        assert_eq!(exit_code_of("exploded"), EXIT_FAILED, "an unknown status is no success");
-        assert_eq!(exit_code(JobStatus::Completed), 0);
+        use JobStatus::{Cancelled, Completed, Failed, Partial, Processing};
+        assert_eq!(exit_code_for([]), 0);
+        assert_eq!(exit_code_for([Some(Completed), Some(Completed)]), 0);
+        assert_eq!(exit_code_for([Some(Failed)]), EXIT_FAILED);
+        assert_eq!(exit_code_for([Some(Cancelled)]), EXIT_CANCELLED);
+        assert_eq!(exit_code_for([Some(Partial)]), EXIT_PARTIAL);
+        assert_eq!(exit_code_for([None]), EXIT_FAILED, "an unknown status is no success");
+        assert_eq!(exit_code_for([Some(Processing)]), EXIT_FAILED, "nor is one not ended");
+        // The most severe wins, whatever the order: failed, then partial, then cancelled.
+        assert_eq!(exit_code_for([Some(Partial), Some(Failed), Some(Completed)]), EXIT_FAILED);
+        assert_eq!(exit_code_for([Some(Failed), Some(Partial)]), EXIT_FAILED);
+        assert_eq!(exit_code_for([Some(Cancelled), Some(Partial)]), EXIT_PARTIAL);
+        assert_eq!(exit_code_for([Some(Partial), Some(Cancelled), Some(Completed)]), EXIT_PARTIAL);
+        assert_eq!(exit_code_for([Some(Completed), Some(Cancelled)]), EXIT_CANCELLED);
+        let counts = |v: Value| v.as_object().cloned().unwrap_or_default();
+        assert_eq!(batch_exit_code(&counts(json!({"completed": 3, "queued": 0}))), 0, "no jobs, no say");
+        assert_eq!(batch_exit_code(&counts(json!({"failed": 1, "partial": 2}))), EXIT_FAILED);
+        assert_eq!(batch_exit_code(&counts(json!({"cancelled": 1, "partial": 1}))), EXIT_PARTIAL);
         assert_eq!(status_of(&json!({"status": "partial"})), Some(JobStatus::Partial));
         assert_eq!(status_of(&json!({"status": "later"})), None);
         assert_eq!(status_of(&json!({})), None);
         assert_eq!(priority_value("7"), json!(7));
         assert_eq!(priority_value("high"), json!("high"));
         assert_eq!(encode("type:a b/c"), "type%3Aa%20b%2Fc");
+    }
+
+    #[test]
+    fn completions_cover_every_subcommand() {
+        for shell in [clap_complete::Shell::Bash, clap_complete::Shell::Zsh, clap_complete::Shell::Fish] {
+            let script = completions(shell);
+            for name in ["enqueue", "watch", "cancel", "retry", "pause", "resume", "completions", "json"] {
+                assert!(script.contains(name), "{shell}: {name} missing");
+            }
+        }
+    }
+
+    #[test]
+    fn an_ended_job_says_why() {
+        let failed = json!({"id": "j1", "status": "failed", "error": {"kind": "fatal", "message": "boom"}});
+        assert_eq!(outcome_line(&failed), "j1 failed: boom");
+        assert_eq!(outcome_line(&json!({"id": "j2", "status": "completed", "error": null})), "j2 completed");
+        assert_eq!(ending(&json!({"status": "partial", "error": {"message": "2 of 3"}})), "partial: 2 of 3");
+    }
+
+    #[test]
+    fn errors_exit_2_for_usage_and_5_for_the_api() {
+        assert_eq!(error_exit_code(&CliError::Usage("bad".into())), EXIT_USAGE);
+        assert_eq!(error_exit_code(&CliError::Signing("no credentials".into())), EXIT_API);
+        let refused =
+            CliError::Api { status: 403, code: "forbidden".into(), message: "no".into(), field: None };
+        assert_eq!(error_exit_code(&refused), EXIT_API);
+        let help = Cli::command().render_long_help().to_string();
+        for code in ["0  ", "1  ", "2  ", "3  ", "4  ", "5  "] {
+            assert!(help.contains(&format!("  {code}")), "--help lists exit code {code}: {help}");
+        }
     }
 }

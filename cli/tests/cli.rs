@@ -139,7 +139,110 @@ async fn the_command_line_drives_the_queue() {
         .output()
         .expect("run");
     assert!(stderr(&unreachable).starts_with("error: cannot reach the jobq API"), "{}", stderr(&unreachable));
+    assert_eq!(unreachable.status.code(), Some(5), "an unreachable API exits 5");
     let _ = std::fs::remove_file(file);
+}
+
+/// From a script (stdout piped): each job's ending with its error message, the most severe
+/// outcome as the exit code, and one JSON document from every command with --json.
+#[allow(clippy::too_many_lines, reason = "an end-to-end scenario reads best as one story")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_script_sees_why_and_every_command_speaks_json() {
+    let host = LocalHost::start(&unique_prefix()).await;
+    let boom = r#"{"message": "boom", "retryable": false}"#;
+    let out = jobq(&host, &["enqueue", "fail", "--payload", boom, "--wait"]);
+    assert_eq!(out.status.code(), Some(1), "{}{}", stdout(&out), stderr(&out));
+    let failed_id = stdout(&out).split_whitespace().next().unwrap_or_default().to_owned();
+    assert!(stdout(&out).contains(&format!("{failed_id} failed: boom")), "the reason: {}", stdout(&out));
+    let out = jobq(&host, &["enqueue", "fail", "--payload", boom, "--wait", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let ended = json(&out);
+    assert_eq!(
+        (ended["status"].as_str(), ended["error"]["message"].as_str()),
+        (Some("failed"), Some("boom"))
+    );
+    let out = jobq(&host, &["enqueue", "echo", "--payload", r#"{"n": 7}"#, "--wait", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let done = json(&out);
+    assert_eq!((done["status"].as_str(), done["result"]["n"].as_u64()), (Some("completed"), Some(7)));
+    let done_id = done["id"].as_str().unwrap_or_default().to_owned();
+
+    // cancel, watch and retry, each with --json.
+    let delayed = ["enqueue", "sleep", "--payload", r#"{"seconds": 60}"#, "--delay", "600", "--json"];
+    let cancel_id = json(&jobq(&host, &delayed))["id"].as_str().unwrap_or_default().to_owned();
+    let cancelled = json(&jobq(&host, &["cancel", &cancel_id, "--json"]));
+    assert_eq!(cancelled["status"], "cancelled");
+
+    // Mixed outcomes: the most severe wins, whatever the order.
+    let out = jobq(&host, &["watch", &done_id, &cancel_id, &failed_id, "--json"]);
+    assert_eq!(out.status.code(), Some(1), "failed beats cancelled: {}", stdout(&out));
+    let jobs = json(&out);
+    let statuses: Vec<&str> =
+        jobs.as_array().into_iter().flatten().filter_map(|j| j["status"].as_str()).collect();
+    assert_eq!(statuses, ["completed", "cancelled", "failed"]);
+    let out = jobq(&host, &["watch", &cancel_id, &done_id]);
+    assert_eq!(out.status.code(), Some(3), "cancelled beats completed: {}", stdout(&out));
+    assert!(stdout(&out).contains(&format!("{cancel_id} cancelled")), "{}", stdout(&out));
+
+    let retried = json(&jobq(&host, &["retry", &cancel_id, "--json"]));
+    assert_eq!(retried["status"], "queued");
+    assert!(json(&jobq(&host, &["retry", "--failed", "--json"]))["retried"].is_u64());
+    assert_eq!(
+        json(&jobq(&host, &["pause", "queue:low", "--json"]))["paused"],
+        serde_json::json!(["queue:low"])
+    );
+    assert_eq!(json(&jobq(&host, &["--json", "resume", "queue:low"]))["paused"], serde_json::json!([]));
+    assert_eq!(json(&jobq(&host, &["status", &done_id, "--json"]))["id"], done_id.as_str());
+    let first = json(&jobq(&host, &["list", "--json", "--limit", "2"]));
+    let cursor = first["next_cursor"].as_str().expect("a next page").to_owned();
+    let rest = json(&jobq(&host, &["list", "--json", "--cursor", &cursor]));
+    let page_ids = |page: &Value| -> Vec<String> {
+        page["jobs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|j| j["id"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let (first_ids, rest_ids) = (page_ids(&first), page_ids(&rest));
+    assert_eq!(first_ids.len(), 2);
+    assert!(
+        !rest_ids.is_empty() && rest_ids.iter().all(|id| !first_ids.contains(id)),
+        "{first_ids:?} {rest_ids:?}"
+    );
+    assert!(json(&jobq(&host, &["stats", "--json"]))["counts"].is_object());
+
+    // An API that cannot be reached: 5, with or without --wait.
+    let unreachable = Command::new(env!("CARGO_BIN_EXE_jobq"))
+        .args(["enqueue", "noop", "--wait", "--api", "http://127.0.0.1:9"])
+        .output()
+        .expect("run");
+    assert_eq!(unreachable.status.code(), Some(5), "{}", stderr(&unreachable));
+}
+
+/// What a script sees: 5 when the API refuses the credentials or the request, 2 for bad usage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_can_tell_the_api_refusing_from_bad_usage() {
+    let host = LocalHost::start_with(&unique_prefix(), &[("JOBQ_API_TOKEN", "exit-secret")]).await;
+    let with_token = |args: &[&str], token: &str| {
+        Command::new(env!("CARGO_BIN_EXE_jobq"))
+            .args(args)
+            .env("JOBQ_API_URL", &host.url)
+            .env("JOBQ_API_TOKEN", token)
+            .output()
+            .expect("run jobq")
+    };
+    let unauthorised = with_token(&["list"], "wrong");
+    assert_eq!(unauthorised.status.code(), Some(5), "unauthorised: {}", stderr(&unauthorised));
+    let refused = with_token(&["enqueue", "no-such-type"], "exit-secret");
+    assert_eq!(refused.status.code(), Some(5), "refused: {}", stderr(&refused));
+    assert!(stderr(&refused).contains("(field: type)"), "{}", stderr(&refused));
+    for args in [vec!["enqueue", "noop", "--payload", "{oops"], vec!["watch"], vec!["no-such-command"]] {
+        let out = with_token(&args, "exit-secret");
+        assert_eq!(out.status.code(), Some(2), "{args:?} is a usage error: {}", stderr(&out));
+    }
+    let help = with_token(&["--help"], "exit-secret");
+    assert!(stdout(&help).contains("Exit codes:"), "{}", stdout(&help));
 }
 
 /// `jobq dashboard` on an API that wants a token: the browser (here, plain requests without
@@ -211,4 +314,56 @@ async fn host_get_with_token(host: &LocalHost, path: &str) -> Value {
         .json()
         .await
         .expect("JSON")
+}
+
+/// `jobq completions bash` needs no API: a script for every subcommand.
+#[test]
+fn bash_completions_know_the_subcommands() {
+    let out = Command::new(env!("CARGO_BIN_EXE_jobq"))
+        .args(["completions", "bash", "--api", "http://127.0.0.1:9"])
+        .output()
+        .expect("run jobq");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let script = stdout(&out);
+    assert!(script.contains("complete -F"), "a bash completion script: {script}");
+    for name in
+        ["enqueue", "status", "watch", "list", "stats", "cancel", "retry", "pause", "resume", "dashboard"]
+    {
+        assert!(script.contains(name), "{name} missing");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_jobq")).args(["completions", "tcsh"]).output().expect("run");
+    assert_eq!(out.status.code(), Some(2), "an unknown shell is a usage error");
+}
+
+/// `JOBQ_SIGV4` turns on signing like `--sigv4`: without AWS credentials, it fails to sign
+/// (exit 5) before it tries the API.
+#[test]
+fn jobq_sigv4_in_the_environment_signs() {
+    let run = |sigv4: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_jobq"));
+        command
+            .args(["list", "--api", "http://127.0.0.1:9"])
+            .env("AWS_CONFIG_FILE", "/nonexistent/jobq-test-config")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/jobq-test-credentials")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_REGION", "eu-west-1")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+            .env_remove("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+            .env_remove("AWS_WEB_IDENTITY_TOKEN_FILE")
+            .env_remove("JOBQ_SIGV4");
+        if let Some(value) = sigv4 {
+            command.env("JOBQ_SIGV4", value);
+        }
+        command.output().expect("run jobq")
+    };
+    let signed = run(Some("true"));
+    assert_eq!(signed.status.code(), Some(5), "{}", stderr(&signed));
+    assert!(stderr(&signed).starts_with("error: signing"), "{}", stderr(&signed));
+    for unsigned in [run(None), run(Some("false"))] {
+        assert!(stderr(&unsigned).starts_with("error: cannot reach"), "{}", stderr(&unsigned));
+    }
 }

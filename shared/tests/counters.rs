@@ -4,9 +4,8 @@
 //! dashboard refresh that costs the same however many jobs are kept.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use chrono::{DateTime, Duration};
+use chrono::Duration;
 use jobq::api::ApiSettings;
 use jobq::counter::CounterEngine;
 use jobq::memory::MemoryTable;
@@ -15,11 +14,13 @@ use jobq::ports::table::{Change, ChangeFeed};
 use jobq::service::{JobService, summarise_batch};
 use jobq::store::{ExternalUpdate, ListQuery, tally};
 use jobq::task::Registry;
+use jobq::wiring::MemoryStack;
 use jobq::worker::{Worker, WorkerSettings, drain};
 use jobq::{Job, JobEvent, JobStatus, NewJob, Ports};
 use serde_json::json;
 use tower::ServiceExt;
 
+/// The stack, with its table at hand.
 struct World {
     ports: Ports,
     table: MemoryTable,
@@ -29,13 +30,8 @@ struct World {
 }
 
 fn world() -> World {
-    let clock = ManualClock::new(DateTime::from_timestamp(1_800_000_000, 0).expect("time"));
-    let (ports, aws) = Ports::memory(Arc::new(clock.clone())).expect("memory ports");
-    let registry = Registry::with_builtins();
-    let types: Vec<String> = registry.job_types().into_iter().map(str::to_owned).collect();
-    let service = JobService::from_ports(&ports, &aws.config, types);
-    let worker = Worker::from_ports(&ports, registry, WorkerSettings::default());
-    World { ports, table: aws.table, clock, service, worker }
+    let s = MemoryStack::new(Registry::with_builtins()).expect("memory stack");
+    World { ports: s.ports, table: s.aws.table, clock: s.clock, service: s.service, worker: s.worker }
 }
 
 fn spec(job_type: &str, payload: serde_json::Value) -> NewJob {

@@ -1,34 +1,17 @@
 //! Write units of one `noop` job through the real service and worker on the in-memory ports, by
 //! step and by index: where an index redesign (issue 15) shows its effect, one write at a time.
 
-use std::sync::Arc;
-
-use chrono::DateTime;
 use jobq::memory::capacity::{Charge, job_step};
-use jobq::ports::ManualClock;
 use jobq::ports::table::{Attr, Cond, Item, TableError};
-use jobq::service::JobService;
 use jobq::task::Registry;
-use jobq::wiring::MemoryAws;
-use jobq::worker::{Worker, WorkerSettings, drain};
-use jobq::{JobStatus, NewJob, Ports};
+use jobq::wiring::MemoryStack;
+use jobq::worker::drain;
+use jobq::{JobStatus, NewJob};
 
-struct Stack {
-    ports: Ports,
-    aws: MemoryAws,
-    service: JobService,
-    worker: Worker,
-}
-
-fn stack() -> Stack {
-    let clock = ManualClock::new(DateTime::from_timestamp(1_800_000_000, 0).expect("time"));
-    let (ports, aws) = Ports::memory(Arc::new(clock)).expect("memory ports");
-    let registry = Registry::with_builtins();
-    let types: Vec<String> = registry.job_types().into_iter().map(str::to_owned).collect();
-    let service = JobService::from_ports(&ports, &aws.config, types);
-    let worker = Worker::from_ports(&ports, registry, WorkerSettings::default());
-    aws.table.classify_writes(job_step);
-    Stack { ports, aws, service, worker }
+fn stack() -> MemoryStack {
+    let stack = MemoryStack::new(Registry::with_builtins()).expect("memory stack");
+    stack.aws.table.classify_writes(job_step);
+    stack
 }
 
 fn noop() -> NewJob {

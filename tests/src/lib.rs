@@ -5,6 +5,7 @@
 
 pub mod conformance;
 pub mod fault_proxy;
+pub mod yaml;
 
 use aws_config::{BehaviorVersion, Region};
 use jobq::aws::Clients;

@@ -6,24 +6,6 @@
 
 use serde_norway::Value;
 
-/// A YAML file of the repository, by its path from the repository root.
-fn load(path: &str) -> Value {
-    let path = format!("{}/../{path}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-/// The string of a `!Sub "..."`, or a plain string.
-fn text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Tagged(t) if t.tag.to_string().trim_start_matches('!') == "Sub" => {
-            t.value.as_str().map(str::to_owned)
-        }
-        _ => None,
-    }
-}
-
 /// A string or a list of strings (`!Sub` included), as a list.
 fn strings(v: &Value) -> Vec<String> {
     match v {
@@ -55,15 +37,7 @@ fn glob(pattern: &str, s: &str) -> bool {
     p[pi..].iter().all(|c| *c == '*')
 }
 
-fn resources_of<'a>(template: &'a Value, kind: &str) -> Vec<(String, &'a Value)> {
-    template["Resources"]
-        .as_mapping()
-        .expect("Resources")
-        .iter()
-        .filter(|(_, r)| r["Type"].as_str() == Some(kind))
-        .map(|(k, r)| (k.as_str().unwrap_or_default().to_owned(), r))
-        .collect()
-}
+use jobq_integration_tests::yaml::{load, resources as resources_of, text};
 
 /// The Allow statements of the inline policies of every role `github-oidc.yaml` creates.
 fn role_statements(oidc: &Value) -> Vec<&Value> {

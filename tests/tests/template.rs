@@ -8,21 +8,10 @@ use jobq::resources::{self, ResourceNames};
 use jobq::store::keys::{INDEXES, PK, TTL_ATTRIBUTE};
 use serde_norway::Value;
 
-fn load(name: &str) -> Value {
-    let path = format!("{}/../infra/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
+use jobq_integration_tests::yaml::{self, text};
 
-/// The string of a `!Sub "..."`, or a plain string.
-fn text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Tagged(t) if t.tag.to_string().trim_start_matches('!') == "Sub" => {
-            t.value.as_str().map(str::to_owned)
-        }
-        _ => None,
-    }
+fn load(name: &str) -> Value {
+    yaml::load(&format!("infra/{name}"))
 }
 
 /// `X` of `!GetAtt X.Arn`.
@@ -41,14 +30,9 @@ fn number(v: &Value) -> u64 {
         .unwrap_or_else(|| panic!("not a number: {v:?}"))
 }
 
+/// The properties of a template's resources of type `kind`, by logical name.
 fn resources_of<'a>(template: &'a Value, kind: &str) -> Vec<(String, &'a Value)> {
-    template["Resources"]
-        .as_mapping()
-        .expect("Resources")
-        .iter()
-        .filter(|(_, r)| r["Type"].as_str() == Some(kind))
-        .map(|(k, r)| (k.as_str().unwrap_or_default().to_owned(), &r["Properties"]))
-        .collect()
+    yaml::resources(template, kind).into_iter().map(|(name, r)| (name, &r["Properties"])).collect()
 }
 
 /// The names the code derives, with the template's `${Prefix}` as the prefix.

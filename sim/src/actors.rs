@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use jobq::store::PauseScope;
+use jobq::store::{ListQuery, PauseScope};
 use jobq::{JobStatus, NewJob, Priority, PriorityTier};
 use serde_json::{Value, json};
 
@@ -108,6 +108,28 @@ pub async fn operator(world: World, mut rng: fastrand::Rng, mean_gap: Duration) 
     }
 }
 
+/// An operator who cancels a running job and retries it at once (the named scenario "cancel and
+/// retry while the old run is inside a long step"): the old run, still inside its handler, must
+/// write nothing more once the new one claimed the job.
+pub async fn restarter(world: World, mut rng: fastrand::Rng, mean_gap: Duration) {
+    let running = ListQuery { status: Some(JobStatus::Processing), ..ListQuery::default() };
+    loop {
+        let gap = -mean_gap.as_secs_f64() * (1.0 - rng.f64()).ln();
+        tokio::time::sleep(Duration::from_secs_f64(gap)).await;
+        let Ok(page) = world.ports.store.list(&running, 20, None).await else { continue };
+        if page.jobs.is_empty() {
+            continue;
+        }
+        let id = page.jobs[rng.usize(..page.jobs.len())].id.clone();
+        world.log().touched.insert(id.clone());
+        if world.service.cancel(&id).await.is_ok() {
+            // Refused under a throttle: the job stays cancelled, as the operator left it.
+            let _ = world.service.retry(&id, None).await;
+        }
+        *world.log().faults.entry("restart").or_default() += 1;
+    }
+}
+
 /// Every scope the operator may pause.
 pub fn scopes() -> Vec<PauseScope> {
     let mut scopes = vec![PauseScope::All];
@@ -151,11 +173,16 @@ pub async fn scheduler(world: World) {
 /// A batch that fails comes again from where it stopped (the engine skips what it counted).
 pub async fn counter(world: World) {
     let mut after: Option<String> = None;
-    let feed = world.table.changes();
+    let feed = observed(&world);
     loop {
         tokio::time::sleep(COUNTER_EVERY).await;
         if let Ok(next) = jobq::counter::drain(&world.counter, &feed, after.clone()).await {
             after = next;
         }
     }
+}
+
+/// The table's change stream as the counter reads it, shown to the ownership witness on the way.
+pub fn observed(world: &World) -> crate::ownership::Observed<jobq::memory::MemoryChanges> {
+    crate::ownership::Observed { inner: world.table.changes(), witness: world.witness.clone() }
 }

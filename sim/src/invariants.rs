@@ -15,6 +15,8 @@
 //! - [`letters`]: every dead letter has such a reason too.
 //! - [`counters`]: the counters kept from the change stream equal a recount of the records.
 //! - [`budget`]: job writes and message sends per accepted job stay within a stated budget.
+//! - `ownership` (checked as the change stream is read, by [`crate::ownership::Witness`]): a run
+//!   writes to its job only while its claim is the job's current one.
 
 use std::collections::BTreeMap;
 

@@ -13,6 +13,7 @@ use jobq::worker::{Worker, deliver};
 use jobq::{Envelope, PerTier, PriorityTier};
 use tokio::task::AbortHandle;
 
+use crate::ownership::InvocationIds;
 use crate::world::{Letter, World};
 
 /// A Lambda invocation's hard limit.
@@ -31,6 +32,13 @@ pub fn max_concurrency(tier: PriorityTier) -> usize {
     }
 }
 
+/// A worker environment: the worker, and the ids that name the invocation it serves.
+#[derive(Debug, Clone)]
+struct Environment {
+    worker: Arc<Worker>,
+    ids: Arc<InvocationIds>,
+}
+
 #[derive(Debug)]
 struct Running {
     id: u64,
@@ -43,11 +51,18 @@ struct Running {
 #[derive(Debug, Default)]
 pub struct Invocations {
     running: Mutex<Vec<Running>>,
-    warm: Mutex<Vec<(PriorityTier, Arc<Worker>)>>,
+    warm: Mutex<Vec<(PriorityTier, Environment)>>,
     next_id: Mutex<u64>,
+    /// New environments' run writes do not name their run (a deliberate break).
+    careless: bool,
 }
 
 impl Invocations {
+    /// No invocation yet; `careless`: see [`crate::Breaks::careless_runs`].
+    pub fn new(careless: bool) -> Self {
+        Invocations { careless, ..Invocations::default() }
+    }
+
     fn active(&self, tier: PriorityTier) -> usize {
         self.running.lock().unwrap_or_else(PoisonError::into_inner).iter().filter(|r| r.tier == tier).count()
     }
@@ -76,14 +91,14 @@ impl Invocations {
         }
     }
 
-    fn take_warm(&self, tier: PriorityTier) -> Option<Arc<Worker>> {
+    fn take_warm(&self, tier: PriorityTier) -> Option<Environment> {
         let mut warm = self.warm.lock().unwrap_or_else(PoisonError::into_inner);
         let at = warm.iter().position(|(t, _)| *t == tier)?;
         Some(warm.swap_remove(at).1)
     }
 
-    fn put_warm(&self, tier: PriorityTier, worker: Arc<Worker>) {
-        self.warm.lock().unwrap_or_else(PoisonError::into_inner).push((tier, worker));
+    fn put_warm(&self, tier: PriorityTier, environment: Environment) {
+        self.warm.lock().unwrap_or_else(PoisonError::into_inner).push((tier, environment));
     }
 
     fn next_id(&self) -> u64 {
@@ -151,18 +166,23 @@ fn invoke(
         log.invocations += 1;
         log.cold_starts += u64::from(worker.is_none());
     }
-    let worker = worker.unwrap_or_else(|| Arc::new(world.cold_worker()));
+    let environment = worker.unwrap_or_else(|| {
+        let (worker, ids) = world.cold_worker(invocations.careless);
+        Environment { worker: Arc::new(worker), ids }
+    });
     let id = invocations.next_id();
+    environment.ids.serve(id);
     let jobs = job_ids(&messages);
     let (w, inv) = (world.clone(), invocations.clone());
     let handle = tokio::spawn(async move {
         let deadline = w.now() + chrono::Duration::from_std(DEADLINE).unwrap_or_default();
+        let worker = &environment.worker;
         let run =
             deliver(&w.ports.queues, tier, &arn, &messages, |event| worker.handle(event, Some(deadline)));
         match tokio::time::timeout(DEADLINE, run).await {
             Ok(_) => {
                 inv.finished(id);
-                inv.put_warm(tier, worker);
+                inv.put_warm(tier, environment);
             }
             Err(_) => {
                 // Lambda ends the invocation at its deadline; its environment is gone.

@@ -17,6 +17,7 @@ pub mod actors;
 pub mod faults;
 pub mod invariants;
 pub mod lambda;
+pub mod ownership;
 pub mod report;
 pub mod world;
 
@@ -39,6 +40,8 @@ pub struct Options {
     pub faults: Option<faults::Faults>,
     /// Mean time between two operator actions (cancel, retry, pause); none: no operator.
     pub operator_every: Option<Duration>,
+    /// Mean time between two restarts of a running job (cancel and retry at once); none: none.
+    pub restart_every: Option<Duration>,
     /// Check [`invariants::attempts`]: jobs untouched by crashes and the operator take exactly the
     /// attempts their payload asks.
     pub check_attempts: bool,
@@ -54,6 +57,7 @@ impl Default for Options {
             settle_hours: 3,
             faults: Some(faults::Faults::default()),
             operator_every: Some(Duration::from_secs(15 * 60)),
+            restart_every: Some(Duration::from_secs(20 * 60)),
             check_attempts: true,
             breaks: Breaks::default(),
         }
@@ -67,6 +71,10 @@ pub struct Breaks {
     pub no_scheduler: bool,
     /// The counter function never runs after the turbulent phase, and skips what came before.
     pub no_counter: bool,
+    /// The worker's run writes (progress, lease, outcome) name neither their generation nor their
+    /// run, only the `processing` status: a run that lost the job can still write
+    /// ([`ownership::Careless`]).
+    pub careless_runs: bool,
 }
 
 /// Run one seed to its end on a runtime of its own; the report carries any broken invariant.
@@ -131,6 +139,9 @@ fn start_turbulence(
     if let Some(f) = options.faults {
         tasks.push(tokio::spawn(faults::inject(world.clone(), invocations.clone(), rng.fork(), f)));
     }
+    if let Some(every) = options.restart_every {
+        tasks.push(tokio::spawn(actors::restarter(world.clone(), rng.fork(), every)));
+    }
     tasks
 }
 
@@ -138,7 +149,7 @@ async fn simulate(seed: u64, options: Options) -> RunReport {
     let world = World::new(seed);
     let started = world.now();
     let mut rng = fastrand::Rng::with_seed(seed);
-    let invocations = Arc::new(lambda::Invocations::default());
+    let invocations = Arc::new(lambda::Invocations::new(options.breaks.careless_runs));
     let functions = start_functions(&world, &invocations, options.breaks);
     let turbulence = start_turbulence(&world, &invocations, &mut rng, &options);
 
@@ -156,7 +167,7 @@ async fn simulate(seed: u64, options: Options) -> RunReport {
     functions.iter().for_each(JoinHandle::abort);
     if !options.breaks.no_counter {
         // The counter's last batch: what the stream holds past its last read.
-        let _ = jobq::counter::drain(&world.counter, &world.table.changes(), None).await;
+        let _ = jobq::counter::drain(&world.counter, &actors::observed(&world), None).await;
     }
     let mut report = check_end(seed, &world, &mut violations, options.check_attempts).await;
     report.simulated = world.now() - started;
@@ -190,7 +201,9 @@ async fn check_end(
     }
     violations.extend(invariants::letters(&log, &jobs));
     violations.extend(invariants::budget(&requests, log.accepted.len()));
-    RunReport::new(seed, &log, &jobs, requests)
+    let (unowned, owned_writes) = world.witness.verdict();
+    violations.extend(unowned);
+    RunReport { owned_writes, ..RunReport::new(seed, &log, &jobs, requests) }
 }
 
 /// The seeds a test runs: `JOBQ_SIM_SEED` alone when set (to replay one), else `first..first+n`.

@@ -28,6 +28,8 @@ pub struct RunReport {
     pub cold_starts: u64,
     pub letters: usize,
     pub by_status: BTreeMap<String, u64>,
+    /// Run writes the ownership witness checked.
+    pub owned_writes: u64,
     /// A hash of every job's id, status, attempts and end, and of the requests: equal for two
     /// runs of one seed.
     pub fingerprint: u64,
@@ -115,7 +117,11 @@ pub fn summary(runs: &[RunReport]) -> String {
     let invocations: u64 = runs.iter().map(|r| r.invocations).sum();
     let cold: u64 = runs.iter().map(|r| r.cold_starts).sum();
     let letters: usize = runs.iter().map(|r| r.letters).sum();
-    let _ =
-        writeln!(out, "  invocations {invocations} ({cold} cold, {kills} killed), dead letters {letters}");
+    let owned: u64 = runs.iter().map(|r| r.owned_writes).sum();
+    let _ = writeln!(
+        out,
+        "  invocations {invocations} ({cold} cold, {kills} killed), dead letters {letters}, \
+         run writes checked for ownership {owned}"
+    );
     out
 }

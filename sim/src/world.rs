@@ -12,9 +12,12 @@ use jobq::memory::{MemoryQueues, MemoryTable};
 use jobq::ports::{Clock, SeededIds, TokioClock};
 use jobq::scheduler::{Scheduler, SchedulerSettings};
 use jobq::service::JobService;
+use jobq::store::JobStore;
 use jobq::task::Registry;
 use jobq::worker::{Worker, WorkerSettings};
 use jobq::{Config, Ports, PriorityTier};
+
+use crate::ownership::{Careless, InvocationIds, Witness};
 
 /// When every simulation starts (any fixed instant: runs must not depend on the wall clock).
 pub const EPOCH_SECONDS: i64 = 1_800_000_000;
@@ -90,6 +93,8 @@ pub struct World {
     pub dlq: Arc<DeadLetterHandler>,
     pub counter: CounterEngine,
     pub log: Arc<Mutex<Log>>,
+    /// Who made each change to a job item, and the ownership violations among them.
+    pub witness: Arc<Witness>,
     job_types: Vec<String>,
 }
 
@@ -118,13 +123,23 @@ impl World {
             config: aws.config,
             ports,
             log: Arc::default(),
+            witness: Arc::default(),
             job_types,
         }
     }
 
-    /// A new worker environment (a cold start): its own pause cache, as a fresh Lambda has.
-    pub fn cold_worker(&self) -> Worker {
-        Worker::from_ports(&self.ports, registry(), WorkerSettings::default())
+    /// A new worker environment (a cold start): its own pause cache, as a fresh Lambda has, and
+    /// its own ids, which tell the witness which invocation drew each token.
+    /// `careless`: its run writes do not name their run ([`crate::ownership::Careless`]).
+    pub fn cold_worker(&self, careless: bool) -> (Worker, Arc<InvocationIds>) {
+        let ids = Arc::new(InvocationIds::new(self.ports.ids.clone(), self.witness.clone()));
+        let mut ports = self.ports.clone();
+        if careless {
+            let table = Arc::new(Careless(ports.store.table_port().clone()));
+            ports.store = JobStore::over(table, self.config.retention);
+        }
+        let ports = ports.with_ids(ids.clone());
+        (Worker::from_ports(&ports, registry(), WorkerSettings::default()), ids)
     }
 
     pub fn job_types(&self) -> &[String] {

@@ -35,9 +35,15 @@ fn seeded_runs_of_six_hours_keep_every_invariant() {
     // Every fault kind struck somewhere in the set.
     let mut kinds = std::collections::BTreeSet::new();
     reports.iter().for_each(|r| kinds.extend(r.faults.keys().copied()));
-    for kind in
-        ["crash", "duplicate_delivery", "dynamodb_throttled", "lost_responses", "pause", "sqs_throttled"]
-    {
+    for kind in [
+        "crash",
+        "duplicate_delivery",
+        "dynamodb_throttled",
+        "lost_responses",
+        "pause",
+        "restart",
+        "sqs_throttled",
+    ] {
         assert!(kinds.contains(kind) || reports.len() == 1, "no {kind} in {kinds:?}");
     }
 }
@@ -91,4 +97,19 @@ fn a_throttle_shorter_than_ten_minutes_costs_no_attempt() {
     let reports = run_all(&[6, 13, 17], &options);
     let failures: String = reports.iter().map(RunReport::failures).collect();
     assert!(failures.is_empty(), "{failures}");
+}
+
+/// A run that lost its job (cancelled and retried while inside a long step, so another
+/// invocation claimed the new generation) and still writes is caught by the ownership witness:
+/// here the worker's run writes name only the `processing` status, not their generation and run.
+#[test]
+fn a_run_writing_after_losing_its_job_breaks_ownership() {
+    let options = |breaks| Options { jobs: 200, hours: 2, breaks, ..Options::default() };
+    let report = run(1, &options(Breaks { careless_runs: true, ..Breaks::default() }));
+    let names: std::collections::BTreeSet<&str> = report.violations.iter().map(|v| v.invariant).collect();
+    assert_eq!(names, ["ownership"].into(), "{}", report.failures());
+
+    let healthy = run(1, &options(Breaks::default()));
+    assert!(healthy.violations.is_empty(), "{}", healthy.failures());
+    assert!(healthy.owned_writes > 0 && healthy.faults.get("restart") > Some(&0));
 }

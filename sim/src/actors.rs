@@ -162,10 +162,15 @@ pub async fn resume_everything(world: &World) {
 }
 
 /// The scheduler function, every minute; a run that fails is logged by it and retried next minute.
-pub async fn scheduler(world: World) {
+/// `cold`: every tick in a fresh environment.
+pub async fn scheduler(world: World, cold: bool) {
     loop {
         tokio::time::sleep(SCHEDULER_EVERY).await;
-        let _ = world.scheduler.tick(world.now()).await;
+        if cold {
+            let _ = world.cold_scheduler().tick(world.now()).await;
+        } else {
+            let _ = world.scheduler.tick(world.now()).await;
+        }
     }
 }
 

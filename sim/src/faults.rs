@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use jobq::PriorityTier;
 
-use crate::lambda::{Invocations, record_kill};
+use crate::lambda::Invocations;
 use crate::world::World;
 
 /// How often and how hard faults strike.
@@ -53,7 +53,7 @@ pub async fn inject(world: World, invocations: Arc<Invocations>, mut rng: fastra
 async fn crash(world: &World, invocations: &Invocations, rng: &mut fastrand::Rng) -> &'static str {
     for _ in 0..120 {
         if let Some(jobs) = invocations.kill_one(|n| rng.usize(..n)) {
-            record_kill(world, &jobs);
+            invocations.record_kill(world, &jobs);
             return "crash";
         }
         tokio::time::sleep(Duration::from_secs(5)).await;

@@ -12,6 +12,8 @@
 //!   crashes that hit it, with its own failures, reach its attempts.
 //! - [`attempts`] (stricter): such a job also took
 //!   exactly the attempts its payload says.
+//! - [`crash_costs`]: a crash costs attempts only to the jobs the killed invocation held, one
+//!   each (checked even when [`attempts`] is not).
 //! - [`letters`]: every dead letter has such a reason too.
 //! - [`counters`]: the counters kept from the change stream equal a recount of the records.
 //! - [`budget`]: job writes and message sends per accepted job stay within a stated budget.
@@ -186,6 +188,26 @@ pub fn attempts(log: &Log, jobs: &[Job]) -> Vec<Violation> {
             violation("attempts", detail)
         })
         .collect()
+}
+
+/// A crash or a Lambda timeout costs attempts only to the jobs whose messages the killed
+/// invocation held, at most one each time: a job the operator did not touch takes at most the
+/// attempts its payload asks plus the kills that held it.
+pub fn crash_costs(log: &Log, jobs: &[Job]) -> Vec<Violation> {
+    let mut broken = Vec::new();
+    for job in jobs.iter().filter(|j| !log.touched.contains(&j.id)) {
+        let Some(accepted) = log.accepted.get(&job.id) else { continue };
+        let kills = log.crashed.get(&job.id).copied().unwrap_or(0);
+        if job.attempts > accepted.expect.attempts + kills {
+            let detail = format!(
+                "job {} ({} {}) is {} on attempt {}: its payload asks {}, and {kills} killed \
+                 invocations held it",
+                job.id, job.job_type, job.payload, job.status, job.attempts, accepted.expect.attempts
+            );
+            broken.push(violation("crash_costs", detail));
+        }
+    }
+    broken
 }
 
 pub fn letters(log: &Log, jobs: &[Job]) -> Vec<Violation> {

@@ -55,12 +55,31 @@ pub struct Invocations {
     next_id: Mutex<u64>,
     /// New environments' run writes do not name their run (a deliberate break).
     careless: bool,
+    /// Kills are counted but the jobs they held are not noted (a deliberate break).
+    forget_kills: bool,
 }
 
 impl Invocations {
-    /// No invocation yet; `careless`: see [`crate::Breaks::careless_runs`].
-    pub fn new(careless: bool) -> Self {
-        Invocations { careless, ..Invocations::default() }
+    /// No invocation yet, with `breaks` ([`crate::Breaks::careless_runs`] and
+    /// [`crate::Breaks::forget_kills`]).
+    pub fn new(breaks: crate::Breaks) -> Self {
+        Invocations {
+            careless: breaks.careless_runs,
+            forget_kills: breaks.forget_kills,
+            ..Invocations::default()
+        }
+    }
+
+    /// Note a killed invocation and the jobs whose messages it held.
+    pub fn record_kill(&self, world: &World, jobs: &[String]) {
+        let mut log = world.log();
+        log.kills += 1;
+        if self.forget_kills {
+            return;
+        }
+        for id in jobs {
+            *log.crashed.entry(id.clone()).or_default() += 1;
+        }
     }
 
     fn active(&self, tier: PriorityTier) -> usize {
@@ -111,15 +130,6 @@ impl Invocations {
 /// The ids of the jobs the messages point at.
 fn job_ids(messages: &[Received]) -> Vec<String> {
     messages.iter().filter_map(|m| Envelope::decode(&m.body).ok()).map(|e| e.id).collect()
-}
-
-/// Record the jobs of a killed invocation.
-pub fn record_kill(world: &World, jobs: &[String]) {
-    let mut log = world.log();
-    log.kills += 1;
-    for id in jobs {
-        *log.crashed.entry(id.clone()).or_default() += 1;
-    }
 }
 
 /// The event source mapping of `tier`, forever: run it as a task and abort it to stop.
@@ -187,7 +197,7 @@ fn invoke(
             Err(_) => {
                 // Lambda ends the invocation at its deadline; its environment is gone.
                 inv.finished(id);
-                record_kill(&w, &job_ids(&messages));
+                inv.record_kill(&w, &job_ids(&messages));
             }
         }
     });

@@ -75,6 +75,12 @@ pub struct Breaks {
     /// run, only the `processing` status: a run that lost the job can still write
     /// ([`ownership::Careless`]).
     pub careless_runs: bool,
+    /// Every scheduler tick runs in a fresh environment (a cold start), remembering nothing of
+    /// the ticks before.
+    pub cold_scheduler: bool,
+    /// The harness forgets which jobs a killed invocation held: the attempts a crash cost them
+    /// look spent outside any crashed process.
+    pub forget_kills: bool,
 }
 
 /// Run one seed to its end on a runtime of its own; the report carries any broken invariant.
@@ -116,7 +122,7 @@ fn start_functions(
     }
     tasks.push(tokio::spawn(lambda::dead_letters(world.clone())));
     if !breaks.no_scheduler {
-        tasks.push(tokio::spawn(actors::scheduler(world.clone())));
+        tasks.push(tokio::spawn(actors::scheduler(world.clone(), breaks.cold_scheduler)));
     }
     if !breaks.no_counter {
         tasks.push(tokio::spawn(actors::counter(world.clone())));
@@ -149,7 +155,7 @@ async fn simulate(seed: u64, options: Options) -> RunReport {
     let world = World::new(seed);
     let started = world.now();
     let mut rng = fastrand::Rng::with_seed(seed);
-    let invocations = Arc::new(lambda::Invocations::new(options.breaks.careless_runs));
+    let invocations = Arc::new(lambda::Invocations::new(options.breaks));
     let functions = start_functions(&world, &invocations, options.breaks);
     let turbulence = start_turbulence(&world, &invocations, &mut rng, &options);
 
@@ -199,6 +205,7 @@ async fn check_end(
     if check_attempts {
         violations.extend(invariants::attempts(&log, &jobs));
     }
+    violations.extend(invariants::crash_costs(&log, &jobs));
     violations.extend(invariants::letters(&log, &jobs));
     violations.extend(invariants::budget(&requests, log.accepted.len()));
     let (unowned, owned_writes) = world.witness.verdict();

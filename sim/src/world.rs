@@ -110,8 +110,7 @@ impl World {
         aws.table.changes();
         let job_types: Vec<String> = registry().job_types().into_iter().map(str::to_owned).collect();
         let service = JobService::from_ports(&ports, &aws.config, job_types.clone());
-        let settings = SchedulerSettings::from_lookup(|_| None).unwrap_or_else(|e| panic!("defaults: {e}"));
-        let scheduler = Scheduler::from_ports(&ports, &aws.config, job_types.clone(), settings);
+        let scheduler = Scheduler::from_ports(&ports, &aws.config, job_types.clone(), scheduler_settings());
         World {
             clock,
             dlq: Arc::new(DeadLetterHandler::from_ports(&ports)),
@@ -142,6 +141,11 @@ impl World {
         (Worker::from_ports(&ports, registry(), WorkerSettings::default()), ids)
     }
 
+    /// A scheduler in a fresh environment: it has seen no tick before.
+    pub fn cold_scheduler(&self) -> Scheduler {
+        Scheduler::from_ports(&self.ports, &self.config, self.job_types.clone(), scheduler_settings())
+    }
+
     pub fn job_types(&self) -> &[String] {
         &self.job_types
     }
@@ -153,6 +157,10 @@ impl World {
     pub fn log(&self) -> MutexGuard<'_, Log> {
         self.log.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+fn scheduler_settings() -> SchedulerSettings {
+    SchedulerSettings::from_lookup(|_| None).unwrap_or_else(|e| panic!("defaults: {e}"))
 }
 
 /// The built-in job types: what every deployment runs.

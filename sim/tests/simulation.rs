@@ -113,3 +113,40 @@ fn a_run_writing_after_losing_its_job_breaks_ownership() {
     assert!(healthy.violations.is_empty(), "{}", healthy.failures());
     assert!(healthy.owned_writes > 0 && healthy.faults.get("restart") > Some(&0));
 }
+
+/// The attempts a crash costs its jobs, once the harness forgets which jobs the killed
+/// invocations held, look spent outside any crashed process: `crash_costs` says so (alone, with
+/// the stricter `attempts` check off).
+#[test]
+fn attempts_spent_outside_a_killed_invocation_break_crash_costs() {
+    let faults =
+        jobq_sim::faults::Faults { mean_gap: std::time::Duration::from_secs(120), ..Default::default() };
+    let options = |breaks| Options {
+        jobs: 200,
+        hours: 2,
+        faults: Some(faults),
+        check_attempts: false,
+        breaks,
+        ..Options::default()
+    };
+    let report = run(3, &options(Breaks { forget_kills: true, ..Breaks::default() }));
+    let names: std::collections::BTreeSet<&str> = report.violations.iter().map(|v| v.invariant).collect();
+    assert_eq!(names, ["crash_costs"].into(), "{}", report.failures());
+
+    let healthy = run(3, &options(Breaks::default()));
+    assert!(healthy.violations.is_empty(), "{}", healthy.failures());
+}
+
+/// Known defect, not fixed here: the scheduler remembers a DynamoDB outage in its process only
+/// (`TableHealth`), so a scheduler in a fresh environment right after a throttle takes back live
+/// runs whose lease ended during it, and they run again on a new attempt (seeds 6 and 13, with
+/// every tick cold). Run with `--ignored`; it passes once the scheduler's memory of an outage
+/// outlives its environment.
+#[test]
+#[ignore = "known defect: a cold scheduler forgets the outage"]
+fn a_cold_scheduler_after_a_throttle_costs_no_attempt() {
+    let breaks = Breaks { cold_scheduler: true, ..Breaks::default() };
+    let reports = run_all(&[6, 13], &Options { breaks, ..Options::default() });
+    let failures: String = reports.iter().map(RunReport::failures).collect();
+    assert!(failures.is_empty(), "{failures}");
+}

@@ -209,21 +209,32 @@ fn invoke(
     });
 }
 
-/// The dead-letter function's event source mappings: every DLQ polled every few seconds, each
-/// letter noted in the log the first time it is seen, then handed to the real handler.
+/// How often the dead-letter function's event source mappings receive from an idle DLQ (they
+/// long-poll; letters wait for no one, so a longer gap only saves the run's CPU time).
+pub const DLQ_POLL: Duration = Duration::from_secs(20);
+
+/// The dead-letter function's event source mappings: every DLQ polled every [`DLQ_POLL`] (at
+/// once again after a full batch), each letter noted in the log the first time it is seen, then
+/// handed to the real handler.
 pub async fn dead_letters(world: World) {
+    let mut arns = PerTier::from_fn(|_| String::new());
+    for tier in PriorityTier::ALL {
+        // As for the tier queues: the ARN only names the queue in the event.
+        *arns.get_mut(tier) = world.ports.dlqs.arn(tier).await.unwrap_or_default();
+    }
     loop {
+        let mut full = false;
         for tier in PriorityTier::ALL {
-            let Ok(arn) = world.ports.dlqs.arn(tier).await else { continue };
             let Ok(messages) = world.ports.dlqs.receive(tier, 10, 0, None).await else { continue };
+            full |= messages.len() == 10;
             note_letters(&world, &messages);
             let handler = world.dlq.clone();
-            let _ = deliver(&world.ports.dlqs, tier, &arn, &messages, |event| async move {
+            let _ = deliver(&world.ports.dlqs, tier, arns.get(tier), &messages, |event| async move {
                 handler.handle(event).await
             })
             .await;
         }
-        tokio::time::sleep(IDLE_POLL).await;
+        tokio::time::sleep(if full { Duration::from_secs(1) } else { DLQ_POLL }).await;
     }
 }
 

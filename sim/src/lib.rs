@@ -210,7 +210,8 @@ async fn check_end(
     violations.extend(invariants::budget(&requests, log.accepted.len()));
     let (unowned, owned_writes) = world.witness.verdict();
     violations.extend(unowned);
-    RunReport { owned_writes, ..RunReport::new(seed, &log, &jobs, requests) }
+    let write_units = world.table.write_units();
+    RunReport { owned_writes, write_units, ..RunReport::new(seed, &log, &jobs, requests) }
 }
 
 /// The seeds a test runs: `JOBQ_SIM_SEED` alone when set (to replay one), else `first..first+n`.

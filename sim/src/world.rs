@@ -108,6 +108,8 @@ impl World {
         let ports = ports.with_ids(Arc::new(SeededIds::new(seed)));
         // The stream is recorded from the first write on, as DynamoDB Streams enabled at creation.
         aws.table.changes();
+        // Write units by step of a job's life, for the report.
+        aws.table.classify_writes(jobq::memory::capacity::job_step);
         let job_types: Vec<String> = registry().job_types().into_iter().map(str::to_owned).collect();
         let service = JobService::from_ports(&ports, &aws.config, job_types.clone());
         let scheduler = Scheduler::from_ports(&ports, &aws.config, job_types.clone(), scheduler_settings());

@@ -38,7 +38,18 @@ pub fn draw_job(rng: &mut fastrand::Rng) -> (NewJob, Expect) {
             };
             ("fail", json!({ "times": times, "seconds": rng.u32(0..=30) }), expect)
         }
-        90..97 => ("fail", json!({ "retryable": false }), Expect::fails("fatal_error", 1)),
+        90..96 => ("fail", json!({ "retryable": false }), Expect::fails("fatal_error", 1)),
+        96..98 => {
+            // Overruns its timeout on every attempt: a retryable failure each time.
+            let spec = NewJob {
+                job_type: "sleep".into(),
+                payload: json!({ "seconds": rng.u32(31..=300), "steps": rng.u32(1..=5) }),
+                timeout_seconds: Some(rng.u32(5..=30)),
+                priority: Priority::new(rng.i64(0..=10)).unwrap_or_default(),
+                ..NewJob::default()
+            };
+            return (spec, Expect::fails("attempts_exhausted", 3));
+        }
         _ => (
             "fail",
             json!({ "panic": true, "message": SIMULATED_PANIC }),

@@ -111,10 +111,18 @@ pub fn reason_of(job: &Job) -> String {
     reason.split(':').next().unwrap_or_default().to_owned()
 }
 
+/// A `sleep` job asked to sleep longer than its timeout: every attempt times out.
+pub fn overruns(job: &Job) -> bool {
+    let seconds = job.payload.get("seconds").and_then(serde_json::Value::as_f64).unwrap_or(0.0);
+    job.job_type == "sleep" && seconds > f64::from(job.timeout_seconds)
+}
+
 /// Reasons a job may fail for without the simulation's faults being to blame.
-fn own_reason(job_type: &str, reason: &str, crashed: bool) -> bool {
-    let handler =
-        job_type == "fail" && matches!(reason, "attempts_exhausted" | "fatal_error" | "handler_panicked");
+fn own_reason(job: Option<&Job>, reason: &str, crashed: bool) -> bool {
+    let job_type = job.map_or("?", |j| j.job_type.as_str());
+    let overran = job.is_some_and(overruns) && reason == "attempts_exhausted";
+    let handler = overran
+        || job_type == "fail" && matches!(reason, "attempts_exhausted" | "fatal_error" | "handler_panicked");
     let crash =
         crashed && matches!(reason, "worker_crashed_repeatedly" | "redriven" | "redriven_after_max_receives");
     handler || crash
@@ -139,7 +147,7 @@ pub fn outcomes(log: &Log, jobs: &[Job]) -> Vec<Violation> {
     let mut broken = Vec::new();
     for job in jobs {
         let crashed = crashes_enough(log, job);
-        if job.status == JobStatus::Failed && !own_reason(&job.job_type, &reason_of(job), crashed) {
+        if job.status == JobStatus::Failed && !own_reason(Some(job), &reason_of(job), crashed) {
             let detail = format!(
                 "job {} ({}) failed for {} (crashed {crashed})",
                 job.id,
@@ -211,13 +219,13 @@ pub fn crash_costs(log: &Log, jobs: &[Job]) -> Vec<Violation> {
 }
 
 pub fn letters(log: &Log, jobs: &[Job]) -> Vec<Violation> {
-    let types: BTreeMap<&str, &str> = jobs.iter().map(|j| (j.id.as_str(), j.job_type.as_str())).collect();
+    let by_id: BTreeMap<&str, &Job> = jobs.iter().map(|j| (j.id.as_str(), j)).collect();
     let mut broken = Vec::new();
     for letter in &log.letters {
         let id = letter.job_id.as_deref().unwrap_or("?");
         let reason = letter.reason.split(':').next().unwrap_or_default();
         let crashed = jobs.iter().find(|j| j.id == id).is_some_and(|j| crashes_enough(log, j));
-        if !own_reason(types.get(id).copied().unwrap_or("?"), reason, crashed) {
+        if !own_reason(by_id.get(id).copied(), reason, crashed) {
             broken.push(violation("letters", format!("job {id} was dead-lettered for {}", letter.reason)));
         }
     }

@@ -57,6 +57,8 @@ pub struct Invocations {
     careless: bool,
     /// Kills are counted but the jobs they held are not noted (a deliberate break).
     forget_kills: bool,
+    /// Batches whose last message is held back for a while (a reordered delivery).
+    hold_back: std::sync::atomic::AtomicU32,
 }
 
 impl Invocations {
@@ -68,6 +70,17 @@ impl Invocations {
             forget_kills: breaks.forget_kills,
             ..Invocations::default()
         }
+    }
+
+    /// The next `n` batches of more than one message each hold their last message back for a
+    /// few seconds: it is delivered after messages sent after it.
+    pub fn hold_back_next(&self, n: u32) {
+        self.hold_back.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn take_hold_back(&self) -> bool {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.hold_back.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)).is_ok()
     }
 
     /// Note a killed invocation and the jobs whose messages it held.
@@ -132,21 +145,34 @@ fn job_ids(messages: &[Received]) -> Vec<String> {
     messages.iter().filter_map(|m| Envelope::decode(&m.body).ok()).map(|e| e.id).collect()
 }
 
-/// The event source mapping of `tier`, forever: run it as a task and abort it to stop.
-pub async fn event_source(world: World, invocations: Arc<Invocations>, tier: PriorityTier) {
+/// The event source mapping of `tier`, forever: run it as a task and abort it to stop. SQS keeps
+/// no order: each batch comes shuffled, and some hold a message back ([`Invocations::hold_back_next`]).
+pub async fn event_source(
+    world: World,
+    invocations: Arc<Invocations>,
+    tier: PriorityTier,
+    mut rng: fastrand::Rng,
+) {
     let arns = arns(&world).await;
     loop {
         if invocations.active(tier) >= max_concurrency(tier) {
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
         }
-        let messages = match world.ports.queues.receive(tier, 10, 0, None).await {
+        let mut messages = match world.ports.queues.receive(tier, 10, 0, None).await {
             Ok(messages) if !messages.is_empty() => messages,
             _ => {
                 tokio::time::sleep(IDLE_POLL).await;
                 continue;
             }
         };
+        rng.shuffle(&mut messages);
+        if messages.len() > 1 && invocations.take_hold_back() {
+            if let Some(held) = messages.pop() {
+                let seconds = rng.i32(5..=60);
+                let _ = world.ports.queues.change_visibility(tier, &held.receipt_handle, seconds).await;
+            }
+        }
         invoke(&world, &invocations, tier, arns.get(tier).clone(), messages);
         tokio::task::yield_now().await;
     }

@@ -114,11 +114,13 @@ fn quiet_simulated_panics() {
 fn start_functions(
     world: &World,
     invocations: &Arc<lambda::Invocations>,
+    rng: &mut fastrand::Rng,
     breaks: Breaks,
 ) -> Vec<JoinHandle<()>> {
     let mut tasks = Vec::new();
     for tier in PriorityTier::ALL {
-        tasks.push(tokio::spawn(lambda::event_source(world.clone(), invocations.clone(), tier)));
+        let source = lambda::event_source(world.clone(), invocations.clone(), tier, rng.fork());
+        tasks.push(tokio::spawn(source));
     }
     tasks.push(tokio::spawn(lambda::dead_letters(world.clone())));
     if !breaks.no_scheduler {
@@ -156,7 +158,7 @@ async fn simulate(seed: u64, options: Options) -> RunReport {
     let started = world.now();
     let mut rng = fastrand::Rng::with_seed(seed);
     let invocations = Arc::new(lambda::Invocations::new(options.breaks));
-    let functions = start_functions(&world, &invocations, options.breaks);
+    let functions = start_functions(&world, &invocations, &mut rng, options.breaks);
     let turbulence = start_turbulence(&world, &invocations, &mut rng, &options);
 
     tokio::time::sleep(Duration::from_secs(options.hours * 3600)).await;

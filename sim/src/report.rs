@@ -31,6 +31,8 @@ pub struct RunReport {
     pub by_status: BTreeMap<String, u64>,
     /// Write units charged, as DynamoDB would charge them (table and indexes), by step.
     pub write_units: WriteUnits,
+    /// Jobs whose handler overran its timeout on every attempt.
+    pub overran: u64,
     /// Run writes the ownership witness checked.
     pub owned_writes: u64,
     /// A hash of every job's id, status, attempts and end, and of the requests: equal for two
@@ -67,6 +69,7 @@ impl RunReport {
             cold_starts: log.cold_starts,
             letters: log.letters.len(),
             by_status,
+            overran: jobs.iter().filter(|j| crate::invariants::overruns(j)).count() as u64,
             ..RunReport::default()
         }
     }

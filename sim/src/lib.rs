@@ -19,6 +19,7 @@ pub mod invariants;
 pub mod lambda;
 pub mod ownership;
 pub mod report;
+pub mod script;
 pub mod world;
 
 use std::sync::Arc;
@@ -47,6 +48,8 @@ pub struct Options {
     pub check_attempts: bool,
     /// Deliberate breaks of the harness, to show the invariants catch them.
     pub breaks: Breaks,
+    /// A named scenario's scripted actions ([`script`]), played from the start.
+    pub script: Vec<script::Step>,
 }
 
 impl Default for Options {
@@ -60,6 +63,7 @@ impl Default for Options {
             restart_every: Some(Duration::from_secs(20 * 60)),
             check_attempts: true,
             breaks: Breaks::default(),
+            script: Vec::new(),
         }
     }
 }
@@ -141,6 +145,9 @@ fn start_turbulence(
 ) -> Vec<JoinHandle<()>> {
     let over = Duration::from_secs(options.hours * 3600 * 9 / 10);
     let mut tasks = vec![tokio::spawn(actors::clients(world.clone(), rng.fork(), options.jobs, over))];
+    if !options.script.is_empty() {
+        tasks.push(tokio::spawn(script::play(world.clone(), options.script.clone())));
+    }
     if let Some(every) = options.operator_every {
         tasks.push(tokio::spawn(actors::operator(world.clone(), rng.fork(), every)));
     }
@@ -196,9 +203,7 @@ async fn check_end(
             Vec::new()
         }
     };
-    let mut requests: std::collections::BTreeMap<String, u64> =
-        world.table.requests().into_iter().map(|(op, n)| (op.to_owned(), n)).collect();
-    requests.extend(world.queues.requests().snapshot());
+    let requests = script::requests(world);
     violations.extend(invariants::counters(world, &jobs).await);
     let log = world.log();
     violations.extend(invariants::accepted_kept(&log, &jobs));

@@ -31,6 +31,8 @@ pub struct RunReport {
     pub by_status: BTreeMap<String, u64>,
     /// Write units charged, as DynamoDB would charge them (table and indexes), by step.
     pub write_units: WriteUnits,
+    /// Request counters a scenario's script noted, by name.
+    pub snapshots: BTreeMap<&'static str, BTreeMap<String, u64>>,
     /// Jobs whose handler overran its timeout on every attempt.
     pub overran: u64,
     /// Run writes the ownership witness checked.
@@ -69,6 +71,7 @@ impl RunReport {
             cold_starts: log.cold_starts,
             letters: log.letters.len(),
             by_status,
+            snapshots: log.snapshots.clone(),
             overran: jobs.iter().filter(|j| crate::invariants::overruns(j)).count() as u64,
             ..RunReport::default()
         }

@@ -78,6 +78,8 @@ pub struct Log {
     pub faults: BTreeMap<&'static str, u64>,
     /// Longest DynamoDB or SQS unavailability injected.
     pub longest_outage: chrono::Duration,
+    /// Request counters noted by a scenario's script, by name.
+    pub snapshots: BTreeMap<&'static str, BTreeMap<String, u64>>,
 }
 
 /// The deployment and the log, shared by every simulated actor.

@@ -3,9 +3,11 @@
 //! clock, with faults drawn from one seed. A run:
 //!
 //! 1. **Turbulent phase** (`Options::hours`): API clients enqueue a mix of built-in jobs, an
-//!    operator cancels, retries, pauses and resumes, and faults strike ([`faults`]), while the
-//!    simulated Lambda event source mappings ([`lambda`]), the every-minute scheduler, the
-//!    dead-letter function and the counter run.
+//!    operator cancels, retries, pauses and resumes (and restarts running jobs), faults strike
+//!    ([`faults`]) and a named scenario's script plays ([`script`]), while the simulated Lambda
+//!    event source mappings ([`lambda`]), the every-minute scheduler, the dead-letter function
+//!    and the counter run. The [`ownership`] witness watches the change stream as the counter
+//!    reads it.
 //! 2. At its end, faults stop, every pause is lifted, and [`invariants::way_forward`] is checked.
 //! 3. **Calm phase** (`Options::settle_hours`): the functions run on; then every invariant is
 //!    checked ([`invariants`]).

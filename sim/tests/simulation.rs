@@ -6,7 +6,8 @@
 
 use jobq_sim::{Breaks, Options, RunReport, run, seeds, summary};
 
-/// Seeded runs in `make test`: each takes about 1.5 s of one core in a debug build.
+/// Seeded runs in `make test`: each takes about 1.3 s of one core in a debug build (0.68 s a
+/// run on two threads: `cargo run -p jobq-sim --example many -- 1000 20`).
 const RUNS: u64 = 20;
 
 /// Run `seeds` on two threads (the machine's two cores), in seed order.
@@ -153,6 +154,17 @@ fn attempts_spent_outside_a_killed_invocation_break_crash_costs() {
 fn a_cold_scheduler_after_a_throttle_costs_no_attempt() {
     let breaks = Breaks { cold_scheduler: true, ..Breaks::default() };
     let reports = run_all(&[6, 13], &Options { breaks, ..Options::default() });
+    let failures: String = reports.iter().map(RunReport::failures).collect();
+    assert!(failures.is_empty(), "{failures}");
+}
+
+/// Known defect, found over seeds 1000..1200 and not fixed here: a run alive through a DynamoDB
+/// throttle window (its progress writes and a heartbeat refused) still ends on attempt 2 with no
+/// crash (seeds 1117 and 1179). Run with `--ignored`; replay one with `JOBQ_SIM_SEED`.
+#[test]
+#[ignore = "known defect: a throttle still costs a live run an attempt at these seeds"]
+fn a_throttle_costs_no_attempt_at_seeds_1117_and_1179() {
+    let reports = run_all(&[1117, 1179], &Options::default());
     let failures: String = reports.iter().map(RunReport::failures).collect();
     assert!(failures.is_empty(), "{failures}");
 }

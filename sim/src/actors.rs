@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use jobq::store::PauseScope;
+use jobq::store::{ListQuery, PauseScope};
 use jobq::{JobStatus, NewJob, Priority, PriorityTier};
 use serde_json::{Value, json};
 
@@ -38,7 +38,18 @@ pub fn draw_job(rng: &mut fastrand::Rng) -> (NewJob, Expect) {
             };
             ("fail", json!({ "times": times, "seconds": rng.u32(0..=30) }), expect)
         }
-        90..97 => ("fail", json!({ "retryable": false }), Expect::fails("fatal_error", 1)),
+        90..96 => ("fail", json!({ "retryable": false }), Expect::fails("fatal_error", 1)),
+        96..98 => {
+            // Overruns its timeout on every attempt: a retryable failure each time.
+            let spec = NewJob {
+                job_type: "sleep".into(),
+                payload: json!({ "seconds": rng.u32(31..=300), "steps": rng.u32(1..=5) }),
+                timeout_seconds: Some(rng.u32(5..=30)),
+                priority: Priority::new(rng.i64(0..=10)).unwrap_or_default(),
+                ..NewJob::default()
+            };
+            return (spec, Expect::fails("attempts_exhausted", 3));
+        }
         _ => (
             "fail",
             json!({ "panic": true, "message": SIMULATED_PANIC }),
@@ -108,6 +119,28 @@ pub async fn operator(world: World, mut rng: fastrand::Rng, mean_gap: Duration) 
     }
 }
 
+/// An operator who cancels a running job and retries it at once (the named scenario "cancel and
+/// retry while the old run is inside a long step"): the old run, still inside its handler, must
+/// write nothing more once the new one claimed the job.
+pub async fn restarter(world: World, mut rng: fastrand::Rng, mean_gap: Duration) {
+    let running = ListQuery { status: Some(JobStatus::Processing), ..ListQuery::default() };
+    loop {
+        let gap = -mean_gap.as_secs_f64() * (1.0 - rng.f64()).ln();
+        tokio::time::sleep(Duration::from_secs_f64(gap)).await;
+        let Ok(page) = world.ports.store.list(&running, 20, None).await else { continue };
+        if page.jobs.is_empty() {
+            continue;
+        }
+        let id = page.jobs[rng.usize(..page.jobs.len())].id.clone();
+        world.log().touched.insert(id.clone());
+        if world.service.cancel(&id).await.is_ok() {
+            // Refused under a throttle: the job stays cancelled, as the operator left it.
+            let _ = world.service.retry(&id, None).await;
+        }
+        *world.log().faults.entry("restart").or_default() += 1;
+    }
+}
+
 /// Every scope the operator may pause.
 pub fn scopes() -> Vec<PauseScope> {
     let mut scopes = vec![PauseScope::All];
@@ -140,10 +173,15 @@ pub async fn resume_everything(world: &World) {
 }
 
 /// The scheduler function, every minute; a run that fails is logged by it and retried next minute.
-pub async fn scheduler(world: World) {
+/// `cold`: every tick in a fresh environment.
+pub async fn scheduler(world: World, cold: bool) {
     loop {
         tokio::time::sleep(SCHEDULER_EVERY).await;
-        let _ = world.scheduler.tick(world.now()).await;
+        if cold {
+            let _ = world.cold_scheduler().tick(world.now()).await;
+        } else {
+            let _ = world.scheduler.tick(world.now()).await;
+        }
     }
 }
 
@@ -151,11 +189,16 @@ pub async fn scheduler(world: World) {
 /// A batch that fails comes again from where it stopped (the engine skips what it counted).
 pub async fn counter(world: World) {
     let mut after: Option<String> = None;
-    let feed = world.table.changes();
+    let feed = observed(&world);
     loop {
         tokio::time::sleep(COUNTER_EVERY).await;
         if let Ok(next) = jobq::counter::drain(&world.counter, &feed, after.clone()).await {
             after = next;
         }
     }
+}
+
+/// The table's change stream as the counter reads it, shown to the ownership witness on the way.
+pub fn observed(world: &World) -> crate::ownership::Observed<jobq::memory::MemoryChanges> {
+    crate::ownership::Observed { inner: world.table.changes(), witness: world.witness.clone() }
 }

@@ -1,13 +1,15 @@
 //! Seeded faults: at random moments, one of DynamoDB throttled for a window (up to
 //! [`Faults::max_outage`]), the answers of the next writes lost after they took effect, SQS
-//! throttled for a window, a duplicate delivery, or one whole invocation killed mid-batch.
+//! throttled for a window, a duplicate delivery, a burst of failed DynamoDB or SQS requests (5xx),
+//! a delivery held back behind later ones, or one whole invocation killed mid-batch. (Handlers
+//! that overrun their timeout and that panic come from the job mix, [`crate::actors::draw_job`].)
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use jobq::PriorityTier;
 
-use crate::lambda::{Invocations, record_kill};
+use crate::lambda::Invocations;
 use crate::world::World;
 
 /// How often and how hard faults strike.
@@ -31,7 +33,7 @@ pub async fn inject(world: World, invocations: Arc<Invocations>, mut rng: fastra
     loop {
         let gap = -faults.mean_gap.as_secs_f64() * (1.0 - rng.f64()).ln();
         tokio::time::sleep(Duration::from_secs_f64(gap)).await;
-        let kind = match rng.u8(..6) {
+        let kind = match rng.u8(..9) {
             0 => throttle_table(&world, &mut rng, faults.max_outage).await,
             1 => {
                 world.table.lose_next_responses(rng.u32(1..=3));
@@ -43,6 +45,20 @@ pub async fn inject(world: World, invocations: Arc<Invocations>, mut rng: fastra
                 let _ = world.queues.duplicate_next(world.config.queues.get(tier));
                 "duplicate_delivery"
             }
+            // A burst of failed requests (a 500, a dropped connection): the in-memory ports give
+            // them as throttles, which the product treats as the same transient class.
+            4 => {
+                world.table.throttle_next(rng.u32(1..=5));
+                "dynamodb_5xx"
+            }
+            5 => {
+                world.queues.throttle_next(rng.u32(1..=5));
+                "sqs_5xx"
+            }
+            6 => {
+                invocations.hold_back_next(rng.u32(1..=3));
+                "reordered_delivery"
+            }
             _ => crash(&world, &invocations, &mut rng).await,
         };
         *world.log().faults.entry(kind).or_default() += 1;
@@ -53,7 +69,7 @@ pub async fn inject(world: World, invocations: Arc<Invocations>, mut rng: fastra
 async fn crash(world: &World, invocations: &Invocations, rng: &mut fastrand::Rng) -> &'static str {
     for _ in 0..120 {
         if let Some(jobs) = invocations.kill_one(|n| rng.usize(..n)) {
-            record_kill(world, &jobs);
+            invocations.record_kill(world, &jobs);
             return "crash";
         }
         tokio::time::sleep(Duration::from_secs(5)).await;
@@ -94,4 +110,5 @@ pub fn clear(world: &World) {
     world.table.set_throttled(false);
     world.queues.set_throttled(false);
     world.table.lose_next_responses(0);
+    world.table.throttle_next(0);
 }

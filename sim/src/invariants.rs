@@ -12,9 +12,13 @@
 //!   crashes that hit it, with its own failures, reach its attempts.
 //! - [`attempts`] (stricter): such a job also took
 //!   exactly the attempts its payload says.
+//! - [`crash_costs`]: a crash costs attempts only to the jobs the killed invocation held, one
+//!   each (checked even when [`attempts`] is not).
 //! - [`letters`]: every dead letter has such a reason too.
 //! - [`counters`]: the counters kept from the change stream equal a recount of the records.
 //! - [`budget`]: job writes and message sends per accepted job stay within a stated budget.
+//! - `ownership` (checked as the change stream is read, by [`crate::ownership::Witness`]): a run
+//!   writes to its job only while its claim is the job's current one.
 
 use std::collections::BTreeMap;
 
@@ -107,10 +111,18 @@ pub fn reason_of(job: &Job) -> String {
     reason.split(':').next().unwrap_or_default().to_owned()
 }
 
+/// A `sleep` job asked to sleep longer than its timeout: every attempt times out.
+pub fn overruns(job: &Job) -> bool {
+    let seconds = job.payload.get("seconds").and_then(serde_json::Value::as_f64).unwrap_or(0.0);
+    job.job_type == "sleep" && seconds > f64::from(job.timeout_seconds)
+}
+
 /// Reasons a job may fail for without the simulation's faults being to blame.
-fn own_reason(job_type: &str, reason: &str, crashed: bool) -> bool {
-    let handler =
-        job_type == "fail" && matches!(reason, "attempts_exhausted" | "fatal_error" | "handler_panicked");
+fn own_reason(job: Option<&Job>, reason: &str, crashed: bool) -> bool {
+    let job_type = job.map_or("?", |j| j.job_type.as_str());
+    let overran = job.is_some_and(overruns) && reason == "attempts_exhausted";
+    let handler = overran
+        || job_type == "fail" && matches!(reason, "attempts_exhausted" | "fatal_error" | "handler_panicked");
     let crash =
         crashed && matches!(reason, "worker_crashed_repeatedly" | "redriven" | "redriven_after_max_receives");
     handler || crash
@@ -135,7 +147,7 @@ pub fn outcomes(log: &Log, jobs: &[Job]) -> Vec<Violation> {
     let mut broken = Vec::new();
     for job in jobs {
         let crashed = crashes_enough(log, job);
-        if job.status == JobStatus::Failed && !own_reason(&job.job_type, &reason_of(job), crashed) {
+        if job.status == JobStatus::Failed && !own_reason(Some(job), &reason_of(job), crashed) {
             let detail = format!(
                 "job {} ({}) failed for {} (crashed {crashed})",
                 job.id,
@@ -186,14 +198,34 @@ pub fn attempts(log: &Log, jobs: &[Job]) -> Vec<Violation> {
         .collect()
 }
 
+/// A crash or a Lambda timeout costs attempts only to the jobs whose messages the killed
+/// invocation held, at most one each time: a job the operator did not touch takes at most the
+/// attempts its payload asks plus the kills that held it.
+pub fn crash_costs(log: &Log, jobs: &[Job]) -> Vec<Violation> {
+    let mut broken = Vec::new();
+    for job in jobs.iter().filter(|j| !log.touched.contains(&j.id)) {
+        let Some(accepted) = log.accepted.get(&job.id) else { continue };
+        let kills = log.crashed.get(&job.id).copied().unwrap_or(0);
+        if job.attempts > accepted.expect.attempts + kills {
+            let detail = format!(
+                "job {} ({} {}) is {} on attempt {}: its payload asks {}, and {kills} killed \
+                 invocations held it",
+                job.id, job.job_type, job.payload, job.status, job.attempts, accepted.expect.attempts
+            );
+            broken.push(violation("crash_costs", detail));
+        }
+    }
+    broken
+}
+
 pub fn letters(log: &Log, jobs: &[Job]) -> Vec<Violation> {
-    let types: BTreeMap<&str, &str> = jobs.iter().map(|j| (j.id.as_str(), j.job_type.as_str())).collect();
+    let by_id: BTreeMap<&str, &Job> = jobs.iter().map(|j| (j.id.as_str(), j)).collect();
     let mut broken = Vec::new();
     for letter in &log.letters {
         let id = letter.job_id.as_deref().unwrap_or("?");
         let reason = letter.reason.split(':').next().unwrap_or_default();
         let crashed = jobs.iter().find(|j| j.id == id).is_some_and(|j| crashes_enough(log, j));
-        if !own_reason(types.get(id).copied().unwrap_or("?"), reason, crashed) {
+        if !own_reason(by_id.get(id).copied(), reason, crashed) {
             broken.push(violation("letters", format!("job {id} was dead-lettered for {}", letter.reason)));
         }
     }

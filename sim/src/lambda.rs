@@ -13,6 +13,7 @@ use jobq::worker::{Worker, deliver};
 use jobq::{Envelope, PerTier, PriorityTier};
 use tokio::task::AbortHandle;
 
+use crate::ownership::InvocationIds;
 use crate::world::{Letter, World};
 
 /// A Lambda invocation's hard limit.
@@ -31,6 +32,13 @@ pub fn max_concurrency(tier: PriorityTier) -> usize {
     }
 }
 
+/// A worker environment: the worker, and the ids that name the invocation it serves.
+#[derive(Debug, Clone)]
+struct Environment {
+    worker: Arc<Worker>,
+    ids: Arc<InvocationIds>,
+}
+
 #[derive(Debug)]
 struct Running {
     id: u64,
@@ -43,11 +51,50 @@ struct Running {
 #[derive(Debug, Default)]
 pub struct Invocations {
     running: Mutex<Vec<Running>>,
-    warm: Mutex<Vec<(PriorityTier, Arc<Worker>)>>,
+    warm: Mutex<Vec<(PriorityTier, Environment)>>,
     next_id: Mutex<u64>,
+    /// New environments' run writes do not name their run (a deliberate break).
+    careless: bool,
+    /// Kills are counted but the jobs they held are not noted (a deliberate break).
+    forget_kills: bool,
+    /// Batches whose last message is held back for a while (a reordered delivery).
+    hold_back: std::sync::atomic::AtomicU32,
 }
 
 impl Invocations {
+    /// No invocation yet, with `breaks` ([`crate::Breaks::careless_runs`] and
+    /// [`crate::Breaks::forget_kills`]).
+    pub fn new(breaks: crate::Breaks) -> Self {
+        Invocations {
+            careless: breaks.careless_runs,
+            forget_kills: breaks.forget_kills,
+            ..Invocations::default()
+        }
+    }
+
+    /// The next `n` batches of more than one message each hold their last message back for a
+    /// few seconds: it is delivered after messages sent after it.
+    pub fn hold_back_next(&self, n: u32) {
+        self.hold_back.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn take_hold_back(&self) -> bool {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.hold_back.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)).is_ok()
+    }
+
+    /// Note a killed invocation and the jobs whose messages it held.
+    pub fn record_kill(&self, world: &World, jobs: &[String]) {
+        let mut log = world.log();
+        log.kills += 1;
+        if self.forget_kills {
+            return;
+        }
+        for id in jobs {
+            *log.crashed.entry(id.clone()).or_default() += 1;
+        }
+    }
+
     fn active(&self, tier: PriorityTier) -> usize {
         self.running.lock().unwrap_or_else(PoisonError::into_inner).iter().filter(|r| r.tier == tier).count()
     }
@@ -76,14 +123,14 @@ impl Invocations {
         }
     }
 
-    fn take_warm(&self, tier: PriorityTier) -> Option<Arc<Worker>> {
+    fn take_warm(&self, tier: PriorityTier) -> Option<Environment> {
         let mut warm = self.warm.lock().unwrap_or_else(PoisonError::into_inner);
         let at = warm.iter().position(|(t, _)| *t == tier)?;
         Some(warm.swap_remove(at).1)
     }
 
-    fn put_warm(&self, tier: PriorityTier, worker: Arc<Worker>) {
-        self.warm.lock().unwrap_or_else(PoisonError::into_inner).push((tier, worker));
+    fn put_warm(&self, tier: PriorityTier, environment: Environment) {
+        self.warm.lock().unwrap_or_else(PoisonError::into_inner).push((tier, environment));
     }
 
     fn next_id(&self) -> u64 {
@@ -98,30 +145,34 @@ fn job_ids(messages: &[Received]) -> Vec<String> {
     messages.iter().filter_map(|m| Envelope::decode(&m.body).ok()).map(|e| e.id).collect()
 }
 
-/// Record the jobs of a killed invocation.
-pub fn record_kill(world: &World, jobs: &[String]) {
-    let mut log = world.log();
-    log.kills += 1;
-    for id in jobs {
-        *log.crashed.entry(id.clone()).or_default() += 1;
-    }
-}
-
-/// The event source mapping of `tier`, forever: run it as a task and abort it to stop.
-pub async fn event_source(world: World, invocations: Arc<Invocations>, tier: PriorityTier) {
+/// The event source mapping of `tier`, forever: run it as a task and abort it to stop. SQS keeps
+/// no order: each batch comes shuffled, and some hold a message back ([`Invocations::hold_back_next`]).
+pub async fn event_source(
+    world: World,
+    invocations: Arc<Invocations>,
+    tier: PriorityTier,
+    mut rng: fastrand::Rng,
+) {
     let arns = arns(&world).await;
     loop {
         if invocations.active(tier) >= max_concurrency(tier) {
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
         }
-        let messages = match world.ports.queues.receive(tier, 10, 0, None).await {
+        let mut messages = match world.ports.queues.receive(tier, 10, 0, None).await {
             Ok(messages) if !messages.is_empty() => messages,
             _ => {
                 tokio::time::sleep(IDLE_POLL).await;
                 continue;
             }
         };
+        rng.shuffle(&mut messages);
+        if messages.len() > 1 && invocations.take_hold_back() {
+            if let Some(held) = messages.pop() {
+                let seconds = rng.i32(5..=60);
+                let _ = world.ports.queues.change_visibility(tier, &held.receipt_handle, seconds).await;
+            }
+        }
         invoke(&world, &invocations, tier, arns.get(tier).clone(), messages);
         tokio::task::yield_now().await;
     }
@@ -151,23 +202,28 @@ fn invoke(
         log.invocations += 1;
         log.cold_starts += u64::from(worker.is_none());
     }
-    let worker = worker.unwrap_or_else(|| Arc::new(world.cold_worker()));
+    let environment = worker.unwrap_or_else(|| {
+        let (worker, ids) = world.cold_worker(invocations.careless);
+        Environment { worker: Arc::new(worker), ids }
+    });
     let id = invocations.next_id();
+    environment.ids.serve(id);
     let jobs = job_ids(&messages);
     let (w, inv) = (world.clone(), invocations.clone());
     let handle = tokio::spawn(async move {
         let deadline = w.now() + chrono::Duration::from_std(DEADLINE).unwrap_or_default();
+        let worker = &environment.worker;
         let run =
             deliver(&w.ports.queues, tier, &arn, &messages, |event| worker.handle(event, Some(deadline)));
         match tokio::time::timeout(DEADLINE, run).await {
             Ok(_) => {
                 inv.finished(id);
-                inv.put_warm(tier, worker);
+                inv.put_warm(tier, environment);
             }
             Err(_) => {
                 // Lambda ends the invocation at its deadline; its environment is gone.
                 inv.finished(id);
-                record_kill(&w, &job_ids(&messages));
+                inv.record_kill(&w, &job_ids(&messages));
             }
         }
     });
@@ -179,21 +235,32 @@ fn invoke(
     });
 }
 
-/// The dead-letter function's event source mappings: every DLQ polled every few seconds, each
-/// letter noted in the log the first time it is seen, then handed to the real handler.
+/// How often the dead-letter function's event source mappings receive from an idle DLQ (they
+/// long-poll; letters wait for no one, so a longer gap only saves the run's CPU time).
+pub const DLQ_POLL: Duration = Duration::from_secs(20);
+
+/// The dead-letter function's event source mappings: every DLQ polled every [`DLQ_POLL`] (at
+/// once again after a full batch), each letter noted in the log the first time it is seen, then
+/// handed to the real handler.
 pub async fn dead_letters(world: World) {
+    let mut arns = PerTier::from_fn(|_| String::new());
+    for tier in PriorityTier::ALL {
+        // As for the tier queues: the ARN only names the queue in the event.
+        *arns.get_mut(tier) = world.ports.dlqs.arn(tier).await.unwrap_or_default();
+    }
     loop {
+        let mut full = false;
         for tier in PriorityTier::ALL {
-            let Ok(arn) = world.ports.dlqs.arn(tier).await else { continue };
             let Ok(messages) = world.ports.dlqs.receive(tier, 10, 0, None).await else { continue };
+            full |= messages.len() == 10;
             note_letters(&world, &messages);
             let handler = world.dlq.clone();
-            let _ = deliver(&world.ports.dlqs, tier, &arn, &messages, |event| async move {
+            let _ = deliver(&world.ports.dlqs, tier, arns.get(tier), &messages, |event| async move {
                 handler.handle(event).await
             })
             .await;
         }
-        tokio::time::sleep(IDLE_POLL).await;
+        tokio::time::sleep(if full { Duration::from_secs(1) } else { DLQ_POLL }).await;
     }
 }
 

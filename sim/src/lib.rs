@@ -3,9 +3,11 @@
 //! clock, with faults drawn from one seed. A run:
 //!
 //! 1. **Turbulent phase** (`Options::hours`): API clients enqueue a mix of built-in jobs, an
-//!    operator cancels, retries, pauses and resumes, and faults strike ([`faults`]), while the
-//!    simulated Lambda event source mappings ([`lambda`]), the every-minute scheduler, the
-//!    dead-letter function and the counter run.
+//!    operator cancels, retries, pauses and resumes (and restarts running jobs), faults strike
+//!    ([`faults`]) and a named scenario's script plays ([`script`]), while the simulated Lambda
+//!    event source mappings ([`lambda`]), the every-minute scheduler, the dead-letter function
+//!    and the counter run. The [`ownership`] witness watches the change stream as the counter
+//!    reads it.
 //! 2. At its end, faults stop, every pause is lifted, and [`invariants::way_forward`] is checked.
 //! 3. **Calm phase** (`Options::settle_hours`): the functions run on; then every invariant is
 //!    checked ([`invariants`]).
@@ -17,7 +19,9 @@ pub mod actors;
 pub mod faults;
 pub mod invariants;
 pub mod lambda;
+pub mod ownership;
 pub mod report;
+pub mod script;
 pub mod world;
 
 use std::sync::Arc;
@@ -39,11 +43,15 @@ pub struct Options {
     pub faults: Option<faults::Faults>,
     /// Mean time between two operator actions (cancel, retry, pause); none: no operator.
     pub operator_every: Option<Duration>,
+    /// Mean time between two restarts of a running job (cancel and retry at once); none: none.
+    pub restart_every: Option<Duration>,
     /// Check [`invariants::attempts`]: jobs untouched by crashes and the operator take exactly the
     /// attempts their payload asks.
     pub check_attempts: bool,
     /// Deliberate breaks of the harness, to show the invariants catch them.
     pub breaks: Breaks,
+    /// A named scenario's scripted actions ([`script`]), played from the start.
+    pub script: Vec<script::Step>,
 }
 
 impl Default for Options {
@@ -54,8 +62,10 @@ impl Default for Options {
             settle_hours: 3,
             faults: Some(faults::Faults::default()),
             operator_every: Some(Duration::from_secs(15 * 60)),
+            restart_every: Some(Duration::from_secs(20 * 60)),
             check_attempts: true,
             breaks: Breaks::default(),
+            script: Vec::new(),
         }
     }
 }
@@ -67,6 +77,16 @@ pub struct Breaks {
     pub no_scheduler: bool,
     /// The counter function never runs after the turbulent phase, and skips what came before.
     pub no_counter: bool,
+    /// The worker's run writes (progress, lease, outcome) name neither their generation nor their
+    /// run, only the `processing` status: a run that lost the job can still write
+    /// ([`ownership::Careless`]).
+    pub careless_runs: bool,
+    /// Every scheduler tick runs in a fresh environment (a cold start), remembering nothing of
+    /// the ticks before.
+    pub cold_scheduler: bool,
+    /// The harness forgets which jobs a killed invocation held: the attempts a crash cost them
+    /// look spent outside any crashed process.
+    pub forget_kills: bool,
 }
 
 /// Run one seed to its end on a runtime of its own; the report carries any broken invariant.
@@ -100,15 +120,17 @@ fn quiet_simulated_panics() {
 fn start_functions(
     world: &World,
     invocations: &Arc<lambda::Invocations>,
+    rng: &mut fastrand::Rng,
     breaks: Breaks,
 ) -> Vec<JoinHandle<()>> {
     let mut tasks = Vec::new();
     for tier in PriorityTier::ALL {
-        tasks.push(tokio::spawn(lambda::event_source(world.clone(), invocations.clone(), tier)));
+        let source = lambda::event_source(world.clone(), invocations.clone(), tier, rng.fork());
+        tasks.push(tokio::spawn(source));
     }
     tasks.push(tokio::spawn(lambda::dead_letters(world.clone())));
     if !breaks.no_scheduler {
-        tasks.push(tokio::spawn(actors::scheduler(world.clone())));
+        tasks.push(tokio::spawn(actors::scheduler(world.clone(), breaks.cold_scheduler)));
     }
     if !breaks.no_counter {
         tasks.push(tokio::spawn(actors::counter(world.clone())));
@@ -125,11 +147,17 @@ fn start_turbulence(
 ) -> Vec<JoinHandle<()>> {
     let over = Duration::from_secs(options.hours * 3600 * 9 / 10);
     let mut tasks = vec![tokio::spawn(actors::clients(world.clone(), rng.fork(), options.jobs, over))];
+    if !options.script.is_empty() {
+        tasks.push(tokio::spawn(script::play(world.clone(), options.script.clone())));
+    }
     if let Some(every) = options.operator_every {
         tasks.push(tokio::spawn(actors::operator(world.clone(), rng.fork(), every)));
     }
     if let Some(f) = options.faults {
         tasks.push(tokio::spawn(faults::inject(world.clone(), invocations.clone(), rng.fork(), f)));
+    }
+    if let Some(every) = options.restart_every {
+        tasks.push(tokio::spawn(actors::restarter(world.clone(), rng.fork(), every)));
     }
     tasks
 }
@@ -138,8 +166,8 @@ async fn simulate(seed: u64, options: Options) -> RunReport {
     let world = World::new(seed);
     let started = world.now();
     let mut rng = fastrand::Rng::with_seed(seed);
-    let invocations = Arc::new(lambda::Invocations::default());
-    let functions = start_functions(&world, &invocations, options.breaks);
+    let invocations = Arc::new(lambda::Invocations::new(options.breaks));
+    let functions = start_functions(&world, &invocations, &mut rng, options.breaks);
     let turbulence = start_turbulence(&world, &invocations, &mut rng, &options);
 
     tokio::time::sleep(Duration::from_secs(options.hours * 3600)).await;
@@ -156,7 +184,7 @@ async fn simulate(seed: u64, options: Options) -> RunReport {
     functions.iter().for_each(JoinHandle::abort);
     if !options.breaks.no_counter {
         // The counter's last batch: what the stream holds past its last read.
-        let _ = jobq::counter::drain(&world.counter, &world.table.changes(), None).await;
+        let _ = jobq::counter::drain(&world.counter, &actors::observed(&world), None).await;
     }
     let mut report = check_end(seed, &world, &mut violations, options.check_attempts).await;
     report.simulated = world.now() - started;
@@ -177,9 +205,7 @@ async fn check_end(
             Vec::new()
         }
     };
-    let mut requests: std::collections::BTreeMap<String, u64> =
-        world.table.requests().into_iter().map(|(op, n)| (op.to_owned(), n)).collect();
-    requests.extend(world.queues.requests().snapshot());
+    let requests = script::requests(world);
     violations.extend(invariants::counters(world, &jobs).await);
     let log = world.log();
     violations.extend(invariants::accepted_kept(&log, &jobs));
@@ -188,9 +214,13 @@ async fn check_end(
     if check_attempts {
         violations.extend(invariants::attempts(&log, &jobs));
     }
+    violations.extend(invariants::crash_costs(&log, &jobs));
     violations.extend(invariants::letters(&log, &jobs));
     violations.extend(invariants::budget(&requests, log.accepted.len()));
-    RunReport::new(seed, &log, &jobs, requests)
+    let (unowned, owned_writes) = world.witness.verdict();
+    violations.extend(unowned);
+    let write_units = world.table.write_units();
+    RunReport { owned_writes, write_units, ..RunReport::new(seed, &log, &jobs, requests) }
 }
 
 /// The seeds a test runs: `JOBQ_SIM_SEED` alone when set (to replay one), else `first..first+n`.

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::hash::{Hash, Hasher};
 
+use jobq::memory::capacity::WriteUnits;
 use jobq::{Job, PriorityTier};
 
 use crate::invariants::Violation;
@@ -28,6 +29,14 @@ pub struct RunReport {
     pub cold_starts: u64,
     pub letters: usize,
     pub by_status: BTreeMap<String, u64>,
+    /// Write units charged, as DynamoDB would charge them (table and indexes), by step.
+    pub write_units: WriteUnits,
+    /// Request counters a scenario's script noted, by name.
+    pub snapshots: BTreeMap<&'static str, BTreeMap<String, u64>>,
+    /// Jobs whose handler overran its timeout on every attempt.
+    pub overran: u64,
+    /// Run writes the ownership witness checked.
+    pub owned_writes: u64,
     /// A hash of every job's id, status, attempts and end, and of the requests: equal for two
     /// runs of one seed.
     pub fingerprint: u64,
@@ -62,6 +71,8 @@ impl RunReport {
             cold_starts: log.cold_starts,
             letters: log.letters.len(),
             by_status,
+            snapshots: log.snapshots.clone(),
+            overran: jobs.iter().filter(|j| crate::invariants::overruns(j)).count() as u64,
             ..RunReport::default()
         }
     }
@@ -109,13 +120,40 @@ pub fn summary(runs: &[RunReport]) -> String {
     let worst: Vec<String> =
         worst.iter().map(|(t, ms)| format!("{t} {:.0} s", *ms as f64 / 1000.0)).collect();
     let _ = writeln!(out, "  worst wait per tier: {}", worst.join(", "));
+    let _ = writeln!(out, "  write units per job: {}", write_units(runs, jobs));
     let faults: Vec<String> = faults.iter().map(|(k, c)| format!("{k} {c}")).collect();
     let _ = writeln!(out, "  faults: {}", faults.join(", "));
     let kills: u64 = runs.iter().map(|r| r.kills).sum();
     let invocations: u64 = runs.iter().map(|r| r.invocations).sum();
     let cold: u64 = runs.iter().map(|r| r.cold_starts).sum();
     let letters: usize = runs.iter().map(|r| r.letters).sum();
-    let _ =
-        writeln!(out, "  invocations {invocations} ({cold} cold, {kills} killed), dead letters {letters}");
+    let owned: u64 = runs.iter().map(|r| r.owned_writes).sum();
+    let _ = writeln!(
+        out,
+        "  invocations {invocations} ({cold} cold, {kills} killed), dead letters {letters}, \
+         run writes checked for ownership {owned}"
+    );
     out
+}
+
+/// Write units per job over `runs`: the total, the table's and the indexes' shares, and by step.
+fn write_units(runs: &[RunReport], jobs: usize) -> String {
+    let per_job = |units: u64| units as f64 / jobs.max(1) as f64;
+    let (mut total, mut table) = (0, 0);
+    let mut by_step: BTreeMap<&str, u64> = BTreeMap::new();
+    for run in runs {
+        total += run.write_units.total();
+        table += run.write_units.table();
+        for (step, charge) in &run.write_units.by_step {
+            *by_step.entry(step).or_default() += charge.total();
+        }
+    }
+    let steps: Vec<String> = by_step.iter().map(|(s, u)| format!("{s} {:.2}", per_job(*u))).collect();
+    format!(
+        "{:.2} (table {:.2}, indexes {:.2}); by step: {}",
+        per_job(total),
+        per_job(table),
+        per_job(total - table),
+        steps.join(", ")
+    )
 }

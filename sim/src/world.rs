@@ -12,9 +12,12 @@ use jobq::memory::{MemoryQueues, MemoryTable};
 use jobq::ports::{Clock, SeededIds, TokioClock};
 use jobq::scheduler::{Scheduler, SchedulerSettings};
 use jobq::service::JobService;
+use jobq::store::JobStore;
 use jobq::task::Registry;
 use jobq::worker::{Worker, WorkerSettings};
 use jobq::{Config, Ports, PriorityTier};
+
+use crate::ownership::{Careless, InvocationIds, Witness};
 
 /// When every simulation starts (any fixed instant: runs must not depend on the wall clock).
 pub const EPOCH_SECONDS: i64 = 1_800_000_000;
@@ -75,6 +78,8 @@ pub struct Log {
     pub faults: BTreeMap<&'static str, u64>,
     /// Longest DynamoDB or SQS unavailability injected.
     pub longest_outage: chrono::Duration,
+    /// Request counters noted by a scenario's script, by name.
+    pub snapshots: BTreeMap<&'static str, BTreeMap<String, u64>>,
 }
 
 /// The deployment and the log, shared by every simulated actor.
@@ -90,6 +95,8 @@ pub struct World {
     pub dlq: Arc<DeadLetterHandler>,
     pub counter: CounterEngine,
     pub log: Arc<Mutex<Log>>,
+    /// Who made each change to a job item, and the ownership violations among them.
+    pub witness: Arc<Witness>,
     job_types: Vec<String>,
 }
 
@@ -103,10 +110,11 @@ impl World {
         let ports = ports.with_ids(Arc::new(SeededIds::new(seed)));
         // The stream is recorded from the first write on, as DynamoDB Streams enabled at creation.
         aws.table.changes();
+        // Write units by step of a job's life, for the report.
+        aws.table.classify_writes(jobq::memory::capacity::job_step);
         let job_types: Vec<String> = registry().job_types().into_iter().map(str::to_owned).collect();
         let service = JobService::from_ports(&ports, &aws.config, job_types.clone());
-        let settings = SchedulerSettings::from_lookup(|_| None).unwrap_or_else(|e| panic!("defaults: {e}"));
-        let scheduler = Scheduler::from_ports(&ports, &aws.config, job_types.clone(), settings);
+        let scheduler = Scheduler::from_ports(&ports, &aws.config, job_types.clone(), scheduler_settings());
         World {
             clock,
             dlq: Arc::new(DeadLetterHandler::from_ports(&ports)),
@@ -118,13 +126,28 @@ impl World {
             config: aws.config,
             ports,
             log: Arc::default(),
+            witness: Arc::default(),
             job_types,
         }
     }
 
-    /// A new worker environment (a cold start): its own pause cache, as a fresh Lambda has.
-    pub fn cold_worker(&self) -> Worker {
-        Worker::from_ports(&self.ports, registry(), WorkerSettings::default())
+    /// A new worker environment (a cold start): its own pause cache, as a fresh Lambda has, and
+    /// its own ids, which tell the witness which invocation drew each token.
+    /// `careless`: its run writes do not name their run ([`crate::ownership::Careless`]).
+    pub fn cold_worker(&self, careless: bool) -> (Worker, Arc<InvocationIds>) {
+        let ids = Arc::new(InvocationIds::new(self.ports.ids.clone(), self.witness.clone()));
+        let mut ports = self.ports.clone();
+        if careless {
+            let table = Arc::new(Careless(ports.store.table_port().clone()));
+            ports.store = JobStore::over(table, self.config.retention);
+        }
+        let ports = ports.with_ids(ids.clone());
+        (Worker::from_ports(&ports, registry(), WorkerSettings::default()), ids)
+    }
+
+    /// A scheduler in a fresh environment: it has seen no tick before.
+    pub fn cold_scheduler(&self) -> Scheduler {
+        Scheduler::from_ports(&self.ports, &self.config, self.job_types.clone(), scheduler_settings())
     }
 
     pub fn job_types(&self) -> &[String] {
@@ -138,6 +161,10 @@ impl World {
     pub fn log(&self) -> MutexGuard<'_, Log> {
         self.log.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+fn scheduler_settings() -> SchedulerSettings {
+    SchedulerSettings::from_lookup(|_| None).unwrap_or_else(|e| panic!("defaults: {e}"))
 }
 
 /// The built-in job types: what every deployment runs.

@@ -6,7 +6,8 @@
 
 use jobq_sim::{Breaks, Options, RunReport, run, seeds, summary};
 
-/// Seeded runs in `make test`: each takes about 1.5 s of one core in a debug build.
+/// Seeded runs in `make test`: each takes about 1.3 s of one core in a debug build (0.68 s a
+/// run on two threads: `cargo run -p jobq-sim --example many -- 1000 20`).
 const RUNS: u64 = 20;
 
 /// Run `seeds` on two threads (the machine's two cores), in seed order.
@@ -32,12 +33,24 @@ fn seeded_runs_of_six_hours_keep_every_invariant() {
         assert!(r.simulated >= chrono::Duration::hours(6), "seed {}: {}", r.seed, r.simulated);
         assert!(r.jobs >= 400, "seed {}: only {} jobs", r.seed, r.jobs);
     }
+    // Handlers that overrun their timeout, and that panic, come from the job mix.
+    let overran: u64 = reports.iter().map(|r| r.overran).sum();
+    assert!(overran > 0 || reports.len() == 1, "no job overran its timeout");
     // Every fault kind struck somewhere in the set.
     let mut kinds = std::collections::BTreeSet::new();
     reports.iter().for_each(|r| kinds.extend(r.faults.keys().copied()));
-    for kind in
-        ["crash", "duplicate_delivery", "dynamodb_throttled", "lost_responses", "pause", "sqs_throttled"]
-    {
+    for kind in [
+        "crash",
+        "duplicate_delivery",
+        "dynamodb_5xx",
+        "dynamodb_throttled",
+        "lost_responses",
+        "pause",
+        "reordered_delivery",
+        "restart",
+        "sqs_5xx",
+        "sqs_throttled",
+    ] {
         assert!(kinds.contains(kind) || reports.len() == 1, "no {kind} in {kinds:?}");
     }
 }
@@ -64,13 +77,13 @@ fn broken(seed: u64, breaks: Breaks) -> RunReport {
 
 #[test]
 fn without_the_scheduler_a_crashed_run_is_stranded_and_the_invariants_say_so() {
-    let report = broken(3, Breaks { no_scheduler: true, ..Breaks::default() });
+    let report = broken(1, Breaks { no_scheduler: true, ..Breaks::default() });
     assert!(report.kills > 0, "the run must crash an invocation");
     let names: Vec<&str> = report.violations.iter().map(|v| v.invariant).collect();
     assert!(names.contains(&"settled"), "{names:?}");
 
     // The same seed with the scheduler keeps them all.
-    let healthy = broken(3, Breaks::default());
+    let healthy = broken(1, Breaks::default());
     assert!(healthy.violations.is_empty(), "{}", healthy.failures());
 }
 
@@ -89,6 +102,69 @@ fn without_the_counter_the_counters_invariant_breaks() {
 fn a_throttle_shorter_than_ten_minutes_costs_no_attempt() {
     let options = Options { check_attempts: true, ..Options::default() };
     let reports = run_all(&[6, 13, 17], &options);
+    let failures: String = reports.iter().map(RunReport::failures).collect();
+    assert!(failures.is_empty(), "{failures}");
+}
+
+/// A run that lost its job (cancelled and retried while inside a long step, so another
+/// invocation claimed the new generation) and still writes is caught by the ownership witness:
+/// here the worker's run writes name only the `processing` status, not their generation and run.
+#[test]
+fn a_run_writing_after_losing_its_job_breaks_ownership() {
+    let options = |breaks| Options { jobs: 200, hours: 2, breaks, ..Options::default() };
+    let report = run(1, &options(Breaks { careless_runs: true, ..Breaks::default() }));
+    let names: std::collections::BTreeSet<&str> = report.violations.iter().map(|v| v.invariant).collect();
+    assert_eq!(names, ["ownership"].into(), "{}", report.failures());
+
+    let healthy = run(1, &options(Breaks::default()));
+    assert!(healthy.violations.is_empty(), "{}", healthy.failures());
+    assert!(healthy.owned_writes > 0 && healthy.faults.get("restart") > Some(&0));
+}
+
+/// The attempts a crash costs its jobs, once the harness forgets which jobs the killed
+/// invocations held, look spent outside any crashed process: `crash_costs` says so (alone, with
+/// the stricter `attempts` check off).
+#[test]
+fn attempts_spent_outside_a_killed_invocation_break_crash_costs() {
+    let faults =
+        jobq_sim::faults::Faults { mean_gap: std::time::Duration::from_secs(120), ..Default::default() };
+    let options = |breaks| Options {
+        jobs: 200,
+        hours: 2,
+        faults: Some(faults),
+        check_attempts: false,
+        breaks,
+        ..Options::default()
+    };
+    let report = run(3, &options(Breaks { forget_kills: true, ..Breaks::default() }));
+    let names: std::collections::BTreeSet<&str> = report.violations.iter().map(|v| v.invariant).collect();
+    assert_eq!(names, ["crash_costs"].into(), "{}", report.failures());
+
+    let healthy = run(3, &options(Breaks::default()));
+    assert!(healthy.violations.is_empty(), "{}", healthy.failures());
+}
+
+/// Known defect, not fixed here: the scheduler remembers a DynamoDB outage in its process only
+/// (`TableHealth`), so a scheduler in a fresh environment right after a throttle takes back live
+/// runs whose lease ended during it, and they run again on a new attempt (seeds 6 and 13, with
+/// every tick cold). Run with `--ignored`; it passes once the scheduler's memory of an outage
+/// outlives its environment.
+#[test]
+#[ignore = "known defect: a cold scheduler forgets the outage"]
+fn a_cold_scheduler_after_a_throttle_costs_no_attempt() {
+    let breaks = Breaks { cold_scheduler: true, ..Breaks::default() };
+    let reports = run_all(&[6, 13], &Options { breaks, ..Options::default() });
+    let failures: String = reports.iter().map(RunReport::failures).collect();
+    assert!(failures.is_empty(), "{failures}");
+}
+
+/// Known defect, found over seeds 1000..1200 and not fixed here: a run alive through a DynamoDB
+/// throttle window (its progress writes and a heartbeat refused) still ends on attempt 2 with no
+/// crash (seeds 1117 and 1179). Run with `--ignored`; replay one with `JOBQ_SIM_SEED`.
+#[test]
+#[ignore = "known defect: a throttle still costs a live run an attempt at these seeds"]
+fn a_throttle_costs_no_attempt_at_seeds_1117_and_1179() {
+    let reports = run_all(&[1117, 1179], &Options::default());
     let failures: String = reports.iter().map(RunReport::failures).collect();
     assert!(failures.is_empty(), "{failures}");
 }

@@ -167,11 +167,12 @@ pub async fn event_source(
             }
         };
         rng.shuffle(&mut messages);
-        if messages.len() > 1 && invocations.take_hold_back() {
-            if let Some(held) = messages.pop() {
-                let seconds = rng.i32(5..=60);
-                let _ = world.ports.queues.change_visibility(tier, &held.receipt_handle, seconds).await;
-            }
+        if messages.len() > 1
+            && invocations.take_hold_back()
+            && let Some(held) = messages.pop()
+        {
+            let seconds = rng.i32(5..=60);
+            let _ = world.ports.queues.change_visibility(tier, &held.receipt_handle, seconds).await;
         }
         invoke(&world, &invocations, tier, arns.get(tier).clone(), messages);
         tokio::task::yield_now().await;

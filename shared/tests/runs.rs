@@ -118,6 +118,11 @@ async fn a_run_that_died_is_found_at_its_lease_end_and_runs_again_within_two_min
     };
     assert!(found_at > lease_end, "not before its lease ended");
     assert!(found_at - lease_end <= chrono::Duration::minutes(2), "found {} after", found_at - lease_end);
+    // Its message waits the resume grace (a minute: time for a run alive after all to own the
+    // job again), then runs it.
+    s.drain().await;
+    assert_eq!(s.job(&job.id).await.status, JobStatus::Retrying, "not before the grace");
+    tokio::time::sleep(Duration::from_secs(61)).await;
     s.drain().await;
     let done = s.job(&job.id).await;
     assert_eq!((done.status, done.attempts), (JobStatus::Completed, 2), "the dead run's attempt counts");
@@ -290,4 +295,39 @@ fn the_release_profile_unwinds_so_a_panic_stays_in_its_job() {
     let release = release.split("\n[").next().unwrap_or_default();
     let aborts = release.lines().any(|l| l.split('#').next().unwrap_or_default().contains("\"abort\""));
     assert!(!aborts, "panic = \"abort\" would end a whole batch's process on one job's panic");
+}
+
+/// An outage kept a live run from renewing, so its lease ended and the scheduler took the job
+/// back: the run's next heartbeat owns it again, on the same attempt, and its outcome is recorded;
+/// the recovered job's message, due after the grace, then finds it taken. Another run's write
+/// still cannot.
+#[tokio::test(start_paused = true)]
+async fn a_run_alive_after_its_job_was_taken_back_owns_it_again_on_the_same_attempt() {
+    let s = stack(Registry::default());
+    let job = s.enqueue("noop", json!(null)).await;
+    let store = &s.ports.store;
+    let now = s.clock.now();
+    let run =
+        store.claim(&job.id, job.generation, now, now + chrono::Duration::seconds(60)).await.expect("claim");
+    let later = now + chrono::Duration::minutes(3);
+    let taken = store.recover(
+        &run,
+        later - chrono::Duration::seconds(30),
+        later,
+        later + chrono::Duration::seconds(60),
+    );
+    let taken = taken.await.expect("taken back");
+    assert_eq!((taken.status, taken.attempts), (JobStatus::Retrying, 1));
+
+    let mut stranger = run.clone();
+    stranger.run_id = Some("another-run".into());
+    assert!(store.renew_lease(&stranger, later + chrono::Duration::minutes(2)).await.is_err(), "not its run");
+    store.renew_lease(&run, later + chrono::Duration::minutes(2)).await.expect("the run owns it again");
+    let owned = s.job(&job.id).await;
+    assert_eq!((owned.status, owned.attempts), (JobStatus::Processing, 1));
+    let done = store
+        .finish(&run, jobq::store::RunOutcome::Completed { result: None }, None, later)
+        .await
+        .expect("finish");
+    assert_eq!((done.status, done.attempts), (JobStatus::Completed, 1), "no attempt spent on the outage");
 }

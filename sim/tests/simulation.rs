@@ -144,13 +144,12 @@ fn attempts_spent_outside_a_killed_invocation_break_crash_costs() {
     assert!(healthy.violations.is_empty(), "{}", healthy.failures());
 }
 
-/// Known defect, not fixed here: the scheduler remembers a DynamoDB outage in its process only
-/// (`TableHealth`), so a scheduler in a fresh environment right after a throttle takes back live
-/// runs whose lease ended during it, and they run again on a new attempt (seeds 6 and 13, with
-/// every tick cold). Run with `--ignored`; it passes once the scheduler's memory of an outage
-/// outlives its environment.
+/// Regression: the scheduler remembers a DynamoDB outage in its process only (`TableHealth`), so
+/// a scheduler in a fresh environment right after a throttle took back live runs whose lease
+/// ended during it, and they ran again on a new attempt (seeds 6 and 13, every tick cold). A
+/// take-back is now reversible: the run's next write owns the job again, on the same attempt,
+/// before the recovered job's message (sent after a grace) can run it anew.
 #[test]
-#[ignore = "known defect: a cold scheduler forgets the outage"]
 fn a_cold_scheduler_after_a_throttle_costs_no_attempt() {
     let breaks = Breaks { cold_scheduler: true, ..Breaks::default() };
     let reports = run_all(&[6, 13], &Options { breaks, ..Options::default() });

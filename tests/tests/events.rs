@@ -27,6 +27,8 @@ fn scheduler(env: &TestEnv, schedules: Option<&str>) -> Scheduler {
         recurring: parse_recurring(schedules).expect("schedules"),
         catch_up_minutes: 5,
         recover_after: chrono::Duration::seconds(30),
+        // The recovered job is sent at once here (the grace is for runs alive after all).
+        resume_grace: chrono::Duration::zero(),
         resend_after: chrono::Duration::seconds(900),
         sweep_per_shard: 200,
         tick_budget: Duration::from_secs(40),
@@ -233,6 +235,8 @@ fn scheduler_settings() -> SchedulerSettings {
         recurring: Vec::new(),
         catch_up_minutes: 5,
         recover_after: chrono::Duration::seconds(30),
+        // The recovered job is sent at once here (the grace is for runs alive after all).
+        resume_grace: chrono::Duration::zero(),
         resend_after: chrono::Duration::seconds(900),
         sweep_per_shard: 200,
         tick_budget: Duration::from_secs(40),

@@ -35,6 +35,9 @@ pub const LEASE: &str = "lease_ms";
 pub const RUN: &str = "run";
 /// When a lost message was last sent again, in epoch milliseconds.
 pub const RESENT: &str = "resent_ms";
+/// The run the scheduler took a `retrying` job back from (its lease had ended): that run, if it
+/// is alive after all (an outage kept it from renewing), owns the job again with its next write.
+pub const RECOVERED_RUN: &str = "recovered_run";
 pub const NEXT: &str = "next";
 /// The token of the last write to a job item (see `write.rs`).
 pub const WRITE_TOKEN: &str = "wtok";

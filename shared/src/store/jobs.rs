@@ -96,11 +96,16 @@ impl JobStore {
         lease_until: DateTime<Utc>,
     ) -> Result<Job, StoreError> {
         let mut w = Write::default();
+        let taken_back =
+            Cond::eq(STATUS, s(JobStatus::Retrying.as_str())).and(Cond::eq(RECOVERED_RUN, s(lost_run)));
         w.condition(
             Cond::eq(STATUS, s(JobStatus::Processing.as_str()))
+                .or(taken_back)
                 .and(Cond::eq(GENERATION, n(generation)))
                 .and(Cond::eq(RUN, s(lost_run))),
         );
+        w.set_status(id, JobStatus::Processing);
+        w.remove(RECOVERED_RUN);
         w.set(RUN, s(self.ids.token()));
         w.set_lease(id, lease_until);
         w.set(STARTED_AT, time(now));
@@ -128,6 +133,9 @@ impl JobStore {
         let mut w = Write::default();
         w.condition(owned_by(run));
         w.set_lease(&run.id, lease_until);
+        // Owned again if the scheduler had taken it back from this run (see `owned_by`).
+        w.set_status(&run.id, JobStatus::Processing);
+        w.remove(RECOVERED_RUN);
         w.returning_nothing();
         self.write_owned(run, w, "UpdateItem(lease)").await.map(drop)
     }
@@ -158,6 +166,7 @@ impl JobStore {
         w.condition(owned_by(job));
         w.set_status(&job.id, to);
         w.remove(LEASE);
+        w.remove(RECOVERED_RUN);
         match &outcome {
             // Watched for when it is due: released then (no message could wait that long), or
             // sent again if its message was lost.

@@ -104,18 +104,26 @@ impl JobStore {
     }
 
     /// A `processing` job whose lease ended before `expired_before` and that no delivery took
-    /// over: back to `retrying`, due now; the caller sends its message again.
+    /// over: back to `retrying`, due at `run_at` (a grace for a run alive after all); the caller
+    /// sends its message again.
     pub async fn recover(
         &self,
-        id: &str,
+        job: &Job,
         expired_before: DateTime<Utc>,
         now: DateTime<Utc>,
+        run_at: DateTime<Utc>,
     ) -> Result<Job, StoreError> {
+        let id = job.id.as_str();
         let mut w = self.event_write(id, JobEvent::Recover);
         w.condition(Cond::cmp(LEASE, Cmp::Lt, millis(expired_before)));
-        w.set(RUN_AT, time(now));
+        // Taken back from this run: if it is alive after all, its next write owns the job again.
+        if let Some(run) = &job.run_id {
+            w.condition(Cond::eq(RUN, s(run)));
+            w.set(RECOVERED_RUN, s(run));
+        }
+        w.set(RUN_AT, time(run_at));
         w.remove(LEASE);
-        w.watch(id, Watch::Retry, now);
+        w.watch(id, Watch::Retry, run_at);
         self.transition(id, JobEvent::Recover, w, now).await
     }
 

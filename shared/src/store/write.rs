@@ -10,7 +10,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::attrs::{CURRENT_STEP, GENERATION, LEASE, MESSAGE, PROGRESS, RUN, STATUS, WRITE_TOKEN};
+use super::attrs::{
+    CURRENT_STEP, GENERATION, LEASE, MESSAGE, PROGRESS, RECOVERED_RUN, RUN, STATUS, WRITE_TOKEN,
+};
 use super::codec::{self, Item, n, s};
 use super::keys::{self, BY_DUE, BY_STATUS, Watch};
 use super::{JobStore, ProgressUpdate, StoreError};
@@ -161,12 +163,18 @@ pub(super) fn status_in(statuses: &[JobStatus]) -> Cond {
     Cond::is_in(STATUS, statuses.iter().map(|st| s(st.as_str())))
 }
 
-/// Still `processing` in the run `run` (the job as its claim returned it): the same generation and
-/// the run's own token. An attempt number does not name a run: a retry starts counting again.
+/// Still the run `run`'s (the job as its claim returned it): the same generation and the run's
+/// own token, and `processing`, or `retrying` because the scheduler took it back from this very
+/// run (its lease ended while an outage kept it from renewing). An attempt number does not name
+/// a run: a retry starts counting again.
 pub(super) fn owned_by(run: &Job) -> Cond {
+    let token = s(run.run_id.as_deref().unwrap_or_default());
+    let taken_back =
+        Cond::eq(STATUS, s(JobStatus::Retrying.as_str())).and(Cond::eq(RECOVERED_RUN, token.clone()));
     Cond::eq(STATUS, s(JobStatus::Processing.as_str()))
+        .or(taken_back)
         .and(Cond::eq(GENERATION, n(run.generation)))
-        .and(Cond::eq(RUN, s(run.run_id.as_deref().unwrap_or_default())))
+        .and(Cond::eq(RUN, token))
 }
 
 impl JobStore {

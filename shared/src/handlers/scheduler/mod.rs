@@ -38,6 +38,10 @@ pub struct SchedulerSettings {
     /// it), so it is sent again (`JOBQ_RECOVER_AFTER_SECONDS`, default 30). A lease already
     /// reaches 30 s past its run's time limit, and a live run renews it long before it ends.
     pub recover_after: Duration,
+    /// A recovered job's message waits this long (`JOBQ_RESUME_GRACE_SECONDS`, default 60, more
+    /// than a heartbeat): a run that was alive after all (an outage kept it from renewing) owns
+    /// the job again with its next write, on the same attempt, before the message runs it anew.
+    pub resume_grace: Duration,
     /// A `queued` job due this long ago is sent again (`JOBQ_RESEND_AFTER_SECONDS`, default 900).
     pub resend_after: Duration,
     /// Jobs read per index shard in one page of a sweep (default 200).
@@ -62,6 +66,9 @@ impl SchedulerSettings {
             recurring: parse_recurring(vars.optional("JOBQ_SCHEDULES").as_deref())?,
             catch_up_minutes: 5,
             recover_after: seconds("JOBQ_RECOVER_AFTER_SECONDS", 30)?,
+            resume_grace: Duration::seconds(
+                vars.seconds("JOBQ_RESUME_GRACE_SECONDS", 60, 0..=900)?.as_secs() as i64,
+            ),
             resend_after: seconds("JOBQ_RESEND_AFTER_SECONDS", 900)?,
             sweep_per_shard: 200,
             tick_budget: vars.seconds("JOBQ_SCHEDULER_BUDGET_SECONDS", 40, 1..=840)?,

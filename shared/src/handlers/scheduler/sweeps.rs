@@ -127,7 +127,10 @@ impl Scheduler {
         let written = match (moved, job.status) {
             (Moved::Released, JobStatus::Scheduled) => store.release(&job.id, now).await,
             (Moved::Released, _) => store.release_row(&row, &job, now).await,
-            (Moved::Recovered, _) => store.recover(&job.id, now - self.settings.recover_after, now).await,
+            (Moved::Recovered, _) => {
+                let lease_ended_before = now - self.settings.recover_after;
+                store.recover(&job, lease_ended_before, now, now + self.settings.resume_grace).await
+            }
             (Moved::Failed, _) => return self.fail_spent(&job, now).await.map(|m| (m, None)),
             (Moved::Resent, _) => store.watch_again(&row, &job, now, self.settings.resend_after).await,
             (Moved::Skipped, _) => return Ok((Moved::Skipped, None)),

@@ -157,11 +157,11 @@ fn a_cold_scheduler_after_a_throttle_costs_no_attempt() {
     assert!(failures.is_empty(), "{failures}");
 }
 
-/// Known defect, found over seeds 1000..1200 and not fixed here: a run alive through a DynamoDB
-/// throttle window (its progress writes and a heartbeat refused) still ends on attempt 2 with no
-/// crash (seeds 1117 and 1179). Run with `--ignored`; replay one with `JOBQ_SIM_SEED`.
+/// Regression (found over seeds 1000..1200): a run whose finish was lost to a throttle sends a
+/// delivery that resumes it; when that delivery met a pause of its tier it was dropped as "not
+/// waiting", the run was taken back at its lease end and ran again on attempt 2 (seeds 1117 and
+/// 1179). A resuming delivery now goes on while paused, as a running job does.
 #[test]
-#[ignore = "known defect: a throttle still costs a live run an attempt at these seeds"]
 fn a_throttle_costs_no_attempt_at_seeds_1117_and_1179() {
     let reports = run_all(&[1117, 1179], &Options::default());
     let failures: String = reports.iter().map(RunReport::failures).collect();

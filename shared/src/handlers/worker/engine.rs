@@ -144,7 +144,9 @@ impl Worker {
             queue = %self.queue_names.get(tier),
             attempt = tracing::field::Empty
         );
-        if pause.is_paused(envelope.tier, &envelope.job_type) {
+        // A delivery that resumes a run already under way (its outcome lost to AWS) is no new
+        // work: it goes on while paused, as running jobs do; parking it would lose the run.
+        if pause.is_paused(envelope.tier, &envelope.job_type) && envelope.lost_run().is_none() {
             let receipt = record.receipt_handle.as_deref().unwrap_or_default();
             return (self.defer_paused(&envelope, receipt, tier).instrument(span).await, None);
         }

@@ -17,11 +17,8 @@ use crate::queue::{QueueDepth, TierQueues};
 use crate::service::{JobService, ServiceError};
 use crate::status::JobStatus;
 
-mod health;
 mod schedule;
 mod sweeps;
-
-pub use health::TableHealth;
 
 pub use schedule::{Cron, RecurringJob, ScheduleError, ScheduleExpr, parse_recurring};
 
@@ -97,8 +94,6 @@ pub struct Scheduler {
     queues: TierQueues,
     dlqs: TierQueues,
     settings: SchedulerSettings,
-    /// Seen by this process's ticks: lease recovery waits after an outage (see `health`).
-    health: std::sync::Arc<std::sync::Mutex<TableHealth>>,
 }
 
 impl Scheduler {
@@ -123,34 +118,14 @@ impl Scheduler {
             queues: ports.queues.clone(),
             dlqs: ports.dlqs.clone(),
             settings,
-            health: std::sync::Arc::default(),
         }
     }
 
     /// One run at `now` (injectable, for tests and catch-up).
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<TickReport, ServiceError> {
-        let health = self.health();
-        let result = self.run(now, health).await;
-        let troubled = result.as_ref().map_or(true, |report| report.errors > 0);
-        self.set_health(health.after_tick(now, troubled));
-        result
-    }
-
-    fn health(&self) -> TableHealth {
-        self.health.lock().map(|h| *h).unwrap_or_default()
-    }
-
-    fn set_health(&self, health: TableHealth) {
-        if let Ok(mut current) = self.health.lock() {
-            *current = health;
-        }
-    }
-
-    async fn run(&self, now: DateTime<Utc>, health: TableHealth) -> Result<TickReport, ServiceError> {
         let mut report = TickReport::default();
         self.enqueue_recurring(now, &mut report).await?;
-        let recover = health.may_recover(now, self.settings.recover_after);
-        self.sweep_due(now, recover, &mut report).await?;
+        self.sweep_due(now, &mut report).await?;
         self.resend_lost(now, &mut report).await?;
         for tier in PriorityTier::ALL {
             report.depths.insert(tier, self.queues.depth(tier).await?);

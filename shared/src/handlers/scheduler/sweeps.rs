@@ -44,21 +44,16 @@ pub(super) fn decide(watch: Watch, job: &Job) -> Option<Moved> {
 
 impl Scheduler {
     /// Every sweep, each within what is left of the tick's budget.
-    /// `recover`: runs whose lease ended may be taken back (not right after an outage).
     pub(super) async fn sweep_due(
         &self,
         now: DateTime<Utc>,
-        recover: bool,
         report: &mut TickReport,
     ) -> Result<(), ServiceError> {
         let deadline = Instant::now() + self.settings.tick_budget;
         let flags = self.service.store().pause_flags().await?;
         let release_before = now + Duration::seconds(MAX_SQS_DELAY_SECONDS);
         self.sweep(Watch::Release, release_before, now, deadline, &flags, report).await?;
-        if recover {
-            self.sweep(Watch::Lease, now - self.settings.recover_after, now, deadline, &flags, report)
-                .await?;
-        }
+        self.sweep(Watch::Lease, now - self.settings.recover_after, now, deadline, &flags, report).await?;
         self.sweep(Watch::Retry, now - self.settings.resend_after, now, deadline, &flags, report).await?;
         if !flags.paused.contains(&crate::store::PauseScope::All) {
             self.sweep(Watch::Paused, now, now, deadline, &flags, report).await?;

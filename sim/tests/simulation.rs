@@ -145,8 +145,8 @@ fn attempts_spent_outside_a_killed_invocation_break_crash_costs() {
 }
 
 /// Regression: a scheduler that remembered a DynamoDB outage in its process only would, in a
-/// fresh environment right after a throttle took back live runs whose lease
-/// ended during it, and they ran again on a new attempt (seeds 6 and 13, every tick cold). A
+/// fresh environment right after a throttle, take back live runs whose lease
+/// ended during it, and they would run again on a new attempt (seeds 6 and 13, every tick cold). A
 /// take-back is now reversible: the run's next write owns the job again, on the same attempt,
 /// before the recovered job's message (sent after a grace) can run it anew.
 #[test]

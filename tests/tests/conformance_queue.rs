@@ -31,6 +31,7 @@ conformance!(
     round_trip_with_attributes,
     visibility_hides_and_returns,
     change_visibility_extends_and_releases,
+    change_visibility_batch_reports_failures_by_entry,
     delay_hides_until_due,
     receive_count_grows,
     redrive_at_max_receive_count,

@@ -189,6 +189,16 @@ pub trait MessageQueue: Send + Sync + std::fmt::Debug {
     /// ChangeMessageVisibility: hidden for `seconds` (0..=43,200) from now; 0 releases it now.
     async fn change_visibility(&self, url: &str, receipt: &str, seconds: i32) -> Result<(), QueueError>;
 
+    /// ChangeMessageVisibilityBatch of at most [`SQS_BATCH_MAX`] receipts, each hidden for
+    /// `seconds` (0..=43,200) from now; returns the entries SQS refused, `index` being the position
+    /// in `receipts`.
+    async fn change_visibility_batch(
+        &self,
+        url: &str,
+        receipts: &[String],
+        seconds: i32,
+    ) -> Result<Vec<EntryFailure>, QueueError>;
+
     /// DeleteMessageBatch of at most [`SQS_BATCH_MAX`] receipts; returns the entries SQS refused,
     /// `index` being the position in `receipts`.
     async fn delete_batch(&self, url: &str, receipts: &[String]) -> Result<Vec<EntryFailure>, QueueError>;

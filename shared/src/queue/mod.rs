@@ -165,6 +165,25 @@ impl TierQueues {
         self.port.change_visibility(self.url(tier), receipt, seconds).await
     }
 
+    /// Keep messages hidden for `seconds` from now, ten to a request (the same receipt twice is
+    /// sent once). Failures are `index`ed into `receipts`.
+    pub async fn change_visibility_batch(
+        &self,
+        tier: PriorityTier,
+        receipts: &[String],
+        seconds: i32,
+    ) -> Result<Vec<EntryFailure>, QueueError> {
+        let mut seen = HashSet::new();
+        let unique: Vec<usize> = (0..receipts.len()).filter(|&i| seen.insert(&receipts[i])).collect();
+        let mut failures = Vec::new();
+        for chunk in unique.chunks(SQS_BATCH_MAX) {
+            let batch: Vec<String> = chunk.iter().map(|&i| receipts[i].clone()).collect();
+            let refused = self.port.change_visibility_batch(self.url(tier), &batch, seconds).await?;
+            failures.extend(in_caller_order(refused, chunk));
+        }
+        Ok(failures)
+    }
+
     /// Delete messages ten to a request. The same receipt twice is sent once, so a duplicate
     /// delivery in one batch never trips `BatchEntryIdsNotDistinct`. Failures are `index`ed into
     /// `receipts`.

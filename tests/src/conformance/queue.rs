@@ -207,6 +207,32 @@ pub async fn change_visibility_extends_and_releases(f: &impl QueueFixture) {
     assert_eq!(refusal(refused), Refusal::InvalidRequest);
 }
 
+/// ChangeMessageVisibilityBatch changes each message's hiding in one request; an entry whose
+/// receipt is not valid fails alone, named by its index, and the others still change.
+pub async fn change_visibility_batch_reports_failures_by_entry(f: &impl QueueFixture) {
+    let url = f.create_queue(QueueSettings::new(30)).await;
+    send(f, &url, "a", 0).await;
+    send(f, &url, "b", 0).await;
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        if got.len() < 2 {
+            got.extend(receive(f, &url, None).await);
+        }
+    }
+    assert_eq!(got.len(), 2, "both received");
+    let receipts = [got[0].receipt_handle.clone(), "not-a-receipt".to_owned(), got[1].receipt_handle.clone()];
+    let failed = f.port().change_visibility_batch(&url, &receipts, 0).await.expect("batch");
+    assert_eq!(failed.iter().map(|e| e.index).collect::<Vec<_>>(), [1], "{failed:?}");
+    assert!(failed[0].sender_fault);
+    let mut again = Vec::new();
+    for _ in 0..3 {
+        if again.len() < 2 {
+            again.extend(receive(f, &url, None).await);
+        }
+    }
+    assert_eq!(again.len(), 2, "both released at once");
+}
+
 /// A delayed message is counted as delayed, not delivered before its delay, delivered after;
 /// a delay beyond 900 s is refused.
 pub async fn delay_hides_until_due(f: &impl QueueFixture) {

@@ -4,14 +4,15 @@
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::SdkError;
 use aws_sdk_sqs::operation::change_message_visibility::ChangeMessageVisibilityError;
+use aws_sdk_sqs::operation::change_message_visibility_batch::ChangeMessageVisibilityBatchError;
 use aws_sdk_sqs::operation::delete_message_batch::DeleteMessageBatchError;
 use aws_sdk_sqs::operation::get_queue_attributes::GetQueueAttributesError;
 use aws_sdk_sqs::operation::receive_message::ReceiveMessageError;
 use aws_sdk_sqs::operation::send_message::SendMessageError;
 use aws_sdk_sqs::operation::send_message_batch::SendMessageBatchError;
 use aws_sdk_sqs::types::{
-    BatchResultErrorEntry, DeleteMessageBatchRequestEntry, Message, MessageAttributeValue,
-    MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
+    BatchResultErrorEntry, ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry, Message,
+    MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
 };
 use aws_smithy_runtime_api::http::Response as HttpResponse;
 
@@ -103,6 +104,13 @@ error_kinds!(visibility_kind(ChangeMessageVisibilityError): transient is_request
     is_queue_does_not_exist => NoSuchQueue,
     is_receipt_handle_is_invalid => InvalidReceipt,
     is_message_not_inflight => NotInFlight,
+);
+
+error_kinds!(visibility_batch_kind(ChangeMessageVisibilityBatchError): transient is_request_throttled,
+    is_too_many_entries_in_batch_request => TooManyEntries,
+    is_batch_entry_ids_not_distinct => DuplicateEntryIds,
+    is_empty_batch_request => EmptyBatch,
+    is_invalid_batch_entry_id => InvalidEntryId,
 );
 
 error_kinds!(delete_kind(DeleteMessageBatchError): transient is_request_throttled,
@@ -239,6 +247,37 @@ impl MessageQueue for SqsMessageQueue {
             .await
             .map_err(|e| sdk_error("ChangeMessageVisibility", e, visibility_kind))?;
         Ok(())
+    }
+
+    async fn change_visibility_batch(
+        &self,
+        url: &str,
+        receipts: &[String],
+        seconds: i32,
+    ) -> Result<Vec<EntryFailure>, QueueError> {
+        let ids: Vec<String> = (0..receipts.len()).map(|i| i.to_string()).collect();
+        let entries = receipts
+            .iter()
+            .zip(&ids)
+            .map(|(receipt, id)| {
+                ChangeMessageVisibilityBatchRequestEntry::builder()
+                    .id(id)
+                    .receipt_handle(receipt)
+                    .visibility_timeout(seconds)
+                    .build()
+                    .map_err(|e| build_error("ChangeMessageVisibilityBatch", e))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let out = self
+            .client
+            .change_message_visibility_batch()
+            .queue_url(url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| sdk_error("ChangeMessageVisibilityBatch", e, visibility_batch_kind))?;
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        Ok(entry_failures(out.failed(), &ids))
     }
 
     async fn delete_batch(&self, url: &str, receipts: &[String]) -> Result<Vec<EntryFailure>, QueueError> {

@@ -319,6 +319,37 @@ impl State {
         Ok(())
     }
 
+    /// Each entry as its own ChangeMessageVisibility, a refusal (a bad receipt or timeout) becoming
+    /// that entry's failure, as SQS reports them.
+    fn change_visibility_batch(
+        &mut self,
+        url: &str,
+        receipts: &[String],
+        secs: i32,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<EntryFailure>, QueueError> {
+        const OPERATION: &str = "ChangeMessageVisibilityBatch";
+        check_count(OPERATION, receipts.len())?;
+        self.queue(OPERATION, url)?;
+        let mut failures = Vec::new();
+        for (index, receipt) in receipts.iter().enumerate() {
+            if let Err(err) = self.change_visibility(url, receipt, secs, now) {
+                let code = match &err {
+                    QueueError::Refused { refusal: Refusal::NotInFlight, .. } => "MessageNotInflight",
+                    QueueError::Refused { refusal: Refusal::InvalidReceipt, .. } => "ReceiptHandleIsInvalid",
+                    _ => INVALID_PARAMETER,
+                };
+                failures.push(EntryFailure {
+                    index,
+                    code: code.into(),
+                    message: err.to_string(),
+                    sender_fault: true,
+                });
+            }
+        }
+        Ok(failures)
+    }
+
     fn delete_batch(&mut self, url: &str, receipts: &[String]) -> Result<Vec<EntryFailure>, QueueError> {
         const OPERATION: &str = "DeleteMessageBatch";
         check_count(OPERATION, receipts.len())?;
@@ -404,6 +435,13 @@ impl MemoryQueues {
         Ok(())
     }
 
+    /// The body of every message `url` holds, visible, in flight or delayed (none for a queue
+    /// that does not exist): what a simulation's invariants look at. Not counted as a request.
+    pub fn bodies(&self, url: &str) -> Vec<String> {
+        let state = self.lock();
+        state.queues.get(url).map(|q| q.messages.iter().map(|m| m.body.clone()).collect()).unwrap_or_default()
+    }
+
     /// The next `calls` calls, of any operation on any queue, fail as throttled (transient).
     pub fn throttle_next(&self, calls: u32) {
         self.lock().throttle_next += calls;
@@ -477,6 +515,16 @@ impl MessageQueue for MemoryQueues {
     async fn change_visibility(&self, url: &str, receipt: &str, seconds: i32) -> Result<(), QueueError> {
         let now = self.clock.now();
         self.begin("ChangeMessageVisibility")?.change_visibility(url, receipt, seconds, now)
+    }
+
+    async fn change_visibility_batch(
+        &self,
+        url: &str,
+        receipts: &[String],
+        seconds: i32,
+    ) -> Result<Vec<EntryFailure>, QueueError> {
+        let now = self.clock.now();
+        self.begin("ChangeMessageVisibilityBatch")?.change_visibility_batch(url, receipts, seconds, now)
     }
 
     async fn delete_batch(&self, url: &str, receipts: &[String]) -> Result<Vec<EntryFailure>, QueueError> {

@@ -93,19 +93,48 @@ async fn a_panicking_job_fails_alone_and_its_nine_neighbours_complete_on_their_f
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_run_that_died_is_found_at_its_lease_end_and_runs_again_within_two_minutes() {
+async fn a_run_that_died_before_its_first_heartbeat_runs_again_when_its_message_returns() {
     let s = stack(Registry::default());
     let job = s.enqueue("sleep", json!({"seconds": 30, "steps": 1})).await;
-    // A worker takes the job, then its process dies mid-run: no finish, no heartbeat, and the
-    // message stays hidden for the queue's 90-minute visibility.
+    // A worker takes the job, then its process dies 5 s in: no finish, and no heartbeat yet, so
+    // its lease was never put in the lease-end index.
     let crashed = s.spawn_drain();
     tokio::time::sleep(Duration::from_secs(5)).await;
     crashed.abort();
     let running = s.job(&job.id).await;
     assert_eq!((running.status, running.attempts), (JobStatus::Processing, 1));
     let lease_end = running.lease_until.expect("a lease");
+
+    // Its message was hidden a lease and ten seconds, not the queue's 90 minutes.
+    tokio::time::sleep(Duration::from_secs(115)).await;
+    assert_eq!(s.drain().await, 0, "still hidden while the lease may be alive");
+    assert_eq!(s.scheduler.tick(s.clock.now()).await.expect("tick").recovered, 0, "not in by-due");
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    assert!(s.clock.now() > lease_end);
+    assert_eq!(s.drain().await, 1, "back a lease after the batch began");
+    // Taken back reversibly, as the scheduler would (a run alive after all could own it again),
+    // and run anew after the grace.
+    assert_eq!(s.job(&job.id).await.status, JobStatus::Retrying);
+    tokio::time::sleep(Duration::from_secs(61)).await;
+    s.drain().await;
+    let done = s.job(&job.id).await;
+    assert_eq!((done.status, done.attempts), (JobStatus::Completed, 2), "the dead run's attempt counts");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_that_died_after_its_first_heartbeat_is_found_at_its_lease_end() {
+    let s = stack(Registry::default());
+    let job = s.enqueue("sleep", json!({"seconds": 300, "steps": 1})).await;
+    // The run lives past its first heartbeat (a third of its 2-minute lease), then its process
+    // dies: the message is now hidden for the queue's 90 minutes, and the lease is in by-due.
+    let crashed = s.spawn_drain();
+    tokio::time::sleep(Duration::from_secs(45)).await;
+    crashed.abort();
+    let running = s.job(&job.id).await;
+    assert_eq!((running.status, running.attempts), (JobStatus::Processing, 1));
+    let lease_end = running.lease_until.expect("a lease");
     let started = running.started_at.expect("started");
-    assert!(lease_end - started <= chrono::Duration::minutes(2), "lease follows the run: {lease_end}");
+    assert!(lease_end - started > chrono::Duration::minutes(2), "renewed by the heartbeat: {lease_end}");
 
     // The scheduler runs every minute.
     let found_at = loop {
@@ -123,7 +152,9 @@ async fn a_run_that_died_is_found_at_its_lease_end_and_runs_again_within_two_min
     s.drain().await;
     assert_eq!(s.job(&job.id).await.status, JobStatus::Retrying, "not before the grace");
     tokio::time::sleep(Duration::from_secs(61)).await;
-    s.drain().await;
+    let runner = s.spawn_drain();
+    tokio::time::sleep(Duration::from_secs(301)).await;
+    runner.abort();
     let done = s.job(&job.id).await;
     assert_eq!((done.status, done.attempts), (JobStatus::Completed, 2), "the dead run's attempt counts");
 }

@@ -90,13 +90,23 @@ async fn a_job_due_in_an_hour_among_3000_due_in_30_days_is_released_on_time_at_a
     assert_eq!(near.status, JobStatus::Scheduled);
     let reach = near.run_at.expect("run_at") - chrono::Duration::minutes(15);
 
+    // Each job is read once, by the lost-message walk a period after its creation; every other
+    // tick with nothing due costs what a tick on an empty table does.
+    let walked_past = now + chrono::Duration::minutes(16);
     let released_at = loop {
         tokio::time::sleep(Duration::from_secs(60)).await;
         let at = s.clock.now();
         let before = s.requests().0;
         let report = s.scheduler.tick(at).await.expect("tick");
         if report.released == 0 {
-            assert_eq!(s.requests().0 - before, empty_tick, "a tick with nothing due reads nothing more");
+            let cost = s.requests().0 - before;
+            if at == walked_past {
+                // 8 shard queries per page of 200 rows each, a BatchGetItem per 100 jobs, the
+                // walk's new position.
+                assert!(cost <= empty_tick + 3 * 8 + 31 + 1, "walked past 3,001 jobs in {cost} requests");
+            } else {
+                assert_eq!(cost, empty_tick, "a tick with nothing due reads nothing more");
+            }
             assert!(at < reach + chrono::Duration::minutes(1), "not released in time");
             continue;
         }
@@ -152,7 +162,9 @@ async fn a_paused_job_waits_parked_at_no_cost_for_a_day_and_runs_once_after_resu
         s.scheduler.tick(s.clock.now()).await.expect("tick");
         s.drain().await;
     }
-    assert_eq!(s.moves() - parked, 0, "a parked job costs nothing while the pause lasts");
+    // The lost-message walk looked at each job once, a period after its creation, and kept its
+    // new position: one write for all of them.
+    assert_eq!(s.moves() - parked, 1, "a parked job costs nothing while the pause lasts");
     for id in &ids {
         assert_eq!(s.job(id).await.status, JobStatus::Queued);
     }
@@ -210,4 +222,28 @@ async fn a_backlogged_job_is_sent_again_once_a_period_at_one_write_each() {
     assert_eq!(resent, 3, "once every 15 minutes");
     assert_eq!(updates(&s) - before, 3, "one write each time, none refused in between");
     assert_eq!(s.job(&job.id).await.status, JobStatus::Queued);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_delayed_job_whose_message_was_lost_is_sent_again_a_period_after_it_was_due() {
+    let s = stack();
+    let now = s.clock.now();
+    let (job, _) = s.service.enqueue(noop_at(now + chrono::Duration::minutes(10))).await.expect("enqueue");
+    assert_eq!(job.status, JobStatus::Queued, "within SQS's delay");
+    // Its message is lost: received once due, then deleted unread.
+    tokio::time::sleep(Duration::from_secs(601)).await;
+    let got = s.ports.queues.receive(job.tier, 10, 0, None).await.expect("receive");
+    assert_eq!(got.len(), 1);
+    s.ports.queues.delete_batch(job.tier, &[got[0].receipt_handle.clone()]).await.expect("delete");
+
+    // The walk looks at it a period after its creation, not yet a period past due: it is
+    // watched as sent from its due time, and sent again a period after that.
+    let mut resent = 0;
+    for _ in 0..30 {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        resent += s.scheduler.tick(s.clock.now()).await.expect("tick").resent;
+    }
+    assert_eq!(resent, 1);
+    assert_eq!(s.drain().await, 1);
+    assert_eq!(s.job(&job.id).await.status, JobStatus::Completed);
 }

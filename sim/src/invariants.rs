@@ -2,9 +2,10 @@
 //!
 //! - [`accepted_kept`]: every job the API accepted has a record.
 //! - [`way_forward`] (at the end of the turbulent phase): every job is terminal, or waits with a
-//!   way forward: a `processing` job is watched at its lease end, a `scheduled` one at its due
-//!   time, a `retrying` one at its backoff end (or parked), a parked one under the pause watch,
-//!   and an unparked `queued` one is found by the resend sweep.
+//!   way forward: a `processing` job is watched (at its lease end, or under the watch it was
+//!   claimed with), or before its first heartbeat has its message in a queue; a `scheduled` one is watched at its due time, a `retrying` one at
+//!   its backoff end (or parked), a parked one under the pause watch, a `queued` one as sent, or
+//!   not yet reached by the lost-message walk.
 //! - [`settled`] (after the calm phase): every job is terminal; nothing is stranded.
 //! - [`outcomes`]: a job no crash and no operator touched ends as its type and payload say:
 //!   so no job failed because AWS was unavailable for less than 10 minutes. A touched or crashed
@@ -76,14 +77,24 @@ async fn watch_of(world: &World, id: &str) -> Option<String> {
 
 pub async fn way_forward(world: &World, jobs: &[Job]) -> Vec<Violation> {
     let mut broken = Vec::new();
+    let walk = world.ports.store.created_walk().await.ok();
     for job in jobs.iter().filter(|j| !j.status.is_terminal()) {
         let watch = watch_of(world, &job.id).await;
         let ok = match (job.status, watch.as_deref()) {
-            (JobStatus::Processing, Some("processing")) => job.lease_until.is_some(),
+            // Watched at its lease end, or under the watch it was claimed with (whose sweep
+            // watches it at its lease end).
+            (JobStatus::Processing, Some(_)) => job.lease_until.is_some(),
+            // Not watched before its first heartbeat: its message comes back if the run died.
+            (JobStatus::Processing, None) => has_message(world, job),
             (JobStatus::Scheduled, Some("release")) => true,
-            (JobStatus::Retrying, Some("retrying" | "release" | "paused")) => true,
-            (JobStatus::Queued, Some("paused")) => true,
-            (JobStatus::Queued, None) => !job.parked,
+            (JobStatus::Retrying, Some("sent" | "release" | "paused")) => true,
+            (JobStatus::Queued, Some("paused" | "sent")) => true,
+            // Not yet looked at by the lost-message walk over `by-created`.
+            (JobStatus::Queued, None) => {
+                let sort_key = keys::sort_key(&jobq::model::format_time(job.created_at), &job.id);
+                let shard = keys::shard_of(&job.id) as usize;
+                !job.parked && walk.as_ref().is_some_and(|w| !w.has_passed(shard, &sort_key))
+            }
             _ => false,
         };
         if !ok {
@@ -93,6 +104,14 @@ pub async fn way_forward(world: &World, jobs: &[Job]) -> Vec<Violation> {
         }
     }
     broken
+}
+
+/// A tier queue holds a message for `job` (visible, in flight or delayed).
+fn has_message(world: &World, job: &Job) -> bool {
+    jobq::PriorityTier::ALL.iter().any(|tier| {
+        let bodies = world.queues.bodies(world.ports.queues.url(*tier));
+        bodies.iter().any(|b| jobq::envelope::Envelope::decode(b).is_ok_and(|e| e.id == job.id))
+    })
 }
 
 pub fn settled(jobs: &[Job]) -> Vec<Violation> {

@@ -11,8 +11,12 @@
 //! to that job while it is `processing` must come from the invocation holding that claim, in its
 //! generation and run; anything else is an `ownership` violation.
 //!
-//! One worker write to a `processing` item is not a run's: failing a job whose runs all died
-//! (`worker_crashed_repeatedly`), made by the delivery that found the dead run's lease ended.
+//! Three worker writes to a `processing` item are not a run's, each made by a delivery that found
+//! the job in another run: failing a job whose runs all died (`worker_crashed_repeatedly`) and
+//! taking a job back from a run whose lease ended (to `retrying`, naming that run as
+//! `recovered_run`), both once the run's lease ended; and putting a run's lease in the lease-end
+//! index and nothing else, by a delivery that met a pause before it is dropped
+//! (`JobStore::watch_run`).
 //!
 //! The identity is the invocation, not the run: two runs of one job in one invocation (a message
 //! delivered twice in one batch) look alike. A live stale run is always in another invocation
@@ -28,7 +32,7 @@ use jobq::ports::table::{
     Action, Attr, BatchGot, Change, ChangeFeed, Cmp, Cond, IndexQuery, Item, QueryPage, Table, TableError,
     TransactUpdate, Update, seq_order,
 };
-use jobq::store::attrs::{ERROR, GENERATION, RUN, STATUS, WRITE_TOKEN};
+use jobq::store::attrs::{ERROR, GENERATION, RECOVERED_RUN, RUN, STATUS, WRITE_TOKEN};
 use jobq::store::keys;
 
 use crate::invariants::Violation;
@@ -176,6 +180,9 @@ impl State {
         {
             return;
         }
+        if only_watched(old, new) || taken_back(old, new) {
+            return;
+        }
         self.checked += 1;
         let wrote =
             Claim { generation: generation(old), run: text(old, RUN).map(str::to_owned), invocation: writer };
@@ -200,6 +207,24 @@ impl State {
             }
         }
     }
+}
+
+/// The change took the job back from its run, reversibly (`JobStore::recover`).
+fn taken_back(old: &Item, new: &Item) -> bool {
+    status(new) == Some(JobStatus::Retrying.as_str())
+        && text(new, RECOVERED_RUN).is_some_and(|r| Some(r) == text(old, RUN))
+}
+
+/// The change put the item in `by-due` and touched nothing else.
+fn only_watched(old: &Item, new: &Item) -> bool {
+    let rest = |item: &Item| -> Item {
+        let watch = [WRITE_TOKEN, keys::BY_DUE.pk, keys::BY_DUE.sk];
+        item.iter()
+            .filter(|(k, _)| !watch.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    !old.contains_key(keys::BY_DUE.pk) && new.contains_key(keys::BY_DUE.pk) && rest(old) == rest(new)
 }
 
 /// The counter's change feed, shown to the witness as it is read.

@@ -167,3 +167,26 @@ fn a_throttle_costs_no_attempt_at_seeds_1117_and_1179() {
     let failures: String = reports.iter().map(RunReport::failures).collect();
     assert!(failures.is_empty(), "{failures}");
 }
+
+/// Regression (seed 1030, found once runs were watched only from their first heartbeat): under a
+/// long throttle, a delivery found a run's lease ended while that run's outcome waited in a
+/// resuming delivery, claimed the job over it, and the job ran again on attempt 2. A delivery now
+/// takes such a job back reversibly, as the scheduler does, and the resuming delivery wins.
+#[test]
+fn a_delivery_never_claims_over_a_run_whose_lease_ended() {
+    let options = Options { check_attempts: true, ..Options::default() };
+    let reports = run_all(&[1030], &options);
+    let failures: String = reports.iter().map(RunReport::failures).collect();
+    assert!(failures.is_empty(), "{failures}");
+}
+
+/// Regression (seed 1136, found the same way): a job whose invocation was killed twice was
+/// failed `redriven_after_max_receives`, as each death cost its message three receives (back at
+/// the first window's end, the take-back, the new run). A take-back now sends a new message, as
+/// the scheduler's recovery does, so only the crashes that the attempts allow can fail a job.
+#[test]
+fn two_crashes_do_not_send_a_job_to_the_dead_letter_queue() {
+    let reports = run_all(&[1136], &Options::default());
+    let failures: String = reports.iter().map(RunReport::failures).collect();
+    assert!(failures.is_empty(), "{failures}");
+}

@@ -247,6 +247,7 @@ impl TestEnv {
             pause_cache: std::time::Duration::ZERO,
             pause_recheck: std::time::Duration::from_secs(1),
             transient_delay: std::time::Duration::from_secs(1),
+            resume_grace: std::time::Duration::from_secs(1),
             ..WorkerSettings::default()
         }
     }

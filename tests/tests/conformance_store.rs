@@ -48,7 +48,7 @@ macro_rules! conformance {
 conformance!(
     idempotent_create_returns_the_first_job_in_one_request,
     two_concurrent_claims_exactly_one_wins,
-    an_expired_lease_can_be_reclaimed_and_attempts_are_counted,
+    an_ended_lease_is_taken_back_never_claimed_over,
     a_run_finishes_with_timings_and_a_retry_backs_off,
     terminal_jobs_refuse_cancel_with_a_typed_error,
     cancel_stops_a_running_job_at_its_next_progress_write,

@@ -196,22 +196,23 @@ async fn a_stuck_job_with_no_message_is_recovered_and_completes_once() {
     let settings = SchedulerSettings { recover_after: chrono::Duration::seconds(30), ..scheduler_settings() };
     let scheduler = Scheduler::new(&env.clients, &env.config, types, settings);
 
-    // A worker claimed it, its message was deleted, and then the worker died.
+    // A worker claimed it, its message was deleted (a purge), and the worker died before its
+    // first heartbeat: nothing watches the run, and no message will come back.
     let job = env.enqueue(NewJob { job_type: "count".into(), ..NewJob::default() }).await;
     let got = env.queues().receive(job.tier, 1, 1, None).await.expect("receive");
     env.queues().delete_batch(job.tier, &[got[0].receipt_handle.clone()]).await.expect("delete");
     let now = Utc::now();
     env.store().claim(&job.id, 0, now, now + chrono::Duration::seconds(5)).await.expect("claim");
 
-    assert_eq!(
-        scheduler.tick(now + chrono::Duration::seconds(10)).await.expect("tick").recovered,
-        0,
-        "lease not long expired"
-    );
-    let report = scheduler.tick(now + chrono::Duration::seconds(60)).await.expect("tick");
+    let tick = |after| scheduler.tick(now + chrono::Duration::seconds(after));
+    assert_eq!(tick(60).await.expect("tick").recovered, 0, "not watched: unknown to the sweeps");
+    // The lost-message walk looks at each job a period after its creation, and watches this run
+    // at its lease end; the next run takes it back.
+    assert_eq!(tick(901).await.expect("tick").recovered, 0);
+    let report = tick(902).await.expect("tick");
     assert_eq!(report.recovered, 1);
     // The worker lives at the scheduler's simulated time: the recovered job is due from then.
-    let worker = worker.with_clock(Arc::new(ManualClock::new(now + chrono::Duration::seconds(60))));
+    let worker = worker.with_clock(Arc::new(ManualClock::new(now + chrono::Duration::seconds(902))));
     env.run_until(&worker, Duration::from_secs(30), || async {
         env.job(&job.id).await.status == JobStatus::Completed
     })
@@ -225,7 +226,8 @@ async fn a_stuck_job_with_no_message_is_recovered_and_completes_once() {
     let got = env.queues().receive(spent.tier, 1, 1, None).await.expect("receive");
     env.queues().delete_batch(spent.tier, &[got[0].receipt_handle.clone()]).await.expect("delete");
     env.store().claim(&spent.id, 0, now, now + chrono::Duration::seconds(5)).await.expect("claim");
-    assert_eq!(scheduler.tick(now + chrono::Duration::seconds(60)).await.expect("tick").failed, 1);
+    assert_eq!(tick(960).await.expect("tick").failed, 0, "the walk watches it");
+    assert_eq!(tick(961).await.expect("tick").failed, 1);
     assert_eq!(env.job(&spent.id).await.status, JobStatus::Failed);
     assert_eq!(env.dlqs().receive(spent.tier, 10, 1, None).await.expect("dlq").len(), 1);
 }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use super::attrs::*;
-use super::keys::{self, BY_BATCH, BY_DUE, BY_STATUS, BY_TYPE};
+use super::keys::{self, BY_BATCH, BY_CREATED, BY_DUE, BY_STATUS};
 use crate::model::{Job, JobFailure, Spilled, format_time, parse_time};
 use crate::ports::table::Attr;
 use crate::priority::Priority;
@@ -56,16 +56,17 @@ pub fn encode(job: &Job) -> Item {
         (TIMEOUT.into(), n(job.timeout_seconds)),
         (GENERATION.into(), n(job.generation)),
         (CREATED_AT.into(), s(created)),
-        (BY_STATUS.pk.into(), s(keys::status_pk(job.status, &job.id))),
+        (BY_CREATED.pk.into(), s(keys::sharded(keys::CREATED_VALUE, &job.id))),
+        (BY_CREATED.sk.into(), s(&sk)),
+        // Kept while the job is out of `by-status`, so entering it needs only the partition key.
         (BY_STATUS.sk.into(), s(&sk)),
-        (BY_TYPE.pk.into(), s(keys::sharded(&job.job_type, &job.id))),
-        (BY_TYPE.sk.into(), s(&sk)),
     ]);
     let mut opt = |name: &str, v: Option<Attr>| {
         if let Some(v) = v {
             item.insert(name.into(), v);
         }
     };
+    opt(BY_STATUS.pk, keys::status_pk(job.status, &job.id).map(s));
     opt(CURRENT_STEP, job.current_step.as_deref().map(s));
     opt(MESSAGE, job.message.as_deref().map(s));
     // A part kept in the bucket is stored by its key instead.
@@ -220,7 +221,10 @@ mod tests {
         let item = encode(&job);
         assert_eq!(decode(&item).expect("decodes"), job);
         assert_eq!(item.get("b_pk"), Some(&s(keys::sharded("b1", &job.id))));
-        assert_eq!(item.get("s_pk"), Some(&s(keys::status_pk(JobStatus::Queued, &job.id))));
+        assert_eq!(item.get("c_pk"), Some(&s(keys::sharded("jobs", &job.id))));
+        assert_eq!(item.get("s_pk"), None, "queued jobs are listed from by-created");
+        let failed = Job { status: JobStatus::Failed, ..job };
+        assert_eq!(encode(&failed).get("s_pk"), Some(&s(keys::sharded("failed", &failed.id))));
     }
 
     #[test]

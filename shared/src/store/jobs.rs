@@ -6,7 +6,7 @@ use tracing::instrument;
 use super::attrs::*;
 use super::codec::{self, n, s, time};
 use super::keys::{self, PK, Watch};
-use super::write::{Write, aws, backoff, decode, is_ours, may_resend, millis, owned_by, status_in};
+use super::write::{Write, aws, backoff, decode, is_ours, may_resend, owned_by, status_in};
 use super::{Created, JobStore, ProgressUpdate, RunOutcome, StoreError, classify_refusal};
 use crate::model::{Job, beyond_sqs_delay};
 use crate::ports::table::{Cmp, Cond, TableError};
@@ -59,20 +59,20 @@ impl JobStore {
         lease_until: DateTime<Utc>,
     ) -> Result<Job, StoreError> {
         let mut w = Write::default();
-        let expired =
-            Cond::eq(STATUS, s(JobStatus::Processing.as_str())).and(Cond::cmp(LEASE, Cmp::Lt, millis(now)));
         // A retry's backoff holds until its time, whichever delivery comes first.
         let due = Cond::not_exists(RUN_AT).or(Cond::cmp(RUN_AT, Cmp::Le, time(now)));
+        // Never over a run, even one whose lease ended: that run may be alive, kept from renewing
+        // by AWS, or its outcome on the way; it is taken back reversibly instead (`recover`).
         w.condition(
             Cond::eq(GENERATION, n(generation))
                 .and(Cond::attrs(ATTEMPTS, Cmp::Lt, MAX_ATTEMPTS))
                 .and(due)
-                .and(status_in(&JobStatus::sources(JobEvent::Claim)).or(expired)),
+                .and(status_in(&JobStatus::sources(JobEvent::Claim))),
         );
         w.set_status(id, JobStatus::Processing);
         w.increment(ATTEMPTS, 1);
         w.set(RUN, s(self.ids.token()));
-        w.set_lease(id, lease_until);
+        w.set_lease(lease_until);
         w.set(STARTED_AT, time(now));
         let item = self
             .write(id, w, "UpdateItem(claim)", |current| {
@@ -107,7 +107,7 @@ impl JobStore {
         w.set_status(id, JobStatus::Processing);
         w.remove(RECOVERED_RUN);
         w.set(RUN, s(self.ids.token()));
-        w.set_lease(id, lease_until);
+        w.set_lease(lease_until);
         w.set(STARTED_AT, time(now));
         let item = self
             .write(id, w, "UpdateItem(take_over)", |current| {
@@ -132,7 +132,7 @@ impl JobStore {
     pub async fn renew_lease(&self, run: &Job, lease_until: DateTime<Utc>) -> Result<(), StoreError> {
         let mut w = Write::default();
         w.condition(owned_by(run));
-        w.set_lease(&run.id, lease_until);
+        w.watch_lease(&run.id, lease_until);
         // Owned again if the scheduler had taken it back from this run (see `owned_by`).
         w.set_status(&run.id, JobStatus::Processing);
         w.remove(RECOVERED_RUN);
@@ -173,7 +173,7 @@ impl JobStore {
             RunOutcome::Retrying { run_at, .. } if beyond_sqs_delay(*run_at, now) => {
                 w.watch(&job.id, Watch::Release, *run_at)
             }
-            RunOutcome::Retrying { run_at, .. } => w.watch(&job.id, Watch::Retry, *run_at),
+            RunOutcome::Retrying { run_at, .. } => w.watch(&job.id, Watch::Sent, *run_at),
             _ => w.unwatch(),
         }
         finish_progress(&mut w, &outcome, pending);

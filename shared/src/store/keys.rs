@@ -3,35 +3,46 @@
 //! One table, partition key `pk` (string), no sort key; items: `job#<id>` for jobs, `pause` for the
 //! pause flags, `count#...` for the counters (see [`super::tally`]), `tally#<shard>` for the counter's checkpoints. Jobs are read and written by id only, so the table itself has no hot key.
 //!
-//! Listing uses three global secondary indexes, all with the same shape:
+//! Listing uses four global secondary indexes, all with the same shape:
 //!
-//! | index       | partition key                | sort key            | projection          |
-//! |-------------|------------------------------|---------------------|---------------------|
-//! | `by-status` | `s_pk` = `<status>#<shard>`  | `<created_at>#<id>` | keys + `type`       |
-//! | `by-type`   | `t_pk` = `<type>#<shard>`    | `<created_at>#<id>` | keys only           |
-//! | `by-batch`  | `b_pk` = `<batch_id>#<shard>`| `<created_at>#<id>` | keys only (sparse)  |
-//! | `by-due`    | `d_pk` = `<watch>#<shard>`   | `<due ms>#<id>`     | keys + `type`, `tier` (sparse) |
+//! | index        | partition key                | sort key            | projection          |
+//! |--------------|------------------------------|---------------------|---------------------|
+//! | `by-created` | `c_pk` = `jobs#<shard>`      | `<created_at>#<id>` | keys + `type`       |
+//! | `by-status`  | `s_pk` = `<status>#<shard>`  | `<created_at>#<id>` | keys + `type` (sparse) |
+//! | `by-batch`   | `b_pk` = `<batch_id>#<shard>`| `<created_at>#<id>` | keys only (sparse)  |
+//! | `by-due`     | `d_pk` = `<watch>#<shard>`   | `<due ms>#<id>`     | keys + `type`, `tier` (sparse) |
+//!
+//! Write units decide this layout: an item update writes to an index only when one of its keys or
+//! projected attributes changes, and a key change is a delete and a put. A job that runs once and
+//! completes writes the table three times (create, claim, finish) and one index entry, in
+//! `by-created` at its creation, which never changes after. So:
+//! - `by-status` holds only the statuses off that path ([`status_indexed`]): `scheduled`,
+//!   `retrying`, `partial`, `failed`, `cancelled`. `queued`, `processing` and `completed` are
+//!   listed from `by-created`, newest first, filtered on the full items: completed jobs are most of
+//!   those kept, and queued and running ones are the newest, so such a listing reads few others.
+//! - `by-due` holds a run's lease end only from its first heartbeat: a run shorter than a third
+//!   of its lease is never in it, and one that dies before is found by its message, which the
+//!   worker keeps hidden only that long (see `worker::engine`).
 //!
 //! `by-due` holds only jobs a sweep must look at when a time comes, one partition set per
 //! [`Watch`]: a `processing` job at its lease end (a run that died is found there), a job with no
 //! message at its `run_at` (`scheduled`, or a backoff too long for an SQS delay: released then),
-//! a `retrying` job at its `run_at` (sent again if its message was lost), and a job parked while
-//! its type or tier is paused (released on resume). A sweep asks for the rows due before a time,
+//! a job whose message was sent by someone other than its creator (sent again if lost), and a job
+//! parked while its type or tier is paused (released on resume). A sweep asks for the rows due before a time,
 //! so it reads what is due and nothing else, however many jobs the table keeps. `type` and `tier`
 //! are projected so a sweep can leave paused jobs unread.
 //!
-//! Why sharded: a GSI partition takes about 1,000 writes/s. Unsharded, every job entering
-//! `queued` (or `completed`, or of one popular type) would write to one index partition, and the
-//! whole queue's throughput would be capped there. The shard is a hash of the job id modulo
+//! Why sharded: a GSI partition takes about 1,000 writes/s. Unsharded, every job created
+//! would write to one `by-created` partition (every failed one to one `by-status` partition), and
+//! the whole queue's throughput would be capped there. The shard is a hash of the job id modulo
 //! [`INDEX_SHARDS`], fixed for the job's life, so index writes spread over that many partitions per
-//! status, type and batch. A listing queries every shard of its key and merges by the sort key;
+//! listing value. A listing queries every shard of its key and merges by the sort key;
 //! the cursor is the last sort key returned, which is the same position in every shard.
 //!
-//! Why these projections: an item update writes to an index only when a key or a projected
-//! attribute changes. Progress, lease and result updates touch neither, so they cost one write;
-//! status changes move the item in `by-status` only. `type` is projected there because it never
-//! changes and lets `status + type` listings filter inside the index. Full jobs are read by
-//! BatchGetItem (reads cost a fifth of writes).
+//! Why these projections: progress, lease and result updates touch no index key or projected
+//! attribute, so they cost one write. `type` is projected because it never changes and lets type
+//! listings filter inside the index. Full jobs are read by BatchGetItem (reads cost a fifth of
+//! writes).
 
 use crate::status::JobStatus;
 
@@ -53,11 +64,12 @@ pub struct IndexDef {
 }
 
 pub const BY_STATUS: IndexDef = IndexDef { name: "by-status", pk: "s_pk", sk: "s_sk", projected: &["type"] };
-pub const BY_TYPE: IndexDef = IndexDef { name: "by-type", pk: "t_pk", sk: "t_sk", projected: &[] };
+pub const BY_CREATED: IndexDef =
+    IndexDef { name: "by-created", pk: "c_pk", sk: "c_sk", projected: &["type"] };
 pub const BY_BATCH: IndexDef = IndexDef { name: "by-batch", pk: "b_pk", sk: "b_sk", projected: &[] };
 pub const BY_DUE: IndexDef =
     IndexDef { name: "by-due", pk: "d_pk", sk: "d_sk", projected: &["type", "tier"] };
-pub const INDEXES: [IndexDef; 4] = [BY_STATUS, BY_TYPE, BY_BATCH, BY_DUE];
+pub const INDEXES: [IndexDef; 4] = [BY_CREATED, BY_STATUS, BY_BATCH, BY_DUE];
 
 pub fn job_pk(id: &str) -> String {
     format!("job#{id}")
@@ -83,8 +95,18 @@ pub fn all_shards(value: &str) -> Vec<String> {
     (0..INDEX_SHARDS).map(|s| format!("{value}#{s}")).collect()
 }
 
-pub fn status_pk(status: JobStatus, id: &str) -> String {
-    sharded(status.as_str(), id)
+/// The `by-created` partition value: every job is there, whatever its type or status.
+pub const CREATED_VALUE: &str = "jobs";
+
+/// Whether `by-status` holds jobs of `status`: only statuses off the path of a job that runs once
+/// and completes, so that path changes no `by-status` key (see the module's notes).
+pub fn status_indexed(status: JobStatus) -> bool {
+    !matches!(status, JobStatus::Queued | JobStatus::Processing | JobStatus::Completed)
+}
+
+/// The `by-status` partition key of a job of `status`; none for a status not indexed there.
+pub fn status_pk(status: JobStatus, id: &str) -> Option<String> {
+    status_indexed(status).then(|| sharded(status.as_str(), id))
 }
 
 /// Sort key shared by all indexes: creation time (fixed width), then id for uniqueness.
@@ -100,20 +122,23 @@ pub enum Watch {
     /// No message exists (`scheduled`, or `retrying` after a backoff longer than SQS's longest
     /// delay): when it is due; its message is sent up to that delay before.
     Release,
-    /// `retrying` with its message on the way: when its backoff ends (sent again if lost).
-    Retry,
+    /// A job whose message is on its way, found unclaimed when it should not be: `retrying`, at
+    /// its backoff's end; `queued` by a release, a retry or a re-send (not by its creation: the
+    /// lost-message sweep walks `by-created` for those), a period after it was sent. Sent again
+    /// if still waiting then.
+    Sent,
     /// Parked while its tier or type is paused: since when (its message is sent on resume).
     Paused,
 }
 
 impl Watch {
-    pub const ALL: [Watch; 4] = [Watch::Lease, Watch::Release, Watch::Retry, Watch::Paused];
+    pub const ALL: [Watch; 4] = [Watch::Lease, Watch::Release, Watch::Sent, Watch::Paused];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Watch::Lease => "processing",
             Watch::Release => "release",
-            Watch::Retry => "retrying",
+            Watch::Sent => "retrying",
             Watch::Paused => "paused",
         }
     }
@@ -171,9 +196,12 @@ mod tests {
         assert_eq!(job_pk("x1"), "job#x1");
         assert_eq!(id_from_pk("job#x1"), Some("x1"));
         assert_eq!(id_from_pk("pause"), None);
-        let pk = status_pk(JobStatus::Queued, "x1");
-        assert!(all_shards("queued").contains(&pk));
-        assert_eq!(all_shards("queued").len(), INDEX_SHARDS as usize);
+        let pk = status_pk(JobStatus::Failed, "x1").expect("failed jobs are indexed");
+        assert!(all_shards("failed").contains(&pk));
+        assert_eq!(all_shards("failed").len(), INDEX_SHARDS as usize);
+        for status in [JobStatus::Queued, JobStatus::Processing, JobStatus::Completed] {
+            assert_eq!(status_pk(status, "x1"), None, "{status} is listed from by-created");
+        }
         assert!(is_sort_key(&sort_key("2026-01-01T00:00:00.000Z", "x1")));
         assert!(!is_sort_key("2026-01-01#x"));
         assert!(!is_sort_key("nonsense"));

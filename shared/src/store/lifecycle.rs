@@ -15,7 +15,7 @@ use crate::priority::Priority;
 use crate::status::{JobEvent, JobStatus};
 
 /// What a retry clears: the last life's outcome, timings and run state.
-const CLEARED_BY_RETRY: [&str; 15] = [
+const CLEARED_BY_RETRY: [&str; 13] = [
     ERROR,
     RESULT,
     RESULT_REF,
@@ -29,8 +29,6 @@ const CLEARED_BY_RETRY: [&str; 15] = [
     MESSAGE,
     LEASE,
     RUN,
-    keys::BY_DUE.pk,
-    keys::BY_DUE.sk,
 ];
 
 impl JobStore {
@@ -93,13 +91,16 @@ impl JobStore {
             w.set(TIER, s(priority.tier().as_str()));
         }
         CLEARED_BY_RETRY.iter().for_each(|attr| w.remove(attr));
+        // Its message is the caller's to send; were it lost, the sweep of this watch sends it.
+        w.watch(id, Watch::Sent, now);
         self.transition(id, JobEvent::Retry, w, now).await
     }
 
     /// `scheduled` -> `queued` once due (within SQS's delay reach); the caller sends the message.
     pub async fn release(&self, id: &str, now: DateTime<Utc>) -> Result<Job, StoreError> {
         let mut w = self.event_write(id, JobEvent::Release);
-        w.unwatch();
+        // Watched as sent: were its message lost, the sweep of that watch sends it again.
+        w.watch(id, Watch::Sent, now);
         self.transition(id, JobEvent::Release, w, now).await
     }
 
@@ -123,12 +124,13 @@ impl JobStore {
         }
         w.set(RUN_AT, time(run_at));
         w.remove(LEASE);
-        w.watch(id, Watch::Retry, run_at);
+        w.watch(id, Watch::Sent, run_at);
         self.transition(id, JobEvent::Recover, w, now).await
     }
 
-    /// Note that a `queued` job's message is being sent again, unless that was done after
-    /// `not_since` (so each lost job is re-sent once per period, not once per scheduler run).
+    /// Note that a `queued` job found unclaimed a period after its creation is being sent again,
+    /// unless that was done after `not_since`, and watch it as sent from `now`: while it waits,
+    /// the sweep of that watch sends it again once per period. Refused for a parked job.
     pub async fn mark_resent(
         &self,
         id: &str,
@@ -140,6 +142,7 @@ impl JobStore {
         let unparked = Cond::not_exists(keys::BY_DUE.pk);
         w.condition(Cond::eq(STATUS, s(JobStatus::Queued.as_str())).and(not_recently).and(unparked));
         w.set(RESENT, millis(now));
+        w.watch(id, Watch::Sent, now);
         let item = self.write(id, w, "UpdateItem(resent)", changed).await?;
         decode(id, &item)
     }

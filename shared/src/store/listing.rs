@@ -8,7 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::StoreError;
-use super::keys::{self, BY_BATCH, BY_STATUS, BY_TYPE, IndexDef};
+use super::keys::{self, BY_BATCH, BY_CREATED, BY_STATUS, IndexDef};
 use crate::model::Job;
 use crate::status::JobStatus;
 
@@ -39,8 +39,8 @@ pub(crate) struct Plan {
 }
 
 impl ListQuery {
-    /// A batch is the narrowest key, then status (with type filtered in the index), then type.
-    /// No filter at all reads every status's shards.
+    /// A batch is the narrowest key; then a status `by-status` holds (type filtered in the index);
+    /// anything else reads `by-created`, type filtered in the index and status on the full items.
     pub(crate) fn plan(&self) -> Plan {
         if let Some(batch) = &self.batch_id {
             return Plan {
@@ -51,7 +51,7 @@ impl ListQuery {
                 post_type: self.job_type.clone(),
             };
         }
-        if let Some(status) = self.status {
+        if let Some(status) = self.status.filter(|s| keys::status_indexed(*s)) {
             return Plan {
                 index: BY_STATUS,
                 partitions: keys::all_shards(status.as_str()),
@@ -60,22 +60,25 @@ impl ListQuery {
                 post_type: None,
             };
         }
-        if let Some(job_type) = &self.job_type {
-            return Plan {
-                index: BY_TYPE,
-                partitions: keys::all_shards(job_type),
-                index_type_filter: None,
-                post_status: None,
-                post_type: None,
-            };
-        }
         Plan {
-            index: BY_STATUS,
-            partitions: JobStatus::ALL.iter().flat_map(|s| keys::all_shards(s.as_str())).collect(),
-            index_type_filter: None,
-            post_status: None,
+            index: BY_CREATED,
+            partitions: keys::all_shards(keys::CREATED_VALUE),
+            index_type_filter: self.job_type.clone(),
+            post_status: self.status,
             post_type: None,
         }
+    }
+}
+
+impl Plan {
+    /// Whether some rows the index returns may be left out after they are read.
+    pub fn filters_items(&self) -> bool {
+        self.post_status.is_some() || self.post_type.is_some()
+    }
+
+    pub fn keeps(&self, job: &Job) -> bool {
+        self.post_status.is_none_or(|s| job.status == s)
+            && self.post_type.as_ref().is_none_or(|t| &job.job_type == t)
     }
 }
 
@@ -160,8 +163,15 @@ mod tests {
         assert_eq!(plan.index, BY_STATUS);
         assert_eq!(plan.index_type_filter.as_deref(), Some("x"));
         assert_eq!(plan.partitions.len(), keys::INDEX_SHARDS as usize);
+        assert!(!plan.filters_items());
         let all = ListQuery::default().plan();
-        assert_eq!(all.partitions.len(), keys::INDEX_SHARDS as usize * JobStatus::ALL.len());
+        assert_eq!((all.index, all.partitions.len()), (BY_CREATED, keys::INDEX_SHARDS as usize));
+        assert!(!all.filters_items());
+        // Statuses on the path of a job that completes at once are not in by-status.
+        let q = ListQuery { status: Some(JobStatus::Completed), job_type: Some("x".into()), batch_id: None };
+        let plan = q.plan();
+        assert_eq!((plan.index, plan.post_status), (BY_CREATED, Some(JobStatus::Completed)));
+        assert_eq!(plan.index_type_filter.as_deref(), Some("x"));
         let batch =
             ListQuery { batch_id: Some("b".into()), status: Some(JobStatus::Queued), ..ListQuery::default() }
                 .plan();

@@ -4,6 +4,7 @@ pub mod attrs;
 pub mod bounds;
 mod codec;
 mod counters;
+mod created;
 mod jobs;
 pub mod keys;
 mod lifecycle;
@@ -23,6 +24,7 @@ use chrono::{DateTime, Duration, Utc};
 pub use attrs::WRITE_TOKEN;
 pub use codec::CorruptItem;
 pub use counters::Counters;
+pub use created::CreatedWalk;
 pub use listing::{ListQuery, Page, PartitionPage, decode_cursor, encode_cursor, merge_page};
 pub use pause::{PauseFlags, PauseScope, PauseScopeError};
 pub use spill::{BLOB_PREFIX, INLINE_MAX, SPILL_MAX};
@@ -156,6 +158,9 @@ pub enum Conflict {
     LeaseHeld { until: DateTime<Utc> },
     /// A crashed run already spent the last attempt.
     AttemptsExhausted,
+    /// A run's lease ended without an outcome: it died, or AWS kept it from renewing. Taken back
+    /// reversibly (`JobStore::recover`), never claimed over.
+    LeaseEnded,
     /// A retry's backoff (or a delay) is not over: the job may run from then on.
     NotDue { at: DateTime<Utc> },
     /// The job is no longer in the run that tries to write (cancelled, finished, retried, or
@@ -267,6 +272,9 @@ fn claim_conflict(current: &Job, now: DateTime<Utc>) -> Option<Conflict> {
     if waiting && current.attempts >= current.max_attempts {
         return Some(Conflict::AttemptsExhausted);
     }
+    if current.status == JobStatus::Processing {
+        return Some(Conflict::LeaseEnded);
+    }
     match current.run_at {
         Some(at) if waiting && at > now => Some(Conflict::NotDue { at }),
         _ => None,
@@ -298,6 +306,9 @@ mod tests {
         assert!(matches!(err, StoreError::Conflict { reason: Conflict::LeaseHeld { .. }, .. }), "{err}");
 
         running.lease_until = Some(now() - Duration::seconds(1));
+        let err = classify_refusal(running.clone(), Some(JobEvent::Claim), Some(0), None, now());
+        assert!(matches!(err, StoreError::Conflict { reason: Conflict::LeaseEnded, .. }), "{err}");
+
         running.attempts = 3;
         let err = classify_refusal(running.clone(), Some(JobEvent::Claim), Some(0), None, now());
         assert!(matches!(err, StoreError::Conflict { reason: Conflict::AttemptsExhausted, .. }), "{err}");

@@ -1,4 +1,4 @@
-//! Reads over many jobs: listings by index, batch reads, counts, the scheduler's oldest jobs;
+//! Reads over many jobs: listings by index, batch reads, counts, expired leases;
 //! and the unconditional batch put of fresh jobs.
 
 use std::collections::HashMap;
@@ -8,7 +8,7 @@ use futures::{StreamExt, TryStreamExt};
 use super::attrs::{ID, TYPE};
 use super::codec::{self, Item, s};
 use super::keys::{self, BY_DUE, BY_STATUS, PK};
-use super::listing::{ListQuery, Page, PartitionPage, decode_cursor, encode_cursor, merge_page};
+use super::listing::{ListQuery, Page, PartitionPage, Plan, decode_cursor, encode_cursor, merge_page};
 use super::write::{aws, decode};
 use super::{JobStore, StoreError};
 use crate::model::Job;
@@ -23,9 +23,13 @@ const BATCH_GET_MAX: usize = 100;
 const BATCH_PUT_MAX: usize = 25;
 /// Sends of one batch request while DynamoDB leaves part of it unprocessed.
 const BATCH_ROUNDS: u32 = 8;
+/// Rounds a listing filtered on full items may read to fill one page.
+pub const FILTERED_ROUNDS: usize = 8;
 
 impl JobStore {
-    /// Jobs matching `query`, newest first, `limit` at most, continuing after `cursor`.
+    /// Jobs matching `query`, newest first, `limit` at most, continuing after `cursor`. A listing
+    /// filtered on full items reads up to [`FILTERED_ROUNDS`] rounds of rows to fill its page; a
+    /// page still short then ends with a cursor to go on from.
     pub async fn list(
         &self,
         query: &ListQuery,
@@ -33,12 +37,36 @@ impl JobStore {
         cursor: Option<&str>,
     ) -> Result<Page, StoreError> {
         let limit = limit.max(1);
-        let below = cursor.map(decode_cursor).transpose()?;
+        let mut below = cursor.map(decode_cursor).transpose()?;
         let plan = query.plan();
+        let mut jobs: Vec<Job> = Vec::new();
+        for _ in 0..FILTERED_ROUNDS {
+            let (read, next) = self.list_round(&plan, limit, below.as_deref()).await?;
+            jobs.extend(read.into_iter().filter(|job| plan.keeps(job)));
+            below = next;
+            if jobs.len() >= limit || below.is_none() || !plan.filters_items() {
+                break;
+            }
+        }
+        if jobs.len() > limit {
+            jobs.truncate(limit);
+            below = jobs.last().map(|j| keys::sort_key(&crate::model::format_time(j.created_at), &j.id));
+        }
+        Ok(Page { jobs, next_cursor: below.as_deref().map(encode_cursor) })
+    }
+
+    /// One round of a listing: up to `limit` rows of every partition below `below`, merged, and
+    /// their jobs read in full (unfiltered); the sort key to go on below, if any is left.
+    async fn list_round(
+        &self,
+        plan: &Plan,
+        limit: usize,
+        below: Option<&str>,
+    ) -> Result<(Vec<Job>, Option<String>), StoreError> {
         let parts: Vec<PartitionPage> = futures::stream::iter(plan.partitions.clone())
             .map(|partition: String| {
                 let mut q = IndexQuery::new(plan.index, partition);
-                q.sort_below = below.clone();
+                q.sort_below = below.map(str::to_owned);
                 q.ascending = false;
                 q.limit = Some(limit);
                 q.filter = plan.index_type_filter.as_deref().map(|t| Cond::eq(TYPE, s(t)));
@@ -50,14 +78,7 @@ impl JobStore {
         let (sort_keys, next) = merge_page(parts, limit);
         let ids: Vec<String> =
             sort_keys.iter().filter_map(|sk| sk.split_once('#').map(|(_, id)| id.to_owned())).collect();
-        let jobs = self
-            .batch_get(&ids)
-            .await?
-            .into_iter()
-            .filter(|job| plan.post_status.is_none_or(|s| job.status == s))
-            .filter(|job| plan.post_type.as_ref().is_none_or(|t| &job.job_type == t))
-            .collect();
-        Ok(Page { jobs, next_cursor: next.as_deref().map(encode_cursor) })
+        Ok((self.batch_get(&ids).await?, next))
     }
 
     async fn partition_page(&self, q: &IndexQuery) -> Result<PartitionPage, StoreError> {
@@ -126,8 +147,23 @@ impl JobStore {
         Ok(())
     }
 
-    /// How many jobs have `status` (of `job_type`, when given): a count query per index shard.
+    /// How many jobs have `status` (of `job_type`, when given): a count query per index shard for
+    /// a status `by-status` holds; any other reads every job. For tests and tools: requests read
+    /// the counters instead.
     pub async fn count(&self, status: JobStatus, job_type: Option<&str>) -> Result<u64, StoreError> {
+        if !keys::status_indexed(status) {
+            let query =
+                ListQuery { status: Some(status), job_type: job_type.map(str::to_owned), batch_id: None };
+            let (mut total, mut cursor) = (0u64, None::<String>);
+            loop {
+                let page = self.list(&query, 500, cursor.as_deref()).await?;
+                total += page.jobs.len() as u64;
+                match page.next_cursor {
+                    Some(next) => cursor = Some(next),
+                    None => return Ok(total),
+                }
+            }
+        }
         let counts: Vec<u64> = futures::stream::iter(keys::all_shards(status.as_str()))
             .map(|partition| async move {
                 let mut q = IndexQuery::new(BY_STATUS, partition);
@@ -147,20 +183,6 @@ impl JobStore {
             .try_collect()
             .await?;
         Ok(counts.into_iter().sum())
-    }
-
-    /// The oldest jobs in `status`: up to `per_shard` from each index shard, oldest first. For
-    /// the scheduler's sweeps, where old jobs matter most.
-    pub async fn oldest(&self, status: JobStatus, per_shard: usize) -> Result<Vec<Job>, StoreError> {
-        let queries = keys::all_shards(status.as_str()).into_iter().map(|partition| {
-            let mut q = IndexQuery::new(BY_STATUS, partition);
-            q.limit = Some(per_shard.max(1));
-            q
-        });
-        let mut jobs = self.jobs_of_queries(queries, "Query(oldest)").await?;
-        jobs.retain(|j| j.status == status);
-        jobs.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-        Ok(jobs)
     }
 
     /// `processing` jobs whose lease ended before `before` (their run died, or is about to lose

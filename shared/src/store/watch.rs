@@ -4,10 +4,10 @@
 //! Every move is conditional on the row the sweep read (its watch and time), so two sweeps at
 //! once (two scheduler invocations for one minute) move each job once.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 
-use super::attrs::{GENERATION, RESENT, RUN_AT, STATUS, TIER, TYPE};
+use super::attrs::{GENERATION, LEASE, RESENT, RUN, RUN_AT, STATUS, TIER, TYPE};
 use super::codec::{Item, n, s};
 use super::keys::{self, BY_DUE, PK, Watch};
 use super::write::{Write, aws, changed, decode, millis, status_in};
@@ -112,41 +112,86 @@ impl JobStore {
         w.condition(
             Cond::eq(GENERATION, n(generation))
                 .and(status_in(&[JobStatus::Queued, JobStatus::Retrying]))
-                .and(Cond::not_exists(BY_DUE.pk).or(Cond::eq(BY_DUE.pk, s(keys::due_pk(Watch::Retry, id))))),
+                .and(Cond::not_exists(BY_DUE.pk).or(Cond::eq(BY_DUE.pk, s(keys::due_pk(Watch::Sent, id))))),
         );
         w.watch(id, Watch::Paused, now);
         let item = self.write(id, w, "UpdateItem(park)", changed).await?;
         decode(id, &item)
     }
 
-    /// Move the job of `row` from its watch to what follows once its message is sent: a
-    /// `retrying` job is watched for a lost message from its `run_at` on; a `queued` one is not
-    /// watched, and counts as sent `now` for the lost-message sweep. Refused unless the row is
-    /// still as read (so each release sends one message).
+    /// Put a running job's lease in the lease-end index, if its run has not yet (a run is watched
+    /// from its first heartbeat): for a delivery about to be dropped that may be the run's only
+    /// trace, so a run that died is still found. Whether the job is running; nothing is written
+    /// for one that is not, or is watched already.
+    pub async fn watch_run(&self, id: &str) -> Result<bool, StoreError> {
+        let Some(job) = self.get(id, true).await? else { return Ok(false) };
+        let (JobStatus::Processing, Some(lease), Some(run)) = (job.status, job.lease_until, &job.run_id)
+        else {
+            return Ok(false);
+        };
+        let mut w = Write::default();
+        w.condition(
+            Cond::eq(STATUS, s(JobStatus::Processing.as_str()))
+                .and(Cond::eq(RUN, s(run)))
+                .and(Cond::eq(LEASE, millis(lease)))
+                .and(Cond::not_exists(BY_DUE.pk)),
+        );
+        w.watch(id, Watch::Lease, lease);
+        w.returning_nothing();
+        match self.write(id, w, "UpdateItem(watch run)", changed).await {
+            Ok(_) | Err(StoreError::Conflict { .. } | StoreError::InvalidTransition { .. }) => Ok(true),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// A running job found under `row` (another watch, or a lease since renewed): watched at its
+    /// lease end instead. Refused unless the row is still as read.
+    pub async fn rewatch_run(&self, row: &DueRow, job: &Job) -> Result<(), StoreError> {
+        let Some(lease) = job.lease_until else { return Ok(()) };
+        let mut w = Write::default();
+        w.condition(unchanged(row, job));
+        w.watch(&job.id, Watch::Lease, lease);
+        w.returning_nothing();
+        self.write(&job.id, w, "UpdateItem(rewatch)", changed).await.map(drop)
+    }
+
+    /// A `queued` job the lost-message walk found not yet due (a delay): watched as sent at
+    /// `due`, so it is sent again a period after that if nobody claims it. Nothing is written
+    /// for a job that moved on or is watched already.
+    pub async fn watch_sent(&self, id: &str, due: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut w = Write::default();
+        w.condition(Cond::eq(STATUS, s(JobStatus::Queued.as_str())).and(Cond::not_exists(BY_DUE.pk)));
+        w.watch(id, Watch::Sent, due);
+        w.returning_nothing();
+        match self.write(id, w, "UpdateItem(watch sent)", changed).await {
+            Ok(_) | Err(StoreError::Conflict { .. } | StoreError::InvalidTransition { .. }) => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Move the job of `row` from its watch to what follows once its message is sent: watched
+    /// for a lost message, a `retrying` job from its `run_at` on, a `queued` one from `now`.
+    /// Refused unless the row is still as read (so each release sends one message).
     pub async fn release_row(&self, row: &DueRow, job: &Job, now: DateTime<Utc>) -> Result<Job, StoreError> {
         let mut w = Write::default();
         w.condition(unchanged(row, job));
         w.set(RESENT, millis(now));
-        match (job.status, job.run_at) {
-            (JobStatus::Retrying, Some(run_at)) => w.watch(&job.id, Watch::Retry, run_at),
-            _ => w.unwatch(),
-        }
+        let sent_check = match (job.status, job.run_at) {
+            (JobStatus::Retrying, Some(run_at)) => run_at,
+            _ => now,
+        };
+        w.watch(&job.id, Watch::Sent, sent_check);
         let item = self.write(&job.id, w, "UpdateItem(release)", changed).await?;
         decode(&job.id, &item)
     }
 
-    /// A `retrying` job whose message seems lost (its backoff ended `row.due` and nobody claimed
-    /// it): watched again `resend_after` from `now`, so it is sent again once per period.
-    pub async fn watch_again(
-        &self,
-        row: &DueRow,
-        job: &Job,
-        now: DateTime<Utc>,
-        resend_after: Duration,
-    ) -> Result<Job, StoreError> {
+    /// A job whose message seems lost (sent at `row.due`, a period ago, and nobody claimed it):
+    /// watched again as sent `now`, so it is sent again once per period while it waits.
+    pub async fn watch_again(&self, row: &DueRow, job: &Job, now: DateTime<Utc>) -> Result<Job, StoreError> {
         let mut w = Write::default();
         w.condition(unchanged(row, job));
-        w.watch(&job.id, Watch::Retry, now + resend_after);
+        w.set(RESENT, millis(now));
+        w.watch(&job.id, Watch::Sent, now);
         let item = self.write(&job.id, w, "UpdateItem(resend)", changed).await?;
         decode(&job.id, &item)
     }

@@ -126,9 +126,17 @@ impl Write {
         }
     }
 
-    /// A run's lease until `until`, and the job's place in the lease-end index: a run that dies
-    /// is found there once `until` has passed.
-    pub fn set_lease(&mut self, id: &str, until: DateTime<Utc>) {
+    /// A new run's lease until `until`. Not watched until the run's first heartbeat (see
+    /// [`Write::watch_lease`]); a watch the job had stays: its sweep, finding the job running,
+    /// watches it at its lease end, so a job claimed off the happy path is never unwatched.
+    pub fn set_lease(&mut self, until: DateTime<Utc>) {
+        self.set(LEASE, millis(until));
+    }
+
+    /// A heartbeat's lease, watched in `by-due` from now on: a run is put there only once it has
+    /// lived a third of its lease, so a short run writes no index (until then, a run that died is
+    /// found by its message; see `worker::engine`).
+    pub fn watch_lease(&mut self, id: &str, until: DateTime<Utc>) {
         self.set(LEASE, millis(until));
         self.watch(id, Watch::Lease, until);
     }
@@ -154,7 +162,10 @@ impl Write {
     /// The status and its (sharded) index key move together.
     pub fn set_status(&mut self, id: &str, status: JobStatus) {
         self.set(STATUS, s(status.as_str()));
-        self.set(BY_STATUS.pk, s(keys::status_pk(status, id)));
+        match keys::status_pk(status, id) {
+            Some(pk) => self.set(BY_STATUS.pk, s(pk)),
+            None => self.remove(BY_STATUS.pk),
+        }
     }
 }
 
@@ -264,5 +275,12 @@ mod tests {
         assert!(parts.contains(&Cond::eq(RUN, s("r2"))));
         let set: Vec<&str> = w.update.actions.iter().map(Action::attr).collect();
         assert_eq!(set, [STATUS, BY_STATUS.pk]);
+        assert!(matches!(&w.update.actions[1], Action::Remove(_)), "completed is not in by-status");
+        let mut failed = Write::default();
+        failed.set_status("id1", JobStatus::Failed);
+        assert_eq!(
+            failed.update.actions[1],
+            Action::Set(BY_STATUS.pk.into(), s(keys::sharded("failed", "id1")))
+        );
     }
 }

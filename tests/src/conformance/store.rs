@@ -86,7 +86,10 @@ pub async fn two_concurrent_claims_exactly_one_wins(f: StoreFixture) {
     }
 }
 
-pub async fn an_expired_lease_can_be_reclaimed_and_attempts_are_counted(f: StoreFixture) {
+/// A claim takes a lease and counts the attempt; a claim over a live lease is refused as held,
+/// over an ended one as ended (the job is then taken back, reversibly, and runs anew after the
+/// grace); attempts spent by dead runs end in a refusal, and a run that lost its job cannot write.
+pub async fn an_ended_lease_is_taken_back_never_claimed_over(f: StoreFixture) {
     let store = f.store;
     let job = create(&store, NewJob { max_attempts: Some(2), ..new_job("noop") }).await;
     let t0 = Utc::now();
@@ -105,8 +108,21 @@ pub async fn an_expired_lease_can_be_reclaimed_and_attempts_are_counted(f: Store
         "{early:?}"
     );
 
+    // A lease that ended is never claimed over (the run may be alive, kept from renewing): the
+    // job is taken back, reversibly, and runs anew once the grace is over.
     let t1 = t0 + Duration::seconds(31);
-    let second = store.claim(&job.id, 0, t1, t1 + Duration::seconds(30)).await.expect("reclaim after expiry");
+    let ended = store.claim(&job.id, 0, t1, t1 + Duration::seconds(30)).await;
+    let Err(StoreError::Conflict { reason: Conflict::LeaseEnded, current, .. }) = ended else {
+        panic!("a claim over an ended lease must be refused as such, got {ended:?}")
+    };
+    let grace_end = t1 + Duration::seconds(60);
+    let back = store.recover(&current, t1, t1, grace_end).await.expect("taken back");
+    assert_eq!((back.status, back.attempts), (JobStatus::Retrying, 1));
+    let early = store.claim(&job.id, 0, t1 + Duration::seconds(10), t1 + Duration::seconds(40)).await;
+    assert!(matches!(early, Err(StoreError::Conflict { reason: Conflict::NotDue { .. }, .. })), "{early:?}");
+    let t1 = grace_end + Duration::seconds(1);
+    let second =
+        store.claim(&job.id, 0, t1, t1 + Duration::seconds(30)).await.expect("claim after the grace");
     assert_eq!((second.status, second.attempts), (JobStatus::Processing, 2));
 
     // The crashed runs spent both attempts: a third claim is refused, not run.
@@ -308,6 +324,18 @@ pub async fn list_by_status_pages_through_250_jobs_without_duplicates_or_gaps(f:
         collect_pages(store, &ListQuery::default(), 500).await.into_iter().flatten().collect();
     assert_eq!(everything.len(), 250);
 
+    // A status read from `by-created` and filtered: three running jobs among 250, two a page.
+    let running: HashSet<String> = created[10..13].iter().map(|j| j.id.clone()).collect();
+    for id in &running {
+        store.claim(id, 0, now, now + chrono::Duration::minutes(5)).await.expect("claim");
+    }
+    let processing = ListQuery { status: Some(JobStatus::Processing), ..ListQuery::default() };
+    let pages = collect_pages(store, &processing, 2).await;
+    let listed: Vec<String> = pages.iter().flatten().map(|j| j.id.clone()).collect();
+    assert_eq!(listed.len(), 3, "each once: {pages:?}");
+    assert_eq!(listed.iter().cloned().collect::<HashSet<_>>(), running);
+    assert!(pages.iter().all(|p| p.len() <= 2), "never more than the limit");
+
     let bad = store.list(&query, 10, Some("not-a-cursor")).await;
     assert!(matches!(bad, Err(StoreError::BadCursor(_))), "{bad:?}");
 }
@@ -432,21 +460,28 @@ pub async fn a_retry_is_not_claimed_before_its_run_at(f: StoreFixture) {
     assert_eq!((run2.status, run2.attempts), (JobStatus::Processing, 2));
 }
 
-/// The lease-end index: a sweep finds the runs whose lease ended, and only those, without
+/// The lease-end index: a run enters it at its first heartbeat, not at its claim (a run shorter
+/// than that never writes it); a sweep finds the runs whose lease ended, and only those, without
 /// reading every running job; renewing a lease or ending a run takes the job out of it.
 pub async fn expired_leases_are_found_by_their_lease_end(f: StoreFixture) {
     let store = f.store;
     let t0 = Utc::now();
     let mut runs = Vec::new();
-    for after in [Duration::seconds(60), Duration::seconds(120), Duration::minutes(30)] {
+    for _ in 0..3 {
         let job = create(&store, new_job("sleep")).await;
-        runs.push(store.claim(&job.id, 0, t0, t0 + after).await.expect("claim"));
+        runs.push(store.claim(&job.id, 0, t0, t0 + Duration::seconds(30)).await.expect("claim"));
     }
     let ids = |jobs: Vec<Job>| jobs.into_iter().map(|j| j.id).collect::<Vec<_>>();
     let expired = |before| {
         let store = store.clone();
         async move { ids(store.expired_leases(before, 10).await.expect("sweep")) }
     };
+    assert!(expired(t0 + Duration::hours(1)).await.is_empty(), "a claim alone is not watched");
+    for (run, after) in
+        runs.iter().zip([Duration::seconds(60), Duration::seconds(120), Duration::minutes(30)])
+    {
+        store.renew_lease(run, t0 + after).await.expect("first heartbeat");
+    }
     assert_eq!(expired(t0 + Duration::seconds(90)).await, [runs[0].id.clone()]);
 
     store.renew_lease(&runs[0], t0 + Duration::minutes(10)).await.expect("heartbeat");

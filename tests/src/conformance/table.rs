@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use jobq::ports::table::{Action, Attr, Cmp, Cond, IndexQuery, Item, Returns, Table, TableError, Update};
-use jobq::store::keys::{BY_STATUS, BY_TYPE, PK};
+use jobq::store::keys::{BY_BATCH, BY_STATUS, PK};
 
 fn item(pairs: &[(&str, Attr)]) -> Item {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
@@ -178,8 +178,8 @@ async fn fill_index(table: &Arc<dyn Table>) {
             (PK, Attr::s(format!("job#{i}"))),
             (BY_STATUS.pk, Attr::s("queued#0")),
             (BY_STATUS.sk, Attr::s(&sk)),
-            (BY_TYPE.pk, Attr::s(format!("{job_type}#0"))),
-            (BY_TYPE.sk, Attr::s(&sk)),
+            (BY_BATCH.pk, Attr::s(format!("{job_type}#0"))),
+            (BY_BATCH.sk, Attr::s(&sk)),
             ("type", Attr::s(job_type)),
             ("payload", Attr::s("{}")),
         ]);
@@ -214,15 +214,15 @@ pub async fn index_queries_order_limit_filter_and_continue(table: Arc<dyn Table>
         "the limit counts before the filter"
     );
 
-    let mut by_type = IndexQuery::new(BY_TYPE, "b#0");
-    by_type.count_only = true;
+    let mut by_batch = IndexQuery::new(BY_BATCH, "b#0");
+    by_batch.count_only = true;
     let mut total = 0;
     loop {
-        let page = table.query(&by_type).await.expect("count");
+        let page = table.query(&by_batch).await.expect("count");
         assert!(page.items.is_empty(), "a count returns no items");
         total += page.count;
         match page.last_key {
-            Some(key) => by_type.start_after = Some(key),
+            Some(key) => by_batch.start_after = Some(key),
             None => break,
         }
     }

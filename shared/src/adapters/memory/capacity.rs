@@ -234,7 +234,7 @@ impl Meter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::keys::{BY_BATCH, BY_DUE, BY_STATUS, BY_TYPE};
+    use crate::store::keys::{BY_BATCH, BY_CREATED, BY_DUE, BY_STATUS};
 
     fn item(pairs: &[(&str, &str)]) -> Item {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), Attr::s(*v))).collect()
@@ -291,7 +291,7 @@ mod tests {
         let old = queued();
         // A new item defining the index keys: one put; not in the index at all: nothing.
         assert_eq!(index_change(&BY_STATUS, None, Some(&old)), IndexChange::Put);
-        assert_eq!(index_change(&BY_TYPE, None, Some(&old)), IndexChange::Unchanged);
+        assert_eq!(index_change(&BY_CREATED, None, Some(&old)), IndexChange::Unchanged);
         // An index key from A to B: a delete and a put, two units.
         let mut moved = old.clone();
         moved.insert("s_pk".into(), Attr::s("processing#3"));
@@ -328,7 +328,7 @@ mod tests {
     }
 
     #[test]
-    fn a_claim_costs_the_table_and_a_move_in_by_status() {
+    fn one_write_can_move_an_entry_and_put_another() {
         let old = queued();
         let mut claimed = old.clone();
         claimed.insert("s_pk".into(), Attr::s("processing#3"));

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde::Serialize;
+use tokio::time::Instant;
 use tracing::{info, warn};
 
 use crate::config::{ConfigError, Vars, process_env};
@@ -84,8 +85,17 @@ pub struct TickReport {
     /// Jobs a sweep could not move (AWS failed): left for the next run.
     pub errors: usize,
     pub depths: BTreeMap<PriorityTier, QueueDepth>,
-    /// Age of the oldest `queued` job seen, per tier.
+    /// Age of the oldest `queued` job seen, per tier: among those the lost-message sweeps looked
+    /// at, which wait a period or more (younger ones show in SQS's own age metrics).
     pub oldest_queued_seconds: BTreeMap<PriorityTier, i64>,
+}
+
+impl TickReport {
+    pub(crate) fn saw_queued(&mut self, job: &Job, now: DateTime<Utc>) {
+        let age = (now - job.due_at()).num_seconds().max(0);
+        let oldest = self.oldest_queued_seconds.entry(job.tier).or_insert(0);
+        *oldest = (*oldest).max(age);
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -125,8 +135,9 @@ impl Scheduler {
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<TickReport, ServiceError> {
         let mut report = TickReport::default();
         self.enqueue_recurring(now, &mut report).await?;
-        self.sweep_due(now, &mut report).await?;
-        self.resend_lost(now, &mut report).await?;
+        let deadline = Instant::now() + self.settings.tick_budget;
+        self.sweep_due(now, deadline, &mut report).await?;
+        self.resend_lost(now, deadline, &mut report).await?;
         for tier in PriorityTier::ALL {
             report.depths.insert(tier, self.queues.depth(tier).await?);
         }
@@ -175,38 +186,93 @@ impl Scheduler {
         Ok(())
     }
 
-    async fn resend_lost(&self, now: DateTime<Utc>, report: &mut TickReport) -> Result<(), ServiceError> {
+    /// Jobs created a period ago and still `queued`: their enqueue may have died before sending
+    /// their message, so it is sent again (once; from then on the `sent` watch sends it once per
+    /// period while it waits). Walks `by-created` from where the last run stopped.
+    async fn resend_lost(
+        &self,
+        now: DateTime<Utc>,
+        deadline: Instant,
+        report: &mut TickReport,
+    ) -> Result<(), ServiceError> {
+        let store = self.service.store();
         let due_before = now - self.settings.resend_after;
-        for job in self.service.store().oldest(JobStatus::Queued, self.settings.sweep_per_shard).await? {
-            let age = (now - job.due_at()).num_seconds().max(0);
-            let oldest = report.oldest_queued_seconds.entry(job.tier).or_insert(0);
-            *oldest = (*oldest).max(age);
-            // A parked job has no message on purpose: the pause sweep sends one on resume. One
-            // sent again within the period is left alone without a write the table would refuse
-            // (a backlog older than the period would otherwise cost a write per job every run).
-            let resent_lately = job.resent_at.is_some_and(|at| at >= due_before);
-            if job.due_at() >= due_before || job.parked || resent_lately {
-                continue;
+        let mut walk = store.created_walk().await?;
+        let start = walk.clone();
+        while !walk.is_done() && Instant::now() < deadline {
+            let page_start = walk.clone();
+            let errors = report.errors;
+            let ids = store.created_rows(due_before, self.settings.sweep_per_shard, &mut walk).await?;
+            for job in store.batch_get(&ids).await? {
+                self.look_once(&job, due_before, now, report).await;
             }
-            match self.service.store().mark_resent(&job.id, due_before, now).await {
-                Ok(_) => match self.queues.send(&envelope(&job), 0).await {
-                    Ok(_) => {
-                        warn!(job_id = %job.id, age_seconds = age, "queued job waited too long: message sent again");
-                        report.resent += 1;
-                    }
-                    Err(err) => {
-                        warn!(job_id = %job.id, error = %err, "could not send a lost job again; next period");
-                        report.errors += 1;
-                    }
-                },
-                Err(err) if sweeps::moved_on(&err) => {}
-                Err(err) => {
-                    warn!(job_id = %job.id, error = %err, "could not mark a lost job; the next run tries again");
-                    report.errors += 1;
-                }
+            if report.errors > errors {
+                // The next run looks at this page again (a job is sent at most once a period).
+                walk = page_start;
+                break;
             }
         }
+        if walk.moved_since(&start) {
+            store.save_created_walk(&walk).await?;
+        }
         Ok(())
+    }
+
+    /// The walk's one look at a job a period after its creation. A `queued` one is sent again,
+    /// or (due later: a delay) watched as sent from its due time; a parked one has no message on
+    /// purpose (the pause sweep sends one on resume). A `processing` one not watched yet (its run
+    /// younger than a heartbeat, or dead before its first with its message gone) is watched at
+    /// its lease end. Anything else is watched already, or done.
+    async fn look_once(
+        &self,
+        job: &Job,
+        due_before: DateTime<Utc>,
+        now: DateTime<Utc>,
+        report: &mut TickReport,
+    ) {
+        let store = self.service.store();
+        let watched = match job.status {
+            JobStatus::Queued if job.parked => Ok(()),
+            JobStatus::Queued if job.due_at() < due_before => {
+                report.saw_queued(job, now);
+                return self.resend(job, due_before, now, report).await;
+            }
+            JobStatus::Queued => store.watch_sent(&job.id, job.due_at()).await,
+            JobStatus::Processing => store.watch_run(&job.id).await.map(drop),
+            _ => Ok(()),
+        };
+        if let Err(err) = watched {
+            warn!(job_id = %job.id, error = %err, "lost-message walk: could not watch a job; the next run looks again");
+            report.errors += 1;
+        }
+    }
+
+    async fn resend(
+        &self,
+        job: &Job,
+        due_before: DateTime<Utc>,
+        now: DateTime<Utc>,
+        report: &mut TickReport,
+    ) {
+        let age = (now - job.due_at()).num_seconds().max(0);
+        match self.service.store().mark_resent(&job.id, due_before, now).await {
+            Ok(_) => match self.queues.send(&envelope(job), 0).await {
+                Ok(_) => {
+                    warn!(job_id = %job.id, age_seconds = age, "queued job waited too long: message sent again");
+                    report.resent += 1;
+                }
+                Err(err) => {
+                    // Watched as sent already: the `sent` sweep sends it next period.
+                    warn!(job_id = %job.id, error = %err, "could not send a lost job again; next period");
+                    report.errors += 1;
+                }
+            },
+            Err(err) if sweeps::moved_on(&err) => {}
+            Err(err) => {
+                warn!(job_id = %job.id, error = %err, "could not mark a lost job; the next run tries again");
+                report.errors += 1;
+            }
+        }
     }
 }
 

@@ -26,17 +26,25 @@ pub(super) enum Moved {
     Recovered,
     Failed,
     Resent,
+    /// A running job found under another watch (or a lease since renewed): watched at its
+    /// lease end instead.
+    Rewatched,
     /// Nothing to do (moved on since the row was read, or still paused).
     Skipped,
 }
 
-/// What a sweep does with a job it found due: pure, so each branch is unit-tested.
-pub(super) fn decide(watch: Watch, job: &Job) -> Option<Moved> {
+/// What a sweep does with a job it found due: pure, so each branch is unit-tested. A
+/// `processing` job may be under any watch (a claim keeps the watch it found): taken back if its
+/// lease ended before `lease_ended_before` (failed when its attempts are spent), else moved to
+/// the lease watch at its lease end.
+pub(super) fn decide(watch: Watch, job: &Job, lease_ended_before: DateTime<Utc>) -> Option<Moved> {
+    let lease_ended = job.lease_until.is_none_or(|until| until < lease_ended_before);
     match (watch, job.status) {
+        (_, JobStatus::Processing) if lease_ended && job.attempts >= job.max_attempts => Some(Moved::Failed),
+        (_, JobStatus::Processing) if lease_ended => Some(Moved::Recovered),
+        (_, JobStatus::Processing) => Some(Moved::Rewatched),
         (Watch::Release, JobStatus::Scheduled | JobStatus::Retrying) => Some(Moved::Released),
-        (Watch::Lease, JobStatus::Processing) if job.attempts >= job.max_attempts => Some(Moved::Failed),
-        (Watch::Lease, JobStatus::Processing) => Some(Moved::Recovered),
-        (Watch::Retry, JobStatus::Retrying) => Some(Moved::Resent),
+        (Watch::Sent, JobStatus::Retrying | JobStatus::Queued) => Some(Moved::Resent),
         (Watch::Paused, JobStatus::Queued | JobStatus::Retrying) => Some(Moved::Released),
         _ => None,
     }
@@ -47,14 +55,14 @@ impl Scheduler {
     pub(super) async fn sweep_due(
         &self,
         now: DateTime<Utc>,
+        deadline: Instant,
         report: &mut TickReport,
     ) -> Result<(), ServiceError> {
-        let deadline = Instant::now() + self.settings.tick_budget;
         let flags = self.service.store().pause_flags().await?;
         let release_before = now + Duration::seconds(MAX_SQS_DELAY_SECONDS);
         self.sweep(Watch::Release, release_before, now, deadline, &flags, report).await?;
         self.sweep(Watch::Lease, now - self.settings.recover_after, now, deadline, &flags, report).await?;
-        self.sweep(Watch::Retry, now - self.settings.resend_after, now, deadline, &flags, report).await?;
+        self.sweep(Watch::Sent, now - self.settings.resend_after, now, deadline, &flags, report).await?;
         if !flags.paused.contains(&crate::store::PauseScope::All) {
             self.sweep(Watch::Paused, now, now, deadline, &flags, report).await?;
         }
@@ -83,6 +91,11 @@ impl Scheduler {
                 })
                 .collect();
             let jobs = store.jobs_of_rows(&rows).await?;
+            if watch == Watch::Sent {
+                jobs.iter()
+                    .filter(|(_, j)| j.status == JobStatus::Queued)
+                    .for_each(|(_, j)| report.saw_queued(j, now));
+            }
             let moved: Vec<Result<(Moved, Option<Job>), ServiceError>> = futures::stream::iter(jobs)
                 .map(|(row, job)| self.move_job(watch, row, job, now))
                 .buffer_unordered(MOVES_AT_ONCE)
@@ -118,16 +131,23 @@ impl Scheduler {
         now: DateTime<Utc>,
     ) -> Result<(Moved, Option<Job>), ServiceError> {
         let store = self.service.store();
-        let Some(moved) = decide(watch, &job) else { return Ok((Moved::Skipped, None)) };
+        let lease_ended_before = now - self.settings.recover_after;
+        let Some(moved) = decide(watch, &job, lease_ended_before) else { return Ok((Moved::Skipped, None)) };
         let written = match (moved, job.status) {
             (Moved::Released, JobStatus::Scheduled) => store.release(&job.id, now).await,
             (Moved::Released, _) => store.release_row(&row, &job, now).await,
             (Moved::Recovered, _) => {
-                let lease_ended_before = now - self.settings.recover_after;
                 store.recover(&job, lease_ended_before, now, now + self.settings.resume_grace).await
             }
+            (Moved::Rewatched, _) => {
+                return match store.rewatch_run(&row, &job).await {
+                    Ok(()) => Ok((Moved::Rewatched, None)),
+                    Err(err) if moved_on(&err) => Ok((Moved::Skipped, None)),
+                    Err(err) => Err(err.into()),
+                };
+            }
             (Moved::Failed, _) => return self.fail_spent(&job, now).await.map(|m| (m, None)),
-            (Moved::Resent, _) => store.watch_again(&row, &job, now, self.settings.resend_after).await,
+            (Moved::Resent, _) => store.watch_again(&row, &job, now).await,
             (Moved::Skipped, _) => return Ok((Moved::Skipped, None)),
         };
         match written {
@@ -172,7 +192,7 @@ fn count(report: &mut TickReport, result: Result<Moved, ServiceError>) {
         Ok(Moved::Recovered) => report.recovered += 1,
         Ok(Moved::Failed) => report.failed += 1,
         Ok(Moved::Resent) => report.resent += 1,
-        Ok(Moved::Skipped) => {}
+        Ok(Moved::Rewatched | Moved::Skipped) => {}
         Err(err) => {
             warn!(error = %err, "sweep: a job could not be moved; the next tick tries again");
             report.errors += 1;
@@ -197,19 +217,34 @@ mod tests {
 
     #[test]
     fn each_watch_moves_only_the_statuses_it_watches() {
+        let now = Utc::now();
+        let decide = |watch, job: &Job| decide(watch, job, now);
         assert_eq!(decide(Watch::Release, &job(JobStatus::Scheduled, 0)), Some(Moved::Released));
         assert_eq!(decide(Watch::Release, &job(JobStatus::Retrying, 1)), Some(Moved::Released));
-        assert_eq!(decide(Watch::Lease, &job(JobStatus::Processing, 1)), Some(Moved::Recovered));
-        assert_eq!(decide(Watch::Lease, &job(JobStatus::Processing, 3)), Some(Moved::Failed));
-        assert_eq!(decide(Watch::Retry, &job(JobStatus::Retrying, 1)), Some(Moved::Resent));
+        assert_eq!(decide(Watch::Sent, &job(JobStatus::Retrying, 1)), Some(Moved::Resent));
+        assert_eq!(decide(Watch::Sent, &job(JobStatus::Queued, 0)), Some(Moved::Resent));
         assert_eq!(decide(Watch::Paused, &job(JobStatus::Queued, 0)), Some(Moved::Released));
         for (watch, status) in [
             (Watch::Lease, JobStatus::Completed),
-            (Watch::Retry, JobStatus::Processing),
             (Watch::Release, JobStatus::Queued),
             (Watch::Paused, JobStatus::Cancelled),
         ] {
             assert_eq!(decide(watch, &job(status, 1)), None, "{watch:?} leaves {status} alone");
+        }
+    }
+
+    #[test]
+    fn a_running_job_under_any_watch_is_taken_back_once_its_lease_ended_else_watched_at_it() {
+        let now = Utc::now();
+        let running = |attempts, lease_from_now| {
+            let mut job = job(JobStatus::Processing, attempts);
+            job.lease_until = Some(now + chrono::Duration::seconds(lease_from_now));
+            job
+        };
+        for watch in Watch::ALL {
+            assert_eq!(decide(watch, &running(1, -1), now), Some(Moved::Recovered), "{watch:?}");
+            assert_eq!(decide(watch, &running(3, -1), now), Some(Moved::Failed), "{watch:?}: spent");
+            assert_eq!(decide(watch, &running(1, 60), now), Some(Moved::Rewatched), "{watch:?}");
         }
     }
 }

@@ -73,6 +73,9 @@ pub(crate) enum ClaimDecision {
     DropAndEnqueueNext,
     /// Another run holds the lease: come back when it ends (taking over if that run died).
     ComeBackAfter(Duration),
+    /// A run's lease ended without an outcome: take the job back from it, reversibly (the job as
+    /// the refusal found it), and come back after the grace to run it anew.
+    TakeBack(Box<Job>),
     /// The job's `run_at` (a retry's backoff) is still ahead: deliver again at that time.
     NotDue(DateTime<Utc>),
     /// Runs kept dying until the attempts were spent: fail the job with this error, then
@@ -109,6 +112,9 @@ pub(crate) fn decide_claim(claimed: Result<Job, StoreError>, now: DateTime<Utc>)
             ClaimDecision::ComeBackAfter((until - now).to_std().unwrap_or_default() + Duration::from_secs(1))
         }
         StoreError::Conflict { reason: Conflict::NotDue { at }, .. } => ClaimDecision::NotDue(at),
+        StoreError::Conflict { reason: Conflict::LeaseEnded, current, .. } => {
+            ClaimDecision::TakeBack(current)
+        }
         StoreError::Conflict { reason: Conflict::AttemptsExhausted, current, .. } => {
             ClaimDecision::FailCrashed(crashed_repeatedly(current.attempts))
         }
@@ -629,6 +635,13 @@ mod tests {
             matches!(decision, ClaimDecision::ComeBackAfter(d) if d == Duration::from_secs(1)),
             "{decision:?}"
         );
+    }
+
+    #[test]
+    fn a_run_whose_lease_ended_is_taken_back_never_claimed_over() {
+        let decision = decide_claim(Err(conflict(Conflict::LeaseEnded, job(1, 3))), at(40));
+        let ClaimDecision::TakeBack(current) = decision else { panic!("{decision:?}") };
+        assert_eq!(current.attempts, 1, "the job as the refusal found it");
     }
 
     #[test]

@@ -78,6 +78,12 @@ impl Worker {
                 Disposition::Ack
             }
             Err(StoreError::Conflict { .. } | StoreError::NotFound { .. }) => {
+                // A running job's run may be known by this delivery only (its claim's answer
+                // lost): its lease is watched before the delivery goes.
+                if let Err(err) = self.store.watch_run(&envelope.id).await {
+                    warn!(error = %err, "paused: could not watch the job's run; the delivery goes round again");
+                    return self.send_again(envelope, tier, receipt, self.settings.pause_recheck).await;
+                }
                 info!("paused: delivery for a job not waiting (running, done, parked or retried): dropped");
                 Disposition::Ack
             }
@@ -158,6 +164,39 @@ impl Worker {
         let delay = self.settings.transient_delay;
         warn!(error = %err, retry_in_seconds = delay.as_secs(), "AWS call failed; the delivery is sent again");
         (self.send_again(envelope, tier, receipt, delay).await, None)
+    }
+
+    /// A run's lease ended without an outcome: take the job back from it as the scheduler does,
+    /// reversibly (were the run alive after all, its next write, or the delivery resuming it,
+    /// owns the job again on the same attempt); a new message runs it anew after the grace.
+    pub(super) async fn take_back(
+        &self,
+        job: &Job,
+        envelope: &Envelope,
+        tier: PriorityTier,
+        receipt: &str,
+    ) -> Processed {
+        let now = self.clock.now();
+        let grace = self.settings.resume_grace;
+        let run_at = now + chrono::Duration::from_std(grace).unwrap_or_default();
+        match self.store.recover(job, now, now, run_at).await {
+            Ok(_) => {
+                warn!(
+                    attempts = job.attempts,
+                    "run's lease ended: job taken back; runs again after the grace"
+                );
+                // A new message, as the scheduler sends: this one was received once for each run
+                // that died, and its receive count must not send a job that crashed twice to the
+                // DLQ.
+                (self.send_again(envelope, tier, receipt, grace + Duration::from_secs(1)).await, None)
+            }
+            // Moved on meanwhile (a resume, a cancel): look again soon.
+            Err(StoreError::Conflict { .. } | StoreError::InvalidTransition { .. }) => {
+                self.come_back_after(tier, receipt, Duration::from_secs(1)).await;
+                (Disposition::Retry, None)
+            }
+            Err(err) => self.transient(envelope, tier, receipt, &err).await,
+        }
     }
 
     /// Best effort: without it the message returns after the queue's visibility timeout.

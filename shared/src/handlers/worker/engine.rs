@@ -15,9 +15,9 @@ use super::batch::{BatchSummary, Disposition, RecordResult, RunCount};
 use super::decision::{
     AfterFinish, Backoff, ClaimDecision, CrashRecorded, DeadLetterReason, Dropped, FinishDecision, Handled,
     Recording, RunDecision, dead_letter_note, decide_claim, decide_crash_recorded, decide_finish, decide_run,
-    lease_span, run_limit, run_times,
+    lease_span, run_limit, run_times, visibility_seconds,
 };
-use super::heartbeat::RunClock;
+use super::heartbeat::{Held, RunClock, first_window};
 use super::polling::{batch_response, queue_name};
 use super::settings::WorkerSettings;
 use crate::config::Config;
@@ -99,12 +99,13 @@ impl Worker {
             .into_iter()
             .filter(|record| record.message_id.as_ref().is_none_or(|id| seen.insert(id.clone())))
             .collect();
+        let hidden_until = self.hide_for_first_lease(&unique).await;
         // Read once per batch (through the cache), not once per record.
         let pause = self.pause_flags().await;
         let pause = &pause;
         let results: Vec<RecordResult> = futures::stream::iter(unique)
             .map(|record: SqsMessage| async move {
-                let (disposition, counted) = self.process(&record, pause, deadline).await;
+                let (disposition, counted) = self.process(&record, pause, deadline, hidden_until).await;
                 (record.message_id.unwrap_or_default(), disposition, counted)
             })
             .buffer_unordered(self.settings.concurrency.max(1))
@@ -117,11 +118,40 @@ impl Worker {
         batch_response(summary.failed)
     }
 
+    /// Until a run's first heartbeat puts its lease in `by-due`, its message is how a run that
+    /// died is found: so the batch's messages are hidden only a little past one lease, not the
+    /// queue's visibility timeout (one request per ten messages). When they are hidden until.
+    async fn hide_for_first_lease(&self, records: &[SqsMessage]) -> Instant {
+        let started = Instant::now();
+        let window = first_window(self.settings.lease, self.settings.visibility_timeout);
+        if window >= self.settings.visibility_timeout {
+            return started + self.settings.visibility_timeout;
+        }
+        let mut by_tier: PerTier<Vec<String>> = PerTier::from_fn(|_| Vec::new());
+        for record in records {
+            let tier = record.event_source_arn.as_deref().and_then(|arn| self.tier_of_arn(arn));
+            if let (Some(tier), Some(receipt)) = (tier, record.receipt_handle.as_deref()) {
+                by_tier.get_mut(tier).push(receipt.to_owned());
+            }
+        }
+        let seconds = visibility_seconds(window);
+        for (tier, receipts) in by_tier.iter().filter(|(_, r)| !r.is_empty()) {
+            match self.queues.change_visibility_batch(tier, receipts, seconds).await {
+                Ok(refused) if refused.is_empty() => {}
+                // Such a message returns after the queue's timeout instead: later, never lost.
+                Ok(refused) => warn!(refused = refused.len(), "could not shorten some messages' visibility"),
+                Err(err) => warn!(error = %err, "could not shorten the batch's visibility"),
+            }
+        }
+        started + window
+    }
+
     async fn process(
         &self,
         record: &SqsMessage,
         pause: &PauseFlags,
         deadline: Option<DateTime<Utc>>,
+        hidden_until: Instant,
     ) -> Processed {
         let body = record.body.as_deref().unwrap_or_default();
         let arn_tier = record.event_source_arn.as_deref().and_then(|arn| self.tier_of_arn(arn));
@@ -150,17 +180,17 @@ impl Worker {
             let receipt = record.receipt_handle.as_deref().unwrap_or_default();
             return (self.defer_paused(&envelope, receipt, tier).instrument(span).await, None);
         }
-        self.process_envelope(record, envelope, tier, deadline).instrument(span).await
+        let held = Held { tier, receipt: record.receipt_handle.clone().unwrap_or_default(), hidden_until };
+        self.process_envelope(envelope, held, deadline).instrument(span).await
     }
 
     async fn process_envelope(
         &self,
-        record: &SqsMessage,
         envelope: Envelope,
-        tier: PriorityTier,
+        held: Held,
         deadline: Option<DateTime<Utc>>,
     ) -> Processed {
-        let receipt = record.receipt_handle.as_deref().unwrap_or_default();
+        let (tier, receipt) = (held.tier, held.receipt.as_str());
         let now = self.clock.now();
         // The job's own timeout is read with the claim; the type's and the invocation's are known.
         let handler = self.registry.get(&envelope.job_type);
@@ -168,7 +198,7 @@ impl Worker {
         let lease_until = now + lease_span(limit, self.settings.lease);
         let claimed = self.claim_or_resume(&envelope, now, lease_until).await;
         match decide_claim(claimed, now) {
-            ClaimDecision::Run(job) => self.run(*job, &envelope, receipt, tier, deadline).await,
+            ClaimDecision::Run(job) => self.run(*job, &envelope, &held, deadline).await,
             ClaimDecision::DeadLetter { reason, detail } => {
                 match reason {
                     DeadLetterReason::MissingRecord => warn!("envelope points at no job record"),
@@ -195,6 +225,7 @@ impl Worker {
                 self.come_back_after(tier, receipt, wait).await;
                 (Disposition::Retry, None)
             }
+            ClaimDecision::TakeBack(job) => self.take_back(&job, &envelope, tier, receipt).await,
             ClaimDecision::NotDue(at) => {
                 let wait = (at - self.clock.now()).to_std().unwrap_or_default();
                 info!(due = %at, "delivery before the job's run_at: sent again for then");
@@ -259,10 +290,10 @@ impl Worker {
         &self,
         job: Job,
         envelope: &Envelope,
-        receipt: &str,
-        tier: PriorityTier,
+        held: &Held,
         deadline: Option<DateTime<Utc>>,
     ) -> Processed {
+        let (tier, receipt) = (held.tier, held.receipt.as_str());
         tracing::Span::current().record("attempt", job.attempts);
         let handler = self.registry.get(&job.job_type);
         let (job, unreadable) = self.with_payload(job).await;
@@ -273,7 +304,7 @@ impl Worker {
                 "no handler is registered for job type {:?}",
                 job.job_type
             )))),
-            (Some(handler), None) => self.call(handler.as_ref(), &ctx, &job, tier, receipt, deadline).await,
+            (Some(handler), None) => self.call(handler.as_ref(), &ctx, &job, held, deadline).await,
         };
         let now = self.clock.now();
         let pending = ctx.take_pending();
@@ -316,12 +347,11 @@ impl Worker {
         handler: &dyn Handler,
         ctx: &Arc<JobContext>,
         job: &Job,
-        tier: PriorityTier,
-        receipt: &str,
+        held: &Held,
         deadline: Option<DateTime<Utc>>,
     ) -> Handled {
         let limit = self.run_limit(job.timeout_seconds, handler.timeout(), deadline);
-        let run = RunClock { tier, receipt: receipt.to_owned(), limit };
+        let run = RunClock { held: held.clone(), limit };
         let ticker = self.spawn_ticker(ctx.clone(), run);
         // A panic unwinds to here and fails only this job; its batch neighbours run on.
         let call = std::panic::AssertUnwindSafe(handler.call(ctx, job.payload.clone())).catch_unwind();
@@ -420,6 +450,10 @@ mod tests {
         }
     }
 
+    fn held() -> Held {
+        Held { tier: PriorityTier::Normal, receipt: "r1".into(), hidden_until: Instant::now() }
+    }
+
     /// A worker whose AWS clients point nowhere: these tests make no AWS call.
     fn worker() -> Worker {
         let sdk = SdkConfig::builder()
@@ -463,14 +497,14 @@ mod tests {
             Job::new(NewJob { job_type: "sleeper".into(), payload: 5.into(), ..NewJob::default() }, now);
         let ctx = Arc::new(JobContext::new(job.clone(), worker.store.clone(), Duration::from_secs(1)));
         let deadline = Some(now + TimeDelta::seconds(1));
-        let handled = worker.call(&Sleeper, &ctx, &job, PriorityTier::Normal, "r1", deadline).await;
+        let handled = worker.call(&Sleeper, &ctx, &job, &held(), deadline).await;
         assert!(
             matches!(handled, Handled::TimedOut(limit) if limit == Duration::from_millis(100)),
             "{handled:?}"
         );
 
         // Without a deadline the job's own timeout (300 s) applies, and a 5 s run completes.
-        let handled = worker.call(&Sleeper, &ctx, &job, PriorityTier::Normal, "r1", None).await;
+        let handled = worker.call(&Sleeper, &ctx, &job, &held(), None).await;
         assert!(matches!(handled, Handled::Returned(Ok(TaskOutput::Completed(_)))), "{handled:?}");
     }
 }

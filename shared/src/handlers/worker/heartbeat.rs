@@ -1,9 +1,12 @@
 //! While a handler runs: its coalesced progress written when due, heartbeats that renew the run's
-//! lease, and (only when a run nears it) the message's visibility extended.
+//! lease, and the message kept hidden while the run lives.
 //!
-//! The lease, not the message, is how a run that died is found: it reaches at most
-//! `WorkerSettings::lease` past the latest heartbeat, so the scheduler sees the job in the
-//! lease-end index minutes after its run died, whatever the queue's visibility timeout.
+//! How a run that died is found: until its first heartbeat (a third of a lease in), by its
+//! message, which the worker hid only a little past one lease ([`first_window`]), so it returns
+//! to a worker that takes the job over; from its first heartbeat on, by its lease, which the
+//! heartbeat puts in the lease-end index, where the scheduler finds it minutes after the run's
+//! last sign of life. Only then is the message hidden for the queue's whole visibility timeout.
+//! A run shorter than a third of its lease so writes no index at all.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,14 +20,37 @@ use crate::context::JobContext;
 use crate::priority::PriorityTier;
 use crate::store::StoreError;
 
-/// What a run's ticker needs to know about the run.
+/// The message a delivery came in, while its job is handled.
 #[derive(Debug, Clone)]
-pub(super) struct RunClock {
+pub(super) struct Held {
     /// The tier queue the message came from, and its receipt.
     pub tier: PriorityTier,
     pub receipt: String,
+    /// Until when it is hidden (see [`first_window`]).
+    pub hidden_until: Instant,
+}
+
+/// What a run's ticker needs to know about the run.
+#[derive(Debug, Clone)]
+pub(super) struct RunClock {
+    pub held: Held,
     /// The run's time limit, from its start.
     pub limit: Duration,
+}
+
+/// How long a batch's messages are hidden before any run is in the lease-end index: a lease and
+/// a little more, so a live run's message never returns before its lease could have ended (a
+/// copy that returned sooner would only be deferred), and never more than the queue's own.
+pub(super) fn first_window(lease: Duration, visibility_timeout: Duration) -> Duration {
+    (lease + FIRST_WINDOW_MARGIN).min(visibility_timeout)
+}
+
+const FIRST_WINDOW_MARGIN: Duration = Duration::from_secs(10);
+
+/// How long to hide a live run's message next: a first window until its lease is watched, the
+/// queue's visibility timeout after. Extended when half of the current hold is left.
+pub(super) fn next_hold(watched: bool, first: Duration, visibility_timeout: Duration) -> Duration {
+    if watched { visibility_timeout.max(first) } else { first }
 }
 
 /// A run's ticker, stopped when dropped: when the handler returns, and also when the run's
@@ -53,7 +79,10 @@ impl Worker {
         Ticker(tokio::spawn(
             async move {
                 let started = Instant::now();
-                let (mut last_beat, mut hidden_until) = (started, started + visibility);
+                let first = first_window(lease, visibility);
+                let (mut last_beat, mut hidden_until, mut hold) = (started, run.held.hidden_until, first);
+                // Whether the lease is in the lease-end index (a heartbeat put it there).
+                let mut watched = false;
                 loop {
                     tokio::time::sleep(tick).await;
                     if ctx.flush_if_due().await.is_err() {
@@ -64,17 +93,20 @@ impl Worker {
                         let left = run.limit.saturating_sub(started.elapsed());
                         let until = clock.now() + lease_span(left, lease);
                         match store.renew_lease(ctx.job(), until).await {
-                            Ok(()) => {}
+                            Ok(()) => watched = true,
                             Err(StoreError::Conflict { .. }) => return, // no longer this run's
                             Err(err) => warn!(error = %err, "heartbeat: could not renew the lease"),
                         }
                     }
-                    // Half the visibility left: extend it, so the message does not come back
-                    // while its run is alive (only with short visibility timeouts, as locally).
-                    if hidden_until.saturating_duration_since(Instant::now()) <= visibility / 2 {
-                        hidden_until = Instant::now() + visibility;
-                        let seconds = visibility_seconds(visibility);
-                        if let Err(err) = queues.change_visibility(run.tier, &run.receipt, seconds).await {
+                    // Watched now: the message may stay hidden long. Else half the hold left:
+                    // hide it again, so it does not come back while its run lives.
+                    let next = next_hold(watched, first, visibility);
+                    let left = hidden_until.saturating_duration_since(Instant::now());
+                    if next > hold || left <= hold / 2 {
+                        (hold, hidden_until) = (next, Instant::now() + next);
+                        let seconds = visibility_seconds(next);
+                        let held = &run.held;
+                        if let Err(err) = queues.change_visibility(held.tier, &held.receipt, seconds).await {
                             warn!(error = %err, "heartbeat: could not extend message visibility");
                         }
                     }
@@ -82,5 +114,23 @@ impl Worker {
             }
             .instrument(span),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_is_hidden_past_one_lease_until_the_lease_is_watched() {
+        let (lease, queue) = (Duration::from_secs(120), Duration::from_secs(5400));
+        let first = first_window(lease, queue);
+        assert_eq!(first, Duration::from_secs(130));
+        assert_eq!(next_hold(false, first, queue), first);
+        assert_eq!(next_hold(true, first, queue), queue);
+        // A queue that hides messages less than a lease (as locally) is never lengthened.
+        let short = Duration::from_secs(30);
+        assert_eq!(first_window(lease, short), short);
+        assert_eq!(next_hold(true, first_window(lease, short), short), short);
     }
 }

@@ -32,6 +32,10 @@ pub struct WorkerSettings {
     pub safety_margin: Duration,
     /// When AWS fails us mid-record, the message comes back after this long (default 10 s).
     pub transient_delay: Duration,
+    /// How long a job taken back from a run whose lease ended waits before it runs anew, so the
+    /// run, alive after all, can own it again (`JOBQ_RESUME_GRACE_SECONDS`, default 60, as the
+    /// scheduler's).
+    pub resume_grace: Duration,
 }
 
 impl Default for WorkerSettings {
@@ -46,6 +50,7 @@ impl Default for WorkerSettings {
             pause_recheck: Duration::from_secs(30),
             safety_margin: Duration::from_secs(3),
             transient_delay: Duration::from_secs(10),
+            resume_grace: Duration::from_secs(60),
         }
     }
 }
@@ -76,6 +81,7 @@ impl WorkerSettings {
             pause_recheck: vars.seconds("JOBQ_PAUSE_RECHECK_SECONDS", 30, 1..=900)?,
             safety_margin: vars.millis("JOBQ_SAFETY_MARGIN_MS", 3000, 0..=60_000)?,
             transient_delay: d.transient_delay,
+            resume_grace: vars.seconds("JOBQ_RESUME_GRACE_SECONDS", d.resume_grace.as_secs(), 0..=900)?,
         })
     }
 }

@@ -196,8 +196,26 @@ async fn tick_cost() -> Result<serde_json::Value> {
             .collect();
         put(jobs).await?;
     }
+    // On a table whose jobs were created before the lost-message walk began, the first runs walk
+    // them all, once (in service, each job is walked once, a period after its creation).
     let before = s.requests().0;
-    let report = s.scheduler.tick(now).await.map_err(err("tick"))?;
+    let mut catch_up_runs = 0;
+    loop {
+        catch_up_runs += 1;
+        let start = s.requests().0;
+        s.scheduler.tick(now).await.map_err(err("catch-up tick"))?;
+        let cost = s.requests().0 - start;
+        if cost <= empty + 100 || catch_up_runs == 10 {
+            break;
+        }
+    }
+    let walked = s.requests().0 - before;
+    // Ten more due in 5 minutes, created as long ago as the rest (walked past already).
+    let due: Vec<Job> =
+        (0..10).map(|_| Job::new(noop_at(now + Duration::minutes(6)), now - Duration::days(3))).collect();
+    put(due).await?;
+    let before = s.requests().0;
+    let report = s.scheduler.tick(now + Duration::minutes(1)).await.map_err(err("tick"))?;
     let retained = s.requests().0 - before;
     let tick = json!({
         "figure": "scheduler_tick_cost",
@@ -205,7 +223,10 @@ async fn tick_cost() -> Result<serde_json::Value> {
         "due": report.released,
         "requests_empty_table": empty,
         "requests_with_retained": retained,
-        "note": "a run reads the rows due (one page per watch and shard) and the due jobs; retained jobs add nothing",
+        "first_runs_walking_the_retained_once": catch_up_runs,
+        "requests_walking_the_retained_once": walked,
+        "walk_requests_per_job": figure::round(walked as f64 / RETAINED as f64),
+        "note": "a run reads the rows due (one page per watch and shard) and the due jobs, and walks the jobs created a period before, once each; retained jobs add nothing",
     });
     let small = stack()?;
     let refresh_small = dashboard_refresh(&small).await?;

@@ -35,6 +35,7 @@ use crate::ports::queue::{
 use crate::requests::RequestCounter;
 use limits::{check_count, check_delay, check_message, check_send_batch, check_visibility, invalid};
 
+mod controls;
 mod limits;
 
 /// The account id in memory queues' URLs and ARNs.
@@ -319,8 +320,7 @@ impl State {
         Ok(())
     }
 
-    /// Each entry as its own ChangeMessageVisibility, a refusal (a bad receipt or timeout) becoming
-    /// that entry's failure, as SQS reports them.
+    /// Each entry as a ChangeMessageVisibility; a refusal fails that entry alone, as in SQS.
     fn change_visibility_batch(
         &mut self,
         url: &str,
@@ -339,12 +339,8 @@ impl State {
                     QueueError::Refused { refusal: Refusal::InvalidReceipt, .. } => "ReceiptHandleIsInvalid",
                     _ => INVALID_PARAMETER,
                 };
-                failures.push(EntryFailure {
-                    index,
-                    code: code.into(),
-                    message: err.to_string(),
-                    sender_fault: true,
-                });
+                let (code, message) = (code.into(), err.to_string());
+                failures.push(EntryFailure { index, code, message, sender_fault: true });
             }
         }
         Ok(failures)
@@ -406,50 +402,6 @@ impl MemoryQueues {
                 Ok(url)
             }
         }
-    }
-
-    /// DeleteQueue: the queue and its messages go; calls to its URL fail with `NoSuchQueue` until
-    /// a queue of that name is created again (a test's way to fail one tier's sends for good).
-    pub fn delete_queue(&self, url: &str) -> Result<(), QueueError> {
-        const OPERATION: &str = "DeleteQueue";
-        let mut state = self.begin(OPERATION)?;
-        state.queue(OPERATION, url)?;
-        state.queues.remove(url);
-        Ok(())
-    }
-
-    /// SetQueueAttributes(VisibilityTimeout).
-    pub fn set_visibility_timeout(&self, url: &str, visibility: i32) -> Result<(), QueueError> {
-        const OPERATION: &str = "SetQueueAttributes";
-        let mut state = self.begin(OPERATION)?;
-        check_visibility(OPERATION, visibility)?;
-        state.queue(OPERATION, url)?.settings.visibility_timeout = visibility;
-        Ok(())
-    }
-
-    /// The next receive on `url` that has room also hands out a second copy of a message in
-    /// flight (with a receipt of its own, counted as a receive), as SQS's at-least-once delivery
-    /// sometimes does. Not counted as a request.
-    pub fn duplicate_next(&self, url: &str) -> Result<(), QueueError> {
-        self.lock().queue("duplicate_next", url)?.duplicates += 1;
-        Ok(())
-    }
-
-    /// The body of every message `url` holds, visible, in flight or delayed (none for a queue
-    /// that does not exist): what a simulation's invariants look at. Not counted as a request.
-    pub fn bodies(&self, url: &str) -> Vec<String> {
-        let state = self.lock();
-        state.queues.get(url).map(|q| q.messages.iter().map(|m| m.body.clone()).collect()).unwrap_or_default()
-    }
-
-    /// The next `calls` calls, of any operation on any queue, fail as throttled (transient).
-    pub fn throttle_next(&self, calls: u32) {
-        self.lock().throttle_next += calls;
-    }
-
-    /// Every call fails as throttled (transient) until this is called with `false`.
-    pub fn set_throttled(&self, on: bool) {
-        self.lock().throttled = on;
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

@@ -1,0 +1,51 @@
+//! What tests and the simulation do to the in-memory queues beyond SQS's API: delete a queue,
+//! change its visibility timeout, hand out duplicates, throttle calls, look at what it holds.
+
+use super::limits::check_visibility;
+use super::{MemoryQueues, QueueError};
+
+impl MemoryQueues {
+    /// DeleteQueue: the queue and its messages go; calls to its URL fail with `NoSuchQueue` until
+    /// a queue of that name is created again (a test's way to fail one tier's sends for good).
+    pub fn delete_queue(&self, url: &str) -> Result<(), QueueError> {
+        const OPERATION: &str = "DeleteQueue";
+        let mut state = self.begin(OPERATION)?;
+        state.queue(OPERATION, url)?;
+        state.queues.remove(url);
+        Ok(())
+    }
+
+    /// SetQueueAttributes(VisibilityTimeout).
+    pub fn set_visibility_timeout(&self, url: &str, visibility: i32) -> Result<(), QueueError> {
+        const OPERATION: &str = "SetQueueAttributes";
+        let mut state = self.begin(OPERATION)?;
+        check_visibility(OPERATION, visibility)?;
+        state.queue(OPERATION, url)?.settings.visibility_timeout = visibility;
+        Ok(())
+    }
+
+    /// The next receive on `url` that has room also hands out a second copy of a message in
+    /// flight (with a receipt of its own, counted as a receive), as SQS's at-least-once delivery
+    /// sometimes does. Not counted as a request.
+    pub fn duplicate_next(&self, url: &str) -> Result<(), QueueError> {
+        self.lock().queue("duplicate_next", url)?.duplicates += 1;
+        Ok(())
+    }
+
+    /// The body of every message `url` holds, visible, in flight or delayed (none for a queue
+    /// that does not exist): what a simulation's invariants look at. Not counted as a request.
+    pub fn bodies(&self, url: &str) -> Vec<String> {
+        let state = self.lock();
+        state.queues.get(url).map(|q| q.messages.iter().map(|m| m.body.clone()).collect()).unwrap_or_default()
+    }
+
+    /// The next `calls` calls, of any operation on any queue, fail as throttled (transient).
+    pub fn throttle_next(&self, calls: u32) {
+        self.lock().throttle_next += calls;
+    }
+
+    /// Every call fails as throttled (transient) until this is called with `false`.
+    pub fn set_throttled(&self, on: bool) {
+        self.lock().throttled = on;
+    }
+}

@@ -173,15 +173,9 @@ impl TierQueues {
         receipts: &[String],
         seconds: i32,
     ) -> Result<Vec<EntryFailure>, QueueError> {
-        let mut seen = HashSet::new();
-        let unique: Vec<usize> = (0..receipts.len()).filter(|&i| seen.insert(&receipts[i])).collect();
-        let mut failures = Vec::new();
-        for chunk in unique.chunks(SQS_BATCH_MAX) {
-            let batch: Vec<String> = chunk.iter().map(|&i| receipts[i].clone()).collect();
-            let refused = self.port.change_visibility_batch(self.url(tier), &batch, seconds).await?;
-            failures.extend(in_caller_order(refused, chunk));
-        }
-        Ok(failures)
+        let url = self.url(tier);
+        by_ten(receipts, |batch| async move { self.port.change_visibility_batch(url, &batch, seconds).await })
+            .await
     }
 
     /// Delete messages ten to a request. The same receipt twice is sent once, so a duplicate
@@ -192,20 +186,29 @@ impl TierQueues {
         tier: PriorityTier,
         receipts: &[String],
     ) -> Result<Vec<EntryFailure>, QueueError> {
-        let mut seen = HashSet::new();
-        let unique: Vec<usize> = (0..receipts.len()).filter(|&i| seen.insert(&receipts[i])).collect();
-        let mut failures = Vec::new();
-        for chunk in unique.chunks(SQS_BATCH_MAX) {
-            let batch: Vec<String> = chunk.iter().map(|&i| receipts[i].clone()).collect();
-            let refused = self.port.delete_batch(self.url(tier), &batch).await?;
-            failures.extend(in_caller_order(refused, chunk));
-        }
-        Ok(failures)
+        let url = self.url(tier);
+        by_ten(receipts, |batch| async move { self.port.delete_batch(url, &batch).await }).await
     }
 
     pub async fn depth(&self, tier: PriorityTier) -> Result<QueueDepth, QueueError> {
         self.port.depth(self.url(tier)).await
     }
+}
+
+/// `receipts` without repeats, ten to a `request`; the entries refused, indexed into `receipts`.
+async fn by_ten<F, Fut>(receipts: &[String], mut request: F) -> Result<Vec<EntryFailure>, QueueError>
+where
+    F: FnMut(Vec<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<EntryFailure>, QueueError>>,
+{
+    let mut seen = HashSet::new();
+    let unique: Vec<usize> = (0..receipts.len()).filter(|&i| seen.insert(&receipts[i])).collect();
+    let mut failures = Vec::new();
+    for chunk in unique.chunks(SQS_BATCH_MAX) {
+        let refused = request(chunk.iter().map(|&i| receipts[i].clone()).collect()).await?;
+        failures.extend(in_caller_order(refused, chunk));
+    }
+    Ok(failures)
 }
 
 /// Failures of one request (indexed into the request) indexed into the caller's slice instead.

@@ -187,11 +187,11 @@ pub async fn scheduler(world: World, cold: bool) {
 
 /// The counter function: reads the change stream every few seconds and counts what it read.
 /// A batch that fails comes again from where it stopped (the engine skips what it counted).
-pub async fn counter(world: World) {
+pub async fn counter(world: World, every: Duration) {
     let mut after: Option<String> = None;
     let feed = observed(&world);
     loop {
-        tokio::time::sleep(COUNTER_EVERY).await;
+        tokio::time::sleep(every).await;
         if let Ok(next) = jobq::counter::drain(&world.counter, &feed, after.clone()).await {
             after = next;
         }

@@ -19,8 +19,9 @@ use crate::world::{Letter, World};
 /// A Lambda invocation's hard limit.
 pub const DEADLINE: Duration = Duration::from_secs(900);
 
-/// How long an idle poller waits before it receives again (the ESM long-polls; a few seconds of
-/// simulated latency keeps the number of empty receives, and so the run's CPU time, small).
+/// How long an idle poller waits before it receives again, by default (the ESM long-polls; a
+/// few seconds of simulated latency keeps the number of empty receives, and so the run's CPU
+/// time, small). [`crate::Polling`] sets it per run.
 pub const IDLE_POLL: Duration = Duration::from_secs(5);
 
 /// The event source mappings' MaximumConcurrency, per tier (high > normal > low, as deployed).
@@ -152,6 +153,7 @@ pub async fn event_source(
     invocations: Arc<Invocations>,
     tier: PriorityTier,
     mut rng: fastrand::Rng,
+    idle_poll: Duration,
 ) {
     let arns = arns(&world).await;
     loop {
@@ -162,7 +164,7 @@ pub async fn event_source(
         let mut messages = match world.ports.queues.receive(tier, 10, 0, None).await {
             Ok(messages) if !messages.is_empty() => messages,
             _ => {
-                tokio::time::sleep(IDLE_POLL).await;
+                tokio::time::sleep(idle_poll).await;
                 continue;
             }
         };

@@ -52,6 +52,31 @@ pub struct Options {
     pub breaks: Breaks,
     /// A named scenario's scripted actions ([`script`]), played from the start.
     pub script: Vec<script::Step>,
+    /// How often the idle pollers look (the event source mappings, the counter).
+    pub polling: Polling,
+}
+
+/// How often idle pollers look. Less often means fewer empty requests and a cheaper run; a
+/// message or a change waits longer to be seen, as it would behind a longer long-poll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Polling {
+    /// An idle tier queue's event source mapping, between two empty receives.
+    pub idle_receive: Duration,
+    /// The counter function, between two reads of the change stream.
+    pub counter_every: Duration,
+}
+
+impl Default for Polling {
+    fn default() -> Self {
+        Polling { idle_receive: lambda::IDLE_POLL, counter_every: actors::COUNTER_EVERY }
+    }
+}
+
+impl Polling {
+    /// For the many runs of `make test`: SQS's longest long-poll (20 s) and a counter every 30 s.
+    pub fn lean() -> Self {
+        Polling { idle_receive: Duration::from_secs(20), counter_every: Duration::from_secs(30) }
+    }
 }
 
 impl Default for Options {
@@ -66,6 +91,7 @@ impl Default for Options {
             check_attempts: true,
             breaks: Breaks::default(),
             script: Vec::new(),
+            polling: Polling::default(),
         }
     }
 }
@@ -121,11 +147,13 @@ fn start_functions(
     world: &World,
     invocations: &Arc<lambda::Invocations>,
     rng: &mut fastrand::Rng,
-    breaks: Breaks,
+    options: &Options,
 ) -> Vec<JoinHandle<()>> {
+    let (breaks, polling) = (options.breaks, options.polling);
     let mut tasks = Vec::new();
     for tier in PriorityTier::ALL {
-        let source = lambda::event_source(world.clone(), invocations.clone(), tier, rng.fork());
+        let source =
+            lambda::event_source(world.clone(), invocations.clone(), tier, rng.fork(), polling.idle_receive);
         tasks.push(tokio::spawn(source));
     }
     tasks.push(tokio::spawn(lambda::dead_letters(world.clone())));
@@ -133,7 +161,7 @@ fn start_functions(
         tasks.push(tokio::spawn(actors::scheduler(world.clone(), breaks.cold_scheduler)));
     }
     if !breaks.no_counter {
-        tasks.push(tokio::spawn(actors::counter(world.clone())));
+        tasks.push(tokio::spawn(actors::counter(world.clone(), polling.counter_every)));
     }
     tasks
 }
@@ -167,7 +195,7 @@ async fn simulate(seed: u64, options: Options) -> RunReport {
     let started = world.now();
     let mut rng = fastrand::Rng::with_seed(seed);
     let invocations = Arc::new(lambda::Invocations::new(options.breaks));
-    let functions = start_functions(&world, &invocations, &mut rng, options.breaks);
+    let functions = start_functions(&world, &invocations, &mut rng, &options);
     let turbulence = start_turbulence(&world, &invocations, &mut rng, &options);
 
     tokio::time::sleep(Duration::from_secs(options.hours * 3600)).await;

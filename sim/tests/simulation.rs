@@ -4,11 +4,11 @@
 //! A failing run prints its seed; `JOBQ_SIM_SEED=<n> cargo test -p jobq-sim` replays that seed
 //! alone (and `cargo run -p jobq-sim --example one -- <n>` with `RUST_LOG=info` tells its story).
 
-use jobq_sim::{Breaks, Options, RunReport, run, seeds, summary};
+use jobq_sim::{Breaks, Options, Polling, RunReport, run, seeds, summary};
 
-/// Seeded runs in `make test`: each takes about 1.3 s of one core in a debug build (0.68 s a
-/// run on two threads: `cargo run -p jobq-sim --example many -- 1000 20`).
-const RUNS: u64 = 20;
+/// Seeded runs in `make test`, with lean polling (`cargo run -p jobq-sim --example many -- 1000
+/// 200 lean` times them).
+const RUNS: u64 = 200;
 
 /// Run `seeds` on two threads (the machine's two cores), in seed order.
 fn run_all(seeds: &[u64], options: &Options) -> Vec<RunReport> {
@@ -23,8 +23,8 @@ fn run_all(seeds: &[u64], options: &Options) -> Vec<RunReport> {
 }
 
 #[test]
-fn seeded_runs_of_six_hours_keep_every_invariant() {
-    let options = Options::default();
+fn two_hundred_seeded_runs_of_six_hours_keep_every_invariant() {
+    let options = Options { polling: Polling::lean(), ..Options::default() };
     let reports = run_all(&seeds(1_000, RUNS), &options);
     println!("{}", summary(&reports));
     let failures: String = reports.iter().map(RunReport::failures).collect();

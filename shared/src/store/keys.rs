@@ -138,7 +138,7 @@ impl Watch {
         match self {
             Watch::Lease => "processing",
             Watch::Release => "release",
-            Watch::Sent => "retrying",
+            Watch::Sent => "sent",
             Watch::Paused => "paused",
         }
     }

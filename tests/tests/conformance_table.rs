@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
-use jobq::aws::DynamoTable;
+use jobq::aws::{DynamoStreamFeed, DynamoTable};
 use jobq::memory::MemoryTable;
 use jobq::ports::Table;
+use jobq::ports::table::ChangeFeed;
 use jobq_integration_tests::TestEnv;
 use jobq_integration_tests::conformance::table as cases;
 
@@ -43,6 +44,26 @@ conformance!(
     conditional_deletes_and_batches,
     index_queries_order_limit_filter_and_continue,
 );
+
+/// Cases that read the change stream too.
+mod with_changes {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_refused_transaction_changes_nothing_in_memory() {
+        let table = MemoryTable::default();
+        let feed: Arc<dyn ChangeFeed> = Arc::new(table.changes());
+        cases::a_refused_transaction_changes_nothing(Arc::new(table), feed).await
+    }
+
+    #[tokio::test]
+    async fn a_refused_transaction_changes_nothing_in_dynamodb() {
+        let env = TestEnv::new().await;
+        let table = Arc::new(DynamoTable::new(env.clients.dynamodb.clone(), &env.config.table));
+        let feed: Arc<dyn ChangeFeed> = Arc::new(DynamoStreamFeed::new(&env.clients, &env.config.table));
+        cases::a_refused_transaction_changes_nothing(table, feed).await
+    }
+}
 
 /// Cases the emulator does not implement as DynamoDB does (see the suite's notes).
 mod memory_only {

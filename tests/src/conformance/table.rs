@@ -11,7 +11,9 @@
 
 use std::sync::Arc;
 
-use jobq::ports::table::{Action, Attr, Cmp, Cond, IndexQuery, Item, Returns, Table, TableError, Update};
+use jobq::ports::table::{
+    Action, Attr, ChangeFeed, Cmp, Cond, IndexQuery, Item, Returns, Table, TableError, TransactUpdate, Update,
+};
 use jobq::store::keys::{BY_BATCH, BY_STATUS, PK};
 
 fn item(pairs: &[(&str, Attr)]) -> Item {
@@ -152,6 +154,58 @@ pub async fn an_oversize_update_changes_nothing(table: Arc<dyn Table>) {
     };
     assert_eq!(names(&stored), names(&start), "no part of the update applied");
     assert_eq!(stored.get("status"), Some(&Attr::s("processing")));
+}
+
+/// A transaction refused by one condition writes none of its items, and its change stream
+/// carries none of their changes; an accepted one writes them all. (The emulator's own rollback
+/// is replaced by a cheaper one in `scripts/emulator.py`: this holds it to DynamoDB.)
+pub async fn a_refused_transaction_changes_nothing(table: Arc<dyn Table>, feed: Arc<dyn ChangeFeed>) {
+    let start = item(&[(PK, Attr::s("job#t1")), ("a", Attr::n(1))]);
+    table.put(start.clone(), None).await.expect("put");
+    let transaction = |expected: i64| {
+        vec![
+            TransactUpdate {
+                key: "job#t1".into(),
+                update: update(vec![set("a", Attr::n(2))]).returning(Returns::Nothing),
+                condition: None,
+            },
+            TransactUpdate {
+                key: "job#t2".into(),
+                update: update(vec![set("b", Attr::n(1))]).returning(Returns::Nothing),
+                condition: None,
+            },
+            TransactUpdate {
+                key: "tally#t".into(),
+                update: update(vec![Action::AddNumber("n".into(), 1)]).returning(Returns::Nothing),
+                condition: Some(Cond::not_exists("n").or(Cond::eq("n", Attr::n(expected)))),
+            },
+        ]
+    };
+    table.put(item(&[(PK, Attr::s("tally#t")), ("n", Attr::n(5))]), None).await.expect("put");
+    let refused = table.transact_update(&transaction(4)).await;
+    assert!(matches!(refused, Err(TableError::ConditionFailed { .. })), "{refused:?}");
+    assert_eq!(table.get("job#t1", true).await.expect("get"), Some(start));
+    assert_eq!(table.get("job#t2", true).await.expect("get"), None);
+    let keys =
+        |changes: Vec<jobq::ports::table::Change>| changes.into_iter().map(|c| c.key).collect::<Vec<_>>();
+    assert_eq!(keys(feed.read(None, 100).await.expect("read")), ["job#t1", "tally#t"], "nothing streamed");
+    table.transact_update(&transaction(5)).await.expect("accepted");
+    assert_eq!(
+        table.get("job#t2", true).await.expect("get").and_then(|i| i.get("b").cloned()),
+        Some(Attr::n(1))
+    );
+    assert_eq!(
+        table.get("tally#t", true).await.expect("get").and_then(|i| i.get("n").cloned()),
+        Some(Attr::n(6))
+    );
+    let mut streamed = keys(feed.read(None, 100).await.expect("read"));
+    // moto streams an update that creates an item as two changes (its key, then the update).
+    streamed.dedup();
+    assert_eq!(
+        streamed,
+        ["job#t1", "tally#t", "job#t1", "job#t2", "tally#t"],
+        "each accepted write streamed, in order"
+    );
 }
 
 pub async fn conditional_deletes_and_batches(table: Arc<dyn Table>) {

@@ -168,9 +168,15 @@ async fn two_minutes_of_dynamodb_throttling_fail_no_job_and_dead_letter_nothing(
         s.clock.advance(Duration::seconds(10));
     }
     s.aws.table.set_throttled(false);
-    assert!(deliveries >= 1_000 * 5, "every job was delivered again and again: {deliveries}");
-    s.clock.advance(Duration::seconds(10));
-    assert_eq!(s.drain().await, 1_000);
+    // Each failed delivery waits twice as long as the one before (10 s, 20 s, 40 s, 80 s).
+    assert!(deliveries <= 1_000 * 4, "at most four deliveries each in two minutes: {deliveries}");
+    assert!(deliveries >= 1_000, "every job was tried during the throttle: {deliveries}");
+    let mut done = 0;
+    for _ in 0..12 {
+        s.clock.advance(Duration::seconds(10));
+        done += s.drain().await;
+    }
+    assert_eq!(done, 1_000, "every job runs within two minutes of the throttle's end");
     let jobs = s.ports.store.batch_get(&ids).await.expect("read");
     let not_done: Vec<_> =
         jobs.iter().filter(|j| (j.status, j.attempts) != (JobStatus::Completed, 1)).collect();
@@ -246,4 +252,32 @@ async fn a_dead_letter_dynamodb_refuses_comes_back_every_15_minutes() {
         s.clock.advance(Duration::seconds(10));
     }
     assert_eq!(s.status(&id).await.0, JobStatus::Failed, "recorded within 15 minutes of the fix");
+}
+
+/// A waiting job's delivery that meets a throttle waits twice as long each time (up to two
+/// minutes): ten minutes of throttling cost it eight deliveries, not sixty, and it runs within
+/// two minutes of the throttle's end, on its first attempt.
+#[tokio::test(start_paused = true)]
+async fn ten_minutes_of_throttling_cost_a_waiting_job_eight_deliveries() {
+    let s = stack();
+    let (job, _) = s.service.enqueue(spec("noop", json!(null))).await.expect("enqueue");
+    let sends_before = s.aws.queues.requests().snapshot().get("SQS:SendMessage").copied().unwrap_or(0);
+    s.aws.table.set_throttled(true);
+    let mut deliveries = 0;
+    for _ in 0..600 {
+        deliveries += s.drain().await;
+        s.clock.advance(Duration::seconds(1));
+    }
+    s.aws.table.set_throttled(false);
+    // Delivered at 0, 10, 30, 70, 150, 270, 390 and 510 s.
+    assert_eq!(deliveries, 8);
+    let sends = s.aws.queues.requests().snapshot().get("SQS:SendMessage").copied().unwrap_or(0);
+    assert_eq!(sends - sends_before, 8, "one send again per failed delivery");
+    let mut waited = 0;
+    while s.drain().await == 0 {
+        s.clock.advance(Duration::seconds(1));
+        waited += 1;
+        assert!(waited <= 120, "runs within two minutes of the throttle's end");
+    }
+    assert_eq!(s.status(&job.id).await, (JobStatus::Completed, 1));
 }

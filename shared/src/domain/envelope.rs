@@ -28,6 +28,15 @@ pub struct Envelope {
     /// in a new run on the same attempt, since an AWS failure must cost no attempt.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub resume: bool,
+    /// How many times AWS failed this delivery (throttled, unavailable), each time sent again:
+    /// each wait doubles, so a long outage costs a waiting job a few requests, not one every
+    /// few seconds. Older workers ignore it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub again: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Why a message body is not an envelope: the message is poison and goes to the dead-letter path.
@@ -70,6 +79,7 @@ impl Envelope {
             generation,
             run: None,
             resume: false,
+            again: 0,
         }
     }
 
@@ -77,6 +87,12 @@ impl Envelope {
     pub fn resuming(mut self, run: Option<String>) -> Self {
         self.resume = run.is_some();
         self.run = run;
+        self
+    }
+
+    /// The same envelope, after AWS failed it once more.
+    pub fn failed_again(mut self) -> Self {
+        self.again = self.again.saturating_add(1);
         self
     }
 
@@ -130,7 +146,14 @@ impl Envelope {
             Some(Value::Bool(b)) => *b,
             Some(_) => return Err(field("resume", "must be true or false")),
         };
-        Ok(Envelope { v: ENVELOPE_VERSION, id, job_type, tier, generation, run, resume })
+        let again = match map.get("again") {
+            None | Some(Value::Null) => 0,
+            Some(v) => v
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| field("again", "must be a whole number"))?,
+        };
+        Ok(Envelope { v: ENVELOPE_VERSION, id, job_type, tier, generation, run, resume, again })
     }
 }
 
@@ -225,6 +248,18 @@ mod tests {
         assert_eq!(Envelope::decode(&resume.encode()).expect("decodes"), resume);
         let bad = r#"{"v":1,"id":"j1","type":"ocr","tier":"low","gen":2,"resume":"yes"}"#;
         assert_eq!(Envelope::decode(bad).expect_err("not a bool").field(), Some("resume"));
+    }
+
+    #[test]
+    fn a_delivery_aws_failed_counts_its_failures_and_round_trips() {
+        let plain = Envelope::new("j1", "ocr", PriorityTier::Low, 2);
+        let twice = plain.clone().failed_again().failed_again();
+        assert_eq!(twice.again, 2);
+        assert_eq!(twice.encode(), r#"{"v":1,"id":"j1","type":"ocr","tier":"low","gen":2,"again":2}"#);
+        assert_eq!(Envelope::decode(&twice.encode()).expect("decodes"), twice);
+        assert_eq!(Envelope::decode(&plain.encode()).expect("decodes").again, 0, "absent: never failed");
+        let bad = r#"{"v":1,"id":"j1","type":"ocr","tier":"low","gen":2,"again":-1}"#;
+        assert_eq!(Envelope::decode(bad).expect_err("not a count").field(), Some("again"));
     }
 
     proptest! {

@@ -161,9 +161,19 @@ impl Worker {
             self.come_back_after(tier, receipt, self.settings.transient_delay).await;
             return (Disposition::Retry, None);
         }
-        let delay = self.settings.transient_delay;
-        warn!(error = %err, retry_in_seconds = delay.as_secs(), "AWS call failed; the delivery is sent again");
-        (self.send_again(envelope, tier, receipt, delay).await, None)
+        // A delivery resuming a run whose outcome was lost keeps the first wait: it must come
+        // back within the take-back grace, to win its job back before a new run takes it.
+        let wait = match envelope.lost_run() {
+            Some(_) => self.settings.transient_delay,
+            None => self.settings.transient_wait(envelope.again),
+        };
+        warn!(
+            error = %err,
+            retry_in_seconds = wait.as_secs(),
+            failed_before = envelope.again,
+            "AWS call failed; the delivery is sent again"
+        );
+        (self.send_again(&envelope.clone().failed_again(), tier, receipt, wait).await, None)
     }
 
     /// A run's lease ended without an outcome: take the job back from it as the scheduler does,

@@ -30,8 +30,12 @@ pub struct WorkerSettings {
     pub pause_recheck: Duration,
     /// Kept free before the Lambda deadline to record the outcome (`JOBQ_SAFETY_MARGIN_MS`, default 3000).
     pub safety_margin: Duration,
-    /// When AWS fails us mid-record, the message comes back after this long (default 10 s).
+    /// When AWS fails us mid-record, the message comes back after this long (default 10 s),
+    /// twice as long each time it fails again, up to `transient_cap`.
     pub transient_delay: Duration,
+    /// The longest wait of a delivery that AWS keeps failing (default 120 s): how late a job
+    /// can start after a long outage ends.
+    pub transient_cap: Duration,
     /// How long a job taken back from a run whose lease ended waits before it runs anew, so the
     /// run, alive after all, can own it again (`JOBQ_RESUME_GRACE_SECONDS`, default 60, as the
     /// scheduler's).
@@ -50,12 +54,19 @@ impl Default for WorkerSettings {
             pause_recheck: Duration::from_secs(30),
             safety_margin: Duration::from_secs(3),
             transient_delay: Duration::from_secs(10),
+            transient_cap: Duration::from_secs(120),
             resume_grace: Duration::from_secs(60),
         }
     }
 }
 
 impl WorkerSettings {
+    /// How long a delivery waits after AWS failed it, when it had failed `again` times before.
+    pub fn transient_wait(&self, again: u32) -> Duration {
+        let doubled = self.transient_delay.saturating_mul(2u32.saturating_pow(again.min(16)));
+        doubled.min(self.transient_cap.max(self.transient_delay))
+    }
+
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -81,6 +92,7 @@ impl WorkerSettings {
             pause_recheck: vars.seconds("JOBQ_PAUSE_RECHECK_SECONDS", 30, 1..=900)?,
             safety_margin: vars.millis("JOBQ_SAFETY_MARGIN_MS", 3000, 0..=60_000)?,
             transient_delay: d.transient_delay,
+            transient_cap: d.transient_cap,
             resume_grace: vars.seconds("JOBQ_RESUME_GRACE_SECONDS", d.resume_grace.as_secs(), 0..=900)?,
         })
     }
@@ -91,6 +103,16 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+
+    #[test]
+    fn a_delivery_aws_keeps_failing_waits_twice_as_long_each_time_up_to_the_cap() {
+        let settings = WorkerSettings::default();
+        let waits: Vec<u64> = (0..7).map(|n| settings.transient_wait(n).as_secs()).collect();
+        assert_eq!(waits, [10, 20, 40, 80, 120, 120, 120]);
+        assert_eq!(settings.transient_wait(u32::MAX), Duration::from_secs(120));
+        let low_cap = WorkerSettings { transient_cap: Duration::from_secs(1), ..WorkerSettings::default() };
+        assert_eq!(low_cap.transient_wait(3), Duration::from_secs(10), "never below the first wait");
+    }
 
     #[test]
     fn settings_read_the_environment_with_clear_errors() {

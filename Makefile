@@ -95,9 +95,10 @@ tests/browser/node_modules/.installed: tests/browser/package.json tests/browser/
 
 .PHONY: soak fuzz fuzz-venv
 
-## soak: 10,000 mixed jobs through the local stack, exact accounting at the end (about 10 min on 2 cores); not part of make test
+## soak: 10,000 mixed jobs through the local stack, exact accounting at the end (about 10 min on 2 cores), and the simulation over a million retained jobs; not part of make test
 soak: venv
 	scripts/with-emulator.sh $(CARGO) test -p jobq-cli --test soak -- --ignored --nocapture
+	$(CARGO) test --release -p jobq-sim --test scenarios -- --ignored --nocapture
 
 ## fuzz: schemathesis against /openapi.json of a local host (part of test): no 5xx, no panic, documented 4xx with JSON bodies
 fuzz: venv fuzz-venv

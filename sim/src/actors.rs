@@ -185,6 +185,18 @@ pub async fn scheduler(world: World, cold: bool) {
     }
 }
 
+/// How often DynamoDB's TTL process looks (it deletes what expired over the table's lag ago).
+pub const TTL_EVERY: Duration = Duration::from_secs(10 * 60);
+
+/// DynamoDB's TTL process: jobs past their retention are deleted, late, with their changes
+/// streamed as any other delete.
+pub async fn ttl(world: World) {
+    loop {
+        tokio::time::sleep(TTL_EVERY).await;
+        world.table.expire();
+    }
+}
+
 /// The counter function: reads the change stream every few seconds and counts what it read.
 /// A batch that fails comes again from where it stopped (the engine skips what it counted).
 pub async fn counter(world: World, every: Duration) {

@@ -22,6 +22,7 @@ pub mod lambda;
 pub mod ownership;
 pub mod report;
 pub mod script;
+pub mod unwatched;
 pub mod world;
 
 use std::sync::Arc;
@@ -113,6 +114,17 @@ pub struct Breaks {
     /// The harness forgets which jobs a killed invocation held: the attempts a crash cost them
     /// look spent outside any crashed process.
     pub forget_kills: bool,
+    /// No job is ever filed under a `by-due` watch ([`unwatched::Unwatched`]): scheduled and
+    /// retrying jobs wait for a release that never comes.
+    pub unwatched: bool,
+    /// The tier queues send a message to their dead-letter queue on its second receive
+    /// (maxReceiveCount 1): a delivery that met a throttle and came back is dead-lettered.
+    pub one_receive: bool,
+    /// Jobs are kept one minute after they end (retention of a minute, not days): the table's
+    /// TTL deletes records the API accepted.
+    pub minute_retention: bool,
+    /// Runs renew their lease every second (a 3-second lease): writes per job outgrow the budget.
+    pub chatty_leases: bool,
 }
 
 /// Run one seed to its end on a runtime of its own; the report carries any broken invariant.
@@ -157,6 +169,7 @@ fn start_functions(
         tasks.push(tokio::spawn(source));
     }
     tasks.push(tokio::spawn(lambda::dead_letters(world.clone())));
+    tasks.push(tokio::spawn(actors::ttl(world.clone())));
     if !breaks.no_scheduler {
         tasks.push(tokio::spawn(actors::scheduler(world.clone(), breaks.cold_scheduler)));
     }
@@ -191,7 +204,7 @@ fn start_turbulence(
 }
 
 async fn simulate(seed: u64, options: Options) -> RunReport {
-    let world = World::new(seed);
+    let world = World::new(seed, options.breaks);
     let started = world.now();
     let mut rng = fastrand::Rng::with_seed(seed);
     let invocations = Arc::new(lambda::Invocations::new(options.breaks));
@@ -244,11 +257,13 @@ async fn check_end(
     }
     violations.extend(invariants::crash_costs(&log, &jobs));
     violations.extend(invariants::letters(&log, &jobs));
-    violations.extend(invariants::budget(&requests, log.accepted.len()));
+    let deployment = script::less(&requests, &log.harness_requests);
+    violations.extend(invariants::budget(&deployment, log.accepted.len()));
     let (unowned, owned_writes) = world.witness.verdict();
     violations.extend(unowned);
     let write_units = world.table.write_units();
-    RunReport { owned_writes, write_units, ..RunReport::new(seed, &log, &jobs, requests) }
+    let blob_keys = world.blobs.keys().len();
+    RunReport { owned_writes, write_units, blob_keys, ..RunReport::new(seed, &log, &jobs, requests) }
 }
 
 /// The seeds a test runs: `JOBQ_SIM_SEED` alone when set (to replay one), else `first..first+n`.

@@ -37,6 +37,8 @@ pub struct RunReport {
     pub overran: u64,
     /// Run writes the ownership witness checked.
     pub owned_writes: u64,
+    /// Objects in the bucket at the end (payloads and results too large for a job item).
+    pub blob_keys: usize,
     /// A hash of every job's id, status, attempts and end, and of the requests: equal for two
     /// runs of one seed.
     pub fingerprint: u64,

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use jobq::NewJob;
-use jobq::store::PauseScope;
+use jobq::store::{ListQuery, PauseScope};
+use jobq::{JobStatus, NewJob};
 
 use crate::world::{Accepted, Expect, World};
 
@@ -20,6 +20,13 @@ pub enum Action {
     EnqueueBatch(Vec<(NewJob, Expect)>),
     /// Note the request counters (DynamoDB and SQS, by operation) under this name.
     Snapshot(&'static str),
+    /// The operator cancels every running job and retries it at once (its run is mid-step).
+    RestartRunning,
+    /// The operator cancels every job still scheduled.
+    CancelScheduled,
+    /// This many `noop` jobs that completed three days ago, written straight to the table: the
+    /// history a long-lived deployment retains (no job of this run's).
+    Retain(usize),
 }
 
 /// An action and when, from the run's start.
@@ -67,6 +74,22 @@ pub async fn play(world: World, steps: Vec<Step>) {
                 let now = requests(&world);
                 world.log().snapshots.insert(name, now);
             }
+            Action::RestartRunning => {
+                for id in every(&world, JobStatus::Processing).await {
+                    world.log().touched.insert(id.clone());
+                    if world.service.cancel(&id).await.is_ok() {
+                        let _ = world.service.retry(&id, None).await;
+                    }
+                    *world.log().faults.entry("restart").or_default() += 1;
+                }
+            }
+            Action::Retain(n) => retain(&world, n).await,
+            Action::CancelScheduled => {
+                for id in every(&world, JobStatus::Scheduled).await {
+                    world.log().touched.insert(id.clone());
+                    let _ = world.service.cancel(&id).await;
+                }
+            }
         }
     }
 }
@@ -83,5 +106,62 @@ async fn enqueue_batch(world: &World, jobs: Vec<(NewJob, Expect)>) {
             }
         }
         Err(_) => log.refused += jobs.len() as u64,
+    }
+}
+
+/// The ids of every job in `status` now.
+async fn every(world: &World, status: JobStatus) -> Vec<String> {
+    let query = ListQuery { status: Some(status), ..ListQuery::default() };
+    let mut ids = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let Ok(page) = world.ports.store.list(&query, 500, cursor.as_deref()).await else { return ids };
+        ids.extend(page.jobs.into_iter().map(|j| j.id));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return ids,
+        }
+    }
+}
+
+/// `requests` less `made`, operation by operation.
+pub fn less(requests: &BTreeMap<String, u64>, made: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+    let mut left = requests.clone();
+    for (op, n) in made {
+        if let Some(count) = left.get_mut(op) {
+            *count = count.saturating_sub(*n);
+        }
+    }
+    left
+}
+
+/// Write `n` completed jobs, a thousand at a time (retried while AWS refuses). Its requests are
+/// the harness's, noted as such.
+async fn retain(world: &World, n: usize) {
+    let before = requests(world);
+    retain_jobs(world, n).await;
+    let made = less(&requests(world), &before);
+    let mut log = world.log();
+    for (op, count) in made {
+        *log.harness_requests.entry(op).or_default() += count;
+    }
+}
+
+async fn retain_jobs(world: &World, n: usize) {
+    let ended = world.now() - chrono::Duration::days(3);
+    let spec = NewJob { job_type: "noop".into(), ..NewJob::default() };
+    for start in (0..n).step_by(1_000) {
+        let jobs: Vec<jobq::Job> = (start..n.min(start + 1_000))
+            .map(|_| {
+                let mut job = jobq::Job::new(spec.clone(), ended);
+                job.status = JobStatus::Completed;
+                job.attempts = 1;
+                job.completed_at = Some(ended);
+                job
+            })
+            .collect();
+        while world.ports.store.create_many(&jobs).await.is_err() {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
     }
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use chrono::{DateTime, Utc};
 use jobq::counter::CounterEngine;
 use jobq::dlq::DeadLetterHandler;
-use jobq::memory::{MemoryQueues, MemoryTable};
+use jobq::memory::{MemoryBlobs, MemoryQueues, MemoryTable};
 use jobq::ports::{Clock, SeededIds, TokioClock};
 use jobq::scheduler::{Scheduler, SchedulerSettings};
 use jobq::service::JobService;
@@ -80,6 +80,9 @@ pub struct Log {
     pub longest_outage: chrono::Duration,
     /// Request counters noted by a scenario's script, by name.
     pub snapshots: BTreeMap<&'static str, BTreeMap<String, u64>>,
+    /// Requests the harness itself made to set a scenario up (a retained history): not the
+    /// deployment's, so left out of its budget.
+    pub harness_requests: BTreeMap<String, u64>,
 }
 
 /// The deployment and the log, shared by every simulated actor.
@@ -89,6 +92,7 @@ pub struct World {
     pub ports: Ports,
     pub table: MemoryTable,
     pub queues: Arc<MemoryQueues>,
+    pub blobs: MemoryBlobs,
     pub config: Config,
     pub service: JobService,
     pub scheduler: Arc<Scheduler>,
@@ -98,16 +102,37 @@ pub struct World {
     /// Who made each change to a job item, and the ownership violations among them.
     pub witness: Arc<Witness>,
     job_types: Vec<String>,
+    /// Every worker environment's settings.
+    worker_settings: WorkerSettings,
 }
 
 impl World {
-    /// A fresh deployment whose ids, write tokens and jitter come from `seed`.
-    pub fn new(seed: u64) -> World {
+    /// A fresh deployment whose ids, write tokens and jitter come from `seed`, with the
+    /// deployment's `breaks` ([`crate::Breaks::one_receive`], [`crate::Breaks::minute_retention`],
+    /// [`crate::Breaks::unwatched`]).
+    pub fn new(seed: u64, breaks: crate::Breaks) -> World {
         let base = DateTime::from_timestamp(EPOCH_SECONDS, 0).unwrap_or_default();
         let clock: Arc<dyn Clock> = Arc::new(TokioClock::starting_at(base));
         // Creating in-memory queues fails only on a bad name: ours are fixed.
-        let (ports, aws) = Ports::memory(clock.clone()).unwrap_or_else(|e| panic!("memory ports: {e}"));
-        let ports = ports.with_ids(Arc::new(SeededIds::new(seed)));
+        let (mut ports, mut aws) =
+            Ports::memory(clock.clone()).unwrap_or_else(|e| panic!("memory ports: {e}"));
+        if breaks.one_receive {
+            for tier in PriorityTier::ALL {
+                let url = aws.config.queues.get(tier);
+                aws.queues.set_max_receive_count(url, 1).unwrap_or_else(|e| panic!("redrive: {e}"));
+            }
+        }
+        if breaks.minute_retention {
+            aws.config.retention = chrono::Duration::minutes(1);
+            ports.store = JobStore::over(ports.store.table_port().clone(), aws.config.retention);
+        }
+        if breaks.unwatched {
+            let table = Arc::new(crate::unwatched::Unwatched(ports.store.table_port().clone()));
+            ports.store = JobStore::over(table, aws.config.retention);
+        }
+        // The bucket for payloads and results too large for a job item, as deployed.
+        let blobs = MemoryBlobs::default();
+        let ports = ports.with_blobs(Arc::new(blobs.clone())).with_ids(Arc::new(SeededIds::new(seed)));
         // The stream is recorded from the first write on, as DynamoDB Streams enabled at creation.
         aws.table.changes();
         // Write units by step of a job's life, for the report.
@@ -123,11 +148,13 @@ impl World {
             scheduler: Arc::new(scheduler),
             table: aws.table,
             queues: aws.queues,
+            blobs,
             config: aws.config,
             ports,
             log: Arc::default(),
             witness: Arc::default(),
             job_types,
+            worker_settings: worker_settings(breaks),
         }
     }
 
@@ -142,7 +169,7 @@ impl World {
             ports.store = JobStore::over(table, self.config.retention);
         }
         let ports = ports.with_ids(ids.clone());
-        (Worker::from_ports(&ports, registry(), WorkerSettings::default()), ids)
+        (Worker::from_ports(&ports, registry(), self.worker_settings.clone()), ids)
     }
 
     /// A scheduler in a fresh environment: it has seen no tick before.
@@ -160,6 +187,15 @@ impl World {
 
     pub fn log(&self) -> MutexGuard<'_, Log> {
         self.log.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The defaults, or a 3-second lease ([`crate::Breaks::chatty_leases`]).
+fn worker_settings(breaks: crate::Breaks) -> WorkerSettings {
+    let defaults = WorkerSettings::default();
+    match breaks.chatty_leases {
+        true => WorkerSettings { lease: std::time::Duration::from_secs(3), ..defaults },
+        false => defaults,
     }
 }
 

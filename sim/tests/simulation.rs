@@ -190,3 +190,54 @@ fn two_crashes_do_not_send_a_job_to_the_dead_letter_queue() {
     let failures: String = reports.iter().map(RunReport::failures).collect();
     assert!(failures.is_empty(), "{failures}");
 }
+
+/// The invariants a report broke, by name.
+fn broken_names(report: &RunReport) -> std::collections::BTreeSet<&'static str> {
+    report.violations.iter().map(|v| v.invariant).collect()
+}
+
+/// Code that never files a job under a `by-due` watch leaves scheduled and retrying jobs with no
+/// way forward: `way_forward` says so at the end of the turbulent phase.
+#[test]
+fn jobs_never_watched_have_no_way_forward() {
+    let report = broken(1, Breaks { unwatched: true, ..Breaks::default() });
+    assert!(broken_names(&report).contains("way_forward"), "{}", report.failures());
+}
+
+/// Queues that dead-letter a message on its second receive turn throttles (a delivery that could
+/// not claim its job comes back) into failed jobs and dead letters: `outcomes` and `letters` say
+/// so, as no crash and no handler is to blame.
+#[test]
+fn dead_lettering_on_the_second_receive_breaks_outcomes_and_letters() {
+    let report = broken(2, Breaks { one_receive: true, ..Breaks::default() });
+    let names = broken_names(&report);
+    assert!(names.contains("outcomes") && names.contains("letters"), "{}", report.failures());
+}
+
+/// Records deleted a minute after their jobs end (the table's TTL, late as DynamoDB's is):
+/// `accepted_kept` misses jobs the API accepted.
+#[test]
+fn a_retention_of_a_minute_breaks_accepted_kept() {
+    let report = broken(3, Breaks { minute_retention: true, ..Breaks::default() });
+    assert!(broken_names(&report).contains("accepted_kept"), "{}", report.failures());
+}
+
+/// Runs that renew their lease every second write several times their budget per job; with no
+/// fault, no operator and no restart, `budget` is the invariant that breaks.
+#[test]
+fn leases_renewed_every_second_break_the_write_budget() {
+    let options = |breaks| Options {
+        jobs: 200,
+        hours: 2,
+        faults: None,
+        operator_every: None,
+        restart_every: None,
+        breaks,
+        ..Options::default()
+    };
+    let report = run(5, &options(Breaks { chatty_leases: true, ..Breaks::default() }));
+    assert_eq!(broken_names(&report), ["budget"].into(), "{}", report.failures());
+
+    let healthy = run(5, &options(Breaks::default()));
+    assert!(healthy.violations.is_empty(), "{}", healthy.failures());
+}

@@ -24,6 +24,17 @@ impl MemoryQueues {
         Ok(())
     }
 
+    /// SetQueueAttributes(RedrivePolicy) with a new maxReceiveCount (the queue must have a
+    /// redrive policy).
+    pub fn set_max_receive_count(&self, url: &str, max_receive_count: u32) -> Result<(), QueueError> {
+        const OPERATION: &str = "SetQueueAttributes";
+        let mut state = self.begin(OPERATION)?;
+        if let Some(redrive) = state.queue(OPERATION, url)?.settings.redrive.as_mut() {
+            redrive.max_receive_count = max_receive_count;
+        }
+        Ok(())
+    }
+
     /// The next receive on `url` that has room also hands out a second copy of a message in
     /// flight (with a receipt of its own, counted as a receive), as SQS's at-least-once delivery
     /// sometimes does. Not counted as a request.

@@ -1,8 +1,10 @@
 //! HTTP to the jobq API: bearer token, or SigV4 for an IAM-protected API Gateway.
 
-use std::time::SystemTime;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
-use aws_credential_types::provider::ProvideCredentials;
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use reqwest::Method;
 use serde_json::Value;
 
@@ -27,10 +29,23 @@ pub struct Client {
     sigv4: Option<Signer>,
 }
 
+/// Signs with the credentials of the default provider chain, resolved again when they near
+/// their expiry: SSO, STS and `credential_process` credentials last an hour or less, and a
+/// `watch` or the dashboard proxy can outlive them.
 #[derive(Debug, Clone)]
 struct Signer {
-    credentials: aws_credential_types::Credentials,
+    provider: SharedCredentialsProvider,
+    cached: Arc<tokio::sync::Mutex<Option<Credentials>>>,
     region: String,
+}
+
+/// Credentials are resolved again this long before they expire (the SDK's own cache does the
+/// same), so a request is never signed with credentials that expire on its way.
+const REFRESH_BEFORE: Duration = Duration::from_secs(10);
+
+/// Whether `credentials` may still sign a request at `now`.
+fn fresh(credentials: &Credentials, now: SystemTime) -> bool {
+    credentials.expiry().is_none_or(|expiry| expiry > now + REFRESH_BEFORE)
 }
 
 impl Client {
@@ -40,13 +55,14 @@ impl Client {
             let provider = config
                 .credentials_provider()
                 .ok_or_else(|| CliError::Signing("no AWS credentials found for --sigv4".into()))?;
-            let credentials =
-                provider.provide_credentials().await.map_err(|e| CliError::Signing(e.to_string()))?;
             let region = config
                 .region()
                 .map(|r| r.to_string())
                 .ok_or_else(|| CliError::Signing("no AWS region set".into()))?;
-            Some(Signer { credentials, region })
+            let signer = Signer { provider, cached: Arc::default(), region };
+            // Resolved once now, so missing credentials are said before any request.
+            signer.credentials().await?;
+            Some(signer)
         } else {
             None
         };
@@ -91,7 +107,8 @@ impl Client {
             request = request.bearer_auth(token);
         }
         if let Some(signer) = &self.sigv4 {
-            for (name, value) in signer.headers(method.as_str(), &url, &body)? {
+            let credentials = signer.credentials().await?;
+            for (name, value) in signer.headers(credentials, method.as_str(), &url, &body)? {
                 request = request.header(name, value);
             }
         }
@@ -128,10 +145,28 @@ impl Client {
 }
 
 impl Signer {
-    fn headers(&self, method: &str, url: &str, body: &[u8]) -> Result<Vec<(String, String)>, CliError> {
+    /// The cached credentials, or fresh ones from the provider chain when they near expiry.
+    async fn credentials(&self) -> Result<Credentials, CliError> {
+        let mut cached = self.cached.lock().await;
+        if let Some(credentials) = cached.as_ref().filter(|c| fresh(c, SystemTime::now())) {
+            return Ok(credentials.clone());
+        }
+        let credentials =
+            self.provider.provide_credentials().await.map_err(|e| CliError::Signing(e.to_string()))?;
+        *cached = Some(credentials.clone());
+        Ok(credentials)
+    }
+
+    fn headers(
+        &self,
+        credentials: Credentials,
+        method: &str,
+        url: &str,
+        body: &[u8],
+    ) -> Result<Vec<(String, String)>, CliError> {
         use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
         use aws_sigv4::sign::v4;
-        let identity = self.credentials.clone().into();
+        let identity = credentials.into();
         let params = v4::SigningParams::builder()
             .identity(&identity)
             .region(&self.region)
@@ -148,5 +183,22 @@ impl Signer {
         let (instructions, _) =
             sign(signable, &params).map_err(|e| CliError::Signing(e.to_string()))?.into_parts();
         Ok(instructions.headers().map(|(n, v)| (n.to_owned(), v.to_owned())).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_resolved_again_shortly_before_they_expire() {
+        let now = SystemTime::now();
+        let expiring = |seconds| {
+            Credentials::new("AKID", "secret", None, Some(now + Duration::from_secs(seconds)), "test")
+        };
+        assert!(fresh(&Credentials::new("AKID", "secret", None, None, "test"), now), "long-term keys");
+        assert!(fresh(&expiring(3600), now));
+        assert!(!fresh(&expiring(5), now), "within the last 10 s: resolved again");
+        assert!(!fresh(&expiring(0), now));
     }
 }

@@ -340,14 +340,12 @@ fn priority_value(p: &str) -> Value {
     p.parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::from(p))
 }
 
+/// A query value or path segment, percent-encoded: everything but RFC 3986's unreserved
+/// characters.
 fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
+    const RESERVED: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+    percent_encoding::utf8_percent_encode(value, RESERVED).to_string()
 }
 
 async fn set_paused(client: &Client, path: &str, scope: &str, json: bool) -> Result<u8, CliError> {
@@ -461,11 +459,40 @@ async fn watch_batch(client: &Client, batch: &str, json: bool) -> Result<u8, Cli
                     "batch {batch}: {}",
                     counts.iter().map(|(s, n)| format!("{n} {s}")).collect::<Vec<_>>().join(", ")
                 );
+                print_batch_reasons(client, batch, &counts).await?;
             }
             return Ok(batch_exit_code(&counts));
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// Jobs of a batch listed per status, at most, when a script is told why they did not complete.
+const REASONS_SHOWN: usize = 20;
+
+/// The batch's jobs that failed, ended partial or were cancelled, each with its reason (the
+/// first [`REASONS_SHOWN`] of each status, then how many more).
+async fn print_batch_reasons(
+    client: &Client,
+    batch: &str,
+    counts: &serde_json::Map<String, Value>,
+) -> Result<(), CliError> {
+    for status in ["failed", "partial", "cancelled"] {
+        let count = counts.get(status).and_then(Value::as_u64).unwrap_or(0);
+        if count == 0 {
+            continue;
+        }
+        let path = format!("/jobs?batch_id={}&status={status}&limit={REASONS_SHOWN}", encode(batch));
+        let page = client.get(&path).await?;
+        let jobs = page["jobs"].as_array().cloned().unwrap_or_default();
+        for job in &jobs {
+            println!("{}", outcome_line(job));
+        }
+        if count > jobs.len() as u64 {
+            println!("... and {} more {status}", count - jobs.len() as u64);
+        }
+    }
+    Ok(())
 }
 
 /// Pure: the exit code for a batch's counts by status; a status with no jobs does not count.
@@ -624,6 +651,7 @@ mod tests {
         assert_eq!(priority_value("7"), json!(7));
         assert_eq!(priority_value("high"), json!("high"));
         assert_eq!(encode("type:a b/c"), "type%3Aa%20b%2Fc");
+        assert_eq!(encode("é-x_y.z~"), "%C3%A9-x_y.z~", "UTF-8 bytes; unreserved characters kept");
     }
 
     #[test]

@@ -367,3 +367,98 @@ fn jobq_sigv4_in_the_environment_signs() {
         assert!(stderr(&unsigned).starts_with("error: cannot reach"), "{}", stderr(&unsigned));
     }
 }
+
+/// Partial and batch outcomes through the binary, from a script: a job an executor reports
+/// `partial` makes `watch` exit 4 and say why (a failed job beside it: 1); `watch --batch`
+/// names each failed job of the batch with its reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partial_jobs_and_batches_say_why_with_their_exit_codes() {
+    let host = LocalHost::start(&unique_prefix()).await;
+    let delayed = json(&jobq(&host, &["enqueue", "noop", "--delay", "600", "--json"]));
+    let id = delayed["id"].as_str().expect("id").to_owned();
+    let http = reqwest::Client::new();
+    for report in [
+        serde_json::json!({"status": "processing"}),
+        serde_json::json!({"status": "partial", "error": "2 of 3 pages"}),
+    ] {
+        let answer = http.patch(format!("{}/jobs/{id}", host.url)).json(&report).send().await.expect("PATCH");
+        assert!(answer.status().is_success(), "{report}: {}", answer.status());
+    }
+    let out = jobq(&host, &["watch", &id]);
+    assert_eq!(out.status.code(), Some(4), "partial: {}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains(&format!("{id} partial: 2 of 3 pages")), "{}", stdout(&out));
+    let boom = r#"{"message": "boom", "retryable": false}"#;
+    let failed = json(&jobq(&host, &["enqueue", "fail", "--payload", boom, "--wait", "--json"]));
+    let failed_id = failed["id"].as_str().expect("id").to_owned();
+    let out = jobq(&host, &["watch", &id, &failed_id]);
+    assert_eq!(out.status.code(), Some(1), "failed beats partial: {}", stdout(&out));
+
+    let jobs = serde_json::json!({"jobs": [
+        {"type": "fail", "payload": {"message": "page 7 unreadable", "retryable": false}},
+        {"type": "echo", "payload": {"n": 1}},
+        {"type": "noop"},
+    ]});
+    let (status, created) =
+        jobq_integration_tests::post_json(&format!("{}/jobs/batch", host.url), jobs).await;
+    assert!((200..300).contains(&status), "{status}: {created}");
+    let batch = created["batch_id"].as_str().expect("batch_id").to_owned();
+    let out = jobq(&host, &["watch", "--batch", &batch]);
+    assert_eq!(out.status.code(), Some(1), "{}{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains(&format!("batch {batch}: ")), "{text}");
+    assert!(text.contains(" failed: page 7 unreadable"), "the failed job and why: {text}");
+}
+
+/// The JSON a script reads: the field names of a job record, a page, the stats and a batch
+/// summary are part of the command's interface, pinned here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_field_names_are_stable() {
+    let host = LocalHost::start(&unique_prefix()).await;
+    let job = json(&jobq(&host, &["enqueue", "echo", "--payload", r#"{"n": 1}"#, "--wait", "--json"]));
+    let keys = |v: &Value| -> Vec<String> {
+        let mut keys: Vec<String> = v.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+        keys.sort();
+        keys
+    };
+    let has = |v: &Value, names: &[&str]| {
+        let present = keys(v);
+        let missing: Vec<&&str> = names.iter().filter(|n| !present.iter().any(|p| p == *n)).collect();
+        assert!(missing.is_empty(), "missing {missing:?} in {present:?}");
+    };
+    has(
+        &job,
+        &[
+            "id",
+            "type",
+            "payload",
+            "priority",
+            "tier",
+            "status",
+            "attempts",
+            "max_attempts",
+            "progress",
+            "current_step",
+            "message",
+            "result",
+            "error",
+            "batch_id",
+            "timeout_seconds",
+            "created_at",
+            "run_at",
+            "started_at",
+            "completed_at",
+            "duration_ms",
+            "wait_ms",
+        ],
+    );
+    has(&json(&jobq(&host, &["list", "--json", "--limit", "1"])), &["jobs", "next_cursor"]);
+    has(&json(&jobq(&host, &["stats", "--json"])), &["counts"]);
+    let (_, created) = jobq_integration_tests::post_json(
+        &format!("{}/jobs/batch", host.url),
+        serde_json::json!({"jobs": [{"type": "noop"}]}),
+    )
+    .await;
+    let batch = created["batch_id"].as_str().expect("batch_id").to_owned();
+    let summary = json(&jobq(&host, &["watch", "--batch", &batch, "--json"]));
+    has(&summary, &["batch_id", "counts", "progress", "done"]);
+}

@@ -21,8 +21,10 @@ pub fn init() {
     } else {
         let filter =
             EnvFilter::try_new(directives.unwrap_or_default()).unwrap_or_else(|_| EnvFilter::new("info"));
-        // Coloured only on a terminal.
-        let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let ansi = coloured(
+            std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            std::env::var_os("NO_COLOR").as_deref(),
+        );
         tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)
@@ -33,6 +35,12 @@ pub fn init() {
     };
     // A second init (tests, embedding) keeps the first subscriber.
     drop(result);
+}
+
+/// Log lines are coloured only on a terminal, and never when `NO_COLOR` is set to anything but
+/// the empty string (no-color.org).
+pub fn coloured(terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    terminal && no_color.is_none_or(std::ffi::OsStr::is_empty)
 }
 
 /// `RUST_LOG` (default `info`), always keeping the runtime's per-invocation span: a filter such as
@@ -98,6 +106,15 @@ impl<'a> MakeWriter<'a> for CapturedLines {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn colour_needs_a_terminal_and_no_no_color() {
+        use std::ffi::OsStr;
+        assert!(coloured(true, None));
+        assert!(coloured(true, Some(OsStr::new(""))), "an empty NO_COLOR does not count");
+        assert!(!coloured(true, Some(OsStr::new("1"))));
+        assert!(!coloured(false, None), "never into a pipe or a file");
+    }
 
     #[test]
     fn lambda_lines_carry_the_request_id_and_the_job_fields_at_the_top_level() {

@@ -188,7 +188,7 @@ fn a_hundred_thousand_retained_jobs() {
     assert!(many <= none + 100, "{many} queries with 100,000 retained, {none} without");
 }
 
-/// The same with a million (`make soak` runs it, in release: about a minute).
+/// The same with a million (`make soak` runs it, in release: about 3 minutes and several GB).
 #[test]
 #[ignore = "a million jobs in memory: make soak"]
 fn a_million_retained_jobs() {

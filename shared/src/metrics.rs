@@ -5,7 +5,25 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
+/// The namespace when `JOBQ_METRICS_NAMESPACE` is unset (the template sets `jobq/<stack>`).
 pub const NAMESPACE: &str = "jobq";
+
+/// The namespace metrics go to: `configured` when it is a valid CloudWatch namespace, else
+/// [`NAMESPACE`].
+pub fn namespace_from(configured: Option<&str>) -> String {
+    let valid = |n: &&str| {
+        (1..=255).contains(&n.len())
+            && !n.starts_with(':')
+            && n.chars().all(|c| c.is_ascii_alphanumeric() || ".-_/#:".contains(c))
+    };
+    configured.map(str::trim).filter(valid).unwrap_or(NAMESPACE).to_owned()
+}
+
+/// This process's namespace, read once from `JOBQ_METRICS_NAMESPACE`.
+fn namespace() -> &'static str {
+    static NAMESPACE_IN_USE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAMESPACE_IN_USE.get_or_init(|| namespace_from(std::env::var("JOBQ_METRICS_NAMESPACE").ok().as_deref()))
+}
 
 /// The EMF units jobq uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,8 +67,14 @@ impl MetricSet {
         self.metrics.is_empty()
     }
 
-    /// The EMF document, timestamped `timestamp_ms`.
+    /// The EMF document, timestamped `timestamp_ms`, in this process's namespace.
     pub fn to_emf(&self, timestamp_ms: i64) -> Value {
+        self.to_emf_in(namespace(), timestamp_ms)
+    }
+
+    /// The EMF document in `namespace`. Each metric is published by its dimensions and also
+    /// with none, the total an alarm watches (alarms need exact dimensions).
+    pub fn to_emf_in(&self, namespace: &str, timestamp_ms: i64) -> Value {
         let definitions: Vec<Value> = self
             .metrics
             .iter()
@@ -62,8 +86,8 @@ impl MetricSet {
             json!({
                 "Timestamp": timestamp_ms,
                 "CloudWatchMetrics": [{
-                    "Namespace": NAMESPACE,
-                    "Dimensions": [self.dimensions.keys().collect::<Vec<_>>()],
+                    "Namespace": namespace,
+                    "Dimensions": [self.dimensions.keys().collect::<Vec<_>>(), Vec::<&String>::new()],
                     "Metrics": definitions,
                 }],
             }),
@@ -136,8 +160,21 @@ mod tests {
         assert_eq!(doc["JobType"], "noop");
         assert_eq!(doc["JobsCompleted"], json!([1.0, 1.0]));
         assert_eq!(doc["ProcessingTime"], json!(12.0));
-        assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["JobType", "Tier"]]));
-        assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Namespace"], "jobq");
+        let directive = &doc["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Dimensions"], json!([["JobType", "Tier"], []]), "by type and tier, and in total");
+        assert_eq!(directive["Namespace"], "jobq");
+        let staged = set.to_emf_in("jobq/jobq-prod", 1);
+        assert_valid_emf(&staged);
+        assert_eq!(staged["_aws"]["CloudWatchMetrics"][0]["Namespace"], "jobq/jobq-prod");
+    }
+
+    #[test]
+    fn the_namespace_is_the_configured_one_when_valid() {
+        assert_eq!(namespace_from(Some("jobq/jobq-prod")), "jobq/jobq-prod");
+        assert_eq!(namespace_from(None), "jobq");
+        for invalid in ["", "  ", ":jobq", "jobq prod", "jobq/\u{e9}", "n".repeat(256).as_str()] {
+            assert_eq!(namespace_from(Some(invalid)), "jobq", "{invalid:?}");
+        }
     }
 
     #[test]

@@ -16,7 +16,8 @@ pub fn init() {
     let in_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
     // Logs go to stderr (stdout is for what a command prints, and for EMF metric lines).
     let result = if in_lambda {
-        let filter = lambda_filter(directives.as_deref());
+        let level = std::env::var("AWS_LAMBDA_LOG_LEVEL").ok();
+        let filter = lambda_filter(lambda_directives(directives.as_deref(), level.as_deref()).as_deref());
         tracing_subscriber::registry().with(filter).with(lambda_json(std::io::stderr)).try_init()
     } else {
         let filter =
@@ -41,6 +42,23 @@ pub fn init() {
 /// the empty string (no-color.org).
 pub fn coloured(terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
     terminal && no_color.is_none_or(std::ffi::OsStr::is_empty)
+}
+
+/// The log directives in Lambda: `RUST_LOG` when set, else the function's log level as Lambda
+/// passes it (`AWS_LAMBDA_LOG_LEVEL`, from the template's `LogLevel`; FATAL is `error`).
+pub fn lambda_directives(rust_log: Option<&str>, lambda_level: Option<&str>) -> Option<String> {
+    if let Some(directives) = rust_log.map(str::trim).filter(|d| !d.is_empty()) {
+        return Some(directives.to_owned());
+    }
+    let level = match lambda_level?.trim().to_ascii_uppercase().as_str() {
+        "TRACE" => "trace",
+        "DEBUG" => "debug",
+        "INFO" => "info",
+        "WARN" => "warn",
+        "ERROR" | "FATAL" => "error",
+        _ => return None,
+    };
+    Some(level.to_owned())
 }
 
 /// `RUST_LOG` (default `info`), always keeping the runtime's per-invocation span: a filter such as
@@ -106,6 +124,16 @@ impl<'a> MakeWriter<'a> for CapturedLines {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lambda_honours_its_log_level_unless_rust_log_says_otherwise() {
+        assert_eq!(lambda_directives(None, Some("DEBUG")).as_deref(), Some("debug"));
+        assert_eq!(lambda_directives(None, Some("FATAL")).as_deref(), Some("error"));
+        assert_eq!(lambda_directives(Some("jobq=trace"), Some("WARN")).as_deref(), Some("jobq=trace"));
+        assert_eq!(lambda_directives(Some(" "), Some("WARN")).as_deref(), Some("warn"));
+        assert_eq!(lambda_directives(None, Some("loud")), None, "unknown: the default (info)");
+        assert_eq!(lambda_directives(None, None), None);
+    }
 
     #[test]
     fn colour_needs_a_terminal_and_no_no_color() {

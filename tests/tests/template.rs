@@ -343,3 +343,71 @@ fn the_deploy_role_trusts_one_repository_and_nothing_wider() {
         assert!(!pattern.contains("\\*"), "{parameter}");
     }
 }
+
+/// `!Ref X` as `X`.
+fn reference(v: &Value) -> Option<String> {
+    match v {
+        Value::Tagged(t) if t.tag.to_string().trim_start_matches('!') == "Ref" => t.value.as_str().map(str::to_owned),
+        _ => None,
+    }
+}
+
+/// Every metric an alarm watches, as `namespace/metric`, with the resources its dimensions name.
+fn watched(alarm: &Value) -> Vec<(String, Vec<String>)> {
+    let mut stats: Vec<&Value> = vec![alarm];
+    for query in alarm["Metrics"].as_sequence().into_iter().flatten() {
+        stats.push(&query["MetricStat"]["Metric"]);
+    }
+    stats
+        .into_iter()
+        .filter(|m| !m["MetricName"].is_null())
+        .map(|m| {
+            let namespace = text(&m["Namespace"]).unwrap_or_default();
+            let dimensions = m["Dimensions"].as_sequence().into_iter().flatten();
+            // `!Ref X`, `!GetAtt X.Attribute` or a plain value: X, or the value.
+            let named = dimensions
+                .filter_map(|d| match &d["Value"] {
+                    Value::Tagged(t) => t.value.as_str().and_then(|s| s.split('.').next()).map(str::to_owned),
+                    other => other.as_str().map(str::to_owned),
+                })
+                .collect();
+            (format!("{namespace}/{}", text(&m["MetricName"]).unwrap_or_default()), named)
+        })
+        .collect()
+}
+
+/// Alarms that can fire: job failures from this stack's EMF namespace (which every function
+/// writes to, one per stack), dead letters by the DLQs' receives (the dead-letter function
+/// empties them within seconds, so their depth would hardly ever show one), throttling of the
+/// table and of every function, and the API's 5xx. Every function logs at the stack's level.
+#[test]
+fn alarms_watch_what_fails_and_each_stack_has_its_own_metrics() {
+    let template = load("template.yaml");
+    let vars = &template["Globals"]["Function"]["Environment"]["Variables"];
+    let namespace = text(&vars["JOBQ_METRICS_NAMESPACE"]).expect("JOBQ_METRICS_NAMESPACE");
+    assert!(namespace.contains("${AWS::StackName}"), "one namespace per stack: {namespace}");
+    assert_eq!(jobq::metrics::namespace_from(Some("jobq/jobq-prod")), "jobq/jobq-prod", "a valid namespace");
+
+    let alarms: Vec<(String, Vec<String>)> =
+        resources_of(&template, "AWS::CloudWatch::Alarm").into_iter().flat_map(|(_, a)| watched(a)).collect();
+    let watches = |metric: &str, resource: &str| {
+        alarms.iter().any(|(m, named)| m == metric && (resource.is_empty() || named.iter().any(|n| n == resource)))
+    };
+    assert!(watches(&format!("{namespace}/JobsFailed"), ""), "job failures: {alarms:?}");
+    for dlq in ["HighDeadLetterQueue", "NormalDeadLetterQueue", "LowDeadLetterQueue"] {
+        assert!(watches("AWS/SQS/NumberOfMessagesReceived", dlq), "{dlq} letters: {alarms:?}");
+        assert!(!watches("AWS/SQS/ApproximateNumberOfMessagesVisible", dlq), "{dlq}: depth hardly fires");
+    }
+    assert!(watches("AWS/DynamoDB/ReadThrottleEvents", "JobsTable"));
+    assert!(watches("AWS/DynamoDB/WriteThrottleEvents", "JobsTable"));
+    assert!(watches("AWS/ApiGateway/5xx", "HttpApi"));
+    for (function, properties) in resources_of(&template, "AWS::Serverless::Function") {
+        assert!(watches("AWS/Lambda/Throttles", &function), "{function} throttles");
+        assert!(watches("AWS/Lambda/Errors", &function), "{function} errors");
+        let logging = &properties["LoggingConfig"];
+        assert_eq!(reference(&logging["ApplicationLogLevel"]).as_deref(), Some("LogLevel"), "{function}");
+        assert_eq!(logging["LogFormat"].as_str(), Some("JSON"), "{function}: levels need JSON logs");
+        assert!(reference(&logging["LogGroup"]).is_some(), "{function}: its log group, with a retention");
+    }
+    assert_eq!(jobq::telemetry::lambda_directives(None, Some("DEBUG")).as_deref(), Some("debug"));
+}

@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 CARGO ?= cargo
 
-.PHONY: browser-test browser-deps run test check fmt lint unit integration bench package deploy venv extra emulator clean
+.PHONY: browser-test browser-deps run test check fmt lint unit integration bench package deploy venv extra sam-venv emulator clean
 
 ## run: the local stack: emulator (unless AWS_ENDPOINT_URL is set), API on http://127.0.0.1:$${JOBQ_PORT:-8080}, workers
 run: venv
@@ -28,9 +28,21 @@ check: venv
 	$(VENV)/bin/cfn-lint infra/template.yaml infra/github-oidc.yaml
 	$(VENV)/bin/actionlint
 
-## lint: check, plus checkov on the templates (suppressions live in the templates, with reasons)
-lint: check extra
+## lint: check, plus checkov, sam validate --lint, cfn-lint's serverless rules and the deploy role's permissions against the resource schemas (suppressions live in the templates and the script, with reasons)
+lint: check extra sam-venv
 	$(VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f infra/template.yaml -f infra/github-oidc.yaml
+	AWS_REGION=us-east-1 SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --template infra/template.yaml
+	$(SAM_VENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- infra/template.yaml
+	$(SAM_VENV)/bin/python scripts/check-deploy-permissions.py
+
+## sam-venv: the SAM CLI (its translator and cfn-lint) and cfn-lint's serverless rules, pinned, in a venv of their own: the SAM CLI pins a boto3 that checkov cannot share
+SAM_VENV := .venv-sam
+sam-venv: $(SAM_VENV)/.installed
+
+$(SAM_VENV)/.installed: scripts/requirements-sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-sam.txt
+	touch $@
 
 ## package: every function's bootstrap zip with cargo-lambda (JOBQ_ARCH=arm64 for Graviton), and their sizes
 JOBQ_ARCH ?= x86_64
@@ -133,4 +145,4 @@ emulator: venv
 
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV) .emulator .tools tests/browser/node_modules tests/browser/output
+	rm -rf $(VENV) $(SAM_VENV) .emulator .tools tests/browser/node_modules tests/browser/output

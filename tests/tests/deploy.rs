@@ -575,3 +575,144 @@ fn every_function_logs_to_a_group_with_a_retention() {
         assert!(writable, "the boundary keeps {name} from {arn}");
     }
 }
+
+/// The deploy section of the README, where a first deploy's steps are.
+fn readme_deploy_section() -> String {
+    let readme = std::fs::read_to_string(format!("{}/../README.md", env!("CARGO_MANIFEST_DIR"))).expect("README");
+    let start = readme.find("## Deploying to AWS").expect("a deploy section");
+    readme[start..].to_owned()
+}
+
+/// The names a workflow reads as `vars.X` and `secrets.X` (GitHub's own token aside).
+fn settings_read(text: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for prefix in ["vars.", "secrets."] {
+        for (at, _) in text.match_indices(prefix) {
+            let name: String = text[at + prefix.len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() && name != "GITHUB_TOKEN" {
+                names.push(name);
+            }
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
+fn file_name(path: &str) -> String {
+    path.rsplit('/').next().unwrap_or(path).to_owned()
+}
+
+#[test]
+fn every_variable_and_secret_the_workflows_read_is_named_in_the_readme() {
+    assert_eq!(settings_read("a ${{ vars.AWS_REGION }} b ${{ secrets.X_1 }} ${{ secrets.GITHUB_TOKEN }}"), [
+        "AWS_REGION",
+        "X_1"
+    ]);
+    let deploy = readme_deploy_section();
+    let mut read = 0;
+    for (path, text) in workflow_files() {
+        for name in settings_read(&text) {
+            read += 1;
+            let named = deploy.contains(&format!("`{name}`"));
+            assert!(named, "{} reads {name}; the README's deploy steps never name it", file_name(&path));
+        }
+    }
+    assert!(read >= 6, "the deploy reads its role, region, bucket and more: {read}");
+}
+
+/// The API is called with the deploy role by exactly the callers the README names (the
+/// deploy's smoke test, `jobq-example.yml` and `jobq-executor.yml`: the workflows that sign for
+/// `execute-api` or read the API's URL), and only the role GitHub assumes may call it.
+#[test]
+fn execute_api_is_granted_to_exactly_the_callers_the_readme_names() {
+    let deploy = readme_deploy_section();
+    let mut callers: Vec<String> = workflow_files()
+        .into_iter()
+        .filter(|(path, _)| path.contains("/workflows/"))
+        .filter(|(_, text)| text.contains("execute-api") || text.contains("vars.JOBQ_API_URL"))
+        .map(|(path, _)| file_name(&path))
+        .collect();
+    callers.sort();
+    assert_eq!(callers, ["deploy.yml", "jobq-example.yml", "jobq-executor.yml"]);
+    for example in ["jobq-example.yml", "jobq-executor.yml"] {
+        assert!(deploy.contains(&format!("`{example}`")), "the README names {example} as a caller");
+    }
+    assert!(deploy.contains("smoke-test") || deploy.contains("smoke test"), "the deploy's smoke test");
+    assert!(deploy.contains("execute-api:Invoke"), "the README says the deploy role may call the API");
+
+    let oidc = load("infra/github-oidc.yaml");
+    let invokers: Vec<String> = resources_of(&oidc, "AWS::IAM::Role")
+        .into_iter()
+        .filter(|(_, role)| {
+            role_statements_of(role).iter().any(|s| strings(&s["Action"]).iter().any(|a| a == "execute-api:Invoke"))
+        })
+        .map(|(name, role)| {
+            let trust = format!("{:?}", role["Properties"]["AssumeRolePolicyDocument"]);
+            assert!(trust.contains("AssumeRoleWithWebIdentity"), "{name} calls the API but GitHub does not assume it");
+            name
+        })
+        .collect();
+    assert_eq!(invokers, ["DeployRole"], "only the role GitHub assumes calls the API");
+}
+
+/// Every `run:` script anywhere in a YAML document.
+fn scripts_of(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Mapping(map) => {
+            for (key, value) in map {
+                match (key.as_str(), value.as_str()) {
+                    (Some("run"), Some(script)) => out.push(script.to_owned()),
+                    _ => scripts_of(value, out),
+                }
+            }
+        }
+        Value::Sequence(items) => items.iter().for_each(|item| scripts_of(item, out)),
+        _ => {}
+    }
+}
+
+/// No script splices a value a user or the API controls (inputs, step outputs, event fields)
+/// into its text, where a crafted value becomes a command: such values reach scripts through
+/// `env:` only.
+#[test]
+fn no_script_splices_inputs_outputs_or_event_fields() {
+    let mut checked = 0;
+    for (path, text) in workflow_files() {
+        let document: Value = serde_norway::from_str(&text).expect("YAML");
+        let mut scripts = Vec::new();
+        scripts_of(&document, &mut scripts);
+        for script in scripts {
+            checked += 1;
+            let compact: String = script.chars().filter(|c| !c.is_whitespace()).collect();
+            for untrusted in ["${{inputs.", "${{steps.", "${{github.event", "${{github.head_ref"] {
+                assert!(!compact.contains(untrusted), "{}: a script splices {untrusted}: {script}", file_name(&path));
+            }
+        }
+    }
+    assert!(checked >= 10, "{checked} scripts");
+}
+
+/// CI runs `make test` as on a developer's machine (its own moto: no endpoint, no service), and
+/// the emulator tests on LocalStack in a job of their own, with the token secret when present.
+#[test]
+fn ci_tests_with_the_same_emulator_as_make_test_and_again_on_localstack() {
+    let ci = load(".github/workflows/ci.yml");
+    let test = &ci["jobs"]["test"];
+    assert!(test["services"].is_null(), "no emulator service: make test starts moto");
+    assert!(test["env"]["AWS_ENDPOINT_URL"].is_null(), "no endpoint: make test starts moto");
+    let runs = |job: &Value| {
+        let mut scripts = Vec::new();
+        scripts_of(job, &mut scripts);
+        scripts.join("\n")
+    };
+    assert!(runs(test).contains("make test"));
+    let localstack = &ci["jobs"]["localstack"];
+    assert!(text(&localstack["env"]["AWS_ENDPOINT_URL"]).is_some_and(|u| u.contains(":4566")));
+    let steps = format!("{:?}", localstack["steps"]);
+    assert!(steps.contains("secrets.LOCALSTACK_AUTH_TOKEN"), "the token, when the repository has one");
+    assert!(runs(localstack).contains("jobq-integration-tests"), "{}", runs(localstack));
+}

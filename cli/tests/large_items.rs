@@ -30,7 +30,13 @@ async fn a_200_kib_echo_completes_with_its_result() {
     assert_eq!(job["status"], "completed", "{}", job["error"]);
     assert!(job["result"] == payload, "the result is the payload, whole");
     assert!(job["payload"] == payload, "the payload reads back whole");
-    assert!(job["completed_at"].is_string());
+    // Within 10 s of its creation, by the job's own times (the test's polling aside).
+    let at = |field: &str| {
+        let text = job[field].as_str().unwrap_or_else(|| panic!("{field}: {job}"));
+        chrono::DateTime::parse_from_rfc3339(text).expect("RFC 3339")
+    };
+    let took = at("completed_at") - at("created_at");
+    assert!(took <= chrono::Duration::seconds(10), "completed {took} after its creation");
     // Its objects became no jobs (the local host turns every other upload into an echo job):
     // give the ingest poller time to have seen their notifications.
     tokio::time::sleep(Duration::from_secs(3)).await;

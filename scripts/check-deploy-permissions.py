@@ -67,6 +67,9 @@ EXCLUDED = {
     "lambda:PutFunctionRecursionConfig": "recursion detection stays at its default",
     # Roles: the boundary is never taken off (that is the escalation the boundary prevents).
     "iam:DeleteRolePermissionsBoundary": "the boundary is never removed",
+    "iam:UpdateRole": "forbidden (tests/tests/deploy.rs): SAM sets each role's settings when it creates it",
+    "iam:UpdateAssumeRolePolicy": "forbidden (tests/tests/deploy.rs): a new trust policy could hand a "
+    "stack role to another principal; SAM sets each function role's trust when it creates it",
     # Log groups: default encryption, no data protection, index or deletion-protection policy,
     # no bearer tokens, no resource policy of their own, no delivery to Firehose or S3.
     "logs:AssociateKmsKey": "default log encryption",

@@ -161,7 +161,11 @@ mod tests {
         assert_eq!(doc["JobsCompleted"], json!([1.0, 1.0]));
         assert_eq!(doc["ProcessingTime"], json!(12.0));
         let directive = &doc["_aws"]["CloudWatchMetrics"][0];
-        assert_eq!(directive["Dimensions"], json!([["JobType", "Tier"], []]), "by type and tier, and in total");
+        assert_eq!(
+            directive["Dimensions"],
+            json!([["JobType", "Tier"], []]),
+            "by type and tier, and in total"
+        );
         assert_eq!(directive["Namespace"], "jobq");
         let staged = set.to_emf_in("jobq/jobq-prod", 1);
         assert_valid_emf(&staged);

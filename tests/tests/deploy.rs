@@ -578,7 +578,8 @@ fn every_function_logs_to_a_group_with_a_retention() {
 
 /// The deploy section of the README, where a first deploy's steps are.
 fn readme_deploy_section() -> String {
-    let readme = std::fs::read_to_string(format!("{}/../README.md", env!("CARGO_MANIFEST_DIR"))).expect("README");
+    let readme =
+        std::fs::read_to_string(format!("{}/../README.md", env!("CARGO_MANIFEST_DIR"))).expect("README");
     let start = readme.find("## Deploying to AWS").expect("a deploy section");
     readme[start..].to_owned()
 }
@@ -608,10 +609,10 @@ fn file_name(path: &str) -> String {
 
 #[test]
 fn every_variable_and_secret_the_workflows_read_is_named_in_the_readme() {
-    assert_eq!(settings_read("a ${{ vars.AWS_REGION }} b ${{ secrets.X_1 }} ${{ secrets.GITHUB_TOKEN }}"), [
-        "AWS_REGION",
-        "X_1"
-    ]);
+    assert_eq!(
+        settings_read("a ${{ vars.AWS_REGION }} b ${{ secrets.X_1 }} ${{ secrets.GITHUB_TOKEN }}"),
+        ["AWS_REGION", "X_1"]
+    );
     let deploy = readme_deploy_section();
     let mut read = 0;
     for (path, text) in workflow_files() {
@@ -648,11 +649,16 @@ fn execute_api_is_granted_to_exactly_the_callers_the_readme_names() {
     let invokers: Vec<String> = resources_of(&oidc, "AWS::IAM::Role")
         .into_iter()
         .filter(|(_, role)| {
-            role_statements_of(role).iter().any(|s| strings(&s["Action"]).iter().any(|a| a == "execute-api:Invoke"))
+            role_statements_of(role)
+                .iter()
+                .any(|s| strings(&s["Action"]).iter().any(|a| a == "execute-api:Invoke"))
         })
         .map(|(name, role)| {
             let trust = format!("{:?}", role["Properties"]["AssumeRolePolicyDocument"]);
-            assert!(trust.contains("AssumeRoleWithWebIdentity"), "{name} calls the API but GitHub does not assume it");
+            assert!(
+                trust.contains("AssumeRoleWithWebIdentity"),
+                "{name} calls the API but GitHub does not assume it"
+            );
             name
         })
         .collect();
@@ -689,7 +695,11 @@ fn no_script_splices_inputs_outputs_or_event_fields() {
             checked += 1;
             let compact: String = script.chars().filter(|c| !c.is_whitespace()).collect();
             for untrusted in ["${{inputs.", "${{steps.", "${{github.event", "${{github.head_ref"] {
-                assert!(!compact.contains(untrusted), "{}: a script splices {untrusted}: {script}", file_name(&path));
+                assert!(
+                    !compact.contains(untrusted),
+                    "{}: a script splices {untrusted}: {script}",
+                    file_name(&path)
+                );
             }
         }
     }

@@ -347,7 +347,9 @@ fn the_deploy_role_trusts_one_repository_and_nothing_wider() {
 /// `!Ref X` as `X`.
 fn reference(v: &Value) -> Option<String> {
     match v {
-        Value::Tagged(t) if t.tag.to_string().trim_start_matches('!') == "Ref" => t.value.as_str().map(str::to_owned),
+        Value::Tagged(t) if t.tag.to_string().trim_start_matches('!') == "Ref" => {
+            t.value.as_str().map(str::to_owned)
+        }
         _ => None,
     }
 }
@@ -391,7 +393,9 @@ fn alarms_watch_what_fails_and_each_stack_has_its_own_metrics() {
     let alarms: Vec<(String, Vec<String>)> =
         resources_of(&template, "AWS::CloudWatch::Alarm").into_iter().flat_map(|(_, a)| watched(a)).collect();
     let watches = |metric: &str, resource: &str| {
-        alarms.iter().any(|(m, named)| m == metric && (resource.is_empty() || named.iter().any(|n| n == resource)))
+        alarms
+            .iter()
+            .any(|(m, named)| m == metric && (resource.is_empty() || named.iter().any(|n| n == resource)))
     };
     assert!(watches(&format!("{namespace}/JobsFailed"), ""), "job failures: {alarms:?}");
     for dlq in ["HighDeadLetterQueue", "NormalDeadLetterQueue", "LowDeadLetterQueue"] {

@@ -180,20 +180,25 @@ fn workflow_files() -> Vec<(String, String)> {
     paths.into_iter().map(|p| (p.clone(), std::fs::read_to_string(&p).expect("readable"))).collect()
 }
 
-/// Every `uses:` value anywhere in a YAML document (steps and reusable-workflow jobs).
-fn uses_of(v: &Value, out: &mut Vec<String>) {
+/// Every string value of `key` anywhere in a YAML document (`uses`: steps and reusable-workflow
+/// jobs; `run`: scripts).
+fn values_of(v: &Value, key: &str, out: &mut Vec<String>) {
     match v {
         Value::Mapping(m) => {
             for (k, v) in m {
                 match (k.as_str(), v.as_str()) {
-                    (Some("uses"), Some(u)) => out.push(u.to_owned()),
-                    _ => uses_of(v, out),
+                    (Some(k), Some(value)) if k == key => out.push(value.to_owned()),
+                    _ => values_of(v, key, out),
                 }
             }
         }
-        Value::Sequence(items) => items.iter().for_each(|v| uses_of(v, out)),
+        Value::Sequence(items) => items.iter().for_each(|v| values_of(v, key, out)),
         _ => {}
     }
+}
+
+fn uses_of(v: &Value, out: &mut Vec<String>) {
+    values_of(v, "uses", out);
 }
 
 /// A tag can be moved to other code; a commit cannot. Each pin names its release in a comment.
@@ -667,18 +672,7 @@ fn execute_api_is_granted_to_exactly_the_callers_the_readme_names() {
 
 /// Every `run:` script anywhere in a YAML document.
 fn scripts_of(v: &Value, out: &mut Vec<String>) {
-    match v {
-        Value::Mapping(map) => {
-            for (key, value) in map {
-                match (key.as_str(), value.as_str()) {
-                    (Some("run"), Some(script)) => out.push(script.to_owned()),
-                    _ => scripts_of(value, out),
-                }
-            }
-        }
-        Value::Sequence(items) => items.iter().for_each(|item| scripts_of(item, out)),
-        _ => {}
-    }
+    values_of(v, "run", out);
 }
 
 /// No script splices a value a user or the API controls (inputs, step outputs, event fields)

@@ -6,6 +6,9 @@ and for each resource type of the result, the permissions its create, update and
 need are read from the resource schemas cfn-lint ships. Their union, less the exclusions below
 (each with its reason), must be allowed by an Allow statement of CloudFormationExecutionRole in
 infra/github-oidc.yaml. A deploy would otherwise find each missing action as one denial.
+
+The check is by action: whether each statement's resources cover the stack's own names is
+tested separately (tests/tests/deploy.rs).
 """
 
 import fnmatch

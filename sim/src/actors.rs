@@ -132,13 +132,18 @@ pub async fn restarter(world: World, mut rng: fastrand::Rng, mean_gap: Duration)
             continue;
         }
         let id = page.jobs[rng.usize(..page.jobs.len())].id.clone();
-        world.log().touched.insert(id.clone());
-        if world.service.cancel(&id).await.is_ok() {
-            // Refused under a throttle: the job stays cancelled, as the operator left it.
-            let _ = world.service.retry(&id, None).await;
-        }
-        *world.log().faults.entry("restart").or_default() += 1;
+        restart(&world, &id).await;
     }
+}
+
+/// The operator cancels a running job and retries it at once (its run goes on, unaware).
+pub async fn restart(world: &World, id: &str) {
+    world.log().touched.insert(id.to_owned());
+    if world.service.cancel(id).await.is_ok() {
+        // Refused under a throttle: the job stays cancelled, as the operator left it.
+        let _ = world.service.retry(id, None).await;
+    }
+    *world.log().faults.entry("restart").or_default() += 1;
 }
 
 /// Every scope the operator may pause.

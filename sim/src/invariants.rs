@@ -47,10 +47,15 @@ pub const SENDS_PER_JOB: f64 = 3.0;
 
 /// Every job in the table, read through the listing (as the API lists them).
 pub async fn all_jobs(world: &World) -> Result<Vec<Job>, jobq::store::StoreError> {
+    listed(world, &ListQuery::default()).await
+}
+
+/// Every job `query` lists, page by page.
+pub async fn listed(world: &World, query: &ListQuery) -> Result<Vec<Job>, jobq::store::StoreError> {
     let mut jobs = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let page = world.ports.store.list(&ListQuery::default(), 500, cursor.as_deref()).await?;
+        let page = world.ports.store.list(query, 500, cursor.as_deref()).await?;
         jobs.extend(page.jobs);
         match page.next_cursor {
             Some(next) => cursor = Some(next),

@@ -76,11 +76,7 @@ pub async fn play(world: World, steps: Vec<Step>) {
             }
             Action::RestartRunning => {
                 for id in every(&world, JobStatus::Processing).await {
-                    world.log().touched.insert(id.clone());
-                    if world.service.cancel(&id).await.is_ok() {
-                        let _ = world.service.retry(&id, None).await;
-                    }
-                    *world.log().faults.entry("restart").or_default() += 1;
+                    crate::actors::restart(&world, &id).await;
                 }
             }
             Action::Retain(n) => retain(&world, n).await,
@@ -109,19 +105,11 @@ async fn enqueue_batch(world: &World, jobs: Vec<(NewJob, Expect)>) {
     }
 }
 
-/// The ids of every job in `status` now.
+/// The ids of every job in `status` now (none when the table cannot be read).
 async fn every(world: &World, status: JobStatus) -> Vec<String> {
     let query = ListQuery { status: Some(status), ..ListQuery::default() };
-    let mut ids = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let Ok(page) = world.ports.store.list(&query, 500, cursor.as_deref()).await else { return ids };
-        ids.extend(page.jobs.into_iter().map(|j| j.id));
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => return ids,
-        }
-    }
+    let jobs = crate::invariants::listed(world, &query).await.unwrap_or_default();
+    jobs.into_iter().map(|j| j.id).collect()
 }
 
 /// `requests` less `made`, operation by operation.

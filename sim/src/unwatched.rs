@@ -12,7 +12,7 @@ use jobq::store::keys::BY_DUE;
 pub struct Unwatched(pub Arc<dyn Table>);
 
 fn is_job(key: &str) -> bool {
-    key.starts_with("job#")
+    jobq::store::keys::id_from_pk(key).is_some()
 }
 
 fn watch_key(name: &str) -> bool {

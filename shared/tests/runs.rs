@@ -362,3 +362,65 @@ async fn a_run_alive_after_its_job_was_taken_back_owns_it_again_on_the_same_atte
         .expect("finish");
     assert_eq!((done.status, done.attempts), (JobStatus::Completed, 1), "no attempt spent on the outage");
 }
+
+/// Issue 25, defect 1: a second message for a running job (here as an idempotency key POSTed
+/// again while the job waited would send it) used to come back at every lease end without
+/// being deleted, until SQS moved it to the DLQ after maxReceiveCount receives and the
+/// dead-letter function failed the healthy job. A 20-minute run is ten lease periods; the copy
+/// is received once and dropped, and the job completes on its first attempt.
+#[tokio::test(start_paused = true)]
+async fn a_second_message_for_a_long_run_never_walks_toward_the_dlq() {
+    let s = stack(Registry::default());
+    let spec = NewJob {
+        job_type: "sleep".into(),
+        payload: json!({"seconds": 1200, "steps": 20}),
+        timeout_seconds: Some(1500),
+        ..NewJob::default()
+    };
+    let job = s.service.enqueue(spec).await.expect("enqueue").0;
+    let copy = Envelope::new(&job.id, &job.job_type, job.tier, job.generation);
+    s.ports.queues.send(&copy, 0).await.expect("a second message");
+    let receives_before = s.queue_requests("ReceiveMessage");
+    let run = s.spawn_drain();
+    let letters = jobq::dlq::DeadLetterHandler::from_ports(&s.ports);
+    let dlq_arn = s.ports.dlqs.arn(job.tier).await.expect("arn");
+    let mut received = 0;
+    while !run.is_finished() {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        received += s.drain().await;
+        let dead = s.ports.dlqs.receive(job.tier, 10, 0, None).await.expect("dlq");
+        if !dead.is_empty() {
+            letters.handle(jobq::worker::sqs_event(&dead, &dlq_arn, "memory")).await;
+        }
+    }
+    run.await.expect("the run");
+    let done = s.job(&job.id).await;
+    assert_eq!((done.status, done.attempts), (JobStatus::Completed, 1), "{:?}", done.error);
+    assert!(received <= 1, "the copy was received {received} times");
+    let depth = s.ports.dlqs.depth(job.tier).await.expect("depth");
+    assert_eq!(depth.visible + depth.in_flight + depth.delayed, 0, "nothing dead-lettered");
+    let depth = s.ports.queues.depth(job.tier).await.expect("depth");
+    assert_eq!(depth.visible + depth.in_flight + depth.delayed, 0, "no copy left behind");
+    assert!(s.queue_requests("ReceiveMessage") > receives_before);
+}
+
+/// Issue 25, defect 1: a dead letter fails a job only when its run has ended. A letter that
+/// reaches the dead-letter function while a run holds the job leaves the run to finish it.
+#[tokio::test(start_paused = true)]
+async fn a_dead_letter_for_a_job_whose_run_is_alive_leaves_the_run_to_finish() {
+    let s = stack(Registry::default());
+    let job = s.enqueue("sleep", json!({"seconds": 200, "steps": 4})).await;
+    let run = s.spawn_drain();
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert_eq!(s.job(&job.id).await.status, JobStatus::Processing);
+    let letter = Envelope::new(&job.id, &job.job_type, job.tier, job.generation);
+    s.ports.dlqs.send(&letter, 0).await.expect("a letter SQS moved by itself");
+    let dead = s.ports.dlqs.receive(job.tier, 10, 0, None).await.expect("dlq");
+    let arn = s.ports.dlqs.arn(job.tier).await.expect("arn");
+    let handler = jobq::dlq::DeadLetterHandler::from_ports(&s.ports);
+    let outcome = handler.record(&jobq::worker::sqs_event(&dead, &arn, "memory").records[0]).await;
+    assert_eq!(outcome.expect("recorded"), jobq::dlq::DeadLetterOutcome::RunAlive { job_id: job.id.clone() });
+    run.await.expect("the run");
+    let done = s.job(&job.id).await;
+    assert_eq!((done.status, done.attempts), (JobStatus::Completed, 1));
+}

@@ -61,6 +61,9 @@ pub enum DeadLetterOutcome {
     /// The letter is from an earlier generation (the job was retried since): the job's new life
     /// is left alone.
     Stale { job_id: String, delivered: u64, current: u64 },
+    /// A run holds the job under a live lease: the letter was a copy of its message (a
+    /// duplicate, a resend), not a crash loop, and the run records the job's outcome.
+    RunAlive { job_id: String },
 }
 
 impl DeadLetterHandler {
@@ -168,6 +171,10 @@ impl DeadLetterHandler {
             }) => {
                 info!(dead_letter = true, job_id = %job_id, delivered, current, reason = %reason, "dead letter: from before a retry, ignored");
                 Ok(DeadLetterOutcome::Stale { job_id, delivered, current })
+            }
+            Err(StoreError::Conflict { reason: Conflict::LeaseHeld { until }, .. }) => {
+                warn!(dead_letter = true, job_id = %job_id, lease_until = %until, reason = %reason, "dead letter: a run holds the job; left to it");
+                Ok(DeadLetterOutcome::RunAlive { job_id })
             }
             Err(StoreError::NotFound { .. }) => {
                 warn!(dead_letter = true, job_id = %job_id, reason = %reason, "dead letter: no such job");

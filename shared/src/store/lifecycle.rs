@@ -8,7 +8,7 @@ use super::attrs::*;
 use super::codec::{n, s, time};
 use super::keys::{self, Watch};
 use super::write::{Write, aws, changed, decode, millis, status_in, target};
-use super::{ExternalUpdate, JobStore, StoreError, classify_refusal};
+use super::{Conflict, ExternalUpdate, JobStore, StoreError, classify_refusal};
 use crate::model::{Job, JobFailure};
 use crate::ports::table::{Cmp, Cond, TableError};
 use crate::priority::Priority;
@@ -48,8 +48,10 @@ impl JobStore {
         self.transition(id, JobEvent::Fail, w, now).await
     }
 
-    /// Fail a job that has not ended, only while it is still in `generation`: a dead letter from
-    /// before a retry must not fail the job's new life (refused as `Conflict::StaleGeneration`).
+    /// Fail a job that has not ended, only while it is still in `generation` and no run of it is
+    /// alive: a dead letter from before a retry must not fail the job's new life (refused as
+    /// `Conflict::StaleGeneration`), nor a letter that a copy of the message became while a run
+    /// held the job (refused as `Conflict::LeaseHeld`): that run records the job's outcome.
     #[instrument(skip_all, fields(job_id = %id, generation))]
     pub async fn fail_generation(
         &self,
@@ -59,9 +61,57 @@ impl JobStore {
         now: DateTime<Utc>,
     ) -> Result<Job, StoreError> {
         let mut w = self.fail_write(id, error, now);
-        w.condition(Cond::eq(GENERATION, n(generation)));
-        let refusal = |current| classify_refusal(current, Some(JobEvent::Fail), Some(generation), None, now);
+        let mut not_running = JobStatus::sources(JobEvent::Fail);
+        not_running.retain(|st| *st != JobStatus::Processing);
+        let no_live_run =
+            status_in(&not_running).or(Cond::not_exists(LEASE)).or(Cond::cmp(LEASE, Cmp::Lt, millis(now)));
+        w.condition(Cond::eq(GENERATION, n(generation)).and(no_live_run));
+        let refusal = |current: Job| match current.lease_until {
+            Some(until) if current.status == JobStatus::Processing && current.generation == generation => {
+                let reason = Conflict::LeaseHeld { until };
+                StoreError::Conflict { id: id.to_owned(), reason, current: Box::new(current) }
+            }
+            _ => classify_refusal(current, Some(JobEvent::Fail), Some(generation), None, now),
+        };
         let item = self.write(id, w, "UpdateItem(fail)", refusal).await?;
+        decode(id, &item)
+    }
+
+    /// Fail a job whose runs died until its attempts were spent, only as `read` found it: same
+    /// generation, status and run, its lease ended before `lease_ended_before` (or none). Failing
+    /// is irreversible, so like the take-back it is pinned to what it decided on: a run alive
+    /// after an outage (it renewed its lease), a resume or a retry since the read refuse it, as
+    /// `Conflict::NotOwner`; a job that ended meanwhile as `InvalidTransition`.
+    #[instrument(skip_all, fields(job_id = %read.id, generation = read.generation))]
+    pub async fn fail_dead_run(
+        &self,
+        read: &Job,
+        lease_ended_before: DateTime<Utc>,
+        error: &JobFailure,
+        now: DateTime<Utc>,
+    ) -> Result<Job, StoreError> {
+        let id = read.id.as_str();
+        let mut w = self.fail_write(id, error, now);
+        let run = match &read.run_id {
+            Some(run) => Cond::eq(RUN, s(run)),
+            None => Cond::not_exists(RUN),
+        };
+        let lease_ended = Cond::not_exists(LEASE).or(Cond::cmp(LEASE, Cmp::Lt, millis(lease_ended_before)));
+        w.condition(
+            Cond::eq(GENERATION, n(read.generation))
+                .and(Cond::eq(STATUS, s(read.status.as_str())))
+                .and(run)
+                .and(lease_ended),
+        );
+        let refusal = |current: Job| match current.status.is_terminal() {
+            true => classify_refusal(current, Some(JobEvent::Fail), None, None, now),
+            false => StoreError::Conflict {
+                id: id.to_owned(),
+                reason: Conflict::NotOwner { attempt: read.attempts },
+                current: Box::new(current),
+            },
+        };
+        let item = self.write(id, w, "UpdateItem(fail dead run)", refusal).await?;
         decode(id, &item)
     }
 

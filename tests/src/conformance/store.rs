@@ -392,7 +392,9 @@ pub async fn failing_a_generation_leaves_a_retried_job_alone(f: StoreFixture) {
     let now = Utc::now();
     let error = JobFailure { message: "dead-lettered".into(), details: None };
     store.claim(&job.id, 0, now, lease(now)).await.expect("claim");
-    store.fail_generation(&job.id, 0, &error, now).await.expect("generation 0 fails");
+    // Its run's lease has ended: the letter is the crash loop's, and fails the job.
+    let later = lease(now) + Duration::seconds(1);
+    store.fail_generation(&job.id, 0, &error, later).await.expect("generation 0 fails");
     let retried = store.retry(&job.id, None, now).await.expect("retry");
     assert_eq!(retried.generation, 1);
 
@@ -408,6 +410,66 @@ pub async fn failing_a_generation_leaves_a_retried_job_alone(f: StoreFixture) {
     assert_eq!((stored.status, stored.generation, stored.error), (JobStatus::Queued, 1, None));
     let failed = store.fail_generation(&job.id, 1, &error, now).await.expect("generation 1 fails");
     assert_eq!(failed.status, JobStatus::Failed);
+}
+
+/// A dead letter that a copy of a running job's message became fails nothing while the run's
+/// lease lives: the run records the job's outcome. Once the lease has ended, it fails the job.
+pub async fn a_dead_letter_leaves_a_live_run_alone(f: StoreFixture) {
+    let store = f.store;
+    let job = create(&store, new_job("sleep")).await;
+    let now = Utc::now();
+    let error = JobFailure { message: "dead-lettered".into(), details: None };
+    let run = store.claim(&job.id, 0, now, lease(now)).await.expect("claim");
+    let alive = store.fail_generation(&job.id, 0, &error, now + Duration::seconds(10)).await;
+    assert!(
+        matches!(&alive, Err(StoreError::Conflict { reason: Conflict::LeaseHeld { until }, .. }) if Some(*until) == run.lease_until),
+        "{alive:?}"
+    );
+    let stored = store.get(&job.id, true).await.expect("get").expect("exists");
+    assert_eq!((stored.status, stored.run_id), (JobStatus::Processing, run.run_id.clone()));
+    store.progress(&run, &update(50, None)).await.expect("the run still owns its job");
+    let ended = lease(now) + Duration::seconds(1);
+    let failed = store.fail_generation(&job.id, 0, &error, ended).await.expect("the lease ended");
+    assert_eq!(failed.status, JobStatus::Failed);
+}
+
+/// Failing a job whose runs died is pinned to the job as read: a run that renewed its lease
+/// since (alive after an outage) or a new generation refuses it, as a conflict; the same read
+/// still true fails it.
+pub async fn a_dead_run_is_failed_only_as_read(f: StoreFixture) {
+    let store = f.store;
+    let spec = NewJob { max_attempts: Some(1), ..new_job("sleep") };
+    let job = create(&store, spec).await;
+    let now = Utc::now();
+    let error = JobFailure { message: "died".into(), details: None };
+    let run = store.claim(&job.id, 0, now, lease(now)).await.expect("claim");
+    let after_lease = lease(now) + Duration::seconds(5);
+    // Read as dead (lease ended); then the run, alive after all, renews its lease.
+    let read = store.get(&job.id, true).await.expect("get").expect("exists");
+    store.renew_lease(&run, after_lease + Duration::seconds(60)).await.expect("renewed");
+    let refused = store.fail_dead_run(&read, after_lease, &error, after_lease).await;
+    assert!(matches!(refused, Err(StoreError::Conflict { .. })), "a renewed run keeps its job: {refused:?}");
+    let stored = store.get(&job.id, true).await.expect("get").expect("exists");
+    assert_eq!(stored.status, JobStatus::Processing);
+
+    // Cancelled and retried: the old read names a generation that is gone.
+    let read = store.get(&job.id, true).await.expect("get").expect("exists");
+    store.cancel(&job.id, now).await.expect("cancel");
+    store.retry(&job.id, None, now).await.expect("retry");
+    let late = read.lease_until.expect("lease") + Duration::seconds(1);
+    let refused = store.fail_dead_run(&read, late, &error, late).await;
+    assert!(
+        matches!(refused, Err(StoreError::Conflict { .. })),
+        "a new generation is left alone: {refused:?}"
+    );
+    assert_eq!(store.get(&job.id, true).await.expect("get").expect("exists").status, JobStatus::Queued);
+
+    // A read that still holds: the run died and its lease ended.
+    let run = store.claim(&job.id, 1, now, lease(now)).await.expect("claim again");
+    let failed = store.fail_dead_run(&run, after_lease, &error, after_lease).await.expect("failed");
+    assert_eq!((failed.status, failed.error.map(|e| e.message)), (JobStatus::Failed, Some("died".into())));
+    let again = store.fail_dead_run(&run, after_lease, &error, after_lease).await;
+    assert!(matches!(again, Err(StoreError::InvalidTransition { .. })), "{again:?}");
 }
 
 /// Defect: ownership by attempt number. A run of an earlier generation (cancelled, then retried)

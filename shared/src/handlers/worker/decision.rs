@@ -71,16 +71,21 @@ pub(crate) enum ClaimDecision {
     /// A redelivered completed job: acknowledge it, after making sure its next step is enqueued
     /// (the run that completed it may have died before sending it).
     DropAndEnqueueNext,
-    /// Another run holds the lease: come back when it ends (taking over if that run died).
-    ComeBackAfter(Duration),
+    /// Another run holds the lease: this delivery is a second message for a running job (an
+    /// idempotency key sent again, a lost-message resend, SQS's own duplicate). It must never
+    /// walk toward the DLQ while the run lives: once the run is watched at its lease end (so a
+    /// run that dies is still found), the copy is dropped. `until` is the lease's end, for when
+    /// the watch cannot be made and the copy is sent again for then.
+    RunningElsewhere { until: Duration },
     /// A run's lease ended without an outcome: take the job back from it, reversibly (the job as
     /// the refusal found it), and come back after the grace to run it anew.
     TakeBack(Box<Job>),
     /// The job's `run_at` (a retry's backoff) is still ahead: deliver again at that time.
     NotDue(DateTime<Utc>),
-    /// Runs kept dying until the attempts were spent: fail the job with this error, then
-    /// dead-letter the envelope (see [`decide_crash_recorded`]).
-    FailCrashed(JobFailure),
+    /// Runs kept dying until the attempts were spent: fail the job, as the refusal found it (its
+    /// generation, run and ended lease), with this error, then dead-letter the envelope (see
+    /// [`decide_crash_recorded`]).
+    FailCrashed { current: Box<Job>, error: JobFailure },
     /// AWS failed us: the message comes back later.
     Transient(StoreError),
 }
@@ -109,14 +114,16 @@ pub(crate) fn decide_claim(claimed: Result<Job, StoreError>, now: DateTime<Utc>)
         }
         StoreError::Conflict { reason: Conflict::LeaseHeld { until }, .. } => {
             // A second past the lease, so the lease has surely ended when the copy returns.
-            ClaimDecision::ComeBackAfter((until - now).to_std().unwrap_or_default() + Duration::from_secs(1))
+            let until = (until - now).to_std().unwrap_or_default() + Duration::from_secs(1);
+            ClaimDecision::RunningElsewhere { until }
         }
         StoreError::Conflict { reason: Conflict::NotDue { at }, .. } => ClaimDecision::NotDue(at),
         StoreError::Conflict { reason: Conflict::LeaseEnded, current, .. } => {
             ClaimDecision::TakeBack(current)
         }
         StoreError::Conflict { reason: Conflict::AttemptsExhausted, current, .. } => {
-            ClaimDecision::FailCrashed(crashed_repeatedly(current.attempts))
+            let error = crashed_repeatedly(current.attempts);
+            ClaimDecision::FailCrashed { current, error }
         }
         err @ (StoreError::Conflict { .. } | StoreError::BadCursor(_) | StoreError::Aws { .. }) => {
             ClaimDecision::Transient(err)
@@ -129,6 +136,9 @@ pub(crate) fn decide_claim(claimed: Result<Job, StoreError>, now: DateTime<Utc>)
 pub(crate) enum CrashRecorded {
     /// Failed now, or already ended by someone else: dead-letter the envelope.
     DeadLetter,
+    /// The job moved on since the claim read it (its run renewed its lease, a retry made a new
+    /// generation, a resume took it over): not failed; look again soon.
+    MovedOn,
     /// AWS failed us: the message comes back later.
     Transient(StoreError),
 }
@@ -136,6 +146,7 @@ pub(crate) enum CrashRecorded {
 pub(crate) fn decide_crash_recorded(failed: Result<Job, StoreError>) -> CrashRecorded {
     match failed {
         Ok(_) | Err(StoreError::InvalidTransition { .. }) => CrashRecorded::DeadLetter,
+        Err(StoreError::Conflict { .. }) => CrashRecorded::MovedOn,
         Err(err) => CrashRecorded::Transient(err),
     }
 }
@@ -622,17 +633,17 @@ mod tests {
     }
 
     #[test]
-    fn a_job_running_elsewhere_comes_back_a_second_after_its_lease_ends() {
+    fn a_copy_for_a_job_running_elsewhere_knows_when_that_runs_lease_ends() {
         let held = |until| conflict(Conflict::LeaseHeld { until }, job(1, 3));
         let decision = decide_claim(Err(held(at(100))), at(40));
         assert!(
-            matches!(decision, ClaimDecision::ComeBackAfter(d) if d == Duration::from_secs(61)),
+            matches!(decision, ClaimDecision::RunningElsewhere { until } if until == Duration::from_secs(61)),
             "{decision:?}"
         );
-        // A lease that ended as the claim was refused: back in a second.
+        // A lease that ended as the claim was refused: a second.
         let decision = decide_claim(Err(held(at(30))), at(40));
         assert!(
-            matches!(decision, ClaimDecision::ComeBackAfter(d) if d == Duration::from_secs(1)),
+            matches!(decision, ClaimDecision::RunningElsewhere { until } if until == Duration::from_secs(1)),
             "{decision:?}"
         );
     }
@@ -647,7 +658,8 @@ mod tests {
     #[test]
     fn a_job_whose_runs_kept_dying_is_failed_as_crashed_repeatedly() {
         let decision = decide_claim(Err(conflict(Conflict::AttemptsExhausted, job(3, 3))), at(0));
-        let ClaimDecision::FailCrashed(error) = decision else { panic!("{decision:?}") };
+        let ClaimDecision::FailCrashed { current, error } = decision else { panic!("{decision:?}") };
+        assert_eq!(current.attempts, 3, "failed as the refusal found it");
         assert_eq!(error, crashed_repeatedly(3));
         assert_eq!(error.message, "the worker died during each of 3 attempts");
         assert_eq!(error.details, Some(json!({"reason": "worker_crashed_repeatedly"})));
@@ -677,6 +689,10 @@ mod tests {
         };
         assert!(matches!(decide_crash_recorded(Err(ended)), CrashRecorded::DeadLetter));
         assert!(matches!(decide_crash_recorded(Err(aws_error())), CrashRecorded::Transient(_)));
+        // The run renewed its lease (alive after an outage) or a retry made a new generation
+        // since the claim read it: nothing is failed and nothing dead-lettered.
+        let renewed = conflict(Conflict::NotOwner { attempt: 3 }, job(3, 3));
+        assert!(matches!(decide_crash_recorded(Err(renewed)), CrashRecorded::MovedOn));
     }
 
     // The helpers.

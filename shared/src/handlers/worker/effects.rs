@@ -209,6 +209,30 @@ impl Worker {
         }
     }
 
+    /// A second message for a job another run holds: dropped once that run is watched at its
+    /// lease end (a run is watched from its first heartbeat; a younger one is watched now), so a
+    /// run that dies is found without this copy, and the copy never walks toward the DLQ, however
+    /// long the run. Only if the watch cannot be made is the copy sent again, as a fresh message
+    /// for the lease's end (`until`), its receive count restarted.
+    pub(super) async fn running_elsewhere(
+        &self,
+        envelope: &Envelope,
+        tier: PriorityTier,
+        receipt: &str,
+        until: Duration,
+    ) -> Disposition {
+        match self.store.watch_run(&envelope.id).await {
+            Ok(_) => {
+                info!("job is running elsewhere: this copy of its message dropped");
+                Disposition::Ack
+            }
+            Err(err) => {
+                warn!(error = %err, "job is running elsewhere, its run could not be watched: copy sent again");
+                self.send_again(envelope, tier, receipt, until).await
+            }
+        }
+    }
+
     /// Best effort: without it the message returns after the queue's visibility timeout.
     pub(super) async fn come_back_after(&self, tier: PriorityTier, receipt: &str, wait: Duration) {
         if let Err(err) = self.queues.change_visibility(tier, receipt, visibility_seconds(wait)).await {

@@ -220,10 +220,8 @@ impl Worker {
                 info!(status = %status, "delivery for a job that is not waiting to run: dropped");
                 (self.enqueue_next_of(&envelope.id).await, None)
             }
-            ClaimDecision::ComeBackAfter(wait) => {
-                info!(lease_seconds = wait.as_secs(), "job is running elsewhere: deferred to its lease end");
-                self.come_back_after(tier, receipt, wait).await;
-                (Disposition::Retry, None)
+            ClaimDecision::RunningElsewhere { until } => {
+                (self.running_elsewhere(&envelope, tier, receipt, until).await, None)
             }
             ClaimDecision::TakeBack(job) => self.take_back(&job, &envelope, tier, receipt).await,
             ClaimDecision::NotDue(at) => {
@@ -231,7 +229,9 @@ impl Worker {
                 info!(due = %at, "delivery before the job's run_at: sent again for then");
                 (self.send_again(&envelope, tier, receipt, wait).await, None)
             }
-            ClaimDecision::FailCrashed(error) => self.fail_crashed(&envelope, tier, receipt, &error).await,
+            ClaimDecision::FailCrashed { current, error } => {
+                self.fail_crashed(&envelope, &current, tier, receipt, &error).await
+            }
             ClaimDecision::Transient(err) => self.transient(&envelope, tier, receipt, &err).await,
         }
     }
@@ -261,15 +261,18 @@ impl Worker {
         self.store.claim(id, generation, now, lease_until).await
     }
 
-    /// Every attempt died: fail the job (unless it already ended), then dead-letter the envelope.
+    /// Every attempt died: fail the job as the claim found it (unless it ended or moved on since),
+    /// then dead-letter the envelope.
     async fn fail_crashed(
         &self,
         envelope: &Envelope,
+        current: &Job,
         tier: PriorityTier,
         receipt: &str,
         error: &JobFailure,
     ) -> Processed {
-        let failed = self.store.fail(&envelope.id, error, self.clock.now()).await;
+        let now = self.clock.now();
+        let failed = self.store.fail_dead_run(current, now, error, now).await;
         match decide_crash_recorded(failed) {
             CrashRecorded::DeadLetter => {
                 let counted = RunCount {
@@ -281,6 +284,10 @@ impl Worker {
                 };
                 let reason = DeadLetterReason::CrashedRepeatedly.as_str();
                 (self.dead_letter(tier, &envelope.encode(), reason).await, Some(counted))
+            }
+            CrashRecorded::MovedOn => {
+                info!("job moved on since its claim was refused (a run renewed, a retry): looked at again");
+                (self.send_again(envelope, tier, receipt, Duration::from_secs(1)).await, None)
             }
             CrashRecorded::Transient(err) => self.transient(envelope, tier, receipt, &err).await,
         }

@@ -5,6 +5,7 @@
 //! `target` and `met`.
 
 pub mod artifacts;
+pub mod backlog;
 pub mod capacity;
 pub mod cold_start;
 pub mod e2e;

@@ -2,14 +2,15 @@
 //!
 //! `jobq-bench` runs every figure; `jobq-bench FIGURE...` runs some: requests, e2e, capacity
 //! (runs e2e too, and counts the mix unless requests ran), priority, cold_start, worker_rss,
-//! bootstrap_size, worker_cpu, sweeps and wru (these two in memory). Needs an emulator
+//! bootstrap_size, worker_cpu, sweeps and wru (these two in memory), backlog (in the simulation). Needs an emulator
 //! (AWS_ENDPOINT_URL) and the release binaries next to this one; `make bench` provides both.
 
 use jobq_bench::{
-    artifacts, capacity, cold_start, e2e, figure, priority, requests, sweeps, worker_cpu, worker_rss, wru,
+    artifacts, backlog, capacity, cold_start, e2e, figure, priority, requests, sweeps, worker_cpu,
+    worker_rss, wru,
 };
 
-const FIGURES: [&str; 10] = [
+const FIGURES: [&str; 11] = [
     "requests",
     "e2e",
     "capacity",
@@ -20,6 +21,7 @@ const FIGURES: [&str; 10] = [
     "worker_cpu",
     "sweeps",
     "wru",
+    "backlog",
 ];
 
 #[tokio::main]
@@ -73,6 +75,9 @@ async fn main() -> std::process::ExitCode {
     }
     if want("wru") {
         wru::run().await;
+    }
+    if want("backlog") {
+        backlog::run().await;
     }
     std::process::ExitCode::SUCCESS
 }

@@ -205,23 +205,59 @@ async fn a_job_item_that_does_not_decode_does_not_stop_a_sweep() {
     assert_eq!(report.released, 5);
 }
 
+/// Issue 25, defect 3: a job waiting in a deep queue (its message visible there, nobody
+/// draining it) is never sent a copy: it used to get one each quarter hour. It is looked at once
+/// a period, at one write each (no more than before), and nothing else.
 #[tokio::test(start_paused = true)]
-async fn a_backlogged_job_is_sent_again_once_a_period_at_one_write_each() {
+async fn a_job_waiting_in_line_is_never_sent_a_copy() {
     let s = stack();
-    // Queued and never picked up (a backlog, or a lost message): nobody drains the queue.
     let (job, _) =
         s.service.enqueue(NewJob { job_type: "noop".into(), ..NewJob::default() }).await.expect("enqueue");
     tokio::time::sleep(Duration::from_secs(15 * 60)).await;
     let updates = |s: &Stack| s.table.requests().get("UpdateItem").copied().unwrap_or(0);
     let before = updates(&s);
-    let mut resent = 0;
+    let (mut resent, mut in_line) = (0, 0);
     for _ in 0..45 {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        let report = s.scheduler.tick(s.clock.now()).await.expect("tick");
+        (resent, in_line) = (resent + report.resent, in_line + report.in_line);
+    }
+    assert_eq!(resent, 0, "its message waits in the queue");
+    assert_eq!(in_line, 3, "looked at once every 15 minutes");
+    assert_eq!(updates(&s) - before, 3, "one write each time, none refused in between");
+    assert_eq!(s.queues.messages_sent(s.ports.queues.url(job.tier)), 1, "its own message only");
+    assert_eq!(s.drain().await, 1);
+    assert_eq!(s.job(&job.id).await.status, JobStatus::Completed);
+}
+
+/// A job whose message was lost while its tier is busy (a message always waiting) is sent again
+/// once the tier's consumers are past it: a job enqueued after it has run.
+#[tokio::test(start_paused = true)]
+async fn a_lost_message_in_a_busy_queue_is_sent_again_once_consumers_are_past_it() {
+    let s = stack();
+    let noop = || NewJob { job_type: "noop".into(), ..NewJob::default() };
+    let (lost, _) = s.service.enqueue(noop()).await.expect("enqueue");
+    let got = s.ports.queues.receive(lost.tier, 10, 0, None).await.expect("receive");
+    s.ports.queues.delete_batch(lost.tier, &[got[0].receipt_handle.clone()]).await.expect("lost");
+    tokio::time::sleep(Duration::from_secs(5 * 60)).await;
+    let (ran, _) = s.service.enqueue(noop()).await.expect("enqueue");
+    assert_eq!(s.drain().await, 1);
+    assert_eq!(s.job(&ran.id).await.status, JobStatus::Completed);
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let (waiting, _) = s.service.enqueue(noop()).await.expect("enqueue");
+
+    let mut resent = 0;
+    for _ in 0..40 {
         tokio::time::sleep(Duration::from_secs(60)).await;
         resent += s.scheduler.tick(s.clock.now()).await.expect("tick").resent;
     }
-    assert_eq!(resent, 3, "once every 15 minutes");
-    assert_eq!(updates(&s) - before, 3, "one write each time, none refused in between");
-    assert_eq!(s.job(&job.id).await.status, JobStatus::Queued);
+    assert_eq!(resent, 1, "the lost one, within two periods; not the one in line");
+    let url = s.ports.queues.url(lost.tier);
+    assert_eq!(s.queues.messages_sent(url), 4, "three jobs, one copy");
+    assert_eq!(s.drain().await, 2);
+    for id in [&lost.id, &waiting.id] {
+        assert_eq!(s.job(id).await.status, JobStatus::Completed);
+    }
 }
 
 #[tokio::test(start_paused = true)]

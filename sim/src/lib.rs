@@ -16,6 +16,7 @@
 //! comes from the seed (ids, tokens and jitter too, through `SeededIds`), so a seed replays.
 
 pub mod actors;
+pub mod backlog;
 pub mod faults;
 pub mod invariants;
 pub mod lambda;
@@ -263,7 +264,10 @@ async fn check_end(
     violations.extend(unowned);
     let write_units = world.table.write_units();
     let blob_keys = world.blobs.keys().len();
-    RunReport { owned_writes, write_units, blob_keys, ..RunReport::new(seed, &log, &jobs, requests) }
+    let messages_sent =
+        PriorityTier::ALL.iter().map(|t| world.queues.messages_sent(world.config.queues.get(*t))).sum();
+    let report = RunReport::new(seed, &log, &jobs, requests);
+    RunReport { owned_writes, write_units, blob_keys, messages_sent, ..report }
 }
 
 /// The seeds a test runs: `JOBQ_SIM_SEED` alone when set (to replay one), else `first..first+n`.

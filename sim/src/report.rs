@@ -39,6 +39,8 @@ pub struct RunReport {
     pub owned_writes: u64,
     /// Objects in the bucket at the end (payloads and results too large for a job item).
     pub blob_keys: usize,
+    /// Messages sent to the tier queues, batch entries and copies included.
+    pub messages_sent: u64,
     /// A hash of every job's id, status, attempts and end, and of the requests: equal for two
     /// runs of one seed.
     pub fingerprint: u64,

@@ -199,3 +199,18 @@ fn a_million_retained_jobs() {
     println!("queries in ten minutes: {none} with no history, {many} with 1,000,000 retained");
     assert!(many <= none + 100, "{many} queries with 1,000,000 retained, {none} without");
 }
+
+/// The two-hour backlog of issue 25, defect 3 (see [`jobq_sim::backlog`]): each job is sent
+/// about one message, not one more for each quarter hour it waits in line.
+#[test]
+fn a_two_hour_backlog_sends_each_job_about_one_message() {
+    let report = jobq_sim::backlog::two_hour_backlog(1);
+    clean(&report);
+    let jobs = jobq_sim::backlog::JOBS;
+    assert_eq!(report.by_status.get("completed"), Some(&(jobs as u64)), "{:?}", report.by_status);
+    let worst = report.worst_wait_ms.get(&jobq::PriorityTier::Low).copied().unwrap_or(0);
+    assert!(worst > 100 * 60 * 1000, "a backlog of about two hours: the last waited {worst} ms");
+    let per_job = report.messages_sent as f64 / jobs as f64;
+    println!("two-hour backlog: {} messages for {jobs} jobs, {per_job:.3} per job", report.messages_sent);
+    assert!(per_job <= jobq_sim::backlog::TARGET, "{per_job:.3} messages per job");
+}

@@ -13,6 +13,7 @@ use super::keys::{self, BY_CREATED, PK};
 use super::write::aws;
 use super::{JobStore, StoreError};
 use crate::ports::table::{Attr, IndexQuery};
+use crate::priority::{PerTier, PriorityTier};
 
 /// The checkpoint's item: one attribute per shard, the sort key of its last row read.
 const CHECKPOINT_PK: &str = "sweep#created";
@@ -21,12 +22,19 @@ fn shard_attribute(shard: usize) -> String {
     format!("s{shard}")
 }
 
+fn reached_attribute(tier: PriorityTier) -> String {
+    format!("reached-{}", tier.as_str())
+}
+
 /// Where the walk is: per shard, the sort key of the last row read (none: from the start), and
-/// whether the shard has no row left before the walk's horizon.
+/// whether the shard has no row left before the walk's horizon. With it is kept, per tier, the
+/// latest due time of a job the walk saw started: how far the tier's consumers have got (see the
+/// scheduler's `backlog`), kept in the same item at no extra request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CreatedWalk {
     after: Vec<Option<String>>,
     done: Vec<bool>,
+    pub reached: PerTier<Option<DateTime<Utc>>>,
 }
 
 impl CreatedWalk {
@@ -40,9 +48,10 @@ impl CreatedWalk {
         self.after.get(shard).and_then(|a| a.as_deref()).is_some_and(|at| sort_key <= at)
     }
 
-    /// Whether it went past rows since `earlier` (so there is a new position to keep).
+    /// Whether it went past rows, or saw consumers further on, since `earlier` (so there is
+    /// something new to keep).
     pub fn moved_since(&self, earlier: &CreatedWalk) -> bool {
-        self.after != earlier.after
+        self.after != earlier.after || self.reached != earlier.reached
     }
 
     /// The index row to start after: DynamoDB's ExclusiveStartKey for `by-created` is the row's
@@ -67,7 +76,11 @@ impl JobStore {
             let attribute = item.as_ref().and_then(|i| i.get(&shard_attribute(shard)));
             attribute.and_then(Attr::as_str).filter(|sk| keys::is_sort_key(sk)).map(str::to_owned)
         };
-        Ok(CreatedWalk { after: (0..shards).map(position).collect(), done: vec![false; shards] })
+        let reached = PerTier::from_fn(|tier| {
+            let attribute = item.as_ref().and_then(|i| i.get(&reached_attribute(tier)));
+            attribute.and_then(Attr::as_str).and_then(|at| crate::model::parse_time(at).ok())
+        });
+        Ok(CreatedWalk { after: (0..shards).map(position).collect(), done: vec![false; shards], reached })
     }
 
     /// The ids of the next jobs created before `before`: up to `per_shard` from each shard not yet
@@ -120,6 +133,13 @@ impl JobStore {
                 item.insert(shard_attribute(shard), s(sort_key));
             }
         }
+        for (tier, reached) in reached_marks(walk) {
+            item.insert(reached_attribute(tier), s(crate::model::format_time(reached)));
+        }
         self.table.put(item, None).await.map_err(|e| aws("PutItem(walk)", e))
     }
+}
+
+fn reached_marks(walk: &CreatedWalk) -> impl Iterator<Item = (PriorityTier, DateTime<Utc>)> + '_ {
+    walk.reached.iter().filter_map(|(tier, at)| at.map(|at| (tier, at)))
 }

@@ -185,6 +185,16 @@ impl JobStore {
         decode(&job.id, &item)
     }
 
+    /// A waiting job whose message is still in line (a deep queue, not a lost message): looked
+    /// at again from `due` on, with nothing sent. Refused unless the row is still as read.
+    pub async fn watch_later(&self, row: &DueRow, job: &Job, due: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut w = Write::default();
+        w.condition(unchanged(row, job));
+        w.watch(&job.id, Watch::Sent, due);
+        w.returning_nothing();
+        self.write(&job.id, w, "UpdateItem(watch later)", changed).await.map(drop)
+    }
+
     /// A job whose message seems lost (sent at `row.due`, a period ago, and nobody claimed it):
     /// watched again as sent `now`, so it is sent again once per period while it waits.
     pub async fn watch_again(&self, row: &DueRow, job: &Job, now: DateTime<Utc>) -> Result<Job, StoreError> {

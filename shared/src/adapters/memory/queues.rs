@@ -112,6 +112,7 @@ struct Queue {
     duplicates: u32,
     /// Numbers message ids and receipt handles.
     sequence: u64,
+    sent: u64, // Messages ever sent to it, batch entries too: `messages_sent`.
 }
 
 #[derive(Debug, Clone)]
@@ -155,6 +156,7 @@ impl Queue {
             deleted: HashSet::new(),
             duplicates: 0,
             sequence: 0,
+            sent: 0,
         }
     }
 
@@ -176,6 +178,7 @@ impl Queue {
         now: DateTime<Utc>,
     ) -> String {
         let id = self.next("message");
+        self.sent += 1;
         self.messages.push(Stored {
             id: id.clone(),
             body: body.to_owned(),

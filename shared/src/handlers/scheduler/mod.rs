@@ -13,13 +13,16 @@ use crate::config::{ConfigError, Vars, process_env};
 use crate::envelope::Envelope;
 use crate::metrics::{MetricSet, Unit};
 use crate::model::{Job, NewJob};
-use crate::priority::PriorityTier;
+use crate::priority::{PerTier, PriorityTier};
 use crate::queue::{QueueDepth, TierQueues};
 use crate::service::{JobService, ServiceError};
 use crate::status::JobStatus;
 
+mod backlog;
 mod schedule;
 mod sweeps;
+
+use backlog::Backlog;
 
 pub use schedule::{Cron, RecurringJob, ScheduleError, ScheduleExpr, parse_recurring};
 
@@ -82,6 +85,9 @@ pub struct TickReport {
     pub recovered: usize,
     pub failed: usize,
     pub resent: usize,
+    /// Waiting jobs whose message is still in line (a deep queue): looked at again later, nothing
+    /// sent.
+    pub in_line: usize,
     /// Jobs a sweep could not move (AWS failed): left for the next run.
     pub errors: usize,
     pub depths: BTreeMap<PriorityTier, QueueDepth>,
@@ -136,11 +142,16 @@ impl Scheduler {
         let mut report = TickReport::default();
         self.enqueue_recurring(now, &mut report).await?;
         let deadline = Instant::now() + self.settings.tick_budget;
-        self.sweep_due(now, deadline, &mut report).await?;
-        self.resend_lost(now, deadline, &mut report).await?;
+        // Read first: whether a waiting job's message is lost or in line depends on them.
+        let mut depths = PerTier::from_fn(|_| QueueDepth::default());
         for tier in PriorityTier::ALL {
-            report.depths.insert(tier, self.queues.depth(tier).await?);
+            *depths.get_mut(tier) = self.queues.depth(tier).await?;
+            report.depths.insert(tier, *depths.get(tier));
         }
+        let walk = self.service.store().created_walk().await?;
+        let backlog = Backlog::new(&depths, |tier| *walk.reached.get(tier));
+        self.sweep_due(now, deadline, backlog.clone(), &mut report).await?;
+        self.resend_lost(now, deadline, walk, backlog, &mut report).await?;
         emit_depths(&report);
         info!(
             enqueued = report.enqueued,
@@ -148,6 +159,7 @@ impl Scheduler {
             recovered = report.recovered,
             failed = report.failed,
             resent = report.resent,
+            in_line = report.in_line,
             errors = report.errors,
             "scheduler run"
         );
@@ -187,25 +199,31 @@ impl Scheduler {
     }
 
     /// Jobs created a period ago and still `queued`: their enqueue may have died before sending
-    /// their message, so it is sent again (once; from then on the `sent` watch sends it once per
-    /// period while it waits). Walks `by-created` from where the last run stopped.
+    /// their message, so it is sent again if the tier's consumers are past it (once; from then on
+    /// the `sent` watch looks at it once per period while it waits), or else watched for when
+    /// they should reach it. Walks `by-created` from where the last run stopped (`walk`), and
+    /// notes there how far each tier's consumers got.
     async fn resend_lost(
         &self,
         now: DateTime<Utc>,
         deadline: Instant,
+        mut walk: crate::store::CreatedWalk,
+        mut backlog: Backlog,
         report: &mut TickReport,
     ) -> Result<(), ServiceError> {
         let store = self.service.store();
         let due_before = now - self.settings.resend_after;
-        let mut walk = store.created_walk().await?;
         let start = walk.clone();
         while !walk.is_done() && Instant::now() < deadline {
             let page_start = walk.clone();
             let errors = report.errors;
             let ids = store.created_rows(due_before, self.settings.sweep_per_shard, &mut walk).await?;
-            for job in store.batch_get(&ids).await? {
-                self.look_once(&job, due_before, now, report).await;
+            let jobs = store.batch_get(&ids).await?;
+            jobs.iter().for_each(|job| backlog.saw(job));
+            for job in &jobs {
+                self.look_once(job, due_before, now, &backlog, report).await;
             }
+            walk.reached = PerTier::from_fn(|tier| backlog.reached(tier));
             if report.errors > errors {
                 // The next run looks at this page again (a job is sent at most once a period).
                 walk = page_start;
@@ -228,14 +246,20 @@ impl Scheduler {
         job: &Job,
         due_before: DateTime<Utc>,
         now: DateTime<Utc>,
+        backlog: &Backlog,
         report: &mut TickReport,
     ) {
         let store = self.service.store();
         let watched = match job.status {
             JobStatus::Queued if job.parked => Ok(()),
-            JobStatus::Queued if job.due_at() < due_before => {
+            JobStatus::Queued if job.due_at() < due_before && backlog.is_lost(job) => {
                 report.saw_queued(job, now);
                 return self.resend(job, due_before, now, report).await;
+            }
+            JobStatus::Queued if job.due_at() < due_before => {
+                report.saw_queued(job, now);
+                report.in_line += 1;
+                store.watch_sent(&job.id, backlog.look_again(job, now, self.settings.resend_after)).await
             }
             JobStatus::Queued => store.watch_sent(&job.id, job.due_at()).await,
             JobStatus::Processing => store.watch_run(&job.id).await.map(drop),

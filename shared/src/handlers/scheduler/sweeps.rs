@@ -8,6 +8,7 @@ use futures::StreamExt;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
+use super::backlog::Backlog;
 use super::{Scheduler, TickReport, envelope};
 use crate::model::{Job, MAX_SQS_DELAY_SECONDS};
 use crate::service::ServiceError;
@@ -26,6 +27,9 @@ pub(super) enum Moved {
     Recovered,
     Failed,
     Resent,
+    /// A waiting job whose message is still in line (a deep queue): looked at again later, with
+    /// nothing sent.
+    InLine,
     /// A running job found under another watch (or a lease since renewed): watched at its
     /// lease end instead.
     Rewatched,
@@ -36,15 +40,22 @@ pub(super) enum Moved {
 /// What a sweep does with a job it found due: pure, so each branch is unit-tested. A
 /// `processing` job may be under any watch (a claim keeps the watch it found): taken back if its
 /// lease ended before `lease_ended_before` (failed when its attempts are spent), else moved to
-/// the lease watch at its lease end.
-pub(super) fn decide(watch: Watch, job: &Job, lease_ended_before: DateTime<Utc>) -> Option<Moved> {
+/// the lease watch at its lease end. A waiting job under the `sent` watch is sent again only if
+/// its message is lost, not in line (`backlog`).
+pub(super) fn decide(
+    watch: Watch,
+    job: &Job,
+    lease_ended_before: DateTime<Utc>,
+    backlog: &Backlog,
+) -> Option<Moved> {
     let lease_ended = job.lease_until.is_none_or(|until| until < lease_ended_before);
     match (watch, job.status) {
         (_, JobStatus::Processing) if lease_ended && job.attempts >= job.max_attempts => Some(Moved::Failed),
         (_, JobStatus::Processing) if lease_ended => Some(Moved::Recovered),
         (_, JobStatus::Processing) => Some(Moved::Rewatched),
         (Watch::Release, JobStatus::Scheduled | JobStatus::Retrying) => Some(Moved::Released),
-        (Watch::Sent, JobStatus::Retrying | JobStatus::Queued) => Some(Moved::Resent),
+        (Watch::Sent, JobStatus::Retrying | JobStatus::Queued) if backlog.is_lost(job) => Some(Moved::Resent),
+        (Watch::Sent, JobStatus::Retrying | JobStatus::Queued) => Some(Moved::InLine),
         (Watch::Paused, JobStatus::Queued | JobStatus::Retrying) => Some(Moved::Released),
         _ => None,
     }
@@ -56,15 +67,17 @@ impl Scheduler {
         &self,
         now: DateTime<Utc>,
         deadline: Instant,
+        backlog: Backlog,
         report: &mut TickReport,
     ) -> Result<(), ServiceError> {
         let flags = self.service.store().pause_flags().await?;
+        let known = Known { flags, backlog };
         let release_before = now + Duration::seconds(MAX_SQS_DELAY_SECONDS);
-        self.sweep(Watch::Release, release_before, now, deadline, &flags, report).await?;
-        self.sweep(Watch::Lease, now - self.settings.recover_after, now, deadline, &flags, report).await?;
-        self.sweep(Watch::Sent, now - self.settings.resend_after, now, deadline, &flags, report).await?;
-        if !flags.paused.contains(&crate::store::PauseScope::All) {
-            self.sweep(Watch::Paused, now, now, deadline, &flags, report).await?;
+        self.sweep(Watch::Release, release_before, now, deadline, &known, report).await?;
+        self.sweep(Watch::Lease, now - self.settings.recover_after, now, deadline, &known, report).await?;
+        self.sweep(Watch::Sent, now - self.settings.resend_after, now, deadline, &known, report).await?;
+        if !known.flags.paused.contains(&crate::store::PauseScope::All) {
+            self.sweep(Watch::Paused, now, now, deadline, &known, report).await?;
         }
         Ok(())
     }
@@ -76,10 +89,10 @@ impl Scheduler {
         before: DateTime<Utc>,
         now: DateTime<Utc>,
         deadline: Instant,
-        flags: &PauseFlags,
+        known: &Known,
         report: &mut TickReport,
     ) -> Result<(), ServiceError> {
-        let store = self.service.store();
+        let (store, flags) = (self.service.store(), &known.flags);
         let mut cursor = DueCursor::default();
         while !cursor.is_done() && Instant::now() < deadline {
             let rows = store.due_rows(watch, before, self.settings.sweep_per_shard, &mut cursor).await?;
@@ -97,7 +110,7 @@ impl Scheduler {
                     .for_each(|(_, j)| report.saw_queued(j, now));
             }
             let moved: Vec<Result<(Moved, Option<Job>), ServiceError>> = futures::stream::iter(jobs)
-                .map(|(row, job)| self.move_job(watch, row, job, now))
+                .map(|(row, job)| self.move_job(watch, row, job, now, &known.backlog))
                 .buffer_unordered(MOVES_AT_ONCE)
                 .collect()
                 .await;
@@ -129,10 +142,21 @@ impl Scheduler {
         row: DueRow,
         job: Job,
         now: DateTime<Utc>,
+        backlog: &Backlog,
     ) -> Result<(Moved, Option<Job>), ServiceError> {
         let store = self.service.store();
         let lease_ended_before = now - self.settings.recover_after;
-        let Some(moved) = decide(watch, &job, lease_ended_before) else { return Ok((Moved::Skipped, None)) };
+        let Some(moved) = decide(watch, &job, lease_ended_before, backlog) else {
+            return Ok((Moved::Skipped, None));
+        };
+        if moved == Moved::InLine {
+            let due = backlog.look_again(&job, now, self.settings.resend_after);
+            return match store.watch_later(&row, &job, due).await {
+                Ok(()) => Ok((Moved::InLine, None)),
+                Err(err) if moved_on(&err) => Ok((Moved::Skipped, None)),
+                Err(err) => Err(err.into()),
+            };
+        }
         let written = match (moved, job.status) {
             (Moved::Released, JobStatus::Scheduled) => store.release(&job.id, now).await,
             (Moved::Released, _) => store.release_row(&row, &job, now).await,
@@ -146,9 +170,11 @@ impl Scheduler {
                     Err(err) => Err(err.into()),
                 };
             }
-            (Moved::Failed, _) => return self.fail_spent(&job, now).await.map(|m| (m, None)),
+            (Moved::Failed, _) => {
+                return self.fail_spent(&job, lease_ended_before, now).await.map(|m| (m, None));
+            }
             (Moved::Resent, _) => store.watch_again(&row, &job, now).await,
-            (Moved::Skipped, _) => return Ok((Moved::Skipped, None)),
+            (Moved::InLine | Moved::Skipped, _) => return Ok((Moved::Skipped, None)),
         };
         match written {
             Ok(job) => {
@@ -162,10 +188,16 @@ impl Scheduler {
         }
     }
 
-    /// A dead run spent the last attempt: fail the job and dead-letter its envelope.
-    async fn fail_spent(&self, job: &Job, now: DateTime<Utc>) -> Result<Moved, ServiceError> {
+    /// A dead run spent the last attempt: fail the job as read (pinned to its generation, run and
+    /// ended lease: a run alive after an outage renews and keeps it) and dead-letter its envelope.
+    async fn fail_spent(
+        &self,
+        job: &Job,
+        lease_ended_before: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Moved, ServiceError> {
         let error = crate::worker::crashed_repeatedly(job.attempts);
-        match self.service.store().fail(&job.id, &error, now).await {
+        match self.service.store().fail_dead_run(job, lease_ended_before, &error, now).await {
             Ok(failed) => {
                 warn!(job_id = %job.id, "stuck job failed: attempts spent");
                 let reason = DeadLetterReason::CrashedRepeatedly.as_str();
@@ -176,6 +208,12 @@ impl Scheduler {
             Err(err) => Err(err.into()),
         }
     }
+}
+
+/// What the sweeps of one tick know: the pause flags, and how far each tier's consumers got.
+pub(super) struct Known {
+    flags: PauseFlags,
+    backlog: Backlog,
 }
 
 /// A write refused because the job moved on (a run, a cancel, another sweep) is nothing to do.
@@ -192,6 +230,7 @@ fn count(report: &mut TickReport, result: Result<Moved, ServiceError>) {
         Ok(Moved::Recovered) => report.recovered += 1,
         Ok(Moved::Failed) => report.failed += 1,
         Ok(Moved::Resent) => report.resent += 1,
+        Ok(Moved::InLine) => report.in_line += 1,
         Ok(Moved::Rewatched | Moved::Skipped) => {}
         Err(err) => {
             warn!(error = %err, "sweep: a job could not be moved; the next tick tries again");
@@ -218,12 +257,17 @@ mod tests {
     #[test]
     fn each_watch_moves_only_the_statuses_it_watches() {
         let now = Utc::now();
-        let decide = |watch, job: &Job| decide(watch, job, now);
+        let drained = Backlog::drained();
+        let decide = |watch, job: &Job| decide(watch, job, now, &drained);
         assert_eq!(decide(Watch::Release, &job(JobStatus::Scheduled, 0)), Some(Moved::Released));
         assert_eq!(decide(Watch::Release, &job(JobStatus::Retrying, 1)), Some(Moved::Released));
         assert_eq!(decide(Watch::Sent, &job(JobStatus::Retrying, 1)), Some(Moved::Resent));
         assert_eq!(decide(Watch::Sent, &job(JobStatus::Queued, 0)), Some(Moved::Resent));
         assert_eq!(decide(Watch::Paused, &job(JobStatus::Queued, 0)), Some(Moved::Released));
+        // Messages wait in the tier's queue, and its consumers are not past the job: in line.
+        let busy = Backlog::default();
+        assert_eq!(super::decide(Watch::Sent, &job(JobStatus::Queued, 0), now, &busy), Some(Moved::InLine));
+        assert_eq!(super::decide(Watch::Sent, &job(JobStatus::Retrying, 1), now, &busy), Some(Moved::InLine));
         for (watch, status) in [
             (Watch::Lease, JobStatus::Completed),
             (Watch::Release, JobStatus::Queued),
@@ -242,9 +286,10 @@ mod tests {
             job
         };
         for watch in Watch::ALL {
-            assert_eq!(decide(watch, &running(1, -1), now), Some(Moved::Recovered), "{watch:?}");
-            assert_eq!(decide(watch, &running(3, -1), now), Some(Moved::Failed), "{watch:?}: spent");
-            assert_eq!(decide(watch, &running(1, 60), now), Some(Moved::Rewatched), "{watch:?}");
+            let b = &Backlog::drained();
+            assert_eq!(decide(watch, &running(1, -1), now, b), Some(Moved::Recovered), "{watch:?}");
+            assert_eq!(decide(watch, &running(3, -1), now, b), Some(Moved::Failed), "{watch:?}: spent");
+            assert_eq!(decide(watch, &running(1, 60), now, b), Some(Moved::Rewatched), "{watch:?}");
         }
     }
 }

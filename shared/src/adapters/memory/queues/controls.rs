@@ -50,6 +50,12 @@ impl MemoryQueues {
         state.queues.get(url).map(|q| q.messages.iter().map(|m| m.body.clone()).collect()).unwrap_or_default()
     }
 
+    /// How many messages were ever sent to `url`, batch entries included (0 for a queue that
+    /// does not exist): how many copies a job cost. Not counted as a request.
+    pub fn messages_sent(&self, url: &str) -> u64 {
+        self.lock().queues.get(url).map_or(0, |q| q.sent)
+    }
+
     /// The next `calls` calls, of any operation on any queue, fail as throttled (transient).
     pub fn throttle_next(&self, calls: u32) {
         self.lock().throttle_next += calls;

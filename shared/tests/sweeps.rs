@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use jobq::memory::{MemoryQueues, MemoryTable};
+use jobq::memory::{MemoryBlobs, MemoryQueues, MemoryTable};
 use jobq::ports::{Clock, TokioClock};
-use jobq::scheduler::{Scheduler, SchedulerSettings};
+use jobq::scheduler::{RecurringJob, ScheduleExpr, Scheduler, SchedulerSettings, TickPart};
 use jobq::service::JobService;
 use jobq::store::PauseScope;
 use jobq::task::Registry;
@@ -26,13 +26,22 @@ struct Stack {
 }
 
 fn stack() -> Stack {
+    stack_with(Vec::new(), None)
+}
+
+/// The stack with these recurring jobs, and a bucket for large parts when given one.
+fn stack_with(recurring: Vec<(RecurringJob, ScheduleExpr)>, bucket: Option<&MemoryBlobs>) -> Stack {
     let base = DateTime::from_timestamp(1_800_000_000, 0).expect("time");
     let clock: Arc<dyn Clock> = Arc::new(TokioClock::starting_at(base));
-    let (ports, aws) = Ports::memory(clock.clone()).expect("memory ports");
+    let (mut ports, aws) = Ports::memory(clock.clone()).expect("memory ports");
+    if let Some(blobs) = bucket {
+        ports = ports.with_blobs(Arc::new(blobs.clone()));
+    }
     let registry = Registry::with_builtins();
     let types: Vec<String> = registry.job_types().into_iter().map(str::to_owned).collect();
     let service = JobService::from_ports(&ports, &aws.config, types.clone());
-    let settings = SchedulerSettings::from_lookup(|_| None).expect("defaults");
+    let settings =
+        SchedulerSettings { recurring, ..SchedulerSettings::from_lookup(|_| None).expect("defaults") };
     let scheduler = Scheduler::from_ports(&ports, &aws.config, types, settings);
     let worker = Worker::from_ports(&ports, registry, WorkerSettings::default());
     Stack { clock, table: aws.table, queues: aws.queues, ports, service, worker, scheduler }
@@ -117,6 +126,68 @@ async fn a_job_due_in_an_hour_among_3000_due_in_30_days_is_released_on_time_at_a
     tokio::time::sleep(Duration::from_secs(15 * 60 + 1)).await;
     assert_eq!(s.drain().await, 1);
     assert_eq!(s.job(&near.id).await.status, JobStatus::Completed);
+}
+
+fn every_five_minutes(name: &str, payload: serde_json::Value) -> (RecurringJob, ScheduleExpr) {
+    let schedule = "rate(5 minutes)";
+    let job = RecurringJob {
+        name: name.into(),
+        schedule: schedule.into(),
+        job_type: "echo".into(),
+        payload,
+        priority: jobq::Priority::default(),
+    };
+    (job, schedule.parse().expect("schedule"))
+}
+
+/// A recurring job that cannot be enqueued (its payload too large for a job record, and a bucket
+/// that refuses writes besides) is reported by name, and the run goes on: the other recurring
+/// job is enqueued and a scheduled job is released. The scheduler never writes to the bucket.
+#[tokio::test(start_paused = true)]
+async fn a_recurring_job_that_cannot_be_enqueued_stops_neither_the_others_nor_the_sweeps() {
+    let blobs = MemoryBlobs::default();
+    let big = json!({ "text": "x".repeat(40 * 1024) });
+    let recurring = vec![every_five_minutes("big", big), every_five_minutes("small", json!({"n": 1}))];
+    let s = stack_with(recurring, Some(&blobs));
+    let now = s.clock.now();
+    let (scheduled, _) = s.service.enqueue(noop_at(now + chrono::Duration::hours(1))).await.expect("enqueue");
+    blobs.set_refusing(true);
+
+    // Fifty minutes on, one minute of each schedule is due (the 50th) and the job within reach.
+    tokio::time::sleep(Duration::from_secs(50 * 60)).await;
+    let report = s.scheduler.tick(s.clock.now()).await.expect("a failing part fails no run");
+    assert_eq!(report.enqueued, 1, "the small one: {report:?}");
+    assert_eq!(report.released, 1, "the sweeps ran: {report:?}");
+    let parts: Vec<&TickPart> = report.failures.iter().map(|f| &f.part).collect();
+    assert!(
+        matches!(parts.as_slice(), [TickPart::Schedule { name, .. }] if name == "big"),
+        "{:?}",
+        report.failures
+    );
+    assert!(report.failures[0].error.contains("payload"), "{}", report.failures[0].error);
+    assert!(blobs.requests().is_empty(), "the scheduler keeps nothing in the bucket");
+    assert_eq!(s.job(&scheduled.id).await.status, JobStatus::Queued);
+    let metrics = jobq::scheduler::failure_metrics(&report);
+    let emf = metrics.iter().map(|m| m.to_emf_in("jobq", 0).to_string()).collect::<String>();
+    assert!(emf.contains(r#""SchedulerFailures":1.0"#) && emf.contains(r#""Part":"schedule""#), "{emf}");
+}
+
+/// One sweep that fails (here the paused sweep: the pause flags could not be read) leaves the
+/// others to run: a scheduled job due is released all the same.
+#[tokio::test(start_paused = true)]
+async fn a_sweep_that_fails_leaves_the_others_to_run() {
+    let s = stack();
+    let now = s.clock.now();
+    let (scheduled, _) = s.service.enqueue(noop_at(now + chrono::Duration::hours(1))).await.expect("enqueue");
+    tokio::time::sleep(Duration::from_secs(50 * 60)).await;
+    // The run's first two table requests (the walk's checkpoint, the pause flags) are throttled.
+    s.table.throttle_next(2);
+    let report = s.scheduler.tick(s.clock.now()).await.expect("a failing part fails no run");
+    assert_eq!(report.released, 1, "{report:?}");
+    assert_eq!(s.job(&scheduled.id).await.status, JobStatus::Queued);
+    let parts: Vec<&TickPart> = report.failures.iter().map(|f| &f.part).collect();
+    assert_eq!(parts, [&TickPart::Sweep { watch: "paused" }, &TickPart::LostWalk], "{:?}", report.failures);
+    assert_eq!(report.depths.len(), 3, "every queue's depth read");
 }
 
 #[tokio::test(start_paused = true)]

@@ -14,6 +14,8 @@ use crate::world::{Accepted, Expect, World};
 pub enum Action {
     /// DynamoDB throttles every request for this long.
     ThrottleTable(Duration),
+    /// S3 answers no request for this long (`503 Slow Down`, a transient error).
+    ThrottleBucket(Duration),
     /// Everything paused for this long, then resumed.
     PauseAll(Duration),
     /// These jobs enqueued in one batch (at most 25), each with what it should come to.
@@ -56,6 +58,13 @@ pub async fn play(world: World, steps: Vec<Step>) {
                     w.table.set_throttled(true);
                     tokio::time::sleep(length).await;
                     w.table.set_throttled(false);
+                });
+            }
+            Action::ThrottleBucket(length) => {
+                tokio::spawn(async move {
+                    w.blobs.set_unavailable(true);
+                    tokio::time::sleep(length).await;
+                    w.blobs.set_unavailable(false);
                 });
             }
             Action::PauseAll(length) => {

@@ -165,6 +165,26 @@ fn a_200_kib_payload() {
     assert!(report.blob_keys >= 2, "payload and result in the bucket: {}", report.blob_keys);
 }
 
+/// A 200 KiB `echo` with one attempt comes due while S3 answers nothing for three minutes:
+/// reading its payload back fails on every delivery of the outage, which costs it no attempt,
+/// and it completes on its one attempt once S3 answers again.
+#[test]
+fn a_200_kib_payload_due_during_an_s3_outage() {
+    let start = chrono::DateTime::from_timestamp(jobq_sim::world::EPOCH_SECONDS, 0).unwrap_or_default();
+    let big = NewJob {
+        run_at: Some(start + chrono::Duration::minutes(40)),
+        max_attempts: Some(1),
+        ..job("echo", json!({ "text": "x".repeat(200 * 1024) }))
+    };
+    let script = vec![
+        Step { at: 30 * MINUTE, action: Action::EnqueueBatch(vec![(big, Expect::completes(1))]) },
+        Step { at: 39 * MINUTE, action: Action::ThrottleBucket(3 * MINUTE) },
+    ];
+    let report = run(1, &quiet(50, 1, script));
+    clean(&report);
+    assert!(report.blob_keys >= 2, "payload and result in the bucket: {}", report.blob_keys);
+}
+
 /// Queries in the ten minutes after the lost-message walk has passed a history of `retained`
 /// jobs, in a random run of 200 jobs that keeps every invariant (the counters included, which
 /// count the retained jobs too).

@@ -378,8 +378,8 @@ fn watched(alarm: &Value) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
-/// Alarms that can fire: job failures from this stack's EMF namespace (which every function
-/// writes to, one per stack), dead letters by the DLQs' receives (the dead-letter function
+/// Alarms that can fire: job failures and failed parts of scheduler runs from this stack's EMF
+/// namespace (which every function writes to, one per stack), dead letters by the DLQs' receives (the dead-letter function
 /// empties them within seconds, so their depth would hardly ever show one), throttling of the
 /// table and of every function, and the API's 5xx. Every function logs at the stack's level.
 #[test]
@@ -398,6 +398,8 @@ fn alarms_watch_what_fails_and_each_stack_has_its_own_metrics() {
             .any(|(m, named)| m == metric && (resource.is_empty() || named.iter().any(|n| n == resource)))
     };
     assert!(watches(&format!("{namespace}/JobsFailed"), ""), "job failures: {alarms:?}");
+    let scheduler_failures = format!("{namespace}/{}", jobq::scheduler::FAILURES_METRIC);
+    assert!(watches(&scheduler_failures, ""), "failed parts of scheduler runs: {alarms:?}");
     for dlq in ["HighDeadLetterQueue", "NormalDeadLetterQueue", "LowDeadLetterQueue"] {
         assert!(watches("AWS/SQS/NumberOfMessagesReceived", dlq), "{dlq} letters: {alarms:?}");
         assert!(!watches("AWS/SQS/ApproximateNumberOfMessagesVisible", dlq), "{dlq}: depth hardly fires");

@@ -32,6 +32,13 @@ impl JobStore {
         self
     }
 
+    /// The same store with no bucket: a part too large for an item is refused (`Unstorable`),
+    /// and one kept in a bucket cannot be read back.
+    pub fn without_blobs(mut self) -> Self {
+        self.blobs = None;
+        self
+    }
+
     /// Whether parts too large for an item have a bucket to go to.
     pub fn has_blobs(&self) -> bool {
         self.blobs.is_some()

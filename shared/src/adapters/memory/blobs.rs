@@ -1,8 +1,9 @@
 //! An in-memory bucket behind the blob port, with the faults tests need: a bucket that is
-//! unavailable for a while (transient) or refuses every request (permanent).
+//! unavailable for a while or throttles a few requests (transient), or refuses every request
+//! (permanent).
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::ports::blobs::{BlobError, Blobs};
@@ -17,6 +18,7 @@ struct State {
 pub struct MemoryBlobs {
     state: Arc<Mutex<State>>,
     unavailable: Arc<AtomicBool>,
+    throttle_next: Arc<AtomicU32>,
     refusing: Arc<AtomicBool>,
 }
 
@@ -24,6 +26,13 @@ impl MemoryBlobs {
     /// Every request fails as S3 does under load (transient) until called with `false`.
     pub fn set_unavailable(&self, on: bool) {
         self.unavailable.store(on, Ordering::SeqCst);
+    }
+
+    /// The next `n` requests fail as throttled: S3 answers `503 Slow Down` when a prefix gets more
+    /// requests than it serves at once, and asks for them to be sent again later
+    /// (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/optimizing-performance.html>).
+    pub fn throttle_next(&self, n: u32) {
+        self.throttle_next.store(n, Ordering::SeqCst);
     }
 
     /// Every request is refused (as with a missing permission) until called with `false`.
@@ -50,7 +59,8 @@ impl MemoryBlobs {
     fn begin(&self, operation: &'static str) -> Result<std::sync::MutexGuard<'_, State>, BlobError> {
         let mut state = self.lock();
         *state.requests.entry(operation).or_default() += 1;
-        if self.unavailable.load(Ordering::SeqCst) {
+        let once = self.throttle_next.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        if self.unavailable.load(Ordering::SeqCst) || once.is_ok() {
             return Err(BlobError::Transient {
                 operation,
                 source: "SlowDown: reduce your request rate".into(),

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde::Serialize;
 use tokio::time::Instant;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::config::{ConfigError, Vars, process_env};
 use crate::envelope::Envelope;
@@ -25,6 +25,10 @@ mod sweeps;
 use backlog::Backlog;
 
 pub use schedule::{Cron, RecurringJob, ScheduleError, ScheduleExpr, parse_recurring};
+
+/// The metric (EMF, in the stack's namespace) counting the parts of scheduler runs that failed,
+/// by `Part` (see [`TickPart::kind`]); an alarm of the template watches its total.
+pub const FAILURES_METRIC: &str = "SchedulerFailures";
 
 /// The longest `JOBQ_RECOVER_AFTER_SECONDS` and `JOBQ_RESEND_AFTER_SECONDS` (30 days).
 const MAX_SWEEP_AFTER_SECONDS: u64 = 30 * 24 * 3600;
@@ -94,9 +98,62 @@ pub struct TickReport {
     /// Age of the oldest `queued` job seen, per tier: among those the lost-message sweeps looked
     /// at, which wait a period or more (younger ones show in SQS's own age metrics).
     pub oldest_queued_seconds: BTreeMap<PriorityTier, i64>,
+    /// Parts of the run that failed, each left for the next run while the others went on.
+    pub failures: Vec<TickFailure>,
+}
+
+/// One part of a run: each runs whether or not the others failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "part", rename_all = "snake_case")]
+pub enum TickPart {
+    /// A recurring job, for one minute it was due.
+    Schedule { name: String, due: DateTime<Utc> },
+    /// A sweep over `by-due`, by its watch (`release`, `processing`, `sent`, `paused`).
+    Sweep { watch: &'static str },
+    /// The lost-message walk over `by-created`.
+    LostWalk,
+    /// A tier's queue depth.
+    QueueDepth { tier: PriorityTier },
+}
+
+impl TickPart {
+    /// The `Part` dimension of [`FAILURES_METRIC`]: few values, whatever the schedules' names.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TickPart::Schedule { .. } => "schedule",
+            TickPart::Sweep { .. } => "sweep",
+            TickPart::LostWalk => "lost_walk",
+            TickPart::QueueDepth { .. } => "queue_depth",
+        }
+    }
+}
+
+/// A part that failed, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TickFailure {
+    #[serde(flatten)]
+    pub part: TickPart,
+    pub error: String,
 }
 
 impl TickReport {
+    /// Note that `part` failed with `err` (logged here, counted in the metric at the run's end).
+    pub(crate) fn part_failed(&mut self, part: TickPart, err: &dyn std::fmt::Display) {
+        match &part {
+            TickPart::Schedule { name, due } => {
+                error!(schedule = %name, due = %due, error = %err, "recurring job not enqueued; the next runs try again");
+            }
+            TickPart::Sweep { watch } => {
+                error!(watch, error = %err, "scheduler sweep failed; the next run sweeps again");
+            }
+            TickPart::LostWalk => error!(error = %err, "lost-message walk failed; the next run goes on"),
+            TickPart::QueueDepth { tier } => {
+                error!(queue = %tier, error = %err, "could not read the queue's depth")
+            }
+        }
+        self.failures.push(TickFailure { part, error: err.to_string() });
+    }
+
     pub(crate) fn saw_queued(&mut self, job: &Job, now: DateTime<Utc>) {
         let age = (now - job.due_at()).num_seconds().max(0);
         let oldest = self.oldest_queued_seconds.entry(job.tier).or_insert(0);
@@ -122,37 +179,69 @@ impl Scheduler {
         Self::from_ports(&crate::wiring::Ports::aws(clients, config), config, job_types, settings)
     }
 
-    /// The scheduler on `ports`; its service knows `job_types` (the registry's).
+    /// The scheduler on `ports`; its service knows `job_types` (the registry's). It keeps nothing
+    /// in the bucket: a recurring job's payload too large for a job record fails its enqueue
+    /// (reported as that schedule's failure), since its role may not write there, and each run
+    /// of the catch-up window would write it again, unnamed but by the first.
     pub fn from_ports(
         ports: &crate::wiring::Ports,
         config: &crate::config::Config,
         job_types: Vec<String>,
         settings: SchedulerSettings,
     ) -> Self {
+        let ports = crate::wiring::Ports { store: ports.store.clone().without_blobs(), ..ports.clone() };
+        for (job, _) in &settings.recurring {
+            let bytes = serde_json::to_vec(&job.payload).map_or(0, |b| b.len());
+            if bytes > crate::store::INLINE_MAX {
+                error!(
+                    schedule = %job.name,
+                    bytes,
+                    limit = crate::store::INLINE_MAX,
+                    "recurring job's payload is too large for a job record, and the scheduler keeps none in the bucket: it will not be enqueued"
+                );
+            }
+        }
         Scheduler {
-            service: JobService::from_ports(ports, config, job_types),
+            service: JobService::from_ports(&ports, config, job_types),
             queues: ports.queues.clone(),
             dlqs: ports.dlqs.clone(),
             settings,
         }
     }
 
-    /// One run at `now` (injectable, for tests and catch-up).
+    /// One run at `now` (injectable, for tests and catch-up). Each recurring job, each sweep,
+    /// the lost-message walk and each queue's depth is a part of its own: one that fails is
+    /// logged, listed in the report's `failures` and counted in [`FAILURES_METRIC`], and the
+    /// others run all the same (the next run tries it again). So a run as such does not fail.
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<TickReport, ServiceError> {
         let mut report = TickReport::default();
-        self.enqueue_recurring(now, &mut report).await?;
+        self.enqueue_recurring(now, &mut report).await;
         let deadline = Instant::now() + self.settings.tick_budget;
-        // Read first: whether a waiting job's message is lost or in line depends on them.
-        let mut depths = PerTier::from_fn(|_| QueueDepth::default());
+        // Read first: whether a waiting job's message is lost or in line depends on them. A
+        // depth not known counts as a queue with messages in line (nothing is sent on a guess).
+        let mut depths = PerTier::from_fn(|_| QueueDepth { visible: 1, ..QueueDepth::default() });
         for tier in PriorityTier::ALL {
-            *depths.get_mut(tier) = self.queues.depth(tier).await?;
-            report.depths.insert(tier, *depths.get(tier));
+            match self.queues.depth(tier).await {
+                Ok(depth) => {
+                    *depths.get_mut(tier) = depth;
+                    report.depths.insert(tier, depth);
+                }
+                Err(err) => report.part_failed(TickPart::QueueDepth { tier }, &err),
+            }
         }
-        let walk = self.service.store().created_walk().await?;
-        let backlog = Backlog::new(&depths, |tier| *walk.reached.get(tier));
-        self.sweep_due(now, deadline, backlog.clone(), &mut report).await?;
-        self.resend_lost(now, deadline, walk, backlog, &mut report).await?;
+        let walk = self.service.store().created_walk().await;
+        let reached = |tier| walk.as_ref().ok().and_then(|w| *w.reached.get(tier));
+        let backlog = Backlog::new(&depths, reached);
+        self.sweep_due(now, deadline, backlog.clone(), &mut report).await;
+        let walked = match walk {
+            Ok(walk) => self.resend_lost(now, deadline, walk, backlog, &mut report).await,
+            Err(err) => Err(err.into()),
+        };
+        if let Err(err) = walked {
+            report.part_failed(TickPart::LostWalk, &err);
+        }
         emit_depths(&report);
+        failure_metrics(&report).iter().for_each(MetricSet::emit);
         info!(
             enqueued = report.enqueued,
             released = report.released,
@@ -161,16 +250,16 @@ impl Scheduler {
             resent = report.resent,
             in_line = report.in_line,
             errors = report.errors,
+            failed_parts = report.failures.len(),
             "scheduler run"
         );
         Ok(report)
     }
 
-    async fn enqueue_recurring(
-        &self,
-        now: DateTime<Utc>,
-        report: &mut TickReport,
-    ) -> Result<(), ServiceError> {
+    /// Each recurring job due in the catch-up window, each on its own: one that cannot be
+    /// enqueued (AWS failed, or its payload is too large for a job record) is made up by a later
+    /// run within the window, and stops no other.
+    async fn enqueue_recurring(&self, now: DateTime<Utc>, report: &mut TickReport) {
         let this_minute = now.duration_trunc(Duration::minutes(1)).unwrap_or(now);
         for back in (0..self.settings.catch_up_minutes).rev() {
             let minute = this_minute - Duration::minutes(back);
@@ -189,13 +278,18 @@ impl Scheduler {
                     )),
                     ..NewJob::default()
                 };
-                if self.service.enqueue_once(spec).await?.is_some() {
-                    info!(schedule = %job.name, due = %minute, "recurring job enqueued");
-                    report.enqueued += 1;
+                match self.service.enqueue_once(spec).await {
+                    Ok(Some(_)) => {
+                        info!(schedule = %job.name, due = %minute, "recurring job enqueued");
+                        report.enqueued += 1;
+                    }
+                    Ok(None) => {}
+                    Err(err) => {
+                        report.part_failed(TickPart::Schedule { name: job.name.clone(), due: minute }, &err)
+                    }
                 }
             }
         }
-        Ok(())
     }
 
     /// Jobs created a period ago and still `queued`: their enqueue may have died before sending
@@ -298,6 +392,22 @@ impl Scheduler {
             }
         }
     }
+}
+
+/// One metric set per kind of part that failed, counting its failures (none when all went well).
+pub fn failure_metrics(report: &TickReport) -> Vec<MetricSet> {
+    let mut by_kind: BTreeMap<&str, usize> = BTreeMap::new();
+    for failure in &report.failures {
+        *by_kind.entry(failure.part.kind()).or_default() += 1;
+    }
+    by_kind
+        .into_iter()
+        .map(|(kind, n)| {
+            let mut set = MetricSet::new([("Part", kind)]);
+            set.add(FAILURES_METRIC, Unit::Count, n as f64);
+            set
+        })
+        .collect()
 }
 
 /// One metric set and one log line per tier (log-based metrics read the line).

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use super::backlog::Backlog;
-use super::{Scheduler, TickReport, envelope};
+use super::{Scheduler, TickPart, TickReport, envelope};
 use crate::model::{Job, MAX_SQS_DELAY_SECONDS};
 use crate::service::ServiceError;
 use crate::status::JobStatus;
@@ -62,24 +62,33 @@ pub(super) fn decide(
 }
 
 impl Scheduler {
-    /// Every sweep, each within what is left of the tick's budget.
+    /// Every sweep, each within what is left of the tick's budget. One that fails is noted in
+    /// `report` and the others still run; only the paused sweep needs the pause flags.
     pub(super) async fn sweep_due(
         &self,
         now: DateTime<Utc>,
         deadline: Instant,
         backlog: Backlog,
         report: &mut TickReport,
-    ) -> Result<(), ServiceError> {
-        let flags = self.service.store().pause_flags().await?;
-        let known = Known { flags, backlog };
+    ) {
+        let flags = self.service.store().pause_flags().await;
+        let known = Known { flags: flags.as_ref().ok().cloned().unwrap_or_default(), backlog };
         let release_before = now + Duration::seconds(MAX_SQS_DELAY_SECONDS);
-        self.sweep(Watch::Release, release_before, now, deadline, &known, report).await?;
-        self.sweep(Watch::Lease, now - self.settings.recover_after, now, deadline, &known, report).await?;
-        self.sweep(Watch::Sent, now - self.settings.resend_after, now, deadline, &known, report).await?;
-        if !known.flags.paused.contains(&crate::store::PauseScope::All) {
-            self.sweep(Watch::Paused, now, now, deadline, &known, report).await?;
+        let mut sweeps = vec![
+            (Watch::Release, release_before),
+            (Watch::Lease, now - self.settings.recover_after),
+            (Watch::Sent, now - self.settings.resend_after),
+        ];
+        match &flags {
+            Ok(flags) if flags.paused.contains(&crate::store::PauseScope::All) => {}
+            Ok(_) => sweeps.push((Watch::Paused, now)),
+            Err(err) => report.part_failed(TickPart::Sweep { watch: Watch::Paused.as_str() }, err),
         }
-        Ok(())
+        for (watch, before) in sweeps {
+            if let Err(err) = self.sweep(watch, before, now, deadline, &known, report).await {
+                report.part_failed(TickPart::Sweep { watch: watch.as_str() }, &err);
+            }
+        }
     }
 
     /// One watch, page by page, until no row is due or `deadline` passes.

@@ -18,6 +18,7 @@ use super::decision::{
     lease_span, run_limit, run_times, visibility_seconds,
 };
 use super::heartbeat::{Held, RunClock, first_window};
+use super::large::Payload;
 use super::polling::{batch_response, queue_name};
 use super::settings::WorkerSettings;
 use crate::config::Config;
@@ -303,7 +304,11 @@ impl Worker {
         let (tier, receipt) = (held.tier, held.receipt.as_str());
         tracing::Span::current().record("attempt", job.attempts);
         let handler = self.registry.get(&job.job_type);
-        let (job, unreadable) = self.with_payload(job).await;
+        let (job, unreadable) = match self.with_payload(job).await {
+            Payload::Read(job) => (job, None),
+            Payload::Refused(job, err) => (job, Some(err)),
+            Payload::NotYet(job, err) => return self.payload_later(&job, envelope, held, &err).await,
+        };
         let ctx = Arc::new(JobContext::new(job.clone(), self.store.clone(), self.settings.progress_interval));
         let handled = match (&handler, unreadable) {
             (_, Some(err)) => Handled::Returned(Err(err)),

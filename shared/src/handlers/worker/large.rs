@@ -1,29 +1,78 @@
-//! A run's parts kept in the bucket: its payload read back before the handler runs, and a result
-//! that cannot be stored failing the job at once (sending it again would fail again).
+//! A run's parts kept in the bucket: its payload read back before the handler runs (a bucket that
+//! does not answer costing no attempt), and a result that cannot be stored failing the job at
+//! once (sending it again would fail again).
+
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tracing::error;
+use tracing::{error, warn};
 
 use super::decision::{Backoff, Handled, Recording, RunDecision, decide_run};
-use super::engine::Worker;
+use super::engine::{Processed, Worker};
+use super::heartbeat::Held;
+use crate::envelope::Envelope;
 use crate::model::Job;
 use crate::store::{ProgressUpdate, StoreError};
 use crate::task::JobError;
 
+/// A claimed job's payload, as the bucket gave it.
+#[derive(Debug)]
+pub(super) enum Payload {
+    /// In place (read back, or inline all along): run the handler.
+    Read(Job),
+    /// Refused (the object is gone, or access is denied): the run fails with this error.
+    Refused(Job, JobError),
+    /// The bucket did not answer (throttled, unavailable): the run waits, see `payload_later`.
+    NotYet(Job, StoreError),
+}
+
 impl Worker {
-    /// The claimed `job` with its payload, or why the handler cannot be given it: a bucket that
-    /// does not answer is a retryable failure, a payload that is gone a fatal one.
-    pub(super) async fn with_payload(&self, job: Job) -> (Job, Option<JobError>) {
+    /// The claimed `job` with its payload. A refused read fails the job at once, saying why:
+    /// sending it again meets the same refusal, so spending its other attempts would only delay
+    /// the failure (once the object or the permission is back, a retry from the API runs it anew).
+    pub(super) async fn with_payload(&self, job: Job) -> Payload {
         if job.spilled.payload.is_none() {
-            return (job, None);
+            return Payload::Read(job);
         }
         match self.store.resolve_payload(job.clone()).await {
-            Ok(resolved) => (resolved, None),
-            Err(err) if err.is_transient() => {
-                (job, Some(JobError::retryable(format!("the payload could not be read: {err}"))))
+            Ok(resolved) => Payload::Read(resolved),
+            Err(err) if err.is_transient() => Payload::NotYet(job, err),
+            Err(err) => {
+                Payload::Refused(job, JobError::fatal(format!("the payload could not be read: {err}")))
             }
-            Err(err) => (job, Some(JobError::fatal(format!("the payload could not be read: {err}")))),
         }
+    }
+
+    /// The bucket did not answer for the payload of the run `job` (its attempt counted at claim):
+    /// the delivery is sent again, a fresh delayed message as for AWS's other transient errors, to
+    /// resume this very run on the same attempt (`take_over`, conditional on the job's generation
+    /// and this run's token), so the hiccup costs no attempt and no step toward the DLQ. The wait
+    /// doubles with each failure but ends within the run's lease, before which no other delivery
+    /// can claim the job (and so spend an attempt).
+    pub(super) async fn payload_later(
+        &self,
+        job: &Job,
+        envelope: &Envelope,
+        held: &Held,
+        err: &StoreError,
+    ) -> Processed {
+        let resume = Envelope {
+            again: envelope.again,
+            ..Envelope::new(&job.id, &job.job_type, job.tier, job.generation).resuming(job.run_id.clone())
+        };
+        let lease_left = job.lease_until.map(|until| until - self.clock.now()).and_then(|d| d.to_std().ok());
+        let wait = self
+            .settings
+            .transient_wait(envelope.again)
+            .min(lease_left.unwrap_or_default())
+            .max(Duration::from_secs(1));
+        warn!(
+            error = %err,
+            retry_in_seconds = wait.as_secs(),
+            failed_before = envelope.again,
+            "the payload could not be read; the run resumes on the same attempt"
+        );
+        (self.send_again(&resume.failed_again(), held.tier, &held.receipt, wait).await, None)
     }
 
     /// Record a run's outcome. A result that cannot be stored (over the bucket's limit, no

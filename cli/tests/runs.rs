@@ -87,3 +87,34 @@ async fn a_run_from_before_a_retry_cannot_record_over_the_new_run() {
     assert_eq!((done["attempts"].as_u64(), done["error"].as_object()), (Some(1), None), "{done}");
     assert_eq!(done["result"]["succeeded_on_attempt"], 1, "{done}");
 }
+
+/// Issue 25, defect 1, through the local stack on the emulator: a 200 s `sleep` POSTed twice
+/// with one idempotency key. The second POST, while the job waited, sent a second message; that
+/// copy used to come back at every lease end (2 s here) until SQS moved it to the DLQ and the
+/// dead-letter function failed the healthy run. It completes on its first attempt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_200_s_sleep_posted_twice_with_one_key_completes_on_attempt_1() {
+    let host = LocalHost::start(&unique_prefix()).await;
+    let spec = json!({
+        "type": "sleep",
+        "payload": {"seconds": 200, "steps": 20},
+        "timeout_seconds": 300,
+        "idempotency_key": "render-frame-200",
+    });
+    let (status, first) = host.post("/jobs", spec.clone()).await;
+    assert_eq!(status, 201, "{first}");
+    let (status, again) = host.post("/jobs", spec).await;
+    assert_eq!((status, &again["id"]), (200, &first["id"]), "the same job: {again}");
+    let id = first["id"].as_str().unwrap_or_default().to_owned();
+    let started = Instant::now();
+    let done = loop {
+        let job = host.get(&format!("/jobs/{id}")).await;
+        if terminal(&job) {
+            break job;
+        }
+        assert!(started.elapsed() < Duration::from_secs(300), "{id} never ended: {job}");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    assert_eq!((done["status"].as_str(), done["attempts"].as_u64()), (Some("completed"), Some(1)), "{done}");
+    assert!(started.elapsed() >= Duration::from_secs(200), "it ran its 200 s");
+}

@@ -240,6 +240,24 @@ fn the_dead_letter_function_may_bring_back_each_letter_it_consumes_early() {
     assert_eq!(allowed(dlq, "sqs:ChangeMessageVisibility"), consumed);
 }
 
+/// A notification AWS failed (throttled) is sent back to the ingest queue with a delay, or brought
+/// back early: minutes, not the queue's 90-minute visibility.
+#[test]
+fn the_ingest_function_may_send_back_and_bring_back_the_notifications_it_consumes() {
+    let template = load("template.yaml");
+    let functions = resources_of(&template, "AWS::Serverless::Function");
+    let ingest = functions.iter().find(|(n, _)| n == "IngestFunction").expect("ingest function").1;
+    let consumed: BTreeSet<String> = ingest["Events"]
+        .as_mapping()
+        .into_iter()
+        .flatten()
+        .filter_map(|(_, event)| get_att_arn(&event["Properties"]["Queue"]))
+        .collect();
+    assert_eq!(consumed, BTreeSet::from(["IngestQueue".to_owned()]));
+    assert_eq!(allowed(ingest, "sqs:ChangeMessageVisibility"), consumed);
+    assert!(allowed(ingest, "sqs:SendMessage").contains("IngestQueue"));
+}
+
 #[test]
 fn the_functions_get_every_variable_the_config_needs() {
     let template = load("template.yaml");

@@ -71,7 +71,8 @@ impl Functions {
 }
 
 /// `JOBQ_INGEST_RULES` or `JOBQ_INGEST_RULES_FILE`; without either, locally every upload to the
-/// bucket becomes an `echo` job (when the registry has `echo`), so it shows at once.
+/// bucket (under `uploads/`, the only keys it notifies of) becomes an `echo` job (when the
+/// registry has `echo`), so it shows at once.
 fn ingest_rules(provisioned: &Provisioned, has_echo: bool) -> Result<IngestRules, ConfigError> {
     let configured = std::env::var_os("JOBQ_INGEST_RULES").is_some()
         || std::env::var_os("JOBQ_INGEST_RULES_FILE").is_some();

@@ -15,6 +15,8 @@ mod rules;
 pub use notification::{CreatedObject, Notification, NotificationError, decode_key};
 pub use rules::{IngestRule, IngestRules};
 
+pub use crate::resources::UPLOADS_PREFIX;
+
 /// The message attribute counting how often AWS failed a notification sent back, for its wait.
 pub const AGAIN_ATTRIBUTE: &str = "jobq-again";
 /// The wait after AWS first failed a notification; it doubles each time after, up to the cap:

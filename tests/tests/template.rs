@@ -340,9 +340,15 @@ fn only_the_api_and_the_worker_reach_the_stores_objects_and_only_under_its_prefi
                 grant("s3:ListBucket", "UploadsBucket.Arn"),
                 grant("s3:GetObject", &objects),
                 grant("s3:PutObject", &objects),
+                grant("s3:DeleteObject", &objects),
             ]
             .into(),
-            "WorkerFunction" => [grant("s3:GetObject", &objects), grant("s3:PutObject", &objects)].into(),
+            "WorkerFunction" => [
+                grant("s3:GetObject", &objects),
+                grant("s3:PutObject", &objects),
+                grant("s3:DeleteObject", &objects),
+            ]
+            .into(),
             _ => BTreeSet::new(),
         };
         assert_eq!(s3_grants(function), expected, "{name}");

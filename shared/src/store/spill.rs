@@ -93,6 +93,15 @@ impl JobStore {
         }
     }
 
+    /// Best effort: the object under `key` is named by no job (the write naming it lost its
+    /// condition), so it goes now rather than at the bucket's expiry.
+    pub(super) async fn discard_blob(&self, key: &str) {
+        let Some(blobs) = &self.blobs else { return };
+        if let Err(err) = blobs.delete(key).await {
+            tracing::warn!(error = %err, key, "could not delete an object no job names; the bucket's expiry will");
+        }
+    }
+
     /// `job` with its payload and result read back from the bucket, as if stored inline.
     pub async fn resolve(&self, mut job: Job) -> Result<Job, StoreError> {
         if let Some(key) = job.spilled.payload.take() {

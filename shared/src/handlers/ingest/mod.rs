@@ -1,6 +1,7 @@
 //! S3 uploads become jobs: `ObjectCreated` notifications arrive on the ingest queue, routing rules
-//! pick the job type, and the object's version (or ETag) makes the job id, so a notification
-//! delivered twice creates one job.
+//! pick the job type, and what names the upload ([`CreatedObject::upload`]: its version, else S3's
+//! sequencer) makes the job id, so a notification delivered twice creates one job and the same
+//! bytes uploaded again another.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::StreamExt;

@@ -37,7 +37,7 @@ async fn a_200_kib_echo_completes_with_its_result() {
     };
     let took = at("completed_at") - at("created_at");
     assert!(took <= chrono::Duration::seconds(10), "completed {took} after its creation");
-    // Its objects became no jobs (the local host turns every other upload into an echo job):
+    // Its objects became no jobs (the bucket notifies ingest of uploads under uploads/ only):
     // give the ingest poller time to have seen their notifications.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let page = host.get("/jobs?type=echo").await;

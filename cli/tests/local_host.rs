@@ -96,7 +96,7 @@ async fn an_upload_to_the_local_bucket_shows_up_as_a_job() {
         .s3
         .put_object()
         .bucket(&bucket)
-        .key("inbox/Quarterly report+final.pdf")
+        .key("uploads/inbox/Quarterly report+final.pdf")
         .body(b"%PDF".to_vec().into())
         .send()
         .await
@@ -107,7 +107,7 @@ async fn an_upload_to_the_local_bucket_shows_up_as_a_job() {
         if let Some(job) = page["jobs"].as_array().and_then(|jobs| jobs.first())
             && job["status"] == "completed"
         {
-            assert_eq!(job["result"]["key"], "inbox/Quarterly report+final.pdf");
+            assert_eq!(job["result"]["key"], "uploads/inbox/Quarterly report+final.pdf");
             assert_eq!(job["result"]["bucket"], bucket.as_str());
             break;
         }

@@ -11,6 +11,9 @@ pub const QUEUE_VISIBILITY_TIMEOUT_SECONDS: u32 = 6 * WORKER_FUNCTION_TIMEOUT_SE
 /// Receives before SQS moves a message to the DLQ. Attempts are counted in the job record and
 /// retries are sent as fresh messages, so only crashes and throttles add up here: a safety net.
 pub const MAX_RECEIVE_COUNT: u32 = 5;
+/// Where uploads go to become jobs: the bucket notifies the ingest queue of these keys only, never
+/// of the store's own objects ([`crate::store::BLOB_PREFIX`]).
+pub const UPLOADS_PREFIX: &str = "uploads/";
 /// 14 days, SQS's maximum, for queues and DLQs alike: a long pause never ages messages out.
 pub const MESSAGE_RETENTION_SECONDS: u32 = 14 * 24 * 3600;
 /// Long polling wait used by pollers and receives.

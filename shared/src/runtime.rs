@@ -168,7 +168,12 @@ pub async fn ingest_from_env(registry: &Registry) -> Result<IngestHandler, Confi
     rules.check_types(service.job_types())?;
     let dlq = std::env::var("JOBQ_INGEST_DLQ_URL").ok().filter(|url| !url.is_empty());
     let dead_letters = dlq.map(|url| (ports.queues.port().clone(), url));
-    Ok(IngestHandler::with_dead_letters(service, rules, dead_letters))
+    let handler = IngestHandler::with_dead_letters(service, rules, dead_letters);
+    // A notification AWS failed goes back to the queue it came from, to be tried again soon.
+    Ok(match config.ingest_queue.clone().filter(|url| !url.is_empty()) {
+        Some(url) => handler.returning_to(ports.queues.port().clone(), url),
+        None => handler,
+    })
 }
 
 /// The scheduler [`run_scheduler`] serves, from `JOBQ_*` settings.

@@ -14,7 +14,7 @@ use jobq::memory::{MemoryBlobs, MemoryTable};
 use jobq::ports::table::{
     BatchGot, Cond, IndexQuery, Item, QueryPage, Returns, Table, TableError, TransactUpdate, Update,
 };
-use jobq::ports::{Attr, ManualClock};
+use jobq::ports::{Attr, Clock, ManualClock};
 use jobq::service::JobService;
 use jobq::store::{INLINE_MAX, JobStore, ProgressUpdate, RunOutcome};
 use jobq::task::{JobError, Registry, Task, TaskOutput};
@@ -137,6 +137,32 @@ async fn a_200_kib_payload_and_its_result_round_trip_through_the_api_and_the_wor
     assert_eq!(status, StatusCode::OK);
     let listed = &page["jobs"][0];
     assert!(listed["payload"] == payload && listed["result"] == payload, "listings read them back too");
+}
+
+/// An object whose write then lost its condition is named by no job: it is deleted at once, not
+/// left to the bucket's expiry. A create under a taken idempotency key, a finish by a run that no
+/// longer owns its job.
+#[tokio::test(start_paused = true)]
+async fn objects_of_writes_that_lost_their_condition_are_deleted() {
+    let s = stack(true);
+    let body = json!({"type": "echo", "payload": text_of(100 * KIB), "idempotency_key": "big-1"});
+    let (status, first) = s.call("POST", "/jobs", Some(&body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{}", first["error"]);
+    let (_, again) = s.call("POST", "/jobs", Some(&body)).await;
+    assert_eq!(again["id"], first["id"], "the same job");
+    assert_eq!(s.bucket_keys().len(), 1, "only the first create's payload: {:?}", s.bucket_keys());
+
+    let store = &s.ports.store;
+    let id = first["id"].as_str().expect("id");
+    let job = store.get(id, true).await.expect("get").expect("the job");
+    let now = s.clock.now();
+    let run = store.claim(id, job.generation, now, now + Duration::seconds(60)).await.expect("claim");
+    let result = RunOutcome::Completed { result: Some(text_of(100 * KIB)) };
+    store.finish(&run, result.clone(), None, now).await.expect("finish");
+    assert_eq!(s.bucket_keys().len(), 2, "the payload and the result");
+    // The same run again, as a delivery whose outcome was already written by another would.
+    store.finish(&run, result, None, now).await.expect_err("no longer the run's job");
+    assert_eq!(s.bucket_keys().len(), 2, "the refused finish's result is gone: {:?}", s.bucket_keys());
 }
 
 #[tokio::test(start_paused = true)]

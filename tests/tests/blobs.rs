@@ -1,6 +1,6 @@
-//! The blob port on S3 (the emulator): objects round-trip by key, a missing key is `NotFound`, a
-//! missing bucket is refused as such (not transient); and the store keeps a large payload and
-//! result there, reading them back whole, while a small job makes no S3 request.
+//! The blob port on S3 (the emulator): objects round-trip by key and are deleted by it, a missing
+//! key is `NotFound`, a missing bucket is refused as such (not transient); and the store keeps a
+//! large payload and result there, reading them back whole, while a small job makes no S3 request.
 
 use std::sync::Arc;
 
@@ -22,6 +22,11 @@ async fn objects_round_trip_and_failures_are_sorted() {
     assert!(read == body, "read back whole ({} bytes)", read.len());
     let missing = blobs.get("jobq-data/none.json").await.expect_err("missing");
     assert!(matches!(missing, BlobError::NotFound { .. }), "{missing}");
+    // Deleted, then gone; deleting what is not there is no error (as S3 answers).
+    blobs.delete("jobq-data/j1/payload-t.json").await.expect("delete");
+    let gone = blobs.get("jobq-data/j1/payload-t.json").await.expect_err("deleted");
+    assert!(matches!(gone, BlobError::NotFound { .. }), "{gone}");
+    blobs.delete("jobq-data/j1/payload-t.json").await.expect("delete again");
 
     let nowhere = S3Blobs::new(env.clients.s3.clone(), format!("{}-absent", env.provisioned.bucket));
     let refused = nowhere.put("jobq-data/k", b"{}".to_vec()).await.expect_err("no such bucket");

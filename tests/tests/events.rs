@@ -44,9 +44,14 @@ fn at(s: &str) -> DateTime<Utc> {
 async fn uploads_become_jobs_with_their_exact_keys_once() {
     let env = TestEnv::new().await;
     let bucket = env.provisioned.bucket.clone();
-    for (key, body) in
-        [("in/My Report (1).pdf", "pdf"), ("in/vidéo clip.mp4", "video"), ("elsewhere/notes.txt", "txt")]
-    {
+    // The store's own objects (large payloads and results) notify nothing.
+    let spilled = format!("{}j1/payload-t.json", jobq::store::BLOB_PREFIX);
+    for (key, body) in [
+        ("uploads/in/My Report (1).pdf", "pdf"),
+        (spilled.as_str(), "{}"),
+        ("uploads/in/vidéo clip.mp4", "video"),
+        ("uploads/elsewhere/notes.txt", "txt"),
+    ] {
         env.clients
             .s3
             .put_object()
@@ -68,11 +73,12 @@ async fn uploads_become_jobs_with_their_exact_keys_once() {
     }
     assert!(messages.iter().any(|m| m.body.contains("s3:TestEvent")), "the emulator sent the test event");
     assert_eq!(messages.len(), 4, "a test event and three uploads");
+    assert!(!messages.iter().any(|m| m.body.contains("jobq-data")), "no notification of the store's object");
 
     let rules = IngestRules::parse(
         "test",
-        r#"[{"prefix": "in/", "suffix": ".pdf", "type": "echo", "priority": "high", "payload": {"pipeline": "ocr"}},
-            {"prefix": "in/", "suffix": ".mp4", "type": "noop"}]"#,
+        r#"[{"prefix": "uploads/in/", "suffix": ".pdf", "type": "echo", "priority": "high", "payload": {"pipeline": "ocr"}},
+            {"prefix": "uploads/in/", "suffix": ".mp4", "type": "noop"}]"#,
     )
     .expect("rules");
     let service = JobService::new(&env.clients, &env.config, job_types());
@@ -86,7 +92,7 @@ async fn uploads_become_jobs_with_their_exact_keys_once() {
     let jobs = env.store().list(&ListQuery::default(), 50, None).await.expect("list").jobs;
     assert_eq!(jobs.len(), 2, "the test event and the unmatched key create nothing: {jobs:?}");
     let pdf = jobs.iter().find(|j| j.job_type == "echo").expect("pdf job");
-    assert_eq!(pdf.payload["key"], "in/My Report (1).pdf");
+    assert_eq!(pdf.payload["key"], "uploads/in/My Report (1).pdf");
     assert_eq!(
         (pdf.payload["bucket"].as_str(), pdf.payload["size"].as_u64()),
         (Some(bucket.as_str()), Some(3))
@@ -95,7 +101,7 @@ async fn uploads_become_jobs_with_their_exact_keys_once() {
     assert_eq!(pdf.payload["pipeline"], "ocr");
     assert_eq!(pdf.tier, PriorityTier::High);
     let video = jobs.iter().find(|j| j.job_type == "noop").expect("video job");
-    assert_eq!(video.payload["key"], "in/vidéo clip.mp4");
+    assert_eq!(video.payload["key"], "uploads/in/vidéo clip.mp4");
     // One message each, not one per notification delivered.
     let high = env.queues().depth(PriorityTier::High).await.expect("depth");
     let normal = env.queues().depth(PriorityTier::Normal).await.expect("depth");
@@ -115,6 +121,30 @@ async fn uploads_become_jobs_with_their_exact_keys_once() {
             .get(jobq::queue::REASON_ATTRIBUTE)
             .is_some_and(|r| r.starts_with("poison_message"))
     );
+}
+
+/// The store's objects expire with the template's rule, on the emulator too.
+#[tokio::test]
+async fn the_stores_objects_expire_in_the_provisioned_bucket() {
+    let env = TestEnv::new().await;
+    let lifecycle = env
+        .clients
+        .s3
+        .get_bucket_lifecycle_configuration()
+        .bucket(&env.provisioned.bucket)
+        .send()
+        .await
+        .expect("a lifecycle configuration");
+    let rules: Vec<(Option<String>, Option<i32>)> = lifecycle
+        .rules()
+        .iter()
+        .map(|r| {
+            let prefix = r.filter().and_then(|f| f.prefix()).map(str::to_owned);
+            (prefix, r.expiration().and_then(|e| e.days()))
+        })
+        .collect();
+    let days = i32::try_from(jobq::store::SPILL_EXPIRATION_DAYS).expect("days");
+    assert_eq!(rules, [(Some(jobq::store::BLOB_PREFIX.to_owned()), Some(days))]);
 }
 
 #[tokio::test]

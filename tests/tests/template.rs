@@ -240,6 +240,59 @@ fn the_dead_letter_function_may_bring_back_each_letter_it_consumes_early() {
     assert_eq!(allowed(dlq, "sqs:ChangeMessageVisibility"), consumed);
 }
 
+/// Only uploads notify the ingest queue, not the store's own objects; those expire, no sooner than
+/// a job that names one may still exist (the longest delay, then the retention).
+#[test]
+fn only_uploads_notify_ingest_and_the_stores_objects_expire() {
+    let template = load("template.yaml");
+    let buckets = resources_of(&template, "AWS::S3::Bucket");
+    let bucket = buckets[0].1;
+    let queues = bucket["NotificationConfiguration"]["QueueConfigurations"].as_sequence().expect("queues");
+    assert_eq!(queues.len(), 1);
+    let rules = queues[0]["Filter"]["S3Key"]["Rules"].as_sequence().expect("a key filter");
+    let filter: Vec<(Option<&str>, Option<&str>)> =
+        rules.iter().map(|r| (r["Name"].as_str(), r["Value"].as_str())).collect();
+    assert_eq!(filter, [(Some("prefix"), Some(jobq::ingest::UPLOADS_PREFIX))]);
+    assert!(!jobq::store::BLOB_PREFIX.starts_with(jobq::ingest::UPLOADS_PREFIX));
+    assert!(!jobq::ingest::UPLOADS_PREFIX.starts_with(jobq::store::BLOB_PREFIX));
+
+    let rules = bucket["LifecycleConfiguration"]["Rules"].as_sequence().expect("lifecycle rules");
+    let expiring: Vec<&Value> = rules
+        .iter()
+        .filter(|r| {
+            r["Status"].as_str() == Some("Enabled") && r["Prefix"].as_str() == Some(jobq::store::BLOB_PREFIX)
+        })
+        .collect();
+    assert_eq!(expiring.len(), 1, "{rules:?}");
+    let parameter = match &expiring[0]["ExpirationInDays"] {
+        Value::Tagged(t) if t.tag.to_string().trim_start_matches('!') == "Ref" => t.value.as_str(),
+        _ => None,
+    };
+    let days = number(&template["Parameters"][parameter.expect("a parameter")]["Default"]);
+    assert_eq!(days, u64::from(jobq::store::SPILL_EXPIRATION_DAYS));
+    let retention = number(&template["Parameters"]["RetentionDays"]["Default"]);
+    let longest_delay = jobq::api::input::MAX_DELAY_SECONDS as u64 / 86_400;
+    assert!(days > longest_delay + retention, "{days} days");
+}
+
+/// A notification AWS failed (throttled) is sent back to the ingest queue with a delay, or brought
+/// back early: minutes, not the queue's 90-minute visibility.
+#[test]
+fn the_ingest_function_may_send_back_and_bring_back_the_notifications_it_consumes() {
+    let template = load("template.yaml");
+    let functions = resources_of(&template, "AWS::Serverless::Function");
+    let ingest = functions.iter().find(|(n, _)| n == "IngestFunction").expect("ingest function").1;
+    let consumed: BTreeSet<String> = ingest["Events"]
+        .as_mapping()
+        .into_iter()
+        .flatten()
+        .filter_map(|(_, event)| get_att_arn(&event["Properties"]["Queue"]))
+        .collect();
+    assert_eq!(consumed, BTreeSet::from(["IngestQueue".to_owned()]));
+    assert_eq!(allowed(ingest, "sqs:ChangeMessageVisibility"), consumed);
+    assert!(allowed(ingest, "sqs:SendMessage").contains("IngestQueue"));
+}
+
 #[test]
 fn the_functions_get_every_variable_the_config_needs() {
     let template = load("template.yaml");
@@ -287,9 +340,15 @@ fn only_the_api_and_the_worker_reach_the_stores_objects_and_only_under_its_prefi
                 grant("s3:ListBucket", "UploadsBucket.Arn"),
                 grant("s3:GetObject", &objects),
                 grant("s3:PutObject", &objects),
+                grant("s3:DeleteObject", &objects),
             ]
             .into(),
-            "WorkerFunction" => [grant("s3:GetObject", &objects), grant("s3:PutObject", &objects)].into(),
+            "WorkerFunction" => [
+                grant("s3:GetObject", &objects),
+                grant("s3:PutObject", &objects),
+                grant("s3:DeleteObject", &objects),
+            ]
+            .into(),
             _ => BTreeSet::new(),
         };
         assert_eq!(s3_grants(function), expected, "{name}");

@@ -58,7 +58,10 @@ impl Functions {
         let ingest_service = JobService::from_ports(&ports, config, job_types.clone());
         rules.check_types(ingest_service.job_types())?;
         let ingest_dlq = Some((ports.queues.port().clone(), provisioned.ingest_dlq.clone()));
-        let ingest = Arc::new(IngestHandler::with_dead_letters(ingest_service, rules, ingest_dlq));
+        // A notification AWS failed goes back to the ingest queue, to be tried again within minutes.
+        let ingest = IngestHandler::with_dead_letters(ingest_service, rules, ingest_dlq)
+            .returning_to(ports.queues.port().clone(), provisioned.ingest_queue.clone());
+        let ingest = Arc::new(ingest);
         let api_settings = ApiSettings::from_env()?;
         let open = api_settings.token.is_none();
         let router = api::router(JobService::from_ports(&ports, config, job_types), api_settings);
@@ -68,7 +71,8 @@ impl Functions {
 }
 
 /// `JOBQ_INGEST_RULES` or `JOBQ_INGEST_RULES_FILE`; without either, locally every upload to the
-/// bucket becomes an `echo` job (when the registry has `echo`), so it shows at once.
+/// bucket (under `uploads/`, the only keys it notifies of) becomes an `echo` job (when the
+/// registry has `echo`), so it shows at once.
 fn ingest_rules(provisioned: &Provisioned, has_echo: bool) -> Result<IngestRules, ConfigError> {
     let configured = std::env::var_os("JOBQ_INGEST_RULES").is_some()
         || std::env::var_os("JOBQ_INGEST_RULES_FILE").is_some();

@@ -35,4 +35,6 @@ impl BlobError {
 pub trait Blobs: Send + Sync + std::fmt::Debug {
     async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), BlobError>;
     async fn get(&self, key: &str) -> Result<Vec<u8>, BlobError>;
+    /// Gone afterwards, whether it was there or not (S3 answers both alike).
+    async fn delete(&self, key: &str) -> Result<(), BlobError>;
 }

@@ -33,6 +33,10 @@ impl JobStore {
                         // An earlier send of this put took effect; its answer was lost.
                         return Ok(Created::New(job.clone()));
                     }
+                    // Another create's item stands, naming its own payload, not ours.
+                    if let Some(key) = &stored.spilled.payload {
+                        self.discard_blob(key).await;
+                    }
                     return Ok(Created::Existing(decode(&job.id, &existing)?));
                 }
                 Err(err) if may_resend(round, &err) => backoff(round).await,
@@ -185,7 +189,19 @@ impl JobStore {
         if to.is_terminal() {
             self.set_terminal(&mut w, now);
         }
-        let item = self.write_owned(job, w, "UpdateItem(finish)").await?;
+        let item = match self.write_owned(job, w, "UpdateItem(finish)").await {
+            Ok(item) => item,
+            Err(err) => {
+                // Refused (not an AWS failure, after which the write may have taken effect): the
+                // job is not this run's, and no item names the result's object.
+                if let Some(key) = spilled.as_deref()
+                    && !matches!(err, StoreError::Aws { .. })
+                {
+                    self.discard_blob(key).await;
+                }
+                return Err(err);
+            }
+        };
         decode(&job.id, &item)
     }
 

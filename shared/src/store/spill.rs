@@ -24,6 +24,10 @@ pub const SPILL_MAX: usize = 5 * 1024 * 1024;
 /// Where the bucket keeps job parts. Never turned into jobs by the upload notification (the
 /// ingest handler skips it).
 pub const BLOB_PREFIX: &str = "jobq-data/";
+/// Days after which the bucket expires the objects under [`BLOB_PREFIX`] (a lifecycle rule): past
+/// the longest a job may wait for its run (a year's delay) and its retention once ended, so no
+/// job still names one.
+pub const SPILL_EXPIRATION_DAYS: u32 = 400;
 
 impl JobStore {
     /// The same store, keeping parts too large for an item in `blobs`.
@@ -93,6 +97,15 @@ impl JobStore {
                 Err(err) if err.is_transient() => return Err(blob_error(err)),
                 Err(err) => return Err(unstorable(format!("the bucket refused it: {err}"))),
             }
+        }
+    }
+
+    /// Best effort: the object under `key` is named by no job (the write naming it lost its
+    /// condition), so it goes now rather than at the bucket's expiry.
+    pub(super) async fn discard_blob(&self, key: &str) {
+        let Some(blobs) = &self.blobs else { return };
+        if let Err(err) = blobs.delete(key).await {
+            tracing::warn!(error = %err, key, "could not delete an object no job names; the bucket's expiry will");
         }
     }
 

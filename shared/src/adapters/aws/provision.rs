@@ -45,6 +45,7 @@ pub async fn provision(clients: &Clients, names: &ResourceNames) -> Result<Provi
         urls.insert(spec.name.clone(), url);
     }
     create_bucket(&clients.s3, &names.bucket()).await?;
+    expire_store_objects(&clients.s3, &names.bucket()).await?;
     let url = |name: String| urls.get(&name).cloned().unwrap_or_default();
     notify_ingest_queue(clients, &names.bucket(), &url(names.ingest_queue())).await?;
     Ok(Provisioned {
@@ -213,14 +214,24 @@ pub async fn queue_arn(client: &aws_sdk_sqs::Client, url: &str) -> Result<String
         .ok_or_else(|| failed(url, "no QueueArn attribute"))
 }
 
-/// Uploads notify the ingest queue. (In AWS the queue policy must also let S3 send: the template.)
+/// Uploads (under [`crate::resources::UPLOADS_PREFIX`] only, not the store's own objects) notify the
+/// ingest queue. (In AWS the queue policy must also let S3 send: the template.)
 async fn notify_ingest_queue(clients: &Clients, bucket: &str, queue_url: &str) -> Result<(), ProvisionError> {
-    use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
+    use aws_sdk_s3::types::{
+        Event, FilterRule, FilterRuleName, NotificationConfiguration, NotificationConfigurationFilter,
+        QueueConfiguration, S3KeyFilter,
+    };
     let arn = queue_arn(&clients.sqs, queue_url).await?;
+    let uploads =
+        FilterRule::builder().name(FilterRuleName::Prefix).value(crate::resources::UPLOADS_PREFIX).build();
+    let filter = NotificationConfigurationFilter::builder()
+        .key(S3KeyFilter::builder().filter_rules(uploads).build())
+        .build();
     let queue = QueueConfiguration::builder()
         .id("jobq-ingest")
         .queue_arn(arn)
         .events(Event::from("s3:ObjectCreated:*"))
+        .filter(filter)
         .build()
         .map_err(|e| failed(bucket, e))?;
     clients
@@ -228,6 +239,32 @@ async fn notify_ingest_queue(clients: &Clients, bucket: &str, queue_url: &str) -
         .put_bucket_notification_configuration()
         .bucket(bucket)
         .notification_configuration(NotificationConfiguration::builder().queue_configurations(queue).build())
+        .send()
+        .await
+        .map_err(|e| failed(bucket, e))?;
+    Ok(())
+}
+
+/// The store's objects expire once no job can name them, as the template's lifecycle rule says.
+async fn expire_store_objects(client: &aws_sdk_s3::Client, bucket: &str) -> Result<(), ProvisionError> {
+    use crate::store::{BLOB_PREFIX, SPILL_EXPIRATION_DAYS};
+    use aws_sdk_s3::types::{
+        BucketLifecycleConfiguration, ExpirationStatus, LifecycleExpiration, LifecycleRule,
+        LifecycleRuleFilter,
+    };
+    let days = i32::try_from(SPILL_EXPIRATION_DAYS).unwrap_or(i32::MAX);
+    let rule = LifecycleRule::builder()
+        .id("jobq-data-expires")
+        .status(ExpirationStatus::Enabled)
+        .filter(LifecycleRuleFilter::builder().prefix(BLOB_PREFIX).build())
+        .expiration(LifecycleExpiration::builder().days(days).build())
+        .build()
+        .map_err(|e| failed(bucket, e))?;
+    let rules = BucketLifecycleConfiguration::builder().rules(rule).build().map_err(|e| failed(bucket, e))?;
+    client
+        .put_bucket_lifecycle_configuration()
+        .bucket(bucket)
+        .lifecycle_configuration(rules)
         .send()
         .await
         .map_err(|e| failed(bucket, e))?;

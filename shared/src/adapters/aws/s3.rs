@@ -53,6 +53,17 @@ impl Blobs for S3Blobs {
         Ok(())
     }
 
+    async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| classify("DeleteObject", e))?;
+        Ok(())
+    }
+
     async fn get(&self, key: &str) -> Result<Vec<u8>, BlobError> {
         const OP: &str = "GetObject";
         let out = match self.client.get_object().bucket(&self.bucket).key(key).send().await {

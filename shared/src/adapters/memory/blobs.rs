@@ -80,6 +80,11 @@ impl Blobs for MemoryBlobs {
         Ok(())
     }
 
+    async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        self.begin("DeleteObject")?.objects.remove(key);
+        Ok(())
+    }
+
     async fn get(&self, key: &str) -> Result<Vec<u8>, BlobError> {
         const OP: &str = "GetObject";
         let state = self.begin(OP)?;

@@ -1,11 +1,13 @@
 //! S3 uploads become jobs: `ObjectCreated` notifications arrive on the ingest queue, routing rules
-//! pick the job type, and the object's version (or ETag) makes the job id, so a notification
-//! delivered twice creates one job.
+//! pick the job type, and what names the upload ([`CreatedObject::upload`]: its version, else S3's
+//! sequencer) makes the job id, so a notification delivered twice creates one job and the same
+//! bytes uploaded again another.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::StreamExt;
 use tracing::{error, info, warn};
 
+use crate::queue::NewMessage;
 use crate::service::{JobService, ServiceError};
 
 mod notification;
@@ -14,6 +16,32 @@ mod rules;
 pub use notification::{CreatedObject, Notification, NotificationError, decode_key};
 pub use rules::{IngestRule, IngestRules};
 
+pub use crate::resources::UPLOADS_PREFIX;
+
+/// The message attribute counting how often AWS failed a notification sent back, for its wait.
+pub const AGAIN_ATTRIBUTE: &str = "jobq-again";
+/// The wait after AWS first failed a notification; it doubles each time after, up to the cap:
+/// minutes, not the ingest queue's 90-minute visibility.
+const AGAIN_FIRST_SECONDS: i32 = 10;
+const AGAIN_CAP_SECONDS: i32 = 300;
+/// A refused request comes back after this (it will most likely be refused again).
+const REFUSED_WAIT_SECONDS: i32 = 900;
+
+/// The wait of a notification AWS failed `again` times before.
+fn wait_after(again: u32) -> i32 {
+    AGAIN_FIRST_SECONDS.saturating_mul(1 << again.min(10)).min(AGAIN_CAP_SECONDS)
+}
+
+/// Whether the same request may succeed later (throttled, unavailable, no answer).
+fn may_pass(err: &ServiceError) -> bool {
+    match err {
+        ServiceError::Store(err) => err.is_transient(),
+        ServiceError::Queue(err) => matches!(err, crate::queue::QueueError::Transient { .. }),
+        ServiceError::Unavailable { .. } => true,
+        ServiceError::BatchIncomplete(_) | ServiceError::BatchNotFound(_) => false,
+    }
+}
+
 /// The ingest function's handler.
 #[derive(Debug, Clone)]
 pub struct IngestHandler {
@@ -21,6 +49,8 @@ pub struct IngestHandler {
     rules: IngestRules,
     /// Where undecodable notifications go, with their reason (the ingest queue's DLQ).
     dead_letters: Option<(std::sync::Arc<dyn crate::queue::MessageQueue>, String)>,
+    /// The ingest queue itself: a notification AWS kept from becoming jobs is sent back there.
+    returns: Option<(std::sync::Arc<dyn crate::queue::MessageQueue>, String)>,
 }
 
 impl IngestHandler {
@@ -41,7 +71,18 @@ impl IngestHandler {
         rules: IngestRules,
         dead_letters: Option<(std::sync::Arc<dyn crate::queue::MessageQueue>, String)>,
     ) -> Self {
-        IngestHandler { service, rules, dead_letters }
+        IngestHandler { service, rules, dead_letters, returns: None }
+    }
+
+    /// The same handler, sending a notification AWS failed (throttled, unavailable) back to
+    /// `url`, the ingest queue, to be tried again within minutes.
+    pub fn returning_to(
+        mut self,
+        queue: std::sync::Arc<dyn crate::queue::MessageQueue>,
+        url: String,
+    ) -> Self {
+        self.returns = Some((queue, url));
+        self
     }
 
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
@@ -86,12 +127,51 @@ impl IngestHandler {
                 Ok(None) => info!(key = %object.key, "upload already enqueued (duplicate notification)"),
                 Err(ServiceError::Store(crate::store::StoreError::Corrupt { .. })) => {}
                 Err(err) => {
-                    warn!(error = %err, key = %object.key, "could not enqueue the upload; the notification will return");
-                    return false;
+                    warn!(error = %err, key = %object.key, "could not enqueue the upload");
+                    return self.again(record, &err).await;
                 }
             }
         }
         true
+    }
+
+    /// AWS kept `record`'s uploads from becoming jobs. A failure that may pass (throttled,
+    /// unavailable) sends the notification back as a fresh message, delayed by a wait that
+    /// doubles each time, as the worker does: its receive count starts again, so no throttle,
+    /// however long, walks it to the DLQ. A refusal, or a failed send, brings the original back
+    /// after the wait instead of the queue's 90-minute visibility (a refusal every time reaches
+    /// the DLQ after maxReceiveCount receives). `true` when the original is done with.
+    async fn again(&self, record: &SqsMessage, err: &ServiceError) -> bool {
+        let Some((queue, url)) = &self.returns else { return false };
+        let again = record
+            .message_attributes
+            .get(AGAIN_ATTRIBUTE)
+            .and_then(|a| a.string_value.as_deref())
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(0);
+        let passing = may_pass(err);
+        let wait = if passing { wait_after(again) } else { REFUSED_WAIT_SECONDS };
+        if passing {
+            let body = record.body.as_deref().unwrap_or_default();
+            let message =
+                NewMessage::new(body, wait).with_attribute(AGAIN_ATTRIBUTE, (again + 1).to_string());
+            match queue.send(url, &message).await {
+                Ok(_) => {
+                    warn!(retry_in_seconds = wait, failed_before = again, "the notification is sent again");
+                    return true;
+                }
+                Err(send) => {
+                    warn!(error = %send, "could not send the notification again; it comes back instead")
+                }
+            }
+        }
+        warn!(retry_in_seconds = wait, "the notification will return");
+        if let Some(receipt) = record.receipt_handle.as_deref()
+            && let Err(err) = queue.change_visibility(url, receipt, wait).await
+        {
+            warn!(error = %err, "could not set the notification's visibility; it returns after the queue's timeout");
+        }
+        false
     }
 
     async fn dead_letter(&self, body: &str, reason: &str) -> bool {
@@ -103,5 +183,92 @@ impl IngestHandler {
                 false
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::ports::{Clock, ManualClock};
+    use crate::queue::{MessageQueue, NewMessage, QueueSettings, Receive, Received};
+
+    const ARN: &str = "arn:aws:sqs:us-east-1:000000000000:jobq-ingest";
+
+    /// The messages of `url` visible within `limit`, the clock moved on in 10 s steps to find them.
+    async fn visible_within(
+        port: &dyn MessageQueue,
+        url: &str,
+        clock: &ManualClock,
+        limit: chrono::Duration,
+    ) -> Vec<Received> {
+        let started = clock.now();
+        loop {
+            let got = port.receive(url, &Receive::new(10, 0, None)).await.expect("receive");
+            if !got.is_empty() || clock.now() - started >= limit {
+                return got;
+            }
+            clock.advance(chrono::Duration::seconds(10));
+        }
+    }
+
+    /// Run `messages` through `handler` as the event source mapping does: delete what succeeded.
+    async fn deliver(handler: &IngestHandler, port: &dyn MessageQueue, url: &str, messages: &[Received]) {
+        let response = handler.handle(crate::worker::sqs_event(messages, ARN, "local")).await;
+        let failed: Vec<&str> =
+            response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+        let done: Vec<String> = messages
+            .iter()
+            .filter(|m| !failed.contains(&m.message_id.as_str()))
+            .map(|m| m.receipt_handle.clone())
+            .collect();
+        if !done.is_empty() {
+            port.delete_batch(url, &done).await.expect("delete");
+        }
+    }
+
+    /// While the table throttles, the notification returns within minutes (not the queue's 90),
+    /// however long the throttle lasts, and never reaches the ingest DLQ; once it ends, the job
+    /// is made, once.
+    #[tokio::test(start_paused = true)]
+    async fn a_throttled_notification_comes_back_soon_and_never_reaches_the_dlq() {
+        let clock = ManualClock::new(chrono::Utc::now());
+        let (ports, memory) = crate::Ports::memory(Arc::new(clock.clone())).expect("memory ports");
+        // As the template makes them: a 90-minute visibility, the DLQ after five receives.
+        let dlq = memory.queues.create_queue("jobq-ingest-dlq", QueueSettings::new(5400)).expect("dlq");
+        let settings = QueueSettings::new(5400).with_redrive(dlq.clone(), 5);
+        let ingest = memory.queues.create_queue("jobq-ingest", settings).expect("queue");
+        let port: Arc<dyn MessageQueue> = memory.queues.clone();
+        let service = JobService::from_ports(&ports, &memory.config, ["echo".to_owned()]);
+        let rules = IngestRules::parse("T", r#"[{"type": "echo"}]"#).expect("rules");
+        let handler = IngestHandler::with_dead_letters(service, rules, Some((port.clone(), dlq.clone())))
+            .returning_to(port.clone(), ingest.clone());
+        let object = json!({"key": "uploads/a.pdf", "size": 3, "eTag": "e1", "sequencer": "0A"});
+        let body = json!({"Records": [{"eventName": "ObjectCreated:Put", "eventTime": "2026-12-07T03:00:00.000Z",
+            "s3": {"bucket": {"name": "b"}, "object": object}}]});
+        port.send(&ingest, &NewMessage::new(body.to_string(), 0)).await.expect("notify");
+
+        memory.table.set_throttled(true);
+        for round in 0..8 {
+            let got = visible_within(port.as_ref(), &ingest, &clock, chrono::Duration::minutes(10)).await;
+            assert_eq!(got.len(), 1, "round {round}: the notification is back within 10 minutes");
+            deliver(&handler, port.as_ref(), &ingest, &got).await;
+        }
+        memory.table.set_throttled(false);
+        let got = visible_within(port.as_ref(), &ingest, &clock, chrono::Duration::minutes(10)).await;
+        assert_eq!(got.len(), 1, "back once the throttle ended");
+        deliver(&handler, port.as_ref(), &ingest, &got).await;
+        assert_eq!(
+            port.depth(&dlq).await.expect("depth"),
+            crate::queue::QueueDepth::default(),
+            "no dead letter"
+        );
+        let depth = port.depth(&ingest).await.expect("depth");
+        assert_eq!(depth, crate::queue::QueueDepth::default(), "the notification is done with");
+        let queued = ports.store.count(crate::JobStatus::Queued, None).await.expect("count");
+        assert_eq!(queued, 1, "one job");
     }
 }

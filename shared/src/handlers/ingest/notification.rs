@@ -16,6 +16,26 @@ pub struct CreatedObject {
     pub etag: Option<String>,
     pub version_id: Option<String>,
     pub sequencer: Option<String>,
+    /// The record's `eventTime`: the same in every delivery of one event.
+    pub event_time: Option<String>,
+}
+
+impl CreatedObject {
+    /// What tells this upload from every other of its key, the same in every delivery of its
+    /// notification. S3 gives each PUT (or DELETE) on a key a `sequencer`, unique and increasing
+    /// per key, and in a versioned bucket a `versionId`; a duplicate delivery repeats both
+    /// (https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html).
+    /// Without either (moto sends neither), the ETag and the event's time; without a time too, the
+    /// ETag alone, and the same bytes uploaded again are then taken for the same upload.
+    pub fn upload(&self) -> String {
+        let etag = self.etag.as_deref().unwrap_or("");
+        match (&self.version_id, &self.sequencer, &self.event_time) {
+            (Some(version), _, _) => version.clone(),
+            (None, Some(sequencer), _) => format!("seq:{sequencer}"),
+            (None, None, Some(time)) => format!("{etag}@{time}"),
+            (None, None, None) => etag.to_owned(),
+        }
+    }
 }
 
 /// What an ingest message holds.
@@ -121,7 +141,11 @@ fn typed<T: DeserializeOwned>(
 }
 
 /// The created object of one record's `s3` entity, at `path` (`Records[i].s3`).
-fn created_object(s3: Option<&Value>, path: &str) -> Result<CreatedObject, NotificationError> {
+fn created_object(
+    s3: Option<&Value>,
+    path: &str,
+    event_time: Option<String>,
+) -> Result<CreatedObject, NotificationError> {
     let s3 = object(s3, path)?;
     let bucket_path = format!("{path}.bucket");
     let bucket: S3Bucket = typed(object(s3.get("bucket"), &bucket_path)?, &bucket_path, BUCKET_FIELDS)?;
@@ -147,7 +171,8 @@ fn created_object(s3: Option<&Value>, path: &str) -> Result<CreatedObject, Notif
         size,
         etag: decoded.e_tag,
         version_id: decoded.version_id.filter(|v| !v.is_empty() && v != "null"),
-        sequencer: decoded.sequencer,
+        sequencer: decoded.sequencer.filter(|s| !s.is_empty()),
+        event_time,
     })
 }
 
@@ -177,7 +202,8 @@ impl Notification {
             let record = object(Some(record), &path)?;
             let event = string(record, "eventName", &path)?;
             if event.as_deref().unwrap_or("").starts_with("ObjectCreated") {
-                objects.push(created_object(record.get("s3"), &format!("{path}.s3"))?);
+                let time = string(record, "eventTime", &path)?;
+                objects.push(created_object(record.get("s3"), &format!("{path}.s3"), time)?);
             }
         }
         Ok(Notification::Objects(objects))
@@ -243,8 +269,9 @@ mod tests {
 
     /// Paths (below `Records[i]`) of the fields a created-object record is checked for, and
     /// whether leaving one out is an error.
-    const PATHS: [(&str, bool); 10] = [
+    const PATHS: [(&str, bool); 11] = [
         ("eventName", false),
+        ("eventTime", false),
         ("s3", true),
         ("s3.bucket", true),
         ("s3.bucket.name", true),

@@ -88,13 +88,11 @@ impl CreatedObject {
         payload.insert("size".into(), self.size.map(Value::from).unwrap_or(Value::Null));
         payload.insert("etag".into(), self.etag.clone().map(Value::from).unwrap_or(Value::Null));
         payload.insert("version_id".into(), self.version_id.clone().map(Value::from).unwrap_or(Value::Null));
-        let version =
-            self.version_id.as_deref().or(self.etag.as_deref()).or(self.sequencer.as_deref()).unwrap_or("");
         NewJob {
             job_type: rule.job_type.clone(),
             payload: Value::Object(payload),
             priority: rule.priority,
-            idempotency_key: Some(format!("s3:{}/{}@{version}", self.bucket, self.key)),
+            idempotency_key: Some(format!("s3:{}/{}@{}", self.bucket, self.key, self.upload())),
             max_attempts: rule.max_attempts,
             timeout_seconds: rule.timeout_seconds,
             ..NewJob::default()
@@ -125,6 +123,7 @@ mod tests {
             etag: Some("e".into()),
             version_id: None,
             sequencer: None,
+            event_time: None,
         };
         let job = object.job(rules.route("b", "in/a.pdf").expect("rule"));
         assert_eq!(job.payload["key"], "in/a.pdf", "the object's fields win over the template");
@@ -134,6 +133,57 @@ mod tests {
         let versioned = CreatedObject { version_id: Some("v2".into()), ..object };
         assert_eq!(versioned.job(&rules.rules[0]).idempotency_key.as_deref(), Some("s3:b/in/a.pdf@v2"));
         assert!(IngestRules::parse("T", r#"[{"type":"x","colour":1}]"#).is_err());
+    }
+
+    /// The idempotency key of the job made of the one object `record` describes.
+    fn key_of(record: serde_json::Value) -> String {
+        let body = serde_json::json!({"Records": [record]}).to_string();
+        let Ok(super::super::Notification::Objects(objects)) = super::super::Notification::parse(&body)
+        else {
+            panic!("one created object: {body}")
+        };
+        let rules = IngestRules::parse("T", r#"[{"type":"ocr"}]"#).expect("valid");
+        objects[0].job(&rules.rules[0]).idempotency_key.expect("a key")
+    }
+
+    fn upload(object: serde_json::Value, time: &str) -> serde_json::Value {
+        serde_json::json!({"eventName": "ObjectCreated:Put", "eventTime": time,
+            "s3": {"bucket": {"name": "b"}, "object": object}})
+    }
+
+    /// Each upload is a job, even of the same bytes under the same key (the same ETag); a
+    /// notification delivered twice (the same event: the same sequencer, version and time) is
+    /// one. S3's `sequencer` is unique and increasing per PUT or DELETE on a key, and `versionId`
+    /// names the version in a versioned bucket:
+    /// https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html
+    #[test]
+    fn each_upload_is_its_own_job_and_a_duplicate_notification_is_the_same_one() {
+        use serde_json::json;
+        let t1 = "2026-12-07T03:00:00.000Z";
+        let t2 = "2026-12-07T03:00:05.000Z";
+        let put = |sequencer: &str, time: &str| {
+            upload(json!({"key": "in/a.pdf", "size": 3, "eTag": "e1", "sequencer": sequencer}), time)
+        };
+        assert_eq!(key_of(put("0A1", t1)), key_of(put("0A1", t1)), "a duplicate delivery");
+        assert_ne!(key_of(put("0A1", t1)), key_of(put("0A2", t2)), "the same bytes uploaded again");
+        // Versioned: the version names the upload.
+        let versioned = |version: &str, sequencer: &str| {
+            let object =
+                json!({"key": "in/a.pdf", "eTag": "e1", "versionId": version, "sequencer": sequencer});
+            upload(object, t1)
+        };
+        assert_eq!(key_of(versioned("v1", "0A1")), key_of(versioned("v1", "0A1")));
+        assert_ne!(key_of(versioned("v1", "0A1")), key_of(versioned("v2", "0A2")));
+        // No sequencer nor version (the emulator, moto, sends neither): the ETag and the event's
+        // time, which a duplicate delivery repeats and a later upload does not.
+        let bare = |time: &str| upload(json!({"key": "in/a.pdf", "eTag": "e1"}), time);
+        assert_eq!(key_of(bare(t1)), key_of(bare(t1)));
+        assert_ne!(key_of(bare(t1)), key_of(bare(t2)));
+        // Other keys or buckets are other jobs whatever their fields.
+        assert_ne!(
+            key_of(put("0A1", t1)),
+            key_of(upload(json!({"key": "in/b.pdf", "sequencer": "0A1"}), t1))
+        );
     }
 
     #[test]

@@ -29,14 +29,14 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::ports::Clock;
 use crate::ports::queue::{
-    BatchEntry, EntryFailure, MAX_VISIBILITY_SECONDS, MessageQueue, NewMessage, QueueDepth, QueueError,
-    Receive, Received, Refusal,
+    BatchEntry, EntryFailure, MessageQueue, NewMessage, QueueDepth, QueueError, Receive, Received, Refusal,
 };
 use crate::requests::RequestCounter;
-use limits::{check_count, check_delay, check_message, check_send_batch, check_visibility, invalid};
+use limits::{check_delay, check_message, check_send_batch, invalid};
 
 mod controls;
 mod limits;
+mod receipts;
 
 /// The account id in memory queues' URLs and ARNs.
 const ACCOUNT: &str = "000000000000";
@@ -285,86 +285,6 @@ impl State {
             out.push(queue.deliver(i, visibility, now));
         }
         Ok(out)
-    }
-
-    fn change_visibility(
-        &mut self,
-        url: &str,
-        receipt: &str,
-        secs: i32,
-        now: DateTime<Utc>,
-    ) -> Result<(), QueueError> {
-        const OPERATION: &str = "ChangeMessageVisibility";
-        check_visibility(OPERATION, secs)?;
-        let queue = self.queue(OPERATION, url)?;
-        let Some(index) = queue.find(receipt) else {
-            return Err(QueueError::refused(
-                OPERATION,
-                Refusal::InvalidReceipt,
-                format!("receipt {receipt:?}"),
-            ));
-        };
-        let message = &mut queue.messages[index];
-        if !message.is_in_flight(now) {
-            return Err(QueueError::refused(
-                OPERATION,
-                Refusal::NotInFlight,
-                "its visibility already ran out",
-            ));
-        }
-        let until = now + seconds(secs);
-        if message.received_at.is_some_and(|at| until > at + seconds(MAX_VISIBILITY_SECONDS)) {
-            return Err(invalid(OPERATION, "hidden more than 12 hours in total".into()));
-        }
-        message.visible_at = until;
-        Ok(())
-    }
-
-    /// Each entry as a ChangeMessageVisibility; a refusal fails that entry alone, as in SQS.
-    fn change_visibility_batch(
-        &mut self,
-        url: &str,
-        receipts: &[String],
-        secs: i32,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<EntryFailure>, QueueError> {
-        const OPERATION: &str = "ChangeMessageVisibilityBatch";
-        check_count(OPERATION, receipts.len())?;
-        self.queue(OPERATION, url)?;
-        let mut failures = Vec::new();
-        for (index, receipt) in receipts.iter().enumerate() {
-            if let Err(err) = self.change_visibility(url, receipt, secs, now) {
-                let code = match &err {
-                    QueueError::Refused { refusal: Refusal::NotInFlight, .. } => "MessageNotInflight",
-                    QueueError::Refused { refusal: Refusal::InvalidReceipt, .. } => "ReceiptHandleIsInvalid",
-                    _ => INVALID_PARAMETER,
-                };
-                let (code, message) = (code.into(), err.to_string());
-                failures.push(EntryFailure { index, code, message, sender_fault: true });
-            }
-        }
-        Ok(failures)
-    }
-
-    fn delete_batch(&mut self, url: &str, receipts: &[String]) -> Result<Vec<EntryFailure>, QueueError> {
-        const OPERATION: &str = "DeleteMessageBatch";
-        check_count(OPERATION, receipts.len())?;
-        let queue = self.queue(OPERATION, url)?;
-        let mut failures = Vec::new();
-        for (index, receipt) in receipts.iter().enumerate() {
-            if let Some(found) = queue.find(receipt) {
-                let message = queue.messages.remove(found);
-                queue.deleted.extend(message.receipts);
-            } else if !queue.deleted.contains(receipt) {
-                failures.push(EntryFailure {
-                    index,
-                    code: "ReceiptHandleIsInvalid".into(),
-                    message: format!("the receipt handle {receipt:?} is not valid"),
-                    sender_fault: true,
-                });
-            }
-        }
-        Ok(failures)
     }
 }
 

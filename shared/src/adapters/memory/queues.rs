@@ -119,6 +119,8 @@ struct Stored {
     id: String,
     body: String,
     attributes: HashMap<String, String>,
+    /// When it was sent (kept through a redrive, as SQS keeps `SentTimestamp`).
+    sent_at: DateTime<Utc>,
     delayed_until: DateTime<Utc>,
     visible_at: DateTime<Utc>,
     /// When the receive that hid it happened.
@@ -180,6 +182,7 @@ impl Queue {
             id: id.clone(),
             body: body.to_owned(),
             attributes,
+            sent_at: now,
             delayed_until: now + seconds(delay),
             visible_at: now,
             received_at: None,
@@ -203,6 +206,8 @@ impl Queue {
             body: message.body.clone(),
             receive_count: message.receive_count,
             attributes: message.attributes.clone(),
+            // SQS's SentTimestamp is in milliseconds.
+            sent_at: DateTime::from_timestamp_millis(message.sent_at.timestamp_millis()),
         }
     }
 

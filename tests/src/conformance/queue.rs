@@ -11,7 +11,13 @@
 //! - the 12-hour limit on a message's total visibility counted from the receive that hid it, as
 //!   SQS documents; moto counts it from the send;
 //! - a DeleteMessageBatch of more than ten entries is refused (`TooManyEntriesInBatchRequest`), as
-//!   SQS documents; moto deletes them all.
+//!   SQS documents; moto deletes them all;
+//! - switched on for the simulation (`MemoryQueues::set_stale_receipts_kept`): a delete by a
+//!   receipt from an earlier receive of a message received again since succeeds and the message
+//!   stays, as SQS documents for DeleteMessage; moto deletes it (`stale_receipt_delete` below);
+//! - a copy a delete missed, delivered again (`MemoryQueues::keep_next_deletes`), as SQS's
+//!   at-least-once delivery documents; and depths counted late (`MemoryQueues::set_depth_lag`),
+//!   as SQS's approximate counts are; moto's are exact.
 //!
 //! Where moto and SQS's documentation leave a choice, the memory side follows moto, checked here:
 //! - a receipt handle from an earlier receive still changes the message's visibility and deletes

@@ -17,8 +17,10 @@
 //!   deleted message) is refused as `InvalidReceipt`.
 //!
 //! Receive never waits: it returns what is visible now (`wait_seconds` is checked, then
-//! ignored); a test moves its `ManualClock` instead. On demand it also hands out a duplicate
-//! delivery ([`MemoryQueues::duplicate_next`]), fails calls as throttled
+//! ignored); a test moves its `ManualClock` instead. On demand it also treats stale receipts as
+//! SQS does ([`MemoryQueues::set_stale_receipts_kept`]), leaves a copy a delete missed
+//! ([`MemoryQueues::keep_next_deletes`]), counts depths late ([`MemoryQueues::set_depth_lag`]),
+//! hands out a duplicate delivery ([`MemoryQueues::duplicate_next`]), fails calls as throttled
 //! ([`MemoryQueues::throttle_next`], [`MemoryQueues::set_throttled`]) and deletes a queue
 //! ([`MemoryQueues::delete_queue`]); every call is counted per operation, as the SDK's are.
 
@@ -98,6 +100,10 @@ struct State {
     throttle_next: u32,
     /// Every call fails as throttled while set.
     throttled: bool,
+    /// SQS's receipts (not moto's): a delete by a stale receipt succeeds and deletes nothing.
+    stale_receipts_kept: bool,
+    /// Depths are counted as of this long ago (SQS's are approximate).
+    depth_lag: Duration,
 }
 
 #[derive(Debug)]
@@ -110,6 +116,8 @@ struct Queue {
     deleted: HashSet<String>,
     /// Duplicate deliveries still to hand out.
     duplicates: u32,
+    /// Deletes still to leave a copy behind, delivered again once its visibility runs out.
+    deletes_kept: u32,
     /// Numbers message ids and receipt handles.
     sequence: u64,
 }
@@ -156,6 +164,7 @@ impl Queue {
             messages: Vec::new(),
             deleted: HashSet::new(),
             duplicates: 0,
+            deletes_kept: 0,
             sequence: 0,
         }
     }
@@ -227,8 +236,14 @@ impl Queue {
         spent
     }
 
-    fn depth(&self, now: DateTime<Utc>) -> QueueDepth {
-        let count = |f: &dyn Fn(&Stored) -> bool| self.messages.iter().filter(|m| f(m)).count() as u64;
+    /// The counts now, of the messages sent at least `lag` ago: a message is counted only a
+    /// while after its send, one deleted is gone at once (approximate, as SQS's
+    /// `ApproximateNumberOfMessages*` are).
+    fn depth(&self, now: DateTime<Utc>, lag: Duration) -> QueueDepth {
+        let counted = |m: &&Stored| m.sent_at <= now - lag;
+        let count = |f: &dyn Fn(&Stored) -> bool| {
+            self.messages.iter().filter(counted).filter(|m| f(m)).count() as u64
+        };
         QueueDepth {
             visible: count(&|m| m.is_visible(now)),
             in_flight: count(&|m| m.is_in_flight(now)),
@@ -411,7 +426,9 @@ impl MessageQueue for MemoryQueues {
     async fn depth(&self, url: &str) -> Result<QueueDepth, QueueError> {
         const OPERATION: &str = "GetQueueAttributes";
         let now = self.clock.now();
-        Ok(self.begin(OPERATION)?.queue(OPERATION, url)?.depth(now))
+        let mut state = self.begin(OPERATION)?;
+        let lag = state.depth_lag;
+        Ok(state.queue(OPERATION, url)?.depth(now, lag))
     }
 
     async fn arn(&self, url: &str) -> Result<String, QueueError> {
@@ -654,5 +671,63 @@ mod tests {
             QueueDepth::default(),
             "its messages went with it"
         );
+    }
+
+    async fn receive_one(queues: &MemoryQueues, url: &str, visibility: Option<i32>) -> Received {
+        let mut got = queues.receive(url, &Receive::new(1, 0, visibility)).await.expect("receive");
+        assert_eq!(got.len(), 1, "{got:?}");
+        got.remove(0)
+    }
+
+    #[tokio::test]
+    async fn with_sqs_receipts_a_stale_receipt_deletes_nothing_and_the_latest_does() {
+        let (_clock, queues) = setup();
+        let url = queues.create_queue("q", QueueSettings::new(30)).expect("create");
+        queues.set_stale_receipts_kept(true);
+        send(&queues, &url, "m", 0).await;
+        let old = receive_one(&queues, &url, Some(0)).await;
+        let latest = receive_one(&queues, &url, Some(0)).await;
+        assert!(queues.delete_batch(&url, &[old.receipt_handle]).await.expect("delete").is_empty());
+        let again = receive_one(&queues, &url, None).await;
+        assert_eq!((again.message_id.as_str(), again.receive_count), (latest.message_id.as_str(), 3));
+        assert!(queues.delete_batch(&url, &[again.receipt_handle]).await.expect("delete").is_empty());
+        assert_eq!(queues.depth(&url).await.expect("depth"), QueueDepth::default());
+    }
+
+    #[tokio::test]
+    async fn a_copy_a_delete_missed_is_delivered_again_once_its_visibility_runs_out() {
+        let (clock, queues) = setup();
+        let url = queues.create_queue("q", QueueSettings::new(30)).expect("create");
+        queues.keep_next_deletes(&url, 1).expect("keep");
+        send(&queues, &url, "a", 0).await;
+        send(&queues, &url, "b", 0).await;
+        let a = receive_one(&queues, &url, None).await;
+        assert!(queues.delete_batch(&url, &[a.receipt_handle]).await.expect("delete").is_empty());
+        let b = receive_one(&queues, &url, None).await;
+        assert!(queues.delete_batch(&url, &[b.receipt_handle]).await.expect("delete").is_empty());
+        pass(&clock, 30);
+        let back = receive_one(&queues, &url, None).await;
+        assert_eq!((back.body.as_str(), back.receive_count), ("a", 2), "only the first delete missed");
+        assert!(queues.delete_batch(&url, &[back.receipt_handle]).await.expect("delete").is_empty());
+        pass(&clock, 30);
+        assert_eq!(queues.depth(&url).await.expect("depth"), QueueDepth::default());
+    }
+
+    #[tokio::test]
+    async fn lagging_depths_count_messages_only_a_while_after_they_were_sent() {
+        let (clock, queues) = setup();
+        let url = queues.create_queue("q", QueueSettings::new(30)).expect("create");
+        queues.set_depth_lag(std::time::Duration::from_secs(60));
+        send(&queues, &url, "a", 0).await;
+        pass(&clock, 30);
+        send(&queues, &url, "b", 0).await;
+        assert_eq!(receive_one(&queues, &url, Some(120)).await.body, "a");
+        assert_eq!(queues.depth(&url).await.expect("depth"), QueueDepth::default(), "not counted yet");
+        pass(&clock, 31);
+        let depth = queues.depth(&url).await.expect("depth");
+        assert_eq!(depth, QueueDepth { visible: 0, in_flight: 1, delayed: 0 }, "a, not yet b");
+        queues.set_depth_lag(std::time::Duration::ZERO);
+        let depth = queues.depth(&url).await.expect("depth");
+        assert_eq!(depth, QueueDepth { visible: 1, in_flight: 1, delayed: 0 });
     }
 }

@@ -74,10 +74,19 @@ impl State {
     ) -> Result<Vec<EntryFailure>, QueueError> {
         const OPERATION: &str = "DeleteMessageBatch";
         check_count(OPERATION, receipts.len())?;
+        let stale_kept = self.stale_receipts_kept;
         let queue = self.queue(OPERATION, url)?;
         let mut failures = Vec::new();
         for (index, receipt) in receipts.iter().enumerate() {
             if let Some(found) = queue.find(receipt) {
+                let latest = queue.messages[found].receipts.last().is_some_and(|r| r == receipt);
+                if !latest && stale_kept {
+                    continue; // succeeds; the message stays
+                }
+                if queue.deletes_kept > 0 {
+                    queue.deletes_kept -= 1;
+                    continue; // a copy the delete missed: back when its visibility runs out
+                }
                 let message = queue.messages.remove(found);
                 queue.deleted.extend(message.receipts);
             } else if !queue.deleted.contains(receipt) {

@@ -74,3 +74,48 @@ async fn paused_jobs_park_cost_nothing_while_paused_and_each_runs_once_after_res
         assert_eq!(job["attempts"], 1, "ran once: {job}");
     }
 }
+
+/// A pause takes effect when it answers, with the worker's pause cache as deployed (5 s) and warm
+/// from a job run just before: five jobs enqueued right after stay `queued` until the resume
+/// (ten seconds, twice the cache), then each runs once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_enqueued_right_after_a_pause_answered_stay_queued_until_resume() {
+    let proxy = FaultProxy::start(&endpoint(), FaultPlan::none()).await;
+    let env = [("AWS_ENDPOINT_URL", proxy.url()), ("JOBQ_LOCAL_SCHEDULE_SECONDS", "2")];
+    let host = LocalHost::start_with(&unique_prefix(), &env).await;
+    let (status, warm) = host.post("/jobs", json!({"type": "noop"})).await;
+    assert_eq!(status, 201, "{warm}");
+    let warm = format!("/jobs/{}", warm["id"].as_str().unwrap_or_default());
+    wait_until("the warm-up job", async || host.get(&warm).await["status"] == "completed").await;
+
+    let (status, _) = host.post("/pause", json!({"scope": "all"})).await;
+    assert_eq!(status, 200);
+    let mut paths = Vec::new();
+    for _ in 0..5 {
+        let (status, job) = host.post("/jobs", json!({"type": "noop"})).await;
+        assert_eq!(status, 201, "{job}");
+        paths.push(format!("/jobs/{}", job["id"].as_str().unwrap_or_default()));
+    }
+    let paused = Instant::now();
+    while paused.elapsed() < Duration::from_secs(10) {
+        for path in &paths {
+            let job = host.get(path).await;
+            assert_eq!(
+                job["status"],
+                "queued",
+                "{:.1} s into the pause: {job}",
+                paused.elapsed().as_secs_f64()
+            );
+            assert_eq!(job["attempts"], 0, "{job}");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    let (status, _) = host.post("/resume", json!({"scope": "all"})).await;
+    assert_eq!(status, 200);
+    for path in &paths {
+        wait_until("completion", async || host.get(path).await["status"] == "completed").await;
+        let job: Value = host.get(path).await;
+        assert_eq!(job["attempts"], 1, "ran once: {job}");
+    }
+}

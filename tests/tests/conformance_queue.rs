@@ -40,6 +40,7 @@ conformance!(
     oversize_message_refused,
     stale_receipt_delete,
     depth_counts,
+    received_messages_carry_their_send_time,
     missing_queue_refused,
 );
 

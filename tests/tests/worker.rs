@@ -168,6 +168,7 @@ async fn an_always_failing_job_ends_failed_in_its_dlq_and_the_dlq_handler_record
         body,
         receive_count: 6,
         attributes: Default::default(),
+        sent_at: None,
     };
     let event = sqs_event(&[redriven], &arn, "local");
     let outcome = handler.record(&event.records[0]).await.expect("record");

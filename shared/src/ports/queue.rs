@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 /// SQS's limit on entries per batch request.
@@ -123,6 +124,8 @@ pub struct Received {
     pub receive_count: u32,
     /// String message attributes (e.g. [`super::REASON_ATTRIBUTE`] on dead letters).
     pub attributes: HashMap<String, String>,
+    /// When the queue accepted the message (SQS's `SentTimestamp`, to the millisecond), if known.
+    pub sent_at: Option<DateTime<Utc>>,
 }
 
 /// One message to send.

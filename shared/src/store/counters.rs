@@ -112,8 +112,20 @@ impl JobStore {
         Ok(found)
     }
 
+    /// The pause flags, read eventually consistent (0.5 RCU): a pause that just answered may be
+    /// missing. For display and for the scheduler's release, which looks again next run.
     pub async fn pause_flags(&self) -> Result<PauseFlags, StoreError> {
-        let item = self.table.get(PAUSE_PK, false).await.map_err(|e| aws("GetItem(pause)", e))?;
+        self.read_pause_flags(false).await
+    }
+
+    /// The pause flags, read strongly consistent (1 RCU): every pause or resume that answered
+    /// before the read is in them. What the worker judges deliveries by.
+    pub async fn pause_flags_now(&self) -> Result<PauseFlags, StoreError> {
+        self.read_pause_flags(true).await
+    }
+
+    async fn read_pause_flags(&self, consistent: bool) -> Result<PauseFlags, StoreError> {
+        let item = self.table.get(PAUSE_PK, consistent).await.map_err(|e| aws("GetItem(pause)", e))?;
         Ok(flags_from(item.as_ref()))
     }
 

@@ -11,7 +11,13 @@
 //! - the 12-hour limit on a message's total visibility counted from the receive that hid it, as
 //!   SQS documents; moto counts it from the send;
 //! - a DeleteMessageBatch of more than ten entries is refused (`TooManyEntriesInBatchRequest`), as
-//!   SQS documents; moto deletes them all.
+//!   SQS documents; moto deletes them all;
+//! - switched on for the simulation (`MemoryQueues::set_stale_receipts_kept`): a delete by a
+//!   receipt from an earlier receive of a message received again since succeeds and the message
+//!   stays, as SQS documents for DeleteMessage; moto deletes it (`stale_receipt_delete` below);
+//! - a copy a delete missed, delivered again (`MemoryQueues::keep_next_deletes`), as SQS's
+//!   at-least-once delivery documents; and depths counted late (`MemoryQueues::set_depth_lag`),
+//!   as SQS's approximate counts are; moto's are exact.
 //!
 //! Where moto and SQS's documentation leave a choice, the memory side follows moto, checked here:
 //! - a receipt handle from an earlier receive still changes the message's visibility and deletes
@@ -44,6 +50,9 @@ pub trait QueueFixture: Sync {
 
     /// Let at least `seconds` pass.
     fn pass(&self, seconds: u64) -> impl Future<Output = ()> + Send;
+
+    /// The time by the adapter's clock.
+    fn now(&self) -> chrono::DateTime<chrono::Utc>;
 }
 
 /// The in-memory adapter on a manual clock.
@@ -80,6 +89,10 @@ impl QueueFixture for MemoryQueueFixture {
 
     async fn pass(&self, seconds: u64) {
         self.clock.advance(chrono::Duration::seconds(i64::try_from(seconds).expect("seconds")));
+    }
+
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        jobq::ports::Clock::now(&self.clock)
     }
 }
 
@@ -130,6 +143,11 @@ impl QueueFixture for EmulatorQueueFixture {
     /// Real time, with a margin: the emulator makes a message visible only after its moment.
     async fn pass(&self, seconds: u64) {
         tokio::time::sleep(std::time::Duration::from_millis(seconds * 1000 + 300)).await;
+    }
+
+    /// The emulator runs on this machine's clock.
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
     }
 }
 
@@ -330,6 +348,21 @@ pub async fn stale_receipt_delete(f: &impl QueueFixture) {
     let reported: Vec<_> = failures.iter().map(|e| (e.index, e.code.as_str(), e.sender_fault)).collect();
     assert_eq!(reported, [(1, "ReceiptHandleIsInvalid", true)]);
     assert_eq!(refusal(f.port().change_visibility(&url, &current, 5).await), Refusal::InvalidReceipt);
+}
+
+/// A received message carries when it was sent (SQS's `SentTimestamp`, to the millisecond), the
+/// same on every receive: what the worker judges cached pause flags by.
+pub async fn received_messages_carry_their_send_time(f: &impl QueueFixture) {
+    let url = f.create_queue(QueueSettings::new(30)).await;
+    let before = f.now() - chrono::Duration::milliseconds(1);
+    send(f, &url, "m", 0).await;
+    let after = f.now();
+    let first = receive(f, &url, Some(0)).await[0].sent_at.expect("a send time");
+    assert!(before <= first && first <= after, "{before} <= {first} <= {after}");
+    assert_eq!(first.timestamp_subsec_nanos() % 1_000_000, 0, "whole milliseconds: {first}");
+    f.pass(1).await;
+    let again = receive(f, &url, None).await[0].sent_at;
+    assert_eq!(again, Some(first), "a later receive keeps the send time");
 }
 
 /// Depth counts visible, in-flight and delayed messages apart.

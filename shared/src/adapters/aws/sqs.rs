@@ -140,15 +140,18 @@ fn entry_failures(failed: &[BatchResultErrorEntry], ids: &[&str]) -> Vec<EntryFa
 }
 
 fn received(m: &Message) -> Received {
+    let system = |name: &MessageSystemAttributeName| m.attributes().and_then(|a| a.get(name));
     Received {
         message_id: m.message_id().unwrap_or_default().to_owned(),
         receipt_handle: m.receipt_handle().unwrap_or_default().to_owned(),
         body: m.body().unwrap_or_default().to_owned(),
-        receive_count: m
-            .attributes()
-            .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+        receive_count: system(&MessageSystemAttributeName::ApproximateReceiveCount)
             .and_then(|v| v.parse().ok())
             .unwrap_or(0),
+        // Epoch milliseconds.
+        sent_at: system(&MessageSystemAttributeName::SentTimestamp)
+            .and_then(|v| v.parse().ok())
+            .and_then(chrono::DateTime::from_timestamp_millis),
         attributes: m
             .message_attributes()
             .into_iter()
@@ -230,6 +233,7 @@ impl MessageQueue for SqsMessageQueue {
             .wait_time_seconds(request.wait_seconds)
             .set_visibility_timeout(request.visibility)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
             .message_attribute_names("All")
             .send()
             .await

@@ -17,8 +17,10 @@
 //!   deleted message) is refused as `InvalidReceipt`.
 //!
 //! Receive never waits: it returns what is visible now (`wait_seconds` is checked, then
-//! ignored); a test moves its `ManualClock` instead. On demand it also hands out a duplicate
-//! delivery ([`MemoryQueues::duplicate_next`]), fails calls as throttled
+//! ignored); a test moves its `ManualClock` instead. On demand it also treats stale receipts as
+//! SQS does ([`MemoryQueues::set_stale_receipts_kept`]), leaves a copy a delete missed
+//! ([`MemoryQueues::keep_next_deletes`]), counts depths late ([`MemoryQueues::set_depth_lag`]),
+//! hands out a duplicate delivery ([`MemoryQueues::duplicate_next`]), fails calls as throttled
 //! ([`MemoryQueues::throttle_next`], [`MemoryQueues::set_throttled`]) and deletes a queue
 //! ([`MemoryQueues::delete_queue`]); every call is counted per operation, as the SDK's are.
 
@@ -29,14 +31,14 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::ports::Clock;
 use crate::ports::queue::{
-    BatchEntry, EntryFailure, MAX_VISIBILITY_SECONDS, MessageQueue, NewMessage, QueueDepth, QueueError,
-    Receive, Received, Refusal,
+    BatchEntry, EntryFailure, MessageQueue, NewMessage, QueueDepth, QueueError, Receive, Received, Refusal,
 };
 use crate::requests::RequestCounter;
-use limits::{check_count, check_delay, check_message, check_send_batch, check_visibility, invalid};
+use limits::{check_delay, check_message, check_send_batch, invalid};
 
 mod controls;
 mod limits;
+mod receipts;
 
 /// The account id in memory queues' URLs and ARNs.
 const ACCOUNT: &str = "000000000000";
@@ -98,6 +100,10 @@ struct State {
     throttle_next: u32,
     /// Every call fails as throttled while set.
     throttled: bool,
+    /// SQS's receipts (not moto's): a delete by a stale receipt succeeds and deletes nothing.
+    stale_receipts_kept: bool,
+    /// Depths are counted as of this long ago (SQS's are approximate).
+    depth_lag: Duration,
 }
 
 #[derive(Debug)]
@@ -110,6 +116,8 @@ struct Queue {
     deleted: HashSet<String>,
     /// Duplicate deliveries still to hand out.
     duplicates: u32,
+    /// Deletes still to leave a copy behind, delivered again once its visibility runs out.
+    deletes_kept: u32,
     /// Numbers message ids and receipt handles.
     sequence: u64,
     sent: u64, // Messages ever sent to it, batch entries too: `messages_sent`.
@@ -120,6 +128,8 @@ struct Stored {
     id: String,
     body: String,
     attributes: HashMap<String, String>,
+    /// When it was sent (kept through a redrive, as SQS keeps `SentTimestamp`).
+    sent_at: DateTime<Utc>,
     delayed_until: DateTime<Utc>,
     visible_at: DateTime<Utc>,
     /// When the receive that hid it happened.
@@ -155,6 +165,7 @@ impl Queue {
             messages: Vec::new(),
             deleted: HashSet::new(),
             duplicates: 0,
+            deletes_kept: 0,
             sequence: 0,
             sent: 0,
         }
@@ -183,6 +194,7 @@ impl Queue {
             id: id.clone(),
             body: body.to_owned(),
             attributes,
+            sent_at: now,
             delayed_until: now + seconds(delay),
             visible_at: now,
             received_at: None,
@@ -206,6 +218,8 @@ impl Queue {
             body: message.body.clone(),
             receive_count: message.receive_count,
             attributes: message.attributes.clone(),
+            // SQS's SentTimestamp is in milliseconds.
+            sent_at: DateTime::from_timestamp_millis(message.sent_at.timestamp_millis()),
         }
     }
 
@@ -225,8 +239,14 @@ impl Queue {
         spent
     }
 
-    fn depth(&self, now: DateTime<Utc>) -> QueueDepth {
-        let count = |f: &dyn Fn(&Stored) -> bool| self.messages.iter().filter(|m| f(m)).count() as u64;
+    /// The counts now, of the messages sent at least `lag` ago: a message is counted only a
+    /// while after its send, one deleted is gone at once (approximate, as SQS's
+    /// `ApproximateNumberOfMessages*` are).
+    fn depth(&self, now: DateTime<Utc>, lag: Duration) -> QueueDepth {
+        let counted = |m: &&Stored| m.sent_at <= now - lag;
+        let count = |f: &dyn Fn(&Stored) -> bool| {
+            self.messages.iter().filter(counted).filter(|m| f(m)).count() as u64
+        };
         QueueDepth {
             visible: count(&|m| m.is_visible(now)),
             in_flight: count(&|m| m.is_in_flight(now)),
@@ -288,86 +308,6 @@ impl State {
             out.push(queue.deliver(i, visibility, now));
         }
         Ok(out)
-    }
-
-    fn change_visibility(
-        &mut self,
-        url: &str,
-        receipt: &str,
-        secs: i32,
-        now: DateTime<Utc>,
-    ) -> Result<(), QueueError> {
-        const OPERATION: &str = "ChangeMessageVisibility";
-        check_visibility(OPERATION, secs)?;
-        let queue = self.queue(OPERATION, url)?;
-        let Some(index) = queue.find(receipt) else {
-            return Err(QueueError::refused(
-                OPERATION,
-                Refusal::InvalidReceipt,
-                format!("receipt {receipt:?}"),
-            ));
-        };
-        let message = &mut queue.messages[index];
-        if !message.is_in_flight(now) {
-            return Err(QueueError::refused(
-                OPERATION,
-                Refusal::NotInFlight,
-                "its visibility already ran out",
-            ));
-        }
-        let until = now + seconds(secs);
-        if message.received_at.is_some_and(|at| until > at + seconds(MAX_VISIBILITY_SECONDS)) {
-            return Err(invalid(OPERATION, "hidden more than 12 hours in total".into()));
-        }
-        message.visible_at = until;
-        Ok(())
-    }
-
-    /// Each entry as a ChangeMessageVisibility; a refusal fails that entry alone, as in SQS.
-    fn change_visibility_batch(
-        &mut self,
-        url: &str,
-        receipts: &[String],
-        secs: i32,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<EntryFailure>, QueueError> {
-        const OPERATION: &str = "ChangeMessageVisibilityBatch";
-        check_count(OPERATION, receipts.len())?;
-        self.queue(OPERATION, url)?;
-        let mut failures = Vec::new();
-        for (index, receipt) in receipts.iter().enumerate() {
-            if let Err(err) = self.change_visibility(url, receipt, secs, now) {
-                let code = match &err {
-                    QueueError::Refused { refusal: Refusal::NotInFlight, .. } => "MessageNotInflight",
-                    QueueError::Refused { refusal: Refusal::InvalidReceipt, .. } => "ReceiptHandleIsInvalid",
-                    _ => INVALID_PARAMETER,
-                };
-                let (code, message) = (code.into(), err.to_string());
-                failures.push(EntryFailure { index, code, message, sender_fault: true });
-            }
-        }
-        Ok(failures)
-    }
-
-    fn delete_batch(&mut self, url: &str, receipts: &[String]) -> Result<Vec<EntryFailure>, QueueError> {
-        const OPERATION: &str = "DeleteMessageBatch";
-        check_count(OPERATION, receipts.len())?;
-        let queue = self.queue(OPERATION, url)?;
-        let mut failures = Vec::new();
-        for (index, receipt) in receipts.iter().enumerate() {
-            if let Some(found) = queue.find(receipt) {
-                let message = queue.messages.remove(found);
-                queue.deleted.extend(message.receipts);
-            } else if !queue.deleted.contains(receipt) {
-                failures.push(EntryFailure {
-                    index,
-                    code: "ReceiptHandleIsInvalid".into(),
-                    message: format!("the receipt handle {receipt:?} is not valid"),
-                    sender_fault: true,
-                });
-            }
-        }
-        Ok(failures)
     }
 }
 
@@ -489,7 +429,9 @@ impl MessageQueue for MemoryQueues {
     async fn depth(&self, url: &str) -> Result<QueueDepth, QueueError> {
         const OPERATION: &str = "GetQueueAttributes";
         let now = self.clock.now();
-        Ok(self.begin(OPERATION)?.queue(OPERATION, url)?.depth(now))
+        let mut state = self.begin(OPERATION)?;
+        let lag = state.depth_lag;
+        Ok(state.queue(OPERATION, url)?.depth(now, lag))
     }
 
     async fn arn(&self, url: &str) -> Result<String, QueueError> {
@@ -732,5 +674,63 @@ mod tests {
             QueueDepth::default(),
             "its messages went with it"
         );
+    }
+
+    async fn receive_one(queues: &MemoryQueues, url: &str, visibility: Option<i32>) -> Received {
+        let mut got = queues.receive(url, &Receive::new(1, 0, visibility)).await.expect("receive");
+        assert_eq!(got.len(), 1, "{got:?}");
+        got.remove(0)
+    }
+
+    #[tokio::test]
+    async fn with_sqs_receipts_a_stale_receipt_deletes_nothing_and_the_latest_does() {
+        let (_clock, queues) = setup();
+        let url = queues.create_queue("q", QueueSettings::new(30)).expect("create");
+        queues.set_stale_receipts_kept(true);
+        send(&queues, &url, "m", 0).await;
+        let old = receive_one(&queues, &url, Some(0)).await;
+        let latest = receive_one(&queues, &url, Some(0)).await;
+        assert!(queues.delete_batch(&url, &[old.receipt_handle]).await.expect("delete").is_empty());
+        let again = receive_one(&queues, &url, None).await;
+        assert_eq!((again.message_id.as_str(), again.receive_count), (latest.message_id.as_str(), 3));
+        assert!(queues.delete_batch(&url, &[again.receipt_handle]).await.expect("delete").is_empty());
+        assert_eq!(queues.depth(&url).await.expect("depth"), QueueDepth::default());
+    }
+
+    #[tokio::test]
+    async fn a_copy_a_delete_missed_is_delivered_again_once_its_visibility_runs_out() {
+        let (clock, queues) = setup();
+        let url = queues.create_queue("q", QueueSettings::new(30)).expect("create");
+        queues.keep_next_deletes(&url, 1).expect("keep");
+        send(&queues, &url, "a", 0).await;
+        send(&queues, &url, "b", 0).await;
+        let a = receive_one(&queues, &url, None).await;
+        assert!(queues.delete_batch(&url, &[a.receipt_handle]).await.expect("delete").is_empty());
+        let b = receive_one(&queues, &url, None).await;
+        assert!(queues.delete_batch(&url, &[b.receipt_handle]).await.expect("delete").is_empty());
+        pass(&clock, 30);
+        let back = receive_one(&queues, &url, None).await;
+        assert_eq!((back.body.as_str(), back.receive_count), ("a", 2), "only the first delete missed");
+        assert!(queues.delete_batch(&url, &[back.receipt_handle]).await.expect("delete").is_empty());
+        pass(&clock, 30);
+        assert_eq!(queues.depth(&url).await.expect("depth"), QueueDepth::default());
+    }
+
+    #[tokio::test]
+    async fn lagging_depths_count_messages_only_a_while_after_they_were_sent() {
+        let (clock, queues) = setup();
+        let url = queues.create_queue("q", QueueSettings::new(30)).expect("create");
+        queues.set_depth_lag(std::time::Duration::from_secs(60));
+        send(&queues, &url, "a", 0).await;
+        pass(&clock, 30);
+        send(&queues, &url, "b", 0).await;
+        assert_eq!(receive_one(&queues, &url, Some(120)).await.body, "a");
+        assert_eq!(queues.depth(&url).await.expect("depth"), QueueDepth::default(), "not counted yet");
+        pass(&clock, 31);
+        let depth = queues.depth(&url).await.expect("depth");
+        assert_eq!(depth, QueueDepth { visible: 0, in_flight: 1, delayed: 0 }, "a, not yet b");
+        queues.set_depth_lag(std::time::Duration::ZERO);
+        let depth = queues.depth(&url).await.expect("depth");
+        assert_eq!(depth, QueueDepth { visible: 1, in_flight: 1, delayed: 0 });
     }
 }

@@ -3,13 +3,14 @@
 
 use std::time::Duration;
 
+use aws_lambda_events::event::sqs::SqsMessage;
 use chrono::{DateTime, Utc};
-use tokio::time::Instant;
 use tracing::{error, info, warn};
 
 use super::batch::Disposition;
 use super::decision::{delay_seconds, visibility_seconds};
 use super::engine::{Processed, Worker};
+use super::polling::SENT_TIMESTAMP;
 use crate::envelope::Envelope;
 use crate::model::Job;
 use crate::priority::PriorityTier;
@@ -240,23 +241,45 @@ impl Worker {
         }
     }
 
-    pub(super) async fn pause_flags(&self) -> PauseFlags {
+    /// The pause flags to judge a batch's deliveries by. Cached flags serve only messages sent
+    /// before they were read (by each record's `SentTimestamp`, less [`SENT_CLOCK_ALLOWANCE`])
+    /// and for at most `pause_cache`; otherwise they are read again, strongly consistent, so
+    /// they reflect every pause that had answered before the read. A read that missed a pause
+    /// began before the pause answered, so it never serves a message sent after that: a job
+    /// whose message was sent after the pause answered never starts while paused (its delivery
+    /// parks it), whatever sent it (the API, a batch, ingest, a schedule, a pipeline step, a
+    /// retry, the scheduler's release).
+    ///
+    /// What bounds the lag: a message already in flight when the pause answers may still start
+    /// up to `pause_cache` (5 s by default) after it, under flags read before it; a record of the
+    /// same batch waiting for a free slot (concurrency below the batch size) starts under its
+    /// batch's flags later still. A run already under way goes on. If the read fails (DynamoDB
+    /// throttled or unavailable) the last flags read stand; the claim that follows is a write
+    /// to the same table, and a delivery AWS fails is sent again, to be judged afresh.
+    ///
+    /// Cost: at most one GetItem (1 RCU, strongly consistent) per batch, and none for a batch of
+    /// messages sent before the cached read (a backlog), nor while the cache serves.
+    pub(super) async fn pause_flags(&self, records: &[SqsMessage]) -> PauseFlags {
+        let now = self.clock.now();
         if let Ok(cache) = self.pause.lock()
-            && let Some((at, flags)) = cache.as_ref()
-            && at.elapsed() < self.settings.pause_cache
+            && let Some(cached) = cache.as_ref()
+            && cached.serves(records, now, self.settings.pause_cache)
         {
-            return flags.clone();
+            return cached.flags.clone();
         }
-        match self.store.pause_flags().await {
+        // Taken before the read: every message sent before this moment is judged by flags at
+        // least as new as it.
+        let read_at = now;
+        match self.store.pause_flags_now().await {
             Ok(flags) => {
                 if let Ok(mut cache) = self.pause.lock() {
-                    *cache = Some((Instant::now(), flags.clone()));
+                    *cache = Some(CachedPause { read_at, flags: flags.clone() });
                 }
                 flags
             }
             Err(err) => {
                 warn!(error = %err, "could not read pause flags; using the last known");
-                self.pause.lock().ok().and_then(|c| c.as_ref().map(|(_, f)| f.clone())).unwrap_or_default()
+                self.pause.lock().ok().and_then(|c| c.as_ref().map(|c| c.flags.clone())).unwrap_or_default()
             }
         }
     }
@@ -266,4 +289,35 @@ impl Worker {
         let name = arn.rsplit(':').next()?;
         self.queue_names.iter().find(|(_, n)| n.as_str() == name).map(|(t, _)| t)
     }
+}
+
+/// How far SQS's clock (a message's `SentTimestamp`, in whole milliseconds) may be ahead of the
+/// worker's. Both are kept by NTP-synchronised hosts (Amazon Time Sync in AWS); a message sent
+/// within this of a cached read is judged by a fresh read.
+pub(super) const SENT_CLOCK_ALLOWANCE: chrono::Duration = chrono::Duration::milliseconds(100);
+
+/// Pause flags as read, and when (by the worker's clock, taken before the read).
+#[derive(Debug, Clone)]
+pub(super) struct CachedPause {
+    read_at: DateTime<Utc>,
+    flags: PauseFlags,
+}
+
+impl CachedPause {
+    /// Read less than `ttl` ago, and after every one of `records` was sent (a record without a
+    /// send time is judged by a fresh read).
+    fn serves(&self, records: &[SqsMessage], now: DateTime<Utc>, ttl: Duration) -> bool {
+        let fresh =
+            chrono::Duration::from_std(ttl).is_ok_and(|ttl| now >= self.read_at && now - self.read_at < ttl);
+        fresh
+            && records
+                .iter()
+                .all(|record| sent_at(record).is_some_and(|sent| sent + SENT_CLOCK_ALLOWANCE <= self.read_at))
+    }
+}
+
+/// When SQS accepted the record's message: its `SentTimestamp` (epoch milliseconds).
+fn sent_at(record: &SqsMessage) -> Option<DateTime<Utc>> {
+    let millis = record.attributes.get(SENT_TIMESTAMP)?.parse().ok()?;
+    DateTime::from_timestamp_millis(millis)
 }

@@ -17,6 +17,7 @@ use super::decision::{
     Recording, RunDecision, dead_letter_note, decide_claim, decide_crash_recorded, decide_finish, decide_run,
     lease_span, run_limit, run_times, visibility_seconds,
 };
+use super::effects::CachedPause;
 use super::heartbeat::{Held, RunClock, first_window};
 use super::large::Payload;
 use super::polling::{batch_response, queue_name};
@@ -43,7 +44,7 @@ pub struct Worker {
     pub(super) queue_names: PerTier<String>,
     pub(super) registry: Arc<Registry>,
     pub(super) settings: WorkerSettings,
-    pub(super) pause: Mutex<Option<(Instant, PauseFlags)>>,
+    pub(super) pause: Mutex<Option<CachedPause>>,
     /// Where record times come from. Timeouts and the ticker run on tokio's time.
     pub(super) clock: Arc<dyn Clock>,
     /// Where backoff jitter comes from (seeded in the simulation, so a run replays).
@@ -102,7 +103,7 @@ impl Worker {
             .collect();
         let hidden_until = self.hide_for_first_lease(&unique).await;
         // Read once per batch (through the cache), not once per record.
-        let pause = self.pause_flags().await;
+        let pause = self.pause_flags(&unique).await;
         let pause = &pause;
         let results: Vec<RecordResult> = futures::stream::iter(unique)
             .map(|record: SqsMessage| async move {

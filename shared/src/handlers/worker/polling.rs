@@ -11,6 +11,9 @@ use tracing::warn;
 use crate::priority::PriorityTier;
 use crate::queue::{QueueError, Received, TierQueues};
 
+/// The record attribute Lambda's event carries a message's send time in (epoch milliseconds).
+pub const SENT_TIMESTAMP: &str = "SentTimestamp";
+
 /// The queue name at the end of a queue URL.
 pub fn queue_name(url: &str) -> &str {
     url.trim_end_matches('/').rsplit('/').next().unwrap_or(url)
@@ -40,8 +43,13 @@ pub fn sqs_event(messages: &[Received], arn: &str, region: &str) -> SqsEvent {
             record.message_id = Some(m.message_id.clone());
             record.receipt_handle = Some(m.receipt_handle.clone());
             record.body = Some(m.body.clone());
-            record.attributes =
+            let mut attributes =
                 HashMap::from([("ApproximateReceiveCount".to_owned(), m.receive_count.to_string())]);
+            if let Some(sent) = m.sent_at {
+                // Epoch milliseconds, as Lambda passes it.
+                attributes.insert(SENT_TIMESTAMP.to_owned(), sent.timestamp_millis().to_string());
+            }
+            record.attributes = attributes;
             record.message_attributes = m
                 .attributes
                 .iter()
@@ -155,6 +163,7 @@ mod tests {
             body: "{}".into(),
             receive_count: 3,
             attributes: HashMap::from([("jobq-reason".to_owned(), "fatal_error".to_owned())]),
+            sent_at: chrono::DateTime::from_timestamp_millis(1_800_000_000_123),
         };
         let event = sqs_event(&[received], "arn:aws:sqs:us-east-1:1:jobq-high", "local");
         let [record] = event.records.as_slice() else { panic!("one record: {event:?}") };
@@ -162,6 +171,7 @@ mod tests {
         assert_eq!(record.receipt_handle.as_deref(), Some("r1"));
         assert_eq!(record.body.as_deref(), Some("{}"));
         assert_eq!(record.attributes["ApproximateReceiveCount"], "3");
+        assert_eq!(record.attributes["SentTimestamp"], "1800000000123");
         let reason = &record.message_attributes["jobq-reason"];
         assert_eq!(reason.string_value.as_deref(), Some("fatal_error"));
         assert_eq!(reason.data_type.as_deref(), Some("String"));

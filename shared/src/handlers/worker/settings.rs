@@ -24,7 +24,9 @@ pub struct WorkerSettings {
     pub lease: Duration,
     /// Default backoff (`JOBQ_RETRY_BASE_MS`, default 2000; `JOBQ_RETRY_CAP_SECONDS`, default 900).
     pub retry: RetryPolicy,
-    /// How long cached pause flags are trusted (`JOBQ_PAUSE_CACHE_MS`, default 5000).
+    /// How long cached pause flags are trusted (`JOBQ_PAUSE_CACHE_MS`, default 5000), and only
+    /// for messages sent before they were read: the most a message already in flight when a pause
+    /// answers may still start after it. A message sent after the pause answered never starts.
     pub pause_cache: Duration,
     /// Delay of a paused delivery before it is looked at again (`JOBQ_PAUSE_RECHECK_SECONDS`, default 30).
     pub pause_recheck: Duration,

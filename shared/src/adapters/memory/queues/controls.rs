@@ -1,5 +1,7 @@
 //! What tests and the simulation do to the in-memory queues beyond SQS's API: delete a queue,
-//! change its visibility timeout, hand out duplicates, throttle calls, look at what it holds.
+//! change its visibility timeout, hand out duplicates, throttle calls, look at what it holds, and
+//! switch on what SQS does that moto does not (stale receipts, copies a delete missed, depths
+//! that lag).
 
 use super::limits::check_visibility;
 use super::{MemoryQueues, QueueError};
@@ -54,6 +56,34 @@ impl MemoryQueues {
     /// does not exist): how many copies a job cost. Not counted as a request.
     pub fn messages_sent(&self, url: &str) -> u64 {
         self.lock().queues.get(url).map_or(0, |q| q.sent)
+    }
+
+    /// Receipts as SQS treats them rather than as moto does: a delete by a receipt from an
+    /// earlier receive of a message received again since succeeds, and the message stays ("you
+    /// must provide the most recently received ReceiptHandle for the message (otherwise, the
+    /// request succeeds, but the message will not be deleted)":
+    /// <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_DeleteMessage.html>).
+    /// Off (moto's way, held by the conformance suite) unless set. Not counted as a request.
+    pub fn set_stale_receipts_kept(&self, on: bool) {
+        self.lock().stale_receipts_kept = on;
+    }
+
+    /// The next `deletes` deletes on `url` succeed but leave the message, which is delivered
+    /// again once its visibility runs out: a copy on a server that was unavailable when it was
+    /// deleted (standard queues deliver at least once:
+    /// <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/standard-queues-at-least-once-delivery.html>).
+    /// Sets the count (0 ends it). Not counted as a request.
+    pub fn keep_next_deletes(&self, url: &str, deletes: u32) -> Result<(), QueueError> {
+        self.lock().queue("keep_next_deletes", url)?.deletes_kept = deletes;
+        Ok(())
+    }
+
+    /// Depths counted as of `lag` ago (zero: exact). SQS's counts are approximate, and may
+    /// take a minute after sends stop to settle:
+    /// <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_GetQueueAttributes.html>.
+    /// Not counted as a request.
+    pub fn set_depth_lag(&self, lag: std::time::Duration) {
+        self.lock().depth_lag = chrono::Duration::from_std(lag).unwrap_or_default();
     }
 
     /// The next `calls` calls, of any operation on any queue, fail as throttled (transient).

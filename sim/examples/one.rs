@@ -22,7 +22,10 @@ fn main() {
     }
     let seed: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(1);
     let started = std::time::Instant::now();
-    let report = jobq_sim::run(seed, &jobq_sim::Options::default());
+    let report = jobq_sim::run(
+        seed,
+        &jobq_sim::Options { polling: jobq_sim::Polling::lean(), ..jobq_sim::Options::default() },
+    );
     println!("seed {seed}: {:.2?} of CPU", started.elapsed());
     print!("{}", jobq_sim::summary(std::slice::from_ref(&report)));
     println!("  by status: {:?}", report.by_status);

@@ -1,8 +1,11 @@
 //! Seeded faults: at random moments, one of DynamoDB throttled for a window (up to
 //! [`Faults::max_outage`]), the answers of the next writes lost after they took effect, SQS
 //! throttled for a window, a duplicate delivery, a burst of failed DynamoDB or SQS requests (5xx),
-//! a delivery held back behind later ones, or one whole invocation killed mid-batch. (Handlers
-//! that overrun their timeout and that panic come from the job mix, [`crate::actors::draw_job`].)
+//! a delivery held back behind later ones, a copy of a message a delete missed (delivered again),
+//! or one whole invocation killed mid-batch. (Handlers that overrun their timeout and that panic
+//! come from the job mix, [`crate::actors::draw_job`].) While faults strike, the queues also act
+//! as SQS does where moto differs: a delete by a stale receipt deletes nothing, and depths count
+//! a message only a minute after its send.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +14,11 @@ use jobq::PriorityTier;
 
 use crate::lambda::Invocations;
 use crate::world::World;
+
+/// How late depths count a message: SQS's counts "may not achieve consistency until at least 1
+/// minute after the producers stop sending messages"
+/// (<https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_GetQueueAttributes.html>).
+const DEPTH_LAG: Duration = Duration::from_secs(60);
 
 /// How often and how hard faults strike.
 #[derive(Debug, Clone, Copy)]
@@ -30,10 +38,12 @@ impl Default for Faults {
 
 /// Strike faults until aborted.
 pub async fn inject(world: World, invocations: Arc<Invocations>, mut rng: fastrand::Rng, faults: Faults) {
+    world.queues.set_stale_receipts_kept(true);
+    world.queues.set_depth_lag(DEPTH_LAG);
     loop {
         let gap = -faults.mean_gap.as_secs_f64() * (1.0 - rng.f64()).ln();
         tokio::time::sleep(Duration::from_secs_f64(gap)).await;
-        let kind = match rng.u8(..9) {
+        let kind = match rng.u8(..10) {
             0 => throttle_table(&world, &mut rng, faults.max_outage).await,
             1 => {
                 world.table.lose_next_responses(rng.u32(1..=3));
@@ -58,6 +68,11 @@ pub async fn inject(world: World, invocations: Arc<Invocations>, mut rng: fastra
             6 => {
                 invocations.hold_back_next(rng.u32(1..=3));
                 "reordered_delivery"
+            }
+            7 => {
+                let tier = PriorityTier::ALL[rng.usize(..3)];
+                let _ = world.queues.keep_next_deletes(world.config.queues.get(tier), rng.u32(1..=3));
+                "delivered_after_delete"
             }
             _ => crash(&world, &invocations, &mut rng).await,
         };
@@ -109,6 +124,11 @@ async fn throttle_queues(world: &World, rng: &mut fastrand::Rng, max: Duration) 
 pub fn clear(world: &World) {
     world.table.set_throttled(false);
     world.queues.set_throttled(false);
+    world.queues.set_stale_receipts_kept(false);
+    world.queues.set_depth_lag(Duration::ZERO);
+    for tier in PriorityTier::ALL {
+        let _ = world.queues.keep_next_deletes(world.config.queues.get(tier), 0);
+    }
     world.table.lose_next_responses(0);
     world.table.throttle_next(0);
 }

@@ -138,7 +138,14 @@ fn attempts_spent_outside_a_killed_invocation_break_crash_costs() {
     };
     let report = run(3, &options(Breaks { forget_kills: true, ..Breaks::default() }));
     let names: std::collections::BTreeSet<&str> = report.violations.iter().map(|v| v.invariant).collect();
-    assert_eq!(names, ["crash_costs"].into(), "{}", report.failures());
+    assert!(names.contains("crash_costs"), "{}", report.failures());
+    // A job whose every attempt crashed also looks, to the outcome and letter checks, as if it
+    // was failed for crashes it never had: the harness forgot them too. Nothing else breaks.
+    for v in report.violations.iter().filter(|v| v.invariant != "crash_costs") {
+        let forgotten_crash = matches!(v.invariant, "outcomes" | "letters")
+            && (v.detail.contains("worker_crashed_repeatedly") || v.detail.contains("crashed"));
+        assert!(forgotten_crash, "{}", report.failures());
+    }
 
     let healthy = run(3, &options(Breaks::default()));
     assert!(healthy.violations.is_empty(), "{}", healthy.failures());

@@ -58,6 +58,7 @@ conformance!(
     terminal_jobs_carry_a_ttl_from_the_configured_retention,
     failing_a_generation_leaves_a_retried_job_alone,
     a_dead_letter_leaves_a_live_run_alone,
+    a_dead_letter_leaves_a_parked_job_alone,
     a_dead_run_is_failed_only_as_read,
     a_stale_run_cannot_write_over_a_retried_generation,
     a_retry_is_not_claimed_before_its_run_at,

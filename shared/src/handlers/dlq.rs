@@ -64,6 +64,9 @@ pub enum DeadLetterOutcome {
     /// A run holds the job under a live lease: the letter was a copy of its message (a
     /// duplicate, a resend), not a crash loop, and the run records the job's outcome.
     RunAlive { job_id: String },
+    /// The job waits parked while paused (its deliveries were dropped, and a copy a delete missed
+    /// came back until SQS moved it): the scheduler sends it a message on resume.
+    Parked { job_id: String },
 }
 
 impl DeadLetterHandler {
@@ -175,6 +178,10 @@ impl DeadLetterHandler {
             Err(StoreError::Conflict { reason: Conflict::LeaseHeld { until }, .. }) => {
                 warn!(dead_letter = true, job_id = %job_id, lease_until = %until, reason = %reason, "dead letter: a run holds the job; left to it");
                 Ok(DeadLetterOutcome::RunAlive { job_id })
+            }
+            Err(StoreError::Conflict { reason: Conflict::Parked, .. }) => {
+                warn!(dead_letter = true, job_id = %job_id, reason = %reason, "dead letter: the job waits parked; left to the resume");
+                Ok(DeadLetterOutcome::Parked { job_id })
             }
             Err(StoreError::NotFound { .. }) => {
                 warn!(dead_letter = true, job_id = %job_id, reason = %reason, "dead letter: no such job");

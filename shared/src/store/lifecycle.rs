@@ -48,10 +48,12 @@ impl JobStore {
         self.transition(id, JobEvent::Fail, w, now).await
     }
 
-    /// Fail a job that has not ended, only while it is still in `generation` and no run of it is
-    /// alive: a dead letter from before a retry must not fail the job's new life (refused as
-    /// `Conflict::StaleGeneration`), nor a letter that a copy of the message became while a run
-    /// held the job (refused as `Conflict::LeaseHeld`): that run records the job's outcome.
+    /// Fail a job that has not ended, only while it is still in `generation`, no run of it is
+    /// alive and it is not parked: a dead letter from before a retry must not fail the job's new
+    /// life (refused as `Conflict::StaleGeneration`), nor a letter that a copy of the message
+    /// became while a run held the job (`Conflict::LeaseHeld`: that run records the outcome), nor
+    /// one whose deliveries were dropped while the job waited parked (`Conflict::Parked`: it is
+    /// sent a message on resume).
     #[instrument(skip_all, fields(job_id = %id, generation))]
     pub async fn fail_generation(
         &self,
@@ -65,13 +67,22 @@ impl JobStore {
         not_running.retain(|st| *st != JobStatus::Processing);
         let no_live_run =
             status_in(&not_running).or(Cond::not_exists(LEASE)).or(Cond::cmp(LEASE, Cmp::Lt, millis(now)));
-        w.condition(Cond::eq(GENERATION, n(generation)).and(no_live_run));
-        let refusal = |current: Job| match current.lease_until {
-            Some(until) if current.status == JobStatus::Processing && current.generation == generation => {
-                let reason = Conflict::LeaseHeld { until };
-                StoreError::Conflict { id: id.to_owned(), reason, current: Box::new(current) }
+        let watched = [Watch::Release, Watch::Lease, Watch::Sent].map(|watch| s(keys::due_pk(watch, id)));
+        let unparked = Cond::not_exists(keys::BY_DUE.pk).or(Cond::is_in(keys::BY_DUE.pk, watched));
+        w.condition(Cond::eq(GENERATION, n(generation)).and(no_live_run).and(unparked));
+        let refusal = |current: Job| {
+            let reason = match current.lease_until {
+                _ if current.generation != generation || current.status.is_terminal() => None,
+                Some(until) if current.status == JobStatus::Processing => Some(Conflict::LeaseHeld { until }),
+                _ if current.parked => Some(Conflict::Parked),
+                _ => None,
+            };
+            match reason {
+                Some(reason) => {
+                    StoreError::Conflict { id: id.to_owned(), reason, current: Box::new(current) }
+                }
+                None => classify_refusal(current, Some(JobEvent::Fail), Some(generation), None, now),
             }
-            _ => classify_refusal(current, Some(JobEvent::Fail), Some(generation), None, now),
         };
         let item = self.write(id, w, "UpdateItem(fail)", refusal).await?;
         decode(id, &item)

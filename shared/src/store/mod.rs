@@ -168,6 +168,9 @@ pub enum Conflict {
     NotOwner { attempt: u32 },
     /// The job changed since it was read (an optimistic write lost a race).
     Changed,
+    /// The job waits parked while its tier or type is paused: the scheduler sends it a message
+    /// on resume, so it needs none meanwhile.
+    Parked,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -433,6 +433,25 @@ pub async fn a_dead_letter_leaves_a_live_run_alone(f: StoreFixture) {
     assert_eq!(failed.status, JobStatus::Failed);
 }
 
+/// A dead letter fails nothing while its job waits parked (its deliveries were dropped while
+/// paused, and a copy a delete missed came back until SQS moved it): the job is sent a message
+/// on resume. A job under any other watch is failed.
+pub async fn a_dead_letter_leaves_a_parked_job_alone(f: StoreFixture) {
+    let store = f.store;
+    let now = Utc::now();
+    let error = JobFailure { message: "dead-lettered".into(), details: None };
+    let parked = create(&store, new_job("noop")).await;
+    store.park(&parked.id, 0, now).await.expect("park");
+    let refused = store.fail_generation(&parked.id, 0, &error, now).await;
+    assert!(matches!(refused, Err(StoreError::Conflict { reason: Conflict::Parked, .. })), "{refused:?}");
+    let stored = store.get(&parked.id, true).await.expect("get").expect("exists");
+    assert_eq!((stored.status, stored.parked), (JobStatus::Queued, true));
+
+    let waiting = create(&store, new_job("noop")).await;
+    let failed = store.fail_generation(&waiting.id, 0, &error, now).await.expect("a waiting job fails");
+    assert_eq!(failed.status, JobStatus::Failed);
+}
+
 /// Failing a job whose runs died is pinned to the job as read: a run that renewed its lease
 /// since (alive after an outage) or a new generation refuses it, as a conflict; the same read
 /// still true fails it.

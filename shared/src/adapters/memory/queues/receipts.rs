@@ -83,9 +83,12 @@ impl State {
                 if !latest && stale_kept {
                     continue; // succeeds; the message stays
                 }
-                if queue.deletes_kept > 0 {
+                // A copy the delete missed comes back when its visibility runs out; each delete
+                // misses independently and rarely, so the same message's next delete holds.
+                if queue.deletes_kept > 0 && !queue.messages[found].missed_delete {
                     queue.deletes_kept -= 1;
-                    continue; // a copy the delete missed: back when its visibility runs out
+                    queue.messages[found].missed_delete = true;
+                    continue;
                 }
                 let message = queue.messages.remove(found);
                 queue.deleted.extend(message.receipts);

@@ -247,12 +247,25 @@ impl JobService {
             .filter_map(|e| e.outcome.job().cloned())
             .collect();
         enqueued_metric(&kept);
+        self.declare_batch(batch_id, &kept).await;
         let report = BatchReport { batch_id: batch_id.to_owned(), entries };
         if report.verdict() == BatchVerdict::Complete {
             return Ok(report.entries.into_iter().filter_map(|e| e.outcome.job().cloned()).collect());
         }
         warn!(batch_id, %report, "batch not enqueued whole");
         Err(ServiceError::BatchIncomplete(report))
+    }
+
+    /// Note on the batch's counter item the jobs this request made, so that reading the batch
+    /// right after finds it (see [`crate::store::BatchCounters`]). A failure costs only that.
+    async fn declare_batch(&self, batch_id: &str, made: &[Job]) {
+        let mut by_status: BTreeMap<JobStatus, u64> = BTreeMap::new();
+        for job in made {
+            *by_status.entry(job.status).or_default() += 1;
+        }
+        if let Err(err) = self.store.declare_batch(batch_id, &by_status).await {
+            warn!(batch_id, error = %err, "the batch's jobs were not noted: reading it may miss them briefly");
+        }
     }
 
     /// The records: fresh ones 25 to a BatchWriteItem, stopping at the first that fails; then,

@@ -25,8 +25,11 @@ use crate::store::{
 use crate::wiring::Ports;
 
 mod batch;
+mod told;
 
 pub use batch::{BatchReport, BatchVerdict, EntryOutcome, EntryReport, verdict};
+pub use told::error_chain;
+use told::told;
 
 /// Pages a bulk operation reads at most in one call (it reports whether more remain).
 const BULK_MAX: usize = 500;
@@ -42,6 +45,8 @@ pub enum ServiceError {
     /// Not every job of a batch was enqueued: which exist, job by job.
     #[error("{0}")]
     BatchIncomplete(BatchReport),
+    /// `dependency` names its kind only (`table`, `queue high`, ...): callers are told it;
+    /// `reason` (the resource and AWS's error) is for the log.
     #[error("{dependency} is unavailable: {reason}")]
     Unavailable { dependency: String, reason: String },
     #[error("batch {0} not found")]
@@ -372,30 +377,21 @@ impl JobService {
 
     /// Every dependency answers: the table, the six queues, the bucket.
     pub async fn health(&self) -> Result<Health, ServiceError> {
-        let unavailable = |dependency: String, err: &dyn std::fmt::Display| ServiceError::Unavailable {
-            dependency,
-            reason: err.to_string(),
+        let unavailable = |dependency: String, resource: &str, err: &(dyn std::error::Error + 'static)| {
+            ServiceError::Unavailable { dependency, reason: format!("{resource}: {}", error_chain(err)) }
         };
-        self.store
-            .pause_flags()
-            .await
-            .map_err(|e| unavailable(format!("table {}", self.config.table), &e))?;
+        self.store.pause_flags().await.map_err(|e| unavailable("table".into(), &self.config.table, &e))?;
         for tier in PriorityTier::ALL {
-            self.queues
-                .depth(tier)
-                .await
-                .map_err(|e| unavailable(format!("queue {}", self.queues.url(tier)), &e))?;
-            self.dlqs
-                .depth(tier)
-                .await
-                .map_err(|e| unavailable(format!("dlq {}", self.dlqs.url(tier)), &e))?;
+            let (queue, dlq) = (self.queues.url(tier), self.dlqs.url(tier));
+            self.queues.depth(tier).await.map_err(|e| unavailable(format!("queue {tier}"), queue, &e))?;
+            self.dlqs.depth(tier).await.map_err(|e| unavailable(format!("dlq {tier}"), dlq, &e))?;
         }
         if let (Some(bucket), Some(s3)) = (&self.config.bucket, &self.s3) {
             s3.head_bucket()
                 .bucket(bucket)
                 .send()
                 .await
-                .map_err(|e| unavailable(format!("bucket {bucket}"), &e))?;
+                .map_err(|e| unavailable("bucket".into(), bucket, &e))?;
         }
         let names = |urls: &crate::priority::PerTier<String>| {
             urls.iter().map(|(t, u)| (t, crate::worker::queue_name(u).to_owned())).collect()

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use tracing::{error, warn};
 
-use super::{JobService, ServiceError, enqueued_metric, envelope};
+use super::{JobService, ServiceError, enqueued_metric, envelope, told};
 use crate::envelope::Envelope;
 use crate::model::{Job, NewJob};
 use crate::queue::REQUEST_FAILED;
@@ -287,7 +287,7 @@ impl JobService {
             match self.store.create_many(&records).await {
                 Ok(()) => chunk.iter().zip(records).for_each(|(&i, job)| stages[i] = Some(Stage::New(job))),
                 Err(err) => {
-                    let reason = err.to_string();
+                    let reason = told(&err);
                     chunk.iter().for_each(|&i| {
                         stages[i] =
                             Some(Stage::InDoubt { reason: reason.clone(), id: Some(jobs[i].id.clone()) });
@@ -319,7 +319,7 @@ impl JobService {
                 stages[i] = Some(match result {
                     Ok(Created::New(job)) => Stage::New(job),
                     Ok(Created::Existing(job)) => Stage::Existing(job),
-                    Err(err) => Stage::InDoubt { reason: err.to_string(), id: None },
+                    Err(err) => Stage::InDoubt { reason: told(&err), id: None },
                 });
             }
         }
@@ -348,7 +348,8 @@ impl JobService {
                         }
                         Removal::Failed(err) => EntryOutcome::Unknown {
                             reason: format!(
-                                "{reason}; it may have been written and could not be removed: {err}"
+                                "{reason}; it may have been written and could not be removed: {}",
+                                told(&err)
                             ),
                         },
                     },
@@ -386,7 +387,11 @@ impl JobService {
             for failure in failures {
                 let Some(&(i, job)) = pending.get(failure.index) else { continue };
                 let why = match failure.code.as_str() {
-                    REQUEST_FAILED => failure.message,
+                    REQUEST_FAILED => {
+                        // The request's error chain: for the log, not the caller.
+                        error!(error = %failure.message, "SendMessageBatch failed");
+                        "the SQS request failed".to_owned()
+                    }
                     code => format!("{code}: {}", failure.message),
                 };
                 unsent.insert(i, format!("its message was not sent: {why}"));
@@ -427,7 +432,10 @@ impl JobService {
                 Ok(None) => EntryOutcome::NotCreated { reason: format!("{why}; removed") },
                 Ok(Some(job)) => EntryOutcome::Enqueued { job: Box::new(job), new: true },
                 Err(err) => EntryOutcome::Unknown {
-                    reason: format!("{why}; it was removed or has started, and reading it failed: {err}"),
+                    reason: format!(
+                        "{why}; it was removed or has started, and reading it failed: {}",
+                        told(&err)
+                    ),
                 },
             },
             Removal::Failed(err) => {
@@ -436,8 +444,9 @@ impl JobService {
                     job: Box::new(job),
                     new: true,
                     reason: format!(
-                        "{why}; it could not be removed ({err}), so it stays queued and the \
-                         scheduler sends its message"
+                        "{why}; it could not be removed ({}), so it stays queued and the \
+                         scheduler sends its message",
+                        told(&err)
                     ),
                 }
             }

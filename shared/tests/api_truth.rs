@@ -104,7 +104,7 @@ struct Failing {
 impl Failing {
     fn error(&self, operation: &'static str) -> TableError {
         let source = "AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/jobq-api-role/jobq-api \
-                      is not authorized to perform: dynamodb:GetItem on resource: arn:aws:dynamodb:eu-west-1:123456789012:table/jobq-jobs"
+                      is not authorized to perform: dynamodb:GetItem on resource: arn:aws:dynamodb:eu-west-1:123456789012:table/prod-jobs-7f3a"
             .into();
         match self.transient {
             true => TableError::Transient { operation, source },
@@ -148,7 +148,7 @@ fn failing_api(transient: bool) -> axum::Router {
 }
 
 fn tells_nothing_of_aws(body: &str) {
-    for secret in ["arn:", "123456789012", "jobq-api-role", "AccessDenied", "jobq-jobs"] {
+    for secret in ["arn:", "123456789012", "jobq-api-role", "AccessDenied", "prod-jobs-7f3a"] {
         assert!(!body.contains(secret), "the body shows {secret:?}: {body}");
     }
 }

@@ -90,7 +90,10 @@ impl From<ServiceError> for ApiError {
 fn dependency_failed(err: &ServiceError) -> ApiError {
     let transient = match err {
         ServiceError::Store(store) => store.is_transient(),
-        ServiceError::Queue(queue) => queue.is_transient(),
+        // A queue missing is the deployment mid-change (or being restored), not a wrong request.
+        ServiceError::Queue(queue) => {
+            queue.is_transient() || queue.refusal() == Some(crate::ports::queue::Refusal::NoSuchQueue)
+        }
         ServiceError::BatchIncomplete(_) | ServiceError::Unavailable { .. } => true,
         _ => false,
     };

@@ -45,8 +45,8 @@ pub enum ServiceError {
     /// Not every job of a batch was enqueued: which exist, job by job.
     #[error("{0}")]
     BatchIncomplete(BatchReport),
-    /// `dependency` names its kind only (`table`, `queue high`, ...): callers are told it;
-    /// `reason` (the resource and AWS's error) is for the log.
+    /// `dependency` names it by kind and name (`queue jobq-high`), as `/health` shows names:
+    /// callers are told it; `reason` (its URL, and AWS's error chain) is for the log.
     #[error("{dependency} is unavailable: {reason}")]
     Unavailable { dependency: String, reason: String },
     #[error("batch {0} not found")]
@@ -380,18 +380,25 @@ impl JobService {
         let unavailable = |dependency: String, resource: &str, err: &(dyn std::error::Error + 'static)| {
             ServiceError::Unavailable { dependency, reason: format!("{resource}: {}", error_chain(err)) }
         };
-        self.store.pause_flags().await.map_err(|e| unavailable("table".into(), &self.config.table, &e))?;
+        self.store
+            .pause_flags()
+            .await
+            .map_err(|e| unavailable(format!("table {}", self.config.table), &self.config.table, &e))?;
         for tier in PriorityTier::ALL {
             let (queue, dlq) = (self.queues.url(tier), self.dlqs.url(tier));
-            self.queues.depth(tier).await.map_err(|e| unavailable(format!("queue {tier}"), queue, &e))?;
-            self.dlqs.depth(tier).await.map_err(|e| unavailable(format!("dlq {tier}"), dlq, &e))?;
+            let name = crate::worker::queue_name;
+            self.queues
+                .depth(tier)
+                .await
+                .map_err(|e| unavailable(format!("queue {}", name(queue)), queue, &e))?;
+            self.dlqs.depth(tier).await.map_err(|e| unavailable(format!("dlq {}", name(dlq)), dlq, &e))?;
         }
         if let (Some(bucket), Some(s3)) = (&self.config.bucket, &self.s3) {
             s3.head_bucket()
                 .bucket(bucket)
                 .send()
                 .await
-                .map_err(|e| unavailable("bucket".into(), bucket, &e))?;
+                .map_err(|e| unavailable(format!("bucket {bucket}"), bucket, &e))?;
         }
         let names = |urls: &crate::priority::PerTier<String>| {
             urls.iter().map(|(t, u)| (t, crate::worker::queue_name(u).to_owned())).collect()

@@ -33,6 +33,9 @@ use told::told;
 
 /// Pages a bulk operation reads at most in one call (it reports whether more remain).
 const BULK_MAX: usize = 500;
+/// How long a batch's note of its jobs speaks for it ([`crate::store::BatchCounters`]): far
+/// longer than the counter takes to count them, far shorter than jobs are kept.
+const NOTE_TRUSTED: chrono::Duration = chrono::Duration::minutes(15);
 /// Jobs read for a batch summary before its counters exist (a page: its first second or so).
 const BATCH_SUMMARY_MAX: usize = 500;
 
@@ -334,7 +337,10 @@ impl JobService {
         if counters.counted.total() > 0 {
             return Ok(batch_summary(batch_id, &counters.counted));
         }
-        let declared: u64 = counters.declared.values().sum();
+        // The note speaks for the batch only until the counter counts it (seconds): not for a
+        // batch whose jobs all ended and expired since.
+        let noted_lately = counters.declared_at.is_some_and(|at| self.clock.now() - at < NOTE_TRUSTED);
+        let declared: u64 = if noted_lately { counters.declared.values().sum() } else { 0 };
         let query = ListQuery { batch_id: Some(batch_id.to_owned()), ..ListQuery::default() };
         let page = self.store.list(&query, BATCH_SUMMARY_MAX, None).await?;
         let listed_all = page.next_cursor.is_some() || page.jobs.len() as u64 >= declared;

@@ -9,6 +9,8 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
+
 use super::counters::{Counters, counters_from};
 use super::tally;
 use super::write::aws;
@@ -22,6 +24,9 @@ fn declared_field(status: JobStatus) -> String {
     format!("declared_{}", status.as_str())
 }
 
+/// When the note was last written (seconds since the epoch).
+const DECLARED_AT: &str = "declared_at";
+
 /// A batch's counter item as read consistently.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BatchCounters {
@@ -29,6 +34,9 @@ pub struct BatchCounters {
     pub counted: Counters,
     /// The jobs the batch's enqueues made, by the status each was made in.
     pub declared: BTreeMap<JobStatus, u64>,
+    /// When an enqueue last wrote the note: it speaks for the batch only until the counter has
+    /// counted its jobs, a short while after.
+    pub declared_at: Option<DateTime<Utc>>,
 }
 
 impl JobStore {
@@ -37,8 +45,9 @@ impl JobStore {
         &self,
         batch_id: &str,
         made: &BTreeMap<JobStatus, u64>,
+        now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let actions: Vec<Action> = made
+        let mut actions: Vec<Action> = made
             .iter()
             .filter(|(_, n)| **n > 0)
             .map(|(status, n)| {
@@ -48,6 +57,7 @@ impl JobStore {
         if actions.is_empty() {
             return Ok(());
         }
+        actions.push(Action::Set(DECLARED_AT.into(), Attr::n(now.timestamp())));
         let update = Update::new(actions).returning(Returns::Nothing);
         let key = tally::batch_counter(batch_id);
         self.table.update(&key, &update, None).await.map_err(|e| aws("UpdateItem(declare batch)", e))?;
@@ -66,7 +76,9 @@ impl JobStore {
                     Some((status, u64::try_from(n).ok().filter(|n| *n > 0)?))
                 })
                 .collect();
-            BatchCounters { counted: counters_from(&item), declared }
+            let declared_at = item.get(DECLARED_AT).and_then(Attr::as_i64);
+            let declared_at = declared_at.and_then(|at| DateTime::from_timestamp(at, 0));
+            BatchCounters { counted: counters_from(&item), declared, declared_at }
         }))
     }
 }

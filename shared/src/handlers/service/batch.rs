@@ -263,7 +263,7 @@ impl JobService {
         for job in made {
             *by_status.entry(job.status).or_default() += 1;
         }
-        if let Err(err) = self.store.declare_batch(batch_id, &by_status).await {
+        if let Err(err) = self.store.declare_batch(batch_id, &by_status, self.clock.now()).await {
             warn!(batch_id, error = %err, "the batch's jobs were not noted: reading it may miss them briefly");
         }
     }
@@ -387,10 +387,12 @@ impl JobService {
             for failure in failures {
                 let Some(&(i, job)) = pending.get(failure.index) else { continue };
                 let why = match failure.code.as_str() {
+                    // Throttled or unavailable: SQS's word for it helps the caller.
+                    REQUEST_FAILED if !failure.sender_fault => failure.message,
                     REQUEST_FAILED => {
-                        // The request's error chain: for the log, not the caller.
-                        error!(error = %failure.message, "SendMessageBatch failed");
-                        "the SQS request failed".to_owned()
+                        // Refused (access denied names a role and account): for the log only.
+                        error!(error = %failure.message, "SendMessageBatch was refused");
+                        "the SQS request was refused".to_owned()
                     }
                     code => format!("{code}: {}", failure.message),
                 };

@@ -135,6 +135,9 @@ impl World {
         let ports = ports.with_blobs(Arc::new(blobs.clone())).with_ids(Arc::new(SeededIds::new(seed)));
         // The stream is recorded from the first write on, as DynamoDB Streams enabled at creation.
         aws.table.changes();
+        // Reads without ConsistentRead, and every index query, lag as DynamoDB's do; the lags
+        // drawn from the seed, apart from its other draws.
+        aws.table.set_read_lag(Some(seed ^ 0x6c61_6773));
         // Write units by step of a job's life, for the report.
         aws.table.classify_writes(jobq::memory::capacity::job_step);
         let job_types: Vec<String> = registry().job_types().into_iter().map(str::to_owned).collect();

@@ -80,17 +80,39 @@ impl From<ServiceError> for ApiError {
                 tracing::error!(error = %err, "corrupt job record");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "a stored job could not be read")
             }
-            err @ (ServiceError::Store(_)
-            | ServiceError::Queue(_)
-            | ServiceError::BatchIncomplete(_)
-            | ServiceError::Unavailable { .. }) => {
-                tracing::warn!(error = %err, "AWS dependency failed");
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    format!("{err}; retry shortly (with the same idempotency_key to stay safe)"),
-                )
-            }
+            err => dependency_failed(&err),
         }
+    }
+}
+
+/// An AWS failure, as the caller is told it: whether sending again may help, and nothing of the
+/// error itself (its chain names roles, accounts and resources); that goes to the log.
+fn dependency_failed(err: &ServiceError) -> ApiError {
+    let transient = match err {
+        ServiceError::Store(store) => store.is_transient(),
+        // A queue missing is the deployment mid-change (or being restored), not a wrong request.
+        ServiceError::Queue(queue) => {
+            queue.is_transient() || queue.refusal() == Some(crate::ports::queue::Refusal::NoSuchQueue)
+        }
+        ServiceError::BatchIncomplete(_) | ServiceError::Unavailable { .. } => true,
+        _ => false,
+    };
+    let chain = crate::service::error_chain(err);
+    if transient {
+        tracing::error!(error = %chain, "AWS dependency failed");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "a dependency of the service is unavailable; retry shortly (with the same idempotency_key to stay safe)",
+        )
+    } else {
+        // Refused as such (access denied, a request AWS finds invalid): the same request fails
+        // the same way, so it is not offered as worth retrying.
+        tracing::error!(error = %chain, "AWS refused a request");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "dependency_refused",
+            "a dependency of the service refused the request; sending it again will not help",
+        )
     }
 }

@@ -131,7 +131,7 @@ async fn authorize(State(state): Shared, request: Request, next: Next) -> Respon
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
-        if given != Some(token.as_str()) {
+        if !given.is_some_and(|given| token_matches(given, token)) {
             return ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
@@ -141,6 +141,14 @@ async fn authorize(State(state): Shared, request: Request, next: Next) -> Respon
         }
     }
     next.run(request).await
+}
+
+/// Whether the bearer token `given` is `token`, in time that does not depend on where they
+/// differ (a comparison that stops at the first wrong byte lets a caller find the token byte by
+/// byte from response times). Only the length may show.
+fn token_matches(given: &str, token: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    given.as_bytes().ct_eq(token.as_bytes()).into()
 }
 
 /// The JSON body: 413 when too large, 415 when not JSON, 400 when it does not parse.
@@ -223,7 +231,7 @@ async fn list_jobs(
 }
 
 async fn get_job(State(state): Shared, Path(id): Path<String>) -> ApiResult {
-    match state.service.get(&id).await? {
+    match state.service.get(input::id(&id)?).await? {
         Some(job) => Ok(Json(job).into_response()),
         None => Err(ApiError::not_found(&format!("job {id}"))),
     }
@@ -235,13 +243,14 @@ async fn report_job(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
+    let id = input::id(&id)?;
     let value = json_body(&headers, body, true).await?.unwrap_or_default();
     let update = input::external_update(&value)?;
-    Ok(Json(state.service.apply_external(&id, &update).await?).into_response())
+    Ok(Json(state.service.apply_external(id, &update).await?).into_response())
 }
 
 async fn cancel_job(State(state): Shared, Path(id): Path<String>) -> ApiResult {
-    Ok(Json(state.service.cancel(&id).await?).into_response())
+    Ok(Json(state.service.cancel(input::id(&id)?).await?).into_response())
 }
 
 async fn retry_job(
@@ -250,9 +259,10 @@ async fn retry_job(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult {
+    let id = input::id(&id)?;
     let value = json_body(&headers, body, false).await?;
     let priority = input::retry(value.as_ref())?;
-    Ok((StatusCode::ACCEPTED, Json(state.service.retry(&id, priority).await?)).into_response())
+    Ok((StatusCode::ACCEPTED, Json(state.service.retry(id, priority).await?)).into_response())
 }
 
 async fn retry_all(State(state): Shared, headers: HeaderMap, body: Body) -> ApiResult {
@@ -263,7 +273,7 @@ async fn retry_all(State(state): Shared, headers: HeaderMap, body: Body) -> ApiR
 }
 
 async fn get_batch(State(state): Shared, Path(id): Path<String>) -> ApiResult {
-    Ok(Json(state.service.batch(&id).await?).into_response())
+    Ok(Json(state.service.batch(input::id(&id)?).await?).into_response())
 }
 
 async fn stats(
@@ -305,10 +315,12 @@ async fn health(State(state): Shared) -> ApiResult {
     match state.service.health().await {
         Ok(health) => Ok(Json(health).into_response()),
         Err(ServiceError::Unavailable { dependency, reason }) => {
+            // The reason names the resource and AWS's error chain: for the log only.
+            tracing::error!(dependency, reason, "health: a dependency is unavailable");
             let mut err = ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
-                format!("{dependency}: {reason}"),
+                format!("the {dependency} is unavailable; retry shortly"),
             );
             err.field = Some(dependency);
             Err(err)
@@ -332,6 +344,14 @@ mod tests {
             ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
         routes.sort();
         assert_eq!(documented, routes);
+    }
+
+    #[test]
+    fn a_token_matches_only_itself() {
+        assert!(token_matches("s3cret-token", "s3cret-token"));
+        for wrong in ["", "s3cret", "s3cret-tokem", "s3cret-token ", "S3CRET-TOKEN"] {
+            assert!(!token_matches(wrong, "s3cret-token"), "{wrong:?}");
+        }
     }
 
     #[test]

@@ -49,8 +49,9 @@ fn job_links() -> Value {
     json!({ "GetJob": link("getJob"), "ReportJob": link("reportJob"), "CancelJob": link("cancelJob"), "RetryJob": link("retryJob") })
 }
 
+/// A job or batch id in a path: longer ones are refused (400) before any read.
 fn id_param(name: &str) -> Value {
-    json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } })
+    json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string", "minLength": 1, "maxLength": input::MAX_ID_CHARS } })
 }
 
 /// The document: routes, and the schemas their bodies refer to.
@@ -94,7 +95,7 @@ fn step_properties() -> Value {
         "priority": nullable(json!({ "$ref": "#/components/schemas/Priority" })),
         "idempotency_key": { "type": ["string", "null"], "minLength": 1, "maxLength": 256 },
         "delay_seconds": { "type": ["integer", "null"], "minimum": 0, "maximum": input::MAX_DELAY_SECONDS },
-        "run_at": { "type": ["string", "null"], "format": "date-time" },
+        "run_at": { "type": ["string", "null"], "format": "date-time", "description": format!("at most {} seconds ahead, as delay_seconds", input::MAX_DELAY_SECONDS) },
         "max_attempts": { "type": ["integer", "null"], "minimum": 1, "maximum": input::MAX_ATTEMPTS },
         "timeout_seconds": { "type": ["integer", "null"], "minimum": 1, "maximum": input::MAX_TIMEOUT_SECONDS },
         "batch_id": { "type": ["string", "null"], "minLength": 1, "maxLength": 128 },
@@ -129,8 +130,8 @@ fn job_paths() -> Value {
                 "operationId": "listJobs",
                 "parameters": [
                     { "name": "status", "in": "query", "schema": { "enum": job_statuses } },
-                    { "name": "type", "in": "query", "schema": { "type": "string" } },
-                    { "name": "batch_id", "in": "query", "schema": { "type": "string" } },
+                    { "name": "type", "in": "query", "schema": { "type": "string", "maxLength": 128 } },
+                    { "name": "batch_id", "in": "query", "schema": { "type": "string", "maxLength": 128 } },
                     { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 500, "default": 50 } },
                     { "name": "cursor", "in": "query", "schema": { "type": "string" } }
                 ],
@@ -162,7 +163,7 @@ fn job_paths() -> Value {
             "get": {
                 "operationId": "getJob",
                 "parameters": [id_param("id")],
-                "responses": with_errors(returns("200", "the job", "Job"), &["401", "404", "503"])
+                "responses": with_errors(returns("200", "the job", "Job"), &["400", "401", "404", "503"])
             },
             "patch": {
                 "operationId": "reportJob",
@@ -175,7 +176,7 @@ fn job_paths() -> Value {
             "post": {
                 "operationId": "cancelJob",
                 "parameters": [id_param("id")],
-                "responses": with_errors(returns("200", "cancelled", "Job"), &["401", "404", "409", "503"])
+                "responses": with_errors(returns("200", "cancelled", "Job"), &["400", "401", "404", "409", "503"])
             }
         },
         "/jobs/{id}/retry": {
@@ -196,7 +197,7 @@ fn other_paths() -> Value {
             "get": {
                 "operationId": "getBatch",
                 "parameters": [id_param("id")],
-                "responses": with_errors(returns("200", "counts and progress", "BatchSummary"), &["401", "404", "503"])
+                "responses": with_errors(returns("200", "counts and progress", "BatchSummary"), &["400", "401", "404", "503"])
             }
         },
         "/stats": {

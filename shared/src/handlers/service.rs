@@ -25,11 +25,17 @@ use crate::store::{
 use crate::wiring::Ports;
 
 mod batch;
+mod told;
 
 pub use batch::{BatchReport, BatchVerdict, EntryOutcome, EntryReport, verdict};
+pub use told::error_chain;
+use told::told;
 
 /// Pages a bulk operation reads at most in one call (it reports whether more remain).
 const BULK_MAX: usize = 500;
+/// How long a batch's note of its jobs speaks for it ([`crate::store::BatchCounters`]): far
+/// longer than the counter takes to count them, far shorter than jobs are kept.
+const NOTE_TRUSTED: chrono::Duration = chrono::Duration::minutes(15);
 /// Jobs read for a batch summary before its counters exist (a page: its first second or so).
 const BATCH_SUMMARY_MAX: usize = 500;
 
@@ -42,6 +48,8 @@ pub enum ServiceError {
     /// Not every job of a batch was enqueued: which exist, job by job.
     #[error("{0}")]
     BatchIncomplete(BatchReport),
+    /// `dependency` names it by kind and name (`queue jobq-high`), as `/health` shows names:
+    /// callers are told it; `reason` (its URL, and AWS's error chain) is for the log.
     #[error("{dependency} is unavailable: {reason}")]
     Unavailable { dependency: String, reason: String },
     #[error("batch {0} not found")]
@@ -231,9 +239,12 @@ impl JobService {
         }
     }
 
-    /// A job (its payload and result read back from the bucket, if kept there).
+    /// A job (its payload and result read back from the bucket, if kept there). Read
+    /// consistently: a caller reads its job right after enqueueing, cancelling or retrying it, and
+    /// a default read may not see that write yet (a 404 just after a 201). A consistent read is one
+    /// request as well; it costs a whole read unit per 4 KB instead of a half.
     pub async fn get(&self, id: &str) -> Result<Option<Job>, ServiceError> {
-        match self.store.get(id, false).await? {
+        match self.store.get(id, true).await? {
             Some(job) => Ok(Some(self.store.resolve(job).await?)),
             None => Ok(None),
         }
@@ -317,19 +328,30 @@ impl JobService {
     }
 
     /// A batch's summary from its counters: one read however many jobs it has. In the second or
-    /// so before the counters first see a new batch, it is read from the jobs themselves.
+    /// so before the counters first see a new batch, it is read from the jobs themselves; and
+    /// while the `by-batch` index does not list them all yet (it lags the table), from the jobs
+    /// its enqueues noted they made. The counter item is read consistently, so a batch is found
+    /// right after its enqueue answered.
     pub async fn batch(&self, batch_id: &str) -> Result<BatchSummary, ServiceError> {
-        if let Some(counters) = self.store.counters(&tally::batch_counter(batch_id)).await?
-            && counters.total() > 0
-        {
-            return Ok(batch_summary(batch_id, &counters));
+        let counters = self.store.batch_counters(batch_id).await?.unwrap_or_default();
+        if counters.counted.total() > 0 {
+            return Ok(batch_summary(batch_id, &counters.counted));
         }
+        // The note speaks for the batch only until the counter counts it (seconds): not for a
+        // batch whose jobs all ended and expired since.
+        let noted_lately = counters.declared_at.is_some_and(|at| self.clock.now() - at < NOTE_TRUSTED);
+        let declared: u64 = if noted_lately { counters.declared.values().sum() } else { 0 };
         let query = ListQuery { batch_id: Some(batch_id.to_owned()), ..ListQuery::default() };
         let page = self.store.list(&query, BATCH_SUMMARY_MAX, None).await?;
-        if page.jobs.is_empty() {
-            return Err(ServiceError::BatchNotFound(batch_id.to_owned()));
+        let listed_all = page.next_cursor.is_some() || page.jobs.len() as u64 >= declared;
+        match (page.jobs.is_empty(), listed_all) {
+            (false, true) => Ok(summarise_batch(batch_id, &page.jobs)),
+            _ if declared > 0 => {
+                let statuses = counters.declared;
+                Ok(batch_summary(batch_id, &Counters { statuses, ..Counters::default() }))
+            }
+            _ => Err(ServiceError::BatchNotFound(batch_id.to_owned())),
         }
-        Ok(summarise_batch(batch_id, &page.jobs))
     }
 
     /// Jobs kept by status (of one type, or all), per-type totals, queue depths and pauses: a
@@ -361,30 +383,28 @@ impl JobService {
 
     /// Every dependency answers: the table, the six queues, the bucket.
     pub async fn health(&self) -> Result<Health, ServiceError> {
-        let unavailable = |dependency: String, err: &dyn std::fmt::Display| ServiceError::Unavailable {
-            dependency,
-            reason: err.to_string(),
+        let unavailable = |dependency: String, resource: &str, err: &(dyn std::error::Error + 'static)| {
+            ServiceError::Unavailable { dependency, reason: format!("{resource}: {}", error_chain(err)) }
         };
         self.store
             .pause_flags()
             .await
-            .map_err(|e| unavailable(format!("table {}", self.config.table), &e))?;
+            .map_err(|e| unavailable(format!("table {}", self.config.table), &self.config.table, &e))?;
         for tier in PriorityTier::ALL {
+            let (queue, dlq) = (self.queues.url(tier), self.dlqs.url(tier));
+            let name = crate::worker::queue_name;
             self.queues
                 .depth(tier)
                 .await
-                .map_err(|e| unavailable(format!("queue {}", self.queues.url(tier)), &e))?;
-            self.dlqs
-                .depth(tier)
-                .await
-                .map_err(|e| unavailable(format!("dlq {}", self.dlqs.url(tier)), &e))?;
+                .map_err(|e| unavailable(format!("queue {}", name(queue)), queue, &e))?;
+            self.dlqs.depth(tier).await.map_err(|e| unavailable(format!("dlq {}", name(dlq)), dlq, &e))?;
         }
         if let (Some(bucket), Some(s3)) = (&self.config.bucket, &self.s3) {
             s3.head_bucket()
                 .bucket(bucket)
                 .send()
                 .await
-                .map_err(|e| unavailable(format!("bucket {bucket}"), &e))?;
+                .map_err(|e| unavailable(format!("bucket {bucket}"), bucket, &e))?;
         }
         let names = |urls: &crate::priority::PerTier<String>| {
             urls.iter().map(|(t, u)| (t, crate::worker::queue_name(u).to_owned())).collect()

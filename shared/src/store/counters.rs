@@ -144,7 +144,7 @@ impl JobStore {
 }
 
 /// A counter item's values (missing ones are 0; a count below 0 reads as 0).
-fn counters_from(item: &Item) -> Counters {
+pub(super) fn counters_from(item: &Item) -> Counters {
     let number =
         |field: &str| item.get(field).and_then(Attr::as_i64).and_then(|v| u64::try_from(v).ok()).unwrap_or(0);
     let mut values = [0u64; 7];

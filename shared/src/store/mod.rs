@@ -1,6 +1,7 @@
 //! The job store: the record of every job, and the only place statuses change.
 
 pub mod attrs;
+mod batches;
 pub mod bounds;
 mod codec;
 mod counters;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 
 pub use attrs::WRITE_TOKEN;
+pub use batches::BatchCounters;
 pub use codec::CorruptItem;
 pub use counters::Counters;
 pub use created::CreatedWalk;

@@ -2,8 +2,10 @@
 //! emulator) by `tests/tests/conformance_table.rs`. Each case gets a fresh, empty jobs table.
 //!
 //! Modelled only in memory (no emulator can show them): throttling on demand, a write whose
-//! response is lost after it took effect, and TTL deletion that lags (see
-//! `jobq::memory::MemoryTable`); those are unit-tested there and used by the store's cases.
+//! response is lost after it took effect, TTL deletion that lags, and default reads and index
+//! queries that lag the latest writes (DynamoDB's eventual consistency; moto always answers
+//! consistently) (see `jobq::memory::MemoryTable`); those are unit-tested there and used by the
+//! store's cases and the simulation.
 //!
 //! Where moto differs from DynamoDB, the memory side follows DynamoDB and the case runs in memory
 //! only: [`an_oversize_update_changes_nothing`] (moto applies the part of an update that fits and

@@ -4,16 +4,18 @@
 //! updates evaluated by [`crate::ports::eval`] from the same typed values DynamoDB receives, the
 //! 400 KB item limit (an oversize write is refused whole), ReturnValues, listing indexes with their
 //! projections, Limit before the filter and 1 MB pages, BatchGetItem and BatchWriteItem limits,
-//! and TTL deletion that lags. What it adds on demand: throttling, and writes whose response is lost
-//! after they took effect. Index reads are consistent at once (DynamoDB's lag behind the table is
-//! not modelled).
+//! and TTL deletion that lags. What it adds on demand: throttling, writes whose response is lost
+//! after they took effect, and eventually consistent reads ([`lag`]): off, every read sees the
+//! latest write.
+
+mod lag;
+mod query;
 
 use std::collections::{BTreeMap, HashMap};
-use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 
 use super::capacity::{Classifier, Meter, WriteUnits};
 use crate::ports::clock::{Clock, SystemClock};
@@ -41,6 +43,8 @@ struct State {
     last_seq: u64,
     /// Write units charged (see [`super::capacity`]).
     meter: Meter,
+    /// Recent versions, when default reads lag ([`MemoryTable::set_read_lag`]).
+    lag: Option<lag::Lag>,
 }
 
 #[derive(Debug, Default)]
@@ -77,6 +81,13 @@ impl MemoryTable {
     pub fn with_ttl_lag(mut self, lag: Duration) -> Self {
         self.ttl_lag = lag;
         self
+    }
+
+    /// With a seed: from now on, reads without `ConsistentRead` (GetItem, BatchGetItem, and every
+    /// index Query) see the table as it was a moment ago, the moment drawn per read from `seed`
+    /// (see [`lag`]). `None`: every read sees the latest write again.
+    pub fn set_read_lag(&self, seed: Option<u64>) {
+        self.lock().lag = seed.map(|seed| lag::Lag::new(self.clock.clone(), seed));
     }
 
     /// The next `n` requests are throttled (nothing applied).
@@ -212,6 +223,11 @@ impl State {
     /// Replace (or delete) the item at `key`, moving its index entries with it.
     fn store(&mut self, key: &str, item: Option<Item>) {
         let old = self.items.remove(key);
+        if let Some(lag) = &mut self.lag
+            && (old.is_some() || item.is_some())
+        {
+            lag.record(key, old.clone());
+        }
         if let Some(old) = &old {
             for index in INDEXES {
                 if let Some(entry) = index_entry(&index, old) {
@@ -245,6 +261,19 @@ impl State {
     fn write(&mut self, operation: &'static str, key: &str, item: Option<Item>) {
         self.meter.applied(operation, key, self.items.get(key), item.as_ref());
         self.store(key, item);
+    }
+
+    /// The instant a read sees: `None` for the latest (a consistent read, or no lag).
+    fn read_at(&mut self, consistent: bool) -> Option<DateTime<Utc>> {
+        self.lag.as_mut().filter(|_| !consistent).map(lag::Lag::read_at)
+    }
+
+    /// The item at `key` as a read at `at` sees it.
+    fn item_at(&self, key: &str, at: Option<DateTime<Utc>>) -> Option<&Item> {
+        match (at, &self.lag) {
+            (Some(at), Some(lag)) => lag.as_of(key, self.items.get(key), at),
+            _ => self.items.get(key),
+        }
     }
 
     fn check(
@@ -303,9 +332,11 @@ impl Table for MemoryTable {
         self.answer(OP, ())
     }
 
-    async fn get(&self, key: &str, _consistent: bool) -> Result<Option<Item>, TableError> {
+    async fn get(&self, key: &str, consistent: bool) -> Result<Option<Item>, TableError> {
         self.wait().await;
-        Ok(self.begin("GetItem")?.items.get(key).cloned())
+        let mut state = self.begin("GetItem")?;
+        let at = state.read_at(consistent);
+        Ok(state.item_at(key, at).cloned())
     }
 
     async fn update(
@@ -340,8 +371,10 @@ impl Table for MemoryTable {
         if keys.len() > BATCH_GET_MAX {
             return Err(rejected(OP, Invalid::TooLarge(keys.len())));
         }
-        let state = self.begin(OP)?;
-        let items = keys.iter().filter_map(|k| state.items.get(k).cloned()).collect();
+        let mut state = self.begin(OP)?;
+        // Without ConsistentRead, as the adapter sends it.
+        let at = state.read_at(false);
+        let items = keys.iter().filter_map(|k| state.item_at(k, at).cloned()).collect();
         Ok(BatchGot { items, unprocessed: Vec::new() })
     }
 
@@ -370,8 +403,10 @@ impl Table for MemoryTable {
 
     async fn query(&self, query: &IndexQuery) -> Result<QueryPage, TableError> {
         self.wait().await;
-        let state = self.begin("Query")?;
-        Ok(run_query(&state, query))
+        let mut state = self.begin("Query")?;
+        // An index is never read consistently.
+        let at = state.read_at(false);
+        Ok(query::run(&state, query, at))
     }
 
     async fn transact_update(&self, updates: &[TransactUpdate]) -> Result<(), TableError> {
@@ -428,60 +463,6 @@ impl ChangeFeed for MemoryChanges {
         }
         Ok(changes.iter().take(limit).cloned().collect())
     }
-}
-
-fn run_query(state: &State, query: &IndexQuery) -> QueryPage {
-    let empty = BTreeMap::new();
-    let index = state.indexes.get(query.index.name).unwrap_or(&empty);
-    let (lower, upper) = query_bounds(query);
-    if let Bound::Excluded(start) = &lower
-        && *start >= upper
-    {
-        return QueryPage::default(); // a cursor at or past the upper bound: nothing left
-    }
-    let entries = index.range((lower, Bound::Excluded(upper)));
-    let entries: Box<dyn Iterator<Item = (&(String, String), &String)>> =
-        if query.ascending { Box::new(entries) } else { Box::new(entries.rev()) };
-    let mut page = QueryPage::default();
-    let (mut evaluated, mut bytes) = (0usize, 0usize);
-    for (_, key) in entries {
-        let Some(item) = state.items.get(key) else { continue };
-        let projected = project(&query.index, item);
-        evaluated += 1;
-        bytes += eval::item_size(&projected);
-        let last = projected.clone();
-        if query.filter.as_ref().is_none_or(|f| eval::holds(f, Some(&projected))) {
-            page.count += 1;
-            if !query.count_only {
-                page.items.push(projected);
-            }
-        }
-        if query.limit.is_some_and(|l| evaluated >= l) || bytes >= PAGE_BYTES_MAX {
-            page.last_key = Some(project(&IndexDef { projected: &[], ..query.index }, &last));
-            break;
-        }
-    }
-    page
-}
-
-type IndexKey = (String, String);
-
-/// The index rows a query may read, so a page costs what it returns however large the
-/// partition: the partition, below `sort_below`, and past `start_after` in the query's direction.
-fn query_bounds(query: &IndexQuery) -> (Bound<IndexKey>, IndexKey) {
-    let p = &query.partition;
-    let at = |sk: &str| (p.clone(), sk.to_owned());
-    // (p + NUL, "") sorts after every (p, _) and before every other partition.
-    let mut upper = (format!("{p}\0"), String::new());
-    let after = query.start_after.as_ref().and_then(|k| k.get(query.index.sk)).and_then(Attr::as_str);
-    for bound in [query.sort_below.as_deref(), after.filter(|_| !query.ascending)].into_iter().flatten() {
-        upper = upper.min(at(bound));
-    }
-    let lower = match after.filter(|_| query.ascending) {
-        Some(after) => Bound::Excluded(at(after)),
-        None => Bound::Included(at("")),
-    };
-    (lower, upper)
 }
 
 #[cfg(test)]
@@ -590,5 +571,75 @@ mod tests {
         table.delete("job#1", None).await.expect("delete");
         let completed = table.query(&IndexQuery::new(by_status, "completed#1")).await.expect("query");
         assert!(completed.items.is_empty());
+    }
+
+    fn at_epoch() -> ManualClock {
+        ManualClock::new(chrono::DateTime::from_timestamp(1_800_000_000, 0).expect("time"))
+    }
+
+    async fn lagging_reads(table: &MemoryTable, key: &str, n: usize) -> usize {
+        let mut found = 0;
+        for _ in 0..n {
+            found += usize::from(table.get(key, false).await.expect("get").is_some());
+        }
+        found
+    }
+
+    #[tokio::test]
+    async fn default_reads_may_miss_a_recent_write_and_consistent_ones_never_do() {
+        let clock = at_epoch();
+        let table = MemoryTable::new(Arc::new(clock.clone()));
+        table.put(job("job#1", None), None).await.expect("put");
+        assert_eq!(lagging_reads(&table, "job#1", 20).await, 20, "off by default: reads are current");
+
+        table.set_read_lag(Some(7));
+        table.put(job("job#2", None), None).await.expect("put");
+        assert!(table.get("job#2", true).await.expect("get").is_some(), "ConsistentRead sees it");
+        let seen = lagging_reads(&table, "job#2", 40).await;
+        assert!(seen < 5, "just written: a default read sees the table of a moment ago ({seen} of 40)");
+        let got = table.batch_get(&["job#1".into(), "job#2".into()]).await.expect("batch get");
+        assert_eq!(got.items.len(), 1, "BatchGetItem lags too");
+
+        clock.advance(Duration::milliseconds(900));
+        let seen = lagging_reads(&table, "job#2", 200).await;
+        assert!((100..200).contains(&seen), "most reads lag under a second, some longer ({seen} of 200)");
+        clock.advance(Duration::milliseconds(lag::MAX_LAG_MILLIS));
+        assert_eq!(lagging_reads(&table, "job#2", 40).await, 40, "no read lags longer than the maximum");
+
+        table.delete("job#2", None).await.expect("delete");
+        assert!(table.get("job#2", true).await.expect("get").is_none());
+        assert!(lagging_reads(&table, "job#2", 20).await > 15, "a delete is seen late too");
+        table.set_read_lag(None);
+        assert_eq!(lagging_reads(&table, "job#2", 20).await, 0, "switched off: current again");
+    }
+
+    #[tokio::test]
+    async fn a_lagging_index_query_sees_the_entries_of_a_moment_ago() {
+        let clock = at_epoch();
+        let table = MemoryTable::new(Arc::new(clock.clone()));
+        table.set_read_lag(Some(3));
+        let by_status = crate::store::keys::BY_STATUS;
+        for (key, sk) in [("job#1", "t#1"), ("job#2", "t#2"), ("job#3", "t#3")] {
+            let mut item = job(key, None);
+            item.insert("s_pk".into(), Attr::s("queued#1"));
+            item.insert("s_sk".into(), Attr::s(sk));
+            table.put(item, None).await.expect("put");
+        }
+        clock.advance(Duration::seconds(10));
+        let moved = Update::new(vec![Action::Set("s_pk".into(), Attr::s("completed#1"))]);
+        table.update("job#2", &moved, None).await.expect("update");
+        let sks = |page: QueryPage| -> Vec<String> {
+            page.items.iter().filter_map(|i| Some(i.get("s_sk")?.as_str()?.to_owned())).collect()
+        };
+        let mut queued = IndexQuery::new(by_status, "queued#1");
+        queued.ascending = false;
+        let page = table.query(&queued).await.expect("query");
+        assert_eq!(sks(page), ["t#3", "t#2", "t#1"], "the move is not in the index yet, in order");
+        let completed = IndexQuery::new(by_status, "completed#1");
+        assert!(table.query(&completed).await.expect("query").items.is_empty());
+
+        clock.advance(Duration::milliseconds(lag::MAX_LAG_MILLIS));
+        assert_eq!(sks(table.query(&queued).await.expect("query")), ["t#3", "t#1"]);
+        assert_eq!(sks(table.query(&completed).await.expect("query")), ["t#2"]);
     }
 }

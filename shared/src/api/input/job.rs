@@ -85,7 +85,7 @@ fn payload(map: &Map<String, Value>, prefix: &str, rules: &Rules<'_>) -> Result<
     Ok(payload)
 }
 
-/// `delay_seconds` from now, or `run_at`; not both.
+/// `delay_seconds` from now, or `run_at`; not both. Either at most [`MAX_DELAY_SECONDS`] ahead.
 fn run_at(
     map: &Map<String, Value>,
     prefix: &str,
@@ -99,12 +99,21 @@ fn run_at(
         (Some(secs), _) => Ok(Some(rules.now + Duration::seconds(secs))),
         (None, _) => match string(map, "run_at", prefix, 64)? {
             None => Ok(None),
-            Some(text) => parse_time(&text).map(Some).map_err(|_| {
-                ApiError::invalid(
-                    &field_name(prefix, "run_at"),
-                    "must be an RFC 3339 time, e.g. 2030-01-01T00:00:00Z",
-                )
-            }),
+            Some(text) => {
+                let at = parse_time(&text).map_err(|_| {
+                    ApiError::invalid(
+                        &field_name(prefix, "run_at"),
+                        "must be an RFC 3339 time, e.g. 2030-01-01T00:00:00Z",
+                    )
+                })?;
+                if at > rules.now + Duration::seconds(MAX_DELAY_SECONDS) {
+                    return Err(ApiError::invalid(
+                        &field_name(prefix, "run_at"),
+                        &format!("must be at most {MAX_DELAY_SECONDS} seconds ahead, as delay_seconds"),
+                    ));
+                }
+                Ok(Some(at))
+            }
         },
     }
 }

@@ -8,7 +8,7 @@ mod operations;
 
 pub use fields::{object, priority};
 pub use job::{batch, new_job, retry};
-pub use operations::{bulk_retry, external_update, list_query, scope};
+pub use operations::{bulk_retry, external_update, id, list_query, scope};
 
 pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 256 * 1024;
 /// A job record must stay under DynamoDB's 400 KB item limit, payload and pipeline included.
@@ -18,6 +18,11 @@ pub const MAX_NEXT_STEPS: usize = 20;
 pub const MAX_DELAY_SECONDS: i64 = 365 * 24 * 3600;
 pub const MAX_TIMEOUT_SECONDS: u64 = 900;
 pub const MAX_ATTEMPTS: u64 = 100;
+/// The longest job or batch id a path (or `batch_id` anywhere) may name: job ids are uuids (36
+/// characters) and batch ids are at most this long when made, so no longer one exists; and the
+/// table's keys have a byte limit (2048 for a partition key, 1024 for an index's sort key) that
+/// a longer one could pass, which DynamoDB refuses.
+pub const MAX_ID_CHARS: usize = 128;
 
 /// Limits and the job types the deployment runs.
 #[derive(Debug, Clone)]
@@ -98,6 +103,13 @@ mod tests {
         );
         assert_eq!(
             field_of(new_job(&json!({"type": "noop", "run_at": "tomorrow"}), "", &r, 0)),
+            (422, "run_at".into())
+        );
+        // run_at is held to delay_seconds' cap: 2026-01-01 plus 365 days, and a second more.
+        let at_cap = json!({"type": "noop", "run_at": "2027-01-01T00:00:00Z"});
+        assert!(new_job(&at_cap, "", &r, 0).is_ok(), "as far as delay_seconds reaches");
+        assert_eq!(
+            field_of(new_job(&json!({"type": "noop", "run_at": "2027-01-01T00:00:01Z"}), "", &r, 0)),
             (422, "run_at".into())
         );
         assert_eq!(
@@ -349,6 +361,7 @@ mod tests {
                         text(1..21)
                             .prop_filter("not a time", |t| parse_time(t).is_err())
                             .prop_map(Value::from),
+                        Just(Value::from("2099-01-01T00:00:00Z")),
                     ]
                     .boxed(),
                 ),

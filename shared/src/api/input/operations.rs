@@ -2,8 +2,8 @@
 
 use serde_json::Value;
 
-use super::MAX_SPEC_BYTES;
 use super::fields::{integer, object, reject_unknown, run_id, string};
+use super::{MAX_ID_CHARS, MAX_SPEC_BYTES};
 use crate::JobFailure;
 use crate::api::error::ApiError;
 use crate::status::{JobEvent, JobStatus};
@@ -82,6 +82,15 @@ pub fn external_update(value: &Value) -> Result<ExternalUpdate, ApiError> {
     })
 }
 
+/// A job or batch id from a path: at most [`MAX_ID_CHARS`] characters (400 naming `id`), so that
+/// no read is sent that DynamoDB would refuse for its key's length.
+pub fn id(id: &str) -> Result<&str, ApiError> {
+    if id.chars().count() > MAX_ID_CHARS {
+        return Err(ApiError::bad_request("id", &format!("must be at most {MAX_ID_CHARS} characters")));
+    }
+    Ok(id)
+}
+
 /// `GET /jobs` query: status, type, batch_id, limit (1..=500, default 50), cursor.
 pub fn list_query(
     params: &std::collections::HashMap<String, String>,
@@ -104,6 +113,11 @@ pub fn list_query(
             _ => return Err(ApiError::invalid("limit", "must be an integer from 1 to 500")),
         },
     };
+    for name in ["type", "batch_id"] {
+        if params.get(name).is_some_and(|v| v.chars().count() > MAX_ID_CHARS) {
+            return Err(ApiError::invalid(name, &format!("must be at most {MAX_ID_CHARS} characters")));
+        }
+    }
     let cursor = nonempty("cursor");
     if let Some(c) = &cursor {
         crate::store::decode_cursor(c)

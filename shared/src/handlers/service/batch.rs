@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use tracing::{error, warn};
 
-use super::{JobService, ServiceError, enqueued_metric, envelope};
+use super::{JobService, ServiceError, enqueued_metric, envelope, told};
 use crate::envelope::Envelope;
 use crate::model::{Job, NewJob};
 use crate::queue::REQUEST_FAILED;
@@ -247,12 +247,25 @@ impl JobService {
             .filter_map(|e| e.outcome.job().cloned())
             .collect();
         enqueued_metric(&kept);
+        self.declare_batch(batch_id, &kept).await;
         let report = BatchReport { batch_id: batch_id.to_owned(), entries };
         if report.verdict() == BatchVerdict::Complete {
             return Ok(report.entries.into_iter().filter_map(|e| e.outcome.job().cloned()).collect());
         }
         warn!(batch_id, %report, "batch not enqueued whole");
         Err(ServiceError::BatchIncomplete(report))
+    }
+
+    /// Note on the batch's counter item the jobs this request made, so that reading the batch
+    /// right after finds it (see [`crate::store::BatchCounters`]). A failure costs only that.
+    async fn declare_batch(&self, batch_id: &str, made: &[Job]) {
+        let mut by_status: BTreeMap<JobStatus, u64> = BTreeMap::new();
+        for job in made {
+            *by_status.entry(job.status).or_default() += 1;
+        }
+        if let Err(err) = self.store.declare_batch(batch_id, &by_status, self.clock.now()).await {
+            warn!(batch_id, error = %err, "the batch's jobs were not noted: reading it may miss them briefly");
+        }
     }
 
     /// The records: fresh ones 25 to a BatchWriteItem, stopping at the first that fails; then,
@@ -274,7 +287,7 @@ impl JobService {
             match self.store.create_many(&records).await {
                 Ok(()) => chunk.iter().zip(records).for_each(|(&i, job)| stages[i] = Some(Stage::New(job))),
                 Err(err) => {
-                    let reason = err.to_string();
+                    let reason = told(&err);
                     chunk.iter().for_each(|&i| {
                         stages[i] =
                             Some(Stage::InDoubt { reason: reason.clone(), id: Some(jobs[i].id.clone()) });
@@ -306,7 +319,7 @@ impl JobService {
                 stages[i] = Some(match result {
                     Ok(Created::New(job)) => Stage::New(job),
                     Ok(Created::Existing(job)) => Stage::Existing(job),
-                    Err(err) => Stage::InDoubt { reason: err.to_string(), id: None },
+                    Err(err) => Stage::InDoubt { reason: told(&err), id: None },
                 });
             }
         }
@@ -335,7 +348,8 @@ impl JobService {
                         }
                         Removal::Failed(err) => EntryOutcome::Unknown {
                             reason: format!(
-                                "{reason}; it may have been written and could not be removed: {err}"
+                                "{reason}; it may have been written and could not be removed: {}",
+                                told(&err)
                             ),
                         },
                     },
@@ -373,7 +387,13 @@ impl JobService {
             for failure in failures {
                 let Some(&(i, job)) = pending.get(failure.index) else { continue };
                 let why = match failure.code.as_str() {
-                    REQUEST_FAILED => failure.message,
+                    // Throttled or unavailable: SQS's word for it helps the caller.
+                    REQUEST_FAILED if !failure.sender_fault => failure.message,
+                    REQUEST_FAILED => {
+                        // Refused (access denied names a role and account): for the log only.
+                        error!(error = %failure.message, "SendMessageBatch was refused");
+                        "the SQS request was refused".to_owned()
+                    }
                     code => format!("{code}: {}", failure.message),
                 };
                 unsent.insert(i, format!("its message was not sent: {why}"));
@@ -414,7 +434,10 @@ impl JobService {
                 Ok(None) => EntryOutcome::NotCreated { reason: format!("{why}; removed") },
                 Ok(Some(job)) => EntryOutcome::Enqueued { job: Box::new(job), new: true },
                 Err(err) => EntryOutcome::Unknown {
-                    reason: format!("{why}; it was removed or has started, and reading it failed: {err}"),
+                    reason: format!(
+                        "{why}; it was removed or has started, and reading it failed: {}",
+                        told(&err)
+                    ),
                 },
             },
             Removal::Failed(err) => {
@@ -423,8 +446,9 @@ impl JobService {
                     job: Box::new(job),
                     new: true,
                     reason: format!(
-                        "{why}; it could not be removed ({err}), so it stays queued and the \
-                         scheduler sends its message"
+                        "{why}; it could not be removed ({}), so it stays queued and the \
+                         scheduler sends its message",
+                        told(&err)
                     ),
                 }
             }

@@ -281,7 +281,12 @@ impl NoopBatch {
             message.message_id = Some(format!("m{i}"));
             message.receipt_handle = Some(format!("r{i}"));
             message.body = Some(Envelope::new(&job.id, "noop", tier, 0).encode());
-            message.attributes = HashMap::from([("ApproximateReceiveCount".to_owned(), "1".to_owned())]);
+            // As Lambda passes them: the send time lets cached pause flags serve the batch.
+            let sent = (now - chrono::Duration::seconds(1)).timestamp_millis().to_string();
+            message.attributes = HashMap::from([
+                ("ApproximateReceiveCount".to_owned(), "1".to_owned()),
+                ("SentTimestamp".to_owned(), sent),
+            ]);
             message.event_source = Some("aws:sqs".into());
             message.event_source_arn = Some(format!("arn:aws:sqs:us-east-1:000000000000:bench-{tier}"));
             message.aws_region = Some("us-east-1".into());

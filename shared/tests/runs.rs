@@ -367,7 +367,7 @@ async fn a_run_alive_after_its_job_was_taken_back_owns_it_again_on_the_same_atte
 /// again while the job waited would send it) used to come back at every lease end without
 /// being deleted, until SQS moved it to the DLQ after maxReceiveCount receives and the
 /// dead-letter function failed the healthy job. A 20-minute run is ten lease periods; the copy
-/// is received once and dropped, and the job completes on its first attempt.
+/// is dropped once the run is watched, and the job completes on its first attempt.
 #[tokio::test(start_paused = true)]
 async fn a_second_message_for_a_long_run_never_walks_toward_the_dlq() {
     let s = stack(Registry::default());
@@ -396,7 +396,9 @@ async fn a_second_message_for_a_long_run_never_walks_toward_the_dlq() {
     run.await.expect("the run");
     let done = s.job(&job.id).await;
     assert_eq!((done.status, done.attempts), (JobStatus::Completed, 1), "{:?}", done.error);
-    assert!(received <= 1, "the copy was received {received} times");
+    // Once before the run's first heartbeat (it could have been the run's own message), once
+    // after, when it is dropped.
+    assert!(received <= 2, "the copy was received {received} times");
     let depth = s.ports.dlqs.depth(job.tier).await.expect("depth");
     assert_eq!(depth.visible + depth.in_flight + depth.delayed, 0, "nothing dead-lettered");
     let depth = s.ports.queues.depth(job.tier).await.expect("depth");

@@ -144,6 +144,12 @@ impl JobStore {
         }
     }
 
+    /// Whether the job is under a watch of `by-due` (a sweep will look at it), read consistently.
+    pub async fn is_watched(&self, id: &str) -> Result<bool, StoreError> {
+        let item = self.table.get(&keys::job_pk(id), true).await.map_err(|e| aws("GetItem(watched)", e))?;
+        Ok(item.is_some_and(|item| item.contains_key(BY_DUE.pk)))
+    }
+
     /// A running job found under `row` (another watch, or a lease since renewed): watched at its
     /// lease end instead. Refused unless the row is still as read.
     pub async fn rewatch_run(&self, row: &DueRow, job: &Job) -> Result<(), StoreError> {

@@ -210,11 +210,13 @@ impl Worker {
         }
     }
 
-    /// A second message for a job another run holds: dropped once that run is watched at its
-    /// lease end (a run is watched from its first heartbeat; a younger one is watched now), so a
-    /// run that dies is found without this copy, and the copy never walks toward the DLQ, however
-    /// long the run. Only if the watch cannot be made is the copy sent again, as a fresh message
-    /// for the lease's end (`until`), its receive count restarted.
+    /// A delivery for a job another run holds. Once that run is watched at its lease end (from
+    /// its first heartbeat), a run that dies is found without this message, so the delivery is
+    /// a copy to drop (an idempotency key sent again, a resend, SQS's duplicate): it never walks
+    /// toward the DLQ, however long the run. Before that, it may be the run's own message (its
+    /// hide failed), which is how a run that dies is found: it comes back after the lease
+    /// (`until`), when the run is watched or ended, so a copy costs at most one receive more.
+    /// Were the job unreadable, the delivery is sent again as a fresh message for then.
     pub(super) async fn running_elsewhere(
         &self,
         envelope: &Envelope,
@@ -222,13 +224,18 @@ impl Worker {
         receipt: &str,
         until: Duration,
     ) -> Disposition {
-        match self.store.watch_run(&envelope.id).await {
-            Ok(_) => {
-                info!("job is running elsewhere: this copy of its message dropped");
+        match self.store.is_watched(&envelope.id).await {
+            Ok(true) => {
+                info!("job is running elsewhere and watched: this copy of its message dropped");
                 Disposition::Ack
             }
+            Ok(false) => {
+                info!(lease_seconds = until.as_secs(), "job is running elsewhere: deferred to its lease end");
+                self.come_back_after(tier, receipt, until).await;
+                Disposition::Retry
+            }
             Err(err) => {
-                warn!(error = %err, "job is running elsewhere, its run could not be watched: copy sent again");
+                warn!(error = %err, "job is running elsewhere and could not be read: sent again");
                 self.send_again(envelope, tier, receipt, until).await
             }
         }

@@ -46,9 +46,11 @@ impl Backlog {
         Backlog { drained: PerTier::from_fn(|_| true), reached: PerTier::default() }
     }
 
-    /// Note a job the walk saw: one that started moves its tier's mark.
+    /// Note a job the walk saw: one that started moves its tier's mark, by the due time of the
+    /// message that started it. A job retrying has a `run_at` after its last start (its next
+    /// message, still ahead): that is no sign of how far its consumers got, and is left out.
     pub(super) fn saw(&mut self, job: &Job) {
-        if job.started_at.is_none() {
+        if job.started_at.is_none_or(|started| job.due_at() > started) {
             return;
         }
         let reached = self.reached.get_mut(job.tier);
@@ -126,6 +128,12 @@ mod tests {
         );
         backlog.saw(&job(5, 13, true));
         assert!(backlog.is_lost(&waiting), "three minutes later");
+        // A retry due in an hour, after its first run: not a sign the consumers got that far.
+        let mut retrying = job(5, 14, true);
+        retrying.status = JobStatus::Retrying;
+        retrying.run_at = Some(t0() + Duration::minutes(74));
+        backlog.saw(&retrying);
+        assert_eq!(backlog.reached(waiting.tier), Some(t0() + Duration::minutes(13)));
         backlog.saw(&job(0, 60, false));
         backlog.saw(&job(9, 60, true));
         assert_eq!(backlog.reached(PriorityTier::High), Some(t0() + Duration::minutes(60)));

@@ -15,9 +15,8 @@ run: venv
 
 ## test: formatting, clippy, unit tests, emulator integration tests, the API fuzz (schemathesis), and the dashboard in a browser (starts moto unless AWS_ENDPOINT_URL is set)
 test: check venv browser-deps fuzz-venv
-	scripts/with-emulator.sh $(CARGO) test --workspace --all-targets --no-fail-fast
-	scripts/with-emulator.sh scripts/fuzz-api.sh
-	scripts/with-emulator.sh node --test --test-reporter=spec tests/browser/dashboard.test.mjs tests/browser/firefox.test.mjs
+	CARGO=$(CARGO) scripts/run-tests.sh
+	scripts/with-emulator.sh bash -c 'scripts/fuzz-api.sh && node --test --test-reporter=spec tests/browser/dashboard.test.mjs tests/browser/firefox.test.mjs'
 
 
 ## check: rustfmt, clippy (warnings are errors; functions of at most 80 lines), library files of at most 500 lines before their tests, cfn-lint on the templates, actionlint on the workflows and the action

@@ -39,6 +39,14 @@ fn violation(invariant: &'static str, detail: String) -> Violation {
     Violation { invariant, detail }
 }
 
+/// A client reading what the API just accepted finds it (`GET /jobs/{id}` and
+/// `GET /batches/{id}` answer 200 with it), though default reads lag in the simulation.
+pub fn read_your_writes(log: &Log) -> Vec<Violation> {
+    let missing =
+        |what: &String| violation("read_your_writes", format!("{what} not found when read at once"));
+    log.unread_at_once.iter().map(missing).collect()
+}
+
 /// Table writes of job records per accepted job, at most (measured about 4 to 6 with faults:
 /// enqueue, claim, progress, finish, plus resends of writes whose answer was lost).
 pub const WRITES_PER_JOB: f64 = 10.0;

@@ -258,6 +258,7 @@ async fn check_end(
     }
     violations.extend(invariants::crash_costs(&log, &jobs));
     violations.extend(invariants::letters(&log, &jobs));
+    violations.extend(invariants::read_your_writes(&log));
     let deployment = script::less(&requests, &log.harness_requests);
     violations.extend(invariants::budget(&deployment, log.accepted.len()));
     let (unowned, owned_writes) = world.witness.verdict();

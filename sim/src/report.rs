@@ -44,6 +44,8 @@ pub struct RunReport {
     /// A hash of every job's id, status, attempts and end, and of the requests: equal for two
     /// runs of one seed.
     pub fingerprint: u64,
+    /// Jobs and batches read at once after their creation ([`crate::script::Action::EnqueueAndRead`]).
+    pub read_at_once: u64,
     pub violations: Vec<Violation>,
 }
 
@@ -77,6 +79,7 @@ impl RunReport {
             by_status,
             snapshots: log.snapshots.clone(),
             overran: jobs.iter().filter(|j| crate::invariants::overruns(j)).count() as u64,
+            read_at_once: log.read_at_once,
             ..RunReport::default()
         }
     }

@@ -29,6 +29,9 @@ pub enum Action {
     /// This many `noop` jobs that completed three days ago, written straight to the table: the
     /// history a long-lived deployment retains (no job of this run's).
     Retain(usize),
+    /// These jobs enqueued one by one, then in one batch, each job and the batch read through the
+    /// API at once after its creation answered, as `jobq enqueue --wait` does.
+    EnqueueAndRead(Vec<(NewJob, Expect)>),
 }
 
 /// An action and when, from the run's start.
@@ -89,6 +92,7 @@ pub async fn play(world: World, steps: Vec<Step>) {
                 }
             }
             Action::Retain(n) => retain(&world, n).await,
+            Action::EnqueueAndRead(jobs) => enqueue_and_read(&world, jobs).await,
             Action::CancelScheduled => {
                 for id in every(&world, JobStatus::Scheduled).await {
                     world.log().touched.insert(id.clone());
@@ -111,6 +115,43 @@ async fn enqueue_batch(world: &World, jobs: Vec<(NewJob, Expect)>) {
             }
         }
         Err(_) => log.refused += jobs.len() as u64,
+    }
+}
+
+/// Enqueue `jobs` one by one and then all in one batch, reading each job (and the batch) back at
+/// once; a read that does not find what was just accepted is noted as unread.
+async fn enqueue_and_read(world: &World, jobs: Vec<(NewJob, Expect)>) {
+    let mut ids = Vec::new();
+    for (spec, expect) in &jobs {
+        if let Ok((job, _)) = world.service.enqueue(spec.clone()).await {
+            world.log().accepted.insert(job.id.clone(), Accepted { expect: *expect, tier: job.tier });
+            ids.push(job.id);
+        }
+    }
+    let batch_id = world.service.new_batch_id();
+    let specs = jobs.iter().map(|(s, _)| s.clone()).collect();
+    if let Ok(accepted) = world.service.enqueue_batch(specs, &batch_id).await {
+        {
+            let mut log = world.log();
+            for (job, (_, expect)) in accepted.iter().zip(&jobs) {
+                log.accepted.insert(job.id.clone(), Accepted { expect: *expect, tier: job.tier });
+            }
+        }
+        ids.extend(accepted.into_iter().map(|j| j.id));
+        let counted = world.service.batch(&batch_id).await.map_or(0, |b| b.total);
+        note_read(world, &format!("batch {batch_id}"), counted == jobs.len());
+    }
+    for id in ids {
+        let found = matches!(world.service.get(&id).await, Ok(Some(_)));
+        note_read(world, &id, found);
+    }
+}
+
+fn note_read(world: &World, what: &str, found: bool) {
+    let mut log = world.log();
+    log.read_at_once += 1;
+    if !found {
+        log.unread_at_once.push(what.to_owned());
     }
 }
 

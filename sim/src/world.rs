@@ -83,6 +83,10 @@ pub struct Log {
     /// Requests the harness itself made to set a scenario up (a retained history): not the
     /// deployment's, so left out of its budget.
     pub harness_requests: BTreeMap<String, u64>,
+    /// Jobs and batches a client read at once after the API accepted them, and those the read
+    /// did not find (a read that lags its own write: the caller would see 404).
+    pub read_at_once: u64,
+    pub unread_at_once: Vec<String>,
 }
 
 /// The deployment and the log, shared by every simulated actor.

@@ -234,3 +234,19 @@ fn a_two_hour_backlog_sends_each_job_about_one_message() {
     println!("two-hour backlog: {} messages for {jobs} jobs, {per_job:.3} per job", report.messages_sent);
     assert!(per_job <= jobq_sim::backlog::TARGET, "{per_job:.3} messages per job");
 }
+
+/// Jobs and a batch read through the API at once after their creation answered, while the
+/// table's default reads lag as DynamoDB's do (on in every run): each is found, as `jobq enqueue
+/// --wait` needs (it exits 5 on a 404). Five moments, ten jobs and a batch of ten each.
+#[test]
+fn a_job_created_and_read_at_once_is_found() {
+    let jobs = || (0..10).map(|_| (job("noop", json!({})), Expect::completes(1))).collect::<Vec<_>>();
+    let script: Vec<Step> =
+        (1..=5).map(|m| Step { at: m * 7 * MINUTE, action: Action::EnqueueAndRead(jobs()) }).collect();
+    for seed in 1..=4 {
+        let report = run(seed, &quiet(100, 1, script.clone()));
+        clean(&report);
+        // 5 moments × (20 jobs + 1 batch).
+        assert_eq!(report.read_at_once, 5 * 21, "seed {seed}: every job and batch was read");
+    }
+}

@@ -21,6 +21,7 @@ fn quiet(jobs: usize, hours: u64, script: Vec<Step>) -> Options {
         operator_every: None,
         restart_every: None,
         script,
+        uploads: 0,
         ..Options::default()
     }
 }

@@ -44,12 +44,15 @@ fn two_hundred_seeded_runs_of_six_hours_keep_every_invariant() {
         "duplicate_delivery",
         "dynamodb_5xx",
         "dynamodb_throttled",
+        "hot_partition",
         "lost_responses",
         "pause",
         "reordered_delivery",
         "restart",
         "sqs_5xx",
         "sqs_throttled",
+        "upload_notified_late",
+        "upload_notified_twice",
     ] {
         assert!(kinds.contains(kind) || reports.len() == 1, "no {kind} in {kinds:?}");
     }

@@ -276,6 +276,7 @@ async fn check_end(
     }
     violations.extend(invariants::crash_costs(&log, &jobs));
     violations.extend(invariants::letters(&log, &jobs));
+    violations.extend(invariants::still_while_paused(&log, &jobs));
     let deployment = script::less(&requests, &log.harness_requests);
     violations.extend(invariants::budget(&deployment, log.accepted.len()));
     let (unowned, owned_writes) = world.witness.verdict();

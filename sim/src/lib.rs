@@ -2,8 +2,9 @@
 //! scheduler, dead-letter handler and counter, on the in-memory ports, under tokio's paused
 //! clock, with faults drawn from one seed. A run:
 //!
-//! 1. **Turbulent phase** (`Options::hours`): API clients enqueue a mix of built-in jobs, an
-//!    operator cancels, retries, pauses and resumes (and restarts running jobs), faults strike
+//! 1. **Turbulent phase** (`Options::hours`): API clients enqueue a mix of built-in jobs, a
+//!    client uploads objects whose S3 notifications the ingest function makes jobs of
+//!    ([`uploads`]), an operator cancels, retries, pauses and resumes (and restarts running jobs), faults strike
 //!    ([`faults`]) and a named scenario's script plays ([`script`]), while the simulated Lambda
 //!    event source mappings ([`lambda`]), the every-minute scheduler, the dead-letter function
 //!    and the counter run. The [`ownership`] witness watches the change stream as the counter

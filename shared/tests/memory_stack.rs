@@ -281,3 +281,28 @@ async fn ten_minutes_of_throttling_cost_a_waiting_job_eight_deliveries() {
     }
     assert_eq!(s.status(&job.id).await, (JobStatus::Completed, 1));
 }
+
+/// The pause flags' item is hot (throttled while the rest of the table is served) when a fresh
+/// worker meets a job of a paused tier: the job must not start while paused. Its delivery comes
+/// back, and the job runs once the pause is lifted and the item is served again.
+#[tokio::test(start_paused = true)]
+async fn a_hot_pause_item_never_lets_a_paused_job_start() {
+    let s = stack();
+    let scope = jobq::store::PauseScope::Queue(PriorityTier::Normal);
+    s.service.set_paused(&scope, true).await.expect("pause");
+    let (job, _) = s.service.enqueue(spec("noop", json!(null))).await.expect("enqueue");
+    let pause_item = jobq::store::keys::PAUSE_PK.to_owned();
+    s.aws.table.set_hot(jobq::memory::HotPartition::Item(pause_item.clone()), true);
+    for _ in 0..3 {
+        s.drain().await;
+        assert_eq!(s.status(&job.id).await, (JobStatus::Queued, 0), "not started while paused");
+        s.clock.advance(Duration::seconds(40));
+    }
+    s.aws.table.set_hot(jobq::memory::HotPartition::Item(pause_item), false);
+    s.service.set_paused(&scope, false).await.expect("resume");
+    for _ in 0..40 {
+        s.drain().await;
+        s.clock.advance(Duration::seconds(30));
+    }
+    assert_eq!(s.status(&job.id).await, (JobStatus::Completed, 1), "runs after the pause");
+}

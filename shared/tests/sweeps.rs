@@ -354,3 +354,73 @@ async fn a_delayed_job_whose_message_was_lost_is_sent_again_a_period_after_it_wa
     assert_eq!(s.drain().await, 1);
     assert_eq!(s.job(&job.id).await.status, JobStatus::Completed);
 }
+
+/// One `by-due` shard is hot (its partition throttled while the rest of the table is served):
+/// the release sweep goes on for the other shards, releasing their jobs on time, and the hot
+/// shard's once it is served again.
+#[tokio::test(start_paused = true)]
+async fn a_hot_due_shard_holds_back_only_its_own_jobs() {
+    let s = stack();
+    let now = s.clock.now();
+    let mut jobs = Vec::new();
+    for i in 0..24 {
+        let at = now + chrono::Duration::hours(1) + chrono::Duration::seconds(i);
+        jobs.push(s.service.enqueue(noop_at(at)).await.expect("enqueue").0);
+    }
+    let shard = |job: &Job| jobq::store::keys::shard_of(&job.id);
+    let hot_shard = shard(&jobs[0]);
+    let hot = jobq::memory::HotPartition::Index {
+        index: jobq::store::keys::BY_DUE.name,
+        partition: format!("{}#{hot_shard}", jobq::store::keys::Watch::Release.as_str()),
+    };
+    s.table.set_hot(hot.clone(), true);
+    tokio::time::sleep(Duration::from_secs(50 * 60)).await;
+    let mut released = 0;
+    for _ in 0..3 {
+        released += s.scheduler.tick(s.clock.now()).await.expect("tick").released;
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    }
+    let (held, others): (Vec<&Job>, Vec<&Job>) = jobs.iter().partition(|j| shard(j) == hot_shard);
+    assert!(!others.is_empty() && !held.is_empty());
+    assert_eq!(released, others.len(), "every other shard's jobs are released");
+    for job in &held {
+        assert_eq!(s.job(&job.id).await.status, JobStatus::Scheduled, "the hot shard's wait");
+    }
+    s.table.set_hot(hot, false);
+    let report = s.scheduler.tick(s.clock.now()).await.expect("tick");
+    assert_eq!(report.released, held.len(), "the hot shard's, once it is served");
+}
+
+/// One `by-created` shard hot: the lost-message walk reads the other shards all the same and
+/// leaves the hot one where it was, for the next run.
+#[tokio::test(start_paused = true)]
+async fn a_hot_created_shard_holds_back_only_its_own_part_of_the_walk() {
+    let s = stack();
+    let mut ids = Vec::new();
+    for _ in 0..24 {
+        ids.push(
+            s.service
+                .enqueue(NewJob { job_type: "noop".into(), ..NewJob::default() })
+                .await
+                .expect("enqueue")
+                .0
+                .id,
+        );
+    }
+    let shard = |id: &str| jobq::store::keys::shard_of(id);
+    let hot_shard = shard(&ids[0]);
+    let partition = format!("{}#{hot_shard}", jobq::store::keys::CREATED_VALUE);
+    let hot = jobq::memory::HotPartition::Index { index: jobq::store::keys::BY_CREATED.name, partition };
+    s.table.set_hot(hot.clone(), true);
+    let mut walk = s.ports.store.created_walk().await.expect("walk");
+    let later = s.clock.now() + chrono::Duration::minutes(1);
+    let mut read = s.ports.store.created_rows(later, 100, &mut walk).await.expect("the other shards");
+    read.sort();
+    let mut others: Vec<String> = ids.iter().filter(|id| shard(id) != hot_shard).cloned().collect();
+    others.sort();
+    assert_eq!(read, others);
+    s.table.set_hot(hot, false);
+    let mut walk = s.ports.store.created_walk().await.expect("walk");
+    let all = s.ports.store.created_rows(later, 100, &mut walk).await.expect("every shard");
+    assert_eq!(all.len(), ids.len());
+}

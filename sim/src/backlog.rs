@@ -40,6 +40,7 @@ pub fn two_hour_backlog(seed: u64) -> RunReport {
         operator_every: None,
         restart_every: None,
         script,
+        uploads: 0,
         ..Options::default()
     };
     run(seed, &options)

@@ -18,6 +18,8 @@
 //! - [`letters`]: every dead letter has such a reason too.
 //! - [`counters`]: the counters kept from the change stream equal a recount of the records.
 //! - [`budget`]: job writes and message sends per accepted job stay within a stated budget.
+//! - [`still_while_paused`]: no job starts while everything is paused, past the few seconds the
+//!   workers' cached pause flags may lag.
 //! - `ownership` (checked as the change stream is read, by [`crate::ownership::Witness`]): a run
 //!   writes to its job only while its claim is the job's current one.
 
@@ -284,6 +286,24 @@ pub async fn counters(world: &World, jobs: &[Job]) -> Vec<Violation> {
         true => Vec::new(),
         false => vec![violation("counters", format!("counted {counted:?}, the records say {kept:?}"))],
     }
+}
+
+/// How long after a pause answered a delivery already in flight may still start its job: the
+/// workers' pause cache (5 s), and a little for the batch it came in.
+const PAUSE_LAG: chrono::Duration = chrono::Duration::seconds(10);
+
+pub fn still_while_paused(log: &Log, jobs: &[Job]) -> Vec<Violation> {
+    let mut broken = Vec::new();
+    for (from, until) in &log.paused_all {
+        for job in jobs {
+            if let Some(started) = job.started_at.filter(|at| *at > *from + PAUSE_LAG && at < until) {
+                let detail =
+                    format!("job {} started at {started}, everything paused from {from} to {until}", job.id);
+                broken.push(violation("still_while_paused", detail));
+            }
+        }
+    }
+    broken
 }
 
 /// Job-record writes and message sends per accepted job (the requests that scale with jobs).

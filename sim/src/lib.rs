@@ -2,8 +2,9 @@
 //! scheduler, dead-letter handler and counter, on the in-memory ports, under tokio's paused
 //! clock, with faults drawn from one seed. A run:
 //!
-//! 1. **Turbulent phase** (`Options::hours`): API clients enqueue a mix of built-in jobs, an
-//!    operator cancels, retries, pauses and resumes (and restarts running jobs), faults strike
+//! 1. **Turbulent phase** (`Options::hours`): API clients enqueue a mix of built-in jobs, a
+//!    client uploads objects whose S3 notifications the ingest function makes jobs of
+//!    ([`uploads`]), an operator cancels, retries, pauses and resumes (and restarts running jobs), faults strike
 //!    ([`faults`]) and a named scenario's script plays ([`script`]), while the simulated Lambda
 //!    event source mappings ([`lambda`]), the every-minute scheduler, the dead-letter function
 //!    and the counter run. The [`ownership`] witness watches the change stream as the counter
@@ -18,6 +19,7 @@
 pub mod actors;
 pub mod backlog;
 pub mod faults;
+pub mod hot;
 pub mod invariants;
 pub mod lambda;
 pub mod latency;
@@ -25,6 +27,7 @@ pub mod ownership;
 pub mod report;
 pub mod script;
 pub mod unwatched;
+pub mod uploads;
 pub mod world;
 
 use std::sync::Arc;
@@ -57,6 +60,9 @@ pub struct Options {
     pub script: Vec<script::Step>,
     /// How often the idle pollers look (the event source mappings, the counter).
     pub polling: Polling,
+    /// Objects uploaded to the bucket over the turbulent phase, each to become a job through S3's
+    /// notifications and the ingest function ([`uploads`]); none: no ingest function runs.
+    pub uploads: usize,
 }
 
 /// How often idle pollers look. Less often means fewer empty requests and a cheaper run; a
@@ -95,6 +101,7 @@ impl Default for Options {
             breaks: Breaks::default(),
             script: Vec::new(),
             polling: Polling::default(),
+            uploads: 50,
         }
     }
 }
@@ -206,6 +213,9 @@ fn start_turbulence(
     if let Some(every) = options.restart_every {
         tasks.push(tokio::spawn(actors::restarter(world.clone(), rng.fork(), every)));
     }
+    if options.uploads > 0 {
+        tasks.push(tokio::spawn(uploads::uploader(world.clone(), rng.fork(), options.uploads, over)));
+    }
     tasks
 }
 
@@ -214,7 +224,13 @@ async fn simulate(seed: u64, options: Options) -> RunReport {
     let started = world.now();
     let mut rng = fastrand::Rng::with_seed(seed);
     let invocations = Arc::new(lambda::Invocations::new(options.breaks));
-    let functions = start_functions(&world, &invocations, &mut rng, &options);
+    let mut functions = start_functions(&world, &invocations, &mut rng, &options);
+    // The bucket versioned or not, by the seed (apart from its other draws).
+    let ingest = (options.uploads > 0).then(|| uploads::deploy(&world, seed.is_multiple_of(2)));
+    if let Some(ingest) = &ingest {
+        let idle = options.polling.idle_receive;
+        functions.push(tokio::spawn(uploads::function(world.clone(), ingest.clone(), idle)));
+    }
     let turbulence = start_turbulence(&world, &invocations, &mut rng, &options);
 
     tokio::time::sleep(Duration::from_secs(options.hours * 3600)).await;
@@ -233,6 +249,9 @@ async fn simulate(seed: u64, options: Options) -> RunReport {
     if !options.breaks.no_counter {
         // The counter's last batch: what the stream holds past its last read.
         let _ = jobq::counter::drain(&world.counter, &actors::observed(&world), None).await;
+    }
+    if let Some(ingest) = &ingest {
+        violations.extend(uploads::check(&world, ingest).await);
     }
     let mut report = check_end(seed, &world, &mut violations, options.check_attempts).await;
     report.faults.insert("slow_legs", world.latency.slow_legs());
@@ -266,6 +285,7 @@ async fn check_end(
     violations.extend(invariants::crash_costs(&log, &jobs));
     violations.extend(invariants::letters(&log, &jobs));
     violations.extend(invariants::read_your_writes(&log));
+    violations.extend(invariants::still_while_paused(&log, &jobs));
     let deployment = script::less(&requests, &log.harness_requests);
     violations.extend(invariants::budget(&deployment, log.accepted.len()));
     let (unowned, owned_writes) = world.witness.verdict();

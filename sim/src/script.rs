@@ -18,6 +18,8 @@ pub enum Action {
     ThrottleBucket(Duration),
     /// Everything paused for this long, then resumed.
     PauseAll(Duration),
+    /// One partition hot (throttled while the rest of the table is served) for this long.
+    Hot(jobq::memory::HotPartition, Duration),
     /// These jobs enqueued in one batch (at most 25), each with what it should come to.
     EnqueueBatch(Vec<(NewJob, Expect)>),
     /// Note the request counters (DynamoDB and SQS, by operation) under this name.
@@ -75,11 +77,17 @@ pub async fn play(world: World, steps: Vec<Step>) {
                     while w.service.set_paused(&PauseScope::All, true).await.is_err() {
                         tokio::time::sleep(Duration::from_secs(30)).await;
                     }
+                    let paused = w.now();
                     tokio::time::sleep(length).await;
+                    // From before the resume is asked: a job may start once it answers.
+                    w.log().paused_all.push((paused, w.now()));
                     while w.service.set_paused(&PauseScope::All, false).await.is_err() {
                         tokio::time::sleep(Duration::from_secs(30)).await;
                     }
                 });
+            }
+            Action::Hot(partition, length) => {
+                tokio::spawn(async move { crate::hot::for_a_while(&w, partition, length).await });
             }
             Action::EnqueueBatch(jobs) => enqueue_batch(&world, jobs).await,
             Action::Snapshot(name) => {

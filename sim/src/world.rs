@@ -80,6 +80,9 @@ pub struct Log {
     pub faults: BTreeMap<&'static str, u64>,
     /// Longest DynamoDB or SQS unavailability injected.
     pub longest_outage: chrono::Duration,
+    /// Windows in which everything was paused (a scenario's [`crate::script::Action::PauseAll`]):
+    /// from the pause's answer to the resume's request.
+    pub paused_all: Vec<(DateTime<Utc>, DateTime<Utc>)>,
     /// Request counters noted by a scenario's script, by name.
     pub snapshots: BTreeMap<&'static str, BTreeMap<String, u64>>,
     /// Requests the harness itself made to set a scenario up (a retained history): not the

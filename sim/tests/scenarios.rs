@@ -21,6 +21,7 @@ fn quiet(jobs: usize, hours: u64, script: Vec<Step>) -> Options {
         operator_every: None,
         restart_every: None,
         script,
+        uploads: 0,
         ..Options::default()
     }
 }
@@ -250,5 +251,68 @@ fn a_job_created_and_read_at_once_is_found() {
         clean(&report);
         // 5 moments × (20 jobs + 1 batch).
         assert_eq!(report.read_at_once, 5 * 21, "seed {seed}: every job and batch was read");
+    }
+}
+
+/// The pause flags' item hot (throttled while the rest of the table is served) for 15 minutes
+/// while everything is paused, and again for 10 minutes while nothing is: no job starts while
+/// paused (`still_while_paused`), and none fails or takes an attempt more for it.
+#[test]
+fn the_pause_flags_hot_while_everything_is_paused_and_after() {
+    let pause = || jobq::memory::HotPartition::Item(jobq::store::keys::PAUSE_PK.to_owned());
+    for seed in 1..=2 {
+        let script = vec![
+            Step { at: 30 * MINUTE, action: Action::PauseAll(30 * MINUTE) },
+            Step { at: 35 * MINUTE, action: Action::Hot(pause(), 15 * MINUTE) },
+            Step { at: 80 * MINUTE, action: Action::Hot(pause(), 10 * MINUTE) },
+        ];
+        let report = run(seed, &quiet(300, 2, script));
+        clean(&report);
+        assert!(report.jobs >= 250, "seed {seed}: {} jobs", report.jobs);
+    }
+}
+
+/// One shard of `by-due`'s release watch hot for 20 minutes while 48 scheduled jobs come due:
+/// the sweeps go on (the other shards' jobs are released on time), and every job runs once the
+/// shard is served again, none failed for it.
+#[test]
+fn one_due_shard_hot_while_scheduled_jobs_come_due() {
+    let due =
+        chrono::DateTime::from_timestamp(jobq_sim::world::EPOCH_SECONDS + 40 * 60, 0).unwrap_or_default();
+    let scheduled: Vec<(NewJob, Expect)> = (0..24)
+        .map(|_| (NewJob { run_at: Some(due), ..job("noop", json!(null)) }, Expect::completes(1)))
+        .collect();
+    let hot = jobq::memory::HotPartition::Index {
+        index: jobq::store::keys::BY_DUE.name,
+        partition: "release#3".into(),
+    };
+    let script = vec![
+        Step { at: MINUTE, action: Action::EnqueueBatch(scheduled.clone()) },
+        Step { at: 2 * MINUTE, action: Action::EnqueueBatch(scheduled) },
+        Step { at: 20 * MINUTE, action: Action::Hot(hot, 20 * MINUTE) },
+    ];
+    let report = run(1, &quiet(0, 2, script));
+    clean(&report);
+    assert_eq!(report.by_status.get("completed"), Some(&48), "{:?}", report.by_status);
+    let worst = report.worst_wait_ms.values().max().copied().unwrap_or(0);
+    assert!(worst <= 22 * 60_000, "no job waited past the hot window and a sweep: {worst} ms");
+}
+
+/// S3 uploads through the ingest function, their notifications duplicated and late (out of
+/// order), keys uploaded again with the same bytes and others: each upload makes one job
+/// (`uploads`), and each ends as its type says.
+#[test]
+fn uploads_notified_twice_and_late_make_one_job_each() {
+    for seed in 1..=2 {
+        let report = run(seed, &Options { uploads: 60, ..quiet(100, 2, Vec::new()) });
+        clean(&report);
+        let notified = |kind: &str| report.faults.get(kind).copied().unwrap_or(0);
+        assert!(
+            notified("upload_notified_twice") + notified("upload_notified_twice_late") > 0,
+            "{:?}",
+            report.faults
+        );
+        assert!(notified("upload_notified_late") > 0, "{:?}", report.faults);
+        assert!(report.accepted >= 150, "seed {seed}: {} accepted (upload jobs join them)", report.accepted);
     }
 }

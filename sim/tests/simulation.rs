@@ -47,6 +47,7 @@ fn two_hundred_seeded_runs_of_six_hours_keep_every_invariant() {
         "duplicate_delivery",
         "dynamodb_5xx",
         "dynamodb_throttled",
+        "hot_partition",
         "lost_responses",
         "pause",
         "reordered_delivery",
@@ -63,6 +64,8 @@ fn two_hundred_seeded_runs_of_six_hours_keep_every_invariant() {
         "overlapping_ticks",
         "backlog_burst",
         "slow_legs",
+        "upload_notified_late",
+        "upload_notified_twice",
     ] {
         assert!(kinds.contains(kind) || reports.len() == 1, "no {kind} in {kinds:?}");
     }

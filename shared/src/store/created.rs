@@ -6,7 +6,7 @@
 //! once costs the sweep no write at all (see `keys` for why nothing else watches it).
 
 use chrono::{DateTime, Utc};
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 
 use super::codec::{Item, s};
 use super::keys::{self, BY_CREATED, PK};
@@ -14,6 +14,9 @@ use super::write::aws;
 use super::{JobStore, StoreError};
 use crate::ports::table::{Attr, IndexQuery};
 use crate::priority::{PerTier, PriorityTier};
+
+/// Per shard queried, its page of a walk or sweep, or why its query failed.
+pub(super) type ShardPages<T> = Vec<(usize, Result<T, StoreError>)>;
 
 /// The checkpoint's item: one attribute per shard, the sort key of its last row read.
 const CHECKPOINT_PK: &str = "sweep#created";
@@ -84,7 +87,9 @@ impl JobStore {
     }
 
     /// The ids of the next jobs created before `before`: up to `per_shard` from each shard not yet
-    /// done, continuing from `walk` (which it advances).
+    /// done, continuing from `walk` (which it advances). A shard whose query fails (its partition
+    /// hot, say) stays where it was, for the next run, and the others are read all the same: an
+    /// error only when every shard queried failed.
     pub async fn created_rows(
         &self,
         before: DateTime<Utc>,
@@ -93,7 +98,7 @@ impl JobStore {
     ) -> Result<Vec<String>, StoreError> {
         let below = crate::model::format_time(before);
         let walk_now = &*walk;
-        let pages: Vec<(usize, Vec<String>, bool)> = futures::stream::iter(0..walk.after.len())
+        let pages: ShardPages<(Vec<String>, bool)> = futures::stream::iter(0..walk.after.len())
             .filter(|shard| std::future::ready(!walk_now.done[*shard]))
             .map(|shard| {
                 let mut q = IndexQuery::new(BY_CREATED, format!("{}#{shard}", keys::CREATED_VALUE));
@@ -101,27 +106,42 @@ impl JobStore {
                 q.limit = Some(per_shard.max(1));
                 q.start_after = walk_now.start_after(shard);
                 async move {
-                    let page = self.table.query(&q).await.map_err(|e| aws("Query(created)", e))?;
-                    let sort_keys = page
-                        .items
-                        .iter()
-                        .filter_map(|i| i.get(BY_CREATED.sk).and_then(Attr::as_str).map(str::to_owned))
-                        .collect();
-                    Ok::<_, StoreError>((shard, sort_keys, page.last_key.is_none()))
+                    let page = self.table.query(&q).await.map_err(|e| aws("Query(created)", e));
+                    let page = page.map(|page| {
+                        let sort_keys = page
+                            .items
+                            .iter()
+                            .filter_map(|i| i.get(BY_CREATED.sk).and_then(Attr::as_str).map(str::to_owned))
+                            .collect();
+                        (sort_keys, page.last_key.is_none())
+                    });
+                    (shard, page)
                 }
             })
             .buffer_unordered(keys::INDEX_SHARDS as usize)
-            .try_collect()
-            .await?;
-        let mut ids = Vec::new();
-        for (shard, sort_keys, ended) in pages {
+            .collect()
+            .await;
+        let (mut ids, mut failed, queried) = (Vec::new(), None, pages.len());
+        for (shard, page) in pages {
+            let (sort_keys, ended): (Vec<String>, bool) = match page {
+                Ok(page) => page,
+                Err(err) => {
+                    tracing::warn!(shard, error = %err, "lost-message walk: a shard is left for the next run");
+                    walk.done[shard] = true;
+                    failed.get_or_insert((err, 0)).1 += 1;
+                    continue;
+                }
+            };
             walk.done[shard] = ended;
             if let Some(last) = sort_keys.last() {
                 walk.after[shard] = Some(last.clone());
             }
             ids.extend(sort_keys.iter().filter_map(|sk| sk.split_once('#').map(|(_, id)| id.to_owned())));
         }
-        Ok(ids)
+        match failed {
+            Some((err, n)) if n == queried => Err(err),
+            _ => Ok(ids),
+        }
     }
 
     /// Keep where the walk is, for the next run. Two runs at once may both write: either

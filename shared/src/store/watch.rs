@@ -5,7 +5,7 @@
 //! once (two scheduler invocations for one minute) move each job once.
 
 use chrono::{DateTime, Utc};
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 
 use super::attrs::{GENERATION, LEASE, RESENT, RUN, RUN_AT, STATUS, TIER, TYPE};
 use super::codec::{Item, n, s};
@@ -48,7 +48,9 @@ impl DueCursor {
 
 impl JobStore {
     /// The next rows due under `watch` before `before`: up to `per_shard` from each shard not yet
-    /// finished, earliest first, continuing from `cursor` (which it advances).
+    /// finished, earliest first, continuing from `cursor` (which it advances). A shard whose query
+    /// fails (its partition hot, say) is left for the next sweep and the others are read all the
+    /// same: an error only when every shard queried failed.
     pub async fn due_rows(
         &self,
         watch: Watch,
@@ -60,7 +62,7 @@ impl JobStore {
         cursor.after.resize(shards, None);
         cursor.done.resize(shards, false);
         let below = keys::due_prefix(before);
-        let pages: Vec<(usize, Vec<Item>, Option<Item>)> = futures::stream::iter(0..shards)
+        let pages: super::created::ShardPages<(Vec<Item>, Option<Item>)> = futures::stream::iter(0..shards)
             .filter(|shard| std::future::ready(!cursor.done[*shard]))
             .map(|shard| {
                 let mut q = IndexQuery::new(BY_DUE, format!("{}#{shard}", watch.as_str()));
@@ -68,21 +70,33 @@ impl JobStore {
                 q.limit = Some(per_shard.max(1));
                 q.start_after = cursor.after[shard].clone();
                 async move {
-                    let page = self.table.query(&q).await.map_err(|e| aws("Query(due)", e))?;
-                    Ok::<_, StoreError>((shard, page.items, page.last_key))
+                    let page = self.table.query(&q).await.map_err(|e| aws("Query(due)", e));
+                    (shard, page.map(|page| (page.items, page.last_key)))
                 }
             })
             .buffer_unordered(SHARD_FANOUT)
-            .try_collect()
-            .await?;
-        let mut rows = Vec::new();
-        for (shard, items, last_key) in pages {
-            cursor.done[shard] = last_key.is_none();
-            cursor.after[shard] = last_key;
-            rows.extend(items.iter().filter_map(due_row));
+            .collect()
+            .await;
+        let (mut rows, mut failed, queried) = (Vec::new(), None, pages.len());
+        for (shard, page) in pages {
+            match page {
+                Ok((items, last_key)) => {
+                    cursor.done[shard] = last_key.is_none();
+                    cursor.after[shard] = last_key;
+                    rows.extend(items.iter().filter_map(due_row));
+                }
+                Err(err) => {
+                    tracing::warn!(watch = watch.as_str(), shard, error = %err, "sweep: a shard is left for the next run");
+                    cursor.done[shard] = true;
+                    failed.get_or_insert((err, 0)).1 += 1;
+                }
+            }
         }
         rows.sort_by(|a, b| a.sort_key.cmp(&b.sort_key));
-        Ok(rows)
+        match failed {
+            Some((err, n)) if n == queried => Err(err),
+            _ => Ok(rows),
+        }
     }
 
     /// The jobs of `rows`, read in full, in the rows' order. A row whose job is gone is dropped;

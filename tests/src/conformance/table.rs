@@ -1,7 +1,8 @@
 //! The table port's conformance cases, run against the in-memory table and DynamoDB (the
 //! emulator) by `tests/tests/conformance_table.rs`. Each case gets a fresh, empty jobs table.
 //!
-//! Modelled only in memory (no emulator can show them): throttling on demand, a write whose
+//! Modelled only in memory (no emulator can show them): throttling on demand (of the whole
+//! table, or of one hot partition: an item or an index partition), a write whose
 //! response is lost after it took effect, TTL deletion that lags, and default reads and index
 //! queries that lag the latest writes (DynamoDB's eventual consistency; moto always answers
 //! consistently) (see `jobq::memory::MemoryTable`); those are unit-tested there and used by the

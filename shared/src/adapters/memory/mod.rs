@@ -6,6 +6,6 @@ pub mod capacity;
 pub mod queues;
 pub mod table;
 
-pub use blobs::MemoryBlobs;
+pub use blobs::{CreatedEvent, MemoryBlobs, Notify};
 pub use queues::{MemoryQueues, QueueSettings, Redrive};
-pub use table::{MemoryChanges, MemoryTable};
+pub use table::{HotPartition, MemoryChanges, MemoryTable};

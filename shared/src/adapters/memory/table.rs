@@ -4,12 +4,15 @@
 //! updates evaluated by [`crate::ports::eval`] from the same typed values DynamoDB receives, the
 //! 400 KB item limit (an oversize write is refused whole), ReturnValues, listing indexes with their
 //! projections, Limit before the filter and 1 MB pages, BatchGetItem and BatchWriteItem limits,
-//! and TTL deletion that lags. What it adds on demand: throttling, writes whose response is lost
-//! after they took effect, and eventually consistent reads ([`lag`]): off, every read sees the
-//! latest write.
+//! and TTL deletion that lags. What it adds on demand: throttling of the whole table or of hot
+//! partitions ([`hot`]), writes whose response is lost after they took effect, and eventually
+//! consistent reads ([`lag`]): off, every read sees the latest write.
 
+mod hot;
 mod lag;
 mod query;
+
+pub use hot::HotPartition;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -45,6 +48,8 @@ struct State {
     meter: Meter,
     /// Recent versions, when default reads lag ([`MemoryTable::set_read_lag`]).
     lag: Option<lag::Lag>,
+    /// Partitions throttled while the rest is served ([`MemoryTable::set_hot`]).
+    hot: hot::Hot,
 }
 
 #[derive(Debug, Default)]
@@ -107,6 +112,18 @@ impl MemoryTable {
         if micros > 0 {
             tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
         }
+    }
+
+    /// Requests touching `partition` (its item, or for an index partition its Query and the
+    /// writes that move an entry in or out of it) are throttled until called with `false`; the
+    /// rest of the table is served ([`hot`]).
+    pub fn set_hot(&self, partition: HotPartition, on: bool) {
+        self.lock().hot.set(partition, on);
+    }
+
+    /// No partition is hot any more.
+    pub fn clear_hot(&self) {
+        self.lock().hot.clear();
     }
 
     /// Every request is throttled until this is called with `false`.
@@ -326,6 +343,7 @@ impl Table for MemoryTable {
         if size > ITEM_SIZE_MAX {
             return Err(rejected(OP, Invalid::TooLarge(size)));
         }
+        state.hot_write(OP, &key, Some(&item))?;
         state.check(OP, &key, condition)?;
         state.write(OP, &key, Some(item));
         drop(state);
@@ -335,6 +353,7 @@ impl Table for MemoryTable {
     async fn get(&self, key: &str, consistent: bool) -> Result<Option<Item>, TableError> {
         self.wait().await;
         let mut state = self.begin("GetItem")?;
+        state.hot_item("GetItem", key)?;
         let at = state.read_at(consistent);
         Ok(state.item_at(key, at).cloned())
     }
@@ -348,8 +367,10 @@ impl Table for MemoryTable {
         self.wait().await;
         const OP: &str = "UpdateItem";
         let mut state = self.begin(OP)?;
+        state.hot_item(OP, key)?;
         state.check(OP, key, cond)?;
         let next = eval::apply(update, state.items.get(key), (PK, key)).map_err(|e| rejected(OP, e))?;
+        state.hot_write(OP, key, Some(&next))?;
         state.write(OP, key, Some(next.clone()));
         drop(state);
         self.answer(OP, (update.returns == Returns::AllNew).then_some(next))
@@ -359,6 +380,7 @@ impl Table for MemoryTable {
         self.wait().await;
         const OP: &str = "DeleteItem";
         let mut state = self.begin(OP)?;
+        state.hot_write(OP, key, None)?;
         state.check(OP, key, condition)?;
         state.write(OP, key, None);
         drop(state);
@@ -374,8 +396,10 @@ impl Table for MemoryTable {
         let mut state = self.begin(OP)?;
         // Without ConsistentRead, as the adapter sends it.
         let at = state.read_at(false);
-        let items = keys.iter().filter_map(|k| state.item_at(k, at).cloned()).collect();
-        Ok(BatchGot { items, unprocessed: Vec::new() })
+        let (unprocessed, served): (Vec<&String>, Vec<&String>) =
+            keys.iter().partition(|k| state.hot.item(k));
+        let items = served.into_iter().filter_map(|k| state.item_at(k, at).cloned()).collect();
+        Ok(BatchGot { items, unprocessed: unprocessed.into_iter().cloned().collect() })
     }
 
     async fn batch_put(&self, items: Vec<Item>) -> Result<Vec<Item>, TableError> {
@@ -394,16 +418,21 @@ impl Table for MemoryTable {
             }
             keyed.push((key, item));
         }
+        let mut unprocessed = Vec::new();
         for (key, item) in keyed {
-            state.write(OP, &key, Some(item));
+            match state.hot.write(&key, state.items.get(&key), Some(&item)) {
+                true => unprocessed.push(item),
+                false => state.write(OP, &key, Some(item)),
+            }
         }
         drop(state);
-        self.answer(OP, Vec::new())
+        self.answer(OP, unprocessed)
     }
 
     async fn query(&self, query: &IndexQuery) -> Result<QueryPage, TableError> {
         self.wait().await;
         let mut state = self.begin("Query")?;
+        state.hot_query(query)?;
         // An index is never read consistently.
         let at = state.read_at(false);
         Ok(query::run(&state, query, at))
@@ -432,6 +461,8 @@ impl MemoryTable {
                 return Err(TableError::ConditionFailed { operation: OP, current: None });
             }
             let item = eval::apply(&u.update, current, (PK, &u.key)).map_err(|e| rejected(OP, e))?;
+            // One item on a hot partition cancels the whole transaction (ThrottlingError).
+            state.hot_write(OP, &u.key, Some(&item))?;
             next.push((u.key.clone(), item));
         }
         let applied = &mut *state;
@@ -495,6 +526,47 @@ mod tests {
         assert!(table.get("job#1", true).await.expect("get").is_some());
         assert_eq!(table.requests().get("PutItem"), Some(&3));
         assert_eq!(table.requests().get("GetItem"), Some(&2));
+    }
+
+    /// One hot partition is throttled while the rest of the table is served: its item, the
+    /// Query of a hot index partition and the writes moving an entry into it; batches hand the
+    /// hot keys back unprocessed.
+    #[tokio::test]
+    async fn a_hot_partition_is_throttled_and_the_rest_is_served() {
+        let table = MemoryTable::default();
+        table.put(job("pause", None), None).await.expect("put");
+        table.set_hot(HotPartition::Item("pause".into()), true);
+        let err = table.get("pause", true).await.expect_err("the hot item");
+        assert!(err.is_transient() && err.to_string().contains("ProvisionedThroughputExceeded"), "{err}");
+        let set = Update::new(vec![Action::Set("a".into(), Attr::n(1))]);
+        assert!(table.update("pause", &set, None).await.expect_err("hot").is_transient());
+        table.put(job("job#1", None), None).await.expect("another key is served");
+        let got = table.batch_get(&["pause".into(), "job#1".into()]).await.expect("batch get");
+        assert_eq!((got.items.len(), got.unprocessed), (1, vec!["pause".to_owned()]));
+        let left = table.batch_put(vec![job("pause", None), job("job#2", None)]).await.expect("batch put");
+        assert_eq!(left, vec![job("pause", None)], "the hot item comes back unprocessed");
+
+        let by_due = crate::store::keys::BY_DUE;
+        table.set_hot(HotPartition::Index { index: by_due.name, partition: "release#3".into() }, true);
+        let due = |pk: &str| {
+            Update::new(vec![
+                Action::Set("d_pk".into(), Attr::s(pk)),
+                Action::Set("d_sk".into(), Attr::s("t#1")),
+            ])
+        };
+        let err = table.query(&IndexQuery::new(by_due, "release#3")).await.expect_err("hot shard");
+        assert!(err.is_transient(), "{err}");
+        table.query(&IndexQuery::new(by_due, "release#4")).await.expect("another shard is served");
+        assert!(
+            table.update("job#1", &due("release#3"), None).await.expect_err("into the shard").is_transient()
+        );
+        table.update("job#1", &due("release#4"), None).await.expect("into another shard");
+        table.update("job#1", &set, None).await.expect("an update leaving its entry as it is");
+
+        table.clear_hot();
+        assert!(table.get("pause", true).await.expect("served again").is_some());
+        table.update("job#1", &due("release#3"), None).await.expect("served again");
+        assert_eq!(table.query(&IndexQuery::new(by_due, "release#3")).await.expect("query").items.len(), 1);
     }
 
     #[tokio::test]

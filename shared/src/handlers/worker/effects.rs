@@ -261,18 +261,19 @@ impl Worker {
     /// up to `pause_cache` (5 s by default) after it, under flags read before it; a record of the
     /// same batch waiting for a free slot (concurrency below the batch size) starts under its
     /// batch's flags later still. A run already under way goes on. If the read fails (DynamoDB
-    /// throttled or unavailable) the last flags read stand; the claim that follows is a write
-    /// to the same table, and a delivery AWS fails is sent again, to be judged afresh.
+    /// throttled or unavailable, or only the flags' item hot while the jobs' are served) the
+    /// error is returned: no delivery is judged by flags older than that rule allows, and each is
+    /// sent again as any delivery AWS failed, to be judged afresh.
     ///
     /// Cost: at most one GetItem (1 RCU, strongly consistent) per batch, and none for a batch of
     /// messages sent before the cached read (a backlog), nor while the cache serves.
-    pub(super) async fn pause_flags(&self, records: &[SqsMessage]) -> PauseFlags {
+    pub(super) async fn pause_flags(&self, records: &[SqsMessage]) -> Result<PauseFlags, StoreError> {
         let now = self.clock.now();
         if let Ok(cache) = self.pause.lock()
             && let Some(cached) = cache.as_ref()
             && cached.serves(records, now, self.settings.pause_cache)
         {
-            return cached.flags.clone();
+            return Ok(cached.flags.clone());
         }
         // Taken before the read: every message sent before this moment is judged by flags at
         // least as new as it.
@@ -282,11 +283,11 @@ impl Worker {
                 if let Ok(mut cache) = self.pause.lock() {
                     *cache = Some(CachedPause { read_at, flags: flags.clone() });
                 }
-                flags
+                Ok(flags)
             }
             Err(err) => {
-                warn!(error = %err, "could not read pause flags; using the last known");
-                self.pause.lock().ok().and_then(|c| c.as_ref().map(|c| c.flags.clone())).unwrap_or_default()
+                warn!(error = %err, "could not read pause flags; the batch's deliveries go round again");
+                Err(err)
             }
         }
     }

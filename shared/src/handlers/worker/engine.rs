@@ -151,7 +151,7 @@ impl Worker {
     async fn process(
         &self,
         record: &SqsMessage,
-        pause: &PauseFlags,
+        pause: &Result<PauseFlags, StoreError>,
         deadline: Option<DateTime<Utc>>,
         hidden_until: Instant,
     ) -> Processed {
@@ -178,8 +178,14 @@ impl Worker {
         );
         // A delivery that resumes a run already under way (its outcome lost to AWS) is no new
         // work: it goes on while paused, as running jobs do; parking it would lose the run.
-        if pause.is_paused(envelope.tier, &envelope.job_type) && envelope.lost_run().is_none() {
-            let receipt = record.receipt_handle.as_deref().unwrap_or_default();
+        let receipt = record.receipt_handle.as_deref().unwrap_or_default();
+        let paused = match pause {
+            _ if envelope.lost_run().is_some() => false,
+            Ok(flags) => flags.is_paused(envelope.tier, &envelope.job_type),
+            // Unknown flags (their item unreadable) would let a paused job start: not yet.
+            Err(err) => return self.transient(&envelope, tier, receipt, err).instrument(span).await,
+        };
+        if paused {
             return (self.defer_paused(&envelope, receipt, tier).instrument(span).await, None);
         }
         let held = Held { tier, receipt: record.receipt_handle.clone().unwrap_or_default(), hidden_until };

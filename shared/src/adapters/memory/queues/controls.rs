@@ -45,6 +45,19 @@ impl MemoryQueues {
         Ok(())
     }
 
+    /// A message put on `url` by another AWS service (S3's event notifications), after
+    /// `delay_seconds`: not a request of the deployment, so neither counted nor throttled (the
+    /// sending service retries on its own).
+    pub fn deliver_event(&self, url: &str, body: &str, delay_seconds: i32) -> Result<(), QueueError> {
+        const OPERATION: &str = "deliver_event";
+        let now = self.clock.now();
+        let mut state = self.lock();
+        let queue = state.queue(OPERATION, url)?;
+        super::limits::check_delay(OPERATION, delay_seconds)?;
+        queue.push(body, std::collections::HashMap::new(), delay_seconds, now);
+        Ok(())
+    }
+
     /// The body of every message `url` holds, visible, in flight or delayed (none for a queue
     /// that does not exist): what a simulation's invariants look at. Not counted as a request.
     pub fn bodies(&self, url: &str) -> Vec<String> {

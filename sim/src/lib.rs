@@ -175,7 +175,7 @@ fn start_functions(
         tasks.push(tokio::spawn(actors::scheduler(world.clone(), breaks.cold_scheduler)));
     }
     if !breaks.no_counter {
-        tasks.push(tokio::spawn(actors::counter(world.clone(), polling.counter_every)));
+        tasks.push(tokio::spawn(actors::counter(world.clone(), polling.counter_every, rng.fork())));
     }
     tasks
 }
@@ -267,7 +267,8 @@ async fn check_end(
     let messages_sent =
         PriorityTier::ALL.iter().map(|t| world.queues.messages_sent(world.config.queues.get(*t))).sum();
     let report = RunReport::new(seed, &log, &jobs, requests);
-    RunReport { owned_writes, write_units, blob_keys, messages_sent, ..report }
+    let conflicts = world.table.conflicts();
+    RunReport { owned_writes, write_units, blob_keys, messages_sent, conflicts, ..report }
 }
 
 /// The seeds a test runs: `JOBQ_SIM_SEED` alone when set (to replay one), else `first..first+n`.

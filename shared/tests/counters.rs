@@ -239,6 +239,29 @@ async fn counter_items_stay_the_same_size_however_many_workers_wrote() {
     assert_eq!(w.ports.store.stats("noop").await.expect("stats").completed, 25);
 }
 
+/// The whole stream read at once (the local host's and the tests' reader, several shards in one
+/// read) is counted shard by shard: a transaction per shard's chunk, not one per run of changes
+/// of one shard between two of another's.
+#[tokio::test(start_paused = true)]
+async fn a_read_of_every_shard_costs_a_transaction_per_shard() {
+    let w = world();
+    w.table.changes();
+    for _ in 0..40 {
+        w.service.enqueue(spec("noop", json!(null))).await.expect("enqueue");
+    }
+    drain(&w.ports.queues, &w.worker).await.expect("run");
+    let changes = stream(&w.table).await;
+    let shards: std::collections::BTreeSet<&str> = changes.iter().map(|c| c.shard.as_str()).collect();
+    let runs = changes.windows(2).filter(|p| p[0].shard != p[1].shard).count() + 1;
+    assert!(runs > 2 * shards.len(), "the shards interleave: {runs} runs in {} shards", shards.len());
+    let engine = CounterEngine::new(w.ports.store.clone(), w.ports.clock.clone());
+    let written = engine.count(&changes).await.expect("count");
+    assert_eq!(written, shards.len(), "one chunk per shard");
+    let (all, _) = recount(&w).await;
+    let counted = w.ports.store.counters(tally::ALL_COUNTER).await.expect("read").expect("counted");
+    assert_eq!(counted.statuses, all);
+}
+
 /// The table requests of one dashboard refresh: the calls the page makes every few seconds.
 async fn refresh_cost(w: &World) -> u64 {
     let api = jobq::api::router(w.service.clone(), ApiSettings::default());

@@ -175,7 +175,9 @@ fn start_functions(
         tasks.push(tokio::spawn(actors::scheduler(world.clone(), breaks.cold_scheduler)));
     }
     if !breaks.no_counter {
-        tasks.push(tokio::spawn(actors::counter(world.clone(), polling.counter_every, rng.fork())));
+        // Its draws apart from the others', so the rest of a seed's run stays as it was.
+        let draws = fastrand::Rng::with_seed(rng.get_seed() ^ 0x0063_6f75_6e74_6572);
+        tasks.push(tokio::spawn(actors::counter(world.clone(), polling.counter_every, draws)));
     }
     tasks
 }

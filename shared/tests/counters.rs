@@ -40,7 +40,8 @@ fn spec(job_type: &str, payload: serde_json::Value) -> NewJob {
 
 /// Jobs of every kind of ending: completed in a batch, failed by the worker (and dead-lettered),
 /// failed and completed by external reports, cancelled, and completed jobs gone with their TTL.
-async fn a_day_of_jobs(w: &World) {
+/// Returns the stream's changes, read before the stream's 24 hours dropped them.
+async fn a_day_of_jobs(w: &World) -> Vec<Change> {
     let batch: Vec<NewJob> = (0..30).map(|_| spec("noop", json!(null))).collect();
     w.service.enqueue_batch(batch, "b1").await.expect("batch");
     for _ in 0..6 {
@@ -63,12 +64,16 @@ async fn a_day_of_jobs(w: &World) {
         }
     }
     drain(&w.ports.queues, &w.worker).await.expect("run");
+    let mut changes = stream(&w.table).await;
     // Those completed a week ago: their TTL takes them.
     w.clock.advance(Duration::days(8));
     let batch: Vec<NewJob> = (0..10).map(|_| spec("noop", json!(null))).collect();
     w.service.enqueue_batch(batch, "b2").await.expect("batch");
     drain(&w.ports.queues, &w.worker).await.expect("run");
     assert!(w.table.expire() > 0, "some jobs expired");
+    let read = changes.last().map(|c| c.seq.clone());
+    changes.extend(w.table.changes().read(read.as_deref(), usize::MAX).await.expect("read"));
+    changes
 }
 
 /// What the records say: jobs kept, by status, over all and by type.
@@ -120,15 +125,65 @@ async fn count_with_trouble(engine: &CounterEngine, table: &MemoryTable, changes
     }
 }
 
+/// Count `changes` as DynamoDB Streams and an event source mapping deliver them: each shard in
+/// batches of its own, the shards' batches interleaved at random; a batch that fails delivered
+/// again from where it stopped, and a batch counted but reported failed all the same (the
+/// function timed out after its writes) delivered again later, after other shards' batches and
+/// its own shard's next ones.
+async fn count_by_shard_with_trouble(
+    engine: &CounterEngine,
+    table: &MemoryTable,
+    changes: &[Change],
+    seed: u64,
+) {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut shards: BTreeMap<String, (Vec<Change>, usize)> = BTreeMap::new();
+    for change in changes {
+        shards.entry(change.shard.clone()).or_default().0.push(change.clone());
+    }
+    assert!(shards.len() > 1, "changes in several shards");
+    let mut again: Vec<(String, usize, usize)> = Vec::new();
+    loop {
+        let open: Vec<String> =
+            shards.iter().filter(|(_, (list, at))| *at < list.len()).map(|(s, _)| s.clone()).collect();
+        if open.is_empty() && again.is_empty() {
+            return;
+        }
+        if !again.is_empty() && (open.is_empty() || rng.bool()) {
+            let (shard, from, to) = again.remove(rng.usize(..again.len()));
+            // Counted before: whatever it answers, it adds nothing.
+            let _ = engine.count(&shards[&shard].0[from..to]).await;
+            continue;
+        }
+        let shard = open[rng.usize(..open.len())].clone();
+        let (list, at) = shards.get_mut(&shard).expect("open shard");
+        let end = (*at + rng.usize(1..=60)).min(list.len());
+        if rng.u8(..4) == 0 {
+            table.lose_next_responses(1);
+        }
+        match engine.count(&list[*at..end]).await {
+            Ok(_) => {
+                if rng.u8(..3) == 0 {
+                    again.push((shard.clone(), *at, end));
+                }
+                *at = end;
+            }
+            Err(err) => *at = list.iter().position(|c| c.seq == err.first_uncounted).expect("of the batch"),
+        }
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn counters_equal_what_the_records_say_however_the_stream_is_delivered() {
-    for seed in 0..12 {
+    for (seed, by_shard) in (0..12).flat_map(|seed| [(seed, false), (seed, true)]) {
         let w = world();
         w.table.changes();
-        a_day_of_jobs(&w).await;
-        let changes = stream(&w.table).await;
+        let changes = a_day_of_jobs(&w).await;
         let engine = CounterEngine::new(w.ports.store.clone(), w.ports.clock.clone());
-        count_with_trouble(&engine, &w.table, &changes, seed).await;
+        match by_shard {
+            true => count_by_shard_with_trouble(&engine, &w.table, &changes, seed).await,
+            false => count_with_trouble(&engine, &w.table, &changes, seed).await,
+        }
 
         let (all, by_type) = recount(&w).await;
         let counted = w.ports.store.counters(tally::ALL_COUNTER).await.expect("read").expect("counted");
@@ -174,13 +229,37 @@ async fn counter_items_stay_the_same_size_however_many_workers_wrote() {
     }
     let engine = CounterEngine::new(w.ports.store.clone(), w.ports.clock.clone());
     jobq::counter::drain(&engine, &w.table.changes(), None).await.expect("count");
-    let item = jobq::ports::Table::get(&w.table, &tally::type_counter("noop"), true)
-        .await
-        .expect("get")
-        .expect("item");
-    let names: Vec<&String> = item.keys().collect();
-    assert!(names.len() <= 12, "a fixed set of attributes, none per writer: {names:?}");
+    let buckets = tally::bucket_keys(&tally::type_counter("noop")).expect("kept in buckets");
+    let items = jobq::ports::Table::batch_get(&w.table, &buckets).await.expect("get").items;
+    assert!(!items.is_empty());
+    for item in items {
+        let names: Vec<&String> = item.keys().collect();
+        assert!(names.len() <= 12, "a fixed set of attributes, none per writer: {names:?}");
+    }
     assert_eq!(w.ports.store.stats("noop").await.expect("stats").completed, 25);
+}
+
+/// The whole stream read at once (the local host's and the tests' reader, several shards in one
+/// read) is counted shard by shard: a transaction per shard's chunk, not one per run of changes
+/// of one shard between two of another's.
+#[tokio::test(start_paused = true)]
+async fn a_read_of_every_shard_costs_a_transaction_per_shard() {
+    let w = world();
+    w.table.changes();
+    for _ in 0..40 {
+        w.service.enqueue(spec("noop", json!(null))).await.expect("enqueue");
+    }
+    drain(&w.ports.queues, &w.worker).await.expect("run");
+    let changes = stream(&w.table).await;
+    let shards: std::collections::BTreeSet<&str> = changes.iter().map(|c| c.shard.as_str()).collect();
+    let runs = changes.windows(2).filter(|p| p[0].shard != p[1].shard).count() + 1;
+    assert!(runs > 2 * shards.len(), "the shards interleave: {runs} runs in {} shards", shards.len());
+    let engine = CounterEngine::new(w.ports.store.clone(), w.ports.clock.clone());
+    let written = engine.count(&changes).await.expect("count");
+    assert_eq!(written, shards.len(), "one chunk per shard");
+    let (all, _) = recount(&w).await;
+    let counted = w.ports.store.counters(tally::ALL_COUNTER).await.expect("read").expect("counted");
+    assert_eq!(counted.statuses, all);
 }
 
 /// The table requests of one dashboard refresh: the calls the page makes every few seconds.

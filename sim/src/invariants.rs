@@ -282,10 +282,46 @@ pub async fn counters(world: &World, jobs: &[Job]) -> Vec<Violation> {
     };
     let counted: BTreeMap<JobStatus, u64> = counted.into_iter().filter(|(_, n)| *n > 0).collect();
     let kept = recount(jobs);
-    match counted == kept {
+    let mut broken = match counted == kept {
         true => Vec::new(),
         false => vec![violation("counters", format!("counted {counted:?}, the records say {kept:?}"))],
+    };
+    broken.extend(batch_counters(world, jobs).await);
+    broken
+}
+
+/// Each batch's counter item says what its jobs' records say, holds no count below 0, and
+/// expires (a counter made anew by a change after it expired has neither).
+async fn batch_counters(world: &World, jobs: &[Job]) -> Vec<Violation> {
+    let mut batches: BTreeMap<&str, Vec<Job>> = BTreeMap::new();
+    for job in jobs {
+        if let Some(batch) = job.batch_id.as_deref() {
+            batches.entry(batch).or_default().push(job.clone());
+        }
     }
+    let mut broken = Vec::new();
+    for (batch, jobs) in batches {
+        let key = tally::batch_counter(batch);
+        let item = world.ports.store.table_port().get(&key, true).await.ok().flatten().unwrap_or_default();
+        let negative: Vec<&String> = item
+            .iter()
+            .filter(|(name, value)| name.starts_with("n_") && value.as_i64().is_some_and(|n| n < 0))
+            .map(|(name, _)| name)
+            .collect();
+        let counted = match world.ports.store.batch_counters(batch).await {
+            Ok(found) => found.map(|c| c.counted.statuses).unwrap_or_default(),
+            Err(err) => return vec![violation("counters", format!("batch {batch} unreadable: {err}"))],
+        };
+        let kept = recount(&jobs);
+        if counted != kept || !negative.is_empty() || !item.contains_key(keys::TTL_ATTRIBUTE) {
+            let detail = format!(
+                "batch {batch}: counted {counted:?} (below 0: {negative:?}, expires {:?}), the records say {kept:?}",
+                item.get(keys::TTL_ATTRIBUTE)
+            );
+            broken.push(violation("counters", detail));
+        }
+    }
+    broken
 }
 
 /// How long after a pause answered a delivery already in flight may still start its job: the

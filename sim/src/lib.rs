@@ -183,7 +183,9 @@ fn start_functions(
         tasks.push(tokio::spawn(actors::scheduler(world.clone(), breaks.cold_scheduler, rng.fork())));
     }
     if !breaks.no_counter {
-        tasks.push(tokio::spawn(actors::counter(world.clone(), polling.counter_every)));
+        // Its draws apart from the others', so the rest of a seed's run stays as it was.
+        let draws = fastrand::Rng::with_seed(rng.get_seed() ^ 0x0063_6f75_6e74_6572);
+        tasks.push(tokio::spawn(actors::counter(world.clone(), polling.counter_every, draws)));
     }
     tasks
 }
@@ -295,7 +297,8 @@ async fn check_end(
     let messages_sent =
         PriorityTier::ALL.iter().map(|t| world.queues.messages_sent(world.config.queues.get(*t))).sum();
     let report = RunReport::new(seed, &log, &jobs, requests);
-    RunReport { owned_writes, write_units, blob_keys, messages_sent, ..report }
+    let conflicts = world.table.conflicts();
+    RunReport { owned_writes, write_units, blob_keys, messages_sent, conflicts, ..report }
 }
 
 /// The seeds a test runs: `JOBQ_SIM_SEED` alone when set (to replay one), else `first..first+n`.

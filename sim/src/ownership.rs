@@ -91,7 +91,8 @@ struct State {
     /// Per job id, the claim that is current.
     current: HashMap<String, Claim>,
     /// The last change looked at.
-    last_seq: Option<String>,
+    /// Per stream shard, the last change looked at (shards are read apart, each in order).
+    last_seq: HashMap<String, String>,
     /// Run writes checked (claims excluded).
     checked: u64,
     violations: Vec<Violation>,
@@ -139,10 +140,10 @@ impl Witness {
     pub fn observe(&self, changes: &[Change]) {
         let mut state = self.lock();
         for change in changes {
-            if state.last_seq.as_deref().is_some_and(|last| seq_order(&change.seq, last).is_le()) {
+            if state.last_seq.get(&change.shard).is_some_and(|last| seq_order(&change.seq, last).is_le()) {
                 continue;
             }
-            state.last_seq = Some(change.seq.clone());
+            state.last_seq.insert(change.shard.clone(), change.seq.clone());
             state.look_at(change);
         }
     }

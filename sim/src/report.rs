@@ -41,6 +41,8 @@ pub struct RunReport {
     pub blob_keys: usize,
     /// Messages sent to the tier queues, batch entries and copies included.
     pub messages_sent: u64,
+    /// Transactions cancelled for meeting another (`TransactionConflict`), by the item met.
+    pub conflicts: BTreeMap<String, u64>,
     /// A hash of every job's id, status, attempts and end, and of the requests: equal for two
     /// runs of one seed.
     pub fingerprint: u64,

@@ -94,6 +94,9 @@ pub struct Log {
     pub unread_at_once: Vec<String>,
 }
 
+/// How long a DynamoDB transaction holds its items here: its usual latency, some tens of ms.
+pub const TRANSACTION_TIME: std::time::Duration = std::time::Duration::from_millis(30);
+
 /// The deployment and the log, shared by every simulated actor.
 #[derive(Debug, Clone)]
 pub struct World {
@@ -149,6 +152,9 @@ impl World {
         let ports = ports.with_blobs(bucket).with_ids(Arc::new(SeededIds::new(seed)));
         // The stream is recorded from the first write on, as DynamoDB Streams enabled at creation.
         aws.table.changes();
+        // A transaction holds its items a while, and one meeting another there is cancelled
+        // (`TransactionConflict`), as DynamoDB's are.
+        aws.table.set_transaction_time(TRANSACTION_TIME);
         // Reads without ConsistentRead, and every index query, lag as DynamoDB's do; the lags
         // drawn from the seed, apart from its other draws.
         aws.table.set_read_lag(Some(seed ^ 0x6c61_6773));

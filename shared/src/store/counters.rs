@@ -17,6 +17,18 @@ use crate::status::JobStatus;
 /// How long a shard's checkpoint is kept after its last write: longer than the stream keeps a
 /// change (24 hours), so a change delivered again is always recognised.
 const CHECKPOINT_KEPT: Duration = Duration::hours(48);
+/// The longest a job may wait for its due time: the API's limit on `run_at`
+/// (`api::input::MAX_DELAY_SECONDS`, a layer below this one).
+pub const LONGEST_DELAY_DAYS: i64 = 365;
+/// How long past a change counted a batch's counter is kept, beyond the jobs' retention: a job
+/// may wait [`LONGEST_DELAY_DAYS`] for its due time, plus two days for DynamoDB's late TTL
+/// deletion of the job. Every change of a batch's job sets the counter's expiry again, so it
+/// outlives every job of the batch: a job's next change (its run, its expiry) comes before it.
+/// Had it expired first, the next change would make it anew from nothing, with negative counts
+/// and no expiry.
+fn batch_kept(retention: Duration) -> Duration {
+    Duration::days(LONGEST_DELAY_DAYS) + retention + Duration::days(2)
+}
 /// The checkpoint's last counted change ([`seq_key`] form).
 const CHECKPOINT_LAST: &str = "last";
 
@@ -66,8 +78,12 @@ impl JobStore {
             update: checkpoint,
             condition: Some(before_first),
         }];
+        let batch_expiry = n((now + batch_kept(self.retention)).timestamp());
         updates.extend(tally.counters.iter().filter_map(|(key, delta)| {
-            let actions = delta.actions();
+            let mut actions = delta.actions();
+            if key.starts_with(tally::BATCH_PREFIX) && !actions.is_empty() {
+                actions.push(Action::Set(keys::TTL_ATTRIBUTE.into(), batch_expiry.clone()));
+            }
             (!actions.is_empty()).then(|| TransactUpdate {
                 key: key.clone(),
                 update: Update::new(actions).returning(Returns::Nothing),
@@ -89,27 +105,33 @@ impl JobStore {
         Ok(last.map(|l| l.trim_start_matches('0').to_owned()))
     }
 
-    /// One counter item (see [`super::tally`] for the keys); all zero when there is none yet.
+    /// One counter (see [`super::tally`] for the keys): its buckets summed, in one BatchGetItem;
+    /// none when nothing is counted yet.
     pub async fn counters(&self, key: &str) -> Result<Option<Counters>, StoreError> {
-        let item = self.table.get(key, false).await.map_err(|e| aws("GetItem(counters)", e))?;
-        Ok(item.as_ref().map(counters_from))
+        let Some(buckets) = tally::bucket_keys(key) else {
+            let item = self.table.get(key, false).await.map_err(|e| aws("GetItem(counters)", e))?;
+            return Ok(item.as_ref().map(counters_from));
+        };
+        let items = self.batch_get_items(buckets).await?;
+        Ok((!items.is_empty()).then(|| counters_from(&summed(&items))))
     }
 
     pub async fn stats(&self, job_type: &str) -> Result<TypeStats, StoreError> {
         Ok(self.counters(&tally::type_counter(job_type)).await?.unwrap_or_default().stats)
     }
 
-    /// Counters of several job types in one BatchGetItem (types with none are left out).
+    /// Counters of several job types, their buckets summed (types with none are left out): one
+    /// BatchGetItem for up to 12 types.
     pub async fn stats_for(&self, job_types: &[String]) -> Result<Vec<(String, TypeStats)>, StoreError> {
-        let keys = job_types.iter().map(|t| tally::type_counter(t)).collect();
-        let mut found: Vec<(String, TypeStats)> = self
-            .batch_get_items(keys)
-            .await?
-            .iter()
-            .filter_map(|item| Some((item.get(TYPE)?.as_str()?.to_owned(), counters_from(item).stats)))
-            .collect();
-        found.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(found)
+        let keys =
+            job_types.iter().filter_map(|t| tally::bucket_keys(&tally::type_counter(t))).flatten().collect();
+        let mut by_type: BTreeMap<String, Vec<Item>> = BTreeMap::new();
+        for item in self.batch_get_items(keys).await? {
+            if let Some(job_type) = item.get(TYPE).and_then(Attr::as_str) {
+                by_type.entry(job_type.to_owned()).or_default().push(item);
+            }
+        }
+        Ok(by_type.into_iter().map(|(t, items)| (t, counters_from(&summed(&items)).stats)).collect())
     }
 
     /// The pause flags, read eventually consistent (0.5 RCU): a pause that just answered may be
@@ -141,6 +163,17 @@ impl JobStore {
             self.table.update(PAUSE_PK, &update, None).await.map_err(|e| aws("UpdateItem(pause)", e))?;
         Ok(flags_from(item.as_ref()))
     }
+}
+
+/// The buckets of one counter as one item: their numbers summed (a bucket may be below 0).
+fn summed(items: &[Item]) -> Item {
+    let mut sums: BTreeMap<String, i64> = BTreeMap::new();
+    for (name, value) in items.iter().flat_map(|item| item.iter()) {
+        if let Attr::N(_) = value {
+            *sums.entry(name.clone()).or_default() += value.as_i64().unwrap_or(0);
+        }
+    }
+    sums.into_iter().map(|(name, sum)| (name, Attr::n(sum))).collect()
 }
 
 /// A counter item's values (missing ones are 0; a count below 0 reads as 0).

@@ -5,21 +5,30 @@
 //! API, scheduler, dead-letter function, TTL), so counting from the stream counts every outcome,
 //! once, and nothing is lost when a process dies: the stream keeps the change until it is counted.
 //!
-//! Counters, one item each:
+//! Counters:
 //! - `count#all`: jobs kept, by status (`n_<status>`);
 //! - `count#type#<type>`: the same for one type, plus totals since the start (`completed`,
 //!   `partial`, `failed`, `retried`, and `runs` with their summed `processing_ms` and `wait_ms`);
 //! - `count#batch#<batch id>`: the batch's jobs by status, its summed progress (terminal jobs count
-//!   100), when its first run started and its last job finished.
+//!   100), when its first run started and its last job finished (one item).
+//!
+//! The first two are written by every stream shard, and DynamoDB cancels a transaction that
+//! meets another on one of its items (`TransactionConflict`): shards sharing one item would
+//! refuse each other's counts, fall behind, and lose what the stream drops after 24 hours. So
+//! each is kept in [`BUCKETS`] items (`count#<bucket>#all`, `count#<bucket>#type#<type>`), a
+//! shard writing only its own bucket's ([`bucket_of`]); a read sums them ([`bucket_keys`]). A
+//! job's changes may move to another shard when its shard splits, so a bucket alone may hold a
+//! negative count: only the sum means anything.
 
 use std::collections::BTreeMap;
 
 use super::attrs::{BATCH_ID, COMPLETED_AT, DURATION_MS, PROGRESS, STARTED_AT, STATUS, TYPE, WAIT_MS};
-use super::keys::TTL_ATTRIBUTE;
 use crate::ports::table::{Action, Attr, Change, Item, TRANSACT_MAX};
 use crate::status::JobStatus;
 
 pub const ALL_COUNTER: &str = "count#all";
+/// Items each of `count#all` and `count#type#<type>` is kept in.
+pub const BUCKETS: u32 = 8;
 /// Summed progress of a batch's jobs.
 pub const PROGRESS_SUM: &str = "progress_sum";
 pub const FINISHED_AT: &str = "finished_at";
@@ -28,8 +37,33 @@ pub fn type_counter(job_type: &str) -> String {
     format!("count#type#{job_type}")
 }
 
+/// What every batch counter's key starts with.
+pub const BATCH_PREFIX: &str = "count#batch#";
+
 pub fn batch_counter(batch_id: &str) -> String {
-    format!("count#batch#{batch_id}")
+    format!("{BATCH_PREFIX}{batch_id}")
+}
+
+/// The bucket a stream shard counts into.
+pub fn bucket_of(shard: &str) -> u32 {
+    // FNV-1a: the same bucket for a shard in every process.
+    let hash = shard
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    u32::try_from(hash % u64::from(BUCKETS)).unwrap_or(0)
+}
+
+/// The item of `counter` (`count#all`, `count#type#<type>`) a bucket writes.
+fn in_bucket(counter: &str, bucket: u32) -> String {
+    let rest = counter.strip_prefix("count#").unwrap_or(counter);
+    format!("count#{bucket}#{rest}")
+}
+
+/// The items a counter is kept in, to be read and summed: every bucket's for `count#all` and
+/// `count#type#<type>`; none (it is one item) for the others.
+pub fn bucket_keys(counter: &str) -> Option<Vec<String>> {
+    (counter == ALL_COUNTER || counter.starts_with("count#type#"))
+        .then(|| (0..BUCKETS).map(|b| in_bucket(counter, b)).collect())
 }
 
 /// The attribute holding the number of jobs in `status`.
@@ -51,7 +85,6 @@ struct JobView<'a> {
     wait_ms: i64,
     started_at: Option<&'a str>,
     completed_at: Option<&'a str>,
-    expires_at: Option<i64>,
 }
 
 impl<'a> JobView<'a> {
@@ -70,7 +103,6 @@ impl<'a> JobView<'a> {
             wait_ms: number(WAIT_MS).unwrap_or(0).max(0),
             started_at: text(STARTED_AT),
             completed_at: text(COMPLETED_AT),
-            expires_at: number(TTL_ATTRIBUTE),
         })
     }
 
@@ -126,7 +158,8 @@ impl Tally {
         let Some(view) = after.as_ref().or(before.as_ref()) else {
             return Vec::new();
         };
-        let mut keys = vec![ALL_COUNTER.to_owned(), type_counter(view.job_type)];
+        let bucket = bucket_of(&change.shard);
+        let mut keys = vec![in_bucket(ALL_COUNTER, bucket), in_bucket(&type_counter(view.job_type), bucket)];
         keys.extend(view.batch.map(batch_counter));
         keys
     }
@@ -139,10 +172,12 @@ impl Tally {
             return;
         };
         let (was, is) = (before.as_ref().map(|b| b.status), after.as_ref().map(|a| a.status));
+        let bucket = bucket_of(&change.shard);
         if was != is {
-            for key in [ALL_COUNTER.to_owned(), type_counter(view.job_type)]
-                .into_iter()
-                .chain(view.batch.map(batch_counter))
+            let type_key = in_bucket(&type_counter(view.job_type), bucket);
+            self.counters.entry(type_key.clone()).or_default().sets.insert(TYPE, Attr::s(view.job_type));
+            for key in
+                [in_bucket(ALL_COUNTER, bucket), type_key].into_iter().chain(view.batch.map(batch_counter))
             {
                 let delta = self.counters.entry(key).or_default();
                 was.into_iter().for_each(|s| delta.add(status_field(s), -1));
@@ -152,7 +187,7 @@ impl Tally {
         if let Some(after) = &after
             && was != is
         {
-            self.outcome(after, was);
+            self.outcome(after, was, bucket);
         }
         if let Some(batch) = view.batch {
             self.batch(batch, before.as_ref(), after.as_ref());
@@ -160,8 +195,8 @@ impl Tally {
     }
 
     /// Totals of the job's type: outcomes, and a run that ended.
-    fn outcome(&mut self, after: &JobView<'_>, was: Option<JobStatus>) {
-        let delta = self.counters.entry(type_counter(after.job_type)).or_default();
+    fn outcome(&mut self, after: &JobView<'_>, was: Option<JobStatus>, bucket: u32) {
+        let delta = self.counters.entry(in_bucket(&type_counter(after.job_type), bucket)).or_default();
         delta.sets.insert(TYPE, Attr::s(after.job_type));
         match after.status {
             JobStatus::Completed => delta.add("completed", 1),
@@ -186,14 +221,12 @@ impl Tally {
         if let Some(started) = after.started_at.filter(|_| after.status == JobStatus::Processing) {
             delta.firsts.insert(STARTED_AT, Attr::s(started));
         }
-        if after.status.is_terminal() && before.is_none_or(|b| !b.status.is_terminal()) {
-            if let Some(done) = after.completed_at {
-                delta.sets.insert(FINISHED_AT, Attr::s(done));
-            }
-            // Kept a day past its jobs, which go with their own expiry.
-            if let Some(expires) = after.expires_at {
-                delta.sets.insert(TTL_ATTRIBUTE, Attr::n(expires + 86_400));
-            }
+        // Its expiry is set as it is written (`JobStore::add_chunk`), past any of its jobs'.
+        if after.status.is_terminal()
+            && before.is_none_or(|b| !b.status.is_terminal())
+            && let Some(done) = after.completed_at
+        {
+            delta.sets.insert(FINISHED_AT, Attr::s(done));
         }
     }
 }
@@ -239,6 +272,14 @@ mod tests {
         Change { shard: "s".into(), seq: seq.to_string(), key: format!("job#{id}"), old, new }
     }
 
+    fn all() -> String {
+        in_bucket(ALL_COUNTER, bucket_of("s"))
+    }
+
+    fn noop() -> String {
+        in_bucket(&type_counter("noop"), bucket_of("s"))
+    }
+
     fn adds(tally: &Tally, key: &str) -> BTreeMap<String, i64> {
         tally
             .counters
@@ -260,8 +301,8 @@ mod tests {
         tally.add(&change(1, "a", None, Some(queued)));
         tally.add(&change(2, "a", Some(queued_again()), Some(running.clone())));
         tally.add(&change(3, "a", Some(running), Some(done)));
-        assert_eq!(adds(&tally, ALL_COUNTER), BTreeMap::from([("n_completed".to_owned(), 1)]));
-        let noop = adds(&tally, &type_counter("noop"));
+        assert_eq!(adds(&tally, &all()), BTreeMap::from([("n_completed".to_owned(), 1)]));
+        let noop = adds(&tally, &noop());
         assert_eq!(noop["completed"], 1);
         assert_eq!((noop["runs"], noop["processing_ms"], noop["wait_ms"]), (1, 40, 7));
         let batch = &tally.counters[&batch_counter("b1")];
@@ -287,7 +328,7 @@ mod tests {
         let mut progressed = job("b", JobStatus::Processing, Some("b1"));
         progressed.insert(PROGRESS.into(), Attr::n(30));
         tally.add(&change(2, "b", Some(job("b", JobStatus::Processing, Some("b1"))), Some(progressed)));
-        let noop = adds(&tally, &type_counter("noop"));
+        let noop = adds(&tally, &noop());
         assert_eq!(
             noop,
             BTreeMap::from([("failed".into(), 1), ("n_failed".into(), 1), ("n_queued".into(), -1)])
@@ -299,7 +340,7 @@ mod tests {
     fn an_expired_job_leaves_the_counts_and_other_items_count_nothing() {
         let mut tally = Tally::default();
         tally.add(&change(1, "a", Some(job("a", JobStatus::Completed, Some("b1"))), None));
-        assert_eq!(adds(&tally, ALL_COUNTER), BTreeMap::from([("n_completed".into(), -1)]));
+        assert_eq!(adds(&tally, &all()), BTreeMap::from([("n_completed".into(), -1)]));
         assert_eq!(adds(&tally, &batch_counter("b1"))[PROGRESS_SUM], -100);
         let counter = Change {
             shard: "s".into(),
@@ -338,5 +379,38 @@ mod tests {
             })
             .collect();
         assert_eq!(next_chunk(&same_batch).0, 500);
+    }
+
+    #[test]
+    fn each_shard_counts_into_its_own_bucket_and_a_read_sums_them_all() {
+        let mut tally = Tally::default();
+        let mut moved = change(2, "a", Some(job("a", JobStatus::Queued, Some("b1"))), None);
+        moved.shard = "shard-1".into();
+        tally.add(&change(1, "a", None, Some(job("a", JobStatus::Queued, Some("b1")))));
+        tally.add(&moved);
+        let (here, there) =
+            (in_bucket(ALL_COUNTER, bucket_of("s")), in_bucket(ALL_COUNTER, bucket_of("shard-1")));
+        assert_ne!(here, there, "two shards, two buckets");
+        assert_eq!(adds(&tally, &here), BTreeMap::from([("n_queued".into(), 1)]));
+        assert_eq!(
+            adds(&tally, &there),
+            BTreeMap::from([("n_queued".into(), -1)]),
+            "a bucket may go below 0"
+        );
+        assert_eq!(adds(&tally, &batch_counter("b1")), BTreeMap::new(), "a batch keeps one item");
+        let all = bucket_keys(ALL_COUNTER).expect("in buckets");
+        assert!(all.contains(&here) && all.contains(&there) && all.len() == BUCKETS as usize);
+        let noop = bucket_keys(&type_counter("noop")).expect("in buckets");
+        assert!(noop.contains(&in_bucket(&type_counter("noop"), bucket_of("s"))));
+        assert_eq!(
+            tally.counters[&noop_in("shard-1")].sets[TYPE],
+            Attr::s("noop"),
+            "named for a summed read"
+        );
+        assert!(bucket_keys(&batch_counter("b1")).is_none());
+    }
+
+    fn noop_in(shard: &str) -> String {
+        in_bucket(&type_counter("noop"), bucket_of(shard))
     }
 }

@@ -5,8 +5,11 @@
 //! table, or of one hot partition: an item or an index partition), a write whose
 //! response is lost after it took effect, TTL deletion that lags, and default reads and index
 //! queries that lag the latest writes (DynamoDB's eventual consistency; moto always answers
-//! consistently) (see `jobq::memory::MemoryTable`); those are unit-tested there and used by the
-//! store's cases and the simulation.
+//! consistently), a change stream spread over several shards that drops records after 24 hours
+//! (moto keeps one shard per table and never trims it), and transactions cancelled with the
+//! reason `TransactionConflict` when they meet another on an item (moto, serving requests one at
+//! a time, never has two in flight) (see `jobq::memory::MemoryTable`); those are unit-tested there
+//! and used by the store's cases and the simulation.
 //!
 //! Where moto differs from DynamoDB, the memory side follows DynamoDB and the case runs in memory
 //! only: [`an_oversize_update_changes_nothing`] (moto applies the part of an update that fits and

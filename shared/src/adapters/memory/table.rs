@@ -11,6 +11,8 @@
 mod hot;
 mod lag;
 mod query;
+pub mod stream;
+mod transact;
 
 pub use hot::HotPartition;
 
@@ -23,10 +25,9 @@ use chrono::{DateTime, Duration, Utc};
 use super::capacity::{Classifier, Meter, WriteUnits};
 use crate::ports::clock::{Clock, SystemClock};
 use crate::ports::eval::{self, ITEM_SIZE_MAX, Invalid};
-use crate::ports::table::seq_order;
 use crate::ports::table::{
-    Attr, BatchGot, Change, ChangeFeed, Cond, IndexQuery, Item, QueryPage, Returns, TRANSACT_MAX, Table,
-    TableError, TransactUpdate, Update,
+    Attr, BatchGot, Change, ChangeFeed, Cond, IndexQuery, Item, QueryPage, Returns, Table, TableError,
+    TransactUpdate, Update,
 };
 use crate::store::keys::{INDEXES, IndexDef, PK, TTL_ATTRIBUTE};
 
@@ -42,8 +43,11 @@ struct State {
     indexes: HashMap<&'static str, BTreeMap<(String, String), String>>,
     requests: BTreeMap<&'static str, u64>,
     /// The change stream, when one is read ([`MemoryTable::changes`]).
-    changes: Option<std::collections::VecDeque<Change>>,
-    last_seq: u64,
+    changes: Option<stream::Stream>,
+    /// Keys a transaction is writing now ([`MemoryTable::set_transaction_time`]).
+    transacting: std::collections::HashSet<String>,
+    /// Transactions cancelled for a conflict, by the item they met another on.
+    conflicts: BTreeMap<String, u64>,
     /// Write units charged (see [`super::capacity`]).
     meter: Meter,
     /// Recent versions, when default reads lag ([`MemoryTable::set_read_lag`]).
@@ -60,6 +64,8 @@ struct Faults {
     lose_next: AtomicU32,
     /// Each request's service time, in microseconds (tokio's time: free under a paused runtime).
     latency_micros: std::sync::atomic::AtomicU64,
+    /// How long a transaction holds its items, in microseconds (0: it takes no time).
+    transaction_micros: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Debug, Clone)]
@@ -142,17 +148,32 @@ impl MemoryTable {
         self.faults.lose_next.store(n, Ordering::SeqCst);
     }
 
+    /// Every transaction from now on takes `time` (of tokio's time) between taking its items and
+    /// writing them; another transaction on one of them meanwhile is cancelled, as DynamoDB
+    /// cancels it with the reason `TransactionConflict`
+    /// (<https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html#transaction-conflict-handling>).
+    pub fn set_transaction_time(&self, time: std::time::Duration) {
+        let micros = u64::try_from(time.as_micros()).unwrap_or(u64::MAX);
+        self.faults.transaction_micros.store(micros, Ordering::SeqCst);
+    }
+
     /// The table's change stream, recorded from now on (as enabling DynamoDB Streams with new and
-    /// old images). One reader: a read after a sequence number lets go of the changes up to it.
+    /// old images), spread over [`stream::SHARDS`] shards and kept 24 hours ([`stream`]). One
+    /// reader per shard: a read after a sequence number lets go of the changes up to it.
     pub fn changes(&self) -> MemoryChanges {
         let mut state = self.lock();
-        state.changes.get_or_insert_with(Default::default);
-        MemoryChanges { table: self.clone() }
+        state.changes.get_or_insert_with(|| stream::Stream::new(self.clock.clone()));
+        MemoryChanges { table: self.clone(), shard: None }
+    }
+
+    /// Transactions cancelled for a conflict so far, by the item they met another on.
+    pub fn conflicts(&self) -> BTreeMap<String, u64> {
+        self.lock().conflicts.clone()
     }
 
     /// Changes recorded and not yet let go of.
     pub fn changes_pending(&self) -> usize {
-        self.lock().changes.as_ref().map_or(0, std::collections::VecDeque::len)
+        self.lock().changes.as_ref().map_or(0, stream::Stream::pending)
     }
 
     /// Requests answered so far, by operation (throttled ones included).
@@ -255,14 +276,7 @@ impl State {
         if let Some(changes) = &mut self.changes
             && (old.is_some() || item.is_some())
         {
-            self.last_seq += 1;
-            changes.push_back(Change {
-                shard: "memory".into(),
-                seq: self.last_seq.to_string(),
-                key: key.to_owned(),
-                old,
-                new: item.clone(),
-            });
+            changes.record(key, old, item.clone());
         }
         if let Some(item) = item {
             for index in INDEXES {
@@ -440,46 +454,37 @@ impl Table for MemoryTable {
 
     async fn transact_update(&self, updates: &[TransactUpdate]) -> Result<(), TableError> {
         self.wait().await;
-        self.transact(updates)
+        let held = self.take(updates)?;
+        let micros = self.faults.transaction_micros.load(Ordering::SeqCst);
+        if micros > 0 {
+            tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
+        }
+        let written = self.transact(updates);
+        drop(held);
+        written
     }
 }
 
-impl MemoryTable {
-    fn transact(&self, updates: &[TransactUpdate]) -> Result<(), TableError> {
-        const OP: &str = "TransactWriteItems";
-        let mut state = self.begin(OP)?;
-        let keys: std::collections::BTreeSet<&str> = updates.iter().map(|u| u.key.as_str()).collect();
-        if updates.len() > TRANSACT_MAX || keys.len() < updates.len() {
-            return Err(rejected(OP, Invalid::TooLarge(updates.len())));
-        }
-        let mut next = Vec::with_capacity(updates.len());
-        for u in updates {
-            let current = state.items.get(&u.key);
-            if let Some(condition) = &u.condition
-                && !eval::holds(condition, current)
-            {
-                return Err(TableError::ConditionFailed { operation: OP, current: None });
-            }
-            let item = eval::apply(&u.update, current, (PK, &u.key)).map_err(|e| rejected(OP, e))?;
-            // One item on a hot partition cancels the whole transaction (ThrottlingError).
-            state.hot_write(OP, &u.key, Some(&item))?;
-            next.push((u.key.clone(), item));
-        }
-        let applied = &mut *state;
-        for (key, item) in next {
-            // A transactional write costs twice a plain one.
-            applied.meter.applied(OP, &key, applied.items.get(&key), Some(&item));
-            applied.write(OP, &key, Some(item));
-        }
-        drop(state);
-        self.answer(OP, ())
-    }
-}
-
-/// The change stream of a [`MemoryTable`].
+/// The change stream of a [`MemoryTable`]: every shard in sequence order (one reader of the
+/// whole stream, as the local host reads it), or one shard ([`MemoryChanges::shard`]), as an
+/// event source mapping reads each shard.
 #[derive(Debug, Clone)]
 pub struct MemoryChanges {
     table: MemoryTable,
+    shard: Option<String>,
+}
+
+impl MemoryChanges {
+    /// The stream's shards.
+    pub fn shards(&self) -> Vec<String> {
+        let state = self.table.lock();
+        state.changes.as_ref().map(stream::Stream::shard_names).unwrap_or_default()
+    }
+
+    /// One shard of the stream.
+    pub fn shard(&self, shard: &str) -> MemoryChanges {
+        MemoryChanges { table: self.table.clone(), shard: Some(shard.to_owned()) }
+    }
 }
 
 #[async_trait::async_trait]
@@ -487,12 +492,9 @@ impl ChangeFeed for MemoryChanges {
     async fn read(&self, after: Option<&str>, limit: usize) -> Result<Vec<Change>, TableError> {
         self.table.wait().await;
         let mut state = self.table.begin("GetRecords")?;
-        let changes = state.changes.get_or_insert_with(Default::default);
-        let done = |c: &Change| after.is_some_and(|a| seq_order(&c.seq, a).is_le());
-        while changes.front().is_some_and(done) {
-            changes.pop_front();
-        }
-        Ok(changes.iter().take(limit).cloned().collect())
+        let clock = self.table.clock.clone();
+        let changes = state.changes.get_or_insert_with(|| stream::Stream::new(clock));
+        Ok(changes.read(self.shard.as_deref(), after, limit))
     }
 }
 
@@ -500,7 +502,7 @@ impl ChangeFeed for MemoryChanges {
 mod tests {
     use super::*;
     use crate::ports::clock::ManualClock;
-    use crate::ports::table::Action;
+    use crate::ports::table::{Action, seq_order};
 
     fn job(key: &str, expires: Option<i64>) -> Item {
         let mut item = Item::from([(PK.to_owned(), Attr::s(key))]);
@@ -713,5 +715,88 @@ mod tests {
         clock.advance(Duration::milliseconds(lag::MAX_LAG_MILLIS));
         assert_eq!(sks(table.query(&queued).await.expect("query")), ["t#3", "t#1"]);
         assert_eq!(sks(table.query(&completed).await.expect("query")), ["t#2"]);
+    }
+
+    #[tokio::test]
+    async fn the_stream_keeps_each_item_in_one_shard_in_order_and_a_day_at_most() {
+        let clock = at_epoch();
+        let table = MemoryTable::new(Arc::new(clock.clone()));
+        let feed = table.changes();
+        let keys: Vec<String> = (0..40).map(|i| format!("job#{i}")).collect();
+        for round in 0..3 {
+            for key in &keys {
+                table
+                    .update(key, &Update::new(vec![Action::Set("r".into(), Attr::n(round))]), None)
+                    .await
+                    .expect("write");
+            }
+        }
+        let shards = feed.shards();
+        assert_eq!(shards.len(), stream::SHARDS as usize);
+        let mut seen = 0;
+        for shard in &shards {
+            let changes = feed.shard(shard).read(None, usize::MAX).await.expect("read");
+            assert!(!changes.is_empty(), "{shard}: keys spread over every shard");
+            assert!(changes.windows(2).all(|w| seq_order(&w[0].seq, &w[1].seq).is_lt()), "in order");
+            for key in &keys {
+                let rounds: Vec<Option<&Attr>> = changes
+                    .iter()
+                    .filter(|c| &c.key == key)
+                    .map(|c| c.new.as_ref().and_then(|n| n.get("r")))
+                    .collect();
+                assert!(
+                    rounds.is_empty() || rounds == [Some(&Attr::n(0)), Some(&Attr::n(1)), Some(&Attr::n(2))]
+                );
+            }
+            seen += changes.len();
+        }
+        assert_eq!(seen, 120, "each change in exactly one shard");
+        let all = feed.read(None, usize::MAX).await.expect("read all");
+        assert_eq!(all.len(), 120);
+        assert!(all.windows(2).all(|w| seq_order(&w[0].seq, &w[1].seq).is_lt()), "the whole stream in order");
+
+        // A shard read after a change lets go of that shard's changes up to it, and only those.
+        let first = feed.shard(&shards[0]).read(None, 1).await.expect("read")[0].seq.clone();
+        let rest = feed.shard(&shards[0]).read(Some(&first), usize::MAX).await.expect("read");
+        assert_eq!(table.changes_pending(), 119);
+        assert!(rest.iter().all(|c| seq_order(&c.seq, &first).is_gt()));
+
+        clock.advance(Duration::hours(23));
+        table.put(job("job#late", None), None).await.expect("put");
+        assert_eq!(table.changes_pending(), 120, "a day not yet over");
+        clock.advance(Duration::hours(2));
+        let left = feed.read(None, usize::MAX).await.expect("read");
+        assert_eq!(
+            left.iter().map(|c| c.key.as_str()).collect::<Vec<_>>(),
+            ["job#late"],
+            "older than 24 h: gone"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_transaction_meeting_another_on_an_item_is_cancelled_for_the_conflict() {
+        let table = MemoryTable::default();
+        table.set_transaction_time(std::time::Duration::from_millis(30));
+        let add = |key: &str| TransactUpdate {
+            key: key.to_owned(),
+            update: Update::new(vec![Action::AddNumber("n".into(), 1)]),
+            condition: None,
+        };
+        let (a, b, c) = (
+            vec![add("count#all"), add("tally#1")],
+            vec![add("count#all"), add("tally#2")],
+            vec![add("tally#3")],
+        );
+        let (first, second, apart) =
+            tokio::join!(table.transact_update(&a), table.transact_update(&b), table.transact_update(&c));
+        first.expect("the first takes its items");
+        let err = second.expect_err("meets the first on count#all");
+        assert!(err.is_transient() && err.to_string().contains("TransactionConflict"), "{err}");
+        apart.expect("no item in common");
+        assert_eq!(table.conflicts(), BTreeMap::from([("count#all".to_owned(), 1)]));
+        let all = table.get("count#all", true).await.expect("get").expect("item");
+        assert_eq!(all.get("n"), Some(&Attr::n(1)), "the cancelled one wrote nothing");
+        assert!(table.get("tally#2", true).await.expect("get").is_none());
+        table.transact_update(&b).await.expect("once the first ended, the second goes through");
     }
 }

@@ -93,11 +93,18 @@ pub struct Job {
 pub struct Spilled {
     pub payload: Option<String>,
     pub result: Option<String>,
+    /// The pipeline's later steps (`next`).
+    pub next: Option<String>,
 }
 
 impl Spilled {
     pub fn is_empty(&self) -> bool {
-        self.payload.is_none() && self.result.is_none()
+        self.payload.is_none() && self.result.is_none() && self.next.is_none()
+    }
+
+    /// Every key named.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        [&self.payload, &self.result, &self.next].into_iter().flatten().map(String::as_str)
     }
 }
 

@@ -18,7 +18,7 @@ impl JobStore {
     pub async fn create(&self, job: &Job) -> Result<Created, StoreError> {
         let token = self.write_token();
         let mut stored = job.clone();
-        self.spill_payload(&mut stored).await?;
+        self.spill_parts(&mut stored).await?;
         let mut item = codec::encode(&stored);
         item.insert(WRITE_TOKEN.to_owned(), s(&token));
         let condition = Cond::not_exists(PK);
@@ -33,10 +33,8 @@ impl JobStore {
                         // An earlier send of this put took effect; its answer was lost.
                         return Ok(Created::New(job.clone()));
                     }
-                    // Another create's item stands, naming its own payload, not ours.
-                    if let Some(key) = &stored.spilled.payload {
-                        self.discard_blob(key).await;
-                    }
+                    // Another create's item stands, naming its own parts, not ours.
+                    self.discard_all(&stored.spilled).await;
                     return Ok(Created::Existing(decode(&job.id, &existing)?));
                 }
                 Err(err) if may_resend(round, &err) => backoff(round).await,

@@ -106,6 +106,24 @@ impl Worker {
 
     /// The first step of a completed job's `next`, created idempotently and sent.
     pub(super) async fn enqueue_next(&self, job: &Job) -> Disposition {
+        let resolved;
+        let job = match job.spilled.next {
+            None => job,
+            Some(_) => match self.store.resolve_next(job.clone()).await {
+                Ok(job) => {
+                    resolved = job;
+                    &resolved
+                }
+                Err(err) if err.is_transient() => {
+                    error!(error = %err, "could not read the pipeline's next steps; the step will be redelivered");
+                    return Disposition::Retry;
+                }
+                Err(err) => {
+                    error!(error = %err, "the pipeline's next steps cannot be read: the pipeline ends here");
+                    return Disposition::Ack;
+                }
+            },
+        };
         let Some(step) = job.next_step() else { return Disposition::Ack };
         let now = self.clock.now();
         let child = Job::new(step, now);

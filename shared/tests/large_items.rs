@@ -273,6 +273,34 @@ async fn a_partial_outcome_of_a_job_with_every_part_large_is_stored() {
     assert_eq!(error.details, Some(details));
 }
 
+/// A retry of a job whose last life ended `partial` with a result in the bucket: the item names
+/// that result no more, so the object is deleted, not left until the bucket's expiry.
+#[tokio::test(start_paused = true)]
+async fn a_retry_deletes_the_result_of_the_life_it_ends() {
+    let s = stack(true);
+    let spec = NewJob { job_type: "echo".into(), payload: json!({"a": 1}), ..NewJob::default() };
+    let (job, _) = s.service.enqueue(spec).await.expect("enqueue");
+    let store = &s.ports.store;
+    let now = s.clock.now();
+    let run = store.claim(&job.id, 0, now, now + Duration::seconds(60)).await.expect("claim");
+    let error = jobq::model::JobFailure { message: "half".into(), details: None };
+    let outcome = RunOutcome::Partial { result: Some(text_of(100 * KIB)), error };
+    let partial = store.finish(&run, outcome, None, now).await.expect("partial");
+    assert_eq!(s.bucket_keys().len(), 1, "its result");
+    s.drain().await;
+
+    let retried = s.service.retry(&job.id, None).await.expect("retry");
+    assert_eq!((retried.status, retried.result), (JobStatus::Queued, None));
+    assert_eq!(s.bucket_keys(), Vec::<String>::new(), "the last life's result is gone");
+    // A read from before the retry (a lagging listing) names the deleted object: it shows the job
+    // as it is now instead of failing.
+    let shown = store.resolve(partial).await.expect("resolved");
+    assert_eq!((shown.status, shown.result), (JobStatus::Queued, None));
+    assert_eq!(s.drain().await, 1);
+    let done = s.service.get(&job.id).await.expect("get").expect("exists");
+    assert_eq!((done.status, done.result), (JobStatus::Completed, Some(json!({"a": 1}))));
+}
+
 /// Enqueues an `inflate` job making a result of `bytes`, runs it once, and returns it.
 async fn inflated(s: &Stack, bytes: usize) -> Job {
     let spec = NewJob { job_type: "inflate".into(), payload: json!(bytes), ..NewJob::default() };

@@ -183,6 +183,7 @@ impl JobStore {
             w.set(DURATION_MS, n((now - started).num_milliseconds().max(0)));
             w.set(WAIT_MS, n((started - job.due_at()).num_milliseconds().max(0)));
         }
+        let sets_result = matches!(outcome, RunOutcome::Completed { .. } | RunOutcome::Partial { .. });
         record_outcome(&mut w, outcome, spilled.as_deref());
         if to.is_terminal() {
             self.set_terminal(&mut w, now);
@@ -200,6 +201,13 @@ impl JobStore {
                 return Err(err);
             }
         };
+        // A result an earlier write of this run's job named (an external report's) is replaced.
+        if let Some(old) = job.spilled.result.as_deref()
+            && sets_result
+            && spilled.as_deref() != Some(old)
+        {
+            self.discard_blob(old).await;
+        }
         decode(&job.id, &item)
     }
 

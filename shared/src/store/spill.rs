@@ -153,7 +153,20 @@ impl JobStore {
     }
 
     /// `job` with its payload, result and `next` read back from the bucket, as if stored inline.
-    pub async fn resolve(&self, mut job: Job) -> Result<Job, StoreError> {
+    /// A read that lagged may name an object a later write replaced and deleted (a retry's):
+    /// then the job as it is now is read back instead.
+    pub async fn resolve(&self, job: Job) -> Result<Job, StoreError> {
+        let (id, spilled) = (job.id.clone(), job.spilled.clone());
+        match self.resolve_parts(job).await {
+            Err(err) if !err.is_transient() && !spilled.is_empty() => match self.get(&id, true).await? {
+                Some(now) if now.spilled != spilled => self.resolve_parts(now).await,
+                _ => Err(err),
+            },
+            resolved => resolved,
+        }
+    }
+
+    async fn resolve_parts(&self, mut job: Job) -> Result<Job, StoreError> {
         if let Some(key) = job.spilled.payload.take() {
             job.payload = self.get_blob(&job.id, &key).await?;
         }

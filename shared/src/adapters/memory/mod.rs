@@ -8,4 +8,4 @@ pub mod table;
 
 pub use blobs::MemoryBlobs;
 pub use queues::{MemoryQueues, QueueSettings, Redrive};
-pub use table::{MemoryChanges, MemoryTable};
+pub use table::{MemoryChanges, MemoryTable, TtlLag};

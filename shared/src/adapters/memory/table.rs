@@ -10,6 +10,9 @@
 
 mod lag;
 mod query;
+mod ttl;
+
+pub use ttl::TtlLag;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -45,6 +48,8 @@ struct State {
     meter: Meter,
     /// Recent versions, when default reads lag ([`MemoryTable::set_read_lag`]).
     lag: Option<lag::Lag>,
+    /// How late expired items are deleted ([`MemoryTable::expire`]).
+    ttl: TtlLag,
 }
 
 #[derive(Debug, Default)]
@@ -62,7 +67,6 @@ pub struct MemoryTable {
     state: Arc<Mutex<State>>,
     faults: Arc<Faults>,
     clock: Arc<dyn Clock>,
-    ttl_lag: Duration,
 }
 
 impl Default for MemoryTable {
@@ -72,15 +76,21 @@ impl Default for MemoryTable {
 }
 
 impl MemoryTable {
-    /// An empty table whose TTL deletions follow `clock` (DynamoDB's usual lag: up to 48 hours;
-    /// here one hour unless [`MemoryTable::with_ttl_lag`] says otherwise).
+    /// An empty table whose TTL deletions follow `clock` (DynamoDB's lag: hours to two days;
+    /// here one hour unless [`MemoryTable::with_ttl_lag`] or [`MemoryTable::set_ttl_lag`] says
+    /// otherwise).
     pub fn new(clock: Arc<dyn Clock>) -> Self {
-        MemoryTable { state: Arc::default(), faults: Arc::default(), clock, ttl_lag: Duration::hours(1) }
+        MemoryTable { state: Arc::default(), faults: Arc::default(), clock }
     }
 
-    pub fn with_ttl_lag(mut self, lag: Duration) -> Self {
-        self.ttl_lag = lag;
+    pub fn with_ttl_lag(self, lag: Duration) -> Self {
+        self.set_ttl_lag(TtlLag::Fixed(lag));
         self
+    }
+
+    /// From now on, expired items are deleted `lag` after their expiry (see [`ttl`]).
+    pub fn set_ttl_lag(&self, lag: TtlLag) {
+        self.lock().ttl = lag;
     }
 
     /// With a seed: from now on, reads without `ConsistentRead` (GetItem, BatchGetItem, and every
@@ -169,12 +179,16 @@ impl MemoryTable {
     /// What DynamoDB's TTL process does, late: delete items whose expiry passed over the lag ago.
     /// Returns how many were deleted.
     pub fn expire(&self) -> usize {
-        let cutoff = (self.clock.now() - self.ttl_lag).timestamp();
+        let now = self.clock.now();
         let mut state = self.lock();
+        let lag = state.ttl;
         let expired: Vec<String> = state
             .items
             .iter()
-            .filter(|(_, item)| item.get(TTL_ATTRIBUTE).and_then(Attr::as_i64).is_some_and(|t| t < cutoff))
+            .filter(|(key, item)| {
+                let expiry = item.get(TTL_ATTRIBUTE).and_then(Attr::as_i64);
+                expiry.is_some_and(|t| t < (now - lag.of(key, t)).timestamp())
+            })
             .map(|(key, _)| key.clone())
             .collect();
         for key in &expired {
@@ -521,6 +535,35 @@ mod tests {
         clock.advance(Duration::hours(6));
         assert_eq!(table.expire(), 1);
         assert_eq!(table.len(), 1);
+    }
+
+    /// Seeded, each expired item is deleted its own while later (hours to two days), and is read
+    /// and queried as any other until then.
+    #[tokio::test]
+    async fn expired_items_are_read_and_queried_until_their_own_late_deletion() {
+        let clock = ManualClock::new(chrono::DateTime::from_timestamp(1_800_000_000, 0).expect("time"));
+        let table = MemoryTable::new(Arc::new(clock.clone()));
+        table.set_ttl_lag(TtlLag::Seeded(11));
+        let expiry = clock.now().timestamp();
+        let by_status = crate::store::keys::BY_STATUS;
+        for i in 0..40 {
+            let mut item = job(&format!("job#{i}"), Some(expiry));
+            item.insert(by_status.pk.into(), Attr::s("completed"));
+            item.insert(by_status.sk.into(), Attr::s(format!("{i:03}")));
+            table.put(item, None).await.expect("put");
+        }
+        clock.advance(Duration::minutes(59));
+        assert_eq!(table.expire(), 0, "none within the hour");
+        assert!(table.get("job#0", false).await.expect("get").is_some(), "expired, still read");
+        let page = table.query(&IndexQuery::new(by_status, "completed")).await.expect("query");
+        assert_eq!(page.items.len(), 40, "and queried");
+        let mut deleted = Vec::new();
+        for _ in 0..48 {
+            clock.advance(Duration::hours(1));
+            deleted.push(table.expire());
+        }
+        assert_eq!(deleted.iter().sum::<usize>(), 40, "all gone within two days: {deleted:?}");
+        assert!(deleted.iter().filter(|n| **n > 0).count() > 10, "each at its own time: {deleted:?}");
     }
 
     #[tokio::test]

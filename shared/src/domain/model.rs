@@ -79,6 +79,11 @@ pub struct Job {
     /// pause). Internal: not part of the API's job.
     #[serde(skip)]
     pub resent_at: Option<DateTime<Utc>>,
+    /// When its retention ends (DynamoDB's TTL attribute, set when it ends). Past it, the job is
+    /// gone as far as jobq is concerned, though DynamoDB deletes it hours to days later.
+    /// Internal: not part of the API's job.
+    #[serde(skip)]
+    pub expires_at: Option<DateTime<Utc>>,
     /// Jobs to enqueue when this one completes: the first now, carrying the rest as its own `next`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub next: Vec<NewJob>,
@@ -181,6 +186,7 @@ impl Job {
             run_id: None,
             parked: false,
             resent_at: None,
+            expires_at: None,
             next: spec.next,
             spilled: Spilled::default(),
         }
@@ -209,6 +215,12 @@ impl Job {
     /// When this job became due for its latest run.
     pub fn due_at(&self) -> DateTime<Utc> {
         self.run_at.unwrap_or(self.created_at)
+    }
+
+    /// Past its retention at `now`: DynamoDB may still return it for up to two days, but the
+    /// job is over (its idempotency key free, its id not found).
+    pub fn expired(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
     }
 }
 

@@ -92,6 +92,7 @@ pub fn encode(job: &Job) -> Item {
     opt(LEASE, job.lease_until.map(|t| n(t.timestamp_millis())));
     opt(RUN, job.run_id.as_deref().map(s));
     opt(RESENT, job.resent_at.map(|t| n(t.timestamp_millis())));
+    opt(keys::TTL_ATTRIBUTE, job.expires_at.map(|t| n(t.timestamp())));
     // A job created for later is looked at when it is due (see keys::Watch).
     let scheduled = job.run_at.filter(|_| job.status == JobStatus::Scheduled);
     opt(BY_DUE.pk, scheduled.map(|_| s(keys::due_pk(keys::Watch::Release, &job.id))));
@@ -138,6 +139,7 @@ pub fn decode(item: &Item) -> Result<Job, CorruptItem> {
             .transpose()?,
         run_id: r.opt_string(RUN)?,
         resent_at: r.opt_number::<i64>(RESENT)?.and_then(DateTime::from_timestamp_millis),
+        expires_at: r.opt_number::<i64>(keys::TTL_ATTRIBUTE)?.and_then(|t| DateTime::from_timestamp(t, 0)),
         parked: r.opt_string(BY_DUE.pk)?.is_some_and(|pk| pk.starts_with(keys::Watch::Paused.as_str())),
         next: r.json(NEXT)?.unwrap_or_default(),
         spilled: Spilled {

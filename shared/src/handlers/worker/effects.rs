@@ -99,6 +99,8 @@ impl Worker {
     /// before sending it. A record that cannot be read is left alone.
     pub(super) async fn enqueue_next_of(&self, id: &str) -> Disposition {
         match self.store.get(id, true).await {
+            // Past its retention, its next step may be too: making it again would run it again.
+            Ok(Some(job)) if job.expired(self.clock.now()) => Disposition::Ack,
             Ok(Some(job)) => self.enqueue_next(&job).await,
             _ => Disposition::Ack,
         }

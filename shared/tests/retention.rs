@@ -82,3 +82,28 @@ async fn a_job_past_its_retention_is_still_read_but_never_taken_for_alive() {
     assert_eq!(s.table.expire(), 0);
     assert!(s.service.get(&again.id).await.expect("get").is_some());
 }
+
+/// When DynamoDB's TTL deletes a job item at last, its objects in the bucket go with it: the
+/// change stream shows the item removed, and its consumer deletes what the item named.
+#[tokio::test(start_paused = true)]
+async fn the_objects_of_a_job_item_ttl_deleted_go_from_the_change_stream() {
+    use jobq::ports::table::ChangeFeed;
+    let s = stack();
+    let feed = s.table.changes();
+    let (job, _) = s.service.enqueue(keyed(json!("b".repeat(10_000)))).await.expect("enqueue");
+    let small = NewJob { job_type: "echo".into(), payload: json!({"a": 1}), ..NewJob::default() };
+    s.service.enqueue(small).await.expect("enqueue");
+    assert_eq!(drain(&s.ports.queues, &s.worker).await.expect("drain"), 2);
+    assert_eq!(s.blobs.keys().len(), 2, "the large job's payload and result");
+    let before = feed.read(None, 1000).await.expect("read");
+    assert_eq!(s.ports.store.discard_removed(&before).await, 0, "nothing removed yet");
+    assert_eq!(s.blobs.keys().len(), 2);
+
+    s.clock.advance(Duration::days(7) + Duration::hours(49));
+    assert_eq!(s.table.expire(), 2, "both deleted by TTL at last");
+    let after = before.last().map(|c| c.seq.clone());
+    let changes = feed.read(after.as_deref(), 1000).await.expect("read");
+    assert_eq!(s.ports.store.discard_removed(&changes).await, 2);
+    assert_eq!(s.blobs.keys(), Vec::<String>::new(), "gone with their job: {}", job.id);
+    assert_eq!(s.ports.store.discard_removed(&changes).await, 2, "read again, nothing breaks");
+}

@@ -17,10 +17,12 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::attrs::{NEXT_REF, PAYLOAD_REF, RESULT_REF};
 use super::write::{backoff, may_resend_blob};
 use super::{JobStore, StoreError};
 use crate::model::Job;
 use crate::ports::blobs::{BlobError, Blobs};
+use crate::ports::table::{Attr, Change};
 
 /// The largest payload, result or `next` kept in the item itself, as JSON, when there is no
 /// bucket for larger ones (a larger one is refused). With all three at this size and the bounded
@@ -150,6 +152,28 @@ impl JobStore {
         for key in spilled.keys() {
             self.discard_blob(key).await;
         }
+    }
+
+    /// Delete the objects of job items `changes` show removed: DynamoDB's TTL deleting a job past
+    /// its retention, or an enqueue taken back. Named by no item any more, they go with their job
+    /// rather than at the bucket's expiry. For the change stream's consumer (the counter function)
+    /// to call with each batch it reads: a job with parts in the bucket costs one DeleteObject per
+    /// part when it goes (S3 charges nothing for deletes); a job without, nothing. A batch read
+    /// twice deletes nothing twice (deleting a missing object succeeds). Returns how many.
+    pub async fn discard_removed(&self, changes: &[Change]) -> usize {
+        let mut deleted = 0;
+        let removed = changes.iter().filter(|c| c.new.is_none() && super::keys::id_from_pk(&c.key).is_some());
+        for old in removed.filter_map(|c| c.old.as_ref()) {
+            for attribute in [PAYLOAD_REF, RESULT_REF, NEXT_REF] {
+                if let Some(key) =
+                    old.get(attribute).and_then(Attr::as_str).filter(|k| k.starts_with(BLOB_PREFIX))
+                {
+                    self.discard_blob(key).await;
+                    deleted += 1;
+                }
+            }
+        }
+        deleted
     }
 
     /// `job` with its payload, result and `next` read back from the bucket, as if stored inline.

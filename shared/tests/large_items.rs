@@ -63,6 +63,7 @@ struct Stack {
     service: JobService,
     api: axum::Router,
     worker: Worker,
+    table: MemoryTable,
 }
 
 /// The stack; with a bucket for large parts when `bucket`.
@@ -79,7 +80,7 @@ fn stack(bucket: bool) -> Stack {
     let service = JobService::from_ports(&ports, &aws.config, types);
     let api = jobq::api::router(service.clone(), ApiSettings::default());
     let worker = Worker::from_ports(&ports, registry, WorkerSettings::default());
-    Stack { clock, ports, blobs, service, api, worker }
+    Stack { clock, ports, blobs, service, api, worker, table: aws.table }
 }
 
 impl Stack {
@@ -193,6 +194,111 @@ async fn without_a_bucket_a_payload_too_large_for_a_record_is_refused_with_413_n
     let (status, _) =
         s.call("POST", "/jobs", Some(&json!({"type": "echo", "payload": text_of(INLINE_MAX)}))).await;
     assert_eq!(status, StatusCode::CREATED, "up to the limit is accepted");
+}
+
+/// A pipeline of `steps` `echo` steps after the first, each with a payload of `bytes`.
+fn pipeline(steps: usize, bytes: usize) -> Vec<NewJob> {
+    let step = NewJob { job_type: "echo".into(), payload: text_of(bytes), ..NewJob::default() };
+    vec![step; steps]
+}
+
+/// A job whose payload (20 KiB) and pipeline (300 KB) are far larger than the item's budget: its
+/// claim, progress and lease writes cost a few write units each, not one per KB of its parts.
+#[tokio::test(start_paused = true)]
+async fn a_job_with_large_parts_costs_a_few_write_units_per_common_write() {
+    let s = stack(true);
+    let spec = NewJob {
+        job_type: "echo".into(),
+        payload: text_of(20 * KIB),
+        next: pipeline(10, 30_000),
+        ..NewJob::default()
+    };
+    let (job, _) = s.service.enqueue(spec.clone()).await.expect("enqueue");
+    let store = &s.ports.store;
+    let now = s.clock.now();
+    s.table.reset_write_units();
+    let run = store.claim(&job.id, 0, now, now + Duration::seconds(60)).await.expect("claim");
+    let claim = s.table.write_units().charged.table;
+    let update = ProgressUpdate { percent: 40, step: Some("a".into()), message: Some("m".repeat(100)) };
+    store.progress(&run, &update).await.expect("progress");
+    store.renew_lease(&run, now + Duration::seconds(120)).await.expect("lease");
+    let units = s.table.write_units().charged.table;
+    assert!(claim <= 3, "the claim cost {claim} units");
+    assert!(units - claim <= 6, "a progress write and a heartbeat cost {} units", units - claim);
+
+    // Read back whole, and the pipeline goes on from the bucket.
+    let shown = s.service.get(&job.id).await.expect("get").expect("exists");
+    assert!(shown.next == spec.next && shown.payload == spec.payload, "read back whole");
+    store
+        .finish(&run, RunOutcome::Completed { result: Some(text_of(20 * KIB)) }, None, now)
+        .await
+        .expect("finish");
+    let redelivered = jobq::Envelope::new(&job.id, "echo", job.tier, 0);
+    s.ports.queues.send(&redelivered, 0).await.expect("send");
+    s.drain().await;
+    let (_, page) = s.call("GET", "/jobs?type=echo&limit=50", None).await;
+    let jobs = page["jobs"].as_array().expect("jobs");
+    assert_eq!(jobs.len(), 11, "every step of the pipeline ran, each carrying the rest");
+    assert!(jobs.iter().all(|j| j["status"] == "completed"), "{page}");
+}
+
+/// A `partial` outcome with large error and result texts, of a job whose payload and pipeline
+/// filled what the API accepts (350,000 bytes of spec, its payload at the most the item held):
+/// stored, not refused for DynamoDB's 400 KB, and read back.
+#[tokio::test(start_paused = true)]
+async fn a_partial_outcome_of_a_job_with_every_part_large_is_stored() {
+    let s = stack(true);
+    let spec = NewJob {
+        job_type: "echo".into(),
+        payload: text_of(INLINE_MAX),
+        next: pipeline(10, 31_600),
+        ..NewJob::default()
+    };
+    assert!(json_len(&serde_json::to_value(&spec).expect("json")) < 350_000, "what the API accepts");
+    let (job, _) = s.service.enqueue(spec).await.expect("enqueue");
+    let store = &s.ports.store;
+    let now = s.clock.now();
+    let run = store.claim(&job.id, 0, now, now + Duration::seconds(60)).await.expect("claim");
+    let pending =
+        ProgressUpdate { percent: 90, step: Some("s".repeat(300)), message: Some("m".repeat(5000)) };
+    let details = text_of(jobq::store::bounds::ERROR_DETAILS_MAX);
+    let error = jobq::model::JobFailure { message: "e".repeat(300_000), details: Some(details.clone()) };
+    let outcome = RunOutcome::Partial { result: Some(text_of(INLINE_MAX)), error };
+    let done = store.finish(&run, outcome, Some(&pending), now).await.expect("stored");
+    assert_eq!(done.status, JobStatus::Partial);
+    let shown = s.service.get(&job.id).await.expect("get").expect("exists");
+    assert_eq!(shown.result, Some(text_of(INLINE_MAX)));
+    let error = shown.error.expect("error");
+    assert!(error.message.ends_with("[truncated from 300000 bytes]"), "bounded: {}", error.message.len());
+    assert_eq!(error.details, Some(details));
+}
+
+/// A retry of a job whose last life ended `partial` with a result in the bucket: the item names
+/// that result no more, so the object is deleted, not left until the bucket's expiry.
+#[tokio::test(start_paused = true)]
+async fn a_retry_deletes_the_result_of_the_life_it_ends() {
+    let s = stack(true);
+    let spec = NewJob { job_type: "echo".into(), payload: json!({"a": 1}), ..NewJob::default() };
+    let (job, _) = s.service.enqueue(spec).await.expect("enqueue");
+    let store = &s.ports.store;
+    let now = s.clock.now();
+    let run = store.claim(&job.id, 0, now, now + Duration::seconds(60)).await.expect("claim");
+    let error = jobq::model::JobFailure { message: "half".into(), details: None };
+    let outcome = RunOutcome::Partial { result: Some(text_of(100 * KIB)), error };
+    let partial = store.finish(&run, outcome, None, now).await.expect("partial");
+    assert_eq!(s.bucket_keys().len(), 1, "its result");
+    s.drain().await;
+
+    let retried = s.service.retry(&job.id, None).await.expect("retry");
+    assert_eq!((retried.status, retried.result), (JobStatus::Queued, None));
+    assert_eq!(s.bucket_keys(), Vec::<String>::new(), "the last life's result is gone");
+    // A read from before the retry (a lagging listing) names the deleted object: it shows the job
+    // as it is now instead of failing.
+    let shown = store.resolve(partial).await.expect("resolved");
+    assert_eq!((shown.status, shown.result), (JobStatus::Queued, None));
+    assert_eq!(s.drain().await, 1);
+    let done = s.service.get(&job.id).await.expect("get").expect("exists");
+    assert_eq!((done.status, done.result), (JobStatus::Completed, Some(json!({"a": 1}))));
 }
 
 /// Enqueues an `inflate` job making a result of `bytes`, runs it once, and returns it.

@@ -158,6 +158,9 @@ impl World {
         // Reads without ConsistentRead, and every index query, lag as DynamoDB's do; the lags
         // drawn from the seed, apart from its other draws.
         aws.table.set_read_lag(Some(seed ^ 0x6c61_6773));
+        // DynamoDB's TTL deletes an expired item hours to two days late, each item its own while,
+        // and reads see it until then (see `jobq::memory::TtlLag`).
+        aws.table.set_ttl_lag(jobq::memory::TtlLag::Seeded(seed ^ 0x7474_6c00));
         // Write units by step of a job's life, for the report.
         aws.table.classify_writes(jobq::memory::capacity::job_step);
         let job_types: Vec<String> = registry().job_types().into_iter().map(str::to_owned).collect();

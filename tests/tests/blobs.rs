@@ -68,3 +68,41 @@ async fn the_store_keeps_large_parts_in_the_bucket_and_small_jobs_make_no_s3_req
     let delta = env.requests.since(&before);
     assert_eq!(jobq::requests::total(&delta, "S3"), 0, "{delta:?}");
 }
+
+/// A job with a pipeline near the API's limit ends `partial` with a 300 KB error and a 300 KB
+/// result: DynamoDB stores it (the item would be over 400 KB with its parts inline) and it reads
+/// back, the result whole and the error within its bounds.
+#[tokio::test]
+async fn a_partial_outcome_with_a_300_kb_error_and_result_is_stored_and_read_back() {
+    let env = TestEnv::new().await;
+    let blobs = S3Blobs::new(env.clients.s3.clone(), &env.provisioned.bucket);
+    let store = env.store().with_blobs(Arc::new(blobs));
+    let now = Utc::now();
+    let step = NewJob { job_type: "echo".into(), payload: json!("s".repeat(31_000)), ..NewJob::default() };
+    let spec = NewJob {
+        job_type: "echo".into(),
+        payload: json!("p".repeat(30 * 1024)),
+        next: vec![step; 10],
+        ..NewJob::default()
+    };
+    let job = Job::new(spec.clone(), now);
+    store.create(&job).await.expect("create");
+    let run = store.claim(&job.id, 0, now, now + chrono::Duration::seconds(60)).await.expect("claim");
+    let result = json!("r".repeat(300 * 1024));
+    let error =
+        jobq::JobFailure { message: "e".repeat(300 * 1024), details: Some(json!("d".repeat(300 * 1024))) };
+    let outcome = RunOutcome::Partial { result: Some(result.clone()), error };
+    let finished = store.finish(&run, outcome, None, now).await.expect("stored");
+    assert_eq!(finished.status, JobStatus::Partial);
+    let read =
+        store.resolve(store.get(&job.id, true).await.expect("get").expect("exists")).await.expect("resolve");
+    assert!(read.result.as_ref() == Some(&result), "the result reads back whole");
+    assert!(read.payload == spec.payload && read.next == spec.next, "payload and pipeline read back whole");
+    let error = read.error.expect("error");
+    assert!(
+        error.message.ends_with(&format!("[truncated from {} bytes]", 300 * 1024)),
+        "{}",
+        error.message.len()
+    );
+    assert_eq!(error.details.expect("details")["truncated"], true, "an excerpt");
+}

@@ -79,6 +79,11 @@ pub struct Job {
     /// pause). Internal: not part of the API's job.
     #[serde(skip)]
     pub resent_at: Option<DateTime<Utc>>,
+    /// When its retention ends (DynamoDB's TTL attribute, set when it ends). Past it, the job is
+    /// gone as far as jobq is concerned, though DynamoDB deletes it hours to days later.
+    /// Internal: not part of the API's job.
+    #[serde(skip)]
+    pub expires_at: Option<DateTime<Utc>>,
     /// Jobs to enqueue when this one completes: the first now, carrying the rest as its own `next`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub next: Vec<NewJob>,
@@ -93,11 +98,18 @@ pub struct Job {
 pub struct Spilled {
     pub payload: Option<String>,
     pub result: Option<String>,
+    /// The pipeline's later steps (`next`).
+    pub next: Option<String>,
 }
 
 impl Spilled {
     pub fn is_empty(&self) -> bool {
-        self.payload.is_none() && self.result.is_none()
+        self.payload.is_none() && self.result.is_none() && self.next.is_none()
+    }
+
+    /// Every key named.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        [&self.payload, &self.result, &self.next].into_iter().flatten().map(String::as_str)
     }
 }
 
@@ -174,6 +186,7 @@ impl Job {
             run_id: None,
             parked: false,
             resent_at: None,
+            expires_at: None,
             next: spec.next,
             spilled: Spilled::default(),
         }
@@ -202,6 +215,12 @@ impl Job {
     /// When this job became due for its latest run.
     pub fn due_at(&self) -> DateTime<Utc> {
         self.run_at.unwrap_or(self.created_at)
+    }
+
+    /// Past its retention at `now`: DynamoDB may still return it for up to two days, but the
+    /// job is over (its idempotency key free, its id not found).
+    pub fn expired(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
     }
 }
 

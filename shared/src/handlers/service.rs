@@ -245,6 +245,8 @@ impl JobService {
     /// request as well; it costs a whole read unit per 4 KB instead of a half.
     pub async fn get(&self, id: &str) -> Result<Option<Job>, ServiceError> {
         match self.store.get(id, true).await? {
+            // Past its retention: gone, though DynamoDB deletes it only hours to days later.
+            Some(job) if job.expired(self.clock.now()) => Ok(None),
             Some(job) => Ok(Some(self.store.resolve(job).await?)),
             None => Ok(None),
         }
@@ -261,19 +263,21 @@ impl JobService {
         cursor: Option<&str>,
     ) -> Result<Page, ServiceError> {
         let page = self.store.list(query, limit, cursor).await?;
-        let total = page.jobs.len();
-        let mut resolved = futures::stream::iter(page.jobs).map(|job| self.store.resolve(job)).buffered(8);
-        let (mut jobs, mut bytes) = (Vec::new(), 0usize);
+        // Jobs past their retention are left out, as DynamoDB's guide advises for expired items.
+        let live = page.jobs.into_iter().filter(|job| !job.expired(self.clock.now()));
+        let mut resolved = futures::stream::iter(live).map(|job| self.store.resolve(job)).buffered(8);
+        let (mut jobs, mut bytes, mut cut) = (Vec::new(), 0usize, false);
         while let Some(job) = resolved.next().await {
             let job = job?;
             bytes += serde_json::to_vec(&job).map_or(0, |body| body.len() + 1);
             if bytes > PAGE_BYTES_MAX && !jobs.is_empty() {
+                cut = true;
                 break;
             }
             jobs.push(job);
         }
         let next_cursor = match jobs.last() {
-            Some(last) if jobs.len() < total => Some(cursor_after(last)),
+            Some(last) if cut => Some(cursor_after(last)),
             _ => page.next_cursor,
         };
         Ok(Page { jobs, next_cursor })

@@ -39,6 +39,8 @@ pub const RESENT: &str = "resent_ms";
 /// is alive after all (an outage kept it from renewing), owns the job again with its next write.
 pub const RECOVERED_RUN: &str = "recovered_run";
 pub const NEXT: &str = "next";
+/// The bucket key of a pipeline's `next` too large for the item (then `next` is absent).
+pub const NEXT_REF: &str = "next_ref";
 /// The token of the last write to a job item (see `write.rs`).
 pub const WRITE_TOKEN: &str = "wtok";
 /// The pause item's string set of paused scopes.

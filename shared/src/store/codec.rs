@@ -92,11 +92,15 @@ pub fn encode(job: &Job) -> Item {
     opt(LEASE, job.lease_until.map(|t| n(t.timestamp_millis())));
     opt(RUN, job.run_id.as_deref().map(s));
     opt(RESENT, job.resent_at.map(|t| n(t.timestamp_millis())));
+    opt(keys::TTL_ATTRIBUTE, job.expires_at.map(|t| n(t.timestamp())));
     // A job created for later is looked at when it is due (see keys::Watch).
     let scheduled = job.run_at.filter(|_| job.status == JobStatus::Scheduled);
     opt(BY_DUE.pk, scheduled.map(|_| s(keys::due_pk(keys::Watch::Release, &job.id))));
     opt(BY_DUE.sk, scheduled.map(|at| s(keys::due_sort_key(at, &job.id))));
-    opt(NEXT, (!job.next.is_empty()).then(|| json(&job.next)));
+    match &job.spilled.next {
+        Some(key) => opt(NEXT_REF, Some(s(key))),
+        None => opt(NEXT, (!job.next.is_empty()).then(|| json(&job.next))),
+    }
     item
 }
 
@@ -135,9 +139,14 @@ pub fn decode(item: &Item) -> Result<Job, CorruptItem> {
             .transpose()?,
         run_id: r.opt_string(RUN)?,
         resent_at: r.opt_number::<i64>(RESENT)?.and_then(DateTime::from_timestamp_millis),
+        expires_at: r.opt_number::<i64>(keys::TTL_ATTRIBUTE)?.and_then(|t| DateTime::from_timestamp(t, 0)),
         parked: r.opt_string(BY_DUE.pk)?.is_some_and(|pk| pk.starts_with(keys::Watch::Paused.as_str())),
         next: r.json(NEXT)?.unwrap_or_default(),
-        spilled: Spilled { payload: r.opt_string(PAYLOAD_REF)?, result: r.opt_string(RESULT_REF)? },
+        spilled: Spilled {
+            payload: r.opt_string(PAYLOAD_REF)?,
+            result: r.opt_string(RESULT_REF)?,
+            next: r.opt_string(NEXT_REF)?,
+        },
     })
 }
 
@@ -230,13 +239,23 @@ mod tests {
     #[test]
     fn parts_kept_in_the_bucket_are_stored_by_key_instead() {
         let mut job = sample();
-        job.spilled = Spilled { payload: Some("jobq-data/p".into()), result: Some("jobq-data/r".into()) };
+        job.spilled = Spilled {
+            payload: Some("jobq-data/p".into()),
+            result: Some("jobq-data/r".into()),
+            next: Some("jobq-data/n".into()),
+        };
         let item = encode(&job);
-        assert_eq!((item.get(PAYLOAD), item.get(RESULT)), (None, None), "not inline too");
+        assert_eq!(
+            (item.get(PAYLOAD), item.get(RESULT), item.get(NEXT)),
+            (None, None, None),
+            "not inline too"
+        );
         assert_eq!(item.get(PAYLOAD_REF), Some(&s("jobq-data/p")));
+        assert_eq!(item.get(NEXT_REF), Some(&s("jobq-data/n")));
         let back = decode(&item).expect("decodes");
         assert_eq!(back.spilled, job.spilled);
         assert_eq!((back.payload, back.result), (serde_json::Value::Null, None), "read back by the store");
+        assert!(back.next.is_empty(), "read back by the store");
     }
 
     #[test]

@@ -18,7 +18,7 @@ impl JobStore {
     pub async fn create(&self, job: &Job) -> Result<Created, StoreError> {
         let token = self.write_token();
         let mut stored = job.clone();
-        self.spill_payload(&mut stored).await?;
+        self.spill_parts(&mut stored).await?;
         let mut item = codec::encode(&stored);
         item.insert(WRITE_TOKEN.to_owned(), s(&token));
         let condition = Cond::not_exists(PK);
@@ -33,15 +33,55 @@ impl JobStore {
                         // An earlier send of this put took effect; its answer was lost.
                         return Ok(Created::New(job.clone()));
                     }
-                    // Another create's item stands, naming its own payload, not ours.
-                    if let Some(key) = &stored.spilled.payload {
-                        self.discard_blob(key).await;
+                    let found = decode(&job.id, &existing)?;
+                    if found.expired(job.created_at) {
+                        return self.replace_expired(job, &stored.spilled, item, &existing, found).await;
                     }
-                    return Ok(Created::Existing(decode(&job.id, &existing)?));
+                    // Another create's item stands, naming its own parts, not ours.
+                    self.discard_all(&stored.spilled).await;
+                    return Ok(Created::Existing(found));
                 }
                 Err(err) if may_resend(round, &err) => backoff(round).await,
                 Err(err) => return Err(aws("PutItem", err)),
             }
+        }
+    }
+
+    /// The job under `job`'s id is past its retention, though DynamoDB has not deleted it yet
+    /// (it does so hours to days late): its idempotency key is free, so `job` takes its place,
+    /// pinned to the very item found (by its write token). Its parts in the bucket go with it.
+    async fn replace_expired(
+        &self,
+        job: &Job,
+        ours: &crate::model::Spilled,
+        item: codec::Item,
+        existing: &codec::Item,
+        expired: Job,
+    ) -> Result<Created, StoreError> {
+        let pinned = match existing.get(WRITE_TOKEN) {
+            Some(token) => Cond::eq(WRITE_TOKEN, token.clone()),
+            None => Cond::not_exists(WRITE_TOKEN),
+        };
+        let condition = pinned.and(Cond::exists(keys::TTL_ATTRIBUTE));
+        match self.table.put(item.clone(), Some(&condition)).await {
+            Ok(()) => {
+                tracing::info!(job_id = %job.id, "a job past its retention made way for a new one under its key");
+                self.discard_all(&expired.spilled).await;
+                Ok(Created::New(job.clone()))
+            }
+            Err(TableError::ConditionFailed { current: Some(current), .. })
+                if is_ours(&current, token_of(&item)) =>
+            {
+                Ok(Created::New(job.clone()))
+            }
+            Err(TableError::ConditionFailed { current: Some(current), .. }) => {
+                self.discard_all(ours).await;
+                Ok(Created::Existing(decode(&job.id, &current)?))
+            }
+            Err(TableError::ConditionFailed { current: None, .. }) => {
+                Err(StoreError::NotFound { id: job.id.clone() })
+            }
+            Err(err) => Err(aws("PutItem", err)),
         }
     }
 
@@ -185,6 +225,7 @@ impl JobStore {
             w.set(DURATION_MS, n((now - started).num_milliseconds().max(0)));
             w.set(WAIT_MS, n((started - job.due_at()).num_milliseconds().max(0)));
         }
+        let sets_result = matches!(outcome, RunOutcome::Completed { .. } | RunOutcome::Partial { .. });
         record_outcome(&mut w, outcome, spilled.as_deref());
         if to.is_terminal() {
             self.set_terminal(&mut w, now);
@@ -202,6 +243,13 @@ impl JobStore {
                 return Err(err);
             }
         };
+        // A result an earlier write of this run's job named (an external report's) is replaced.
+        if let Some(old) = job.spilled.result.as_deref()
+            && sets_result
+            && spilled.as_deref() != Some(old)
+        {
+            self.discard_blob(old).await;
+        }
         decode(&job.id, &item)
     }
 
@@ -216,6 +264,11 @@ impl JobStore {
         w.set(COMPLETED_AT, time(now));
         w.set(keys::TTL_ATTRIBUTE, n((now + self.retention).timestamp()));
     }
+}
+
+/// The write token an item carries.
+fn token_of(item: &codec::Item) -> &str {
+    item.get(WRITE_TOKEN).and_then(|t| t.as_str()).unwrap_or_default()
 }
 
 /// A success is 100% whatever was reported last; step and message still carry over.

@@ -135,7 +135,9 @@ impl JobStore {
     }
 
     /// Another go for a failed, partial or cancelled job: fresh attempts and a new generation, so
-    /// messages of the earlier life are dropped. The caller sends the new envelope.
+    /// messages of the earlier life are dropped. The caller sends the new envelope. A result the
+    /// last life kept in the bucket is named by no item afterwards, so it is deleted: the write is
+    /// pinned to the result it removes (one request when there is none, two when there is).
     #[instrument(skip_all, fields(job_id = %id))]
     pub async fn retry(
         &self,
@@ -143,7 +145,34 @@ impl JobStore {
         priority: Option<Priority>,
         now: DateTime<Utc>,
     ) -> Result<Job, StoreError> {
+        match self.retry_removing(id, priority, now, None).await {
+            Err(StoreError::Conflict { reason: Conflict::Changed, current, .. })
+                if current.spilled.result.is_some() =>
+            {
+                let old = current.spilled.result;
+                let job = self.retry_removing(id, priority, now, old.as_deref()).await?;
+                if let Some(key) = &old {
+                    self.discard_blob(key).await;
+                }
+                Ok(job)
+            }
+            other => other,
+        }
+    }
+
+    /// [`JobStore::retry`], on condition that the job's result in the bucket is `result_ref`.
+    async fn retry_removing(
+        &self,
+        id: &str,
+        priority: Option<Priority>,
+        now: DateTime<Utc>,
+        result_ref: Option<&str>,
+    ) -> Result<Job, StoreError> {
         let mut w = self.event_write(id, JobEvent::Retry);
+        w.condition(match result_ref {
+            Some(key) => Cond::eq(RESULT_REF, s(key)),
+            None => Cond::not_exists(RESULT_REF),
+        });
         w.set(ATTEMPTS, n(0));
         w.set(PROGRESS, n(0));
         w.increment(GENERATION, 1);
@@ -154,7 +183,15 @@ impl JobStore {
         CLEARED_BY_RETRY.iter().for_each(|attr| w.remove(attr));
         // Its message is the caller's to send; were it lost, the sweep of this watch sends it.
         w.watch(id, Watch::Sent, now);
-        self.transition(id, JobEvent::Retry, w, now).await
+        let refusal = |current: Job| {
+            let retryable = JobStatus::sources(JobEvent::Retry).contains(&current.status);
+            match retryable && current.spilled.result.as_deref() != result_ref {
+                true => changed(current),
+                false => classify_refusal(current, Some(JobEvent::Retry), None, None, now),
+            }
+        };
+        let item = self.write(id, w, "UpdateItem", refusal).await?;
+        decode(id, &item)
     }
 
     /// `scheduled` -> `queued` once due (within SQS's delay reach); the caller sends the message.
@@ -251,6 +288,13 @@ impl JobStore {
             return Ok(current.clone());
         }
         let item = self.write(&current.id, w, "UpdateItem(external)", changed).await?;
+        // The result it replaced, if the bucket held it, is named by no item now.
+        if let Some(old) = current.spilled.result.as_deref()
+            && (update.result.is_some() || update.event == Some(JobEvent::Retry))
+            && spilled.as_deref() != Some(old)
+        {
+            self.discard_blob(old).await;
+        }
         decode(&current.id, &item)
     }
 

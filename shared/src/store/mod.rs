@@ -29,7 +29,7 @@ pub use counters::Counters;
 pub use created::CreatedWalk;
 pub use listing::{ListQuery, Page, PartitionPage, decode_cursor, encode_cursor, merge_page};
 pub use pause::{PauseFlags, PauseScope, PauseScopeError};
-pub use spill::{BLOB_PREFIX, INLINE_MAX, SPILL_EXPIRATION_DAYS, SPILL_MAX};
+pub use spill::{BLOB_PREFIX, INLINE_BUDGET, INLINE_MAX, SPILL_EXPIRATION_DAYS, SPILL_MAX};
 pub use stats::{BatchStats, Ended, TypeStats};
 pub use watch::{DueCursor, DueRow};
 

@@ -130,7 +130,7 @@ impl JobStore {
             let mut pending: Vec<Item> = Vec::with_capacity(chunk.len());
             for job in chunk {
                 let mut stored = job.clone();
-                self.spill_payload(&mut stored).await?;
+                self.spill_parts(&mut stored).await?;
                 pending.push(codec::encode(&stored));
             }
             for round in 0..BATCH_ROUNDS {

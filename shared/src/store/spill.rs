@@ -1,6 +1,13 @@
-//! Parts of a job too large for its item: a payload or result whose JSON exceeds [`INLINE_MAX`]
-//! is kept in the bucket under [`BLOB_PREFIX`], and the item names it by key (`payload_ref`,
-//! `result_ref`). Small parts stay inline, so the common path makes no bucket request.
+//! Parts of a job too large for its item: a payload, result or pipeline `next` whose JSON exceeds
+//! [`INLINE_BUDGET`] (with a bucket; [`INLINE_MAX`] without one) is kept in the bucket under
+//! [`BLOB_PREFIX`], and the item names it by key (`payload_ref`, `result_ref`, `next_ref`). Small
+//! parts stay inline, so the common path makes no bucket request.
+//!
+//! Why so small a budget: DynamoDB charges every write by the whole item (one unit per started
+//! KB of the larger of before and after), and a job's item is written at least three times
+//! (create, claim, finish) plus once per progress write and heartbeat. A part of `k` KB inline
+//! costs `k` units on each; in the bucket it costs one PUT (about four write units' price) and
+//! a GET per run or read (a third of one). From about 2 KB the bucket is the cheaper place.
 //!
 //! Every key is unique to its write (a token in the name): an object is written before the item
 //! that names it, so a write that then loses its condition (a repeated idempotency key, a run
@@ -10,14 +17,22 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::attrs::{NEXT_REF, PAYLOAD_REF, RESULT_REF};
 use super::write::{backoff, may_resend_blob};
 use super::{JobStore, StoreError};
 use crate::model::Job;
 use crate::ports::blobs::{BlobError, Blobs};
+use crate::ports::table::{Attr, Change};
 
-/// The largest payload or result kept in the item itself, as JSON. With both at this size, the
-/// bounded small fields (see [`super::bounds`]) and a pipeline, an item stays under 400 KB.
+/// The largest payload, result or `next` kept in the item itself, as JSON, when there is no
+/// bucket for larger ones (a larger one is refused). With all three at this size and the bounded
+/// small fields (see [`super::bounds`]), an item stays far under 400 KB.
 pub const INLINE_MAX: usize = 32 * 1024;
+/// With a bucket: the largest payload, result or `next` kept in the item, as JSON. With all three
+/// at this size, the progress message at its bound and the fixed fields (about 1 KB), a job's
+/// item is under 12 KB on its common writes, 2 or 3 units for a typical job; an error keeps its
+/// own bounds (see [`super::bounds`]).
+pub const INLINE_BUDGET: usize = 2 * 1024;
 /// The largest result kept in the bucket: what a worker may hold in memory and an API
 /// response carry.
 pub const SPILL_MAX: usize = 5 * 1024 * 1024;
@@ -48,26 +63,49 @@ impl JobStore {
         self.blobs.is_some()
     }
 
-    /// Keep the payload of the new job `job` in the bucket when it is too large for the item.
-    pub(super) async fn spill_payload(&self, job: &mut Job) -> Result<(), StoreError> {
-        let body = serde_json::to_vec(&job.payload).unwrap_or_default();
-        if body.len() <= INLINE_MAX {
+    /// The largest part kept inline: small with a bucket to put the rest in.
+    fn inline_max(&self) -> usize {
+        match self.blobs {
+            Some(_) => INLINE_BUDGET,
+            None => INLINE_MAX,
+        }
+    }
+
+    /// Keep the payload and the pipeline's `next` of the new job `job` in the bucket when too
+    /// large for the item. A part put before a failure of the other is deleted again.
+    pub(super) async fn spill_parts(&self, job: &mut Job) -> Result<(), StoreError> {
+        job.spilled.payload = self.spill(&job.id, "payload", &job.payload).await?;
+        if job.next.is_empty() {
             return Ok(());
         }
-        let key = format!("{BLOB_PREFIX}{}/payload-{}.json", job.id, self.ids.token());
-        self.put_blob(&job.id, "payload", &key, body).await?;
-        job.spilled.payload = Some(key);
+        match self.spill(&job.id, "next", &job.next).await {
+            Ok(key) => job.spilled.next = key,
+            Err(err) => {
+                self.discard_all(&job.spilled).await;
+                return Err(err);
+            }
+        }
         Ok(())
     }
 
     /// Where `result` of a run of `job` goes: `None` inline, else the key it was stored under.
     pub(super) async fn spill_result(&self, job: &Job, result: &Value) -> Result<Option<String>, StoreError> {
-        let body = serde_json::to_vec(result).unwrap_or_default();
-        if body.len() <= INLINE_MAX {
+        self.spill(&job.id, "result", result).await
+    }
+
+    /// `part` of job `id` named `field`: `None` when it stays inline, else the key it was put under.
+    async fn spill(
+        &self,
+        id: &str,
+        field: &'static str,
+        part: &impl serde::Serialize,
+    ) -> Result<Option<String>, StoreError> {
+        let body = serde_json::to_vec(part).unwrap_or_default();
+        if body.len() <= self.inline_max() {
             return Ok(None);
         }
-        let key = format!("{BLOB_PREFIX}{}/result-{}.json", job.id, self.ids.token());
-        self.put_blob(&job.id, "result", &key, body).await?;
+        let key = format!("{BLOB_PREFIX}{id}/{field}-{}.json", self.ids.token());
+        self.put_blob(id, field, &key, body).await?;
         Ok(Some(key))
     }
 
@@ -109,13 +147,67 @@ impl JobStore {
         }
     }
 
-    /// `job` with its payload and result read back from the bucket, as if stored inline.
-    pub async fn resolve(&self, mut job: Job) -> Result<Job, StoreError> {
+    /// Best effort: every object `spilled` names goes.
+    pub(super) async fn discard_all(&self, spilled: &crate::model::Spilled) {
+        for key in spilled.keys() {
+            self.discard_blob(key).await;
+        }
+    }
+
+    /// Delete the objects of job items `changes` show removed: DynamoDB's TTL deleting a job past
+    /// its retention, or an enqueue taken back. Named by no item any more, they go with their job
+    /// rather than at the bucket's expiry. For the change stream's consumer (the counter function)
+    /// to call with each batch it reads: a job with parts in the bucket costs one DeleteObject per
+    /// part when it goes (S3 charges nothing for deletes); a job without, nothing. A batch read
+    /// twice deletes nothing twice (deleting a missing object succeeds). Returns how many.
+    pub async fn discard_removed(&self, changes: &[Change]) -> usize {
+        let mut deleted = 0;
+        let removed = changes.iter().filter(|c| c.new.is_none() && super::keys::id_from_pk(&c.key).is_some());
+        for old in removed.filter_map(|c| c.old.as_ref()) {
+            for attribute in [PAYLOAD_REF, RESULT_REF, NEXT_REF] {
+                if let Some(key) =
+                    old.get(attribute).and_then(Attr::as_str).filter(|k| k.starts_with(BLOB_PREFIX))
+                {
+                    self.discard_blob(key).await;
+                    deleted += 1;
+                }
+            }
+        }
+        deleted
+    }
+
+    /// `job` with its payload, result and `next` read back from the bucket, as if stored inline.
+    /// A read that lagged may name an object a later write replaced and deleted (a retry's):
+    /// then the job as it is now is read back instead.
+    pub async fn resolve(&self, job: Job) -> Result<Job, StoreError> {
+        let (id, spilled) = (job.id.clone(), job.spilled.clone());
+        match self.resolve_parts(job).await {
+            Err(err) if !err.is_transient() && !spilled.is_empty() => match self.get(&id, true).await? {
+                Some(now) if now.spilled != spilled => self.resolve_parts(now).await,
+                _ => Err(err),
+            },
+            resolved => resolved,
+        }
+    }
+
+    async fn resolve_parts(&self, mut job: Job) -> Result<Job, StoreError> {
         if let Some(key) = job.spilled.payload.take() {
             job.payload = self.get_blob(&job.id, &key).await?;
         }
         if let Some(key) = job.spilled.result.take() {
             job.result = Some(self.get_blob(&job.id, &key).await?);
+        }
+        self.resolve_next(job).await
+    }
+
+    /// `job` with its pipeline's `next` read back (what a completed job's next step needs).
+    pub async fn resolve_next(&self, mut job: Job) -> Result<Job, StoreError> {
+        if let Some(key) = job.spilled.next.take() {
+            let next = self.get_blob(&job.id, &key).await?;
+            job.next = serde_json::from_value(next).map_err(|e| StoreError::Corrupt {
+                id: job.id.clone(),
+                source: super::CorruptItem { attribute: "next_ref", reason: format!("{key}: {e}") },
+            })?;
         }
         Ok(job)
     }

@@ -8,4 +8,4 @@ pub mod table;
 
 pub use blobs::{CreatedEvent, MemoryBlobs, Notify};
 pub use queues::{MemoryQueues, QueueSettings, Redrive};
-pub use table::{HotPartition, MemoryChanges, MemoryTable};
+pub use table::{HotPartition, MemoryChanges, MemoryTable, TtlLag};

@@ -8,13 +8,17 @@
 //! partitions ([`hot`]), writes whose response is lost after they took effect, and eventually
 //! consistent reads ([`lag`]): off, every read sees the latest write.
 
+mod changes;
 mod hot;
 mod lag;
 mod query;
 pub mod stream;
 mod transact;
+mod ttl;
 
+pub use changes::MemoryChanges;
 pub use hot::HotPartition;
+pub use ttl::TtlLag;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -26,8 +30,7 @@ use super::capacity::{Classifier, Meter, WriteUnits};
 use crate::ports::clock::{Clock, SystemClock};
 use crate::ports::eval::{self, ITEM_SIZE_MAX, Invalid};
 use crate::ports::table::{
-    Attr, BatchGot, Change, ChangeFeed, Cond, IndexQuery, Item, QueryPage, Returns, Table, TableError,
-    TransactUpdate, Update,
+    Attr, BatchGot, Cond, IndexQuery, Item, QueryPage, Returns, Table, TableError, TransactUpdate, Update,
 };
 use crate::store::keys::{INDEXES, IndexDef, PK, TTL_ATTRIBUTE};
 
@@ -54,6 +57,8 @@ struct State {
     lag: Option<lag::Lag>,
     /// Partitions throttled while the rest is served ([`MemoryTable::set_hot`]).
     hot: hot::Hot,
+    /// How late expired items are deleted ([`MemoryTable::expire`]).
+    ttl: TtlLag,
 }
 
 #[derive(Debug, Default)]
@@ -73,7 +78,6 @@ pub struct MemoryTable {
     state: Arc<Mutex<State>>,
     faults: Arc<Faults>,
     clock: Arc<dyn Clock>,
-    ttl_lag: Duration,
 }
 
 impl Default for MemoryTable {
@@ -83,15 +87,21 @@ impl Default for MemoryTable {
 }
 
 impl MemoryTable {
-    /// An empty table whose TTL deletions follow `clock` (DynamoDB's usual lag: up to 48 hours;
-    /// here one hour unless [`MemoryTable::with_ttl_lag`] says otherwise).
+    /// An empty table whose TTL deletions follow `clock` (DynamoDB's lag: hours to two days;
+    /// here one hour unless [`MemoryTable::with_ttl_lag`] or [`MemoryTable::set_ttl_lag`] says
+    /// otherwise).
     pub fn new(clock: Arc<dyn Clock>) -> Self {
-        MemoryTable { state: Arc::default(), faults: Arc::default(), clock, ttl_lag: Duration::hours(1) }
+        MemoryTable { state: Arc::default(), faults: Arc::default(), clock }
     }
 
-    pub fn with_ttl_lag(mut self, lag: Duration) -> Self {
-        self.ttl_lag = lag;
+    pub fn with_ttl_lag(self, lag: Duration) -> Self {
+        self.set_ttl_lag(TtlLag::Fixed(lag));
         self
+    }
+
+    /// From now on, expired items are deleted `lag` after their expiry (see [`ttl`]).
+    pub fn set_ttl_lag(&self, lag: TtlLag) {
+        self.lock().ttl = lag;
     }
 
     /// With a seed: from now on, reads without `ConsistentRead` (GetItem, BatchGetItem, and every
@@ -207,12 +217,16 @@ impl MemoryTable {
     /// What DynamoDB's TTL process does, late: delete items whose expiry passed over the lag ago.
     /// Returns how many were deleted.
     pub fn expire(&self) -> usize {
-        let cutoff = (self.clock.now() - self.ttl_lag).timestamp();
+        let now = self.clock.now();
         let mut state = self.lock();
+        let lag = state.ttl;
         let expired: Vec<String> = state
             .items
             .iter()
-            .filter(|(_, item)| item.get(TTL_ATTRIBUTE).and_then(Attr::as_i64).is_some_and(|t| t < cutoff))
+            .filter(|(key, item)| {
+                let expiry = item.get(TTL_ATTRIBUTE).and_then(Attr::as_i64);
+                expiry.is_some_and(|t| t < (now - lag.of(key, t)).timestamp())
+            })
             .map(|(key, _)| key.clone())
             .collect();
         for key in &expired {
@@ -465,44 +479,11 @@ impl Table for MemoryTable {
     }
 }
 
-/// The change stream of a [`MemoryTable`]: every shard in sequence order (one reader of the
-/// whole stream, as the local host reads it), or one shard ([`MemoryChanges::shard`]), as an
-/// event source mapping reads each shard.
-#[derive(Debug, Clone)]
-pub struct MemoryChanges {
-    table: MemoryTable,
-    shard: Option<String>,
-}
-
-impl MemoryChanges {
-    /// The stream's shards.
-    pub fn shards(&self) -> Vec<String> {
-        let state = self.table.lock();
-        state.changes.as_ref().map(stream::Stream::shard_names).unwrap_or_default()
-    }
-
-    /// One shard of the stream.
-    pub fn shard(&self, shard: &str) -> MemoryChanges {
-        MemoryChanges { table: self.table.clone(), shard: Some(shard.to_owned()) }
-    }
-}
-
-#[async_trait::async_trait]
-impl ChangeFeed for MemoryChanges {
-    async fn read(&self, after: Option<&str>, limit: usize) -> Result<Vec<Change>, TableError> {
-        self.table.wait().await;
-        let mut state = self.table.begin("GetRecords")?;
-        let clock = self.table.clock.clone();
-        let changes = state.changes.get_or_insert_with(|| stream::Stream::new(clock));
-        Ok(changes.read(self.shard.as_deref(), after, limit))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ports::clock::ManualClock;
-    use crate::ports::table::{Action, seq_order};
+    use crate::ports::table::{Action, ChangeFeed, seq_order};
 
     fn job(key: &str, expires: Option<i64>) -> Item {
         let mut item = Item::from([(PK.to_owned(), Attr::s(key))]);
@@ -595,6 +576,35 @@ mod tests {
         clock.advance(Duration::hours(6));
         assert_eq!(table.expire(), 1);
         assert_eq!(table.len(), 1);
+    }
+
+    /// Seeded, each expired item is deleted its own while later (hours to two days), and is read
+    /// and queried as any other until then.
+    #[tokio::test]
+    async fn expired_items_are_read_and_queried_until_their_own_late_deletion() {
+        let clock = ManualClock::new(chrono::DateTime::from_timestamp(1_800_000_000, 0).expect("time"));
+        let table = MemoryTable::new(Arc::new(clock.clone()));
+        table.set_ttl_lag(TtlLag::Seeded(11));
+        let expiry = clock.now().timestamp();
+        let by_status = crate::store::keys::BY_STATUS;
+        for i in 0..40 {
+            let mut item = job(&format!("job#{i}"), Some(expiry));
+            item.insert(by_status.pk.into(), Attr::s("completed"));
+            item.insert(by_status.sk.into(), Attr::s(format!("{i:03}")));
+            table.put(item, None).await.expect("put");
+        }
+        clock.advance(Duration::minutes(59));
+        assert_eq!(table.expire(), 0, "none within the hour");
+        assert!(table.get("job#0", false).await.expect("get").is_some(), "expired, still read");
+        let page = table.query(&IndexQuery::new(by_status, "completed")).await.expect("query");
+        assert_eq!(page.items.len(), 40, "and queried");
+        let mut deleted = Vec::new();
+        for _ in 0..48 {
+            clock.advance(Duration::hours(1));
+            deleted.push(table.expire());
+        }
+        assert_eq!(deleted.iter().sum::<usize>(), 40, "all gone within two days: {deleted:?}");
+        assert!(deleted.iter().filter(|n| **n > 0).count() > 10, "each at its own time: {deleted:?}");
     }
 
     #[tokio::test]

@@ -99,6 +99,8 @@ impl Worker {
     /// before sending it. A record that cannot be read is left alone.
     pub(super) async fn enqueue_next_of(&self, id: &str) -> Disposition {
         match self.store.get(id, true).await {
+            // Past its retention, its next step may be too: making it again would run it again.
+            Ok(Some(job)) if job.expired(self.clock.now()) => Disposition::Ack,
             Ok(Some(job)) => self.enqueue_next(&job).await,
             _ => Disposition::Ack,
         }
@@ -106,6 +108,24 @@ impl Worker {
 
     /// The first step of a completed job's `next`, created idempotently and sent.
     pub(super) async fn enqueue_next(&self, job: &Job) -> Disposition {
+        let resolved;
+        let job = match job.spilled.next {
+            None => job,
+            Some(_) => match self.store.resolve_next(job.clone()).await {
+                Ok(job) => {
+                    resolved = job;
+                    &resolved
+                }
+                Err(err) if err.is_transient() => {
+                    error!(error = %err, "could not read the pipeline's next steps; the step will be redelivered");
+                    return Disposition::Retry;
+                }
+                Err(err) => {
+                    error!(error = %err, "the pipeline's next steps cannot be read: the pipeline ends here");
+                    return Disposition::Ack;
+                }
+            },
+        };
         let Some(step) = job.next_step() else { return Disposition::Ack };
         let now = self.clock.now();
         let child = Job::new(step, now);

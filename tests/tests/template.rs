@@ -330,7 +330,7 @@ fn s3_grants(function: &Value) -> BTreeSet<(String, String)> {
 }
 
 #[test]
-fn only_the_api_and_the_worker_reach_the_stores_objects_and_only_under_its_prefix() {
+fn only_the_api_worker_and_counter_reach_the_stores_objects_under_its_prefix() {
     let template = load("template.yaml");
     let objects = format!("${{UploadsBucket.Arn}}/{}*", jobq::store::BLOB_PREFIX);
     let grant = |action: &str, resource: &str| (action.to_owned(), resource.to_owned());
@@ -349,6 +349,8 @@ fn only_the_api_and_the_worker_reach_the_stores_objects_and_only_under_its_prefi
                 grant("s3:DeleteObject", &objects),
             ]
             .into(),
+            // It deletes the objects of jobs the stream shows removed by TTL.
+            "CounterFunction" => [grant("s3:DeleteObject", &objects)].into(),
             _ => BTreeSet::new(),
         };
         assert_eq!(s3_grants(function), expected, "{name}");

@@ -58,7 +58,19 @@ impl CounterEngine {
     /// Changes of several shards (a reader of the whole stream) are counted shard by shard: order
     /// matters only within a shard, and a run of one shard between two of another's would
     /// otherwise cost a transaction of its own.
+    /// A job item the batch shows removed (TTL's deletion, an enqueue taken back) has its objects
+    /// in the bucket deleted once the batch is counted: they go with their job, not at the
+    /// bucket's expiry. Best effort, and again if the batch comes again (a delete is idempotent).
     pub async fn count(&self, changes: &[Change]) -> Result<usize, CountError> {
+        let written = self.count_shards(changes).await?;
+        let deleted = self.store.discard_removed(changes).await;
+        if deleted > 0 {
+            info!(deleted, "objects of removed jobs deleted");
+        }
+        Ok(written)
+    }
+
+    async fn count_shards(&self, changes: &[Change]) -> Result<usize, CountError> {
         let mut shards: Vec<(&str, Vec<Change>)> = Vec::new();
         for change in changes {
             match shards.iter_mut().find(|(shard, _)| *shard == change.shard) {

@@ -426,3 +426,75 @@ async fn a_dead_letter_for_a_job_whose_run_is_alive_leaves_the_run_to_finish() {
     let done = s.job(&job.id).await;
     assert_eq!((done.status, done.attempts), (JobStatus::Completed, 1));
 }
+
+/// The job's own message, hidden for the rest of the test (a test drives the deliveries).
+async fn hide_enqueue_message(s: &Stack, tier: PriorityTier) {
+    let received = s.ports.queues.receive(tier, 10, 0, Some(43_200)).await.expect("receive");
+    assert_eq!(received.len(), 1, "the enqueue's message");
+}
+
+/// Issue 25 (found by the hostile simulation, seed 1066): a claim took effect but AWS lost its
+/// answer, so the worker sent the delivery again, not knowing it had started a run. The run
+/// nobody runs held the job until its lease ended and the job was claimed again, on attempt 2.
+/// The delivery sent again names the run its claim may have started, and takes it over on its
+/// attempt.
+#[tokio::test(start_paused = true)]
+async fn a_claim_whose_answer_was_lost_is_taken_over_on_its_attempt() {
+    let s = stack(Registry::default());
+    let job = s.enqueue("noop", json!(null)).await;
+    hide_enqueue_message(&s, job.tier).await;
+    let now = s.clock.now();
+    let store = &s.ports.store;
+    let ghost =
+        store.claim_as(&job.id, job.generation, "ghost-run", now, now + chrono::Duration::seconds(60));
+    assert_eq!(ghost.await.expect("the claim took effect").attempts, 1);
+
+    let again = Envelope {
+        claimed: Some("ghost-run".into()),
+        ..Envelope::new(&job.id, &job.job_type, job.tier, job.generation)
+    };
+    s.ports.queues.send(&again, 0).await.expect("send");
+    assert_eq!(s.drain().await, 1);
+    let done = s.job(&job.id).await;
+    assert_eq!((done.status, done.attempts), (JobStatus::Completed, 1), "the lost answer cost no attempt");
+}
+
+/// Issue 25 (found by the hostile simulation, seed 1030): a run's finish was lost to a long
+/// throttle; the delivery resuming it waited behind a deep queue while the scheduler took the
+/// job back at its lease end, and the take-back's message claimed it first, on attempt 2. The
+/// resuming delivery, finding that, gives the attempt back: the new run stands for the lost one.
+#[tokio::test(start_paused = true)]
+async fn a_resume_that_finds_its_job_claimed_after_the_take_back_gives_the_attempt_back() {
+    let s = stack(Registry::default());
+    let job = s.enqueue("noop", json!(null)).await;
+    hide_enqueue_message(&s, job.tier).await;
+    let store = &s.ports.store;
+    let (now, minutes) = (s.clock.now(), chrono::Duration::minutes);
+    let t0 = now - minutes(5);
+    let lost = store.claim_as(&job.id, job.generation, "lost-run", t0, t0 + minutes(1)).await.expect("claim");
+    let taken =
+        store.recover(&lost, t0 + minutes(2), t0 + minutes(3), t0 + minutes(4)).await.expect("take back");
+    assert_eq!(taken.status, JobStatus::Retrying);
+    let second = store.claim(&job.id, job.generation, now, now + minutes(2)).await.expect("claimed again");
+    assert_eq!(second.attempts, 2);
+
+    let resume = Envelope::new(&job.id, &job.job_type, job.tier, job.generation)
+        .resuming(Some("lost-run".into()))
+        .at_attempt(1);
+    s.ports.queues.send(&resume, 0).await.expect("send");
+    s.drain().await;
+    let running = s.job(&job.id).await;
+    assert_eq!(
+        (running.status, running.run_id.as_deref()),
+        (JobStatus::Processing, second.run_id.as_deref())
+    );
+    assert_eq!(running.attempts, 1, "the attempt the take-back counted is given back");
+    let outcome = jobq::store::RunOutcome::Completed { result: None };
+    let done = store.finish(&second, outcome, None, now).await.expect("the new run finishes");
+    assert_eq!((done.status, done.attempts), (JobStatus::Completed, 1));
+
+    // The same resume delivered again gives nothing more back.
+    s.ports.queues.send(&resume, 0).await.expect("send");
+    s.drain().await;
+    assert_eq!(s.job(&job.id).await.attempts, 1);
+}

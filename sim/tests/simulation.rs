@@ -253,3 +253,15 @@ fn leases_renewed_every_second_break_the_write_budget() {
     let healthy = run(5, &options(Breaks::default()));
     assert!(healthy.violations.is_empty(), "{}", healthy.failures());
 }
+
+/// Regression (seed 1066, once the pause flags' item could be hot): a claim took effect but its
+/// answer was lost to a throttle, and the flags stayed unreadable for minutes, so the run the
+/// claim started (run by no one) held the job until its lease ended and the job ran on attempt
+/// 2. The delivery sent again now names the run its claim may have started and takes it over.
+#[test]
+fn a_claim_whose_answer_was_lost_costs_no_attempt_at_seed_1066() {
+    let options = Options { polling: Polling::lean(), ..Options::default() };
+    let reports = run_all(&[1066], &options);
+    let failures: String = reports.iter().map(RunReport::failures).collect();
+    assert!(failures.is_empty(), "{failures}");
+}

@@ -33,6 +33,15 @@ pub struct Envelope {
     /// few seconds. Older workers ignore it.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub again: u32,
+    /// With `resume`: the attempt the lost run was on. Were the job taken back from that run and
+    /// claimed again meanwhile (a new attempt counted), this delivery tells the new run it stands
+    /// for the lost one, so the outage costs no attempt. Older workers ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    /// A claim this delivery sent may have taken effect under this run token, its answer lost to
+    /// AWS: the next delivery takes that run over on its attempt rather than count another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed: Option<String>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -80,7 +89,15 @@ impl Envelope {
             run: None,
             resume: false,
             again: 0,
+            attempt: None,
+            claimed: None,
         }
+    }
+
+    /// The same envelope, resuming a run that was on `attempt`.
+    pub fn at_attempt(mut self, attempt: u32) -> Self {
+        self.attempt = Some(attempt);
+        self
     }
 
     /// The same envelope, asking to resume the run `run` whose outcome was lost.
@@ -153,7 +170,31 @@ impl Envelope {
                 .and_then(|n| u32::try_from(n).ok())
                 .ok_or_else(|| field("again", "must be a whole number"))?,
         };
-        Ok(Envelope { v: ENVELOPE_VERSION, id, job_type, tier, generation, run, resume, again })
+        let attempt = match map.get("attempt") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(
+                v.as_u64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or_else(|| field("attempt", "must be a whole number"))?,
+            ),
+        };
+        let claimed = match map.get("claimed") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            Some(_) => return Err(field("claimed", "must be a non-empty string")),
+        };
+        Ok(Envelope {
+            v: ENVELOPE_VERSION,
+            id,
+            job_type,
+            tier,
+            generation,
+            run,
+            resume,
+            again,
+            attempt,
+            claimed,
+        })
     }
 }
 
@@ -248,6 +289,15 @@ mod tests {
         assert_eq!(Envelope::decode(&resume.encode()).expect("decodes"), resume);
         let bad = r#"{"v":1,"id":"j1","type":"ocr","tier":"low","gen":2,"resume":"yes"}"#;
         assert_eq!(Envelope::decode(bad).expect_err("not a bool").field(), Some("resume"));
+        let on_attempt = resume.at_attempt(3);
+        assert_eq!(Envelope::decode(&on_attempt.encode()).expect("decodes").attempt, Some(3));
+        let claimed =
+            Envelope { claimed: Some("r2".into()), ..Envelope::new("j1", "ocr", PriorityTier::Low, 2) };
+        assert_eq!(Envelope::decode(&claimed.encode()).expect("decodes").claimed.as_deref(), Some("r2"));
+        let bad = r#"{"v":1,"id":"j1","type":"ocr","tier":"low","gen":2,"attempt":-1}"#;
+        assert_eq!(Envelope::decode(bad).expect_err("not a count").field(), Some("attempt"));
+        let bad = r#"{"v":1,"id":"j1","type":"ocr","tier":"low","gen":2,"claimed":""}"#;
+        assert_eq!(Envelope::decode(bad).expect_err("empty").field(), Some("claimed"));
     }
 
     #[test]

@@ -102,6 +102,25 @@ impl JobStore {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<Job, StoreError> {
+        self.claim_as(id, generation, &self.run_token(), now, lease_until).await
+    }
+
+    /// A fresh token to name a run by.
+    pub fn run_token(&self) -> String {
+        self.ids.token()
+    }
+
+    /// [`JobStore::claim`], naming the run `run`: a caller whose claim failed on AWS knows which
+    /// run it may have started (its answer lost), to take it over rather than count an attempt.
+    #[instrument(skip_all, fields(job_id = %id, generation))]
+    pub async fn claim_as(
+        &self,
+        id: &str,
+        generation: u64,
+        run: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Job, StoreError> {
         let mut w = Write::default();
         // A retry's backoff holds until its time, whichever delivery comes first.
         let due = Cond::not_exists(RUN_AT).or(Cond::cmp(RUN_AT, Cmp::Le, time(now)));
@@ -115,7 +134,7 @@ impl JobStore {
         );
         w.set_status(id, JobStatus::Processing);
         w.increment(ATTEMPTS, 1);
-        w.set(RUN, s(self.ids.token()));
+        w.set(RUN, s(run));
         w.set_lease(lease_until);
         w.set(STARTED_AT, time(now));
         let item = self
@@ -158,6 +177,31 @@ impl JobStore {
                 classify_refusal(current, Some(JobEvent::Claim), Some(generation), None, now)
             })
             .await?;
+        decode(id, &item)
+    }
+
+    /// The run `lost_run`, on `attempt`, ended with its outcome lost to AWS; the job was taken
+    /// back from it and claimed again meanwhile, counting attempt `attempt + 1`. That new run
+    /// stands for the lost one: the attempt is not counted, since an AWS failure must cost none.
+    /// Refused unless the job is still so (running, in that generation, right after that take-back).
+    #[instrument(skip_all, fields(job_id = %id, generation))]
+    pub async fn adopt_lost_run(
+        &self,
+        id: &str,
+        generation: u64,
+        lost_run: &str,
+        attempt: u32,
+    ) -> Result<Job, StoreError> {
+        let mut w = Write::default();
+        w.condition(
+            Cond::eq(STATUS, s(JobStatus::Processing.as_str()))
+                .and(Cond::eq(GENERATION, n(generation)))
+                .and(Cond::eq(RECOVERED_RUN, s(lost_run)))
+                .and(Cond::eq(ATTEMPTS, n(attempt + 1))),
+        );
+        w.set(ATTEMPTS, n(attempt));
+        w.remove(RECOVERED_RUN);
+        let item = self.write(id, w, "UpdateItem(adopt)", super::write::changed).await?;
         decode(id, &item)
     }
 

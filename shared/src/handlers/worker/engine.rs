@@ -204,7 +204,8 @@ impl Worker {
         let handler = self.registry.get(&envelope.job_type);
         let limit = self.run_limit(u32::MAX, handler.and_then(|h| h.timeout()), deadline);
         let lease_until = now + lease_span(limit, self.settings.lease);
-        let claimed = self.claim_or_resume(&envelope, now, lease_until).await;
+        let mut envelope = envelope;
+        let claimed = self.claim_or_resume(&mut envelope, now, lease_until).await;
         match decide_claim(claimed, now) {
             ClaimDecision::Run(job) => self.run(*job, &envelope, &held, deadline).await,
             ClaimDecision::DeadLetter { reason, detail } => {
@@ -246,15 +247,19 @@ impl Worker {
 
     /// Claim the job for a run; or, when the delivery asks to resume a run whose outcome was lost
     /// to AWS, take it over on the same attempt (an ordinary claim if it is no longer that run's).
+    ///
+    /// A claim whose answer AWS lost may have started a run nobody runs: the delivery sent again
+    /// names it (`claimed`), and the next one takes it over on its attempt.
     async fn claim_or_resume(
         &self,
-        envelope: &Envelope,
+        envelope: &mut Envelope,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<Job, StoreError> {
-        let (id, generation) = (envelope.id.as_str(), envelope.generation);
-        if let Some(lost) = envelope.lost_run() {
-            match self.store.take_over(id, generation, lost, now, lease_until).await {
+        let (id, generation) = (envelope.id.clone(), envelope.generation);
+        let lost = envelope.lost_run().or(envelope.claimed.as_deref()).map(str::to_owned);
+        if let Some(lost) = lost {
+            match self.store.take_over(&id, generation, &lost, now, lease_until).await {
                 Ok(job) => {
                     info!(
                         attempt = job.attempts,
@@ -262,11 +267,30 @@ impl Worker {
                     );
                     return Ok(job);
                 }
-                Err(StoreError::Conflict { .. } | StoreError::InvalidTransition { .. }) => {}
+                Err(StoreError::Conflict { .. } | StoreError::InvalidTransition { .. }) => {
+                    self.adopt(envelope).await;
+                }
                 Err(err) => return Err(err),
             }
         }
-        self.store.claim(id, generation, now, lease_until).await
+        let run = self.store.run_token();
+        let claimed = self.store.claim_as(&id, generation, &run, now, lease_until).await;
+        envelope.claimed = claimed.as_ref().err().filter(|e| e.is_transient()).map(|_| run);
+        claimed
+    }
+
+    /// A resuming delivery that finds its job taken back from the lost run and claimed again
+    /// meanwhile (the take-back's message came first): the new run stands for the lost one and
+    /// the attempt it counted is given back. Refused otherwise; the delivery goes on as a copy.
+    async fn adopt(&self, envelope: &Envelope) {
+        let (Some(lost), Some(attempt)) = (envelope.lost_run(), envelope.attempt) else { return };
+        let adopted = self.store.adopt_lost_run(&envelope.id, envelope.generation, lost, attempt).await;
+        if let Ok(job) = adopted {
+            info!(
+                attempt = job.attempts,
+                "the run after the take-back stands for the lost one: its attempt given back"
+            );
+        }
     }
 
     /// Every attempt died: fail the job as the claim found it (unless it ended or moved on since),
@@ -352,7 +376,8 @@ impl Worker {
             FinishDecision::Transient(err) => {
                 // The run is over but its outcome is not recorded: its delivery resumes it.
                 let resume = Envelope::new(&job.id, &job.job_type, job.tier, job.generation)
-                    .resuming(job.run_id.clone());
+                    .resuming(job.run_id.clone())
+                    .at_attempt(job.attempts);
                 return self.transient(&resume, tier, receipt, &err).await;
             }
         };

@@ -58,7 +58,9 @@ impl Worker {
     ) -> Processed {
         let resume = Envelope {
             again: envelope.again,
-            ..Envelope::new(&job.id, &job.job_type, job.tier, job.generation).resuming(job.run_id.clone())
+            ..Envelope::new(&job.id, &job.job_type, job.tier, job.generation)
+                .resuming(job.run_id.clone())
+                .at_attempt(job.attempts)
         };
         let lease_left = job.lease_until.map(|until| until - self.clock.now()).and_then(|d| d.to_std().ok());
         let wait = self

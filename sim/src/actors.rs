@@ -2,8 +2,11 @@
 //! cancels, retries, pauses and resumes at random moments, the every-minute scheduler, and the
 //! counter function reading the change stream.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use jobq::scheduler::Scheduler;
 use jobq::store::{ListQuery, PauseScope};
 use jobq::{JobStatus, NewJob, Priority, PriorityTier};
 use serde_json::{Value, json};
@@ -25,9 +28,20 @@ pub fn draw_job(rng: &mut fastrand::Rng) -> (NewJob, Expect) {
     let (job_type, payload, expect): (&str, Value, Expect) = match roll {
         0..30 => ("noop", Value::Null, Expect::completes(1)),
         30..50 => ("echo", json!({ "n": rng.u32(..1000) }), Expect::completes(1)),
-        50..75 => {
+        50..73 => {
             let payload = json!({ "seconds": rng.u32(1..=120), "steps": rng.u32(1..=10) });
             ("sleep", payload, Expect::completes(1))
+        }
+        73..75 => {
+            // Runs towards Lambda's 15-minute limit, under the largest timeout the API takes.
+            let spec = NewJob {
+                job_type: "sleep".into(),
+                payload: json!({ "seconds": rng.u32(300..=840), "steps": rng.u32(1..=10) }),
+                timeout_seconds: Some(900),
+                priority: Priority::new(rng.i64(0..=10)).unwrap_or_default(),
+                ..NewJob::default()
+            };
+            return (spec, Expect::completes(1));
         }
         75..90 => {
             // Three attempts by default: fails the first `times`, then completes.
@@ -71,24 +85,57 @@ pub async fn clients(world: World, mut rng: fastrand::Rng, jobs: usize, over: Du
         let size = if rng.u8(..10) == 0 { rng.usize(2..=10) } else { 1 };
         let drawn: Vec<(NewJob, Expect)> = (0..size.min(jobs - sent)).map(|_| draw_job(&mut rng)).collect();
         sent += drawn.len();
-        let accepted = if drawn.len() == 1 {
-            let (spec, _) = drawn[0].clone();
-            world.service.enqueue(spec).await.map(|(job, _)| vec![job])
-        } else {
-            let batch_id = world.service.new_batch_id();
-            let specs = drawn.iter().map(|(s, _)| s.clone()).collect();
-            world.service.enqueue_batch(specs, &batch_id).await
-        };
-        let mut log = world.log();
-        match accepted {
-            Ok(jobs) => {
-                for (job, (_, expect)) in jobs.into_iter().zip(&drawn) {
-                    log.accepted.insert(job.id, Accepted { expect: *expect, tier: job.tier });
-                }
-            }
-            Err(_) => log.refused += drawn.len() as u64,
-        }
+        enqueue(&world, drawn).await;
     }
+}
+
+/// Enqueue `drawn`, one alone or in a batch, and note what the API accepted or refused.
+async fn enqueue(world: &World, drawn: Vec<(NewJob, Expect)>) {
+    let accepted = if drawn.len() == 1 {
+        let (spec, _) = drawn[0].clone();
+        world.service.enqueue(spec).await.map(|(job, _)| vec![job])
+    } else {
+        let batch_id = world.service.new_batch_id();
+        let specs = drawn.iter().map(|(s, _)| s.clone()).collect();
+        world.service.enqueue_batch(specs, &batch_id).await
+    };
+    let mut log = world.log();
+    match accepted {
+        Ok(jobs) => {
+            for (job, (_, expect)) in jobs.into_iter().zip(&drawn) {
+                log.accepted.insert(job.id, Accepted { expect: *expect, tier: job.tier });
+            }
+        }
+        Err(_) => log.refused += drawn.len() as u64,
+    }
+}
+
+/// One run in three, a client enqueues a burst of 200 to 300 low-priority jobs of three to six
+/// minutes each at some moment of the first half of `over` (issue 25, item 9): the low tier's
+/// 4 invocations of 10 run 40 at a time, so its queue stays deeper than the concurrency for
+/// most of an hour, and a job waits in line far past the lost-message walk's 15 minutes.
+pub async fn burst(world: World, mut rng: fastrand::Rng, over: Duration) {
+    if rng.u8(..3) != 0 {
+        return;
+    }
+    tokio::time::sleep(Duration::from_secs(rng.u64(0..=over.as_secs() / 2))).await;
+    let batches = rng.usize(8..=12);
+    for _ in 0..batches {
+        let drawn = (0..25)
+            .map(|_| {
+                let spec = NewJob {
+                    job_type: "sleep".into(),
+                    payload: json!({ "seconds": rng.u32(180..=360), "steps": 1 }),
+                    timeout_seconds: Some(600),
+                    priority: Priority::LOW,
+                    ..NewJob::default()
+                };
+                (spec, Expect::completes(1))
+            })
+            .collect();
+        enqueue(&world, drawn).await;
+    }
+    *world.log().faults.entry("backlog_burst").or_default() += 1;
 }
 
 /// An operator at the API: cancels and retries jobs, pauses a scope for a while and resumes it.
@@ -177,17 +224,96 @@ pub async fn resume_everything(world: &World) {
     }
 }
 
-/// The scheduler function, every minute; a run that fails is logged by it and retried next minute.
-/// `cold`: every tick in a fresh environment.
-pub async fn scheduler(world: World, cold: bool) {
+/// The scheduler function's timeout, as `infra/template.yaml` deploys it.
+pub const SCHEDULER_TIMEOUT: Duration = Duration::from_secs(55);
+
+/// One EventBridge event in this many is delivered twice.
+pub const DUPLICATE_TICK_ONE_IN: u32 = 30;
+
+/// The scheduler function as EventBridge and Lambda run it (issue 25, item 1): an invocation every
+/// minute whether the last one ended or not, each in a warm environment that is free or a fresh
+/// one, killed at its timeout. EventBridge delivers at least once, so now and then an event comes
+/// twice and two ticks overlap
+/// (<https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html>); a tick that
+/// fails or times out is retried by Lambda's asynchronous invocation a minute later, then two
+/// minutes after that
+/// (<https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html>).
+/// `cold`: every tick in a fresh environment. The ticks die with this task.
+pub async fn scheduler(world: World, cold: bool, mut rng: fastrand::Rng) {
+    let function =
+        Arc::new(SchedulerFunction { world, cold, warm: Mutex::default(), running: AtomicUsize::new(0) });
+    let mut ticks = tokio::task::JoinSet::new();
+    if !cold {
+        function.put_warm(function.world.scheduler.clone());
+    }
     loop {
         tokio::time::sleep(SCHEDULER_EVERY).await;
-        if cold {
-            let _ = world.cold_scheduler().tick(world.now()).await;
-        } else {
-            let _ = world.scheduler.tick(world.now()).await;
+        while ticks.try_join_next().is_some() {}
+        ticks.spawn(function.clone().invoke(Duration::ZERO));
+        if rng.u32(..DUPLICATE_TICK_ONE_IN) == 0 {
+            note(&function.world, "duplicate_tick");
+            ticks.spawn(function.clone().invoke(Duration::from_millis(rng.u64(0..=1_000))));
         }
     }
+}
+
+/// The scheduler's environments.
+struct SchedulerFunction {
+    world: World,
+    cold: bool,
+    warm: Mutex<Vec<Arc<Scheduler>>>,
+    running: AtomicUsize,
+}
+
+impl SchedulerFunction {
+    fn take_warm(&self) -> Option<Arc<Scheduler>> {
+        self.warm.lock().unwrap_or_else(PoisonError::into_inner).pop()
+    }
+
+    fn put_warm(&self, scheduler: Arc<Scheduler>) {
+        self.warm.lock().unwrap_or_else(PoisonError::into_inner).push(scheduler);
+    }
+
+    /// One event, `after` its moment: the first invocation and Lambda's two retries.
+    async fn invoke(self: Arc<Self>, after: Duration) {
+        tokio::time::sleep(after).await;
+        for retry_after in [Some(60), Some(120), None] {
+            if self.attempt().await {
+                return;
+            }
+            let Some(seconds) = retry_after else { return };
+            note(&self.world, "tick_retried");
+            tokio::time::sleep(Duration::from_secs(seconds)).await;
+        }
+    }
+
+    /// One invocation; whether it succeeded.
+    async fn attempt(&self) -> bool {
+        let scheduler = match self.take_warm() {
+            Some(warm) if !self.cold => warm,
+            _ => Arc::new(self.world.cold_scheduler()),
+        };
+        if self.running.fetch_add(1, Ordering::SeqCst) > 0 {
+            note(&self.world, "overlapping_ticks");
+        }
+        let ran = tokio::time::timeout(SCHEDULER_TIMEOUT, scheduler.tick(self.world.now())).await;
+        self.running.fetch_sub(1, Ordering::SeqCst);
+        match ran {
+            Ok(answer) => {
+                self.put_warm(scheduler);
+                answer.is_ok()
+            }
+            Err(_) => {
+                // Lambda ended it at its timeout; its environment starts afresh.
+                note(&self.world, "tick_timed_out");
+                false
+            }
+        }
+    }
+}
+
+fn note(world: &World, what: &'static str) {
+    *world.log().faults.entry(what).or_default() += 1;
 }
 
 /// How often DynamoDB's TTL process looks (it deletes what expired over the table's lag ago).

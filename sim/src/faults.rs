@@ -2,7 +2,8 @@
 //! [`Faults::max_outage`]), the answers of the next writes lost after they took effect, SQS
 //! throttled for a window, a duplicate delivery, a burst of failed DynamoDB or SQS requests (5xx),
 //! a delivery held back behind later ones, a copy of a message a delete missed (delivered again),
-//! one whole invocation killed mid-batch, or one hot partition throttled for a window
+//! one whole invocation killed mid-batch, invocations throttled, an invocation's function
+//! error (both: [`crate::lambda`]), or one hot partition throttled for a window
 //! ([`crate::hot`]). (Handlers that overrun their timeout and that panic
 //! come from the job mix, [`crate::actors::draw_job`].) While faults strike, the queues also act
 //! as SQS does where moto differs: a delete by a stale receipt deletes nothing, and depths count
@@ -44,7 +45,7 @@ pub async fn inject(world: World, invocations: Arc<Invocations>, mut rng: fastra
     loop {
         let gap = -faults.mean_gap.as_secs_f64() * (1.0 - rng.f64()).ln();
         tokio::time::sleep(Duration::from_secs_f64(gap)).await;
-        let kind = match rng.u8(..11) {
+        let kind = match rng.u8(..13) {
             0 => throttle_table(&world, &mut rng, faults.max_outage).await,
             1 => {
                 world.table.lose_next_responses(rng.u32(1..=3));
@@ -75,7 +76,15 @@ pub async fn inject(world: World, invocations: Arc<Invocations>, mut rng: fastra
                 let _ = world.queues.keep_next_deletes(world.config.queues.get(tier), rng.u32(1..=3));
                 "delivered_after_delete"
             }
-            10 => crate::hot::strike(&world, &mut rng, faults.max_outage).await,
+            10 => {
+                invocations.throttle_next(rng.u32(1..=3));
+                "invocation_throttle"
+            }
+            11 => {
+                invocations.fail_next(1);
+                "function_error"
+            }
+            12 => crate::hot::strike(&world, &mut rng, faults.max_outage).await,
             _ => crash(&world, &invocations, &mut rng).await,
         };
         *world.log().faults.entry(kind).or_default() += 1;

@@ -4,12 +4,27 @@
 //! Environments are reused while warm; a killed invocation's environment is gone. An invocation
 //! can be killed from outside at any await point ([`Invocations::kill_one`]): its futures are
 //! dropped, as `kill -9` would, and its messages stay in flight until their visibility ends.
+//!
+//! As Lambda runs an SQS event source (issue 25, item 4): an invocation can be throttled, and its
+//! batch, received (a receive counted on each message), is not run: its messages return to the
+//! queue when their visibility ends. A function error (the function, or its runtime out of
+//! memory, failing after its records ran) fails the whole batch: nothing is deleted, and every
+//! message returns the same way ("By default, if Lambda encounters an error at any point while
+//! processing a batch, all messages in that batch return to the queue":
+//! <https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html>; throttles and
+//! errors count towards maxReceiveCount:
+//! <https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html>). A kill mid-batch
+//! ([`Invocations::kill_one`], the Lambda timeout) is the same for the messages. Two deliveries
+//! of one message (SQS's duplicate copies) can run at once in two invocations; each such overlap
+//! is counted (`overlapping_deliveries`).
 
+use std::sync::atomic::AtomicU32;
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use jobq::queue::{REASON_ATTRIBUTE, Received};
-use jobq::worker::{Worker, deliver};
+use jobq::worker::{Worker, batch_response, deliver};
 use jobq::{Envelope, PerTier, PriorityTier};
 use tokio::task::AbortHandle;
 
@@ -24,12 +39,15 @@ pub const DEADLINE: Duration = Duration::from_secs(900);
 /// time, small). [`crate::Polling`] sets it per run.
 pub const IDLE_POLL: Duration = Duration::from_secs(5);
 
-/// The event source mappings' MaximumConcurrency, per tier (high > normal > low, as deployed).
+/// The event source mappings' MaximumConcurrency, per tier, as `infra/template.yaml` deploys them
+/// (its `HighConcurrency`, `NormalConcurrency` and `LowConcurrency` defaults). Each mapping
+/// invokes at most that many at once
+/// (<https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html>).
 pub fn max_concurrency(tier: PriorityTier) -> usize {
     match tier {
-        PriorityTier::High => 6,
-        PriorityTier::Normal => 4,
-        PriorityTier::Low => 2,
+        PriorityTier::High => 20,
+        PriorityTier::Normal => 10,
+        PriorityTier::Low => 4,
     }
 }
 
@@ -59,7 +77,11 @@ pub struct Invocations {
     /// Kills are counted but the jobs they held are not noted (a deliberate break).
     forget_kills: bool,
     /// Batches whose last message is held back for a while (a reordered delivery).
-    hold_back: std::sync::atomic::AtomicU32,
+    hold_back: AtomicU32,
+    /// Invocations to throttle next: their batch is received and not run.
+    throttle: AtomicU32,
+    /// Invocations to fail next, after their records ran: the whole batch returns.
+    fail: AtomicU32,
 }
 
 impl Invocations {
@@ -76,12 +98,25 @@ impl Invocations {
     /// The next `n` batches of more than one message each hold their last message back for a
     /// few seconds: it is delivered after messages sent after it.
     pub fn hold_back_next(&self, n: u32) {
-        self.hold_back.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
+        self.hold_back.fetch_add(n, SeqCst);
     }
 
-    fn take_hold_back(&self) -> bool {
-        use std::sync::atomic::Ordering::SeqCst;
-        self.hold_back.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)).is_ok()
+    /// The next `n` invocations (of any tier) are throttled: Lambda refuses them, their batches
+    /// stay received and unprocessed until their visibility ends.
+    pub fn throttle_next(&self, n: u32) {
+        self.throttle.fetch_add(n, SeqCst);
+    }
+
+    /// The next `n` invocations return a function error once their records ran.
+    pub fn fail_next(&self, n: u32) {
+        self.fail.fetch_add(n, SeqCst);
+    }
+
+    /// Stop every pending throttle, failure and hold-back (the end of the turbulent phase).
+    pub fn calm(&self) {
+        for pending in [&self.hold_back, &self.throttle, &self.fail] {
+            pending.store(0, SeqCst);
+        }
     }
 
     /// Note a killed invocation and the jobs whose messages it held.
@@ -141,6 +176,16 @@ impl Invocations {
     }
 }
 
+/// Take one of `pending`, if any.
+fn take(pending: &AtomicU32) -> bool {
+    pending.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)).is_ok()
+}
+
+/// Count `n` of `what` in the run's log.
+fn note(world: &World, what: &'static str, n: u64) {
+    *world.log().faults.entry(what).or_default() += n;
+}
+
 /// The ids of the jobs the messages point at.
 fn job_ids(messages: &[Received]) -> Vec<String> {
     messages.iter().filter_map(|m| Envelope::decode(&m.body).ok()).map(|e| e.id).collect()
@@ -169,8 +214,15 @@ pub async fn event_source(
             }
         };
         rng.shuffle(&mut messages);
+        if take(&invocations.throttle) {
+            // Lambda refused the invocation: the messages, each with a receive counted, return
+            // to the queue when their visibility ends.
+            note(&world, "invocations_throttled", 1);
+            note(&world, "throttled_receives", messages.len() as u64);
+            continue;
+        }
         if messages.len() > 1
-            && invocations.take_hold_back()
+            && take(&invocations.hold_back)
             && let Some(held) = messages.pop()
         {
             let seconds = rng.i32(5..=60);
@@ -212,16 +264,26 @@ fn invoke(
     let id = invocations.next_id();
     environment.ids.serve(id);
     let jobs = job_ids(&messages);
+    note_overlap(world, invocations, &jobs);
+    let fails = take(&invocations.fail);
     let (w, inv) = (world.clone(), invocations.clone());
     let handle = tokio::spawn(async move {
         let deadline = w.now() + chrono::Duration::from_std(DEADLINE).unwrap_or_default();
         let worker = &environment.worker;
-        let run =
-            deliver(&w.ports.queues, tier, &arn, &messages, |event| worker.handle(event, Some(deadline)));
+        let run = deliver(&w.ports.queues, tier, &arn, &messages, |event| async move {
+            let ids: Vec<String> = event.records.iter().filter_map(|r| r.message_id.clone()).collect();
+            let response = worker.handle(event, Some(deadline)).await;
+            // A function error after the records ran: Lambda takes it as the whole batch failed.
+            if fails { batch_response(ids) } else { response }
+        });
         match tokio::time::timeout(DEADLINE, run).await {
             Ok(_) => {
                 inv.finished(id);
-                inv.put_warm(tier, environment);
+                match fails {
+                    // The runtime that failed (or ran out of memory) starts afresh.
+                    true => note(&w, "batches_returned_whole", 1),
+                    false => inv.put_warm(tier, environment),
+                }
             }
             Err(_) => {
                 // Lambda ends the invocation at its deadline; its environment is gone.
@@ -236,6 +298,17 @@ fn invoke(
         abort: handle.abort_handle(),
         jobs,
     });
+}
+
+/// Count an invocation that starts with a job another running invocation holds: two deliveries
+/// of one job at once.
+fn note_overlap(world: &World, invocations: &Invocations, jobs: &[String]) {
+    let running = invocations.running.lock().unwrap_or_else(PoisonError::into_inner);
+    let overlaps = jobs.iter().filter(|id| running.iter().any(|r| r.jobs.contains(id))).count();
+    drop(running);
+    if overlaps > 0 {
+        note(world, "overlapping_deliveries", overlaps as u64);
+    }
 }
 
 /// How often the dead-letter function's event source mappings receive from an idle DLQ (they
@@ -276,5 +349,69 @@ fn note_letters(world: &World, messages: &[Received]) {
         let reason = m.attributes.get(REASON_ATTRIBUTE).cloned().unwrap_or_else(|| "redriven".to_owned());
         let job_id = Envelope::decode(&m.body).ok().map(|e| e.id);
         log.letters.push(Letter { job_id, reason });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jobq::{JobStatus, NewJob};
+
+    /// A world with one `noop` job enqueued, its tier's event source running.
+    async fn one_job(invocations: &Arc<Invocations>) -> (World, String, PriorityTier) {
+        let world = World::new(1, crate::Breaks::default());
+        let spec = NewJob { job_type: "noop".into(), ..NewJob::default() };
+        let (job, _) = world.service.enqueue(spec).await.unwrap_or_else(|e| panic!("enqueue: {e}"));
+        let source = event_source(
+            world.clone(),
+            invocations.clone(),
+            job.tier,
+            fastrand::Rng::with_seed(1),
+            Duration::from_secs(20),
+        );
+        tokio::spawn(source);
+        (world, job.id, job.tier)
+    }
+
+    async fn status(world: &World, id: &str) -> (JobStatus, u32) {
+        let job = world.ports.store.get(id, true).await.ok().flatten();
+        job.map(|j| (j.status, j.attempts)).unwrap_or_else(|| panic!("job {id} gone"))
+    }
+
+    /// Throttled invocations leave their batch received and unrun: the message returns at the
+    /// end of its visibility with a receive counted each time, so five throttles in a row
+    /// redrive it to the dead-letter queue (maxReceiveCount 5) without its job having run.
+    #[tokio::test(start_paused = true)]
+    async fn throttled_invocations_count_receives_until_the_redrive() {
+        let invocations = Arc::new(Invocations::default());
+        invocations.throttle_next(5);
+        let (world, id, tier) = one_job(&invocations).await;
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        assert_eq!(status(&world, &id).await, (JobStatus::Queued, 0), "not run while throttled");
+        tokio::time::sleep(Duration::from_secs(8 * 3600)).await;
+        let log = world.log();
+        assert_eq!(log.faults.get("invocations_throttled"), Some(&5), "{:?}", log.faults);
+        assert_eq!(log.faults.get("throttled_receives"), Some(&5), "{:?}", log.faults);
+        assert_eq!(log.invocations, 0, "no invocation ran");
+        let letters = world.queues.bodies(world.config.dlqs.get(tier));
+        assert!(letters.iter().any(|b| b.contains(&id)), "redriven after five receives: {letters:?}");
+    }
+
+    /// A function error after the records ran returns the whole batch: the job completed on its
+    /// one attempt, and its message, not deleted, is delivered again (and acknowledged).
+    #[tokio::test(start_paused = true)]
+    async fn a_function_error_returns_the_whole_batch() {
+        let invocations = Arc::new(Invocations::default());
+        invocations.fail_next(1);
+        let (world, id, tier) = one_job(&invocations).await;
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert_eq!(status(&world, &id).await, (JobStatus::Completed, 1));
+        assert_eq!(world.queues.bodies(world.config.queues.get(tier)).len(), 1, "the message is back");
+        tokio::time::sleep(Duration::from_secs(2 * 3600)).await;
+        assert_eq!(status(&world, &id).await, (JobStatus::Completed, 1));
+        let log = world.log();
+        assert_eq!(log.faults.get("batches_returned_whole"), Some(&1), "{:?}", log.faults);
+        assert_eq!(log.invocations, 2, "delivered again once");
+        assert!(world.queues.bodies(world.config.queues.get(tier)).is_empty(), "then deleted");
     }
 }

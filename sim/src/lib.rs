@@ -22,6 +22,7 @@ pub mod faults;
 pub mod hot;
 pub mod invariants;
 pub mod lambda;
+pub mod latency;
 pub mod ownership;
 pub mod report;
 pub mod script;
@@ -179,7 +180,7 @@ fn start_functions(
     tasks.push(tokio::spawn(lambda::dead_letters(world.clone())));
     tasks.push(tokio::spawn(actors::ttl(world.clone())));
     if !breaks.no_scheduler {
-        tasks.push(tokio::spawn(actors::scheduler(world.clone(), breaks.cold_scheduler)));
+        tasks.push(tokio::spawn(actors::scheduler(world.clone(), breaks.cold_scheduler, rng.fork())));
     }
     if !breaks.no_counter {
         // Its draws apart from the others', so the rest of a seed's run stays as it was.
@@ -198,6 +199,10 @@ fn start_turbulence(
 ) -> Vec<JoinHandle<()>> {
     let over = Duration::from_secs(options.hours * 3600 * 9 / 10);
     let mut tasks = vec![tokio::spawn(actors::clients(world.clone(), rng.fork(), options.jobs, over))];
+    // The random run's job mix includes a backlog now and then; a quiet scenario's does not.
+    if options.jobs > 0 && options.faults.is_some() {
+        tasks.push(tokio::spawn(actors::burst(world.clone(), rng.fork(), over)));
+    }
     if !options.script.is_empty() {
         tasks.push(tokio::spawn(script::play(world.clone(), options.script.clone())));
     }
@@ -233,6 +238,7 @@ async fn simulate(seed: u64, options: Options) -> RunReport {
     tokio::time::sleep(Duration::from_secs(options.hours * 3600)).await;
     turbulence.iter().for_each(JoinHandle::abort);
     faults::clear(&world);
+    invocations.calm();
     actors::resume_everything(&world).await;
     let mut violations = match invariants::all_jobs(&world).await {
         Ok(jobs) => invariants::way_forward(&world, &jobs).await,
@@ -250,6 +256,7 @@ async fn simulate(seed: u64, options: Options) -> RunReport {
         violations.extend(uploads::check(&world, ingest).await);
     }
     let mut report = check_end(seed, &world, &mut violations, options.check_attempts).await;
+    report.faults.insert("slow_legs", world.latency.slow_legs());
     report.simulated = world.now() - started;
     report.violations = violations;
     report

@@ -10,6 +10,7 @@ use jobq::counter::CounterEngine;
 use jobq::dlq::DeadLetterHandler;
 use jobq::memory::{MemoryBlobs, MemoryQueues, MemoryTable};
 use jobq::ports::{Clock, SeededIds, TokioClock};
+use jobq::queue::TierQueues;
 use jobq::scheduler::{Scheduler, SchedulerSettings};
 use jobq::service::JobService;
 use jobq::store::JobStore;
@@ -17,6 +18,7 @@ use jobq::task::Registry;
 use jobq::worker::{Worker, WorkerSettings};
 use jobq::{Config, Ports, PriorityTier};
 
+use crate::latency::{Latency, SlowBlobs, SlowQueues, SlowTable};
 use crate::ownership::{Careless, InvocationIds, Witness};
 
 /// When every simulation starts (any fixed instant: runs must not depend on the wall clock).
@@ -111,6 +113,8 @@ pub struct World {
     pub log: Arc<Mutex<Log>>,
     /// Who made each change to a job item, and the ownership violations among them.
     pub witness: Arc<Witness>,
+    /// The seeded latency of every port call the deployment makes ([`crate::latency`]).
+    pub latency: Arc<Latency>,
     job_types: Vec<String>,
     /// Every worker environment's settings.
     worker_settings: WorkerSettings,
@@ -124,8 +128,10 @@ impl World {
         let base = DateTime::from_timestamp(EPOCH_SECONDS, 0).unwrap_or_default();
         let clock: Arc<dyn Clock> = Arc::new(TokioClock::starting_at(base));
         // Creating in-memory queues fails only on a bad name: ours are fixed.
-        let (mut ports, mut aws) =
-            Ports::memory(clock.clone()).unwrap_or_else(|e| panic!("memory ports: {e}"));
+        let (ports, mut aws) = Ports::memory(clock.clone()).unwrap_or_else(|e| panic!("memory ports: {e}"));
+        // Every call takes a seeded time there and back, drawn apart from the seed's other draws.
+        let latency = Latency::new(seed ^ 0x6c61_7465);
+        let mut ports = slowed(ports, &aws.config, &latency);
         if breaks.one_receive {
             for tier in PriorityTier::ALL {
                 let url = aws.config.queues.get(tier);
@@ -142,7 +148,8 @@ impl World {
         }
         // The bucket for payloads and results too large for a job item, as deployed.
         let blobs = MemoryBlobs::default();
-        let ports = ports.with_blobs(Arc::new(blobs.clone())).with_ids(Arc::new(SeededIds::new(seed)));
+        let bucket = Arc::new(SlowBlobs(Arc::new(blobs.clone()), latency.clone()));
+        let ports = ports.with_blobs(bucket).with_ids(Arc::new(SeededIds::new(seed)));
         // The stream is recorded from the first write on, as DynamoDB Streams enabled at creation.
         aws.table.changes();
         // A transaction holds its items a while, and one meeting another there is cancelled
@@ -172,6 +179,7 @@ impl World {
             ports,
             log: Arc::default(),
             witness: Arc::default(),
+            latency,
             job_types,
             worker_settings: worker_settings(breaks),
         }
@@ -207,6 +215,17 @@ impl World {
     pub fn log(&self) -> MutexGuard<'_, Log> {
         self.log.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// `ports` with every table and queue call delayed by `latency`.
+fn slowed(mut ports: Ports, config: &Config, latency: &Arc<Latency>) -> Ports {
+    let table = Arc::new(SlowTable(ports.store.table_port().clone(), latency.clone()));
+    ports.store = JobStore::over(table, config.retention);
+    let queues: Arc<dyn jobq::queue::MessageQueue> =
+        Arc::new(SlowQueues(ports.queues.port().clone(), latency.clone()));
+    ports.queues = TierQueues::with_port(queues.clone(), config.queues.clone());
+    ports.dlqs = TierQueues::with_port(queues, config.dlqs.clone());
+    ports
 }
 
 /// The defaults, or a 3-second lease ([`crate::Breaks::chatty_leases`]).

@@ -117,7 +117,9 @@ fn cancel_and_retry_while_the_old_run_is_inside_a_long_step() {
     // 10-minute runs renew their leases every 40 s.
     let report = run(1, &quiet(100, 1, script));
     clean(&report);
-    assert_eq!(report.faults.get("restart"), Some(&1), "the job was running when restarted");
+    // At the deployed concurrency (20 high invocations) jobs of the mix may be running then too,
+    // and are restarted with it; the long job, 2 minutes into its 10, is always among them.
+    assert!(report.faults.get("restart") >= Some(&1), "the job was running when restarted");
     assert_eq!(report.accepted, 101);
     assert!(report.owned_writes > 0, "the runs' writes were checked");
 }

@@ -36,7 +36,10 @@ fn two_hundred_seeded_runs_of_six_hours_keep_every_invariant() {
     // Handlers that overrun their timeout, and that panic, come from the job mix.
     let overran: u64 = reports.iter().map(|r| r.overran).sum();
     assert!(overran > 0 || reports.len() == 1, "no job overran its timeout");
-    // Every fault kind struck somewhere in the set.
+    // Every fault kind struck somewhere in the set, and the hostile model's events happened:
+    // slow calls, throttled invocations (their receives counted), whole batches returned by a
+    // function error, two deliveries of one job at once, duplicate and overlapping scheduler
+    // ticks, backlogs deeper than the low tier's concurrency.
     let mut kinds = std::collections::BTreeSet::new();
     reports.iter().for_each(|r| kinds.extend(r.faults.keys().copied()));
     for kind in [
@@ -51,6 +54,16 @@ fn two_hundred_seeded_runs_of_six_hours_keep_every_invariant() {
         "restart",
         "sqs_5xx",
         "sqs_throttled",
+        "invocation_throttle",
+        "invocations_throttled",
+        "throttled_receives",
+        "function_error",
+        "batches_returned_whole",
+        "overlapping_deliveries",
+        "duplicate_tick",
+        "overlapping_ticks",
+        "backlog_burst",
+        "slow_legs",
         "upload_notified_late",
         "upload_notified_twice",
     ] {
@@ -80,13 +93,15 @@ fn broken(seed: u64, breaks: Breaks) -> RunReport {
 
 #[test]
 fn without_the_scheduler_a_crashed_run_is_stranded_and_the_invariants_say_so() {
-    let report = broken(1, Breaks { no_scheduler: true, ..Breaks::default() });
+    // Seed 2: under the hostile model (latency, deployed concurrency) seed 1's crashed runs all
+    // happen to be recovered by their own messages' redelivery.
+    let report = broken(2, Breaks { no_scheduler: true, ..Breaks::default() });
     assert!(report.kills > 0, "the run must crash an invocation");
     let names: Vec<&str> = report.violations.iter().map(|v| v.invariant).collect();
     assert!(names.contains(&"settled"), "{names:?}");
 
     // The same seed with the scheduler keeps them all.
-    let healthy = broken(1, Breaks::default());
+    let healthy = broken(2, Breaks::default());
     assert!(healthy.violations.is_empty(), "{}", healthy.failures());
 }
 

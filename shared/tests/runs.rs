@@ -498,3 +498,66 @@ async fn a_resume_that_finds_its_job_claimed_after_the_take_back_gives_the_attem
     s.drain().await;
     assert_eq!(s.job(&job.id).await.attempts, 1);
 }
+
+/// The same, with the resuming delivery later still (held by a throttled invocation for its
+/// visibility timeout, seed 1158): the run after the take-back has finished by then, and the
+/// finished job is given its attempt back.
+#[tokio::test(start_paused = true)]
+async fn a_resume_later_than_the_run_after_the_take_back_still_gives_the_attempt_back() {
+    let s = stack(Registry::default());
+    let job = s.enqueue("noop", json!(null)).await;
+    hide_enqueue_message(&s, job.tier).await;
+    let store = &s.ports.store;
+    let (now, minutes) = (s.clock.now(), chrono::Duration::minutes);
+    let t0 = now - minutes(5);
+    let lost = store.claim_as(&job.id, job.generation, "lost-run", t0, t0 + minutes(1)).await.expect("claim");
+    store.recover(&lost, t0 + minutes(2), t0 + minutes(3), t0 + minutes(4)).await.expect("take back");
+    let second = store.claim(&job.id, job.generation, now, now + minutes(2)).await.expect("claimed again");
+    store.renew_lease(&second, now + minutes(3)).await.expect("a heartbeat");
+    let outcome = jobq::store::RunOutcome::Completed { result: None };
+    let done = store.finish(&second, outcome, None, now).await.expect("the new run finishes");
+    assert_eq!((done.status, done.attempts), (JobStatus::Completed, 2));
+
+    let resume = Envelope::new(&job.id, &job.job_type, job.tier, job.generation)
+        .resuming(Some("lost-run".into()))
+        .at_attempt(1);
+    s.ports.queues.send(&resume, 0).await.expect("send");
+    s.drain().await;
+    let given_back = s.job(&job.id).await;
+    assert_eq!((given_back.status, given_back.attempts), (JobStatus::Completed, 1));
+}
+
+/// Issue 25 (found by the hostile simulation, seeds 1024, 1121, 1180): Lambda deletes a batch's
+/// messages only when the invocation returns, and the batch was hidden only a little past one
+/// lease. A message dropped at once (here its job was cancelled) in a batch with a ten-minute run
+/// came back every lease, a receive counted each time, until SQS moved it to the DLQ. It is now
+/// deleted while the batch runs, before its hold ends.
+#[tokio::test(start_paused = true)]
+async fn a_message_dropped_at_once_beside_a_long_run_never_comes_back() {
+    let s = stack(Registry::default());
+    let spec = NewJob {
+        job_type: "sleep".into(),
+        payload: json!({"seconds": 600, "steps": 10}),
+        timeout_seconds: Some(900),
+        ..NewJob::default()
+    };
+    let long = s.service.enqueue(spec).await.expect("enqueue").0;
+    let cancelled = s.enqueue("noop", json!(null)).await;
+    s.service.cancel(&cancelled.id).await.expect("cancel");
+    let batch = s.spawn_drain();
+    let url = s.ports.queues.url(cancelled.tier).to_owned();
+    let mut seen_after_its_hold = 0;
+    while s.clock.now() - long.created_at < chrono::Duration::minutes(11) {
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        // The batch's first hold ends 130 s in: by then the dropped message is gone.
+        let past_hold = s.clock.now() - long.created_at > chrono::Duration::seconds(125);
+        if past_hold && s.queues.bodies(&url).iter().any(|b| b.contains(&cancelled.id)) {
+            seen_after_its_hold += 1;
+        }
+        s.drain().await;
+    }
+    assert_eq!(batch.await.expect("the batch ends"), 2);
+    assert_eq!(seen_after_its_hold, 0, "the dropped message stayed in the queue while its batch ran");
+    let done = s.job(&long.id).await;
+    assert_eq!((done.status, done.attempts), (JobStatus::Completed, 1));
+}

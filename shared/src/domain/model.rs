@@ -91,6 +91,10 @@ pub struct Job {
     /// Internal: the store reads them back in place of `payload` and `result`.
     #[serde(skip)]
     pub spilled: Spilled,
+    /// The run this attempt's claim found the job taken back from (its lease ended while AWS
+    /// failed it), if any: a delivery resuming that run may give the attempt back. Internal.
+    #[serde(skip)]
+    pub taken_back_from: Option<String>,
 }
 
 /// Keys of a job's parts kept in the bucket instead of its record (none: stored inline).
@@ -189,6 +193,7 @@ impl Job {
             expires_at: None,
             next: spec.next,
             spilled: Spilled::default(),
+            taken_back_from: None,
         }
     }
 

@@ -147,6 +147,7 @@ pub fn decode(item: &Item) -> Result<Job, CorruptItem> {
             result: r.opt_string(RESULT_REF)?,
             next: r.opt_string(NEXT_REF)?,
         },
+        taken_back_from: r.opt_string(RECOVERED_RUN)?,
     })
 }
 

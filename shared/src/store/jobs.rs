@@ -182,8 +182,9 @@ impl JobStore {
 
     /// The run `lost_run`, on `attempt`, ended with its outcome lost to AWS; the job was taken
     /// back from it and claimed again meanwhile, counting attempt `attempt + 1`. That new run
-    /// stands for the lost one: the attempt is not counted, since an AWS failure must cost none.
-    /// Refused unless the job is still so (running, in that generation, right after that take-back).
+    /// (running, or ended by now) stands for the lost one: the attempt is not counted, since an
+    /// AWS failure must cost none. Refused unless the job is still in that generation, on that
+    /// attempt, and last taken back from that run.
     #[instrument(skip_all, fields(job_id = %id, generation))]
     pub async fn adopt_lost_run(
         &self,
@@ -194,8 +195,7 @@ impl JobStore {
     ) -> Result<Job, StoreError> {
         let mut w = Write::default();
         w.condition(
-            Cond::eq(STATUS, s(JobStatus::Processing.as_str()))
-                .and(Cond::eq(GENERATION, n(generation)))
+            Cond::eq(GENERATION, n(generation))
                 .and(Cond::eq(RECOVERED_RUN, s(lost_run)))
                 .and(Cond::eq(ATTEMPTS, n(attempt + 1))),
         );
@@ -223,7 +223,7 @@ impl JobStore {
         w.watch_lease(&run.id, lease_until);
         // Owned again if the scheduler had taken it back from this run (see `owned_by`).
         w.set_status(&run.id, JobStatus::Processing);
-        w.remove(RECOVERED_RUN);
+        keep_taken_back_from(&mut w, run);
         w.returning_nothing();
         self.write_owned(run, w, "UpdateItem(lease)").await.map(drop)
     }
@@ -254,7 +254,7 @@ impl JobStore {
         w.condition(owned_by(job));
         w.set_status(&job.id, to);
         w.remove(LEASE);
-        w.remove(RECOVERED_RUN);
+        keep_taken_back_from(&mut w, job);
         match &outcome {
             // Watched for when it is due: released then (no message could wait that long), or
             // sent again if its message was lost.
@@ -341,6 +341,16 @@ fn record_outcome(w: &mut Write, outcome: RunOutcome, spilled: Option<&str>) {
             w.set(RUN_AT, time(run_at));
         }
         RunOutcome::Failed { error } => w.set_error(&error),
+    }
+}
+
+/// `recovered_run` back to what the run's claim found: a take-back of this very run undone (it
+/// renews or finishes after all), while the run taken back before this attempt stays named for a
+/// delivery that resumes it (`adopt_lost_run`).
+fn keep_taken_back_from(w: &mut Write, run: &Job) {
+    match &run.taken_back_from {
+        Some(before) => w.set(RECOVERED_RUN, s(before)),
+        None => w.remove(RECOVERED_RUN),
     }
 }
 

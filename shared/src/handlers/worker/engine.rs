@@ -105,14 +105,19 @@ impl Worker {
         // Read once per batch (through the cache), not once per record.
         let pause = self.pause_flags(&unique).await;
         let pause = &pause;
-        let results: Vec<RecordResult> = futures::stream::iter(unique)
+        let done = &super::settle::Done::default();
+        let batch = futures::stream::iter(unique)
             .map(|record: SqsMessage| async move {
                 let (disposition, counted) = self.process(&record, pause, deadline, hidden_until).await;
+                if disposition == Disposition::Ack {
+                    done.note(record.event_source_arn.as_deref().and_then(|a| self.tier_of_arn(a)), &record);
+                }
                 (record.message_id.unwrap_or_default(), disposition, counted)
             })
             .buffer_unordered(self.settings.concurrency.max(1))
-            .collect()
-            .await;
+            .collect::<Vec<RecordResult>>();
+        let window = first_window(self.settings.lease, self.settings.visibility_timeout);
+        let results = self.settling(batch, hidden_until, window, done).await;
 
         // Counters come from the table's change stream (see `store::tally`): nothing to write here.
         let summary = BatchSummary::of(results);

@@ -22,6 +22,7 @@ mod heartbeat;
 mod large;
 mod polling;
 mod settings;
+mod settle;
 
 pub use decision::{DeadLetterReason, crashed_repeatedly, run_limit};
 pub use engine::Worker;

@@ -247,10 +247,14 @@ async fn a_dead_letter_dynamodb_throttled_comes_back_in_seconds_and_fails_its_jo
     let store = DynamoJobStore::new(clients.dynamodb.clone(), &env.config.table, env.config.retention);
     let dlqs = TierQueues::new(clients.sqs.clone(), env.config.dlqs.clone());
     let handler = DeadLetterHandler::new(store).with_dead_letter_queues(dlqs);
-    // Its message moved to the DLQ as the redrive policy moves one: no reason attribute.
+    // Its message moved to the DLQ as the redrive policy moves one (no reason attribute), after
+    // its run died: the run's lease ended long ago.
     let job = env.enqueue(spec("noop", Value::Null)).await;
     let tier = job.tier;
     let message = env.queues().receive(tier, 1, 1, None).await.expect("receive").remove(0);
+    let long_ago = chrono::Utc::now() - chrono::Duration::minutes(10);
+    let lease = long_ago + chrono::Duration::seconds(30);
+    env.store().claim(&job.id, 0, long_ago, lease).await.expect("a run that died");
     let dlq = env.dlqs();
     dlq.port().send(dlq.url(tier), &NewMessage::new(message.body, 0)).await.expect("dead-letter");
     let arn = dlq.arn(tier).await.expect("dlq arn");
@@ -259,7 +263,7 @@ async fn a_dead_letter_dynamodb_throttled_comes_back_in_seconds_and_fails_its_jo
     let polled = poll_once(&dlq, tier, &arn, 10, 1, |event| handler.handle(event)).await.expect("poll");
     proxy.set_dynamodb_throttled(false);
     assert_eq!((polled.received, polled.failed), (1, 1), "not recorded while throttled");
-    assert_eq!(env.job(&job.id).await.status, JobStatus::Queued);
+    assert_eq!(env.job(&job.id).await.status, JobStatus::Processing);
 
     // Back within a minute (the DLQ's own visibility timeout is 5,400 s), and recorded then.
     let deadline = Instant::now() + Duration::from_secs(60);

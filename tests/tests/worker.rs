@@ -154,23 +154,28 @@ async fn an_always_failing_job_ends_failed_in_its_dlq_and_the_dlq_handler_record
     assert!(handler.handle(event).await.batch_item_failures.is_empty());
     assert_eq!(env.jobs(&ids).await[0].error, failed.error, "recording twice changes nothing");
 
-    // A message SQS redrove by itself (no reason attribute): the queued job is recorded failed.
-    let stuck = env
-        .store()
-        .create(&Job::new(spec("noop", Value::Null), Utc::now()))
-        .await
-        .expect("create")
-        .into_job();
-    let body = Envelope::new(&stuck.id, "noop", stuck.tier, 0).encode();
-    let redriven = jobq::queue::Received {
-        message_id: "m-1".into(),
+    // A message SQS redrove by itself (no reason attribute) for a job whose runs died (here one,
+    // its lease long ended): the job is recorded failed.
+    let create = |spec: NewJob| Job::new(spec, Utc::now());
+    let stuck = env.store().create(&create(spec("noop", Value::Null))).await.expect("create").into_job();
+    let long_ago = Utc::now() - chrono::Duration::minutes(10);
+    let lease = long_ago + chrono::Duration::seconds(30);
+    env.store().claim(&stuck.id, 0, long_ago, lease).await.expect("a run that died");
+    let redriven = |job: &Job| jobq::queue::Received {
+        message_id: format!("m-{}", job.id),
         receipt_handle: "r-1".into(),
-        body,
+        body: Envelope::new(&job.id, "noop", job.tier, 0).encode(),
         receive_count: 6,
         attributes: Default::default(),
         sent_at: None,
     };
-    let event = sqs_event(&[redriven], &arn, "local");
+    // One still queued, never run, is left queued: Lambda's throttles count receives too.
+    let waiting = env.store().create(&create(spec("noop", Value::Null))).await.expect("create").into_job();
+    let event = sqs_event(&[redriven(&waiting)], &arn, "local");
+    let outcome = handler.record(&event.records[0]).await.expect("record");
+    assert_eq!(outcome, DeadLetterOutcome::NeverRan { job_id: waiting.id.clone() });
+    assert_eq!(env.job(&waiting.id).await.status, JobStatus::Queued);
+    let event = sqs_event(&[redriven(&stuck)], &arn, "local");
     let outcome = handler.record(&event.records[0]).await.expect("record");
     assert_eq!(outcome, DeadLetterOutcome::RecordedFailed { job_id: stuck.id.clone() });
     let recorded = &env.job(&stuck.id).await;

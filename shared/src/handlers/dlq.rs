@@ -67,6 +67,10 @@ pub enum DeadLetterOutcome {
     /// The job waits parked while paused (its deliveries were dropped, and a copy a delete missed
     /// came back until SQS moved it): the scheduler sends it a message on resume.
     Parked { job_id: String },
+    /// The job is still queued, never run: its message reached the DLQ by Lambda's throttles or
+    /// a missed delete (each counts a receive), not by the job. The lost-message walk sends it a
+    /// message again.
+    NeverRan { job_id: String },
 }
 
 impl DeadLetterHandler {
@@ -178,6 +182,10 @@ impl DeadLetterHandler {
             Err(StoreError::Conflict { reason: Conflict::LeaseHeld { until }, .. }) => {
                 warn!(dead_letter = true, job_id = %job_id, lease_until = %until, reason = %reason, "dead letter: a run holds the job; left to it");
                 Ok(DeadLetterOutcome::RunAlive { job_id })
+            }
+            Err(StoreError::Conflict { reason: Conflict::NeverRan, .. }) => {
+                warn!(dead_letter = true, job_id = %job_id, reason = %reason, "dead letter: the job never ran; left queued for the lost-message walk");
+                Ok(DeadLetterOutcome::NeverRan { job_id })
             }
             Err(StoreError::Conflict { reason: Conflict::Parked, .. }) => {
                 warn!(dead_letter = true, job_id = %job_id, reason = %reason, "dead letter: the job waits parked; left to the resume");

@@ -53,7 +53,10 @@ impl JobStore {
     /// life (refused as `Conflict::StaleGeneration`), nor a letter that a copy of the message
     /// became while a run held the job (`Conflict::LeaseHeld`: that run records the outcome), nor
     /// one whose deliveries were dropped while the job waited parked (`Conflict::Parked`: it is
-    /// sent a message on resume).
+    /// sent a message on resume), nor one of a job still `queued`, that never ran
+    /// (`Conflict::NeverRan`: SQS counts a receive for every invocation Lambda throttled, and a
+    /// missed delete brings a message back, so a message can reach maxReceiveCount unjudged; the
+    /// job stays queued and the lost-message walk sends it again).
     #[instrument(skip_all, fields(job_id = %id, generation))]
     pub async fn fail_generation(
         &self,
@@ -64,9 +67,10 @@ impl JobStore {
     ) -> Result<Job, StoreError> {
         let mut w = self.fail_write(id, error, now);
         let mut not_running = JobStatus::sources(JobEvent::Fail);
-        not_running.retain(|st| *st != JobStatus::Processing);
-        let no_live_run =
-            status_in(&not_running).or(Cond::not_exists(LEASE)).or(Cond::cmp(LEASE, Cmp::Lt, millis(now)));
+        not_running.retain(|st| !matches!(st, JobStatus::Processing | JobStatus::Queued));
+        let lease_ended = Cond::not_exists(LEASE).or(Cond::cmp(LEASE, Cmp::Lt, millis(now)));
+        let run_died = Cond::eq(STATUS, s(JobStatus::Processing.as_str())).and(lease_ended);
+        let no_live_run = status_in(&not_running).or(run_died);
         let watched = [Watch::Release, Watch::Lease, Watch::Sent].map(|watch| s(keys::due_pk(watch, id)));
         let unparked = Cond::not_exists(keys::BY_DUE.pk).or(Cond::is_in(keys::BY_DUE.pk, watched));
         w.condition(Cond::eq(GENERATION, n(generation)).and(no_live_run).and(unparked));
@@ -75,6 +79,7 @@ impl JobStore {
                 _ if current.generation != generation || current.status.is_terminal() => None,
                 Some(until) if current.status == JobStatus::Processing => Some(Conflict::LeaseHeld { until }),
                 _ if current.parked => Some(Conflict::Parked),
+                _ if current.status == JobStatus::Queued => Some(Conflict::NeverRan),
                 _ => None,
             };
             match reason {

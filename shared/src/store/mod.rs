@@ -173,6 +173,9 @@ pub enum Conflict {
     /// The job waits parked while its tier or type is paused: the scheduler sends it a message
     /// on resume, so it needs none meanwhile.
     Parked,
+    /// The job is still `queued`: no run of it started, so a dead letter of its message is AWS's
+    /// doing (throttled invocations, a missed delete), not the job's; it is sent again.
+    NeverRan,
 }
 
 #[derive(Debug, thiserror::Error)]

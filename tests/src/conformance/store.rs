@@ -435,7 +435,7 @@ pub async fn a_dead_letter_leaves_a_live_run_alone(f: StoreFixture) {
 
 /// A dead letter fails nothing while its job waits parked (its deliveries were dropped while
 /// paused, and a copy a delete missed came back until SQS moved it): the job is sent a message
-/// on resume. A job under any other watch is failed.
+/// on resume; nor one queued that never ran.
 pub async fn a_dead_letter_leaves_a_parked_job_alone(f: StoreFixture) {
     let store = f.store;
     let now = Utc::now();
@@ -447,9 +447,12 @@ pub async fn a_dead_letter_leaves_a_parked_job_alone(f: StoreFixture) {
     let stored = store.get(&parked.id, true).await.expect("get").expect("exists");
     assert_eq!((stored.status, stored.parked), (JobStatus::Queued, true));
 
+    // Nor while it is queued and never ran: its message reached the DLQ by AWS (throttled
+    // invocations count receives), and it stays queued for the lost-message walk.
     let waiting = create(&store, new_job("noop")).await;
-    let failed = store.fail_generation(&waiting.id, 0, &error, now).await.expect("a waiting job fails");
-    assert_eq!(failed.status, JobStatus::Failed);
+    let refused = store.fail_generation(&waiting.id, 0, &error, now).await;
+    assert!(matches!(refused, Err(StoreError::Conflict { reason: Conflict::NeverRan, .. })), "{refused:?}");
+    assert_eq!(store.get(&waiting.id, true).await.expect("get").expect("exists").status, JobStatus::Queued);
 }
 
 /// Failing a job whose runs died is pinned to the job as read: a run that renewed its lease

@@ -218,6 +218,7 @@ pub async fn event_source(
             // Lambda refused the invocation: the messages, each with a receive counted, return
             // to the queue when their visibility ends.
             note(&world, "invocations_throttled", 1);
+            world.log().throttled_receives.extend(job_ids(&messages));
             note(&world, "throttled_receives", messages.len() as u64);
             continue;
         }

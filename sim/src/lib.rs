@@ -289,7 +289,7 @@ async fn check_end(
     violations.extend(invariants::read_your_writes(&log));
     violations.extend(invariants::still_while_paused(&log, &jobs));
     let deployment = script::less(&requests, &log.harness_requests);
-    violations.extend(invariants::budget(&deployment, log.accepted.len()));
+    violations.extend(invariants::budget(&deployment, log.accepted.len(), invariants::heartbeats(&jobs)));
     let (unowned, owned_writes) = world.witness.verdict();
     violations.extend(unowned);
     let write_units = world.table.write_units();

@@ -32,7 +32,7 @@ use jobq::ports::table::{
     Action, Attr, BatchGot, Change, ChangeFeed, Cmp, Cond, IndexQuery, Item, QueryPage, Table, TableError,
     TransactUpdate, Update, seq_order,
 };
-use jobq::store::attrs::{ERROR, GENERATION, RECOVERED_RUN, RUN, STATUS, WRITE_TOKEN};
+use jobq::store::attrs::{ATTEMPTS, ERROR, GENERATION, RECOVERED_RUN, RUN, STATUS, WRITE_TOKEN};
 use jobq::store::keys;
 
 use crate::invariants::Violation;
@@ -181,7 +181,7 @@ impl State {
         {
             return;
         }
-        if only_watched(old, new) || taken_back(old, new) {
+        if only_watched(old, new) || taken_back(old, new) || attempt_given_back(old, new) {
             return;
         }
         self.checked += 1;
@@ -214,6 +214,23 @@ impl State {
 fn taken_back(old: &Item, new: &Item) -> bool {
     status(new) == Some(JobStatus::Retrying.as_str())
         && text(new, RECOVERED_RUN).is_some_and(|r| Some(r) == text(old, RUN))
+}
+
+/// The change gave back the attempt a take-back's claim counted, for a delivery resuming the run
+/// taken back (`JobStore::adopt_lost_run`), and touched nothing else: the run stays the claim's.
+fn attempt_given_back(old: &Item, new: &Item) -> bool {
+    let rest = |item: &Item| -> Item {
+        let given_back = [WRITE_TOKEN, ATTEMPTS, RECOVERED_RUN];
+        item.iter()
+            .filter(|(k, _)| !given_back.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    let attempts = |item: &Item| item.get(ATTEMPTS).and_then(jobq::ports::table::Attr::as_i64);
+    old.contains_key(RECOVERED_RUN)
+        && !new.contains_key(RECOVERED_RUN)
+        && attempts(new).zip(attempts(old)).is_some_and(|(n, o)| n + 1 == o)
+        && rest(old) == rest(new)
 }
 
 /// The change put the item in `by-due` and touched nothing else.

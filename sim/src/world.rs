@@ -75,6 +75,9 @@ pub struct Log {
     pub invocations: u64,
     /// Dead letters seen, first delivery of each message only.
     pub letters: Vec<Letter>,
+    /// Jobs whose messages Lambda received for an invocation it then throttled (a receive
+    /// counted toward maxReceiveCount, the job not judged): a dead letter of theirs is AWS's doing.
+    pub throttled_receives: BTreeSet<String>,
     pub letter_ids: BTreeSet<String>,
     /// Fault windows and events injected, by kind.
     pub faults: BTreeMap<&'static str, u64>,

@@ -4,6 +4,7 @@
 //! adapter on the emulator, so a test that passes in memory holds on AWS too. What only the
 //! in-memory side models is listed at the top of each module.
 
+pub mod bucket;
 pub mod queue;
 pub mod store;
 pub mod table;

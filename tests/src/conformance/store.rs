@@ -408,7 +408,9 @@ pub async fn failing_a_generation_leaves_a_retried_job_alone(f: StoreFixture) {
     );
     let stored = store.get(&job.id, true).await.expect("get").expect("exists");
     assert_eq!((stored.status, stored.generation, stored.error), (JobStatus::Queued, 1, None));
-    let failed = store.fail_generation(&job.id, 1, &error, now).await.expect("generation 1 fails");
+    // A letter of the second life fails it once its run died (queued, never run, it would not).
+    store.claim(&job.id, 1, now, lease(now)).await.expect("claim");
+    let failed = store.fail_generation(&job.id, 1, &error, later).await.expect("generation 1 fails");
     assert_eq!(failed.status, JobStatus::Failed);
 }
 

@@ -25,6 +25,12 @@ pub struct BucketFixture {
     _env: Option<crate::TestEnv>,
 }
 
+impl std::fmt::Debug for BucketFixture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BucketFixture").field("url", &self.url).finish_non_exhaustive()
+    }
+}
+
 impl BucketFixture {
     pub fn memory() -> Self {
         let clock = jobq::ports::clock::system();

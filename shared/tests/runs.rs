@@ -44,6 +44,17 @@ impl Stack {
         self.service.enqueue(spec).await.expect("enqueue").0
     }
 
+    /// A `sleep` of `seconds` in `steps`, with a timeout that leaves it room.
+    async fn enqueue_long_sleep(&self, seconds: u64, steps: u32) -> Job {
+        let spec = NewJob {
+            job_type: "sleep".into(),
+            payload: json!({ "seconds": seconds, "steps": steps }),
+            timeout_seconds: Some(u32::try_from(seconds).unwrap_or(u32::MAX).saturating_add(300)),
+            ..NewJob::default()
+        };
+        self.service.enqueue(spec).await.expect("enqueue").0
+    }
+
     async fn job(&self, id: &str) -> Job {
         self.service.get(id).await.expect("get").expect("exists")
     }
@@ -371,13 +382,7 @@ async fn a_run_alive_after_its_job_was_taken_back_owns_it_again_on_the_same_atte
 #[tokio::test(start_paused = true)]
 async fn a_second_message_for_a_long_run_never_walks_toward_the_dlq() {
     let s = stack(Registry::default());
-    let spec = NewJob {
-        job_type: "sleep".into(),
-        payload: json!({"seconds": 1200, "steps": 20}),
-        timeout_seconds: Some(1500),
-        ..NewJob::default()
-    };
-    let job = s.service.enqueue(spec).await.expect("enqueue").0;
+    let job = s.enqueue_long_sleep(1200, 20).await;
     let copy = Envelope::new(&job.id, &job.job_type, job.tier, job.generation);
     s.ports.queues.send(&copy, 0).await.expect("a second message");
     let receives_before = s.queue_requests("ReceiveMessage");
@@ -459,15 +464,12 @@ async fn a_claim_whose_answer_was_lost_is_taken_over_on_its_attempt() {
     assert_eq!((done.status, done.attempts), (JobStatus::Completed, 1), "the lost answer cost no attempt");
 }
 
-/// Issue 25 (found by the hostile simulation, seed 1030): a run's finish was lost to a long
-/// throttle; the delivery resuming it waited behind a deep queue while the scheduler took the
-/// job back at its lease end, and the take-back's message claimed it first, on attempt 2. The
-/// resuming delivery, finding that, gives the attempt back: the new run stands for the lost one.
-#[tokio::test(start_paused = true)]
-async fn a_resume_that_finds_its_job_claimed_after_the_take_back_gives_the_attempt_back() {
-    let s = stack(Registry::default());
+/// A job whose run "lost-run" (attempt 1) was taken back at its lease end and then claimed again
+/// by the take-back's message, on attempt 2; with a delivery resuming the lost run, as the
+/// worker sends one when its finish is lost to AWS.
+async fn claimed_again_after_a_take_back(s: &Stack) -> (Job, Job, Envelope) {
     let job = s.enqueue("noop", json!(null)).await;
-    hide_enqueue_message(&s, job.tier).await;
+    hide_enqueue_message(s, job.tier).await;
     let store = &s.ports.store;
     let (now, minutes) = (s.clock.now(), chrono::Duration::minutes);
     let t0 = now - minutes(5);
@@ -477,10 +479,20 @@ async fn a_resume_that_finds_its_job_claimed_after_the_take_back_gives_the_attem
     assert_eq!(taken.status, JobStatus::Retrying);
     let second = store.claim(&job.id, job.generation, now, now + minutes(2)).await.expect("claimed again");
     assert_eq!(second.attempts, 2);
-
     let resume = Envelope::new(&job.id, &job.job_type, job.tier, job.generation)
         .resuming(Some("lost-run".into()))
         .at_attempt(1);
+    (job, second, resume)
+}
+
+/// Issue 25 (found by the hostile simulation, seed 1030): a run's finish was lost to a long
+/// throttle; the delivery resuming it waited behind a deep queue while the scheduler took the
+/// job back at its lease end, and the take-back's message claimed it first, on attempt 2. The
+/// resuming delivery, finding that, gives the attempt back: the new run stands for the lost one.
+#[tokio::test(start_paused = true)]
+async fn a_resume_that_finds_its_job_claimed_after_the_take_back_gives_the_attempt_back() {
+    let s = stack(Registry::default());
+    let (job, second, resume) = claimed_again_after_a_take_back(&s).await;
     s.ports.queues.send(&resume, 0).await.expect("send");
     s.drain().await;
     let running = s.job(&job.id).await;
@@ -490,7 +502,8 @@ async fn a_resume_that_finds_its_job_claimed_after_the_take_back_gives_the_attem
     );
     assert_eq!(running.attempts, 1, "the attempt the take-back counted is given back");
     let outcome = jobq::store::RunOutcome::Completed { result: None };
-    let done = store.finish(&second, outcome, None, now).await.expect("the new run finishes");
+    let done =
+        s.ports.store.finish(&second, outcome, None, s.clock.now()).await.expect("the new run finishes");
     assert_eq!((done.status, done.attempts), (JobStatus::Completed, 1));
 
     // The same resume delivered again gives nothing more back.
@@ -505,22 +518,13 @@ async fn a_resume_that_finds_its_job_claimed_after_the_take_back_gives_the_attem
 #[tokio::test(start_paused = true)]
 async fn a_resume_later_than_the_run_after_the_take_back_still_gives_the_attempt_back() {
     let s = stack(Registry::default());
-    let job = s.enqueue("noop", json!(null)).await;
-    hide_enqueue_message(&s, job.tier).await;
-    let store = &s.ports.store;
-    let (now, minutes) = (s.clock.now(), chrono::Duration::minutes);
-    let t0 = now - minutes(5);
-    let lost = store.claim_as(&job.id, job.generation, "lost-run", t0, t0 + minutes(1)).await.expect("claim");
-    store.recover(&lost, t0 + minutes(2), t0 + minutes(3), t0 + minutes(4)).await.expect("take back");
-    let second = store.claim(&job.id, job.generation, now, now + minutes(2)).await.expect("claimed again");
-    store.renew_lease(&second, now + minutes(3)).await.expect("a heartbeat");
+    let (job, second, resume) = claimed_again_after_a_take_back(&s).await;
+    let (store, now) = (&s.ports.store, s.clock.now());
+    store.renew_lease(&second, now + chrono::Duration::minutes(3)).await.expect("a heartbeat");
     let outcome = jobq::store::RunOutcome::Completed { result: None };
     let done = store.finish(&second, outcome, None, now).await.expect("the new run finishes");
     assert_eq!((done.status, done.attempts), (JobStatus::Completed, 2));
 
-    let resume = Envelope::new(&job.id, &job.job_type, job.tier, job.generation)
-        .resuming(Some("lost-run".into()))
-        .at_attempt(1);
     s.ports.queues.send(&resume, 0).await.expect("send");
     s.drain().await;
     let given_back = s.job(&job.id).await;
@@ -535,13 +539,7 @@ async fn a_resume_later_than_the_run_after_the_take_back_still_gives_the_attempt
 #[tokio::test(start_paused = true)]
 async fn a_message_dropped_at_once_beside_a_long_run_never_comes_back() {
     let s = stack(Registry::default());
-    let spec = NewJob {
-        job_type: "sleep".into(),
-        payload: json!({"seconds": 600, "steps": 10}),
-        timeout_seconds: Some(900),
-        ..NewJob::default()
-    };
-    let long = s.service.enqueue(spec).await.expect("enqueue").0;
+    let long = s.enqueue_long_sleep(600, 10).await;
     let cancelled = s.enqueue("noop", json!(null)).await;
     s.service.cancel(&cancelled.id).await.expect("cancel");
     let batch = s.spawn_drain();

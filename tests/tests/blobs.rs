@@ -106,3 +106,29 @@ async fn a_partial_outcome_with_a_300_kb_error_and_result_is_stored_and_read_bac
     );
     assert_eq!(error.details.expect("details")["truncated"], true, "an excerpt");
 }
+
+/// Issue 25, defect 9, on S3: a retry deletes the result its job's last life kept in the bucket
+/// (no item names it afterwards), while the payload stays for the new life.
+#[tokio::test]
+async fn a_retry_deletes_the_result_its_last_life_kept_in_the_bucket() {
+    let env = TestEnv::new().await;
+    let blobs = Arc::new(S3Blobs::new(env.clients.s3.clone(), &env.provisioned.bucket));
+    let store = env.store().with_blobs(blobs.clone());
+    let now = Utc::now();
+    let spec = NewJob { job_type: "echo".into(), payload: json!("p".repeat(10_000)), ..NewJob::default() };
+    let job = Job::new(spec, now);
+    store.create(&job).await.expect("create");
+    let run = store.claim(&job.id, 0, now, now + chrono::Duration::seconds(60)).await.expect("claim");
+    let error = jobq::JobFailure { message: "half of it".into(), details: None };
+    let outcome = RunOutcome::Partial { result: Some(json!("r".repeat(10_000))), error };
+    let finished = store.finish(&run, outcome, None, now).await.expect("finish");
+    let result = finished.spilled.result.clone().expect("the result kept in the bucket");
+    let payload = finished.spilled.payload.clone().expect("the payload kept in the bucket");
+    assert!(blobs.get(&result).await.is_ok());
+
+    let retried = store.retry(&job.id, None, now).await.expect("retry");
+    assert_eq!((retried.status, retried.generation), (JobStatus::Queued, 1));
+    let gone = blobs.get(&result).await.expect_err("the old result is deleted");
+    assert!(matches!(gone, BlobError::NotFound { .. }), "{gone}");
+    assert!(blobs.get(&payload).await.is_ok(), "the payload stays for the new life");
+}

@@ -559,3 +559,32 @@ async fn a_message_dropped_at_once_beside_a_long_run_never_comes_back() {
     let done = s.job(&long.id).await;
     assert_eq!((done.status, done.attempts), (JobStatus::Completed, 1));
 }
+
+/// A queued job whose message reached its DLQ unjudged (Lambda's throttled invocations count
+/// receives) is left queued by the dead-letter function, and the scheduler's lost-message walk
+/// sends it again: it runs, on its first attempt, within the hour.
+#[tokio::test(start_paused = true)]
+async fn a_job_dead_lettered_before_it_ran_is_sent_again_and_runs() {
+    let s = stack(Registry::default());
+    let job = s.enqueue("noop", json!(null)).await;
+    hide_enqueue_message(&s, job.tier).await;
+    let letter = Envelope::new(&job.id, &job.job_type, job.tier, job.generation);
+    s.ports.dlqs.send(&letter, 0).await.expect("dead-lettered");
+    let dead = s.ports.dlqs.receive(job.tier, 10, 0, None).await.expect("dlq");
+    let arn = s.ports.dlqs.arn(job.tier).await.expect("arn");
+    let handler = jobq::dlq::DeadLetterHandler::from_ports(&s.ports);
+    assert!(
+        handler.handle(jobq::worker::sqs_event(&dead, &arn, "memory")).await.batch_item_failures.is_empty()
+    );
+    assert_eq!(s.job(&job.id).await.status, JobStatus::Queued, "left queued, not failed");
+
+    let mut minutes = 0;
+    while s.job(&job.id).await.status != JobStatus::Completed && minutes < 60 {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        s.scheduler.tick(s.clock.now()).await.expect("tick");
+        s.drain().await;
+        minutes += 1;
+    }
+    let done = s.job(&job.id).await;
+    assert_eq!((done.status, done.attempts), (JobStatus::Completed, 1), "after {minutes} minutes");
+}

@@ -19,12 +19,13 @@ test: check venv browser-deps fuzz-venv
 	scripts/with-emulator.sh bash -c 'scripts/fuzz-api.sh && node --test --test-reporter=spec tests/browser/dashboard.test.mjs tests/browser/firefox.test.mjs'
 
 
-## check: rustfmt, clippy (warnings are errors; functions of at most 80 lines), library files of at most 500 lines before their tests, cfn-lint on the templates, actionlint on the workflows and the action
-check: venv
+## check: rustfmt, clippy (warnings are errors; functions of at most 80 lines), library files of at most 500 lines before their tests, cfn-lint on the templates, the template as `sam build` groups it (one build of one binary, for the stock package and the example crate), actionlint on the workflows and the action
+check: venv sam-venv
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	scripts/check-sizes.sh
 	$(VENV)/bin/cfn-lint infra/template.yaml infra/github-oidc.yaml
+	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/python scripts/check-template-build.py
 	$(VENV)/bin/actionlint
 
 ## lint: check, plus checkov, sam validate --lint, cfn-lint's serverless rules and the deploy role's permissions against the resource schemas (suppressions live in the templates and the script, with reasons)
@@ -43,13 +44,12 @@ $(SAM_VENV)/.installed: scripts/requirements-sam.txt
 	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-sam.txt
 	touch $@
 
-## package: every function's bootstrap zip with cargo-lambda (JOBQ_ARCH=arm64 for Graviton), and their sizes
+## package: the deployment's one bootstrap zip with cargo-lambda (JOBQ_ARCH=arm64 for Graviton), and its size
 JOBQ_ARCH ?= x86_64
-FUNCTIONS := api worker dlq ingest scheduler
 package: extra
 	@# Natively for this machine's x86_64; zig cross-links arm64.
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/cargo-lambda lambda build --release $(if $(filter arm64,$(JOBQ_ARCH)),--arm64,--x86-64 --compiler cargo) --output-format zip $(foreach f,$(FUNCTIONS),--bin jobq-$(f))
-	@for f in $(FUNCTIONS); do printf '%-16s %s bytes\n' jobq-$$f "$$(stat -c %s target/lambda/jobq-$$f/bootstrap.zip)"; done
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/cargo-lambda lambda build --release $(if $(filter arm64,$(JOBQ_ARCH)),--arm64,--x86-64 --compiler cargo) --output-format zip --bin jobq-lambda
+	@printf '%-16s %s bytes\n' jobq-lambda "$$(stat -c %s target/lambda/jobq-lambda/bootstrap.zip)"
 
 ## deploy: a first deploy by hand (sam deploy --guided); GitHub deploys with .github/workflows/deploy.yml
 deploy: extra
@@ -70,7 +70,7 @@ integration: venv
 
 ## bench: figures as JSON lines (requests per job, end-to-end throughput and latency, emulator capacity, priority under load, cold start, worker memory, bootstrap sizes, worker CPU per job, write units per job); not part of make test
 bench: venv
-	$(CARGO) build --release --bin jobq-api --bin jobq-worker --bin jobq-dlq --bin jobq-counter --bin jobq-ingest --bin jobq-scheduler --bin jobq-local --bin jobq-bench
+	$(CARGO) build --release --bin jobq-lambda --bin jobq-local --bin jobq-bench
 	@# Criterion's report goes to stderr; jobq-bench prints its figure from criterion's estimates.
 	$(CARGO) bench -p jobq-bench --bench worker_cpu >&2
 	scripts/with-emulator.sh target/release/jobq-bench

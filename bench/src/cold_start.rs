@@ -1,4 +1,5 @@
-//! Cold start of each function's release binary under the Runtime API: from spawning the
+//! Cold start of each function, served by the deployment's one release binary (`jobq-lambda`,
+//! told which function it is by `JOBQ_FUNCTION` as the template tells it), under the Runtime API: from spawning the
 //! process to its first `GET .../invocation/next` (init: runtime, config, clients), and to its
 //! answer to a first, realistic event (first event: init plus the first handler run, which opens
 //! the first connections). Each function is started several times; medians are reported.
@@ -16,6 +17,8 @@ use crate::lambda_runtime::{FunctionProcess, RuntimeApi};
 pub const RUNS: usize = 5;
 pub const TARGET_INIT_MS: f64 = 30.0;
 pub const FUNCTIONS: [&str; 5] = ["api", "worker", "dlq", "ingest", "scheduler"];
+/// The one binary every function of the deployment runs.
+pub const BINARY: &str = "jobq-lambda";
 
 pub async fn run() {
     let env = TestEnv::new().await;
@@ -27,10 +30,11 @@ pub async fn run() {
             Err(err) => json!({"error": err.to_string()}),
         };
         all_met &= row["init_ms"]["median"].as_f64().is_some_and(|m| m < TARGET_INIT_MS);
-        rows.insert(format!("jobq-{function}"), row);
+        rows.insert(function.to_owned(), row);
     }
     emit(&json!({
         "figure": "cold_start",
+        "binary": BINARY,
         "runs_per_function": RUNS,
         "functions": rows,
         "unit": "ms from spawn (init: to the first GET /next; first_event: to the first response)",
@@ -42,6 +46,7 @@ pub async fn run() {
 /// The settings a function needs, as its Lambda environment holds them.
 pub fn function_env(env: &TestEnv, function: &str) -> Vec<(String, String)> {
     let mut vars = env.config.to_env();
+    vars.push((jobq::runtime::FUNCTION_VAR.into(), function.into()));
     if function == "ingest" {
         vars.push(("JOBQ_INGEST_RULES".into(), json!([{"prefix": "bench/", "type": "noop"}]).to_string()));
         vars.push(("JOBQ_INGEST_DLQ_URL".into(), env.provisioned.ingest_dlq.clone()));
@@ -51,7 +56,7 @@ pub fn function_env(env: &TestEnv, function: &str) -> Vec<(String, String)> {
 
 async fn measure(env: &TestEnv, function: &str) -> Result<Value> {
     let name = format!("jobq-{function}");
-    let binary = binary_dir()?.join(&name);
+    let binary = binary_dir()?.join(BINARY);
     let vars = function_env(env, function);
     let (mut init, mut first) = (Vec::new(), Vec::new());
     for _ in 0..RUNS {

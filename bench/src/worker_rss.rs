@@ -43,7 +43,7 @@ async fn measure() -> Result<Value> {
             .collect();
         api.invoke(&json!({ "Records": records }))?;
     }
-    let binary = binary_dir()?.join("jobq-worker");
+    let binary = binary_dir()?.join(crate::cold_start::BINARY);
     let process = FunctionProcess::spawn(&binary, "jobq-worker", &api, &function_env(&env, "worker"))?;
     let mut failures = 0;
     for _ in 0..BATCHES {

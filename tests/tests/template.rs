@@ -186,10 +186,8 @@ fn the_counter_reads_the_table_stream_by_shard_from_its_first_uncounted_change()
     assert_eq!(text(&table["StreamSpecification"]["StreamViewType"]).as_deref(), Some("NEW_AND_OLD_IMAGES"));
     let functions = resources_of(&template, "AWS::Serverless::Function");
     let counter = &functions.iter().find(|(n, _)| n == "CounterFunction").expect("counter function").1;
-    assert_eq!(
-        text(&template["Resources"]["CounterFunction"]["Metadata"]["BuildProperties"]["Binary"]).as_deref(),
-        Some("jobq-counter")
-    );
+    let serves = &counter["Environment"]["Variables"][jobq::runtime::FUNCTION_VAR];
+    assert_eq!(text(serves).as_deref(), Some(jobq::runtime::LambdaFunction::Counter.name()));
     let events: Vec<&Value> = counter["Events"].as_mapping().into_iter().flatten().map(|(_, e)| e).collect();
     assert_eq!(events.len(), 1);
     let properties = &events[0]["Properties"];
@@ -291,6 +289,36 @@ fn the_ingest_function_may_send_back_and_bring_back_the_notifications_it_consume
     assert_eq!(consumed, BTreeSet::from(["IngestQueue".to_owned()]));
     assert_eq!(allowed(ingest, "sqs:ChangeMessageVisibility"), consumed);
     assert!(allowed(ingest, "sqs:SendMessage").contains("IngestQueue"));
+}
+
+/// One build of one binary for the whole stack: every function runs the package at `CodeUri`
+/// (SAM builds functions alike in code, handler and Metadata once), and each names a different
+/// function of the runtime. scripts/check-template-build.py asks the SAM CLI itself.
+#[test]
+fn every_function_runs_one_binary_and_says_which_function_it_serves() {
+    let template = load("template.yaml");
+    let functions = yaml::resources(&template, "AWS::Serverless::Function");
+    assert_eq!(functions.len(), jobq::runtime::LambdaFunction::ALL.len());
+    let metadata: Vec<&Value> = functions.iter().map(|(_, f)| &f["Metadata"]).collect();
+    assert!(metadata.iter().all(|m| *m == metadata[0]), "one Metadata for all, or SAM builds each");
+    assert!(metadata[0]["BuildProperties"]["Binary"].is_null(), "the package's only binary");
+    let mut served = BTreeSet::new();
+    for (name, function) in &functions {
+        let code = &function["Properties"]["CodeUri"];
+        assert_eq!(reference(code).as_deref(), Some("CodeUri"), "{name}: {code:?}");
+        assert!(function["Properties"]["Handler"].is_null(), "{name}: one handler (Globals)");
+        let serves = text(&function["Properties"]["Environment"]["Variables"][jobq::runtime::FUNCTION_VAR]);
+        let serves = serves.unwrap_or_else(|| panic!("{name} does not say which function it is"));
+        let parsed = jobq::runtime::LambdaFunction::from_settings(Some(&serves), None);
+        served.insert(parsed.unwrap_or_else(|e| panic!("{name}: {e}")).name());
+    }
+    let all: BTreeSet<&str> = jobq::runtime::LambdaFunction::ALL.iter().map(|f| f.name()).collect();
+    assert_eq!(served, all, "each function of the runtime once");
+    let default = text(&template["Parameters"]["CodeUri"]["Default"]).expect("a default package");
+    let manifest =
+        std::fs::read_to_string(format!("{}/../infra/{default}/Cargo.toml", env!("CARGO_MANIFEST_DIR")));
+    let manifest = manifest.expect("the default CodeUri is a package");
+    assert_eq!(manifest.matches("[[bin]]").count(), 1, "exactly one binary, so SAM needs no name");
 }
 
 #[test]

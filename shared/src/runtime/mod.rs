@@ -1,7 +1,8 @@
-//! One call per Lambda function. A crate of your own job types needs only a worker `main` that
-//! builds its [`Registry`] and calls [`run_worker`]; the API, ingest and scheduler functions take
-//! the same registry ([`run_api`], [`run_ingest`], [`run_scheduler`]), so they accept exactly the
-//! job types the worker runs.
+//! One binary serves every Lambda function of a deployment: [`run`] reads which one it is
+//! ([`LambdaFunction::from_env`]: `JOBQ_FUNCTION`, or the handler name) and serves it. A crate of
+//! your own job types has one `main` that builds its [`Registry`] and calls [`run`]; the API,
+//! ingest and scheduler then accept exactly the job types the worker runs. The per-function calls
+//! ([`run_worker`], [`run_api`], ...) remain for a binary that serves one function only.
 //!
 //! Each call initialises logging, reads its `JOBQ_*` settings (a missing or malformed one stops
 //! the start with an error that names the variable), builds the AWS clients and the handler, and
@@ -24,6 +25,10 @@ use crate::task::Registry;
 use crate::wiring::Ports;
 use crate::worker::{Worker, WorkerSettings};
 
+mod function;
+
+pub use function::{FUNCTION_VAR, HANDLER_VAR, LambdaFunction};
+
 /// A failed invocation, as the Lambda runtime reports it.
 pub type LambdaError = lambda_runtime::Error;
 
@@ -43,6 +48,26 @@ impl fmt::Debug for RuntimeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(self, f)
     }
+}
+
+/// Every function of a deployment from one binary: the one `JOBQ_FUNCTION` (or the handler)
+/// names, with `registry`'s job types. A missing or unknown name stops the start with an error
+/// that lists the names.
+pub async fn run(registry: Registry) -> Result<(), RuntimeError> {
+    match LambdaFunction::from_env()? {
+        LambdaFunction::Api => run_api(registry).await,
+        LambdaFunction::Worker => run_worker(registry).await,
+        LambdaFunction::DeadLetters => run_dlq().await,
+        LambdaFunction::Counter => run_counter().await,
+        LambdaFunction::Ingest => run_ingest(registry).await,
+        LambdaFunction::Scheduler => run_scheduler(registry).await,
+    }
+}
+
+/// Whether this process was started by Lambda: Lambda gives a custom runtime the address of its
+/// Runtime API, and nothing else does.
+pub fn on_lambda() -> bool {
+    std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some_and(|v| !v.is_empty())
 }
 
 /// The worker Lambda: SQS batches from the tier queues, run by `registry`'s handlers, answered

@@ -13,10 +13,10 @@ run: venv
 	@echo "The jobq command: $(CURDIR)/target/release/jobq  (or: cargo install --path cli)"
 	scripts/with-emulator.sh --reuse target/release/jobq-local
 
-## test: formatting, clippy, unit tests, emulator integration tests, the API fuzz (schemathesis), and the dashboard in a browser (starts moto unless AWS_ENDPOINT_URL is set)
-test: check venv browser-deps fuzz-venv
+## test: formatting, clippy, unit tests, emulator integration tests, the API fuzz (schemathesis), the generated Python client (up to date, and through the local host), and the dashboard in a browser (starts moto unless AWS_ENDPOINT_URL is set)
+test: check venv browser-deps fuzz-venv client-venv
 	CARGO=$(CARGO) scripts/run-tests.sh
-	scripts/with-emulator.sh bash -c 'scripts/fuzz-api.sh && node --test --test-reporter=spec tests/browser/dashboard.test.mjs tests/browser/firefox.test.mjs'
+	scripts/with-emulator.sh bash -c 'scripts/fuzz-api.sh && scripts/python-client.sh test && node --test --test-reporter=spec tests/browser/dashboard.test.mjs tests/browser/firefox.test.mjs'
 
 
 ## check: rustfmt, clippy (warnings are errors; functions of at most 80 lines), library files of at most 500 lines before their tests, cfn-lint on the templates, the template as `sam build` groups it (one build of one binary, for the stock package and the example crate), actionlint on the workflows and the action
@@ -104,7 +104,7 @@ tests/browser/node_modules/.installed: tests/browser/package.json tests/browser/
 	cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
 	touch $@
 
-.PHONY: soak fuzz fuzz-venv
+.PHONY: soak fuzz fuzz-venv client-venv python-client
 
 ## soak: 10,000 mixed jobs through the local stack, exact accounting at the end (about 10 min on 2 cores), and the simulation over a million retained jobs; not part of make test
 soak: venv
@@ -122,6 +122,20 @@ fuzz-venv: $(VENV)/.fuzz-installed
 $(VENV)/.fuzz-installed: $(VENV)/.installed scripts/requirements-fuzz.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-fuzz.txt
 	touch $@
+
+## client-venv: the Python client's generator and run-time needs, pinned (scripts/requirements-client.txt), in a venv of their own
+CLIENT_VENV := .venv-client
+client-venv: $(CLIENT_VENV)/.installed
+
+$(CLIENT_VENV)/.installed: scripts/requirements-client.txt
+	$(PYTHON) -m venv $(CLIENT_VENV)
+	$(CLIENT_VENV)/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-client.txt
+	touch $@
+
+## python-client: clients/python generated again from the local host's /openapi.json (after an API change)
+python-client: venv client-venv
+	$(CARGO) build -p jobq-cli --bin jobq-local
+	scripts/with-emulator.sh scripts/python-client.sh generate
 
 ## venv: project-local Python environment with the pinned emulator
 venv: $(VENV)/.installed

@@ -293,7 +293,7 @@ fn response_schemas() -> Value {
                 "created_at": { "type": "string", "format": "date-time" }, "run_at": { "type": ["string", "null"] },
                 "started_at": { "type": ["string", "null"] }, "completed_at": { "type": ["string", "null"] },
                 "duration_ms": { "type": ["integer", "null"] }, "wait_ms": { "type": ["integer", "null"] },
-                "lease_until": { "type": ["string", "null"] }, "next": { "type": "array" }
+                "lease_until": { "type": ["string", "null"] }, "next": { "type": "array", "items": { "type": "object" } }
             }
         },
         "BatchIncomplete": {

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar, BinaryIO, TextIO, TYPE_CHECKING, Generator
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+from ..types import UNSET, Unset
+
+from ..models.batch_incomplete_error_code import BatchIncompleteErrorCode
+from ..types import UNSET, Unset
+
+
+
+
+
+
+T = TypeVar("T", bound="BatchIncompleteError")
+
+
+
+@_attrs_define
+class BatchIncompleteError:
+    """ 
+        Attributes:
+            code (BatchIncompleteErrorCode):
+            message (str):
+            field (None | Unset):
+     """
+
+    code: BatchIncompleteErrorCode
+    message: str
+    field: None | Unset = UNSET
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+
+
+
+
+    def to_dict(self) -> dict[str, Any]:
+        code = self.code.value
+
+        message = self.message
+
+        field = self.field
+
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update({
+            "code": code,
+            "message": message,
+        })
+        if field is not UNSET:
+            field_dict["field"] = field
+
+        return field_dict
+
+
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        d = dict(src_dict)
+        code = BatchIncompleteErrorCode(d.pop("code"))
+
+
+
+
+        message = d.pop("message")
+
+        field = d.pop("field", UNSET)
+
+        batch_incomplete_error = cls(
+            code=code,
+            message=message,
+            field=field,
+        )
+
+
+        batch_incomplete_error.additional_properties = d
+        return batch_incomplete_error
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties

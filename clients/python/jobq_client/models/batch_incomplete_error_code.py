@@ -1,0 +1,8 @@
+from enum import StrEnum
+
+class BatchIncompleteErrorCode(StrEnum):
+    BATCH_INCOMPLETE = "batch_incomplete"
+    BATCH_NOT_CREATED = "batch_not_created"
+
+    def __str__(self) -> str:
+        return str(self.value)

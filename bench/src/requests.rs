@@ -227,7 +227,8 @@ async fn store_operations() -> Result<()> {
     let _ = store.claim(&job.id, 0, now, now + chrono::Duration::seconds(60)).await;
     measure("store.claim (refused)", before);
     let before = env.requests.snapshot();
-    let update = jobq::store::ProgressUpdate { percent: 50, step: Some("half".into()), message: None };
+    let update =
+        jobq::domain::progress::ProgressUpdate { percent: 50, step: Some("half".into()), message: None };
     store.progress(&claimed, &update).await.map_err(store_err("progress"))?;
     measure("store.progress", before);
     let before = env.requests.snapshot();

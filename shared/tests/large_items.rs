@@ -10,13 +10,14 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
 use jobq::api::ApiSettings;
 use jobq::context::JobContext;
+use jobq::domain::progress::ProgressUpdate;
 use jobq::memory::{MemoryBlobs, MemoryTable};
 use jobq::ports::table::{
     BatchGot, Cond, IndexQuery, Item, QueryPage, Returns, Table, TableError, TransactUpdate, Update,
 };
 use jobq::ports::{Attr, Clock, ManualClock};
 use jobq::service::JobService;
-use jobq::store::{INLINE_MAX, JobStore, ProgressUpdate, RunOutcome};
+use jobq::store::{INLINE_MAX, JobStore, RunOutcome};
 use jobq::task::{JobError, Registry, Task, TaskOutput};
 use jobq::worker::{Worker, WorkerSettings, drain};
 use jobq::{Job, JobStatus, NewJob, Ports};

@@ -48,7 +48,7 @@ impl TestEnv {
         let provisioned = provision(&clients, &names).await.unwrap_or_else(|e| {
             panic!("cannot provision on the emulator at {endpoint}: {e:#?}\n{HOW_TO_RUN}")
         });
-        let config = Config::from_provisioned(&provisioned);
+        let config = provisioned.config();
         TestEnv {
             clients,
             names,

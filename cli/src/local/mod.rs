@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use jobq::aws::Clients;
-use jobq::config::{Config, ConfigError};
+use jobq::config::ConfigError;
 use jobq::provision::{ProvisionError, Provisioned, provision};
 use jobq::resources::ResourceNames;
 use jobq::task::Registry;
@@ -74,7 +74,7 @@ pub async fn run(
 ) -> Result<(), LocalError> {
     let clients = Clients::from_env().await;
     let provisioned = provision_local(&clients, &settings).await?;
-    let config = Config::from_provisioned(&provisioned);
+    let config = provisioned.config();
     let functions = Functions::build(&clients, &config, &provisioned, registry, &settings)?;
     let address = SocketAddr::from(([127, 0, 0, 1], settings.port));
     let listener = tokio::net::TcpListener::bind(address)

@@ -3,7 +3,6 @@
 use chrono::Duration;
 
 use crate::priority::{PerTier, PriorityTier};
-use crate::provision::Provisioned;
 
 mod vars;
 
@@ -84,18 +83,6 @@ impl Config {
             bucket: vars.optional("JOBQ_BUCKET"),
             retention: Duration::days(retention_days as i64),
         })
-    }
-
-    /// The configuration of resources just provisioned (local stack, tests).
-    pub fn from_provisioned(p: &Provisioned) -> Self {
-        Config {
-            table: p.table.clone(),
-            queues: p.queues.clone(),
-            dlqs: p.dlqs.clone(),
-            ingest_queue: Some(p.ingest_queue.clone()),
-            bucket: Some(p.bucket.clone()),
-            retention: Duration::days(DEFAULT_RETENTION_DAYS),
-        }
     }
 
     /// The same settings as environment variables, for child processes and deployment.

@@ -5,36 +5,15 @@
 //! write that ends the run. A refused progress write means the job was cancelled (or taken over):
 //! the handler's next `progress` call returns [`JobError::cancelled`] and it should stop.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::domain::progress::{ProgressError, ProgressUpdate, ProgressWriter};
 use crate::model::Job;
-use crate::store::{DynamoJobStore, ProgressUpdate, StoreError};
 use crate::task::JobError;
-
-type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// Where progress goes: the job store, or a recorder in unit tests.
-pub trait ProgressWriter: Send + Sync {
-    /// Write `update` for the run `run` (the job as its claim returned it).
-    fn write<'a>(&'a self, run: &'a Job, update: &'a ProgressUpdate)
-    -> BoxFuture<'a, Result<(), StoreError>>;
-}
-
-impl ProgressWriter for DynamoJobStore {
-    fn write<'a>(
-        &'a self,
-        run: &'a Job,
-        update: &'a ProgressUpdate,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(self.progress(run, update))
-    }
-}
 
 #[derive(Debug, Default)]
 struct State {
@@ -161,11 +140,11 @@ impl JobContext {
         self.writes.fetch_add(1, Ordering::Relaxed);
         match self.writer.write(&self.job, &update).await {
             Ok(()) => Ok(()),
-            Err(StoreError::Conflict { .. } | StoreError::NotFound { .. }) => {
+            Err(ProgressError::Refused { .. }) => {
                 self.cancelled.store(true, Ordering::Relaxed);
                 Err(JobError::cancelled())
             }
-            Err(err) => {
+            Err(err @ ProgressError::Failed(_)) => {
                 // Progress is advisory: a failed write is retried with the next report.
                 tracing::warn!(error = %err, "progress write failed");
                 let mut state = self.lock();
@@ -222,6 +201,7 @@ impl Stages {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::progress::BoxFuture;
     use crate::model::NewJob;
     use std::sync::Arc;
 
@@ -236,10 +216,10 @@ mod tests {
             &'a self,
             run: &'a Job,
             update: &'a ProgressUpdate,
-        ) -> BoxFuture<'a, Result<(), StoreError>> {
+        ) -> BoxFuture<'a, Result<(), ProgressError>> {
             Box::pin(async move {
                 if self.refuse.load(Ordering::Relaxed) {
-                    return Err(StoreError::NotFound { id: run.id.clone() });
+                    return Err(ProgressError::Refused { id: run.id.clone() });
                 }
                 self.writes.lock().expect("lock").push(update.clone());
                 Ok(())

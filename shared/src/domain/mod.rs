@@ -5,5 +5,6 @@ pub mod context;
 pub mod envelope;
 pub mod model;
 pub mod priority;
+pub mod progress;
 pub mod status;
 pub mod task;

@@ -7,7 +7,15 @@
 
 use std::collections::HashMap;
 
-use crate::store::keys::IndexDef;
+/// One listing index: its name and the attribute names of its keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexDef {
+    pub name: &'static str,
+    pub pk: &'static str,
+    pub sk: &'static str,
+    /// Non-key attributes projected into the index (empty: keys only).
+    pub projected: &'static [&'static str],
+}
 
 /// An attribute value, as DynamoDB types the ones this table uses.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -44,6 +44,7 @@
 //! listings filter inside the index. Full jobs are read by BatchGetItem (reads cost a fifth of
 //! writes).
 
+use crate::ports::table::IndexDef;
 use crate::status::JobStatus;
 
 /// Fixed for the life of a table: a job's shard is stored in its index keys.
@@ -52,16 +53,6 @@ pub const INDEX_SHARDS: u32 = 8;
 pub const PK: &str = "pk";
 pub const PAUSE_PK: &str = "pause";
 pub const TTL_ATTRIBUTE: &str = "expires_at";
-
-/// One listing index: its name and the attribute names of its keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IndexDef {
-    pub name: &'static str,
-    pub pk: &'static str,
-    pub sk: &'static str,
-    /// Non-key attributes projected into the index (empty: keys only).
-    pub projected: &'static [&'static str],
-}
 
 pub const BY_STATUS: IndexDef = IndexDef { name: "by-status", pk: "s_pk", sk: "s_sk", projected: &["type"] };
 pub const BY_CREATED: IndexDef =

@@ -8,8 +8,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::StoreError;
-use super::keys::{self, BY_BATCH, BY_CREATED, BY_STATUS, IndexDef};
+use super::keys::{self, BY_BATCH, BY_CREATED, BY_STATUS};
 use crate::model::Job;
+use crate::ports::table::IndexDef;
 use crate::status::JobStatus;
 
 /// Filters of a listing; any combination.

@@ -11,6 +11,7 @@ pub mod keys;
 mod lifecycle;
 mod listing;
 mod pause;
+mod progress_writer;
 mod reads;
 mod spill;
 mod stats;
@@ -106,14 +107,6 @@ impl RunOutcome {
             RunOutcome::Failed { .. } => JobEvent::Fail,
         }
     }
-}
-
-/// A progress report: percent, and the step and message when they change.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ProgressUpdate {
-    pub percent: u8,
-    pub step: Option<String>,
-    pub message: Option<String>,
 }
 
 /// What an external executor reports through `PATCH /jobs/{id}`.

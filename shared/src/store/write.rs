@@ -15,7 +15,8 @@ use super::attrs::{
 };
 use super::codec::{self, Item, n, s};
 use super::keys::{self, BY_DUE, BY_STATUS, Watch};
-use super::{JobStore, ProgressUpdate, StoreError};
+use super::{JobStore, StoreError};
+use crate::domain::progress::ProgressUpdate;
 use crate::model::Job;
 use crate::ports::table::{Action, Attr, Cond, TableError, Update};
 use crate::status::JobStatus;

@@ -6,10 +6,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use futures::{StreamExt, TryStreamExt};
+use jobq::domain::progress::ProgressUpdate;
 use jobq::ports::table::{Attr, Table};
-use jobq::store::{
-    Conflict, Created, JobStore, ListQuery, PauseScope, ProgressUpdate, RunOutcome, StoreError, keys,
-};
+use jobq::store::{Conflict, Created, JobStore, ListQuery, PauseScope, RunOutcome, StoreError, keys};
 use jobq::{Job, JobEvent, JobFailure, JobStatus, NewJob, Priority, PriorityTier};
 use serde_json::json;
 

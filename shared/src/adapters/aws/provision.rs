@@ -25,6 +25,20 @@ pub struct Provisioned {
     pub bucket: String,
 }
 
+impl Provisioned {
+    /// The configuration naming these resources (local stack, tests), with the default retention.
+    pub fn config(&self) -> crate::config::Config {
+        crate::config::Config {
+            table: self.table.clone(),
+            queues: self.queues.clone(),
+            dlqs: self.dlqs.clone(),
+            ingest_queue: Some(self.ingest_queue.clone()),
+            bucket: Some(self.bucket.clone()),
+            retention: chrono::Duration::days(crate::config::DEFAULT_RETENTION_DAYS),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("provisioning {resource} failed: {source}")]
 pub struct ProvisionError {

@@ -27,8 +27,9 @@
 use std::collections::BTreeMap;
 
 use crate::ports::eval;
+use crate::ports::table::IndexDef;
 use crate::ports::table::{Attr, Item};
-use crate::store::keys::{INDEXES, IndexDef, PK};
+use crate::store::keys::{INDEXES, PK};
 
 /// One write unit covers up to this many bytes.
 pub const UNIT_BYTES: usize = 1024;

@@ -29,10 +29,11 @@ use chrono::{DateTime, Duration, Utc};
 use super::capacity::{Classifier, Meter, WriteUnits};
 use crate::ports::clock::{Clock, SystemClock};
 use crate::ports::eval::{self, ITEM_SIZE_MAX, Invalid};
+use crate::ports::table::IndexDef;
 use crate::ports::table::{
     Attr, BatchGot, Cond, IndexQuery, Item, QueryPage, Returns, Table, TableError, TransactUpdate, Update,
 };
-use crate::store::keys::{INDEXES, IndexDef, PK, TTL_ATTRIBUTE};
+use crate::store::keys::{INDEXES, PK, TTL_ATTRIBUTE};
 
 /// DynamoDB's limits per request.
 const BATCH_GET_MAX: usize = 100;

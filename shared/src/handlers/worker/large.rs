@@ -10,9 +10,10 @@ use tracing::{error, warn};
 use super::decision::{Backoff, Handled, Recording, RunDecision, decide_run};
 use super::engine::{Processed, Worker};
 use super::heartbeat::Held;
+use crate::domain::progress::ProgressUpdate;
 use crate::envelope::Envelope;
 use crate::model::Job;
-use crate::store::{ProgressUpdate, StoreError};
+use crate::store::StoreError;
 use crate::task::JobError;
 
 /// A claimed job's payload, as the bucket gave it.

@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 
 use super::{PAGE_BYTES_MAX, State, index_entry, project};
 use crate::ports::eval;
+use crate::ports::table::IndexDef;
 use crate::ports::table::{Attr, IndexQuery, Item, QueryPage};
-use crate::store::keys::IndexDef;
 
 pub(super) fn run(state: &State, query: &IndexQuery, at: Option<DateTime<Utc>>) -> QueryPage {
     let empty = BTreeMap::new();

@@ -1,6 +1,7 @@
 //! Typed payloads at the door, on the in-memory ports: every route that creates jobs (`POST
 //! /jobs`, its pipeline steps, the batch route, schedules, S3 ingest) refuses a payload that does
-//! not fit its type's input, naming the field, and writes nothing for it.
+//! not fit its type's input, naming the field, and writes nothing for it; and `/openapi.json`
+//! holds each registered type's payload schema.
 
 use std::sync::Arc;
 
@@ -213,4 +214,37 @@ async fn an_upload_that_cannot_become_a_valid_job_is_dead_lettered_with_its_reas
     let reason = letters[0].attributes.get(REASON_ATTRIBUTE).map(String::as_str).unwrap_or_default();
     assert!(reason.starts_with("invalid_job: s3://b/uploads/b.pdf: payload.size"), "{reason}");
     assert!(!reason.contains("a.pdf"), "{reason}");
+}
+
+#[tokio::test]
+async fn the_document_holds_each_registered_type_s_payload_schema() {
+    let (ports, aws) = ports();
+    let (status, doc) = send(&api(&ports, &aws), Method::GET, "/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let schemas = &doc["components"]["schemas"];
+    for job_type in ["echo", "fail", "noop", "sleep", "index"] {
+        assert!(
+            schemas[format!("Payload.{job_type}")].is_object()
+                || schemas[format!("Payload.{job_type}")] == json!(true),
+            "{job_type}"
+        );
+    }
+    assert_eq!(schemas["Payload.index"], json!({"$ref": "#/components/schemas/Input.Upload"}));
+    assert_eq!(schemas["Input.Upload"]["required"], json!(["key", "size"]));
+    assert_eq!(schemas["Payload.sleep"], json!({"$ref": "#/components/schemas/Input.SleepInput"}));
+    assert_eq!(schemas["Input.SleepInput"]["additionalProperties"], json!(false));
+    // A job spec is one of the types, each with its own payload; required where null does not fit.
+    let variants = schemas["NewJob"]["oneOf"].as_array().expect("oneOf");
+    let index = variants.iter().find(|v| v["properties"]["type"]["const"] == "index").expect("index");
+    assert_eq!(index["properties"]["payload"]["$ref"], "#/components/schemas/Payload.index");
+    assert_eq!(index["required"], json!(["type", "payload"]));
+    let echo = variants.iter().find(|v| v["properties"]["type"]["const"] == "echo").expect("echo");
+    assert_eq!(echo["required"], json!(["type"]));
+    assert_eq!(schemas["NewStep"]["oneOf"].as_array().map(Vec::len), Some(5));
+    // Every reference points at a schema the document has.
+    let text = doc.to_string();
+    for target in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+        let name = &target[..target.find('"').expect("end")];
+        assert!(schemas.get(name).is_some(), "{name} is referred to but not defined");
+    }
 }

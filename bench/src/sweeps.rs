@@ -32,11 +32,12 @@ fn stack() -> Result<Stack> {
     let (ports, aws) =
         Ports::memory(Arc::new(clock.clone())).map_err(|e| BenchError::unexpected("ports", e))?;
     let registry = Registry::with_builtins();
-    let types: Vec<String> = registry.job_types().into_iter().map(str::to_owned).collect();
+    let types = registry.job_types();
     let service = JobService::from_ports(&ports, &aws.config, types.clone());
     let settings =
         SchedulerSettings::from_lookup(|_| None).map_err(|e| BenchError::unexpected("settings", e))?;
-    let scheduler = Scheduler::from_ports(&ports, &aws.config, types, settings);
+    let scheduler = Scheduler::from_ports(&ports, &aws.config, types, settings)
+        .map_err(|e| BenchError::unexpected("scheduler", e))?;
     let worker = Worker::from_ports(&ports, registry, WorkerSettings::default());
     Ok(Stack { clock, table: aws.table, queues: aws.queues, ports, service, worker, scheduler })
 }
@@ -88,10 +89,11 @@ async fn resume_release() -> Result<serde_json::Value> {
     let clock = ManualClock::new(base);
     let clock: Arc<dyn Clock> = Arc::new(clock);
     let (ports, aws) = Ports::memory(clock.clone()).map_err(|e| BenchError::unexpected("ports", e))?;
-    let types = vec!["echo".to_owned()];
+    let types = Registry::with_builtins().job_types();
     let settings =
         SchedulerSettings::from_lookup(|_| None).map_err(|e| BenchError::unexpected("settings", e))?;
-    let scheduler = Scheduler::from_ports(&ports, &aws.config, types, settings);
+    let scheduler = Scheduler::from_ports(&ports, &aws.config, types, settings)
+        .map_err(|e| BenchError::unexpected("scheduler", e))?;
     let now = clock.now();
     let jobs: Vec<Job> = (0..PARKED)
         .map(|i| {

@@ -41,7 +41,7 @@ async fn measure(batched: bool) -> Result<Value> {
     let clock = ManualClock::new(DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default());
     let (ports, aws) = Ports::memory(Arc::new(clock)).map_err(|e| BenchError::unexpected("ports", e))?;
     let registry = Registry::with_builtins();
-    let types: Vec<String> = registry.job_types().into_iter().map(str::to_owned).collect();
+    let types = registry.job_types();
     let service = JobService::from_ports(&ports, &aws.config, types);
     let worker = Worker::from_ports(&ports, registry, WorkerSettings::default());
     aws.table.classify_writes(job_step);

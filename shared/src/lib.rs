@@ -37,7 +37,7 @@ pub mod wiring;
 
 pub use adapters::aws::{provision, requests};
 pub use adapters::{aws, memory};
-pub use domain::{builtin, context, envelope, model, priority, status, task};
+pub use domain::{builtin, context, envelope, model, payload, priority, status, task};
 pub use handlers::{counter, dlq, ingest, scheduler, service, worker};
 
 pub use config::Config;

@@ -129,8 +129,7 @@ impl MemoryStack {
         let start = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
         let clock = crate::ports::ManualClock::new(start);
         let (ports, aws) = Ports::memory(Arc::new(clock.clone()))?;
-        let types: Vec<String> = registry.job_types().into_iter().map(str::to_owned).collect();
-        let service = crate::service::JobService::from_ports(&ports, &aws.config, types);
+        let service = crate::service::JobService::from_ports(&ports, &aws.config, registry.job_types());
         let worker =
             crate::worker::Worker::from_ports(&ports, registry, crate::worker::WorkerSettings::default());
         Ok(MemoryStack { clock, ports, aws, service, worker })

@@ -25,7 +25,7 @@ fn ports() -> (Ports, MemoryAws) {
 }
 
 fn api(ports: &Ports, aws: &MemoryAws) -> axum::Router {
-    let types = Registry::with_builtins().job_types().into_iter().map(str::to_owned).collect::<Vec<_>>();
+    let types = Registry::with_builtins().job_types();
     jobq::api::router(JobService::from_ports(ports, &aws.config, types), ApiSettings::default())
 }
 

@@ -31,7 +31,7 @@ fn stack() -> Stack {
     let clock = ManualClock::new(DateTime::from_timestamp(1_800_000_000, 0).expect("time"));
     let (ports, aws) = Ports::memory(Arc::new(clock)).expect("memory ports");
     let registry = Registry::with_builtins();
-    let types: Vec<String> = registry.job_types().into_iter().map(str::to_owned).collect();
+    let types = registry.job_types();
     let service = JobService::from_ports(&ports, &aws.config, types);
     let api = jobq::api::router(service.clone(), ApiSettings::default());
     let worker = Worker::from_ports(&ports, registry, WorkerSettings::default());

@@ -77,7 +77,7 @@ fn stack(bucket: bool) -> Stack {
     }
     let mut registry = Registry::with_builtins();
     registry.register(Inflate).register(Chatty);
-    let types: Vec<String> = registry.job_types().into_iter().map(str::to_owned).collect();
+    let types = registry.job_types();
     let service = JobService::from_ports(&ports, &aws.config, types);
     let api = jobq::api::router(service.clone(), ApiSettings::default());
     let worker = Worker::from_ports(&ports, registry, WorkerSettings::default());

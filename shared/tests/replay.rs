@@ -27,7 +27,7 @@ fn stack(seed: u64) -> Stack {
     let (ports, aws) = Ports::memory(Arc::new(clock.clone())).expect("memory ports");
     let ports = ports.with_ids(Arc::new(SeededIds::new(seed)));
     let registry = Registry::with_builtins();
-    let types: Vec<String> = registry.job_types().into_iter().map(str::to_owned).collect();
+    let types = registry.job_types();
     let service = JobService::from_ports(&ports, &aws.config, types);
     let worker = Worker::from_ports(&ports, registry, WorkerSettings::default());
     Stack { clock, ports, service, worker }

@@ -32,7 +32,7 @@ fn stack() -> Stack {
     let blobs = MemoryBlobs::default();
     let ports = ports.with_blobs(Arc::new(blobs.clone()));
     let registry = Registry::with_builtins();
-    let types: Vec<String> = registry.job_types().into_iter().map(str::to_owned).collect();
+    let types = registry.job_types();
     let service = JobService::from_ports(&ports, &aws.config, types);
     let worker = Worker::from_ports(&ports, registry, WorkerSettings::default());
     Stack { clock, ports, table: aws.table, blobs, service, worker }

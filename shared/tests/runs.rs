@@ -30,10 +30,10 @@ fn stack(mut registry: Registry) -> Stack {
     let clock: Arc<dyn Clock> = Arc::new(TokioClock::starting_at(base));
     let (ports, aws) = Ports::memory(clock.clone()).expect("memory ports");
     jobq::builtin::register(&mut registry);
-    let types: Vec<String> = registry.job_types().into_iter().map(str::to_owned).collect();
+    let types = registry.job_types();
     let service = JobService::from_ports(&ports, &aws.config, types.clone());
     let settings = SchedulerSettings::from_lookup(|_| None).expect("defaults");
-    let scheduler = Scheduler::from_ports(&ports, &aws.config, types, settings);
+    let scheduler = Scheduler::from_ports(&ports, &aws.config, types, settings).expect("scheduler");
     let worker = Arc::new(Worker::from_ports(&ports, registry, WorkerSettings::default()));
     Stack { clock, table: aws.table, queues: aws.queues, ports, service, worker, scheduler }
 }

@@ -38,11 +38,11 @@ fn stack_with(recurring: Vec<(RecurringJob, ScheduleExpr)>, bucket: Option<&Memo
         ports = ports.with_blobs(Arc::new(blobs.clone()));
     }
     let registry = Registry::with_builtins();
-    let types: Vec<String> = registry.job_types().into_iter().map(str::to_owned).collect();
+    let types = registry.job_types();
     let service = JobService::from_ports(&ports, &aws.config, types.clone());
     let settings =
         SchedulerSettings { recurring, ..SchedulerSettings::from_lookup(|_| None).expect("defaults") };
-    let scheduler = Scheduler::from_ports(&ports, &aws.config, types, settings);
+    let scheduler = Scheduler::from_ports(&ports, &aws.config, types, settings).expect("scheduler");
     let worker = Worker::from_ports(&ports, registry, WorkerSettings::default());
     Stack { clock, table: aws.table, queues: aws.queues, ports, service, worker, scheduler }
 }

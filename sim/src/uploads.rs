@@ -74,7 +74,7 @@ pub fn deploy(world: &World, versioned: bool) -> Ingest {
         versioned,
         clock: world.clock.clone(),
     });
-    let service = JobService::from_ports(&world.ports, &world.config, world.job_types().to_vec());
+    let service = JobService::from_ports(&world.ports, &world.config, world.job_types().clone());
     let rules = IngestRules::parse("sim", r#"[{"prefix": "uploads/", "type": "echo"}]"#)
         .unwrap_or_else(|e| panic!("rules: {e}"));
     let port: Arc<dyn MessageQueue> = world.queues.clone();

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use jobq::counter::CounterEngine;
 use jobq::dlq::DeadLetterHandler;
 use jobq::memory::{MemoryBlobs, MemoryQueues, MemoryTable};
+use jobq::payload::JobTypes;
 use jobq::ports::{Clock, SeededIds, TokioClock};
 use jobq::queue::TierQueues;
 use jobq::scheduler::{Scheduler, SchedulerSettings};
@@ -118,7 +119,7 @@ pub struct World {
     pub witness: Arc<Witness>,
     /// The seeded latency of every port call the deployment makes ([`crate::latency`]).
     pub latency: Arc<Latency>,
-    job_types: Vec<String>,
+    job_types: JobTypes,
     /// Every worker environment's settings.
     worker_settings: WorkerSettings,
 }
@@ -166,9 +167,10 @@ impl World {
         aws.table.set_ttl_lag(jobq::memory::TtlLag::Seeded(seed ^ 0x7474_6c00));
         // Write units by step of a job's life, for the report.
         aws.table.classify_writes(jobq::memory::capacity::job_step);
-        let job_types: Vec<String> = registry().job_types().into_iter().map(str::to_owned).collect();
+        let job_types = registry().job_types();
         let service = JobService::from_ports(&ports, &aws.config, job_types.clone());
-        let scheduler = Scheduler::from_ports(&ports, &aws.config, job_types.clone(), scheduler_settings());
+        let scheduler = Scheduler::from_ports(&ports, &aws.config, job_types.clone(), scheduler_settings())
+            .unwrap_or_else(|e| panic!("the simulation's schedules: {e}"));
         World {
             clock,
             dlq: Arc::new(DeadLetterHandler::from_ports(&ports)),
@@ -205,9 +207,10 @@ impl World {
     /// A scheduler in a fresh environment: it has seen no tick before.
     pub fn cold_scheduler(&self) -> Scheduler {
         Scheduler::from_ports(&self.ports, &self.config, self.job_types.clone(), scheduler_settings())
+            .unwrap_or_else(|e| panic!("the simulation's schedules: {e}"))
     }
 
-    pub fn job_types(&self) -> &[String] {
+    pub fn job_types(&self) -> &JobTypes {
         &self.job_types
     }
 

@@ -213,7 +213,7 @@ impl TestEnv {
 
     /// The API router over this environment's resources, with the built-in job types.
     pub fn api(&self, settings: jobq::api::ApiSettings) -> axum::Router {
-        let types: Vec<String> = jobq::runtime::job_types(&jobq::task::Registry::with_builtins());
+        let types = jobq::task::Registry::with_builtins().job_types();
         jobq::api::router(jobq::service::JobService::new(&self.clients, &self.config, types), settings)
     }
 

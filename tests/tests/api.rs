@@ -332,12 +332,34 @@ async fn bad_input_gets_a_clear_error_naming_the_field() {
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload",
         ),
+        // A payload that does not fit its type's input, at the door rather than at run time.
+        (
+            json!({"type": "sleep", "payload": {"steps": "ten"}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "payload.steps",
+        ),
+        (
+            json!({"type": "fail", "payload": {"times": -1}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "payload.times",
+        ),
+        (
+            json!({"type": "echo", "next": [{"type": "sleep", "payload": {"naps": 2}}]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "next[0].payload.naps",
+        ),
     ];
     for (body, want_status, want_field) in cases {
         let (status, error) = call(&api, "POST", "/jobs", Some(body.clone())).await;
         assert_eq!((status, error_field(&error)), (want_status, Some(want_field)), "{body}: {error}");
         assert!(error["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
+    let batch = json!({"jobs": [{"type": "noop"}, {"type": "sleep", "payload": {"seconds": []}}]});
+    let (status, error) = call(&api, "POST", "/jobs/batch", Some(batch)).await;
+    assert_eq!(
+        (status, error_field(&error)),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("jobs[1].payload.seconds"))
+    );
     let (status, error) = call(&api, "GET", "/jobs?limit=501", None).await;
     assert_eq!((status, error_field(&error)), (StatusCode::UNPROCESSABLE_ENTITY, Some("limit")));
     let (status, error) = call(&api, "GET", "/jobs?cursor=garbage", None).await;

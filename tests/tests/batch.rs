@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 async fn api_via_proxy(env: &TestEnv) -> (FaultProxy, axum::Router) {
     let proxy = FaultProxy::start(&env.endpoint(), FaultPlan::none()).await;
     let (clients, _) = env.clients_via_with_attempts(proxy.url(), 1);
-    let types = jobq::runtime::job_types(&jobq::task::Registry::with_builtins());
+    let types = jobq::task::Registry::with_builtins().job_types();
     (proxy, jobq::api::router(JobService::new(&clients, &env.config, types), ApiSettings::default()))
 }
 

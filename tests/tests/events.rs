@@ -18,8 +18,8 @@ use jobq::{Envelope, Job, JobStatus, NewJob, PerTier, PriorityTier};
 use jobq_integration_tests::TestEnv;
 use serde_json::{Value, json};
 
-fn job_types() -> Vec<String> {
-    jobq::runtime::job_types(&jobq::task::Registry::with_builtins())
+fn job_types() -> jobq::payload::JobTypes {
+    jobq::task::Registry::with_builtins().job_types()
 }
 
 fn scheduler(env: &TestEnv, schedules: Option<&str>) -> Scheduler {
@@ -33,7 +33,7 @@ fn scheduler(env: &TestEnv, schedules: Option<&str>) -> Scheduler {
         sweep_per_shard: 200,
         tick_budget: Duration::from_secs(40),
     };
-    Scheduler::new(&env.clients, &env.config, job_types(), settings)
+    Scheduler::new(&env.clients, &env.config, job_types(), settings).expect("scheduler")
 }
 
 fn at(s: &str) -> DateTime<Utc> {
@@ -220,11 +220,10 @@ async fn a_stuck_job_with_no_message_is_recovered_and_completes_once() {
     let runs = CountRuns::default();
     let mut registry = Registry::with_builtins();
     registry.register(runs.clone());
+    let types = registry.job_types();
     let worker = env.worker(registry, TestEnv::fast_settings(30));
-    let mut types = job_types();
-    types.push("count".into());
     let settings = SchedulerSettings { recover_after: chrono::Duration::seconds(30), ..scheduler_settings() };
-    let scheduler = Scheduler::new(&env.clients, &env.config, types, settings);
+    let scheduler = Scheduler::new(&env.clients, &env.config, types, settings).expect("scheduler");
 
     // A worker claimed it, its message was deleted (a purge), and the worker died before its
     // first heartbeat: nothing watches the run, and no message will come back.
@@ -278,7 +277,8 @@ fn scheduler_settings() -> SchedulerSettings {
 #[tokio::test]
 async fn a_queued_job_whose_message_was_lost_is_sent_again_once_per_period() {
     let env = TestEnv::new().await;
-    let scheduler = Scheduler::new(&env.clients, &env.config, job_types(), scheduler_settings());
+    let scheduler =
+        Scheduler::new(&env.clients, &env.config, job_types(), scheduler_settings()).expect("scheduler");
     // Written, but the enqueue died before its message went out.
     let job = env
         .store()

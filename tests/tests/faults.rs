@@ -30,8 +30,8 @@ fn spec(job_type: &str, payload: Value) -> NewJob {
     NewJob { job_type: job_type.into(), payload, ..NewJob::default() }
 }
 
-fn types() -> Vec<String> {
-    jobq::runtime::job_types(&jobq::task::Registry::with_builtins())
+fn types() -> jobq::payload::JobTypes {
+    jobq::task::Registry::with_builtins().job_types()
 }
 
 /// The product's clients, through a proxy that injects only what a test scripts.

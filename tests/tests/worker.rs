@@ -363,8 +363,9 @@ async fn a_pause_longer_than_attempts_times_visibility_parks_its_jobs_at_no_atte
     store.set_paused(&PauseScope::All, false).await.expect("resume");
     // The scheduler's next run sends the parked jobs' messages.
     let settings = jobq::scheduler::SchedulerSettings::from_lookup(|_| None).expect("settings");
-    let types = Registry::with_builtins().job_types().into_iter().map(str::to_owned).collect();
-    let scheduler = jobq::scheduler::Scheduler::new(&env.clients, &env.config, types, settings);
+    let types = Registry::with_builtins().job_types();
+    let scheduler =
+        jobq::scheduler::Scheduler::new(&env.clients, &env.config, types, settings).expect("scheduler");
     assert_eq!(scheduler.tick(Utc::now()).await.expect("tick").released, 3);
     env.run_until(&worker, Duration::from_secs(30), || all_terminal(&env, &ids)).await;
     for job in env.jobs(&ids).await {

@@ -38,7 +38,7 @@ impl Functions {
         registry: Registry,
         settings: &LocalSettings,
     ) -> Result<Self, ConfigError> {
-        let job_types = jobq::runtime::job_types(&registry);
+        let job_types = registry.job_types();
         let rules = ingest_rules(provisioned, registry.contains("echo"))?;
         let visibility = Duration::from_secs(u64::from(settings.visibility_seconds));
         // Locally a run's lease is as short as the visibility, unless set: an interrupted job
@@ -54,7 +54,7 @@ impl Functions {
         let worker = Arc::new(Worker::from_ports(&ports, registry, worker_settings));
         let dead_letters = Arc::new(DeadLetterHandler::from_ports(&ports));
         let scheduler_settings = SchedulerSettings::from_env()?;
-        let scheduler = Scheduler::from_ports(&ports, config, job_types.clone(), scheduler_settings);
+        let scheduler = Scheduler::from_ports(&ports, config, job_types.clone(), scheduler_settings)?;
         let ingest_service = JobService::from_ports(&ports, config, job_types.clone());
         rules.check_types(ingest_service.job_types())?;
         let ingest_dlq = Some((ports.queues.port().clone(), provisioned.ingest_dlq.clone()));

@@ -4,6 +4,7 @@
 
 use jobq::context::JobContext;
 use jobq::task::{JobError, Registry, Task, TaskOutput};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -19,7 +20,7 @@ pub fn registry() -> Registry {
 #[derive(Debug, Clone, Copy)]
 pub struct WordCount;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct Text {
     pub text: String,
 }
@@ -58,7 +59,7 @@ fn percent(done: usize, total: usize) -> u8 {
 #[derive(Debug, Clone, Copy)]
 pub struct ThumbnailSize;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct Image {
     pub width: u32,
     pub height: u32,

@@ -119,3 +119,30 @@ async fn the_example_types_run_through_the_local_stack_and_unknown_types_are_ref
 
     stack.stop().await;
 }
+
+/// A payload that does not fit this crate's types is refused at the door, naming the field, on
+/// `POST /jobs` and the batch route; and `/openapi.json` holds each type's payload schema.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payloads_are_checked_against_the_example_types_and_documented() {
+    let stack = Stack::start().await;
+    let (status, refused) = stack
+        .post("/jobs", json!({ "type": "thumbnail_size", "payload": { "width": "wide", "height": 3 } }))
+        .await;
+    assert_eq!((status, &refused["error"]["field"]), (422, &json!("payload.width")), "{refused}");
+    let (status, refused) =
+        stack.post("/jobs", json!({ "type": "thumbnail_size", "payload": { "width": 3 } })).await;
+    assert_eq!((status, &refused["error"]["field"]), (422, &json!("payload.height")), "{refused}");
+    let jobs = json!([{ "type": "word_count", "payload": { "text": "a b" } }, { "type": "word_count", "payload": { "text": 7 } }]);
+    let (status, refused) = stack.post("/jobs/batch", json!({ "jobs": jobs })).await;
+    assert_eq!((status, &refused["error"]["field"]), (422, &json!("jobs[1].payload.text")), "{refused}");
+    assert_eq!(stack.get("/jobs?type=word_count").await["jobs"], json!([]), "nothing of the refused batch");
+    stack.enqueue("thumbnail_size", json!({ "width": 30, "height": 20, "max": 10 })).await;
+
+    let schemas = stack.get("/openapi.json").await["components"]["schemas"].clone();
+    assert_eq!(schemas["Payload.thumbnail_size"], json!({ "$ref": "#/components/schemas/Input.Image" }));
+    assert_eq!(schemas["Input.Image"]["required"], json!(["width", "height"]), "{schemas}");
+    assert_eq!(schemas["Payload.word_count"], json!({ "$ref": "#/components/schemas/Input.Text" }));
+    assert_eq!(schemas["Input.Text"]["properties"]["text"]["type"], "string", "{schemas}");
+    assert!(schemas.get("Payload.sleep").is_some(), "the built-in types too: {schemas}");
+    stack.stop().await;
+}

@@ -76,6 +76,14 @@ impl From<ServiceError> for ApiError {
                 ApiError::too_large(field, &format!("cannot be stored: {reason}"))
             }
             ServiceError::BatchNotFound(id) => ApiError::not_found(&format!("batch {id}")),
+            ServiceError::Refused { index, refusal } => {
+                // Named as the request names it: a batch's job by its place in `jobs`.
+                let refusal = match index {
+                    Some(i) => refusal.within(&format!("jobs[{i}].")),
+                    None => refusal,
+                };
+                ApiError::invalid(refusal.field(), &refusal.problem())
+            }
             ServiceError::Store(err @ StoreError::Corrupt { .. }) => {
                 tracing::error!(error = %err, "corrupt job record");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "a stored job could not be read")

@@ -329,8 +329,8 @@ async fn health(State(state): Shared) -> ApiResult {
     }
 }
 
-async fn openapi_document() -> Json<Value> {
-    Json(openapi::document())
+async fn openapi_document(State(state): Shared) -> Json<Value> {
+    Json(openapi::document(state.service.job_types()))
 }
 
 #[cfg(test)]
@@ -339,7 +339,8 @@ mod tests {
 
     #[test]
     fn the_document_lists_exactly_the_routes() {
-        let documented = openapi::operations(&openapi::document());
+        let types = crate::task::Registry::with_builtins().job_types();
+        let documented = openapi::operations(&openapi::document(&types));
         let mut routes: Vec<(String, String)> =
             ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
         routes.sort();

@@ -1,9 +1,16 @@
 //! The OpenAPI 3.1 document of the routes; a test keeps it and the router in step.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::input;
+use crate::payload::JobTypes;
 use crate::status::JobStatus;
+
+/// Where each job type's payload schema is (`Payload.<type>`), and the named schemas of their
+/// input types (`Input.<name>`): prefixed, so a type named `Job` or `Error` meets no schema of
+/// the API's own.
+const PAYLOAD_PREFIX: &str = "Payload.";
+const INPUT_PREFIX: &str = "Input.";
 
 fn error_responses(codes: &[&str]) -> Value {
     let mut map = serde_json::Map::new();
@@ -54,12 +61,17 @@ fn id_param(name: &str) -> Value {
     json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string", "minLength": 1, "maxLength": input::MAX_ID_CHARS } })
 }
 
-/// The document: routes, and the schemas their bodies refer to.
-pub fn document() -> Value {
+/// The document: routes, and the schemas their bodies refer to, with each of `types`' payload
+/// schema.
+pub fn document(types: &JobTypes) -> Value {
     let mut paths = job_paths();
     extend(&mut paths, other_paths());
     let mut schemas = request_schemas();
     extend(&mut schemas, response_schemas());
+    extend(&mut schemas, payload_schemas(types));
+    for spec in ["NewJob", "NewStep"] {
+        by_type(&mut schemas[spec], types);
+    }
     json!({
         "openapi": "3.1.0",
         "info": { "title": "jobq", "version": env!("CARGO_PKG_VERSION"), "description": "Priority job queue on AWS primitives." },
@@ -323,6 +335,77 @@ fn response_schemas() -> Value {
         "Stats": { "type": "object", "properties": { "counts": { "type": "object" }, "types": { "type": "object" }, "tiers": { "type": "object" }, "paused": { "$ref": "#/components/schemas/PauseFlags" } } },
         "Health": { "type": "object", "properties": { "status": { "const": "ok" }, "table": { "type": "string" }, "queues": { "type": "object" }, "dlqs": { "type": "object" }, "bucket": { "type": ["string", "null"] }, "version": { "type": "string" } } }
     })
+}
+
+/// The component name of `job_type`'s payload schema: its name with any character a component
+/// name may not have (`^[a-zA-Z0-9._-]+$`) as `_`.
+pub fn payload_schema_name(job_type: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    format!("{PAYLOAD_PREFIX}{}", job_type.chars().map(|c| if safe(c) { c } else { '_' }).collect::<String>())
+}
+
+/// Each type's payload schema, and the input types' named schemas they refer to.
+fn payload_schemas(types: &JobTypes) -> Value {
+    let generated = types.payload_schemas("/components/schemas");
+    let mut schemas = Map::new();
+    for (name, mut schema) in generated.definitions {
+        prefix_refs(&mut schema);
+        schemas.insert(format!("{INPUT_PREFIX}{name}"), schema);
+    }
+    for (job_type, mut schema) in generated.by_type {
+        prefix_refs(&mut schema);
+        schemas.insert(payload_schema_name(&job_type), schema);
+    }
+    Value::Object(schemas)
+}
+
+/// The generated schemas' references, to the input types' prefixed names.
+fn prefix_refs(schema: &mut Value) {
+    const AT: &str = "#/components/schemas/";
+    match schema {
+        Value::Object(map) => {
+            for (key, value) in map.iter_mut() {
+                match value {
+                    Value::String(target) if key == "$ref" && target.starts_with(AT) => {
+                        target.insert_str(AT.len(), INPUT_PREFIX);
+                    }
+                    _ => prefix_refs(value),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(prefix_refs),
+        _ => {}
+    }
+}
+
+/// A job spec's schema held to the registered types: one of them by `type`, each with its own
+/// payload schema (required when its input does not take `null`, which a left-out payload is).
+fn by_type(spec: &mut Value, types: &JobTypes) {
+    let names: Vec<&str> = types.names().collect();
+    if names.is_empty() {
+        return;
+    }
+    spec["properties"]["type"]["examples"] = json!(names);
+    let variants: Vec<Value> = names
+        .iter()
+        .map(|name| {
+            let required =
+                if types.payload_optional(name) { json!(["type"]) } else { json!(["type", "payload"]) };
+            json!({
+                "title": name,
+                "required": required,
+                "properties": {
+                    "type": { "const": name },
+                    "payload": { "$ref": format!("#/components/schemas/{}", payload_schema_name(name)) }
+                }
+            })
+        })
+        .collect();
+    spec["oneOf"] = Value::from(variants);
+    spec["description"] = json!(format!(
+        "{} One of the registered job types, by `type`; its `payload` must fit that type's schema (`{PAYLOAD_PREFIX}<type>`).",
+        spec["description"].as_str().unwrap_or_default()
+    ));
 }
 
 /// Every (method, path) of the document, lowercase method.

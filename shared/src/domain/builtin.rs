@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -44,7 +45,7 @@ impl Task for Echo {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SleepInput {
     /// Total time asleep.
@@ -89,7 +90,7 @@ impl Task for Sleep {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FailInput {
     #[serde(default = "default_fail_message")]
@@ -101,6 +102,7 @@ pub struct FailInput {
     /// Fail while the clock is before this time, then complete: a dependency that comes back,
     /// so a failed job can be retried by hand and succeed.
     #[serde(default, with = "crate::model::rfc3339::option")]
+    #[schemars(with = "Option<chrono::DateTime<chrono::Utc>>")]
     pub until: Option<chrono::DateTime<chrono::Utc>>,
     /// Work this long (no progress reported) before the outcome: a long step.
     #[serde(default)]

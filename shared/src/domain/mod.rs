@@ -4,6 +4,7 @@ pub mod builtin;
 pub mod context;
 pub mod envelope;
 pub mod model;
+pub mod payload;
 pub mod priority;
 pub mod progress;
 pub mod status;

@@ -8,11 +8,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::context::JobContext;
 use crate::model::JobFailure;
+use crate::payload::JobTypes;
 
 /// Whether another attempt may help.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,8 +109,10 @@ impl RetryPolicy {
 
 /// One job type.
 pub trait Task: Send + Sync + 'static {
-    /// What the job's payload decodes into; a payload that does not decode fails the job (fatal).
-    type Input: DeserializeOwned + Send;
+    /// What the job's payload decodes into. Every route that creates a job checks its payload
+    /// against this type (a payload that does not decode is refused, naming the field), and its
+    /// JSON Schema is the payload's schema in the OpenAPI document.
+    type Input: DeserializeOwned + JsonSchema + Send;
 
     /// The job type name clients enqueue with.
     fn job_type(&self) -> &'static str;
@@ -155,6 +159,7 @@ impl<T: Task> Handler for T {
         payload: Value,
     ) -> BoxFuture<'a, Result<TaskOutput, JobError>> {
         Box::pin(async move {
+            // Checked at enqueue; a job made before its type's input changed can still differ.
             let input: T::Input = serde_json::from_value(payload).map_err(|e| {
                 JobError::fatal(format!("payload does not fit job type {}: {e}", self.job_type()))
             })?;
@@ -167,11 +172,13 @@ impl<T: Task> Handler for T {
 #[derive(Clone, Default)]
 pub struct Registry {
     handlers: HashMap<String, Arc<dyn Handler>>,
+    /// Each type's input, for checking payloads where jobs are created.
+    types: JobTypes,
 }
 
 impl fmt::Debug for Registry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Registry").field("job_types", &self.job_types()).finish()
+        f.debug_struct("Registry").field("job_types", &self.types).finish()
     }
 }
 
@@ -184,6 +191,7 @@ impl Registry {
 
     /// Add (or replace) the handler of `task.job_type()`.
     pub fn register<T: Task>(&mut self, task: T) -> &mut Self {
+        self.types.add::<T::Input>(task.job_type());
         self.handlers.insert(task.job_type().to_owned(), Arc::new(task));
         self
     }
@@ -196,10 +204,10 @@ impl Registry {
         self.handlers.contains_key(job_type)
     }
 
-    pub fn job_types(&self) -> Vec<&str> {
-        let mut types: Vec<&str> = self.handlers.keys().map(String::as_str).collect();
-        types.sort_unstable();
-        types
+    /// The types the API, ingest and scheduler accept, with their payloads' checks and schemas:
+    /// exactly the types the worker can run.
+    pub fn job_types(&self) -> JobTypes {
+        self.types.clone()
     }
 }
 
@@ -229,8 +237,9 @@ mod tests {
     #[test]
     fn registry_knows_the_builtins_and_decodes_payloads() {
         let registry = Registry::with_builtins();
-        assert_eq!(registry.job_types(), ["echo", "fail", "noop", "sleep"]);
+        assert_eq!(registry.job_types().names().collect::<Vec<_>>(), ["echo", "fail", "noop", "sleep"]);
         assert!(registry.get("transcode").is_none());
+        assert!(Registry::default().job_types().is_empty());
     }
 
     #[test]

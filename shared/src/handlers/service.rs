@@ -1,7 +1,7 @@
 //! What the API (and later the CLI and schedulers) do to jobs: the store and the queues together,
 //! so that an enqueue either ends with a queued job and its message, or leaves nothing behind.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -13,6 +13,7 @@ use crate::aws::Clients;
 use crate::config::Config;
 use crate::envelope::Envelope;
 use crate::model::{Job, NewJob};
+use crate::payload::{JobRefusal, JobTypes};
 use crate::ports::clock::Clock;
 use crate::ports::ids::Ids;
 use crate::priority::{Priority, PriorityTier};
@@ -24,6 +25,7 @@ use crate::store::{
 };
 use crate::wiring::Ports;
 
+mod admit;
 mod batch;
 mod told;
 
@@ -54,6 +56,9 @@ pub enum ServiceError {
     Unavailable { dependency: String, reason: String },
     #[error("batch {0} not found")]
     BatchNotFound(String),
+    /// A job the deployment cannot run as specified (in a batch, the one at `index`): none written.
+    #[error("{refusal}")]
+    Refused { index: Option<usize>, refusal: JobRefusal },
 }
 
 /// Counts and progress of one batch.
@@ -138,16 +143,17 @@ pub struct JobService {
     /// New job and batch ids.
     ids: Arc<dyn Ids>,
     config: Config,
-    job_types: BTreeSet<String>,
+    /// Every new job's type and payload are checked against these.
+    job_types: JobTypes,
 }
 
 impl JobService {
-    pub fn new(clients: &Clients, config: &Config, job_types: impl IntoIterator<Item = String>) -> Self {
+    pub fn new(clients: &Clients, config: &Config, job_types: JobTypes) -> Self {
         Self::from_ports(&Ports::aws(clients, config), config, job_types)
     }
 
     /// The service on `ports`; `config` names the resources (health) and the bucket.
-    pub fn from_ports(ports: &Ports, config: &Config, job_types: impl IntoIterator<Item = String>) -> Self {
+    pub fn from_ports(ports: &Ports, config: &Config, job_types: JobTypes) -> Self {
         JobService {
             store: ports.store.clone(),
             queues: ports.queues.clone(),
@@ -156,7 +162,7 @@ impl JobService {
             clock: ports.clock.clone(),
             ids: ports.ids.clone(),
             config: config.clone(),
-            job_types: job_types.into_iter().collect(),
+            job_types,
         }
     }
 
@@ -178,14 +184,6 @@ impl JobService {
 
     pub fn store(&self) -> &DynamoJobStore {
         &self.store
-    }
-
-    pub fn knows_type(&self, job_type: &str) -> bool {
-        self.job_types.contains(job_type)
-    }
-
-    pub fn job_types(&self) -> &BTreeSet<String> {
-        &self.job_types
     }
 
     /// Create and send one job. `Ok((job, true))` when new; a repeated idempotency key returns
@@ -215,6 +213,7 @@ impl JobService {
 
     /// The record, then (for a new queued job) its message; a failed send removes the record.
     async fn create_and_send(&self, spec: NewJob) -> Result<Created, ServiceError> {
+        self.admit(&spec, None)?;
         let now = self.clock.now();
         let created = self.store.create(&self.new_job(spec, now)).await?;
         if let Created::New(job) = &created
@@ -228,15 +227,6 @@ impl JobService {
             enqueued_metric(std::slice::from_ref(job));
         }
         Ok(created)
-    }
-
-    /// The largest payload a job may have, as JSON: `configured`, or less when there is no
-    /// bucket for payloads too large for a job record.
-    pub fn payload_limit(&self, configured: usize) -> usize {
-        match self.store.has_blobs() {
-            true => configured,
-            false => configured.min(crate::store::INLINE_MAX),
-        }
     }
 
     /// A job (its payload and result read back from the bucket, if kept there). Read
@@ -366,7 +356,7 @@ impl JobService {
         let counts = JobStatus::ALL.into_iter().map(|s| (s, counts.get(&s).copied().unwrap_or(0))).collect();
         let types: Vec<String> = match job_type {
             Some(t) => vec![t.to_owned()],
-            None => self.job_types.iter().cloned().collect(),
+            None => self.job_types.names().map(str::to_owned).collect(),
         };
         let types = self.store.stats_for(&types).await?.into_iter().map(|(t, s)| (t, s.into())).collect();
         let mut tiers = BTreeMap::new();

@@ -174,7 +174,7 @@ pub async fn worker_from_env(registry: Registry) -> Result<Worker, ConfigError> 
 pub async fn api_from_env(registry: &Registry) -> Result<axum::Router, ConfigError> {
     let settings = ApiSettings::from_env()?;
     let (ports, config) = aws_ports().await?;
-    let service = JobService::from_ports(&ports, &config, job_types(registry));
+    let service = JobService::from_ports(&ports, &config, registry.job_types());
     Ok(api::router(service, settings))
 }
 
@@ -189,7 +189,7 @@ pub async fn dead_letters_from_env() -> Result<DeadLetterHandler, ConfigError> {
 pub async fn ingest_from_env(registry: &Registry) -> Result<IngestHandler, ConfigError> {
     let rules = IngestRules::from_env()?;
     let (ports, config) = aws_ports().await?;
-    let service = JobService::from_ports(&ports, &config, job_types(registry));
+    let service = JobService::from_ports(&ports, &config, registry.job_types());
     rules.check_types(service.job_types())?;
     let dlq = std::env::var("JOBQ_INGEST_DLQ_URL").ok().filter(|url| !url.is_empty());
     let dead_letters = dlq.map(|url| (ports.queues.port().clone(), url));
@@ -205,12 +205,7 @@ pub async fn ingest_from_env(registry: &Registry) -> Result<IngestHandler, Confi
 pub async fn scheduler_from_env(registry: &Registry) -> Result<Scheduler, ConfigError> {
     let settings = SchedulerSettings::from_env()?;
     let (ports, config) = aws_ports().await?;
-    Ok(Scheduler::from_ports(&ports, &config, job_types(registry), settings))
-}
-
-/// The names the API, ingest and scheduler accept: exactly the types the worker can run.
-pub fn job_types(registry: &Registry) -> Vec<String> {
-    registry.job_types().into_iter().map(str::to_owned).collect()
+    Scheduler::from_ports(&ports, &config, registry.job_types(), settings)
 }
 
 #[cfg(test)]
@@ -224,11 +219,5 @@ mod tests {
         let printed = format!("{err:?}");
         assert!(printed.starts_with("JOBQ_TABLE is not set"), "{printed}");
         assert_eq!(printed, err.to_string());
-    }
-
-    #[test]
-    fn the_accepted_types_are_the_registry_s() {
-        assert_eq!(job_types(&Registry::with_builtins()), ["echo", "fail", "noop", "sleep"]);
-        assert!(job_types(&Registry::default()).is_empty());
     }
 }

@@ -64,6 +64,7 @@ pub fn new_job(value: &Value, prefix: &str, rules: &Rules<'_>, depth: usize) -> 
 fn job_type(map: &Map<String, Value>, prefix: &str, rules: &Rules<'_>) -> Result<String, ApiError> {
     let job_type = string(map, "type", prefix, 128)?
         .ok_or_else(|| ApiError::invalid(&field_name(prefix, "type"), "is required"))?;
+    // The job service checks it too (with the payload); here it is named in field order.
     if !rules.job_types.contains(&job_type) {
         return Err(ApiError::invalid(
             &field_name(prefix, "type"),

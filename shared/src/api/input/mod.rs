@@ -28,7 +28,7 @@ pub const MAX_ID_CHARS: usize = 128;
 #[derive(Debug, Clone)]
 pub struct Rules<'a> {
     pub max_payload_bytes: usize,
-    pub job_types: &'a std::collections::BTreeSet<String>,
+    pub job_types: &'a crate::payload::JobTypes,
     pub now: DateTime<Utc>,
 }
 
@@ -44,8 +44,11 @@ mod tests {
     use serde_json::{Map, Value, json};
 
     fn rules() -> Rules<'static> {
-        static KNOWN: std::sync::LazyLock<std::collections::BTreeSet<String>> =
-            std::sync::LazyLock::new(|| ["noop".to_owned(), "echo".to_owned()].into());
+        static KNOWN: std::sync::LazyLock<crate::payload::JobTypes> = std::sync::LazyLock::new(|| {
+            let mut registry = crate::task::Registry::default();
+            registry.register(crate::builtin::Noop).register(crate::builtin::Echo);
+            registry.job_types()
+        });
         Rules {
             max_payload_bytes: 64,
             job_types: &KNOWN,

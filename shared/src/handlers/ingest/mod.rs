@@ -38,7 +38,9 @@ fn may_pass(err: &ServiceError) -> bool {
         ServiceError::Store(err) => err.is_transient(),
         ServiceError::Queue(err) => matches!(err, crate::queue::QueueError::Transient { .. }),
         ServiceError::Unavailable { .. } => true,
-        ServiceError::BatchIncomplete(_) | ServiceError::BatchNotFound(_) => false,
+        ServiceError::BatchIncomplete(_) | ServiceError::BatchNotFound(_) | ServiceError::Refused { .. } => {
+            false
+        }
     }
 }
 
@@ -111,6 +113,9 @@ impl IngestHandler {
                 return self.dead_letter(body, &format!("poison_message: {err}")).await;
             }
         };
+        // Uploads whose job the deployment refuses (its payload does not fit the rule's type):
+        // the notification goes to the DLQ with why, once the others became jobs.
+        let mut refused = Vec::new();
         for object in objects {
             // The store's own objects (large payloads and results) share the bucket: never jobs.
             if object.key.starts_with(crate::store::BLOB_PREFIX) {
@@ -126,11 +131,18 @@ impl IngestHandler {
                 }
                 Ok(None) => info!(key = %object.key, "upload already enqueued (duplicate notification)"),
                 Err(ServiceError::Store(crate::store::StoreError::Corrupt { .. })) => {}
+                Err(ServiceError::Refused { refusal, .. }) => {
+                    error!(error = %refusal, key = %object.key, "the upload cannot become a job");
+                    refused.push(format!("s3://{}/{}: {refusal}", object.bucket, object.key));
+                }
                 Err(err) => {
                     warn!(error = %err, key = %object.key, "could not enqueue the upload");
                     return self.again(record, &err).await;
                 }
             }
+        }
+        if !refused.is_empty() {
+            return self.dead_letter(body, &format!("invalid_job: {}", refused.join("; "))).await;
         }
         true
     }
@@ -242,7 +254,11 @@ mod tests {
         let settings = QueueSettings::new(5400).with_redrive(dlq.clone(), 5);
         let ingest = memory.queues.create_queue("jobq-ingest", settings).expect("queue");
         let port: Arc<dyn MessageQueue> = memory.queues.clone();
-        let service = JobService::from_ports(&ports, &memory.config, ["echo".to_owned()]);
+        let service = JobService::from_ports(
+            &ports,
+            &memory.config,
+            crate::task::Registry::with_builtins().job_types(),
+        );
         let rules = IngestRules::parse("T", r#"[{"type": "echo"}]"#).expect("rules");
         let handler = IngestHandler::with_dead_letters(service, rules, Some((port.clone(), dlq.clone())))
             .returning_to(port.clone(), ingest.clone());

@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 use super::CreatedObject;
 use crate::config::{ConfigError, Vars, process_env};
 use crate::model::NewJob;
+use crate::payload::JobTypes;
 use crate::priority::Priority;
 
 /// What `JOBQ_INGEST_RULES` holds, for refusals.
@@ -58,16 +59,33 @@ impl IngestRules {
             .map_err(|e| ConfigError::invalid(var, json, format!("expected {EXPECTED_RULES}: {e}")))
     }
 
-    /// Every rule names a job type the deployment runs.
-    pub fn check_types(&self, known: &std::collections::BTreeSet<String>) -> Result<(), ConfigError> {
-        match self.rules.iter().find(|r| !known.contains(&r.job_type)) {
-            Some(rule) => Err(ConfigError::Invalid {
-                var: "JOBQ_INGEST_RULES".into(),
-                value: rule.job_type.clone(),
-                reason: "no such job type is registered".into(),
-            }),
-            None => Ok(()),
+    /// Every rule names a job type the deployment runs, and makes payloads that fit it: the
+    /// job of a sample upload under each rule is checked, so a rule whose every job would be
+    /// refused stops the start, naming the rule and the field.
+    pub fn check_types(&self, known: &JobTypes) -> Result<(), ConfigError> {
+        for (i, rule) in self.rules.iter().enumerate() {
+            let sample = CreatedObject {
+                bucket: rule.bucket.clone().unwrap_or_else(|| "bucket".to_owned()),
+                key: format!(
+                    "{}object{}",
+                    rule.prefix.as_deref().unwrap_or(""),
+                    rule.suffix.as_deref().unwrap_or("")
+                ),
+                size: Some(0),
+                etag: Some("etag".to_owned()),
+                version_id: None,
+                sequencer: None,
+                event_time: None,
+            };
+            if let Err(refusal) = known.check_job(&sample.job(rule)) {
+                return Err(ConfigError::invalid(
+                    "JOBQ_INGEST_RULES",
+                    rule.job_type.clone(),
+                    format!("rules[{i}]: {refusal}"),
+                ));
+            }
         }
+        Ok(())
     }
 
     pub fn route(&self, bucket: &str, key: &str) -> Option<&IngestRule> {

@@ -13,6 +13,7 @@ use crate::config::{ConfigError, Vars, process_env};
 use crate::envelope::Envelope;
 use crate::metrics::{MetricSet, Unit};
 use crate::model::{Job, NewJob};
+use crate::payload::JobTypes;
 use crate::priority::{PerTier, PriorityTier};
 use crate::queue::{QueueDepth, TierQueues};
 use crate::service::{JobService, ServiceError};
@@ -24,7 +25,7 @@ mod sweeps;
 
 use backlog::Backlog;
 
-pub use schedule::{Cron, RecurringJob, ScheduleError, ScheduleExpr, parse_recurring};
+pub use schedule::{Cron, RecurringJob, ScheduleError, ScheduleExpr, check_recurring, parse_recurring};
 
 /// The metric (EMF, in the stack's namespace) counting the parts of scheduler runs that failed,
 /// by `Part` (see [`TickPart::kind`]); an alarm of the template watches its total.
@@ -173,22 +174,25 @@ impl Scheduler {
     pub fn new(
         clients: &crate::aws::Clients,
         config: &crate::config::Config,
-        job_types: Vec<String>,
+        job_types: JobTypes,
         settings: SchedulerSettings,
-    ) -> Self {
+    ) -> Result<Self, ConfigError> {
         Self::from_ports(&crate::wiring::Ports::aws(clients, config), config, job_types, settings)
     }
 
-    /// The scheduler on `ports`; its service knows `job_types` (the registry's). It keeps nothing
+    /// The scheduler on `ports`; its service knows `job_types` (the registry's), and a recurring
+    /// job of a type it does not know, or whose payload does not fit the type, stops the start
+    /// naming its schedule (so no run enqueues it, and none fails on it). It keeps nothing
     /// in the bucket: a recurring job's payload too large for a job record fails its enqueue
     /// (reported as that schedule's failure), since its role may not write there, and each run
     /// of the catch-up window would write it again, unnamed but by the first.
     pub fn from_ports(
         ports: &crate::wiring::Ports,
         config: &crate::config::Config,
-        job_types: Vec<String>,
+        job_types: JobTypes,
         settings: SchedulerSettings,
-    ) -> Self {
+    ) -> Result<Self, ConfigError> {
+        check_recurring(&settings.recurring, &job_types)?;
         let ports = crate::wiring::Ports { store: ports.store.clone().without_blobs(), ..ports.clone() };
         for (job, _) in &settings.recurring {
             let bytes = serde_json::to_vec(&job.payload).map_or(0, |b| b.len());
@@ -201,12 +205,12 @@ impl Scheduler {
                 );
             }
         }
-        Scheduler {
+        Ok(Scheduler {
             service: JobService::from_ports(&ports, config, job_types),
             queues: ports.queues.clone(),
             dlqs: ports.dlqs.clone(),
             settings,
-        }
+        })
     }
 
     /// One run at `now` (injectable, for tests and catch-up). Each recurring job, each sweep,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::config::ConfigError;
+use crate::payload::JobTypes;
 use crate::priority::Priority;
 
 /// When a recurring job is due: EventBridge's `rate(...)` and `cron(...)` expressions.
@@ -190,6 +191,24 @@ pub fn parse_recurring(json: Option<&str>) -> Result<Vec<(RecurringJob, Schedule
             Ok((job, expr))
         })
         .collect()
+}
+
+/// Every recurring job is of a registered type, with a payload that fits it: one that is not
+/// would be refused at every run, so it stops the start instead, naming its schedule.
+pub fn check_recurring(
+    recurring: &[(RecurringJob, ScheduleExpr)],
+    types: &JobTypes,
+) -> Result<(), ConfigError> {
+    for (job, _) in recurring {
+        if let Err(refusal) = types.check(&job.job_type, &job.payload) {
+            return Err(ConfigError::invalid(
+                "JOBQ_SCHEDULES",
+                job.name.clone(),
+                format!("schedule {:?}: {refusal}", job.name),
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

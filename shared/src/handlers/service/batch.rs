@@ -219,6 +219,10 @@ impl JobService {
     /// for those with idempotency keys), messages by SendMessageBatch. `Ok` with every job when
     /// all were enqueued; otherwise [`ServiceError::BatchIncomplete`] says job by job which exist.
     pub async fn enqueue_batch(&self, specs: Vec<NewJob>, batch_id: &str) -> Result<Vec<Job>, ServiceError> {
+        // All or nothing: one job the deployment cannot run refuses the batch before any write.
+        for (index, spec) in specs.iter().enumerate() {
+            self.admit(spec, Some(index))?;
+        }
         let now = self.clock.now();
         let jobs: Vec<Job> = specs
             .into_iter()

@@ -70,7 +70,7 @@ pub fn document(types: &JobTypes) -> Value {
     extend(&mut schemas, response_schemas());
     extend(&mut schemas, payload_schemas(types));
     for spec in ["NewJob", "NewStep"] {
-        by_type(&mut schemas[spec], types);
+        by_type(&mut schemas[spec], spec, types);
     }
     json!({
         "openapi": "3.1.0",
@@ -350,13 +350,44 @@ fn payload_schemas(types: &JobTypes) -> Value {
     let mut schemas = Map::new();
     for (name, mut schema) in generated.definitions {
         prefix_refs(&mut schema);
-        schemas.insert(format!("{INPUT_PREFIX}{name}"), schema);
+        schemas.insert(format!("{INPUT_PREFIX}{name}"), without_boolean_schemas(schema));
     }
     for (job_type, mut schema) in generated.by_type {
         prefix_refs(&mut schema);
-        schemas.insert(payload_schema_name(&job_type), schema);
+        schemas.insert(payload_schema_name(&job_type), without_boolean_schemas(schema));
     }
     Value::Object(schemas)
+}
+
+/// `schema` with its boolean schemas written as objects (`true`: `{}`, `false`: `{"not": {}}`),
+/// wherever a schema stands: JSON Schema allows both, but OpenAPI tools (client generators)
+/// read only objects, and an `Input` of `serde_json::Value` is `true`.
+fn without_boolean_schemas(schema: Value) -> Value {
+    match schema {
+        Value::Bool(true) => json!({}),
+        Value::Bool(false) => json!({ "not": {} }),
+        Value::Object(map) => Value::Object(
+            map.into_iter().map(|(key, value)| (key.clone(), subschemas(&key, value))).collect(),
+        ),
+        other => other,
+    }
+}
+
+/// The value of keyword `key` with the schemas it holds written as objects.
+fn subschemas(key: &str, value: Value) -> Value {
+    const ONE: [&str; 6] = ["items", "contains", "not", "if", "then", "else"];
+    const EACH: [&str; 4] = ["allOf", "anyOf", "oneOf", "prefixItems"];
+    const BY_NAME: [&str; 4] = ["properties", "patternProperties", "$defs", "dependentSchemas"];
+    match value {
+        v if ONE.contains(&key) => without_boolean_schemas(v),
+        Value::Array(all) if EACH.contains(&key) => {
+            Value::Array(all.into_iter().map(without_boolean_schemas).collect())
+        }
+        Value::Object(named) if BY_NAME.contains(&key) => {
+            Value::Object(named.into_iter().map(|(n, s)| (n, without_boolean_schemas(s))).collect())
+        }
+        other => other,
+    }
 }
 
 /// The generated schemas' references, to the input types' prefixed names.
@@ -380,7 +411,7 @@ fn prefix_refs(schema: &mut Value) {
 
 /// A job spec's schema held to the registered types: one of them by `type`, each with its own
 /// payload schema (required when its input does not take `null`, which a left-out payload is).
-fn by_type(spec: &mut Value, types: &JobTypes) {
+fn by_type(spec: &mut Value, spec_name: &str, types: &JobTypes) {
     let names: Vec<&str> = types.names().collect();
     if names.is_empty() {
         return;
@@ -391,13 +422,17 @@ fn by_type(spec: &mut Value, types: &JobTypes) {
         .map(|name| {
             let required =
                 if types.payload_optional(name) { json!(["type"]) } else { json!(["type", "payload"]) };
+            // Each variant lists the spec's other fields too, and is titled `<spec> <type>`, so a
+            // generated client has one complete class per spec and type (`NewJobSleep`).
+            let mut properties = spec["properties"].clone();
+            properties["type"] = json!({ "const": name });
+            properties["payload"] =
+                json!({ "$ref": format!("#/components/schemas/{}", payload_schema_name(name)) });
             json!({
-                "title": name,
+                "type": "object",
+                "title": format!("{spec_name} {name}"),
                 "required": required,
-                "properties": {
-                    "type": { "const": name },
-                    "payload": { "$ref": format!("#/components/schemas/{}", payload_schema_name(name)) }
-                }
+                "properties": properties
             })
         })
         .collect();
@@ -420,4 +455,29 @@ pub fn operations(doc: &Value) -> Vec<(String, String)> {
     }
     ops.sort();
     ops
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boolean_schemas_become_objects_where_schemas_stand_and_nowhere_else() {
+        let schema = json!({
+            "type": "object",
+            "properties": { "any": true, "none": false, "list": { "type": "array", "items": true } },
+            "additionalProperties": false,
+            "oneOf": [true, { "type": "string" }],
+            "default": true
+        });
+        let written = without_boolean_schemas(schema);
+        assert_eq!(written["properties"]["any"], json!({}));
+        assert_eq!(written["properties"]["none"], json!({ "not": {} }));
+        assert_eq!(written["properties"]["list"]["items"], json!({}));
+        assert_eq!(written["oneOf"][0], json!({}));
+        // Not schemas: kept as they are.
+        assert_eq!(written["additionalProperties"], json!(false));
+        assert_eq!(written["default"], json!(true));
+        assert_eq!(without_boolean_schemas(json!(true)), json!({}));
+    }
 }

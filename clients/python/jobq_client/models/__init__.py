@@ -19,6 +19,8 @@ from .external_update_status_type_1 import ExternalUpdateStatusType1
 from .health import Health
 from .health_dlqs import HealthDlqs
 from .health_queues import HealthQueues
+from .input_fail_input import InputFailInput
+from .input_sleep_input import InputSleepInput
 from .job import Job
 from .job_error_type_0 import JobErrorType0
 from .job_next_item import JobNextItem
@@ -26,11 +28,19 @@ from .job_status import JobStatus
 from .job_tier import JobTier
 from .list_jobs_status import ListJobsStatus
 from .new_batch import NewBatch
-from .new_job import NewJob
-from .new_step import NewStep
+from .new_job_echo import NewJobEcho
+from .new_job_fail import NewJobFail
+from .new_job_noop import NewJobNoop
+from .new_job_sleep import NewJobSleep
+from .new_step_echo import NewStepEcho
+from .new_step_fail import NewStepFail
+from .new_step_noop import NewStepNoop
+from .new_step_sleep import NewStepSleep
 from .openapi_response_200 import OpenapiResponse200
 from .page import Page
 from .pause_flags import PauseFlags
+from .payload_fail import PayloadFail
+from .payload_sleep import PayloadSleep
 from .priority_type_1 import PriorityType1
 from .retry_job_body import RetryJobBody
 from .retry_job_body_priority_type_0_type_1 import RetryJobBodyPriorityType0Type1
@@ -60,6 +70,8 @@ __all__ = (
     "Health",
     "HealthDlqs",
     "HealthQueues",
+    "InputFailInput",
+    "InputSleepInput",
     "Job",
     "JobErrorType0",
     "JobNextItem",
@@ -67,11 +79,19 @@ __all__ = (
     "JobTier",
     "ListJobsStatus",
     "NewBatch",
-    "NewJob",
-    "NewStep",
+    "NewJobEcho",
+    "NewJobFail",
+    "NewJobNoop",
+    "NewJobSleep",
+    "NewStepEcho",
+    "NewStepFail",
+    "NewStepNoop",
+    "NewStepSleep",
     "OpenapiResponse200",
     "Page",
     "PauseFlags",
+    "PayloadFail",
+    "PayloadSleep",
     "PriorityType1",
     "RetryJobBody",
     "RetryJobBodyPriorityType0Type1",

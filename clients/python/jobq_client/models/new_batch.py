@@ -12,7 +12,10 @@ from ..types import UNSET, Unset
 from typing import cast
 
 if TYPE_CHECKING:
-  from ..models.new_job import NewJob
+  from ..models.new_job_echo import NewJobEcho
+  from ..models.new_job_fail import NewJobFail
+  from ..models.new_job_noop import NewJobNoop
+  from ..models.new_job_sleep import NewJobSleep
 
 
 
@@ -26,11 +29,11 @@ T = TypeVar("T", bound="NewBatch")
 class NewBatch:
     """ 
         Attributes:
-            jobs (list[NewJob]):
+            jobs (list[NewJobEcho | NewJobFail | NewJobNoop | NewJobSleep]):
             batch_id (None | str | Unset):
      """
 
-    jobs: list[NewJob]
+    jobs: list[NewJobEcho | NewJobFail | NewJobNoop | NewJobSleep]
     batch_id: None | str | Unset = UNSET
 
 
@@ -38,10 +41,22 @@ class NewBatch:
 
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.new_job import NewJob # noqa: PLC0415
+        from ..models.new_job_echo import NewJobEcho # noqa: PLC0415
+        from ..models.new_job_fail import NewJobFail # noqa: PLC0415
+        from ..models.new_job_noop import NewJobNoop # noqa: PLC0415
+        from ..models.new_job_sleep import NewJobSleep # noqa: PLC0415
         jobs = []
         for jobs_item_data in self.jobs:
-            jobs_item = jobs_item_data.to_dict()
+            jobs_item: dict[str, Any]
+            if isinstance(jobs_item_data, NewJobEcho):
+                jobs_item = jobs_item_data.to_dict()
+            elif isinstance(jobs_item_data, NewJobFail):
+                jobs_item = jobs_item_data.to_dict()
+            elif isinstance(jobs_item_data, NewJobNoop):
+                jobs_item = jobs_item_data.to_dict()
+            else:
+                jobs_item = jobs_item_data.to_dict()
+
             jobs.append(jobs_item)
 
 
@@ -67,14 +82,54 @@ class NewBatch:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.new_job import NewJob # noqa: PLC0415
+        from ..models.new_job_echo import NewJobEcho # noqa: PLC0415
+        from ..models.new_job_fail import NewJobFail # noqa: PLC0415
+        from ..models.new_job_noop import NewJobNoop # noqa: PLC0415
+        from ..models.new_job_sleep import NewJobSleep # noqa: PLC0415
         d = dict(src_dict)
         jobs = []
         _jobs = d.pop("jobs")
         for jobs_item_data in (_jobs):
-            jobs_item = NewJob.from_dict(jobs_item_data)
+            def _parse_jobs_item(data: object) -> NewJobEcho | NewJobFail | NewJobNoop | NewJobSleep:
+                try:
+                    if not isinstance(data, dict):
+                        raise TypeError()
+                    componentsschemas_new_job_new_job_echo = NewJobEcho.from_dict(data)
 
 
+
+                    return componentsschemas_new_job_new_job_echo
+                except (TypeError, ValueError, AttributeError, KeyError):
+                    pass
+                try:
+                    if not isinstance(data, dict):
+                        raise TypeError()
+                    componentsschemas_new_job_new_job_fail = NewJobFail.from_dict(data)
+
+
+
+                    return componentsschemas_new_job_new_job_fail
+                except (TypeError, ValueError, AttributeError, KeyError):
+                    pass
+                try:
+                    if not isinstance(data, dict):
+                        raise TypeError()
+                    componentsschemas_new_job_new_job_noop = NewJobNoop.from_dict(data)
+
+
+
+                    return componentsschemas_new_job_new_job_noop
+                except (TypeError, ValueError, AttributeError, KeyError):
+                    pass
+                if not isinstance(data, dict):
+                    raise TypeError()
+                componentsschemas_new_job_new_job_sleep = NewJobSleep.from_dict(data)
+
+
+
+                return componentsschemas_new_job_new_job_sleep
+
+            jobs_item = _parse_jobs_item(jobs_item_data)
 
             jobs.append(jobs_item)
 

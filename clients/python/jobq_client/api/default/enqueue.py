@@ -10,14 +10,17 @@ from ... import errors
 
 from ...models.error import Error
 from ...models.job import Job
-from ...models.new_job import NewJob
+from ...models.new_job_echo import NewJobEcho
+from ...models.new_job_fail import NewJobFail
+from ...models.new_job_noop import NewJobNoop
+from ...models.new_job_sleep import NewJobSleep
 from typing import cast
 
 
 
 def _get_kwargs(
     *,
-    body: NewJob,
+    body: NewJobEcho | NewJobFail | NewJobNoop | NewJobSleep,
 
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -32,7 +35,16 @@ def _get_kwargs(
         "url": "/jobs",
     }
 
-    _kwargs["json"] = body.to_dict()
+    
+    if isinstance(body, NewJobEcho):
+        _kwargs["json"] = body.to_dict()
+    elif isinstance(body, NewJobFail):
+        _kwargs["json"] = body.to_dict()
+    elif isinstance(body, NewJobNoop):
+        _kwargs["json"] = body.to_dict()
+    else:
+        _kwargs["json"] = body.to_dict()
+
 
     headers["Content-Type"] = "application/json"
 
@@ -116,12 +128,14 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
-    body: NewJob,
+    body: NewJobEcho | NewJobFail | NewJobNoop | NewJobSleep,
 
 ) -> Response[Error | Job]:
     """ 
     Args:
-        body (NewJob): Optional fields may also be null, which is the same as leaving them out.
+        body (NewJobEcho | NewJobFail | NewJobNoop | NewJobSleep): Optional fields may also be
+            null, which is the same as leaving them out. One of the registered job types, by `type`;
+            its `payload` must fit that type's schema (`Payload.<type>`).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -146,12 +160,14 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient | Client,
-    body: NewJob,
+    body: NewJobEcho | NewJobFail | NewJobNoop | NewJobSleep,
 
 ) -> Error | Job | None:
     """ 
     Args:
-        body (NewJob): Optional fields may also be null, which is the same as leaving them out.
+        body (NewJobEcho | NewJobFail | NewJobNoop | NewJobSleep): Optional fields may also be
+            null, which is the same as leaving them out. One of the registered job types, by `type`;
+            its `payload` must fit that type's schema (`Payload.<type>`).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -171,12 +187,14 @@ body=body,
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
-    body: NewJob,
+    body: NewJobEcho | NewJobFail | NewJobNoop | NewJobSleep,
 
 ) -> Response[Error | Job]:
     """ 
     Args:
-        body (NewJob): Optional fields may also be null, which is the same as leaving them out.
+        body (NewJobEcho | NewJobFail | NewJobNoop | NewJobSleep): Optional fields may also be
+            null, which is the same as leaving them out. One of the registered job types, by `type`;
+            its `payload` must fit that type's schema (`Payload.<type>`).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -201,12 +219,14 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient | Client,
-    body: NewJob,
+    body: NewJobEcho | NewJobFail | NewJobNoop | NewJobSleep,
 
 ) -> Error | Job | None:
     """ 
     Args:
-        body (NewJob): Optional fields may also be null, which is the same as leaving them out.
+        body (NewJobEcho | NewJobFail | NewJobNoop | NewJobSleep): Optional fields may also be
+            null, which is the same as leaving them out. One of the registered job types, by `type`;
+            its `payload` must fit that type's schema (`Payload.<type>`).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

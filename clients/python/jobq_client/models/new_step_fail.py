@@ -11,50 +11,56 @@ from ..types import UNSET, Unset
 from ..models.priority_type_1 import PriorityType1
 from ..types import UNSET, Unset
 from typing import cast
+from typing import Literal, cast
 import datetime
 
+if TYPE_CHECKING:
+  from ..models.payload_fail import PayloadFail
 
 
 
 
 
-T = TypeVar("T", bound="NewStep")
+T = TypeVar("T", bound="NewStepFail")
 
 
 
 @_attrs_define
-class NewStep:
-    """ A step of a pipeline: a job spec without a next of its own.
-
+class NewStepFail:
+    """ 
         Attributes:
-            type_ (str):
+            payload (PayloadFail):
+            type_ (Literal['fail']):
             batch_id (None | str | Unset):
             delay_seconds (int | None | Unset):
             github_workflow_run_id (int | None | str | Unset):
             idempotency_key (None | str | Unset):
             max_attempts (int | None | Unset):
-            payload (Any | Unset):
             priority (int | None | PriorityType1 | Unset):
             run_at (datetime.datetime | None | Unset): at most 31536000 seconds ahead, as delay_seconds
             timeout_seconds (int | None | Unset):
      """
 
-    type_: str
+    payload: PayloadFail
+    type_: Literal['fail']
     batch_id: None | str | Unset = UNSET
     delay_seconds: int | None | Unset = UNSET
     github_workflow_run_id: int | None | str | Unset = UNSET
     idempotency_key: None | str | Unset = UNSET
     max_attempts: int | None | Unset = UNSET
-    payload: Any | Unset = UNSET
     priority: int | None | PriorityType1 | Unset = UNSET
     run_at: datetime.datetime | None | Unset = UNSET
     timeout_seconds: int | None | Unset = UNSET
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
 
 
 
 
     def to_dict(self) -> dict[str, Any]:
+        from ..models.payload_fail import PayloadFail # noqa: PLC0415
+        payload = self.payload.to_dict()
+
         type_ = self.type_
 
         batch_id: None | str | Unset
@@ -87,8 +93,6 @@ class NewStep:
         else:
             max_attempts = self.max_attempts
 
-        payload = self.payload
-
         priority: int | None | str | Unset
         if isinstance(self.priority, Unset):
             priority = UNSET
@@ -113,8 +117,9 @@ class NewStep:
 
 
         field_dict: dict[str, Any] = {}
-
+        field_dict.update(self.additional_properties)
         field_dict.update({
+            "payload": payload,
             "type": type_,
         })
         if batch_id is not UNSET:
@@ -127,8 +132,6 @@ class NewStep:
             field_dict["idempotency_key"] = idempotency_key
         if max_attempts is not UNSET:
             field_dict["max_attempts"] = max_attempts
-        if payload is not UNSET:
-            field_dict["payload"] = payload
         if priority is not UNSET:
             field_dict["priority"] = priority
         if run_at is not UNSET:
@@ -142,8 +145,16 @@ class NewStep:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.payload_fail import PayloadFail # noqa: PLC0415
         d = dict(src_dict)
-        type_ = d.pop("type")
+        payload = PayloadFail.from_dict(d.pop("payload"))
+
+
+
+
+        type_ = cast(Literal['fail'] , d.pop("type"))
+        if type_ != 'fail':
+            raise ValueError(f"type must match const 'fail', got '{type_}'")
 
         def _parse_batch_id(data: object) -> None | str | Unset:
             if data is None:
@@ -195,8 +206,6 @@ class NewStep:
         max_attempts = _parse_max_attempts(d.pop("max_attempts", UNSET))
 
 
-        payload = d.pop("payload", UNSET)
-
         def _parse_priority(data: object) -> int | None | PriorityType1 | Unset:
             if data is None:
                 return data
@@ -247,18 +256,35 @@ class NewStep:
         timeout_seconds = _parse_timeout_seconds(d.pop("timeout_seconds", UNSET))
 
 
-        new_step = cls(
+        new_step_fail = cls(
+            payload=payload,
             type_=type_,
             batch_id=batch_id,
             delay_seconds=delay_seconds,
             github_workflow_run_id=github_workflow_run_id,
             idempotency_key=idempotency_key,
             max_attempts=max_attempts,
-            payload=payload,
             priority=priority,
             run_at=run_at,
             timeout_seconds=timeout_seconds,
         )
 
-        return new_step
 
+        new_step_fail.additional_properties = d
+        return new_step_fail
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties

@@ -11,55 +11,51 @@ from ..types import UNSET, Unset
 from ..models.priority_type_1 import PriorityType1
 from ..types import UNSET, Unset
 from typing import cast
+from typing import Literal, cast
 import datetime
 
-if TYPE_CHECKING:
-  from ..models.new_step import NewStep
 
 
 
 
 
-T = TypeVar("T", bound="NewJob")
+T = TypeVar("T", bound="NewStepNoop")
 
 
 
 @_attrs_define
-class NewJob:
-    """ Optional fields may also be null, which is the same as leaving them out.
-
+class NewStepNoop:
+    """ 
         Attributes:
-            type_ (str):
+            type_ (Literal['noop']):
             batch_id (None | str | Unset):
             delay_seconds (int | None | Unset):
             github_workflow_run_id (int | None | str | Unset):
             idempotency_key (None | str | Unset):
             max_attempts (int | None | Unset):
-            next_ (list[NewStep] | None | Unset):
             payload (Any | Unset):
             priority (int | None | PriorityType1 | Unset):
             run_at (datetime.datetime | None | Unset): at most 31536000 seconds ahead, as delay_seconds
             timeout_seconds (int | None | Unset):
      """
 
-    type_: str
+    type_: Literal['noop']
     batch_id: None | str | Unset = UNSET
     delay_seconds: int | None | Unset = UNSET
     github_workflow_run_id: int | None | str | Unset = UNSET
     idempotency_key: None | str | Unset = UNSET
     max_attempts: int | None | Unset = UNSET
-    next_: list[NewStep] | None | Unset = UNSET
     payload: Any | Unset = UNSET
     priority: int | None | PriorityType1 | Unset = UNSET
     run_at: datetime.datetime | None | Unset = UNSET
     timeout_seconds: int | None | Unset = UNSET
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
 
 
 
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.new_step import NewStep # noqa: PLC0415
         type_ = self.type_
 
         batch_id: None | str | Unset
@@ -92,19 +88,6 @@ class NewJob:
         else:
             max_attempts = self.max_attempts
 
-        next_: list[dict[str, Any]] | None | Unset
-        if isinstance(self.next_, Unset):
-            next_ = UNSET
-        elif isinstance(self.next_, list):
-            next_ = []
-            for next_type_0_item_data in self.next_:
-                next_type_0_item = next_type_0_item_data.to_dict()
-                next_.append(next_type_0_item)
-
-
-        else:
-            next_ = self.next_
-
         payload = self.payload
 
         priority: int | None | str | Unset
@@ -131,7 +114,7 @@ class NewJob:
 
 
         field_dict: dict[str, Any] = {}
-
+        field_dict.update(self.additional_properties)
         field_dict.update({
             "type": type_,
         })
@@ -145,8 +128,6 @@ class NewJob:
             field_dict["idempotency_key"] = idempotency_key
         if max_attempts is not UNSET:
             field_dict["max_attempts"] = max_attempts
-        if next_ is not UNSET:
-            field_dict["next"] = next_
         if payload is not UNSET:
             field_dict["payload"] = payload
         if priority is not UNSET:
@@ -162,9 +143,10 @@ class NewJob:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.new_step import NewStep # noqa: PLC0415
         d = dict(src_dict)
-        type_ = d.pop("type")
+        type_ = cast(Literal['noop'] , d.pop("type"))
+        if type_ != 'noop':
+            raise ValueError(f"type must match const 'noop', got '{type_}'")
 
         def _parse_batch_id(data: object) -> None | str | Unset:
             if data is None:
@@ -214,31 +196,6 @@ class NewJob:
             return cast(int | None | Unset, data)
 
         max_attempts = _parse_max_attempts(d.pop("max_attempts", UNSET))
-
-
-        def _parse_next_(data: object) -> list[NewStep] | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            try:
-                if not isinstance(data, list):
-                    raise TypeError()
-                next_type_0 = []
-                _next_type_0 = data
-                for next_type_0_item_data in (_next_type_0):
-                    next_type_0_item = NewStep.from_dict(next_type_0_item_data)
-
-
-
-                    next_type_0.append(next_type_0_item)
-
-                return next_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            return cast(list[NewStep] | None | Unset, data)
-
-        next_ = _parse_next_(d.pop("next", UNSET))
 
 
         payload = d.pop("payload", UNSET)
@@ -293,19 +250,35 @@ class NewJob:
         timeout_seconds = _parse_timeout_seconds(d.pop("timeout_seconds", UNSET))
 
 
-        new_job = cls(
+        new_step_noop = cls(
             type_=type_,
             batch_id=batch_id,
             delay_seconds=delay_seconds,
             github_workflow_run_id=github_workflow_run_id,
             idempotency_key=idempotency_key,
             max_attempts=max_attempts,
-            next_=next_,
             payload=payload,
             priority=priority,
             run_at=run_at,
             timeout_seconds=timeout_seconds,
         )
 
-        return new_job
 
+        new_step_noop.additional_properties = d
+        return new_step_noop
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties

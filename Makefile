@@ -19,7 +19,7 @@ test: check venv browser-deps fuzz-venv
 	scripts/with-emulator.sh bash -c 'scripts/fuzz-api.sh && node --test --test-reporter=spec tests/browser/dashboard.test.mjs tests/browser/firefox.test.mjs'
 
 
-## check: rustfmt, clippy (warnings are errors; functions of at most 80 lines), library files of at most 500 lines before their tests, cfn-lint on the templates, actionlint on the workflows and the action
+## check: rustfmt, clippy (warnings are errors; functions of at most 80 lines), every Rust file of the workspace at most 500 lines before its tests, cfn-lint on the templates, actionlint on the workflows and the action
 check: venv
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings

@@ -19,7 +19,7 @@ test: check venv browser-deps fuzz-venv client-venv
 	scripts/with-emulator.sh bash -c 'scripts/fuzz-api.sh && scripts/python-client.sh test && node --test --test-reporter=spec tests/browser/dashboard.test.mjs tests/browser/firefox.test.mjs'
 
 
-## check: rustfmt, clippy (warnings are errors; functions of at most 80 lines), library files of at most 500 lines before their tests, cfn-lint on the templates, the template as `sam build` groups it (one build of one binary, for the stock package and the example crate), actionlint on the workflows and the action
+## check: rustfmt, clippy (warnings are errors; functions of at most 80 lines), every Rust file of the workspace at most 500 lines before its tests, cfn-lint on the templates, the template as `sam build` groups it (one build of one binary, for the stock package and the example crate), actionlint on the workflows and the action
 check: venv sam-venv
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings

@@ -186,6 +186,14 @@ impl Signer {
     }
 }
 
+/// A query value or path segment, percent-encoded: everything but RFC 3986's unreserved
+/// characters.
+pub fn encode(value: &str) -> String {
+    const RESERVED: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+    percent_encoding::utf8_percent_encode(value, RESERVED).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,5 +208,11 @@ mod tests {
         assert!(fresh(&expiring(3600), now));
         assert!(!fresh(&expiring(5), now), "within the last 10 s: resolved again");
         assert!(!fresh(&expiring(0), now));
+    }
+
+    #[test]
+    fn encoding_keeps_only_unreserved_characters() {
+        assert_eq!(encode("type:a b/c"), "type%3Aa%20b%2Fc");
+        assert_eq!(encode("é-x_y.z~"), "%C3%A9-x_y.z~", "UTF-8 bytes; unreserved characters kept");
     }
 }

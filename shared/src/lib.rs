@@ -12,7 +12,8 @@
 //! - [`adapters`]: the ports on AWS ([`aws`]: DynamoDB, SQS, provisioning, request counting) and in
 //!   memory ([`memory`], for tests and the simulation), held together by one conformance suite.
 //! - [`handlers`]: the worker, dead-letter, ingest and scheduler handlers and the job service.
-//! - [`api`]: the HTTP API; [`wiring`]: handlers assembled from ports.
+//! - [`api`]: the HTTP API; [`wiring`]: the ports handlers are assembled from;
+//!   [`memory_stack`]: the service and a worker on the in-memory ports.
 //!
 //! Every module keeps its short path (`jobq::worker`, `jobq::model`, ...).
 
@@ -24,6 +25,7 @@ pub mod api;
 pub mod config;
 pub mod domain;
 pub mod handlers;
+pub mod memory_stack;
 pub mod metrics;
 pub mod ports;
 #[cfg(test)]

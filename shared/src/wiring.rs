@@ -111,27 +111,3 @@ impl Ports {
         Ok((ports, MemoryAws { table, queues, config }))
     }
 }
-
-/// The whole queue in memory, as tests and benches drive it: the in-memory ports under a manual
-/// clock, the API service and a worker, both with `registry`'s job types.
-#[derive(Debug)]
-pub struct MemoryStack {
-    pub clock: crate::ports::ManualClock,
-    pub ports: Ports,
-    pub aws: MemoryAws,
-    pub service: crate::service::JobService,
-    pub worker: crate::worker::Worker,
-}
-
-impl MemoryStack {
-    /// Starting at a fixed time, so a run is the same every time.
-    pub fn new(registry: crate::task::Registry) -> Result<Self, crate::queue::QueueError> {
-        let start = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
-        let clock = crate::ports::ManualClock::new(start);
-        let (ports, aws) = Ports::memory(Arc::new(clock.clone()))?;
-        let service = crate::service::JobService::from_ports(&ports, &aws.config, registry.job_types());
-        let worker =
-            crate::worker::Worker::from_ports(&ports, registry, crate::worker::WorkerSettings::default());
-        Ok(MemoryStack { clock, ports, aws, service, worker })
-    }
-}

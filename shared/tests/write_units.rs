@@ -2,9 +2,9 @@
 //! step and by index: where an index redesign (issue 15) shows its effect, one write at a time.
 
 use jobq::memory::capacity::{Charge, job_step};
+use jobq::memory_stack::MemoryStack;
 use jobq::ports::table::{Attr, Cond, Item, TableError};
 use jobq::task::Registry;
-use jobq::wiring::MemoryStack;
 use jobq::worker::drain;
 use jobq::{JobStatus, NewJob};
 

@@ -291,36 +291,6 @@ fn the_ingest_function_may_send_back_and_bring_back_the_notifications_it_consume
     assert!(allowed(ingest, "sqs:SendMessage").contains("IngestQueue"));
 }
 
-/// One build of one binary for the whole stack: every function runs the package at `CodeUri`
-/// (SAM builds functions alike in code, handler and Metadata once), and each names a different
-/// function of the runtime. scripts/check-template-build.py asks the SAM CLI itself.
-#[test]
-fn every_function_runs_one_binary_and_says_which_function_it_serves() {
-    let template = load("template.yaml");
-    let functions = yaml::resources(&template, "AWS::Serverless::Function");
-    assert_eq!(functions.len(), jobq::runtime::LambdaFunction::ALL.len());
-    let metadata: Vec<&Value> = functions.iter().map(|(_, f)| &f["Metadata"]).collect();
-    assert!(metadata.iter().all(|m| *m == metadata[0]), "one Metadata for all, or SAM builds each");
-    assert!(metadata[0]["BuildProperties"]["Binary"].is_null(), "the package's only binary");
-    let mut served = BTreeSet::new();
-    for (name, function) in &functions {
-        let code = &function["Properties"]["CodeUri"];
-        assert_eq!(reference(code).as_deref(), Some("CodeUri"), "{name}: {code:?}");
-        assert!(function["Properties"]["Handler"].is_null(), "{name}: one handler (Globals)");
-        let serves = text(&function["Properties"]["Environment"]["Variables"][jobq::runtime::FUNCTION_VAR]);
-        let serves = serves.unwrap_or_else(|| panic!("{name} does not say which function it is"));
-        let parsed = jobq::runtime::LambdaFunction::from_settings(Some(&serves), None);
-        served.insert(parsed.unwrap_or_else(|e| panic!("{name}: {e}")).name());
-    }
-    let all: BTreeSet<&str> = jobq::runtime::LambdaFunction::ALL.iter().map(|f| f.name()).collect();
-    assert_eq!(served, all, "each function of the runtime once");
-    let default = text(&template["Parameters"]["CodeUri"]["Default"]).expect("a default package");
-    let manifest =
-        std::fs::read_to_string(format!("{}/../infra/{default}/Cargo.toml", env!("CARGO_MANIFEST_DIR")));
-    let manifest = manifest.expect("the default CodeUri is a package");
-    assert_eq!(manifest.matches("[[bin]]").count(), 1, "exactly one binary, so SAM needs no name");
-}
-
 #[test]
 fn the_functions_get_every_variable_the_config_needs() {
     let template = load("template.yaml");

@@ -1,13 +1,13 @@
-//! The small items beside the jobs: the counters kept from the change stream, and the pause flags.
+//! The counter items beside the jobs, kept from the change stream: a shard's changes added once,
+//! and read back as counts and statistics. (The pause flags' item is `pause`'s.)
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::attrs::{PAUSE_SCOPES, STARTED_AT, TYPE};
+use super::attrs::{STARTED_AT, TYPE};
 use super::codec::{Item, n, s};
-use super::keys::{self, PAUSE_PK};
-use super::pause::{PauseFlags, PauseScope};
+use super::keys;
 use super::tally::{self, Tally};
 use super::write::aws;
 use super::{JobStore, StoreError, TypeStats};
@@ -133,36 +133,6 @@ impl JobStore {
         }
         Ok(by_type.into_iter().map(|(t, items)| (t, counters_from(&summed(&items)).stats)).collect())
     }
-
-    /// The pause flags, read eventually consistent (0.5 RCU): a pause that just answered may be
-    /// missing. For display and for the scheduler's release, which looks again next run.
-    pub async fn pause_flags(&self) -> Result<PauseFlags, StoreError> {
-        self.read_pause_flags(false).await
-    }
-
-    /// The pause flags, read strongly consistent (1 RCU): every pause or resume that answered
-    /// before the read is in them. What the worker judges deliveries by.
-    pub async fn pause_flags_now(&self) -> Result<PauseFlags, StoreError> {
-        self.read_pause_flags(true).await
-    }
-
-    async fn read_pause_flags(&self, consistent: bool) -> Result<PauseFlags, StoreError> {
-        let item = self.table.get(PAUSE_PK, consistent).await.map_err(|e| aws("GetItem(pause)", e))?;
-        Ok(flags_from(item.as_ref()))
-    }
-
-    /// Pause (`paused = true`) or resume one scope; returns the flags after the change.
-    pub async fn set_paused(&self, scope: &PauseScope, paused: bool) -> Result<PauseFlags, StoreError> {
-        let scopes = vec![scope.to_string()];
-        let action = match paused {
-            true => Action::AddToSet(PAUSE_SCOPES.into(), scopes),
-            false => Action::DeleteFromSet(PAUSE_SCOPES.into(), scopes),
-        };
-        let update = Update::new(vec![action]);
-        let item =
-            self.table.update(PAUSE_PK, &update, None).await.map_err(|e| aws("UpdateItem(pause)", e))?;
-        Ok(flags_from(item.as_ref()))
-    }
 }
 
 /// The buckets of one counter as one item: their numbers summed (a bucket may be below 0).
@@ -196,20 +166,5 @@ pub(super) fn counters_from(item: &Item) -> Counters {
         progress_sum: number(tally::PROGRESS_SUM),
         started_at: time(STARTED_AT),
         finished_at: time(tally::FINISHED_AT),
-    }
-}
-
-fn flags_from(item: Option<&Item>) -> PauseFlags {
-    let scopes = match item.and_then(|i| i.get(PAUSE_SCOPES)) {
-        Some(Attr::Ss(scopes)) => scopes.as_slice(),
-        _ => &[],
-    };
-    PauseFlags {
-        paused: scopes
-            .iter()
-            .filter_map(|s| {
-                s.parse().map_err(|e| tracing::warn!(error = %e, "ignoring stored pause scope")).ok()
-            })
-            .collect(),
     }
 }

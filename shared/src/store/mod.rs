@@ -5,6 +5,7 @@ mod batches;
 pub mod bounds;
 mod codec;
 mod counters;
+mod create_many;
 mod created;
 mod jobs;
 pub mod keys;
@@ -16,6 +17,7 @@ mod reads;
 mod spill;
 mod stats;
 pub mod tally;
+mod unprocessed;
 mod watch;
 mod write;
 

@@ -1,4 +1,5 @@
-//! Pause flags: all jobs, one tier's queue, or one job type.
+//! Pause flags: all jobs, one tier's queue, or one job type; and their item in the table
+//! (`pause`), read and changed here.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -6,6 +7,12 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use super::attrs::PAUSE_SCOPES;
+use super::codec::Item;
+use super::keys::PAUSE_PK;
+use super::write::aws;
+use super::{JobStore, StoreError};
+use crate::ports::table::{Action, Attr, Update};
 use crate::priority::PriorityTier;
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -68,6 +75,55 @@ impl PauseFlags {
             PauseScope::Queue(t) => *t == tier,
             PauseScope::Type(t) => t == job_type,
         })
+    }
+}
+
+impl JobStore {
+    /// The pause flags, read eventually consistent (0.5 RCU): a pause that just answered may be
+    /// missing. For display and for the scheduler's release, which looks again next run.
+    pub async fn pause_flags(&self) -> Result<PauseFlags, StoreError> {
+        self.read_pause_flags(false).await
+    }
+
+    /// The pause flags, read strongly consistent (1 RCU): every pause or resume that answered
+    /// before the read is in them. What the worker judges deliveries by.
+    pub async fn pause_flags_now(&self) -> Result<PauseFlags, StoreError> {
+        self.read_pause_flags(true).await
+    }
+
+    async fn read_pause_flags(&self, consistent: bool) -> Result<PauseFlags, StoreError> {
+        let item = self.table.get(PAUSE_PK, consistent).await.map_err(|e| aws("GetItem(pause)", e))?;
+        Ok(flags_from(item.as_ref()))
+    }
+
+    /// Pause (`paused = true`) or resume one scope; returns the flags after the change.
+    pub async fn set_paused(&self, scope: &PauseScope, paused: bool) -> Result<PauseFlags, StoreError> {
+        let scopes = vec![scope.to_string()];
+        let action = match paused {
+            true => Action::AddToSet(PAUSE_SCOPES.into(), scopes),
+            false => Action::DeleteFromSet(PAUSE_SCOPES.into(), scopes),
+        };
+        let update = Update::new(vec![action]);
+        let item =
+            self.table.update(PAUSE_PK, &update, None).await.map_err(|e| aws("UpdateItem(pause)", e))?;
+        Ok(flags_from(item.as_ref()))
+    }
+}
+
+/// The flags its item holds (none when there is no item); a scope that no longer parses is
+/// skipped, with a warning.
+fn flags_from(item: Option<&Item>) -> PauseFlags {
+    let scopes = match item.and_then(|i| i.get(PAUSE_SCOPES)) {
+        Some(Attr::Ss(scopes)) => scopes.as_slice(),
+        _ => &[],
+    };
+    PauseFlags {
+        paused: scopes
+            .iter()
+            .filter_map(|s| {
+                s.parse().map_err(|e| tracing::warn!(error = %e, "ignoring stored pause scope")).ok()
+            })
+            .collect(),
     }
 }
 

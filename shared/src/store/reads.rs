@@ -1,14 +1,14 @@
-//! Reads over many jobs: listings by index, batch reads, counts, expired leases;
-//! and the unconditional batch put of fresh jobs.
+//! Reads over many jobs: listings by index, batch reads, counts, expired leases.
 
 use std::collections::HashMap;
 
 use futures::{StreamExt, TryStreamExt};
 
 use super::attrs::{ID, TYPE};
-use super::codec::{self, Item, s};
+use super::codec::{Item, s};
 use super::keys::{self, BY_DUE, BY_STATUS, PK};
 use super::listing::{ListQuery, Page, PartitionPage, Plan, decode_cursor, encode_cursor, merge_page};
+use super::unprocessed::{BATCH_ROUNDS, left_unprocessed, pause_before};
 use super::write::{aws, decode};
 use super::{JobStore, StoreError};
 use crate::model::Job;
@@ -19,10 +19,6 @@ use crate::status::JobStatus;
 const LIST_FANOUT: usize = 16;
 /// BatchGetItem's limit.
 const BATCH_GET_MAX: usize = 100;
-/// BatchWriteItem's limit.
-const BATCH_PUT_MAX: usize = 25;
-/// Sends of one batch request while DynamoDB leaves part of it unprocessed.
-const BATCH_ROUNDS: u32 = 8;
 /// Rounds a listing filtered on full items may read to fill one page.
 pub const FILTERED_ROUNDS: usize = 8;
 
@@ -123,30 +119,6 @@ impl JobStore {
         Ok(items)
     }
 
-    /// Put many new jobs without idempotency keys (fresh ids cannot collide), 25 to a request.
-    /// Jobs with a key need the conditional `create` instead.
-    pub async fn create_many(&self, jobs: &[Job]) -> Result<(), StoreError> {
-        for chunk in jobs.chunks(BATCH_PUT_MAX) {
-            let mut pending: Vec<Item> = Vec::with_capacity(chunk.len());
-            for job in chunk {
-                let mut stored = job.clone();
-                self.spill_parts(&mut stored).await?;
-                pending.push(codec::encode(&stored));
-            }
-            for round in 0..BATCH_ROUNDS {
-                if pending.is_empty() {
-                    break;
-                }
-                pause_before(round).await;
-                pending = self.table.batch_put(pending).await.map_err(|e| aws("BatchWriteItem", e))?;
-            }
-            if !pending.is_empty() {
-                return Err(left_unprocessed("BatchWriteItem", "items"));
-            }
-        }
-        Ok(())
-    }
-
     /// How many jobs have `status` (of `job_type`, when given): a count query per index shard for
     /// a status `by-status` holds; any other reads every job. For tests and tools: requests read
     /// the counters instead.
@@ -225,15 +197,4 @@ impl JobStore {
         let ids: Vec<String> = ids.into_iter().flatten().collect();
         self.batch_get(&ids).await
     }
-}
-
-/// A short backoff before every send of a batch request but the first.
-async fn pause_before(round: u32) {
-    if round > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(20 << round)).await;
-    }
-}
-
-fn left_unprocessed(operation: &'static str, what: &str) -> StoreError {
-    StoreError::Aws { operation, source: format!("{what} left unprocessed after retries").into() }
 }

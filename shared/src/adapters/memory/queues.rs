@@ -35,55 +35,17 @@ use crate::ports::queue::{
 };
 use crate::requests::RequestCounter;
 use limits::{check_delay, check_message, check_send_batch, invalid};
+pub use settings::{DEFAULT_MAXIMUM_MESSAGE_SIZE, QueueSettings, Redrive};
 
 mod controls;
 mod limits;
 mod receipts;
+mod settings;
 
 /// The account id in memory queues' URLs and ARNs.
 const ACCOUNT: &str = "000000000000";
-/// A queue's MaximumMessageSize unless set: 256 KiB.
-pub const DEFAULT_MAXIMUM_MESSAGE_SIZE: usize = 262_144;
 /// The code SQS gives a batch entry it refused for a value out of range.
 const INVALID_PARAMETER: &str = "InvalidParameterValue";
-
-/// A queue's dead-letter policy.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Redrive {
-    pub dead_letter_url: String,
-    /// Receives after which a message moves to the dead-letter queue (1..=1000).
-    pub max_receive_count: u32,
-}
-
-/// What a queue is created with.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueueSettings {
-    /// Seconds a received message stays hidden (0..=43,200).
-    pub visibility_timeout: i32,
-    pub redrive: Option<Redrive>,
-    /// Bytes of body and attributes a message may carry (1,024..=1,048,576).
-    pub maximum_message_size: usize,
-}
-
-impl QueueSettings {
-    pub fn new(visibility_timeout: i32) -> Self {
-        QueueSettings {
-            visibility_timeout,
-            redrive: None,
-            maximum_message_size: DEFAULT_MAXIMUM_MESSAGE_SIZE,
-        }
-    }
-
-    pub fn with_redrive(mut self, dead_letter_url: impl Into<String>, max_receive_count: u32) -> Self {
-        self.redrive = Some(Redrive { dead_letter_url: dead_letter_url.into(), max_receive_count });
-        self
-    }
-
-    pub fn with_maximum_message_size(mut self, bytes: usize) -> Self {
-        self.maximum_message_size = bytes;
-        self
-    }
-}
 
 /// In-memory SQS standard queues; see the module documentation for what is modelled.
 #[derive(Debug)]

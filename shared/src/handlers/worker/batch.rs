@@ -26,6 +26,9 @@ pub(crate) struct RunCount {
     pub wait_ms: u64,
 }
 
+/// What one record did: what happens to its message, and the run it counts (if one ended).
+pub(super) type Processed = (Disposition, Option<RunCount>);
+
 /// How one record went: its message id, what happens to its message, and the run it counts.
 pub(crate) type RecordResult = (String, Disposition, Option<RunCount>);
 

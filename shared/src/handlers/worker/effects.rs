@@ -7,10 +7,9 @@ use aws_lambda_events::event::sqs::SqsMessage;
 use chrono::{DateTime, Utc};
 use tracing::{error, info, warn};
 
-use super::batch::Disposition;
+use super::batch::{Disposition, Processed};
 use super::decision::{delay_seconds, visibility_seconds};
-use super::engine::{Processed, Worker};
-use super::polling::SENT_TIMESTAMP;
+use super::state::Worker;
 use crate::envelope::Envelope;
 use crate::model::Job;
 use crate::priority::PriorityTier;
@@ -269,7 +268,7 @@ impl Worker {
     }
 
     /// The pause flags to judge a batch's deliveries by. Cached flags serve only messages sent
-    /// before they were read (by each record's `SentTimestamp`, less [`SENT_CLOCK_ALLOWANCE`])
+    /// before they were read (by each record's `SentTimestamp`, less [`SENT_CLOCK_ALLOWANCE`](super::pause_cache::SENT_CLOCK_ALLOWANCE))
     /// and for at most `pause_cache`; otherwise they are read again, strongly consistent, so
     /// they reflect every pause that had answered before the read. A read that missed a pause
     /// began before the pause answered, so it never serves a message sent after that: a job
@@ -289,20 +288,15 @@ impl Worker {
     /// messages sent before the cached read (a backlog), nor while the cache serves.
     pub(super) async fn pause_flags(&self, records: &[SqsMessage]) -> Result<PauseFlags, StoreError> {
         let now = self.clock.now();
-        if let Ok(cache) = self.pause.lock()
-            && let Some(cached) = cache.as_ref()
-            && cached.serves(records, now, self.settings.pause_cache)
-        {
-            return Ok(cached.flags.clone());
+        if let Some(flags) = self.pause.serving(records, now, self.settings.pause_cache) {
+            return Ok(flags);
         }
         // Taken before the read: every message sent before this moment is judged by flags at
         // least as new as it.
         let read_at = now;
         match self.store.pause_flags_now().await {
             Ok(flags) => {
-                if let Ok(mut cache) = self.pause.lock() {
-                    *cache = Some(CachedPause { read_at, flags: flags.clone() });
-                }
+                self.pause.keep(read_at, flags.clone());
                 Ok(flags)
             }
             Err(err) => {
@@ -311,41 +305,4 @@ impl Worker {
             }
         }
     }
-
-    /// The tier whose queue an event source ARN names.
-    pub(super) fn tier_of_arn(&self, arn: &str) -> Option<PriorityTier> {
-        let name = arn.rsplit(':').next()?;
-        self.queue_names.iter().find(|(_, n)| n.as_str() == name).map(|(t, _)| t)
-    }
-}
-
-/// How far SQS's clock (a message's `SentTimestamp`, in whole milliseconds) may be ahead of the
-/// worker's. Both are kept by NTP-synchronised hosts (Amazon Time Sync in AWS); a message sent
-/// within this of a cached read is judged by a fresh read.
-pub(super) const SENT_CLOCK_ALLOWANCE: chrono::Duration = chrono::Duration::milliseconds(100);
-
-/// Pause flags as read, and when (by the worker's clock, taken before the read).
-#[derive(Debug, Clone)]
-pub(super) struct CachedPause {
-    read_at: DateTime<Utc>,
-    flags: PauseFlags,
-}
-
-impl CachedPause {
-    /// Read less than `ttl` ago, and after every one of `records` was sent (a record without a
-    /// send time is judged by a fresh read).
-    fn serves(&self, records: &[SqsMessage], now: DateTime<Utc>, ttl: Duration) -> bool {
-        let fresh =
-            chrono::Duration::from_std(ttl).is_ok_and(|ttl| now >= self.read_at && now - self.read_at < ttl);
-        fresh
-            && records
-                .iter()
-                .all(|record| sent_at(record).is_some_and(|sent| sent + SENT_CLOCK_ALLOWANCE <= self.read_at))
-    }
-}
-
-/// When SQS accepted the record's message: its `SentTimestamp` (epoch milliseconds).
-fn sent_at(record: &SqsMessage) -> Option<DateTime<Utc>> {
-    let millis = record.attributes.get(SENT_TIMESTAMP)?.parse().ok()?;
-    DateTime::from_timestamp_millis(millis)
 }

@@ -2,7 +2,7 @@
 //! [`super::decision`] what to do with what it met and performs only the I/O named there.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
@@ -11,87 +11,25 @@ use futures::{FutureExt, StreamExt};
 use tokio::time::Instant;
 use tracing::{Instrument, error, info, info_span, warn};
 
-use super::batch::{BatchSummary, Disposition, RecordResult, RunCount};
+use super::batch::{BatchSummary, Disposition, Processed, RecordResult, RunCount};
 use super::decision::{
     AfterFinish, Backoff, ClaimDecision, CrashRecorded, DeadLetterReason, Dropped, FinishDecision, Handled,
     Recording, RunDecision, dead_letter_note, decide_claim, decide_crash_recorded, decide_finish, decide_run,
     lease_span, run_limit, run_times, visibility_seconds,
 };
-use super::effects::CachedPause;
 use super::heartbeat::{Held, RunClock, first_window};
 use super::large::Payload;
-use super::polling::{batch_response, queue_name};
-use super::settings::WorkerSettings;
-use crate::config::Config;
+use super::polling::batch_response;
+use super::state::Worker;
 use crate::context::JobContext;
 use crate::envelope::Envelope;
 use crate::model::{Job, JobFailure};
-use crate::ports::{Clock, Ids};
 use crate::priority::{PerTier, PriorityTier};
-use crate::queue::TierQueues;
 use crate::status::JobStatus;
-use crate::store::{DynamoJobStore, Ended, PauseFlags, RunOutcome, StoreError};
-use crate::task::{Handler, JobError, Registry};
-
-/// What one record did: what happens to its message, and the run it counts (if one ended).
-pub(super) type Processed = (Disposition, Option<RunCount>);
-
-#[derive(Debug)]
-pub struct Worker {
-    pub(super) store: DynamoJobStore,
-    pub(super) queues: TierQueues,
-    pub(super) dlqs: TierQueues,
-    pub(super) queue_names: PerTier<String>,
-    pub(super) registry: Arc<Registry>,
-    pub(super) settings: WorkerSettings,
-    pub(super) pause: Mutex<Option<CachedPause>>,
-    /// Where record times come from. Timeouts and the ticker run on tokio's time.
-    pub(super) clock: Arc<dyn Clock>,
-    /// Where backoff jitter comes from (seeded in the simulation, so a run replays).
-    pub(super) ids: Arc<dyn Ids>,
-}
+use crate::store::{Ended, PauseFlags, RunOutcome, StoreError};
+use crate::task::{Handler, JobError};
 
 impl Worker {
-    pub fn new(
-        clients: &crate::aws::Clients,
-        config: &Config,
-        registry: Registry,
-        settings: WorkerSettings,
-    ) -> Self {
-        Self::from_ports(&crate::wiring::Ports::aws(clients, config), registry, settings)
-    }
-
-    /// A worker on `ports` (the AWS adapters in Lambda, the in-memory ones in tests).
-    pub fn from_ports(ports: &crate::wiring::Ports, registry: Registry, settings: WorkerSettings) -> Self {
-        Worker {
-            store: ports.store.clone(),
-            queues: ports.queues.clone(),
-            dlqs: ports.dlqs.clone(),
-            queue_names: PerTier::from_fn(|t| queue_name(ports.queues.url(t)).to_owned()),
-            registry: Arc::new(registry),
-            settings,
-            pause: Mutex::new(None),
-            clock: ports.clock.clone(),
-            ids: ports.ids.clone(),
-        }
-    }
-
-    /// The same worker, reading the time from `clock` instead of the system clock.
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
-    }
-
-    /// The same worker, drawing jitter from `ids`.
-    pub fn with_ids(mut self, ids: Arc<dyn Ids>) -> Self {
-        self.ids = ids;
-        self
-    }
-
-    pub fn store(&self) -> &DynamoJobStore {
-        &self.store
-    }
-
     /// Handle one event source batch. `deadline` is the Lambda invocation's (none locally).
     pub async fn handle(&self, event: SqsEvent, deadline: Option<DateTime<Utc>>) -> SqsBatchResponse {
         // The same message twice in one batch is run once; both copies share its fate.
@@ -479,9 +417,11 @@ mod tests {
     use chrono::TimeDelta;
 
     use super::*;
+    use crate::config::Config;
     use crate::model::NewJob;
     use crate::ports::ManualClock;
-    use crate::task::{Task, TaskOutput};
+    use crate::task::{Registry, Task, TaskOutput};
+    use crate::worker::WorkerSettings;
 
     /// Sleeps for `seconds` of tokio time.
     struct Sleeper;

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use tracing::{Instrument, warn};
 
 use super::decision::{heartbeat_every, lease_span, visibility_seconds};
-use super::engine::Worker;
+use super::state::Worker;
 use crate::context::JobContext;
 use crate::priority::PriorityTier;
 use crate::store::StoreError;

@@ -7,9 +7,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tracing::{error, warn};
 
+use super::batch::Processed;
 use super::decision::{Backoff, Handled, Recording, RunDecision, decide_run};
-use super::engine::{Processed, Worker};
 use super::heartbeat::Held;
+use super::state::Worker;
 use crate::domain::progress::ProgressUpdate;
 use crate::envelope::Envelope;
 use crate::model::Job;

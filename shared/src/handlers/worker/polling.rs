@@ -14,11 +14,6 @@ use crate::queue::{QueueError, Received, TierQueues};
 /// The record attribute Lambda's event carries a message's send time in (epoch milliseconds).
 pub const SENT_TIMESTAMP: &str = "SentTimestamp";
 
-/// The queue name at the end of a queue URL.
-pub fn queue_name(url: &str) -> &str {
-    url.trim_end_matches('/').rsplit('/').next().unwrap_or(url)
-}
-
 /// The partial batch response (ReportBatchItemFailures) naming the messages that must come back.
 pub fn batch_response(failed_message_ids: impl IntoIterator<Item = String>) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
@@ -148,12 +143,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn queue_names_come_from_urls_and_arns() {
-        assert_eq!(queue_name("http://127.0.0.1:4566/123456789012/jobq-high"), "jobq-high");
-        assert_eq!(queue_name("https://sqs.eu-west-1.amazonaws.com/1/jobq-low/"), "jobq-low");
-    }
 
     #[test]
     fn an_event_carries_each_message_as_lambda_would_deliver_it() {

@@ -12,7 +12,7 @@ use aws_lambda_events::event::sqs::SqsMessage;
 use tokio::time::Instant;
 use tracing::warn;
 
-use super::Worker;
+use super::state::Worker;
 use crate::priority::PriorityTier;
 
 /// Receipts of the batch's messages done with, not yet deleted.

@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::QueueSettings;
+use super::settings::QueueSettings;
 use crate::ports::queue::{
     BatchEntry, MAX_DELAY_SECONDS, MAX_RECEIVE, MAX_VISIBILITY_SECONDS, QueueError, Refusal, SQS_BATCH_MAX,
 };

@@ -1,0 +1,116 @@
+//! `watch` and `--wait`: progress bars until jobs (or a batch) end, then how each ended and why.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use jobq::JobStatus;
+use serde_json::{Value, json};
+
+use crate::client::{CliError, Client, encode};
+use crate::exit_codes::{batch_exit_code, status_of};
+use crate::render::{ending, outcome_line};
+
+fn bar_style() -> ProgressStyle {
+    ProgressStyle::with_template("{prefix:>12} [{bar:30.cyan/blue}] {pos:>3}% {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
+
+/// Progress bars until every job has ended; the jobs as they ended, in the order of `ids`.
+/// Unless `json` (the caller prints the jobs), when stdout is no terminal (a script, a CI log)
+/// or the bars are hidden, also prints how each job ended and why.
+pub async fn watch(client: &Client, ids: &[String], json: bool) -> Result<Vec<Value>, CliError> {
+    let bars = MultiProgress::new();
+    let mut watched: Vec<(String, ProgressBar, Option<Value>)> = ids
+        .iter()
+        .map(|id| {
+            let bar = bars.add(ProgressBar::new(100).with_style(bar_style()));
+            bar.set_prefix(id.chars().take(12).collect::<String>());
+            (id.clone(), bar, None)
+        })
+        .collect();
+    loop {
+        for (id, bar, done) in watched.iter_mut().filter(|(_, _, done)| done.is_none()) {
+            let job = client.get(&format!("/jobs/{id}")).await?;
+            let status = job["status"].as_str().unwrap_or("?");
+            bar.set_position(job["progress"].as_u64().unwrap_or(0));
+            let step = job["current_step"].as_str().map(|s| format!(" {s}")).unwrap_or_default();
+            bar.set_message(format!("{status}{step} (attempt {})", job["attempts"]));
+            if status_of(&job).is_some_and(JobStatus::is_terminal) {
+                bar.finish_with_message(ending(&job));
+                *done = Some(job);
+            }
+        }
+        if watched.iter().all(|(_, _, done)| done.is_some()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let jobs: Vec<Value> = watched.into_iter().filter_map(|(_, _, job)| job).collect();
+    if !json && (!std::io::stdout().is_terminal() || bars.is_hidden()) {
+        for job in &jobs {
+            println!("{}", outcome_line(job));
+        }
+    }
+    Ok(jobs)
+}
+
+pub async fn watch_batch(client: &Client, batch: &str, json: bool) -> Result<u8, CliError> {
+    let bar = ProgressBar::new(100).with_style(bar_style());
+    bar.set_prefix(batch.chars().take(12).collect::<String>());
+    loop {
+        let summary = client.get(&format!("/batches/{}", encode(batch))).await?;
+        bar.set_position(summary["progress"].as_u64().unwrap_or(0));
+        let counts: Vec<String> = summary["counts"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(status, n)| format!("{n} {status}"))
+            .collect();
+        bar.set_message(counts.join(", "));
+        if summary["done"] == json!(true) {
+            bar.finish();
+            let counts = summary["counts"].as_object().cloned().unwrap_or_default();
+            if json {
+                println!("{summary:#}");
+            } else if !std::io::stdout().is_terminal() || bar.is_hidden() {
+                println!(
+                    "batch {batch}: {}",
+                    counts.iter().map(|(s, n)| format!("{n} {s}")).collect::<Vec<_>>().join(", ")
+                );
+                print_batch_reasons(client, batch, &counts).await?;
+            }
+            return Ok(batch_exit_code(&counts));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Jobs of a batch listed per status, at most, when a script is told why they did not complete.
+const REASONS_SHOWN: usize = 20;
+
+/// The batch's jobs that failed, ended partial or were cancelled, each with its reason (the
+/// first [`REASONS_SHOWN`] of each status, then how many more).
+async fn print_batch_reasons(
+    client: &Client,
+    batch: &str,
+    counts: &serde_json::Map<String, Value>,
+) -> Result<(), CliError> {
+    for status in ["failed", "partial", "cancelled"] {
+        let count = counts.get(status).and_then(Value::as_u64).unwrap_or(0);
+        if count == 0 {
+            continue;
+        }
+        let path = format!("/jobs?batch_id={}&status={status}&limit={REASONS_SHOWN}", encode(batch));
+        let page = client.get(&path).await?;
+        let jobs = page["jobs"].as_array().cloned().unwrap_or_default();
+        for job in &jobs {
+            println!("{}", outcome_line(job));
+        }
+        if count > jobs.len() as u64 {
+            println!("... and {} more {status}", count - jobs.len() as u64);
+        }
+    }
+    Ok(())
+}

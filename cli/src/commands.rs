@@ -1,13 +1,15 @@
 //! Each subcommand as requests to the API and what it prints: the exit code it ends with.
 
-use jobq::JobStatus;
+use jobq::{Job, JobStatus};
+use jobq_client::{ListFilter, encode};
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::args::{Command, EnqueueArgs, completions};
-use crate::client::{CliError, Client, encode};
-use crate::exit_codes::{exit_code_for, status_of};
+use crate::client::{CliError, Client};
+use crate::exit_codes::exit_code_for;
 use crate::proxy;
-use crate::render::{emit, print_enqueued, print_job, print_jobs, print_stats, text};
+use crate::render::{emit, print_enqueued, print_job, print_jobs, print_stats};
 use crate::watch::{watch, watch_batch};
 
 /// Run `command` against the API: the exit code it ends with.
@@ -16,7 +18,7 @@ pub async fn run(client: &Client, command: Command, json: bool) -> Result<u8, Cl
         Command::Dashboard { port } => proxy::serve(client.clone(), port).await,
         Command::Enqueue(args) => enqueue(client, args, json).await,
         Command::Status { id } => {
-            let job = client.get(&format!("/jobs/{id}")).await?;
+            let job = client.get(&id).await?;
             emit(json, &job, print_job);
             Ok(0)
         }
@@ -26,22 +28,19 @@ pub async fn run(client: &Client, command: Command, json: bool) -> Result<u8, Cl
         Command::Watch { ids, .. } => {
             let jobs = watch(client, &ids, json).await?;
             if json {
-                println!("{:#}", Value::Array(jobs.clone()));
+                println!("{:#}", serde_json::to_value(&jobs).unwrap_or_default());
             }
-            Ok(exit_code_for(jobs.iter().map(status_of)))
+            Ok(exit_code_for(jobs.iter().map(|job| Some(job.status))))
         }
         Command::List { status, job_type, batch, limit, cursor } => {
-            let mut query = vec![format!("limit={limit}")];
-            let filters = [("status", status), ("type", job_type), ("batch_id", batch), ("cursor", cursor)];
-            for (name, value) in filters {
-                if let Some(value) = value {
-                    query.push(format!("{name}={}", encode(&value)));
-                }
-            }
-            let page = client.get(&format!("/jobs?{}", query.join("&"))).await?;
+            let status = status
+                .map(|s| s.parse::<JobStatus>().map_err(|e| CliError::Usage(format!("--status {s}: {e}"))))
+                .transpose()?;
+            let filter = ListFilter { status, job_type, batch_id: batch, limit: Some(limit), cursor };
+            let page = client.list(&filter).await?;
             emit(json, &page, |page| {
-                print_jobs(page["jobs"].as_array().map(Vec::as_slice).unwrap_or_default());
-                if let Some(cursor) = page["next_cursor"].as_str() {
+                print_jobs(&page.jobs);
+                if let Some(cursor) = &page.next_cursor {
                     println!("(more: jobq list --cursor {cursor})");
                 }
             });
@@ -50,12 +49,12 @@ pub async fn run(client: &Client, command: Command, json: bool) -> Result<u8, Cl
         Command::Stats { job_type } => {
             let path =
                 job_type.map(|t| format!("/stats?type={}", encode(&t))).unwrap_or_else(|| "/stats".into());
-            emit(json, &client.get(&path).await?, print_stats);
+            emit(json, &client.json(Method::GET, &path, None).await?, print_stats);
             Ok(0)
         }
         Command::Cancel { id } => {
-            let job = client.post(&format!("/jobs/{id}/cancel"), None).await?;
-            emit(json, &job, |job| println!("{} {}", text(&job["id"]), text(&job["status"])));
+            let job = client.cancel(&id).await?;
+            emit(json, &job, |job| println!("{} {}", job.id, job.status));
             Ok(0)
         }
         Command::Retry { id, failed: _, job_type, priority } => {
@@ -80,17 +79,16 @@ async fn retry(
 ) -> Result<u8, CliError> {
     if let Some(id) = id {
         let body = priority.map(|p| json!({ "priority": priority_value(&p) }));
-        let job = client.post(&format!("/jobs/{id}/retry"), body).await?;
-        emit(json, &job, |job| {
-            println!("{} {} (generation {})", text(&job["id"]), text(&job["status"]), job["generation"]);
-        });
+        let job: Job =
+            client.send(Method::POST, &format!("/jobs/{}/retry", encode(&id)), body.as_ref()).await?;
+        emit(json, &job, |job| println!("{} {} (generation {})", job.id, job.status, job.generation));
         return Ok(0);
     }
     let mut body = json!({ "status": JobStatus::Failed });
     if let Some(t) = job_type {
         body["type"] = json!(t);
     }
-    let result = client.post("/jobs/retry", Some(body)).await?;
+    let result = client.json(Method::POST, "/jobs/retry", Some(&body)).await?;
     emit(json, &result, |result| {
         let more = if result["more"] == json!(true) { " (more remain: run it again)" } else { "" };
         println!("retried {}{more}", result["retried"]);
@@ -123,8 +121,8 @@ async fn enqueue(client: &Client, args: EnqueueArgs, json: bool) -> Result<u8, C
             body[name] = value;
         }
     }
-    let job = client.post("/jobs", Some(body)).await?;
-    let id = job["id"].as_str().unwrap_or_default().to_owned();
+    let job = client.enqueue_json(&body).await?;
+    let id = job.id.clone();
     if !args.wait {
         emit(json, &job, print_enqueued);
         return Ok(0);
@@ -135,9 +133,9 @@ async fn enqueue(client: &Client, args: EnqueueArgs, json: bool) -> Result<u8, C
     // With --json, one document: the job as it ended.
     let ended = watch(client, &[id], json).await?;
     if json && let Some(job) = ended.first() {
-        println!("{job:#}");
+        println!("{:#}", serde_json::to_value(job).unwrap_or_default());
     }
-    Ok(exit_code_for(ended.iter().map(status_of)))
+    Ok(exit_code_for(ended.iter().map(|job| Some(job.status))))
 }
 
 /// A number stays a number; a name (high, normal, low) or anything else goes as a string, and
@@ -147,7 +145,7 @@ fn priority_value(p: &str) -> Value {
 }
 
 async fn set_paused(client: &Client, path: &str, scope: &str, json: bool) -> Result<u8, CliError> {
-    let flags = client.post(path, Some(json!({ "scope": scope }))).await?;
+    let flags = client.json(Method::POST, path, Some(&json!({ "scope": scope }))).await?;
     emit(json, &flags, |flags| {
         let paused: Vec<&str> =
             flags["paused"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();

@@ -27,7 +27,7 @@ Exit codes:
 pub fn error_exit_code(err: &CliError) -> u8 {
     match err {
         CliError::Usage(_) => EXIT_USAGE,
-        CliError::Api { .. } | CliError::Unreachable { .. } | CliError::Signing(_) => EXIT_API,
+        CliError::Client(_) => EXIT_API,
     }
 }
 
@@ -48,11 +48,6 @@ pub fn exit_code_for(outcomes: impl IntoIterator<Item = Option<JobStatus>>) -> u
     outcomes.into_iter().map(severity).max().map_or(0, |(_, code)| code)
 }
 
-/// The job's status, when the API sent one this CLI knows.
-pub fn status_of(job: &Value) -> Option<JobStatus> {
-    job["status"].as_str().and_then(|s| s.parse().ok())
-}
-
 /// Pure: the exit code for a batch's counts by status; a status with no jobs does not count.
 pub fn batch_exit_code(counts: &serde_json::Map<String, Value>) -> u8 {
     exit_code_for(counts.iter().filter(|(_, n)| n.as_u64() != Some(0)).map(|(status, _)| status.parse().ok()))
@@ -60,6 +55,7 @@ pub fn batch_exit_code(counts: &serde_json::Map<String, Value>) -> u8 {
 
 #[cfg(test)]
 mod tests {
+    use jobq_client::ClientError;
     use serde_json::json;
 
     use super::*;
@@ -84,17 +80,15 @@ mod tests {
         assert_eq!(batch_exit_code(&counts(json!({"completed": 3, "queued": 0}))), 0, "no jobs, no say");
         assert_eq!(batch_exit_code(&counts(json!({"failed": 1, "partial": 2}))), EXIT_FAILED);
         assert_eq!(batch_exit_code(&counts(json!({"cancelled": 1, "partial": 1}))), EXIT_PARTIAL);
-        assert_eq!(status_of(&json!({"status": "partial"})), Some(JobStatus::Partial));
-        assert_eq!(status_of(&json!({"status": "later"})), None);
-        assert_eq!(status_of(&json!({})), None);
     }
 
     #[test]
     fn errors_exit_2_for_usage_and_5_for_the_api() {
         assert_eq!(error_exit_code(&CliError::Usage("bad".into())), EXIT_USAGE);
-        assert_eq!(error_exit_code(&CliError::Signing("no credentials".into())), EXIT_API);
+        let unsigned = CliError::from(ClientError::Signing("no credentials".into()));
+        assert_eq!(error_exit_code(&unsigned), EXIT_API);
         let refused =
-            CliError::Api { status: 403, code: "forbidden".into(), message: "no".into(), field: None };
-        assert_eq!(error_exit_code(&refused), EXIT_API);
+            ClientError::Api { status: 403, code: "forbidden".into(), message: "no".into(), field: None };
+        assert_eq!(error_exit_code(&CliError::from(refused)), EXIT_API);
     }
 }

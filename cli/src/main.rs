@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use args::{Cli, Command, completions};
-use client::{CliError, Client};
+use client::{CliError, connect};
 use exit_codes::error_exit_code;
 
 #[tokio::main]
@@ -24,7 +24,7 @@ async fn main() -> ExitCode {
         print!("{}", completions(shell));
         return ExitCode::SUCCESS;
     }
-    let client = match Client::new(&cli.api, cli.token.clone(), cli.sigv4).await {
+    let client = match connect(&cli.api, cli.token.clone(), cli.sigv4).await {
         Ok(client) => client,
         Err(err) => return fail(&err),
     };

@@ -40,7 +40,7 @@ pub async fn serve(client: Client, port: u16) -> Result<u8, CliError> {
     // Not println!: a closed stdout (a pipe whose reader went away) must not stop the proxy.
     let mut out = std::io::stdout();
     let _ = writeln!(out, "Dashboard: http://{addr}/dashboard");
-    let _ = writeln!(out, "(to {} with {}; Ctrl-C stops)", client.base(), client.auth());
+    let _ = writeln!(out, "(to {} with {}; Ctrl-C stops)", client.base(), client.auth().name());
     let _ = out.flush();
     let app = Router::new().fallback(forward).with_state(Arc::new(Proxy { client, addr }));
     axum::serve(listener, app)

@@ -4,40 +4,36 @@
 use std::collections::BTreeMap;
 
 use comfy_table::{Table, presets};
+use jobq::Job;
+use jobq::model::format_time;
+use serde::Serialize;
 use serde_json::Value;
 
-/// Print `value` as JSON, or as text for a person.
-pub fn emit(json: bool, value: &Value, human: impl FnOnce(&Value)) {
+/// Print `value` as the API's JSON, or as text for a person.
+pub fn emit<T: Serialize>(json: bool, value: &T, human: impl FnOnce(&T)) {
     if json {
-        println!("{value:#}");
+        println!("{:#}", serde_json::to_value(value).unwrap_or_default());
     } else {
         human(value);
     }
 }
 
-pub fn print_enqueued(job: &Value) {
-    println!(
-        "{} {} ({}, priority {}, {} tier)",
-        text(&job["id"]),
-        text(&job["status"]),
-        text(&job["type"]),
-        job["priority"],
-        text(&job["tier"])
-    );
+pub fn print_enqueued(job: &Job) {
+    println!("{} {} ({}, priority {}, {} tier)", job.id, job.status, job.job_type, job.priority, job.tier);
 }
 
 /// Pure: how a job ended, and why when it says: `<id> failed: <error message>`.
-pub fn outcome_line(job: &Value) -> String {
-    format!("{} {}", text(&job["id"]), ending(job))
+pub fn outcome_line(job: &Job) -> String {
+    format!("{} {}", job.id, ending(job))
 }
 
 /// Pure: a job's status, and its error message when it has one: `failed: <message>`.
-pub fn ending(job: &Value) -> String {
-    let error = job["error"]["message"].as_str().map(|e| format!(": {e}")).unwrap_or_default();
-    format!("{}{error}", text(&job["status"]))
+pub fn ending(job: &Job) -> String {
+    let error = job.error.as_ref().map(|e| format!(": {}", e.message)).unwrap_or_default();
+    format!("{}{error}", job.status)
 }
 
-/// A field as text: `-` when it is absent, a string without its quotes.
+/// A JSON field as text: `-` when it is absent, a string without its quotes.
 pub fn text(value: &Value) -> String {
     match value {
         Value::Null => "-".to_owned(),
@@ -46,32 +42,45 @@ pub fn text(value: &Value) -> String {
     }
 }
 
-pub fn print_job(job: &Value) {
-    let fields = [
-        "id",
-        "type",
-        "status",
-        "priority",
-        "tier",
-        "attempts",
-        "max_attempts",
-        "progress",
-        "current_step",
-        "message",
-        "created_at",
-        "started_at",
-        "completed_at",
-        "duration_ms",
-        "wait_ms",
-        "batch_id",
-    ];
-    for field in fields {
-        println!("{field:>14}  {}", text(&job[field]));
+/// An optional field as text: `-` when it is absent.
+fn or_dash(value: Option<impl ToString>) -> String {
+    value.map_or_else(|| "-".to_owned(), |v| v.to_string())
+}
+
+/// A job's fields as a person reads them, in order.
+pub fn job_rows(job: &Job) -> Vec<(&'static str, String)> {
+    vec![
+        ("id", job.id.clone()),
+        ("type", job.job_type.clone()),
+        ("status", job.status.to_string()),
+        ("priority", job.priority.to_string()),
+        ("tier", job.tier.to_string()),
+        ("attempts", job.attempts.to_string()),
+        ("max_attempts", job.max_attempts.to_string()),
+        ("progress", job.progress.to_string()),
+        ("current_step", or_dash(job.current_step.as_ref())),
+        ("message", or_dash(job.message.as_ref())),
+        ("created_at", format_time(job.created_at)),
+        ("started_at", or_dash(job.started_at.map(format_time))),
+        ("completed_at", or_dash(job.completed_at.map(format_time))),
+        ("duration_ms", or_dash(job.duration_ms)),
+        ("wait_ms", or_dash(job.wait_ms)),
+        ("batch_id", or_dash(job.batch_id.as_ref())),
+    ]
+}
+
+pub fn print_job(job: &Job) {
+    for (field, value) in job_rows(job) {
+        println!("{field:>14}  {value}");
     }
-    for field in ["payload", "result", "error"] {
-        if !job[field].is_null() {
-            println!("{field:>14}  {}", job[field]);
-        }
+    if !job.payload.is_null() {
+        println!("{:>14}  {}", "payload", job.payload);
+    }
+    if let Some(result) = job.result.as_ref().filter(|r| !r.is_null()) {
+        println!("{:>14}  {result}", "result");
+    }
+    if let Some(error) = &job.error {
+        println!("{:>14}  {}", "error", serde_json::to_value(error).unwrap_or_default());
     }
 }
 
@@ -81,18 +90,18 @@ fn table(header: &[&str]) -> Table {
     table
 }
 
-pub fn print_jobs(jobs: &[Value]) {
+pub fn print_jobs(jobs: &[Job]) {
     let mut t = table(&["ID", "TYPE", "STATUS", "PRI", "ATTEMPTS", "PROGRESS", "STEP", "CREATED"]);
     for job in jobs {
         t.add_row(vec![
-            text(&job["id"]),
-            text(&job["type"]),
-            text(&job["status"]),
-            text(&job["priority"]),
-            format!("{}/{}", job["attempts"], job["max_attempts"]),
-            format!("{}%", job["progress"]),
-            text(&job["current_step"]),
-            text(&job["created_at"]),
+            job.id.clone(),
+            job.job_type.clone(),
+            job.status.to_string(),
+            job.priority.to_string(),
+            format!("{}/{}", job.attempts, job.max_attempts),
+            format!("{}%", job.progress),
+            or_dash(job.current_step.as_ref()),
+            format_time(job.created_at),
         ]);
     }
     println!("{t}");
@@ -142,15 +151,33 @@ pub fn print_stats(stats: &Value) {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use jobq::{JobFailure, JobStatus, NewJob};
 
     use super::*;
 
+    fn job(status: JobStatus, error: Option<&str>) -> Job {
+        let mut job = Job::new(NewJob { job_type: "noop".into(), ..NewJob::default() }, chrono::Utc::now());
+        job.status = status;
+        job.error = error.map(|message| JobFailure { message: message.into(), details: None });
+        job
+    }
+
     #[test]
     fn an_ended_job_says_why() {
-        let failed = json!({"id": "j1", "status": "failed", "error": {"kind": "fatal", "message": "boom"}});
-        assert_eq!(outcome_line(&failed), "j1 failed: boom");
-        assert_eq!(outcome_line(&json!({"id": "j2", "status": "completed", "error": null})), "j2 completed");
-        assert_eq!(ending(&json!({"status": "partial", "error": {"message": "2 of 3"}})), "partial: 2 of 3");
+        let failed = job(JobStatus::Failed, Some("boom"));
+        assert_eq!(outcome_line(&failed), format!("{} failed: boom", failed.id));
+        let completed = job(JobStatus::Completed, None);
+        assert_eq!(outcome_line(&completed), format!("{} completed", completed.id));
+        assert_eq!(ending(&job(JobStatus::Partial, Some("2 of 3"))), "partial: 2 of 3");
+    }
+
+    #[test]
+    fn a_job_reads_as_the_api_writes_its_fields() {
+        let mut queued = job(JobStatus::Queued, None);
+        queued.current_step = Some("extract".into());
+        let api = serde_json::to_value(&queued).expect("json");
+        for (field, shown) in job_rows(&queued) {
+            assert_eq!(shown, text(&api[field]), "{field}");
+        }
     }
 }

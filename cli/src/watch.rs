@@ -4,11 +4,13 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use jobq::JobStatus;
+use jobq::Job;
+use jobq_client::{ListFilter, encode};
+use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::client::{CliError, Client, encode};
-use crate::exit_codes::{batch_exit_code, status_of};
+use crate::client::{CliError, Client};
+use crate::exit_codes::batch_exit_code;
 use crate::render::{ending, outcome_line};
 
 fn bar_style() -> ProgressStyle {
@@ -20,9 +22,9 @@ fn bar_style() -> ProgressStyle {
 /// Progress bars until every job has ended; the jobs as they ended, in the order of `ids`.
 /// Unless `json` (the caller prints the jobs), when stdout is no terminal (a script, a CI log)
 /// or the bars are hidden, also prints how each job ended and why.
-pub async fn watch(client: &Client, ids: &[String], json: bool) -> Result<Vec<Value>, CliError> {
+pub async fn watch(client: &Client, ids: &[String], json: bool) -> Result<Vec<Job>, CliError> {
     let bars = MultiProgress::new();
-    let mut watched: Vec<(String, ProgressBar, Option<Value>)> = ids
+    let mut watched: Vec<(String, ProgressBar, Option<Job>)> = ids
         .iter()
         .map(|id| {
             let bar = bars.add(ProgressBar::new(100).with_style(bar_style()));
@@ -32,12 +34,11 @@ pub async fn watch(client: &Client, ids: &[String], json: bool) -> Result<Vec<Va
         .collect();
     loop {
         for (id, bar, done) in watched.iter_mut().filter(|(_, _, done)| done.is_none()) {
-            let job = client.get(&format!("/jobs/{id}")).await?;
-            let status = job["status"].as_str().unwrap_or("?");
-            bar.set_position(job["progress"].as_u64().unwrap_or(0));
-            let step = job["current_step"].as_str().map(|s| format!(" {s}")).unwrap_or_default();
-            bar.set_message(format!("{status}{step} (attempt {})", job["attempts"]));
-            if status_of(&job).is_some_and(JobStatus::is_terminal) {
+            let job = client.get(id).await?;
+            bar.set_position(u64::from(job.progress));
+            let step = job.current_step.as_ref().map(|s| format!(" {s}")).unwrap_or_default();
+            bar.set_message(format!("{}{step} (attempt {})", job.status, job.attempts));
+            if job.status.is_terminal() {
                 bar.finish_with_message(ending(&job));
                 *done = Some(job);
             }
@@ -47,7 +48,7 @@ pub async fn watch(client: &Client, ids: &[String], json: bool) -> Result<Vec<Va
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let jobs: Vec<Value> = watched.into_iter().filter_map(|(_, _, job)| job).collect();
+    let jobs: Vec<Job> = watched.into_iter().filter_map(|(_, _, job)| job).collect();
     if !json && (!std::io::stdout().is_terminal() || bars.is_hidden()) {
         for job in &jobs {
             println!("{}", outcome_line(job));
@@ -60,7 +61,7 @@ pub async fn watch_batch(client: &Client, batch: &str, json: bool) -> Result<u8,
     let bar = ProgressBar::new(100).with_style(bar_style());
     bar.set_prefix(batch.chars().take(12).collect::<String>());
     loop {
-        let summary = client.get(&format!("/batches/{}", encode(batch))).await?;
+        let summary = client.json(Method::GET, &format!("/batches/{}", encode(batch)), None).await?;
         bar.set_position(summary["progress"].as_u64().unwrap_or(0));
         let counts: Vec<String> = summary["counts"]
             .as_object()
@@ -102,9 +103,13 @@ async fn print_batch_reasons(
         if count == 0 {
             continue;
         }
-        let path = format!("/jobs?batch_id={}&status={status}&limit={REASONS_SHOWN}", encode(batch));
-        let page = client.get(&path).await?;
-        let jobs = page["jobs"].as_array().cloned().unwrap_or_default();
+        let filter = ListFilter {
+            batch_id: Some(batch.to_owned()),
+            status: status.parse().ok(),
+            limit: Some(REASONS_SHOWN as u32),
+            ..ListFilter::default()
+        };
+        let jobs = client.list(&filter).await?.jobs;
         for job in &jobs {
             println!("{}", outcome_line(job));
         }

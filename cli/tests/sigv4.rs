@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::routing::get;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 #[derive(Clone)]
 struct Seen {
@@ -26,8 +26,13 @@ fn access_key(headers: &HeaderMap) -> String {
 /// The job runs for 30 seconds, then completes.
 async fn job(State(seen): State<Seen>, Path(id): Path<String>, headers: HeaderMap) -> axum::Json<Value> {
     seen.keys.lock().expect("lock").push(access_key(&headers));
-    let status = if seen.started.elapsed() < Duration::from_secs(30) { "processing" } else { "completed" };
-    axum::Json(json!({ "id": id, "status": status, "attempts": 1, "progress": 0 }))
+    let ended = seen.started.elapsed() >= Duration::from_secs(30);
+    let spec = jobq::NewJob { job_type: "noop".into(), ..jobq::NewJob::default() };
+    let mut job = jobq::Job::new(spec, chrono::Utc::now());
+    job.id = id;
+    job.attempts = 1;
+    job.status = if ended { jobq::JobStatus::Completed } else { jobq::JobStatus::Processing };
+    axum::Json(serde_json::to_value(job).expect("a job is JSON"))
 }
 
 /// A `credential_process` that counts its calls and hands out `AKIDTEST<n>`, valid 12 seconds.

@@ -13,6 +13,15 @@ pub fn register(registry: &mut Registry) {
     registry.register(Noop).register(Echo).register(Sleep).register(Fail);
 }
 
+impl Registry {
+    /// A registry of the built-in types (`noop`, `echo`, `sleep`, `fail`), to add yours to.
+    pub fn with_builtins() -> Self {
+        let mut registry = Registry::default();
+        register(&mut registry);
+        registry
+    }
+}
+
 /// Completes at once.
 #[derive(Debug, Clone, Copy)]
 pub struct Noop;

@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::domain::job_error::JobError;
 use crate::domain::progress::{ProgressError, ProgressUpdate, ProgressWriter};
 use crate::model::Job;
-use crate::task::JobError;
 
 #[derive(Debug, Default)]
 struct State {

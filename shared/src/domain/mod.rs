@@ -3,6 +3,7 @@
 pub mod builtin;
 pub mod context;
 pub mod envelope;
+pub mod job_error;
 pub mod model;
 pub mod payload;
 pub mod priority;

@@ -13,53 +13,11 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::context::JobContext;
+// A handler's error, at the path users name it by (`jobq::task::JobError`); defined below both
+// the task and the context, which each use it.
+pub use crate::domain::job_error::{ErrorKind, JobError};
 use crate::model::JobFailure;
 use crate::payload::JobTypes;
-
-/// Whether another attempt may help.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    Retryable,
-    Fatal,
-    /// The job was cancelled (or taken over) while running: stop, record nothing more.
-    Cancelled,
-}
-
-/// A handler's failure.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{message}")]
-pub struct JobError {
-    pub kind: ErrorKind,
-    pub message: String,
-    pub details: Option<Value>,
-}
-
-impl JobError {
-    pub fn retryable(message: impl Into<String>) -> Self {
-        JobError { kind: ErrorKind::Retryable, message: message.into(), details: None }
-    }
-
-    pub fn fatal(message: impl Into<String>) -> Self {
-        JobError { kind: ErrorKind::Fatal, message: message.into(), details: None }
-    }
-
-    pub fn cancelled() -> Self {
-        JobError { kind: ErrorKind::Cancelled, message: "job was cancelled".into(), details: None }
-    }
-
-    pub fn with_details(mut self, details: Value) -> Self {
-        self.details = Some(details);
-        self
-    }
-
-    pub fn is_retryable(&self) -> bool {
-        self.kind == ErrorKind::Retryable
-    }
-
-    pub fn to_failure(&self) -> JobFailure {
-        JobFailure { message: self.message.clone(), details: self.details.clone() }
-    }
-}
 
 /// What a successful run produced.
 #[derive(Debug, Clone, PartialEq)]
@@ -183,12 +141,6 @@ impl fmt::Debug for Registry {
 }
 
 impl Registry {
-    pub fn with_builtins() -> Self {
-        let mut registry = Registry::default();
-        crate::builtin::register(&mut registry);
-        registry
-    }
-
     /// Add (or replace) the handler of `task.job_type()`.
     pub fn register<T: Task>(&mut self, task: T) -> &mut Self {
         self.types.add::<T::Input>(task.job_type());

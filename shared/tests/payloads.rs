@@ -13,7 +13,7 @@ use jobq::context::JobContext;
 use jobq::ingest::{IngestHandler, IngestRules};
 use jobq::ports::ManualClock;
 use jobq::queue::{MessageQueue, QueueSettings, REASON_ATTRIBUTE, Receive};
-use jobq::scheduler::{Scheduler, SchedulerSettings, parse_recurring};
+use jobq::scheduler::{Scheduler, SchedulerSettings, TickPart, check_recurring, parse_recurring};
 use jobq::service::JobService;
 use jobq::task::{JobError, Registry, Task, TaskOutput};
 use jobq::wiring::MemoryAws;
@@ -138,7 +138,7 @@ async fn a_batch_with_one_payload_that_does_not_fit_is_refused_whole_naming_it()
 }
 
 #[tokio::test]
-async fn a_schedule_whose_payload_does_not_fit_stops_the_start_naming_it() {
+async fn a_schedule_whose_payload_does_not_fit_fails_alone_naming_it_and_the_rest_runs() {
     let (ports, aws) = ports();
     let schedules = r#"[{"name": "reindex", "schedule": "rate(1 minute)", "type": "index", "payload": {"key": "k"}},
                         {"name": "beat", "schedule": "rate(1 minute)", "type": "noop"}]"#;
@@ -146,11 +146,22 @@ async fn a_schedule_whose_payload_does_not_fit_stops_the_start_naming_it() {
         recurring: parse_recurring(Some(schedules)).expect("schedules parse"),
         ..SchedulerSettings::from_lookup(|_| None).expect("settings")
     };
-    let err =
-        Scheduler::from_ports(&ports, &aws.config, registry().job_types(), settings()).expect_err("refused");
+    let err = check_recurring(&settings().recurring, &registry().job_types()).expect_err("refused");
     let ConfigError::Invalid { var, value, reason } = &err else { panic!("{err}") };
     assert_eq!((var.as_str(), value.as_str()), ("JOBQ_SCHEDULES", "reindex"), "{err}");
     assert!(reason.contains("payload.size") && reason.contains("missing field `size`"), "{err}");
+    // The scheduler starts all the same (its sweeps keep every other job moving); the schedule
+    // fails at each due run, named, and the others are enqueued.
+    let scheduler =
+        Scheduler::from_ports(&ports, &aws.config, registry().job_types(), settings()).expect("starts");
+    let report =
+        scheduler.tick(DateTime::from_timestamp(1_800_000_000, 0).expect("time")).await.expect("tick");
+    assert_eq!(report.enqueued, 5, "the other schedule, for each of the 5 minutes caught up");
+    assert_eq!(report.failures.len(), 5, "{report:?}");
+    for failure in &report.failures {
+        assert!(matches!(&failure.part, TickPart::Schedule { name, .. } if name == "reindex"), "{failure:?}");
+        assert!(failure.error.contains("payload.size"), "{failure:?}");
+    }
 
     // Fixed, every schedule enqueues.
     let fixed = schedules.replace(r#"{"key": "k"}"#, r#"{"key": "k", "size": 1}"#);
@@ -163,7 +174,7 @@ async fn a_schedule_whose_payload_does_not_fit_stops_the_start_naming_it() {
     let report =
         scheduler.tick(DateTime::from_timestamp(1_800_000_000, 0).expect("time")).await.expect("tick");
     assert!(report.failures.is_empty(), "{report:?}");
-    assert_eq!(report.enqueued, 10, "both schedules, for each of the 5 minutes caught up");
+    assert_eq!(report.enqueued, 5, "the fixed schedule; the other's runs are enqueued already");
 }
 
 #[test]

@@ -31,3 +31,13 @@ pub fn resources<'a>(template: &'a Value, kind: &str) -> Vec<(String, &'a Value)
         .map(|(k, r)| (k.as_str().unwrap_or_default().to_owned(), r))
         .collect()
 }
+
+/// `X` of `!Ref X`.
+pub fn reference(v: &Value) -> Option<String> {
+    match v {
+        Value::Tagged(t) if t.tag.to_string().trim_start_matches('!') == "Ref" => {
+            t.value.as_str().map(str::to_owned)
+        }
+        _ => None,
+    }
+}

@@ -8,7 +8,7 @@ use jobq::resources::{self, ResourceNames};
 use jobq::store::keys::{INDEXES, PK, TTL_ATTRIBUTE};
 use serde_norway::Value;
 
-use jobq_integration_tests::yaml::{self, text};
+use jobq_integration_tests::yaml::{self, reference, text};
 
 fn load(name: &str) -> Value {
     yaml::load(&format!("infra/{name}"))
@@ -400,16 +400,6 @@ fn the_deploy_role_trusts_one_repository_and_nothing_wider() {
         let pattern = template["Parameters"][parameter]["AllowedPattern"].as_str().expect("pattern");
         assert!(!pattern.contains('*') || pattern.ends_with("]+$"), "{parameter} admits no wildcard");
         assert!(!pattern.contains("\\*"), "{parameter}");
-    }
-}
-
-/// `!Ref X` as `X`.
-fn reference(v: &Value) -> Option<String> {
-    match v {
-        Value::Tagged(t) if t.tag.to_string().trim_start_matches('!') == "Ref" => {
-            t.value.as_str().map(str::to_owned)
-        }
-        _ => None,
     }
 }
 

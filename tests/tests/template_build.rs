@@ -4,18 +4,8 @@
 use std::collections::BTreeSet;
 
 use jobq::runtime::{FUNCTION_VAR, LambdaFunction};
-use jobq_integration_tests::yaml::{self, text};
+use jobq_integration_tests::yaml::{self, reference, text};
 use serde_norway::Value;
-
-/// `X` of `!Ref X`.
-fn reference(v: &Value) -> Option<String> {
-    match v {
-        Value::Tagged(t) if t.tag.to_string().trim_start_matches('!') == "Ref" => {
-            t.value.as_str().map(str::to_owned)
-        }
-        _ => None,
-    }
-}
 
 /// One build of one binary for the whole stack: every function runs the package at `CodeUri`
 /// (SAM builds functions alike in code, handler and Metadata once), and each names a different

@@ -43,11 +43,11 @@ pub fn wait_before_next(retries: &Retries, repeatable: bool, tried: u32, answer:
     }
     let backoff = retries.base.saturating_mul(2u32.saturating_pow(tried.saturating_sub(1))).min(retries.cap);
     match answer {
-        Answer::Nothing | Answer::Status { code: 502..=504, retry_after: None } => Some(backoff),
-        Answer::Status { code: 429 | 503, retry_after: Some(seconds) } => {
-            Some(backoff.max(Duration::from_secs(seconds)).min(retries.cap))
+        Answer::Nothing => Some(backoff),
+        Answer::Status { code: 429 | 502..=504, retry_after } => {
+            let asked = Duration::from_secs(retry_after.unwrap_or(0));
+            Some(backoff.max(asked).min(retries.cap))
         }
-        Answer::Status { code: 429, retry_after: None } => Some(backoff),
         Answer::Status { .. } => None,
     }
 }
@@ -77,6 +77,8 @@ mod tests {
         assert_eq!(wait_before_next(&R, true, 1, throttled), Some(Duration::from_secs(3)));
         let long = Answer::Status { code: 503, retry_after: Some(3600) };
         assert_eq!(wait_before_next(&R, true, 1, long), Some(Duration::from_secs(10)));
+        let gateway = Answer::Status { code: 504, retry_after: Some(2) };
+        assert_eq!(wait_before_next(&R, true, 1, gateway), Some(Duration::from_secs(2)));
     }
 
     #[test]

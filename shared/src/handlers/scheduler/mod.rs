@@ -180,9 +180,12 @@ impl Scheduler {
         Self::from_ports(&crate::wiring::Ports::aws(clients, config), config, job_types, settings)
     }
 
-    /// The scheduler on `ports`; its service knows `job_types` (the registry's), and a recurring
-    /// job of a type it does not know, or whose payload does not fit the type, stops the start
-    /// naming its schedule (so no run enqueues it, and none fails on it). It keeps nothing
+    /// The scheduler on `ports`; its service knows `job_types` (the registry's). A recurring job
+    /// of a type it does not know, or whose payload does not fit the type, is said at the start,
+    /// naming its schedule, and then at each due run as that schedule's failure (logged, counted
+    /// in [`FAILURES_METRIC`], alarmed): the scheduler still starts, because its sweeps and the
+    /// lost-message walk keep every other job moving. (It returns a `Result` so that a setting
+    /// that must stop the start can.) It keeps nothing
     /// in the bucket: a recurring job's payload too large for a job record fails its enqueue
     /// (reported as that schedule's failure), since its role may not write there, and each run
     /// of the catch-up window would write it again, unnamed but by the first.
@@ -192,7 +195,9 @@ impl Scheduler {
         job_types: JobTypes,
         settings: SchedulerSettings,
     ) -> Result<Self, ConfigError> {
-        check_recurring(&settings.recurring, &job_types)?;
+        if let Err(err) = check_recurring(&settings.recurring, &job_types) {
+            error!(error = %err, "a recurring job cannot be enqueued as configured; its runs will fail");
+        }
         let ports = crate::wiring::Ports { store: ports.store.clone().without_blobs(), ..ports.clone() };
         for (job, _) in &settings.recurring {
             let bytes = serde_json::to_vec(&job.payload).map_or(0, |b| b.len());

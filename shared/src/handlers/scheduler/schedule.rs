@@ -193,8 +193,8 @@ pub fn parse_recurring(json: Option<&str>) -> Result<Vec<(RecurringJob, Schedule
         .collect()
 }
 
-/// Every recurring job is of a registered type, with a payload that fits it: one that is not
-/// would be refused at every run, so it stops the start instead, naming its schedule.
+/// Every recurring job is of a registered type, with a payload that fits it; the first that is
+/// not, named (it would be refused at every run).
 pub fn check_recurring(
     recurring: &[(RecurringJob, ScheduleExpr)],
     types: &JobTypes,

@@ -193,7 +193,7 @@ async fn first_event(env: &TestEnv, function: &str) -> Result<(Value, Expect)> {
                 "eventVersion": "2.1",
                 "eventSource": "aws:s3",
                 "awsRegion": "us-east-1",
-                "eventTime": jobq::model::format_time(now),
+                "eventTime": jobq::domain::model::format_time(now),
                 "eventName": "ObjectCreated:Put",
                 "s3": {
                     "s3SchemaVersion": "1.0",

@@ -42,7 +42,7 @@ impl LocalStack {
         }
         let mut child = command.spawn().map_err(BenchError::io(format!("starting {}", binary.display())))?;
         let log = crate::figure::keep_stderr_tail(&mut child, 40);
-        let clients = jobq::aws::Clients::from_env().await;
+        let clients = jobq::adapters::aws::Clients::from_env().await;
         let names = ResourceNames::new(prefix);
         let store = DynamoJobStore::new(
             clients.dynamodb.clone(),

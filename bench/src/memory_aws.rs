@@ -20,8 +20,8 @@ use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 use chrono::Utc;
+use jobq::handlers::worker::{Worker, WorkerSettings};
 use jobq::store::{DynamoJobStore, keys};
-use jobq::worker::{Worker, WorkerSettings};
 use jobq::{Config, Envelope, Job, JobStatus, NewJob, PerTier, PriorityTier};
 use serde_json::{Value, json};
 
@@ -245,7 +245,7 @@ impl NoopBatch {
     pub async fn new(records: usize) -> Result<NoopBatch> {
         let table = Arc::new(NoopTable::default());
         let aws = MemoryAws::new(table.clone());
-        let clients = jobq::aws::Clients::new(&aws.sdk_config().await);
+        let clients = jobq::adapters::aws::Clients::new(&aws.sdk_config().await);
         let queue_url = |name: String| format!("http://aws.memory.invalid/000000000000/{name}");
         let config = Config {
             table: "bench-jobs".into(),
@@ -295,8 +295,12 @@ impl NoopBatch {
         let mut event = SqsEvent::default();
         event.records = messages;
         let event_json = serde_json::to_vec(&event).map_err(|e| BenchError::unexpected("event", e))?;
-        let worker =
-            Worker::new(&clients, &config, jobq::task::Registry::with_builtins(), WorkerSettings::default());
+        let worker = Worker::new(
+            &clients,
+            &config,
+            jobq::domain::task::Registry::with_builtins(),
+            WorkerSettings::default(),
+        );
         Ok(NoopBatch { worker, event_json, table, aws, records })
     }
 

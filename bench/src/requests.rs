@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::Utc;
-use jobq::requests::RequestCounts;
-use jobq::task::Registry;
-use jobq::worker::{WorkerSettings, poll_once};
+use jobq::adapters::aws::requests::RequestCounts;
+use jobq::domain::task::Registry;
+use jobq::handlers::worker::{WorkerSettings, poll_once};
 use jobq::{Envelope, Job, NewJob, PriorityTier};
 use jobq_integration_tests::TestEnv;
 use serde_json::{Value, json};
@@ -111,7 +111,7 @@ pub async fn costs() -> Result<Costs> {
 
 fn retry_fast() -> WorkerSettings {
     WorkerSettings {
-        retry: jobq::task::RetryPolicy {
+        retry: jobq::domain::task::RetryPolicy {
             base: Duration::from_millis(100),
             factor: 2.0,
             cap: Duration::from_secs(1),
@@ -129,8 +129,8 @@ fn per_job(counts: &RequestCounts, jobs: usize) -> Value {
     let writes: u64 = counts.iter().filter(|(k, _)| WRITES.contains(&k.as_str())).map(|(_, v)| v).sum();
     json!({
         "dynamodb_writes_per_job": round(writes as f64 / jobs as f64),
-        "dynamodb_requests_per_job": round(jobq::requests::total(counts, "DynamoDB") as f64 / jobs as f64),
-        "sqs_requests_per_job": round(jobq::requests::total(counts, "SQS") as f64 / jobs as f64),
+        "dynamodb_requests_per_job": round(jobq::adapters::aws::requests::total(counts, "DynamoDB") as f64 / jobs as f64),
+        "sqs_requests_per_job": round(jobq::adapters::aws::requests::total(counts, "SQS") as f64 / jobs as f64),
         "by_operation_per_job": rounded(&per_job_map(counts, jobs)),
     })
 }

@@ -5,13 +5,13 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use jobq::memory::{MemoryQueues, MemoryTable};
+use jobq::adapters::memory::{MemoryQueues, MemoryTable};
+use jobq::domain::task::Registry;
+use jobq::handlers::scheduler::{Scheduler, SchedulerSettings};
+use jobq::handlers::service::JobService;
+use jobq::handlers::worker::{Worker, WorkerSettings, drain};
 use jobq::ports::{Clock, ManualClock};
-use jobq::scheduler::{Scheduler, SchedulerSettings};
-use jobq::service::JobService;
 use jobq::store::{ListQuery, PauseScope};
-use jobq::task::Registry;
-use jobq::worker::{Worker, WorkerSettings, drain};
 use jobq::{Job, JobStatus, NewJob, Ports};
 use serde_json::json;
 
@@ -60,7 +60,7 @@ impl Stack {
     }
 }
 
-fn err(what: &'static str) -> impl FnOnce(jobq::service::ServiceError) -> BenchError {
+fn err(what: &'static str) -> impl FnOnce(jobq::handlers::service::ServiceError) -> BenchError {
     move |e| BenchError::unexpected(what, e)
 }
 
@@ -273,8 +273,10 @@ async fn dashboard_refresh(s: &Stack) -> Result<u64> {
         (0..100).map(|_| NewJob { job_type: "noop".into(), ..NewJob::default() }).collect();
     s.service.enqueue_batch(batch, "recent").await.map_err(err("batch"))?;
     drain(&s.ports.queues, &s.worker).await.map_err(|e| BenchError::unexpected("drain", e))?;
-    let counter = jobq::counter::CounterEngine::from_ports(&s.ports);
-    jobq::counter::drain(&counter, &feed, None).await.map_err(|e| BenchError::unexpected("count", e))?;
+    let counter = jobq::handlers::counter::CounterEngine::from_ports(&s.ports);
+    jobq::handlers::counter::drain(&counter, &feed, None)
+        .await
+        .map_err(|e| BenchError::unexpected("count", e))?;
     let before = s.requests().0;
     s.service.stats(None).await.map_err(err("stats"))?;
     s.service.list(&ListQuery::default(), 20, None).await.map_err(err("list"))?;

@@ -31,7 +31,7 @@ fn estimates(name: &str) -> Result<(f64, f64, String)> {
     })?;
     let written = std::fs::metadata(&path)
         .and_then(|m| m.modified())
-        .map(|t| jobq::model::format_time(chrono::DateTime::<chrono::Utc>::from(t)))
+        .map(|t| jobq::domain::model::format_time(chrono::DateTime::<chrono::Utc>::from(t)))
         .unwrap_or_default();
     let doc: Value =
         serde_json::from_str(&text).map_err(|e| BenchError::unexpected(path.display().to_string(), e))?;

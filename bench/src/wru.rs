@@ -1,7 +1,7 @@
 //! Write request units (WRU) per successful job, as DynamoDB would charge them: `noop` jobs
 //! through the real API service and worker on the in-memory ports, with the in-memory table
 //! tallying each write's units by DynamoDB's documented rules (the table and every index; see
-//! `jobq::memory::capacity`: the emulator's ReturnConsumedCapacity is a constant, so it is not
+//! `jobq::adapters::memory::capacity`: the emulator's ReturnConsumedCapacity is a constant, so it is not
 //! asked). Split by target (the table, each index) and by step (enqueue, claim, finish,
 //! counting, other writes).
 
@@ -9,12 +9,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::DateTime;
-use jobq::memory::capacity::{Charge, WriteUnits, job_step};
+use jobq::adapters::memory::capacity::{Charge, WriteUnits, job_step};
+use jobq::domain::task::Registry;
+use jobq::handlers::service::JobService;
+use jobq::handlers::worker::{Worker, WorkerSettings, drain};
 use jobq::ports::ManualClock;
 use jobq::ports::table::ChangeFeed;
-use jobq::service::JobService;
-use jobq::task::Registry;
-use jobq::worker::{Worker, WorkerSettings, drain};
 use jobq::{JobStatus, NewJob, Ports};
 use serde_json::{Value, json};
 
@@ -63,7 +63,7 @@ async fn measure(batched: bool) -> Result<Value> {
     drain(&ports.queues, &worker).await.map_err(|e| BenchError::unexpected("drain", e))?;
     // The counter function's share: each shard of the stream counted in deliveries of 100 of its
     // changes, as the event source mapping delivers a shard's (up to 1,000: the figure errs high).
-    let counter = jobq::counter::CounterEngine::from_ports(&ports);
+    let counter = jobq::handlers::counter::CounterEngine::from_ports(&ports);
     for shard in feed.shards() {
         let changes = feed
             .shard(&shard)
@@ -85,7 +85,7 @@ async fn measure(batched: bool) -> Result<Value> {
     Ok(line(batched, succeeded, &aws.table.write_units()))
 }
 
-fn err(what: &'static str) -> impl FnOnce(jobq::service::ServiceError) -> BenchError {
+fn err(what: &'static str) -> impl FnOnce(jobq::handlers::service::ServiceError) -> BenchError {
     move |e| BenchError::unexpected(what, e)
 }
 

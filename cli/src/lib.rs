@@ -7,7 +7,7 @@
 
 use std::process::ExitCode;
 
-use jobq::task::Registry;
+use jobq::domain::task::Registry;
 
 pub mod local;
 

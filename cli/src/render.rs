@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use comfy_table::{Table, presets};
 use jobq::Job;
-use jobq::model::format_time;
+use jobq::domain::model::format_time;
 use serde::Serialize;
 use serde_json::Value;
 

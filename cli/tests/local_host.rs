@@ -49,7 +49,7 @@ async fn a_restart_after_sigterm_finishes_every_job_exactly_once() {
     }
     assert!(host.terminate(), "jobq-local stops cleanly on SIGTERM");
     // The API went with the host: read the records themselves.
-    let clients = jobq::aws::Clients::from_env().await;
+    let clients = jobq::adapters::aws::Clients::from_env().await;
     let store = jobq::store::DynamoJobStore::new(
         clients.dynamodb.clone(),
         jobq::resources::ResourceNames::new(&prefix).table(),
@@ -90,7 +90,7 @@ async fn a_restart_after_sigterm_finishes_every_job_exactly_once() {
 async fn an_upload_to_the_local_bucket_shows_up_as_a_job() {
     let prefix = unique_prefix();
     let host = LocalHost::start(&prefix).await;
-    let clients = jobq::aws::Clients::from_env().await;
+    let clients = jobq::adapters::aws::Clients::from_env().await;
     let bucket = jobq::resources::ResourceNames::new(&prefix).bucket();
     clients
         .s3

@@ -67,7 +67,7 @@ async fn a_run_from_before_a_retry_cannot_record_over_the_new_run() {
     // Run A works 8 s in one step, then fails retryably (the dependency is down until `until`);
     // run B, started after a cancel and a retry, works 8 s and completes (the dependency is back).
     let t0 = chrono::Utc::now();
-    let until = jobq::model::format_time(t0 + chrono::Duration::seconds(10));
+    let until = jobq::domain::model::format_time(t0 + chrono::Duration::seconds(10));
     let spec = json!({"type": "fail", "payload": {"seconds": 8, "until": until, "message": "run A"}});
     let (status, job) = host.post("/jobs", spec).await;
     assert_eq!(status, 201, "{job}");

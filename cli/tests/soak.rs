@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use common::{LocalHost, unique_prefix};
-use jobq::priority::{PerTier, PriorityTier};
+use jobq::domain::priority::{PerTier, PriorityTier};
 use jobq::queue::TierQueues;
 use jobq::resources::ResourceNames;
 use serde_json::{Value, json};
@@ -80,7 +80,10 @@ async fn waiting(queues: &TierQueues, dlqs: &TierQueues) -> (u64, u64) {
     (queued, dead)
 }
 
-async fn queue_urls(clients: &jobq::aws::Clients, name: impl Fn(PriorityTier) -> String) -> PerTier<String> {
+async fn queue_urls(
+    clients: &jobq::adapters::aws::Clients,
+    name: impl Fn(PriorityTier) -> String,
+) -> PerTier<String> {
     let mut urls = PerTier::from_fn(|_| String::new());
     for tier in PriorityTier::ALL {
         let out = clients.sqs.get_queue_url().queue_name(name(tier)).send().await.expect("queue url");
@@ -111,7 +114,7 @@ async fn ten_thousand_mixed_jobs_through_the_local_stack_end_exactly_accounted()
         ],
     )
     .await;
-    let clients = jobq::aws::Clients::from_env().await;
+    let clients = jobq::adapters::aws::Clients::from_env().await;
     let names = ResourceNames::new(&prefix);
     let queues = TierQueues::new(clients.sqs.clone(), queue_urls(&clients, |t| names.queue(t)).await);
     let dlqs = TierQueues::new(clients.sqs.clone(), queue_urls(&clients, |t| names.dlq(t)).await);

@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::{LocalHost, unique_prefix};
-use jobq::builtin::{Echo, Fail, FailInput, Sleep, SleepInput};
+use jobq::domain::builtin::{Echo, Fail, FailInput, Sleep, SleepInput};
 use jobq::{JobStatus, NewJob};
 use jobq_client::{Auth, Client, ClientError, ListFilter};
 use serde_json::json;

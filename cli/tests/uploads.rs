@@ -36,7 +36,7 @@ async fn jobs_for(host: &LocalHost, key: &str, expected: usize) -> Vec<Value> {
 async fn the_same_bytes_uploaded_twice_under_one_key_make_two_jobs() {
     let prefix = unique_prefix();
     let host = LocalHost::start(&prefix).await;
-    let clients = jobq::aws::Clients::from_env().await;
+    let clients = jobq::adapters::aws::Clients::from_env().await;
     let bucket = ResourceNames::new(&prefix).bucket();
     let key = "uploads/again/report.pdf";
     for _ in 0..2 {
@@ -62,7 +62,7 @@ async fn the_same_bytes_uploaded_twice_under_one_key_make_two_jobs() {
 async fn a_notification_delivered_twice_makes_one_job() {
     let prefix = unique_prefix();
     let host = LocalHost::start(&prefix).await;
-    let clients = jobq::aws::Clients::from_env().await;
+    let clients = jobq::adapters::aws::Clients::from_env().await;
     let names = ResourceNames::new(&prefix);
     let queue = clients
         .sqs

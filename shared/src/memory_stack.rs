@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
+use crate::domain::task::Registry;
+use crate::handlers::service::JobService;
+use crate::handlers::worker::{Worker, WorkerSettings};
 use crate::ports::ManualClock;
 use crate::queue::QueueError;
-use crate::service::JobService;
-use crate::task::Registry;
 use crate::wiring::{MemoryAws, Ports};
-use crate::worker::{Worker, WorkerSettings};
 
 /// The whole queue in memory, as tests and benches drive it: the in-memory ports under a manual
 /// clock, the API service and a worker, both with `registry`'s job types.

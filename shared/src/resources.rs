@@ -1,7 +1,7 @@
 //! Names and settings of every AWS resource jobq uses, in one place: local provisioning reads
 //! them, and the SAM template is checked against them.
 
-use crate::priority::{PerTier, PriorityTier};
+use crate::domain::priority::{PerTier, PriorityTier};
 
 /// Longest a worker invocation may run (Lambda's maximum).
 pub const WORKER_FUNCTION_TIMEOUT_SECONDS: u32 = 900;
@@ -106,7 +106,7 @@ mod tests {
             if let Some((dlq, count)) = &spec.redrive {
                 let at = specs.iter().position(|s| &s.name == dlq).expect("dlq is provisioned");
                 assert!(at < i, "{dlq} must exist before {}", spec.name);
-                assert!(*count > crate::model::DEFAULT_MAX_ATTEMPTS);
+                assert!(*count > crate::domain::model::DEFAULT_MAX_ATTEMPTS);
             }
         }
         assert_eq!(specs.iter().filter(|s| s.redrive.is_none()).count(), 4);

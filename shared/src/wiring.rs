@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use crate::aws::Clients;
+use crate::adapters::aws::Clients;
 use crate::config::Config;
 use crate::ports::clock::{self, Clock};
 use crate::ports::ids::{self, Ids};
@@ -32,7 +32,8 @@ impl Ports {
     pub fn aws(clients: &Clients, config: &Config) -> Self {
         let mut store = JobStore::new(clients.dynamodb.clone(), &config.table, config.retention);
         if let Some(bucket) = &config.bucket {
-            store = store.with_blobs(Arc::new(crate::aws::S3Blobs::new(clients.s3.clone(), bucket)));
+            store =
+                store.with_blobs(Arc::new(crate::adapters::aws::S3Blobs::new(clients.s3.clone(), bucket)));
         }
         Ports {
             store,
@@ -67,7 +68,7 @@ impl Ports {
 /// The in-memory adapters behind a [`Ports`], for tests and the simulation to drive and inspect.
 #[derive(Debug, Clone)]
 pub struct MemoryAws {
-    pub table: crate::memory::MemoryTable,
+    pub table: crate::adapters::memory::MemoryTable,
     pub queues: Arc<crate::queue::MemoryQueues>,
     /// Names the memory resources as `Config::from_env` names the real ones.
     pub config: Config,
@@ -98,7 +99,7 @@ impl Ports {
             bucket: None,
             retention: chrono::Duration::days(7),
         };
-        let table = crate::memory::MemoryTable::new(clock.clone());
+        let table = crate::adapters::memory::MemoryTable::new(clock.clone());
         let port: Arc<dyn crate::queue::MessageQueue> = queues.clone();
         let ports = Ports {
             store: JobStore::over(Arc::new(table.clone()), config.retention),

@@ -8,13 +8,13 @@ use axum::http::{Method, StatusCode, header};
 use chrono::DateTime;
 use jobq::Ports;
 use jobq::api::ApiSettings;
+use jobq::domain::task::Registry;
+use jobq::handlers::service::JobService;
 use jobq::ports::ManualClock;
 use jobq::ports::table::{
     BatchGot, Cond, IndexQuery, Item, QueryPage, Table, TableError, TransactUpdate, Update,
 };
-use jobq::service::JobService;
 use jobq::store::JobStore;
-use jobq::task::Registry;
 use jobq::wiring::MemoryAws;
 use serde_json::{Value, json};
 use tower::ServiceExt;

@@ -6,16 +6,16 @@
 use std::collections::BTreeMap;
 
 use chrono::Duration;
+use jobq::adapters::memory::MemoryTable;
 use jobq::api::ApiSettings;
-use jobq::counter::CounterEngine;
-use jobq::memory::MemoryTable;
+use jobq::domain::task::Registry;
+use jobq::handlers::counter::CounterEngine;
+use jobq::handlers::service::{JobService, summarise_batch};
+use jobq::handlers::worker::{Worker, WorkerSettings, drain};
 use jobq::memory_stack::MemoryStack;
 use jobq::ports::ManualClock;
 use jobq::ports::table::{Change, ChangeFeed};
-use jobq::service::{JobService, summarise_batch};
 use jobq::store::{ExternalUpdate, ListQuery, tally};
-use jobq::task::Registry;
-use jobq::worker::{Worker, WorkerSettings, drain};
 use jobq::{Job, JobEvent, JobStatus, NewJob, Ports};
 use serde_json::json;
 use tower::ServiceExt;
@@ -228,7 +228,7 @@ async fn counter_items_stay_the_same_size_however_many_workers_wrote() {
         drain(&w.ports.queues, &worker).await.expect("run");
     }
     let engine = CounterEngine::new(w.ports.store.clone(), w.ports.clock.clone());
-    jobq::counter::drain(&engine, &w.table.changes(), None).await.expect("count");
+    jobq::handlers::counter::drain(&engine, &w.table.changes(), None).await.expect("count");
     let buckets = tally::bucket_keys(&tally::type_counter("noop")).expect("kept in buckets");
     let items = jobq::ports::Table::batch_get(&w.table, &buckets).await.expect("get").items;
     assert!(!items.is_empty());
@@ -286,7 +286,7 @@ async fn a_dashboard_refresh_costs_the_same_with_100_or_3000_jobs_kept() {
         }
         drain(&w.ports.queues, &w.worker).await.expect("run");
         let engine = CounterEngine::new(w.ports.store.clone(), w.ports.clock.clone());
-        jobq::counter::drain(&engine, &w.table.changes(), None).await.expect("count");
+        jobq::handlers::counter::drain(&engine, &w.table.changes(), None).await.expect("count");
         assert_eq!(w.service.batch("b1").await.expect("summary").total, kept);
         costs.push(refresh_cost(&w).await);
     }

@@ -3,13 +3,13 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration};
-use jobq::dlq::{DeadLetterHandler, DeadLetterOutcome};
+use jobq::domain::task::Registry;
+use jobq::handlers::dlq::{DeadLetterHandler, DeadLetterOutcome};
+use jobq::handlers::service::JobService;
+use jobq::handlers::worker::{Worker, WorkerSettings, drain, poll_once};
 use jobq::ports::{Clock, ManualClock};
 use jobq::queue::REASON_ATTRIBUTE;
-use jobq::service::JobService;
-use jobq::task::Registry;
 use jobq::wiring::MemoryAws;
-use jobq::worker::{Worker, WorkerSettings, drain, poll_once};
 use jobq::{JobStatus, NewJob, Ports, PriorityTier};
 use serde_json::json;
 
@@ -111,7 +111,7 @@ async fn jobs_complete_retry_and_dead_letter_in_memory() {
     assert_eq!(dlq[0].attributes.get(REASON_ATTRIBUTE).map(String::as_str), Some("fatal_error"));
     let arn = s.ports.dlqs.arn(PriorityTier::High).await.expect("arn");
     let handler = DeadLetterHandler::from_ports(&s.ports);
-    let response = handler.handle(jobq::worker::sqs_event(&dlq, &arn, "memory")).await;
+    let response = handler.handle(jobq::handlers::worker::sqs_event(&dlq, &arn, "memory")).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(s.status(&hopeless.id).await, (JobStatus::Failed, 1), "recorded once");
 }
@@ -146,7 +146,7 @@ async fn a_dead_letter_from_before_a_retry_leaves_the_new_generation_alone() {
     assert_eq!((retried.status, retried.generation), (JobStatus::Queued, 1));
     let arn = s.ports.dlqs.arn(PriorityTier::High).await.expect("arn");
     let handler = DeadLetterHandler::from_ports(&s.ports);
-    let event = jobq::worker::sqs_event(&letters, &arn, "memory");
+    let event = jobq::handlers::worker::sqs_event(&letters, &arn, "memory");
     let outcome = handler.record(&event.records[0]).await.expect("record");
     assert_eq!(outcome, DeadLetterOutcome::Stale { job_id: job.id.clone(), delivered: 0, current: 1 });
     assert_eq!(s.status(&job.id).await, (JobStatus::Queued, 0), "the new life is untouched");
@@ -232,7 +232,7 @@ async fn a_dead_letter_met_by_two_minutes_of_throttling_fails_its_job_soon_after
     let job = s.service.get(&id).await.expect("get").expect("exists");
     assert_eq!(job.status, JobStatus::Failed, "recorded within 10 s of the throttle's end, not 90 minutes");
     let reason = job.error.and_then(|e| e.details).map(|d| d["reason"].clone());
-    assert_eq!(reason, Some(json!(jobq::dlq::REDRIVE_REASON)));
+    assert_eq!(reason, Some(json!(jobq::handlers::dlq::REDRIVE_REASON)));
     let depth = s.ports.dlqs.depth(job.tier).await.expect("depth");
     assert_eq!(depth.visible + depth.in_flight + depth.delayed, 0, "the letter is gone");
     assert_eq!(deliveries, 12, "while throttled, tried again every 10 s, no more often");
@@ -298,13 +298,13 @@ async fn a_hot_pause_item_never_lets_a_paused_job_start() {
     s.service.set_paused(&scope, true).await.expect("pause");
     let (job, _) = s.service.enqueue(spec("noop", json!(null))).await.expect("enqueue");
     let pause_item = jobq::store::keys::PAUSE_PK.to_owned();
-    s.aws.table.set_hot(jobq::memory::HotPartition::Item(pause_item.clone()), true);
+    s.aws.table.set_hot(jobq::adapters::memory::HotPartition::Item(pause_item.clone()), true);
     for _ in 0..3 {
         s.drain().await;
         assert_eq!(s.status(&job.id).await, (JobStatus::Queued, 0), "not started while paused");
         s.clock.advance(Duration::seconds(40));
     }
-    s.aws.table.set_hot(jobq::memory::HotPartition::Item(pause_item), false);
+    s.aws.table.set_hot(jobq::adapters::memory::HotPartition::Item(pause_item), false);
     s.service.set_paused(&scope, false).await.expect("resume");
     for _ in 0..40 {
         s.drain().await;

@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::DateTime;
-use jobq::memory::MemoryTable;
+use jobq::adapters::memory::MemoryTable;
+use jobq::domain::task::Registry;
+use jobq::handlers::scheduler::{Scheduler, SchedulerSettings};
+use jobq::handlers::service::JobService;
+use jobq::handlers::worker::{Worker, WorkerSettings, drain};
 use jobq::ports::{Clock, TokioClock};
-use jobq::scheduler::{Scheduler, SchedulerSettings};
-use jobq::service::JobService;
 use jobq::store::PauseScope;
-use jobq::task::Registry;
-use jobq::worker::{Worker, WorkerSettings, drain};
 use jobq::{Job, JobStatus, NewJob, Ports};
 
 struct Stack {

@@ -9,13 +9,13 @@ use axum::http::{Method, StatusCode, header};
 use chrono::DateTime;
 use jobq::api::ApiSettings;
 use jobq::config::ConfigError;
-use jobq::context::JobContext;
-use jobq::ingest::{IngestHandler, IngestRules};
+use jobq::domain::context::JobContext;
+use jobq::domain::task::{JobError, Registry, Task, TaskOutput};
+use jobq::handlers::ingest::{IngestHandler, IngestRules};
+use jobq::handlers::scheduler::{Scheduler, SchedulerSettings, TickPart, check_recurring, parse_recurring};
+use jobq::handlers::service::JobService;
 use jobq::ports::ManualClock;
 use jobq::queue::{MessageQueue, QueueSettings, REASON_ATTRIBUTE, Receive};
-use jobq::scheduler::{Scheduler, SchedulerSettings, TickPart, check_recurring, parse_recurring};
-use jobq::service::JobService;
-use jobq::task::{JobError, Registry, Task, TaskOutput};
 use jobq::wiring::MemoryAws;
 use jobq::{JobStatus, Ports};
 use serde_json::{Value, json};
@@ -215,8 +215,9 @@ async fn an_upload_that_cannot_become_a_valid_job_is_dead_lettered_with_its_reas
         attributes: Default::default(),
         sent_at: None,
     };
-    let response =
-        handler.handle(jobq::worker::sqs_event(&[message], "arn:aws:sqs:us-east-1:0:ingest", "memory")).await;
+    let response = handler
+        .handle(jobq::handlers::worker::sqs_event(&[message], "arn:aws:sqs:us-east-1:0:ingest", "memory"))
+        .await;
     assert!(response.batch_item_failures.is_empty(), "done with: dead-lettered, not retried");
     assert_eq!(queued(&ports).await, 1, "the upload that fits became its job");
     let letters = port.receive(&dlq, &Receive::new(10, 0, None)).await.expect("receive");

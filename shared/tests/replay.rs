@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use jobq::domain::task::Registry;
+use jobq::handlers::service::JobService;
+use jobq::handlers::worker::{Worker, WorkerSettings, drain};
 use jobq::ports::{ManualClock, SeededIds};
-use jobq::service::JobService;
 use jobq::store::{WRITE_TOKEN, keys};
-use jobq::task::Registry;
-use jobq::worker::{Worker, WorkerSettings, drain};
 use jobq::{JobStatus, NewJob, Ports};
 use serde_json::json;
 
@@ -92,7 +92,7 @@ async fn the_same_seed_replays_ids_tokens_statuses_and_retry_times() {
     assert_eq!(last[1].2, 2, "the failing job ran twice");
     assert!(first[1].3.is_some() && first[4].3.is_some(), "retries are due later");
     assert!(first.iter().chain(&last).all(|j| j.4.is_some()), "every write stores a token");
-    assert_eq!(first[2].0, jobq::model::job_id_for_key("order-42"), "a keyed id stays its key's");
+    assert_eq!(first[2].0, jobq::domain::model::job_id_for_key("order-42"), "a keyed id stays its key's");
 }
 
 #[tokio::test(start_paused = true)]

@@ -1,18 +1,18 @@
 //! Jobs past their retention. DynamoDB's TTL deletes an expired item hours to two days late, and
 //! until then reads and queries still return it (modelled by the in-memory table, seeded per item:
-//! `jobq::memory::TtlLag`). jobq never takes such an item for a live job: `GET` answers 404, a
+//! `jobq::adapters::memory::TtlLag`). jobq never takes such an item for a live job: `GET` answers 404, a
 //! listing leaves it out, and its idempotency key is free again, so an enqueue under that key makes
 //! a new job (rather than answering with the expired one until DynamoDB gets round to it).
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration};
-use jobq::memory::{MemoryBlobs, MemoryTable, TtlLag};
+use jobq::adapters::memory::{MemoryBlobs, MemoryTable, TtlLag};
+use jobq::domain::task::Registry;
+use jobq::handlers::service::JobService;
+use jobq::handlers::worker::{Worker, WorkerSettings, drain};
 use jobq::ports::ManualClock;
-use jobq::service::JobService;
 use jobq::store::ListQuery;
-use jobq::task::Registry;
-use jobq::worker::{Worker, WorkerSettings, drain};
 use jobq::{JobStatus, NewJob, Ports};
 use serde_json::json;
 
@@ -97,7 +97,7 @@ async fn the_objects_of_a_job_item_ttl_deleted_go_from_the_change_stream() {
     assert_eq!(s.blobs.keys().len(), 2, "the large job's payload and result");
     let before = feed.read(None, 1000).await.expect("read");
     assert_eq!(s.ports.store.discard_removed(&before).await, 0, "nothing removed yet");
-    let counter = jobq::counter::CounterEngine::from_ports(&s.ports);
+    let counter = jobq::handlers::counter::CounterEngine::from_ports(&s.ports);
     counter.count(&before).await.expect("count");
     assert_eq!(s.blobs.keys().len(), 2);
 

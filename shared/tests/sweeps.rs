@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use jobq::memory::{MemoryBlobs, MemoryQueues, MemoryTable};
+use jobq::adapters::memory::{MemoryBlobs, MemoryQueues, MemoryTable};
+use jobq::domain::task::Registry;
+use jobq::handlers::scheduler::{RecurringJob, ScheduleExpr, Scheduler, SchedulerSettings, TickPart};
+use jobq::handlers::service::JobService;
+use jobq::handlers::worker::{Worker, WorkerSettings, drain};
 use jobq::ports::{Clock, TokioClock};
-use jobq::scheduler::{RecurringJob, ScheduleExpr, Scheduler, SchedulerSettings, TickPart};
-use jobq::service::JobService;
 use jobq::store::PauseScope;
-use jobq::task::Registry;
-use jobq::worker::{Worker, WorkerSettings, drain};
 use jobq::{Job, JobStatus, NewJob, Ports, PriorityTier};
 use serde_json::json;
 
@@ -167,7 +167,7 @@ async fn a_recurring_job_that_cannot_be_enqueued_stops_neither_the_others_nor_th
     assert!(report.failures[0].error.contains("payload"), "{}", report.failures[0].error);
     assert!(blobs.requests().is_empty(), "the scheduler keeps nothing in the bucket");
     assert_eq!(s.job(&scheduled.id).await.status, JobStatus::Queued);
-    let metrics = jobq::scheduler::failure_metrics(&report);
+    let metrics = jobq::handlers::scheduler::failure_metrics(&report);
     let emf = metrics.iter().map(|m| m.to_emf_in("jobq", 0).to_string()).collect::<String>();
     assert!(emf.contains(r#""SchedulerFailures":1.0"#) && emf.contains(r#""Part":"schedule""#), "{emf}");
 }
@@ -369,7 +369,7 @@ async fn a_hot_due_shard_holds_back_only_its_own_jobs() {
     }
     let shard = |job: &Job| jobq::store::keys::shard_of(&job.id);
     let hot_shard = shard(&jobs[0]);
-    let hot = jobq::memory::HotPartition::Index {
+    let hot = jobq::adapters::memory::HotPartition::Index {
         index: jobq::store::keys::BY_DUE.name,
         partition: format!("{}#{hot_shard}", jobq::store::keys::Watch::Release.as_str()),
     };
@@ -410,7 +410,8 @@ async fn a_hot_created_shard_holds_back_only_its_own_part_of_the_walk() {
     let shard = |id: &str| jobq::store::keys::shard_of(id);
     let hot_shard = shard(&ids[0]);
     let partition = format!("{}#{hot_shard}", jobq::store::keys::CREATED_VALUE);
-    let hot = jobq::memory::HotPartition::Index { index: jobq::store::keys::BY_CREATED.name, partition };
+    let hot =
+        jobq::adapters::memory::HotPartition::Index { index: jobq::store::keys::BY_CREATED.name, partition };
     s.table.set_hot(hot.clone(), true);
     let mut walk = s.ports.store.created_walk().await.expect("walk");
     let later = s.clock.now() + chrono::Duration::minutes(1);

@@ -1,11 +1,11 @@
 //! Write units of one `noop` job through the real service and worker on the in-memory ports, by
 //! step and by index: where an index redesign (issue 15) shows its effect, one write at a time.
 
-use jobq::memory::capacity::{Charge, job_step};
+use jobq::adapters::memory::capacity::{Charge, job_step};
+use jobq::domain::task::Registry;
+use jobq::handlers::worker::drain;
 use jobq::memory_stack::MemoryStack;
 use jobq::ports::table::{Attr, Cond, Item, TableError};
-use jobq::task::Registry;
-use jobq::worker::drain;
 use jobq::{JobStatus, NewJob};
 
 fn stack() -> MemoryStack {

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use jobq::scheduler::Scheduler;
+use jobq::handlers::scheduler::Scheduler;
 use jobq::store::{ListQuery, PauseScope};
 use jobq::{JobStatus, NewJob, Priority, PriorityTier};
 use serde_json::{Value, json};
@@ -377,6 +377,6 @@ async fn shard_counter(world: World, shard: String, every: Duration, mut rng: fa
 }
 
 /// The table's change stream as the counter reads it, shown to the ownership witness on the way.
-pub fn observed(world: &World) -> crate::ownership::Observed<jobq::memory::MemoryChanges> {
+pub fn observed(world: &World) -> crate::ownership::Observed<jobq::adapters::memory::MemoryChanges> {
     crate::ownership::Observed { inner: world.table.changes(), witness: world.witness.clone() }
 }

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use jobq::memory::HotPartition;
+use jobq::adapters::memory::HotPartition;
 use jobq::store::keys::{self, BY_CREATED, BY_DUE, INDEX_SHARDS, Watch};
 use jobq::store::tally::ALL_COUNTER;
 

@@ -116,7 +116,7 @@ pub async fn way_forward(world: &World, jobs: &[Job]) -> Vec<Violation> {
             (JobStatus::Queued, Some("paused" | "sent")) => true,
             // Not yet looked at by the lost-message walk over `by-created`.
             (JobStatus::Queued, None) => {
-                let sort_key = keys::sort_key(&jobq::model::format_time(job.created_at), &job.id);
+                let sort_key = keys::sort_key(&jobq::domain::model::format_time(job.created_at), &job.id);
                 let shard = keys::shard_of(&job.id) as usize;
                 !job.parked && walk.as_ref().is_some_and(|w| !w.has_passed(shard, &sort_key))
             }
@@ -135,7 +135,7 @@ pub async fn way_forward(world: &World, jobs: &[Job]) -> Vec<Violation> {
 fn has_message(world: &World, job: &Job) -> bool {
     jobq::PriorityTier::ALL.iter().any(|tier| {
         let bodies = world.queues.bodies(world.ports.queues.url(*tier));
-        bodies.iter().any(|b| jobq::envelope::Envelope::decode(b).is_ok_and(|e| e.id == job.id))
+        bodies.iter().any(|b| jobq::domain::envelope::Envelope::decode(b).is_ok_and(|e| e.id == job.id))
     })
 }
 

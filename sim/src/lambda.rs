@@ -23,8 +23,8 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use jobq::handlers::worker::{Worker, batch_response, deliver};
 use jobq::queue::{REASON_ATTRIBUTE, Received};
-use jobq::worker::{Worker, batch_response, deliver};
 use jobq::{Envelope, PerTier, PriorityTier};
 use tokio::task::AbortHandle;
 

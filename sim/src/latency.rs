@@ -192,7 +192,7 @@ mod tests {
     /// writer changes it straight in `memory` every half millisecond: the reader's write.
     async fn read_then_write(
         table: Arc<dyn Table>,
-        memory: &jobq::memory::MemoryTable,
+        memory: &jobq::adapters::memory::MemoryTable,
     ) -> Result<(), TableError> {
         table.put(item(0), None).await?;
         let reader = tokio::spawn(async move {
@@ -217,7 +217,7 @@ mod tests {
         let clock: Arc<dyn jobq::ports::Clock> = Arc::new(jobq::ports::TokioClock::starting_at(
             chrono::DateTime::from_timestamp(crate::world::EPOCH_SECONDS, 0).unwrap_or_default(),
         ));
-        let memory = jobq::memory::MemoryTable::new(clock);
+        let memory = jobq::adapters::memory::MemoryTable::new(clock);
         let bare = read_then_write(Arc::new(memory.clone()), &memory).await;
         assert!(bare.is_ok(), "no latency, no interleaving: {bare:?}");
 

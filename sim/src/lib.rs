@@ -250,7 +250,7 @@ async fn simulate(seed: u64, options: Options) -> RunReport {
     functions.iter().for_each(JoinHandle::abort);
     if !options.breaks.no_counter {
         // The counter's last batch: what the stream holds past its last read.
-        let _ = jobq::counter::drain(&world.counter, &actors::observed(&world), None).await;
+        let _ = jobq::handlers::counter::drain(&world.counter, &actors::observed(&world), None).await;
     }
     if let Some(ingest) = &ingest {
         violations.extend(uploads::check(&world, ingest).await);

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::hash::{Hash, Hasher};
 
-use jobq::memory::capacity::WriteUnits;
+use jobq::adapters::memory::capacity::WriteUnits;
 use jobq::{Job, PriorityTier};
 
 use crate::invariants::Violation;

@@ -19,7 +19,7 @@ pub enum Action {
     /// Everything paused for this long, then resumed.
     PauseAll(Duration),
     /// One partition hot (throttled while the rest of the table is served) for this long.
-    Hot(jobq::memory::HotPartition, Duration),
+    Hot(jobq::adapters::memory::HotPartition, Duration),
     /// These jobs enqueued in one batch (at most 25), each with what it should come to.
     EnqueueBatch(Vec<(NewJob, Expect)>),
     /// Note the request counters (DynamoDB and SQS, by operation) under this name.

@@ -3,7 +3,7 @@
 //! function (the real handler) turns each notification into a job. S3 delivers notifications at
 //! least once and not in order: one may come twice, and late, after a later one
 //! (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventNotifications.html>); the
-//! memory bucket does so as the uploader draws it ([`jobq::memory::MemoryBlobs::shape_next_notification`]).
+//! memory bucket does so as the uploader draws it ([`jobq::adapters::memory::MemoryBlobs::shape_next_notification`]).
 //! Uploads go to a few keys, so a key is uploaded again, with the same bytes or others; the
 //! bucket is versioned or not, by the seed.
 //!
@@ -17,12 +17,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use jobq::ingest::{IngestHandler, IngestRules, UPLOADS_PREFIX};
-use jobq::memory::Notify;
+use jobq::adapters::memory::Notify;
+use jobq::handlers::ingest::{IngestHandler, IngestRules, UPLOADS_PREFIX};
+use jobq::handlers::service::JobService;
 use jobq::ports::Blobs;
 use jobq::queue::{MessageQueue, QueueSettings, TierQueues};
 use jobq::resources::{MAX_RECEIVE_COUNT, ResourceNames};
-use jobq::service::JobService;
 use jobq::{PerTier, PriorityTier};
 
 use crate::invariants::Violation;
@@ -99,10 +99,13 @@ pub async fn function(world: World, ingest: Ingest, idle_poll: Duration) {
             }
         };
         let handler = ingest.handler.clone();
-        let run =
-            jobq::worker::deliver(&queue, PriorityTier::Normal, INGEST_ARN, &messages, |event| async move {
-                handler.handle(event).await
-            });
+        let run = jobq::handlers::worker::deliver(
+            &queue,
+            PriorityTier::Normal,
+            INGEST_ARN,
+            &messages,
+            |event| async move { handler.handle(event).await },
+        );
         if tokio::time::timeout(INGEST_DEADLINE, run).await.is_err() {
             *world.log().faults.entry("ingest_timed_out").or_default() += 1;
         }

@@ -6,17 +6,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, Utc};
-use jobq::counter::CounterEngine;
-use jobq::dlq::DeadLetterHandler;
-use jobq::memory::{MemoryBlobs, MemoryQueues, MemoryTable};
-use jobq::payload::JobTypes;
+use jobq::adapters::memory::{MemoryBlobs, MemoryQueues, MemoryTable};
+use jobq::domain::payload::JobTypes;
+use jobq::domain::task::Registry;
+use jobq::handlers::counter::CounterEngine;
+use jobq::handlers::dlq::DeadLetterHandler;
+use jobq::handlers::scheduler::{Scheduler, SchedulerSettings};
+use jobq::handlers::service::JobService;
+use jobq::handlers::worker::{Worker, WorkerSettings};
 use jobq::ports::{Clock, SeededIds, TokioClock};
 use jobq::queue::TierQueues;
-use jobq::scheduler::{Scheduler, SchedulerSettings};
-use jobq::service::JobService;
 use jobq::store::JobStore;
-use jobq::task::Registry;
-use jobq::worker::{Worker, WorkerSettings};
 use jobq::{Config, Ports, PriorityTier};
 
 use crate::latency::{Latency, SlowBlobs, SlowQueues, SlowTable};
@@ -163,10 +163,10 @@ impl World {
         // drawn from the seed, apart from its other draws.
         aws.table.set_read_lag(Some(seed ^ 0x6c61_6773));
         // DynamoDB's TTL deletes an expired item hours to two days late, each item its own while,
-        // and reads see it until then (see `jobq::memory::TtlLag`).
-        aws.table.set_ttl_lag(jobq::memory::TtlLag::Seeded(seed ^ 0x7474_6c00));
+        // and reads see it until then (see `jobq::adapters::memory::TtlLag`).
+        aws.table.set_ttl_lag(jobq::adapters::memory::TtlLag::Seeded(seed ^ 0x7474_6c00));
         // Write units by step of a job's life, for the report.
-        aws.table.classify_writes(jobq::memory::capacity::job_step);
+        aws.table.classify_writes(jobq::adapters::memory::capacity::job_step);
         let job_types = registry().job_types();
         let service = JobService::from_ports(&ports, &aws.config, job_types.clone());
         let scheduler = Scheduler::from_ports(&ports, &aws.config, job_types.clone(), scheduler_settings())

@@ -259,7 +259,7 @@ fn a_job_created_and_read_at_once_is_found() {
 /// paused (`still_while_paused`), and none fails or takes an attempt more for it.
 #[test]
 fn the_pause_flags_hot_while_everything_is_paused_and_after() {
-    let pause = || jobq::memory::HotPartition::Item(jobq::store::keys::PAUSE_PK.to_owned());
+    let pause = || jobq::adapters::memory::HotPartition::Item(jobq::store::keys::PAUSE_PK.to_owned());
     for seed in 1..=2 {
         let script = vec![
             Step { at: 30 * MINUTE, action: Action::PauseAll(30 * MINUTE) },
@@ -282,7 +282,7 @@ fn one_due_shard_hot_while_scheduled_jobs_come_due() {
     let scheduled: Vec<(NewJob, Expect)> = (0..24)
         .map(|_| (NewJob { run_at: Some(due), ..job("noop", json!(null)) }, Expect::completes(1)))
         .collect();
-    let hot = jobq::memory::HotPartition::Index {
+    let hot = jobq::adapters::memory::HotPartition::Index {
         index: jobq::store::keys::BY_DUE.name,
         partition: "release#3".into(),
     };

@@ -8,14 +8,14 @@ pub mod fault_proxy;
 pub mod yaml;
 
 use aws_config::{BehaviorVersion, Region};
-use jobq::aws::Clients;
-use jobq::provision::{Provisioned, provision};
+use jobq::adapters::aws::Clients;
+use jobq::adapters::aws::provision::{Provisioned, provision};
+use jobq::adapters::aws::requests::RequestCounter;
+use jobq::domain::task::Registry;
+use jobq::handlers::worker::{Polled, Worker, WorkerSettings, poll_once};
 use jobq::queue::TierQueues;
-use jobq::requests::RequestCounter;
 use jobq::resources::ResourceNames;
 use jobq::store::DynamoJobStore;
-use jobq::task::Registry;
-use jobq::worker::{Polled, Worker, WorkerSettings, poll_once};
 use jobq::{Config, Envelope, Job, NewJob, PriorityTier};
 
 const HOW_TO_RUN: &str = "Integration tests need an AWS emulator. Run `make test` (it installs and starts \
@@ -34,7 +34,7 @@ pub struct TestEnv {
     arns: std::sync::Mutex<std::collections::HashMap<PriorityTier, String>>,
     /// The change stream as counted so far (read with clients of its own, so the request counter
     /// above sees only what the code under test asks).
-    counted: tokio::sync::Mutex<Option<(jobq::aws::DynamoStreamFeed, Option<String>)>>,
+    counted: tokio::sync::Mutex<Option<(jobq::adapters::aws::DynamoStreamFeed, Option<String>)>>,
 }
 
 impl TestEnv {
@@ -65,13 +65,15 @@ impl TestEnv {
     pub async fn count_changes(&self) {
         let mut counted = self.counted.lock().await;
         let (feed, after) = counted.get_or_insert_with(|| {
-            (jobq::aws::DynamoStreamFeed::new(&Clients::new(&self.sdk), &self.config.table), None)
+            (jobq::adapters::aws::DynamoStreamFeed::new(&Clients::new(&self.sdk), &self.config.table), None)
         });
-        let engine = jobq::counter::CounterEngine::new(
+        let engine = jobq::handlers::counter::CounterEngine::new(
             DynamoJobStore::new(Clients::new(&self.sdk).dynamodb, &self.config.table, self.config.retention),
             jobq::ports::clock::system(),
         );
-        *after = jobq::counter::drain(&engine, feed, after.clone()).await.expect("count the change stream");
+        *after = jobq::handlers::counter::drain(&engine, feed, after.clone())
+            .await
+            .expect("count the change stream");
     }
 
     pub fn store(&self) -> DynamoJobStore {
@@ -213,8 +215,11 @@ impl TestEnv {
 
     /// The API router over this environment's resources, with the built-in job types.
     pub fn api(&self, settings: jobq::api::ApiSettings) -> axum::Router {
-        let types = jobq::task::Registry::with_builtins().job_types();
-        jobq::api::router(jobq::service::JobService::new(&self.clients, &self.config, types), settings)
+        let types = jobq::domain::task::Registry::with_builtins().job_types();
+        jobq::api::router(
+            jobq::handlers::service::JobService::new(&self.clients, &self.config, types),
+            settings,
+        )
     }
 
     /// One job by id (consistent read).
@@ -239,7 +244,7 @@ impl TestEnv {
             progress_interval: std::time::Duration::from_millis(200),
             visibility_timeout: std::time::Duration::from_secs(visibility_seconds),
             lease: std::time::Duration::from_secs(visibility_seconds.clamp(3, 900)),
-            retry: jobq::task::RetryPolicy {
+            retry: jobq::domain::task::RetryPolicy {
                 base: std::time::Duration::from_millis(200),
                 factor: 2.0,
                 cap: std::time::Duration::from_secs(2),

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use jobq::aws::S3Blobs;
+use jobq::adapters::aws::S3Blobs;
 use jobq::ports::blobs::{BlobError, Blobs};
 use jobq::store::RunOutcome;
 use jobq::{Job, JobStatus, NewJob};
@@ -66,7 +66,7 @@ async fn the_store_keeps_large_parts_in_the_bucket_and_small_jobs_make_no_s3_req
         .await
         .expect("finish");
     let delta = env.requests.since(&before);
-    assert_eq!(jobq::requests::total(&delta, "S3"), 0, "{delta:?}");
+    assert_eq!(jobq::adapters::aws::requests::total(&delta, "S3"), 0, "{delta:?}");
 }
 
 /// A job with a pipeline near the API's limit ends `partial` with a 300 KB error and a 300 KB

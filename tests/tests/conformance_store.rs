@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use jobq::memory::MemoryTable;
+use jobq::adapters::aws::requests::total;
+use jobq::adapters::memory::MemoryTable;
 use jobq::ports::Table;
-use jobq::requests::total;
 use jobq::store::JobStore;
 use jobq_integration_tests::TestEnv;
 use jobq_integration_tests::conformance::store::{self as cases, RETENTION, StoreFixture};

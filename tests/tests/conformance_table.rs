@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use jobq::aws::{DynamoStreamFeed, DynamoTable};
-use jobq::memory::MemoryTable;
+use jobq::adapters::aws::{DynamoStreamFeed, DynamoTable};
+use jobq::adapters::memory::MemoryTable;
 use jobq::ports::Table;
 use jobq::ports::table::ChangeFeed;
 use jobq_integration_tests::TestEnv;

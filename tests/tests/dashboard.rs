@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::http::{Request, StatusCode, header};
 use chrono::Utc;
 use jobq::api::ApiSettings;
-use jobq::task::Registry;
+use jobq::domain::task::Registry;
 use jobq::{JobStatus, NewJob};
 use jobq_integration_tests::{TestEnv, call, call_raw};
 use serde_json::json;
@@ -130,7 +130,7 @@ async fn a_job_failed_while_a_dependency_was_down_completes_when_retried_after()
         "POST",
         "/jobs",
         Some(
-            json!({"type": "fail", "max_attempts": 1, "payload": {"until": jobq::model::format_time(until)}}),
+            json!({"type": "fail", "max_attempts": 1, "payload": {"until": jobq::domain::model::format_time(until)}}),
         ),
     )
     .await;

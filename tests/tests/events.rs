@@ -5,21 +5,21 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use jobq::context::JobContext;
-use jobq::ingest::{IngestHandler, IngestRules};
+use jobq::domain::context::JobContext;
+use jobq::domain::task::{JobError, Registry, Task, TaskOutput};
+use jobq::handlers::ingest::{IngestHandler, IngestRules};
+use jobq::handlers::scheduler::{Scheduler, SchedulerSettings, parse_recurring};
+use jobq::handlers::service::JobService;
+use jobq::handlers::worker::sqs_event;
 use jobq::ports::ManualClock;
 use jobq::queue::TierQueues;
-use jobq::scheduler::{Scheduler, SchedulerSettings, parse_recurring};
-use jobq::service::JobService;
 use jobq::store::ListQuery;
-use jobq::task::{JobError, Registry, Task, TaskOutput};
-use jobq::worker::sqs_event;
 use jobq::{Envelope, Job, JobStatus, NewJob, PerTier, PriorityTier};
 use jobq_integration_tests::TestEnv;
 use serde_json::{Value, json};
 
-fn job_types() -> jobq::payload::JobTypes {
-    jobq::task::Registry::with_builtins().job_types()
+fn job_types() -> jobq::domain::payload::JobTypes {
+    jobq::domain::task::Registry::with_builtins().job_types()
 }
 
 fn scheduler(env: &TestEnv, schedules: Option<&str>) -> Scheduler {
@@ -37,7 +37,7 @@ fn scheduler(env: &TestEnv, schedules: Option<&str>) -> Scheduler {
 }
 
 fn at(s: &str) -> DateTime<Utc> {
-    jobq::model::parse_time(s).expect("time")
+    jobq::domain::model::parse_time(s).expect("time")
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use jobq::task::Registry;
+use jobq::domain::task::Registry;
 use jobq::{JobStatus, NewJob};
 use jobq_integration_tests::TestEnv;
 use serde_json::json;
@@ -51,7 +51,8 @@ async fn every_log_line_of_a_job_carries_the_request_id_and_the_job_fields() {
         .filter(|l| l.get("job_id").and_then(|v| v.as_str()) == Some(job.id.as_str()))
         .collect();
     assert!(lines.len() >= 2, "a retry and a completion at least: {:?}", captured.json_lines());
-    let queue = jobq::worker::queue_name(env.config.queues.get(jobq::PriorityTier::Normal)).to_owned();
+    let queue =
+        jobq::handlers::worker::queue_name(env.config.queues.get(jobq::PriorityTier::Normal)).to_owned();
     for line in &lines {
         assert!(
             line.get("requestId").and_then(|v| v.as_str()).is_some_and(|r| r.starts_with("req-")),

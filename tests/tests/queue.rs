@@ -2,8 +2,8 @@
 
 use std::collections::HashMap;
 
+use jobq::adapters::aws::requests::total;
 use jobq::queue::TierQueues;
-use jobq::requests::total;
 use jobq::resources::MAX_RECEIVE_COUNT;
 use jobq::{Envelope, PriorityTier};
 use jobq_integration_tests::TestEnv;
@@ -123,7 +123,8 @@ async fn a_message_received_more_than_the_redrive_allows_lands_in_its_tiers_dlq(
 #[tokio::test]
 async fn provisioning_is_idempotent_and_matches_the_resource_definitions() {
     let env = TestEnv::new().await;
-    let again = jobq::provision::provision(&env.clients, &env.names).await.expect("second provision");
+    let again =
+        jobq::adapters::aws::provision::provision(&env.clients, &env.names).await.expect("second provision");
     assert_eq!(again, env.provisioned);
 
     let table =

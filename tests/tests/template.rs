@@ -250,9 +250,9 @@ fn only_uploads_notify_ingest_and_the_stores_objects_expire() {
     let rules = queues[0]["Filter"]["S3Key"]["Rules"].as_sequence().expect("a key filter");
     let filter: Vec<(Option<&str>, Option<&str>)> =
         rules.iter().map(|r| (r["Name"].as_str(), r["Value"].as_str())).collect();
-    assert_eq!(filter, [(Some("prefix"), Some(jobq::ingest::UPLOADS_PREFIX))]);
-    assert!(!jobq::store::BLOB_PREFIX.starts_with(jobq::ingest::UPLOADS_PREFIX));
-    assert!(!jobq::ingest::UPLOADS_PREFIX.starts_with(jobq::store::BLOB_PREFIX));
+    assert_eq!(filter, [(Some("prefix"), Some(jobq::handlers::ingest::UPLOADS_PREFIX))]);
+    assert!(!jobq::store::BLOB_PREFIX.starts_with(jobq::handlers::ingest::UPLOADS_PREFIX));
+    assert!(!jobq::handlers::ingest::UPLOADS_PREFIX.starts_with(jobq::store::BLOB_PREFIX));
 
     let rules = bucket["LifecycleConfiguration"]["Rules"].as_sequence().expect("lifecycle rules");
     let expiring: Vec<&Value> = rules
@@ -447,7 +447,7 @@ fn alarms_watch_what_fails_and_each_stack_has_its_own_metrics() {
             .any(|(m, named)| m == metric && (resource.is_empty() || named.iter().any(|n| n == resource)))
     };
     assert!(watches(&format!("{namespace}/JobsFailed"), ""), "job failures: {alarms:?}");
-    let scheduler_failures = format!("{namespace}/{}", jobq::scheduler::FAILURES_METRIC);
+    let scheduler_failures = format!("{namespace}/{}", jobq::handlers::scheduler::FAILURES_METRIC);
     assert!(watches(&scheduler_failures, ""), "failed parts of scheduler runs: {alarms:?}");
     for dlq in ["HighDeadLetterQueue", "NormalDeadLetterQueue", "LowDeadLetterQueue"] {
         assert!(watches("AWS/SQS/NumberOfMessagesReceived", dlq), "{dlq} letters: {alarms:?}");

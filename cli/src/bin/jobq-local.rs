@@ -5,5 +5,5 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    jobq_cli::local::run_from_env(jobq::task::Registry::with_builtins()).await
+    jobq_cli::local::run_from_env(jobq::domain::task::Registry::with_builtins()).await
 }

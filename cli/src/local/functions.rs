@@ -5,17 +5,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jobq::Ports;
+use jobq::adapters::aws::Clients;
+use jobq::adapters::aws::provision::Provisioned;
 use jobq::api::{self, ApiSettings};
-use jobq::aws::Clients;
 use jobq::config::{Config, ConfigError};
-use jobq::counter::CounterEngine;
-use jobq::dlq::DeadLetterHandler;
-use jobq::ingest::{IngestHandler, IngestRules};
-use jobq::provision::Provisioned;
-use jobq::scheduler::{Scheduler, SchedulerSettings};
-use jobq::service::JobService;
-use jobq::task::Registry;
-use jobq::worker::{Worker, WorkerSettings};
+use jobq::domain::task::Registry;
+use jobq::handlers::counter::CounterEngine;
+use jobq::handlers::dlq::DeadLetterHandler;
+use jobq::handlers::ingest::{IngestHandler, IngestRules};
+use jobq::handlers::scheduler::{Scheduler, SchedulerSettings};
+use jobq::handlers::service::JobService;
+use jobq::handlers::worker::{Worker, WorkerSettings};
 
 use super::LocalSettings;
 

@@ -15,11 +15,11 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use jobq::aws::Clients;
+use jobq::adapters::aws::Clients;
+use jobq::adapters::aws::provision::{ProvisionError, Provisioned, provision};
 use jobq::config::ConfigError;
-use jobq::provision::{ProvisionError, Provisioned, provision};
+use jobq::domain::task::Registry;
 use jobq::resources::ResourceNames;
-use jobq::task::Registry;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 use tracing::{info, warn};

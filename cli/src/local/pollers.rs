@@ -6,13 +6,13 @@ use std::future::Future;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use jobq::aws::{Clients, DynamoStreamFeed};
+use jobq::adapters::aws::provision::Provisioned;
+use jobq::adapters::aws::{Clients, DynamoStreamFeed};
 use jobq::config::Config;
-use jobq::counter::{self, CounterEngine};
-use jobq::provision::Provisioned;
+use jobq::handlers::counter::{self, CounterEngine};
+use jobq::handlers::scheduler::Scheduler;
+use jobq::handlers::worker::deliver;
 use jobq::queue::TierQueues;
-use jobq::scheduler::Scheduler;
-use jobq::worker::deliver;
 use jobq::{PerTier, PriorityTier};
 use tokio::sync::watch;
 use tokio::task::JoinSet;

@@ -111,7 +111,7 @@ impl LocalHost {
 
 /// The job table of the local host on `prefix`, read directly (the API may be down).
 pub async fn store(prefix: &str) -> jobq::store::DynamoJobStore {
-    let clients = jobq::aws::Clients::from_env().await;
+    let clients = jobq::adapters::aws::Clients::from_env().await;
     jobq::store::DynamoJobStore::new(
         clients.dynamodb.clone(),
         jobq::resources::ResourceNames::new(prefix).table(),

@@ -2,7 +2,7 @@
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), jobq_client::ClientError> {
-//! use jobq::builtin::{Sleep, SleepInput};
+//! use jobq::domain::builtin::{Sleep, SleepInput};
 //! use jobq_client::{Auth, Client};
 //!
 //! let client = Client::new("http://127.0.0.1:8080", Auth::None);
@@ -21,7 +21,7 @@ mod retry;
 
 use std::time::Duration;
 
-use jobq::task::Task;
+use jobq::domain::task::Task;
 use jobq::{Job, JobStatus, NewJob};
 use reqwest::Method;
 use serde::de::DeserializeOwned;

@@ -2,8 +2,8 @@
 //! in one [`registry`] that every binary of the deployment uses, so the API accepts exactly the
 //! types the worker runs.
 
-use jobq::context::JobContext;
-use jobq::task::{JobError, Registry, Task, TaskOutput};
+use jobq::domain::context::JobContext;
+use jobq::domain::task::{JobError, Registry, Task, TaskOutput};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;

@@ -4,5 +4,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), jobq::runtime::RuntimeError> {
-    jobq::runtime::run(jobq::task::Registry::with_builtins()).await
+    jobq::runtime::run(jobq::domain::task::Registry::with_builtins()).await
 }

@@ -10,7 +10,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::service::{BatchReport, BatchVerdict, EntryReport};
+use crate::handlers::service::{BatchReport, BatchVerdict, EntryReport};
 
 pub fn incomplete(report: &BatchReport) -> Response {
     let (status, code) = match report.verdict() {

@@ -4,7 +4,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::service::ServiceError;
+use crate::handlers::service::ServiceError;
 use crate::store::StoreError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,7 +105,7 @@ fn dependency_failed(err: &ServiceError) -> ApiError {
         ServiceError::BatchIncomplete(_) | ServiceError::Unavailable { .. } => true,
         _ => false,
     };
-    let chain = crate::service::error_chain(err);
+    let chain = crate::handlers::service::error_chain(err);
     if transient {
         tracing::error!(error = %chain, "AWS dependency failed");
         ApiError::new(

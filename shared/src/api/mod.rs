@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 pub use error::ApiError;
 
 use crate::config::{ConfigError, Vars, process_env};
-use crate::service::{JobService, ServiceError};
+use crate::handlers::service::{JobService, ServiceError};
 
 /// Every route, as `(method, path)`: the OpenAPI document must list exactly these.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -339,7 +339,7 @@ mod tests {
 
     #[test]
     fn the_document_lists_exactly_the_routes() {
-        let types = crate::task::Registry::with_builtins().job_types();
+        let types = crate::domain::task::Registry::with_builtins().job_types();
         let documented = openapi::operations(&openapi::document(&types));
         let mut routes: Vec<(String, String)> =
             ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();

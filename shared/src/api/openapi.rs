@@ -3,8 +3,8 @@
 use serde_json::{Map, Value, json};
 
 use super::input;
-use crate::payload::JobTypes;
-use crate::status::JobStatus;
+use crate::domain::payload::JobTypes;
+use crate::domain::status::JobStatus;
 
 /// Where each job type's payload schema is (`Payload.<type>`), and the named schemas of their
 /// input types (`Input.<name>`): prefixed, so a type named `Job` or `Error` meets no schema of

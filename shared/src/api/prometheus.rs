@@ -10,8 +10,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::{Metric, Registry};
 
-use crate::priority::PriorityTier;
-use crate::service::Stats;
+use crate::domain::priority::PriorityTier;
+use crate::handlers::service::Stats;
 use crate::store::PauseScope;
 
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -90,9 +90,9 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+    use crate::domain::status::JobStatus;
+    use crate::handlers::service::{TierSummary, TypeSummary};
     use crate::queue::QueueDepth;
-    use crate::service::{TierSummary, TypeSummary};
-    use crate::status::JobStatus;
     use crate::store::PauseFlags;
 
     fn stats() -> Stats {

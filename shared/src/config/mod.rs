@@ -2,7 +2,7 @@
 
 use chrono::Duration;
 
-use crate::priority::{PerTier, PriorityTier};
+use crate::domain::priority::{PerTier, PriorityTier};
 
 mod vars;
 

@@ -6,8 +6,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::context::JobContext;
-use crate::task::{JobError, Registry, Task, TaskOutput};
+use crate::domain::context::JobContext;
+use crate::domain::task::{JobError, Registry, Task, TaskOutput};
 
 pub fn register(registry: &mut Registry) {
     registry.register(Noop).register(Echo).register(Sleep).register(Fail);
@@ -110,7 +110,7 @@ pub struct FailInput {
     pub times: Option<u32>,
     /// Fail while the clock is before this time, then complete: a dependency that comes back,
     /// so a failed job can be retried by hand and succeed.
-    #[serde(default, with = "crate::model::rfc3339::option")]
+    #[serde(default, with = "crate::domain::model::rfc3339::option")]
     #[schemars(with = "Option<chrono::DateTime<chrono::Utc>>")]
     pub until: Option<chrono::DateTime<chrono::Utc>>,
     /// Work this long (no progress reported) before the outcome: a long step.

@@ -12,8 +12,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::domain::job_error::JobError;
+use crate::domain::model::Job;
 use crate::domain::progress::{ProgressError, ProgressUpdate, ProgressWriter};
-use crate::model::Job;
 
 #[derive(Debug, Default)]
 struct State {
@@ -201,8 +201,8 @@ impl Stages {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::model::NewJob;
     use crate::domain::progress::BoxFuture;
-    use crate::model::NewJob;
     use std::sync::Arc;
 
     #[derive(Clone, Default)]

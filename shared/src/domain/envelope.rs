@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::priority::PriorityTier;
+use crate::domain::priority::PriorityTier;
 
 /// The envelope format version this build writes and reads.
 pub const ENVELOPE_VERSION: u32 = 1;

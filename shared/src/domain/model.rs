@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::priority::{Priority, PriorityTier};
-use crate::status::JobStatus;
+use crate::domain::priority::{Priority, PriorityTier};
+use crate::domain::status::JobStatus;
 
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 pub const DEFAULT_TIMEOUT_SECONDS: u32 = 300;

@@ -1,5 +1,5 @@
 //! Each job type's payload, checked at the door: a payload that does not deserialize into its
-//! type's [`Task::Input`](crate::task::Task::Input) is refused when the job is created, naming
+//! type's [`Task::Input`](crate::domain::task::Task::Input) is refused when the job is created, naming
 //! the field at fault, rather than failing the job when a worker runs it. The same input types
 //! give each payload's JSON Schema, for the OpenAPI document.
 
@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use serde_path_to_error::Segment;
 
-use crate::model::NewJob;
+use crate::domain::model::NewJob;
 
 /// Why a job cannot be created: the deployment does not run it as specified.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -92,7 +92,7 @@ impl<I: DeserializeOwned + JsonSchema> PayloadInput for InputOf<I> {
 }
 
 /// The job types a deployment accepts, each with its payload's check and schema: what the job
-/// service holds (from [`Registry::job_types`](crate::task::Registry::job_types)), so every
+/// service holds (from [`Registry::job_types`](crate::domain::task::Registry::job_types)), so every
 /// route that creates jobs refuses the same payloads the worker could not run.
 #[derive(Clone, Default)]
 pub struct JobTypes {

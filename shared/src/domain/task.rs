@@ -12,12 +12,12 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::context::JobContext;
+use crate::domain::context::JobContext;
 // A handler's error, at the path users name it by (`jobq::task::JobError`); defined below both
 // the task and the context, which each use it.
 pub use crate::domain::job_error::{ErrorKind, JobError};
-use crate::model::JobFailure;
-use crate::payload::JobTypes;
+use crate::domain::model::JobFailure;
+use crate::domain::payload::JobTypes;
 
 /// What a successful run produced.
 #[derive(Debug, Clone, PartialEq)]

@@ -12,13 +12,13 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::StreamExt;
 use tracing::{error, info, warn};
 
-use crate::envelope::Envelope;
-use crate::model::JobFailure;
-use crate::priority::{PerTier, PriorityTier};
+use crate::domain::envelope::Envelope;
+use crate::domain::model::JobFailure;
+use crate::domain::priority::{PerTier, PriorityTier};
+use crate::domain::status::JobStatus;
+use crate::handlers::worker::{DeadLetterReason, queue_name};
 use crate::queue::{REASON_ATTRIBUTE, TierQueues};
-use crate::status::JobStatus;
 use crate::store::{Conflict, DynamoJobStore, StoreError};
-use crate::worker::{DeadLetterReason, queue_name};
 
 /// The reason of a message SQS moved by itself (no reason attribute).
 pub const REDRIVE_REASON: &str = "redriven_after_max_receives";
@@ -112,7 +112,7 @@ impl DeadLetterHandler {
             .filter_map(std::future::ready)
             .collect()
             .await;
-        crate::worker::batch_response(failed)
+        crate::handlers::worker::batch_response(failed)
     }
 
     /// Best effort: without it the letter returns after the DLQ's visibility timeout.

@@ -9,16 +9,16 @@ use futures::StreamExt;
 use serde::Serialize;
 use tracing::{error, warn};
 
-use crate::aws::Clients;
+use crate::adapters::aws::Clients;
 use crate::config::Config;
-use crate::envelope::Envelope;
-use crate::model::{Job, NewJob};
-use crate::payload::{JobRefusal, JobTypes};
+use crate::domain::envelope::Envelope;
+use crate::domain::model::{Job, NewJob};
+use crate::domain::payload::{JobRefusal, JobTypes};
+use crate::domain::priority::{Priority, PriorityTier};
+use crate::domain::status::{JobEvent, JobStatus};
 use crate::ports::clock::Clock;
 use crate::ports::ids::Ids;
-use crate::priority::{Priority, PriorityTier};
 use crate::queue::{QueueDepth, QueueError, TierQueues};
-use crate::status::{JobEvent, JobStatus};
 use crate::store::{
     Counters, Created, DynamoJobStore, ExternalUpdate, ListQuery, Page, PauseFlags, PauseScope, StoreError,
     TypeStats, tally,
@@ -70,9 +70,9 @@ pub struct BatchSummary {
     /// Mean progress, terminal jobs counting as 100.
     pub progress: u8,
     pub done: bool,
-    #[serde(with = "crate::model::rfc3339::option")]
+    #[serde(with = "crate::domain::model::rfc3339::option")]
     pub started_at: Option<DateTime<Utc>>,
-    #[serde(with = "crate::model::rfc3339::option")]
+    #[serde(with = "crate::domain::model::rfc3339::option")]
     pub finished_at: Option<DateTime<Utc>>,
 }
 
@@ -386,7 +386,7 @@ impl JobService {
             .map_err(|e| unavailable(format!("table {}", self.config.table), &self.config.table, &e))?;
         for tier in PriorityTier::ALL {
             let (queue, dlq) = (self.queues.url(tier), self.dlqs.url(tier));
-            let name = crate::worker::queue_name;
+            let name = crate::handlers::worker::queue_name;
             self.queues
                 .depth(tier)
                 .await
@@ -400,8 +400,8 @@ impl JobService {
                 .await
                 .map_err(|e| unavailable(format!("bucket {bucket}"), bucket, &e))?;
         }
-        let names = |urls: &crate::priority::PerTier<String>| {
-            urls.iter().map(|(t, u)| (t, crate::worker::queue_name(u).to_owned())).collect()
+        let names = |urls: &crate::domain::priority::PerTier<String>| {
+            urls.iter().map(|(t, u)| (t, crate::handlers::worker::queue_name(u).to_owned())).collect()
         };
         Ok(Health {
             status: "ok",
@@ -441,7 +441,7 @@ fn envelope(job: &Job) -> Envelope {
 /// The cursor that continues a listing after `job`.
 fn cursor_after(job: &Job) -> String {
     crate::store::encode_cursor(&crate::store::keys::sort_key(
-        &crate::model::format_time(job.created_at),
+        &crate::domain::model::format_time(job.created_at),
         &job.id,
     ))
 }
@@ -491,7 +491,7 @@ pub fn summarise_batch(batch_id: &str, jobs: &[Job]) -> BatchSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::parse_time;
+    use crate::domain::model::parse_time;
 
     #[test]
     fn a_batch_summary_counts_and_averages() {

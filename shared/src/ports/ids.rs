@@ -21,7 +21,7 @@ pub struct RandomIds;
 
 impl Ids for RandomIds {
     fn job_id(&self) -> String {
-        crate::model::new_job_id()
+        crate::domain::model::new_job_id()
     }
 
     fn token(&self) -> String {

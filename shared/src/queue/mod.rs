@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 
-use crate::envelope::Envelope;
-use crate::priority::{PerTier, PriorityTier};
+use crate::domain::envelope::Envelope;
+use crate::domain::priority::{PerTier, PriorityTier};
 
 pub use crate::adapters::aws::SqsMessageQueue;
 pub use crate::adapters::memory::{MemoryQueues, QueueSettings, Redrive};

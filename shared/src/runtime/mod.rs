@@ -14,16 +14,16 @@ use std::sync::Arc;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{LambdaEvent, service_fn};
 
+use crate::adapters::aws::Clients;
 use crate::api::{self, ApiSettings};
-use crate::aws::Clients;
 use crate::config::{Config, ConfigError};
-use crate::dlq::DeadLetterHandler;
-use crate::ingest::{IngestHandler, IngestRules};
-use crate::scheduler::{Scheduler, SchedulerSettings};
-use crate::service::JobService;
-use crate::task::Registry;
+use crate::domain::task::Registry;
+use crate::handlers::dlq::DeadLetterHandler;
+use crate::handlers::ingest::{IngestHandler, IngestRules};
+use crate::handlers::scheduler::{Scheduler, SchedulerSettings};
+use crate::handlers::service::JobService;
+use crate::handlers::worker::{Worker, WorkerSettings};
 use crate::wiring::Ports;
-use crate::worker::{Worker, WorkerSettings};
 
 mod function;
 
@@ -112,13 +112,13 @@ pub async fn run_dlq() -> Result<(), RuntimeError> {
 pub async fn run_counter() -> Result<(), RuntimeError> {
     crate::telemetry::init();
     let (ports, _) = aws_ports().await?;
-    let engine = Arc::new(crate::counter::CounterEngine::from_ports(&ports));
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<crate::counter::StreamEvent>| {
+    let engine = Arc::new(crate::handlers::counter::CounterEngine::from_ports(&ports));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<crate::handlers::counter::StreamEvent>| {
         let engine = engine.clone();
         async move {
             let changes = event.payload.changes();
             let result = engine.count(&changes).await;
-            Ok::<serde_json::Value, LambdaError>(crate::counter::batch_response(&result))
+            Ok::<serde_json::Value, LambdaError>(crate::handlers::counter::batch_response(&result))
         }
     }))
     .await

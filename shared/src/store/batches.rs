@@ -15,8 +15,8 @@ use super::counters::{Counters, counters_from};
 use super::tally;
 use super::write::aws;
 use super::{JobStore, StoreError};
+use crate::domain::status::JobStatus;
 use crate::ports::table::{Action, Attr, Returns, Update};
-use crate::status::JobStatus;
 
 /// The attribute counting the jobs a batch's enqueues made in `status`. Not a counter field: the
 /// counter function never writes it.

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use serde_json::{Value, json};
 
-use crate::model::JobFailure;
+use crate::domain::model::JobFailure;
 
 /// `current_step`, in bytes of UTF-8.
 pub const STEP_MAX: usize = 256;

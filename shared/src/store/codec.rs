@@ -9,10 +9,10 @@ use chrono::{DateTime, Utc};
 
 use super::attrs::*;
 use super::keys::{self, BY_BATCH, BY_CREATED, BY_DUE, BY_STATUS};
-use crate::model::{Job, JobFailure, Spilled, format_time, parse_time};
+use crate::domain::model::{Job, JobFailure, Spilled, format_time, parse_time};
+use crate::domain::priority::Priority;
+use crate::domain::status::JobStatus;
 use crate::ports::table::Attr;
-use crate::priority::Priority;
-use crate::status::JobStatus;
 
 pub use crate::ports::table::Item;
 
@@ -198,7 +198,7 @@ impl Reader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::NewJob;
+    use crate::domain::model::NewJob;
     use serde_json::json;
 
     fn sample() -> Job {

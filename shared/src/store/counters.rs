@@ -11,8 +11,8 @@ use super::keys;
 use super::tally::{self, Tally};
 use super::write::aws;
 use super::{JobStore, StoreError, TypeStats};
+use crate::domain::status::JobStatus;
 use crate::ports::table::{Action, Attr, Cmp, Cond, Returns, TableError, TransactUpdate, Update, seq_key};
-use crate::status::JobStatus;
 
 /// How long a shard's checkpoint is kept after its last write: longer than the stream keeps a
 /// change (24 hours), so a change delivered again is always recognised.
@@ -154,8 +154,9 @@ pub(super) fn counters_from(item: &Item) -> Counters {
     for (slot, field) in values.iter_mut().zip(TypeStats::FIELDS) {
         *slot = number(field);
     }
-    let time =
-        |field: &str| item.get(field).and_then(Attr::as_str).and_then(|t| crate::model::parse_time(t).ok());
+    let time = |field: &str| {
+        item.get(field).and_then(Attr::as_str).and_then(|t| crate::domain::model::parse_time(t).ok())
+    };
     Counters {
         statuses: JobStatus::ALL
             .into_iter()

@@ -5,7 +5,7 @@ use super::codec::{self, Item};
 use super::unprocessed::{BATCH_ROUNDS, left_unprocessed, pause_before};
 use super::write::aws;
 use super::{JobStore, StoreError};
-use crate::model::Job;
+use crate::domain::model::Job;
 
 /// BatchWriteItem's limit.
 const BATCH_PUT_MAX: usize = 25;

@@ -12,8 +12,8 @@ use super::codec::{Item, s};
 use super::keys::{self, BY_CREATED, PK};
 use super::write::aws;
 use super::{JobStore, StoreError};
+use crate::domain::priority::{PerTier, PriorityTier};
 use crate::ports::table::{Attr, IndexQuery};
-use crate::priority::{PerTier, PriorityTier};
 
 /// Per shard queried, its page of a walk or sweep, or why its query failed.
 pub(super) type ShardPages<T> = Vec<(usize, Result<T, StoreError>)>;
@@ -81,7 +81,7 @@ impl JobStore {
         };
         let reached = PerTier::from_fn(|tier| {
             let attribute = item.as_ref().and_then(|i| i.get(&reached_attribute(tier)));
-            attribute.and_then(Attr::as_str).and_then(|at| crate::model::parse_time(at).ok())
+            attribute.and_then(Attr::as_str).and_then(|at| crate::domain::model::parse_time(at).ok())
         });
         Ok(CreatedWalk { after: (0..shards).map(position).collect(), done: vec![false; shards], reached })
     }
@@ -96,7 +96,7 @@ impl JobStore {
         per_shard: usize,
         walk: &mut CreatedWalk,
     ) -> Result<Vec<String>, StoreError> {
-        let below = crate::model::format_time(before);
+        let below = crate::domain::model::format_time(before);
         let walk_now = &*walk;
         let pages: ShardPages<(Vec<String>, bool)> = futures::stream::iter(0..walk.after.len())
             .filter(|shard| std::future::ready(!walk_now.done[*shard]))
@@ -154,7 +154,7 @@ impl JobStore {
             }
         }
         for (tier, reached) in reached_marks(walk) {
-            item.insert(reached_attribute(tier), s(crate::model::format_time(reached)));
+            item.insert(reached_attribute(tier), s(crate::domain::model::format_time(reached)));
         }
         self.table.put(item, None).await.map_err(|e| aws("PutItem(walk)", e))
     }

@@ -8,10 +8,10 @@ use super::codec::{self, n, s, time};
 use super::keys::{self, PK, Watch};
 use super::write::{Write, aws, backoff, decode, is_ours, may_resend, owned_by, status_in};
 use super::{Created, JobStore, RunOutcome, StoreError, classify_refusal};
+use crate::domain::model::{Job, beyond_sqs_delay};
 use crate::domain::progress::ProgressUpdate;
-use crate::model::{Job, beyond_sqs_delay};
+use crate::domain::status::{JobEvent, JobStatus};
 use crate::ports::table::{Cmp, Cond, TableError};
-use crate::status::{JobEvent, JobStatus};
 
 impl JobStore {
     /// Put a new job; if its id exists (same idempotency key), return the stored one. One request.
@@ -54,7 +54,7 @@ impl JobStore {
     async fn replace_expired(
         &self,
         job: &Job,
-        ours: &crate::model::Spilled,
+        ours: &crate::domain::model::Spilled,
         item: codec::Item,
         existing: &codec::Item,
         expired: Job,
@@ -362,8 +362,8 @@ mod tests {
     use chrono::Duration;
 
     use super::*;
-    use crate::memory::MemoryTable;
-    use crate::model::NewJob;
+    use crate::adapters::memory::MemoryTable;
+    use crate::domain::model::NewJob;
 
     fn store() -> (JobStore, MemoryTable) {
         let table = MemoryTable::default();

@@ -44,8 +44,8 @@
 //! listings filter inside the index. Full jobs are read by BatchGetItem (reads cost a fifth of
 //! writes).
 
+use crate::domain::status::JobStatus;
 use crate::ports::table::IndexDef;
-use crate::status::JobStatus;
 
 /// Fixed for the life of a table: a job's shard is stored in its index keys.
 pub const INDEX_SHARDS: u32 = 8;
@@ -159,7 +159,7 @@ pub fn due_prefix(at: chrono::DateTime<chrono::Utc>) -> String {
 /// A sort key is what a cursor carries; accept only the shape we write.
 pub fn is_sort_key(s: &str) -> bool {
     match s.split_once('#') {
-        Some((time, id)) => crate::model::parse_time(time).is_ok() && !id.is_empty(),
+        Some((time, id)) => crate::domain::model::parse_time(time).is_ok() && !id.is_empty(),
         None => false,
     }
 }
@@ -172,7 +172,7 @@ mod tests {
     fn shards_spread_and_are_stable() {
         let mut counts = [0u32; INDEX_SHARDS as usize];
         for i in 0..8000 {
-            counts[shard_of(&crate::model::job_id_for_key(&i.to_string())) as usize] += 1;
+            counts[shard_of(&crate::domain::model::job_id_for_key(&i.to_string())) as usize] += 1;
         }
         for c in counts {
             assert!((800..1200).contains(&c), "uneven shards: {counts:?}");

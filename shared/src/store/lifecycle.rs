@@ -9,10 +9,10 @@ use super::codec::{n, s, time};
 use super::keys::{self, Watch};
 use super::write::{Write, aws, changed, decode, millis, status_in, target};
 use super::{Conflict, ExternalUpdate, JobStore, StoreError, classify_refusal};
-use crate::model::{Job, JobFailure};
+use crate::domain::model::{Job, JobFailure};
+use crate::domain::priority::Priority;
+use crate::domain::status::{JobEvent, JobStatus};
 use crate::ports::table::{Cmp, Cond, TableError};
-use crate::priority::Priority;
-use crate::status::{JobEvent, JobStatus};
 
 /// What a retry clears: the last life's outcome, timings and run state.
 const CLEARED_BY_RETRY: [&str; 13] = [

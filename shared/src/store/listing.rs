@@ -9,9 +9,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::StoreError;
 use super::keys::{self, BY_BATCH, BY_CREATED, BY_STATUS};
-use crate::model::Job;
+use crate::domain::model::Job;
+use crate::domain::status::JobStatus;
 use crate::ports::table::IndexDef;
-use crate::status::JobStatus;
 
 /// Filters of a listing; any combination.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

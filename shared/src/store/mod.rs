@@ -36,10 +36,10 @@ pub use spill::{BLOB_PREFIX, INLINE_BUDGET, INLINE_MAX, SPILL_EXPIRATION_DAYS, S
 pub use stats::{BatchStats, Ended, TypeStats};
 pub use watch::{DueCursor, DueRow};
 
-use crate::model::{Job, JobFailure};
+use crate::domain::model::{Job, JobFailure};
+use crate::domain::status::{JobEvent, JobStatus};
 use crate::ports::ids::Ids;
 use crate::ports::table::Table;
-use crate::status::{JobEvent, JobStatus};
 
 /// The record of every job, and the only place statuses change: the job store's rules (every
 /// condition and update) over the table port, so the same rules run on DynamoDB and in memory.
@@ -287,7 +287,7 @@ fn claim_conflict(current: &Job, now: DateTime<Utc>) -> Option<Conflict> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{NewJob, parse_time};
+    use crate::domain::model::{NewJob, parse_time};
     use chrono::Duration;
 
     fn job(status: JobStatus) -> Job {

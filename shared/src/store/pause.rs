@@ -12,8 +12,8 @@ use super::codec::Item;
 use super::keys::PAUSE_PK;
 use super::write::aws;
 use super::{JobStore, StoreError};
+use crate::domain::priority::PriorityTier;
 use crate::ports::table::{Action, Attr, Update};
-use crate::priority::PriorityTier;
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PauseScope {

@@ -11,9 +11,9 @@ use super::listing::{ListQuery, Page, PartitionPage, Plan, decode_cursor, encode
 use super::unprocessed::{BATCH_ROUNDS, left_unprocessed, pause_before};
 use super::write::{aws, decode};
 use super::{JobStore, StoreError};
-use crate::model::Job;
+use crate::domain::model::Job;
+use crate::domain::status::JobStatus;
 use crate::ports::table::{Attr, Cond, IndexQuery};
-use crate::status::JobStatus;
 
 /// Concurrent index queries of one listing.
 const LIST_FANOUT: usize = 16;
@@ -46,7 +46,8 @@ impl JobStore {
         }
         if jobs.len() > limit {
             jobs.truncate(limit);
-            below = jobs.last().map(|j| keys::sort_key(&crate::model::format_time(j.created_at), &j.id));
+            below =
+                jobs.last().map(|j| keys::sort_key(&crate::domain::model::format_time(j.created_at), &j.id));
         }
         Ok(Page { jobs, next_cursor: below.as_deref().map(encode_cursor) })
     }

@@ -20,7 +20,7 @@ use serde_json::Value;
 use super::attrs::{NEXT_REF, PAYLOAD_REF, RESULT_REF};
 use super::write::{backoff, may_resend_blob};
 use super::{JobStore, StoreError};
-use crate::model::Job;
+use crate::domain::model::Job;
 use crate::ports::blobs::{BlobError, Blobs};
 use crate::ports::table::{Attr, Change};
 
@@ -148,7 +148,7 @@ impl JobStore {
     }
 
     /// Best effort: every object `spilled` names goes.
-    pub(super) async fn discard_all(&self, spilled: &crate::model::Spilled) {
+    pub(super) async fn discard_all(&self, spilled: &crate::domain::model::Spilled) {
         for key in spilled.keys() {
             self.discard_blob(key).await;
         }

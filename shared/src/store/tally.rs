@@ -23,8 +23,8 @@
 use std::collections::BTreeMap;
 
 use super::attrs::{BATCH_ID, COMPLETED_AT, DURATION_MS, PROGRESS, STARTED_AT, STATUS, TYPE, WAIT_MS};
+use crate::domain::status::JobStatus;
 use crate::ports::table::{Action, Attr, Change, Item, TRANSACT_MAX};
-use crate::status::JobStatus;
 
 pub const ALL_COUNTER: &str = "count#all";
 /// Items each of `count#all` and `count#type#<type>` is kept in.

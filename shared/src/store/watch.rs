@@ -12,10 +12,10 @@ use super::codec::{Item, n, s};
 use super::keys::{self, BY_DUE, PK, Watch};
 use super::write::{Write, aws, changed, decode, millis, status_in};
 use super::{JobStore, StoreError};
-use crate::model::Job;
+use crate::domain::model::Job;
+use crate::domain::priority::PriorityTier;
+use crate::domain::status::JobStatus;
 use crate::ports::table::{Attr, Cond, IndexQuery};
-use crate::priority::PriorityTier;
-use crate::status::JobStatus;
 
 /// Concurrent shard queries of one sweep page.
 const SHARD_FANOUT: usize = 8;
@@ -230,7 +230,7 @@ impl JobStore {
 /// The job is as the sweep read it: same status, generation and `run_at`, same place in `by-due`.
 fn unchanged(row: &DueRow, job: &Job) -> Cond {
     let run_at = match job.run_at {
-        Some(at) => Cond::eq(RUN_AT, s(crate::model::format_time(at))),
+        Some(at) => Cond::eq(RUN_AT, s(crate::domain::model::format_time(at))),
         None => Cond::not_exists(RUN_AT),
     };
     Cond::eq(STATUS, s(job.status.as_str()))

@@ -16,10 +16,10 @@ use super::attrs::{
 use super::codec::{self, Item, n, s};
 use super::keys::{self, BY_DUE, BY_STATUS, Watch};
 use super::{JobStore, StoreError};
+use crate::domain::model::Job;
 use crate::domain::progress::ProgressUpdate;
-use crate::model::Job;
+use crate::domain::status::JobStatus;
 use crate::ports::table::{Action, Attr, Cond, TableError, Update};
-use crate::status::JobStatus;
 
 /// Sends of one job write (each with the adapter's own retries), with the same write token: after
 /// an ambiguous failure only a resend of the same request can tell, by finding its own token.
@@ -110,7 +110,7 @@ impl Write {
     }
 
     /// The job's error, within its bounds.
-    pub fn set_error(&mut self, error: &crate::model::JobFailure) {
+    pub fn set_error(&mut self, error: &crate::domain::model::JobFailure) {
         self.set(super::attrs::ERROR, codec::json(&super::bounds::failure(error)));
     }
 
@@ -241,7 +241,7 @@ pub(super) fn changed(current: Job) -> StoreError {
 }
 
 /// The status an event leads to (the same from every source that allows it).
-pub(super) fn target(event: crate::status::JobEvent) -> JobStatus {
+pub(super) fn target(event: crate::domain::status::JobEvent) -> JobStatus {
     JobStatus::sources(event).first().and_then(|from| from.apply(event).ok()).unwrap_or(JobStatus::Failed)
 }
 
@@ -253,7 +253,7 @@ pub(super) fn millis(t: DateTime<Utc>) -> Attr {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::status::JobEvent;
+    use crate::domain::status::JobEvent;
 
     #[test]
     fn targets_follow_the_transition_function() {
@@ -265,7 +265,7 @@ mod tests {
 
     #[test]
     fn conditions_accumulate_and_status_moves_its_index_key() {
-        let mut run = crate::model::Job::new(crate::model::NewJob::default(), Utc::now());
+        let mut run = crate::domain::model::Job::new(crate::domain::model::NewJob::default(), Utc::now());
         run.run_id = Some("r2".into());
         let mut w = Write::default();
         w.condition(owned_by(&run));

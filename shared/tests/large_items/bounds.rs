@@ -4,8 +4,8 @@
 use std::sync::{Arc, Mutex};
 
 use chrono::{Duration, Utc};
+use jobq::adapters::memory::MemoryTable;
 use jobq::domain::progress::ProgressUpdate;
-use jobq::memory::MemoryTable;
 use jobq::ports::Attr;
 use jobq::ports::table::{
     BatchGot, Cond, IndexQuery, Item, QueryPage, Returns, Table, TableError, TransactUpdate, Update,

@@ -13,13 +13,13 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use chrono::DateTime;
 use jobq::Ports;
+use jobq::adapters::memory::{MemoryBlobs, MemoryTable};
 use jobq::api::ApiSettings;
-use jobq::context::JobContext;
-use jobq::memory::{MemoryBlobs, MemoryTable};
+use jobq::domain::context::JobContext;
+use jobq::domain::task::{JobError, Registry, Task, TaskOutput};
+use jobq::handlers::service::JobService;
+use jobq::handlers::worker::{Worker, WorkerSettings, drain};
 use jobq::ports::ManualClock;
-use jobq::service::JobService;
-use jobq::task::{JobError, Registry, Task, TaskOutput};
-use jobq::worker::{Worker, WorkerSettings, drain};
 use serde_json::Value;
 use tower::ServiceExt;
 

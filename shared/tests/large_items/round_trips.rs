@@ -159,7 +159,8 @@ async fn a_partial_outcome_of_a_job_with_every_part_large_is_stored() {
     let pending =
         ProgressUpdate { percent: 90, step: Some("s".repeat(300)), message: Some("m".repeat(5000)) };
     let details = text_of(jobq::store::bounds::ERROR_DETAILS_MAX);
-    let error = jobq::model::JobFailure { message: "e".repeat(300_000), details: Some(details.clone()) };
+    let error =
+        jobq::domain::model::JobFailure { message: "e".repeat(300_000), details: Some(details.clone()) };
     let outcome = RunOutcome::Partial { result: Some(text_of(INLINE_MAX)), error };
     let done = store.finish(&run, outcome, Some(&pending), now).await.expect("stored");
     assert_eq!(done.status, JobStatus::Partial);
@@ -180,7 +181,7 @@ async fn a_retry_deletes_the_result_of_the_life_it_ends() {
     let store = &s.ports.store;
     let now = s.clock.now();
     let run = store.claim(&job.id, 0, now, now + Duration::seconds(60)).await.expect("claim");
-    let error = jobq::model::JobFailure { message: "half".into(), details: None };
+    let error = jobq::domain::model::JobFailure { message: "half".into(), details: None };
     let outcome = RunOutcome::Partial { result: Some(text_of(100 * KIB)), error };
     let partial = store.finish(&run, outcome, None, now).await.expect("partial");
     assert_eq!(s.bucket_keys().len(), 1, "its result");
@@ -201,7 +202,7 @@ async fn a_retry_deletes_the_result_of_the_life_it_ends() {
 #[tokio::test(start_paused = true)]
 async fn the_stores_own_objects_in_the_bucket_become_no_jobs() {
     use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-    use jobq::ingest::{IngestHandler, IngestRules};
+    use jobq::handlers::ingest::{IngestHandler, IngestRules};
     let s = stack(true);
     // A rule that takes every upload, as the local host's default does.
     let rules = IngestRules::parse("rules", r#"[{"bucket": "b", "type": "echo"}]"#).expect("rules");

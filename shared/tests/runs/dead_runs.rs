@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use jobq::task::Registry;
+use jobq::domain::task::Registry;
 use jobq::{JobStatus, NewJob, PriorityTier};
 use serde_json::json;
 

@@ -10,18 +10,18 @@ mod taken_back;
 use std::sync::Arc;
 
 use chrono::DateTime;
+use jobq::domain::task::Registry;
+use jobq::handlers::scheduler::{Scheduler, SchedulerSettings};
+use jobq::handlers::service::JobService;
+use jobq::handlers::worker::{Worker, WorkerSettings, drain};
 use jobq::ports::{Clock, TokioClock};
-use jobq::scheduler::{Scheduler, SchedulerSettings};
-use jobq::service::JobService;
-use jobq::task::Registry;
-use jobq::worker::{Worker, WorkerSettings, drain};
 use jobq::{Job, NewJob, Ports, PriorityTier};
 use serde_json::{Value, json};
 
 struct Stack {
     clock: Arc<dyn Clock>,
-    table: jobq::memory::MemoryTable,
-    queues: Arc<jobq::memory::MemoryQueues>,
+    table: jobq::adapters::memory::MemoryTable,
+    queues: Arc<jobq::adapters::memory::MemoryQueues>,
     ports: Ports,
     service: JobService,
     worker: Arc<Worker>,
@@ -32,7 +32,7 @@ fn stack(mut registry: Registry) -> Stack {
     let base = DateTime::from_timestamp(1_800_000_000, 0).expect("time");
     let clock: Arc<dyn Clock> = Arc::new(TokioClock::starting_at(base));
     let (ports, aws) = Ports::memory(clock.clone()).expect("memory ports");
-    jobq::builtin::register(&mut registry);
+    jobq::domain::builtin::register(&mut registry);
     let types = registry.job_types();
     let service = JobService::from_ports(&ports, &aws.config, types.clone());
     let settings = SchedulerSettings::from_lookup(|_| None).expect("defaults");

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use jobq::task::Registry;
+use jobq::domain::task::Registry;
 use jobq::{Envelope, JobStatus};
 use serde_json::json;
 
@@ -22,7 +22,7 @@ async fn a_second_message_for_a_long_run_never_walks_toward_the_dlq() {
     s.ports.queues.send(&copy, 0).await.expect("a second message");
     let receives_before = s.queue_requests("ReceiveMessage");
     let run = s.spawn_drain();
-    let letters = jobq::dlq::DeadLetterHandler::from_ports(&s.ports);
+    let letters = jobq::handlers::dlq::DeadLetterHandler::from_ports(&s.ports);
     let dlq_arn = s.ports.dlqs.arn(job.tier).await.expect("arn");
     let mut received = 0;
     while !run.is_finished() {
@@ -30,7 +30,7 @@ async fn a_second_message_for_a_long_run_never_walks_toward_the_dlq() {
         received += s.drain().await;
         let dead = s.ports.dlqs.receive(job.tier, 10, 0, None).await.expect("dlq");
         if !dead.is_empty() {
-            letters.handle(jobq::worker::sqs_event(&dead, &dlq_arn, "memory")).await;
+            letters.handle(jobq::handlers::worker::sqs_event(&dead, &dlq_arn, "memory")).await;
         }
     }
     run.await.expect("the run");
@@ -59,9 +59,12 @@ async fn a_dead_letter_for_a_job_whose_run_is_alive_leaves_the_run_to_finish() {
     s.ports.dlqs.send(&letter, 0).await.expect("a letter SQS moved by itself");
     let dead = s.ports.dlqs.receive(job.tier, 10, 0, None).await.expect("dlq");
     let arn = s.ports.dlqs.arn(job.tier).await.expect("arn");
-    let handler = jobq::dlq::DeadLetterHandler::from_ports(&s.ports);
-    let outcome = handler.record(&jobq::worker::sqs_event(&dead, &arn, "memory").records[0]).await;
-    assert_eq!(outcome.expect("recorded"), jobq::dlq::DeadLetterOutcome::RunAlive { job_id: job.id.clone() });
+    let handler = jobq::handlers::dlq::DeadLetterHandler::from_ports(&s.ports);
+    let outcome = handler.record(&jobq::handlers::worker::sqs_event(&dead, &arn, "memory").records[0]).await;
+    assert_eq!(
+        outcome.expect("recorded"),
+        jobq::handlers::dlq::DeadLetterOutcome::RunAlive { job_id: job.id.clone() }
+    );
     run.await.expect("the run");
     let done = s.job(&job.id).await;
     assert_eq!((done.status, done.attempts), (JobStatus::Completed, 1));
@@ -108,9 +111,13 @@ async fn a_job_dead_lettered_before_it_ran_is_sent_again_and_runs() {
     s.ports.dlqs.send(&letter, 0).await.expect("dead-lettered");
     let dead = s.ports.dlqs.receive(job.tier, 10, 0, None).await.expect("dlq");
     let arn = s.ports.dlqs.arn(job.tier).await.expect("arn");
-    let handler = jobq::dlq::DeadLetterHandler::from_ports(&s.ports);
+    let handler = jobq::handlers::dlq::DeadLetterHandler::from_ports(&s.ports);
     assert!(
-        handler.handle(jobq::worker::sqs_event(&dead, &arn, "memory")).await.batch_item_failures.is_empty()
+        handler
+            .handle(jobq::handlers::worker::sqs_event(&dead, &arn, "memory"))
+            .await
+            .batch_item_failures
+            .is_empty()
     );
     assert_eq!(s.job(&job.id).await.status, JobStatus::Queued, "left queued, not failed");
 

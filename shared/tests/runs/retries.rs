@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use jobq::context::JobContext;
-use jobq::task::{JobError, Registry, RetryPolicy, Task, TaskOutput};
+use jobq::domain::context::JobContext;
+use jobq::domain::task::{JobError, Registry, RetryPolicy, Task, TaskOutput};
 use jobq::{Envelope, JobStatus};
 use serde_json::{Value, json};
 

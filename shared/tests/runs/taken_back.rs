@@ -1,7 +1,7 @@
 //! Who owns a job whose run was taken back or whose claim's answer was lost: the run that is
 //! alive, on the same attempt, and an attempt counted twice is given back.
 
-use jobq::task::Registry;
+use jobq::domain::task::Registry;
 use jobq::{Envelope, Job, JobStatus};
 use serde_json::json;
 

@@ -11,8 +11,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use jobq::ingest::{CreatedObject, Notification};
-use jobq::memory::{MemoryBlobs, MemoryQueues, Notify};
+use jobq::adapters::memory::{MemoryBlobs, MemoryQueues, Notify};
+use jobq::handlers::ingest::{CreatedObject, Notification};
 use jobq::ports::blobs::Blobs;
 use jobq::queue::{MessageQueue, QueueSettings, Receive, SqsMessageQueue};
 
@@ -37,7 +37,7 @@ impl BucketFixture {
         let queues = Arc::new(MemoryQueues::new(clock.clone()));
         let url = queues.create_queue("jobq-ingest", QueueSettings::new(60)).expect("queue");
         let blobs = MemoryBlobs::default();
-        let prefix = jobq::ingest::UPLOADS_PREFIX.to_owned();
+        let prefix = jobq::handlers::ingest::UPLOADS_PREFIX.to_owned();
         let bucket = "jobq-uploads".to_owned();
         blobs.notify(Notify {
             bucket,
@@ -52,7 +52,7 @@ impl BucketFixture {
 
     pub async fn emulator() -> Self {
         let env = crate::TestEnv::new().await;
-        let blobs = jobq::aws::S3Blobs::new(env.clients.s3.clone(), env.provisioned.bucket.clone());
+        let blobs = jobq::adapters::aws::S3Blobs::new(env.clients.s3.clone(), env.provisioned.bucket.clone());
         let queue = SqsMessageQueue::new(env.clients.sqs.clone());
         let url = env.provisioned.ingest_queue.clone();
         BucketFixture { blobs: Arc::new(blobs), queue: Arc::new(queue), url, _env: Some(env) }

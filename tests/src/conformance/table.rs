@@ -8,7 +8,7 @@
 //! consistently), a change stream spread over several shards that drops records after 24 hours
 //! (moto keeps one shard per table and never trims it), and transactions cancelled with the
 //! reason `TransactionConflict` when they meet another on an item (moto, serving requests one at
-//! a time, never has two in flight) (see `jobq::memory::MemoryTable`); those are unit-tested there
+//! a time, never has two in flight) (see `jobq::adapters::memory::MemoryTable`); those are unit-tested there
 //! and used by the store's cases and the simulation.
 //!
 //! Where moto differs from DynamoDB, the memory side follows DynamoDB and the case runs in memory

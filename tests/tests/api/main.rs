@@ -5,9 +5,9 @@ mod fuzz;
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use jobq::adapters::aws::requests::total;
 use jobq::api::{ApiSettings, ROUTES};
-use jobq::requests::total;
-use jobq::task::Registry;
+use jobq::domain::task::Registry;
 use jobq::{JobStatus, PriorityTier};
 use jobq_integration_tests::{TestEnv, call, call_bytes, call_raw};
 use serde_json::{Value, json};
@@ -385,11 +385,11 @@ async fn an_aws_failure_is_503_and_leaves_nothing_half_done() {
     let body = json!({"type": "noop", "idempotency_key": "order-9"});
     let (status, error) = call(&api, "POST", "/jobs", Some(body.clone())).await;
     assert_eq!((status, error_code(&error)), (StatusCode::SERVICE_UNAVAILABLE, "unavailable"), "{error}");
-    let id = jobq::model::job_id_for_key("order-9");
+    let id = jobq::domain::model::job_id_for_key("order-9");
     assert_eq!(env.store().get(&id, true).await.expect("get"), None, "no job left that would never run");
 
     // The queue is back: the client's retry with the same key gives exactly one job, delivered.
-    jobq::provision::provision(&env.clients, &env.names).await.expect("re-provision");
+    jobq::adapters::aws::provision::provision(&env.clients, &env.names).await.expect("re-provision");
     let (status, job) = call(&api, "POST", "/jobs", Some(body.clone())).await;
     assert_eq!((status, job["id"].as_str()), (StatusCode::CREATED, Some(id.as_str())));
     let (status, _) = call(&api, "POST", "/jobs", Some(body)).await;

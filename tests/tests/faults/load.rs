@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 use futures::StreamExt;
 use jobq::api::ApiSettings;
-use jobq::dlq::DeadLetterHandler;
+use jobq::domain::task::Registry;
+use jobq::handlers::dlq::DeadLetterHandler;
+use jobq::handlers::service::JobService;
+use jobq::handlers::worker::{Worker, WorkerSettings, sqs_event};
 use jobq::queue::TierQueues;
-use jobq::service::JobService;
 use jobq::store::DynamoJobStore;
-use jobq::task::Registry;
-use jobq::worker::{Worker, WorkerSettings, sqs_event};
 use jobq::{Envelope, JobStatus, PriorityTier};
 use jobq_integration_tests::fault_proxy::{Fault, FaultPlan, FaultProxy, Service};
 use jobq_integration_tests::{TestEnv, call};
@@ -250,7 +250,7 @@ async fn with_a_tenth_of_aws_calls_failing_every_job_ends_once() {
     let retried_enqueues = accepted.iter().filter(|(_, _, e)| *e > 0).count();
     assert!(retried_enqueues > 0, "no enqueue failed up to the client: {injected}");
     for (i, id, _) in &accepted {
-        assert_eq!(*id, jobq::model::job_id_for_key(&format!("fault-{i}")), "job {i}");
+        assert_eq!(*id, jobq::domain::model::job_id_for_key(&format!("fault-{i}")), "job {i}");
     }
     let mut table: BTreeMap<JobStatus, u64> = BTreeMap::new();
     for status in JobStatus::ALL {

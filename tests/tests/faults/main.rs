@@ -13,8 +13,8 @@ mod one_fault;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use jobq::handlers::worker::deliver;
 use jobq::queue::TierQueues;
-use jobq::worker::deliver;
 use jobq::{NewJob, PriorityTier};
 use jobq_integration_tests::TestEnv;
 use jobq_integration_tests::fault_proxy::{FaultPlan, FaultProxy};
@@ -24,12 +24,12 @@ fn spec(job_type: &str, payload: Value) -> NewJob {
     NewJob { job_type: job_type.into(), payload, ..NewJob::default() }
 }
 
-fn types() -> jobq::payload::JobTypes {
-    jobq::task::Registry::with_builtins().job_types()
+fn types() -> jobq::domain::payload::JobTypes {
+    jobq::domain::task::Registry::with_builtins().job_types()
 }
 
 /// The product's clients, through a proxy that injects only what a test scripts.
-async fn scripted(env: &TestEnv) -> (FaultProxy, jobq::aws::Clients) {
+async fn scripted(env: &TestEnv) -> (FaultProxy, jobq::adapters::aws::Clients) {
     let proxy = FaultProxy::start(&env.endpoint(), FaultPlan::none()).await;
     let (clients, _) = env.clients_via(proxy.url());
     (proxy, clients)

@@ -4,12 +4,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use jobq::dlq::{DeadLetterHandler, DeadLetterOutcome};
+use jobq::domain::task::Registry;
+use jobq::handlers::dlq::{DeadLetterHandler, DeadLetterOutcome};
+use jobq::handlers::service::{JobService, ServiceError};
+use jobq::handlers::worker::{Worker, WorkerSettings, poll_once, sqs_event};
 use jobq::queue::{NewMessage, REASON_ATTRIBUTE, TierQueues};
-use jobq::service::{JobService, ServiceError};
 use jobq::store::DynamoJobStore;
-use jobq::task::Registry;
-use jobq::worker::{Worker, WorkerSettings, poll_once, sqs_event};
 use jobq::{Envelope, Job, JobStatus, NewJob, Priority, PriorityTier};
 use jobq_integration_tests::TestEnv;
 use jobq_integration_tests::fault_proxy::{Fault, FaultPlan, FaultProxy, Service};
@@ -141,12 +141,13 @@ async fn a_counting_transaction_whose_response_is_lost_counts_each_change_once()
     // The counter function's transaction takes effect with its answer lost (and the SDK's two
     // retries fail before reaching the table): the batch comes again from its first change.
     let store = DynamoJobStore::new(clients.dynamodb.clone(), &env.config.table, env.config.retention);
-    let engine = jobq::counter::CounterEngine::new(store, jobq::ports::clock::system());
-    let feed = jobq::aws::DynamoStreamFeed::new(&clients, &env.config.table);
+    let engine = jobq::handlers::counter::CounterEngine::new(store, jobq::ports::clock::system());
+    let feed = jobq::adapters::aws::DynamoStreamFeed::new(&clients, &env.config.table);
     proxy.inject_next("DynamoDB:TransactWriteItems", Fault::DropAfter);
     proxy.inject_next("DynamoDB:TransactWriteItems", Fault::DropBefore);
     proxy.inject_next("DynamoDB:TransactWriteItems", Fault::DropBefore);
-    let stopped = jobq::counter::drain(&engine, &feed, None).await.expect_err("the answer was lost");
+    let stopped =
+        jobq::handlers::counter::drain(&engine, &feed, None).await.expect_err("the answer was lost");
     assert_eq!(proxy.scripted_left(), 0);
     // Delivered again, cut differently (one change, then the rest): each counted once.
     let changes = jobq::ports::table::ChangeFeed::read(&feed, None, 1000).await.expect("read");
@@ -179,7 +180,7 @@ async fn a_dead_letter_for_a_missing_record_leaves_a_later_job_with_that_id_alon
     let (proxy, clients) = scripted(&env).await;
     let service = JobService::new(&clients, &env.config, types());
     let key = NewJob { idempotency_key: Some("order-1".into()), ..spec("echo", json!({"order": 1})) };
-    let id = jobq::model::job_id_for_key("order-1");
+    let id = jobq::domain::model::job_id_for_key("order-1");
 
     // The message goes out but its response is lost, and the SDK's two retries fail: the enqueue
     // fails, its record is rolled back, and the message stays.

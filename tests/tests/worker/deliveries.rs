@@ -6,11 +6,11 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use jobq::dlq::{DeadLetterHandler, DeadLetterOutcome};
+use jobq::domain::task::Registry;
+use jobq::handlers::dlq::{DeadLetterHandler, DeadLetterOutcome};
+use jobq::handlers::worker::sqs_event;
 use jobq::queue::REASON_ATTRIBUTE;
 use jobq::store::{ListQuery, PauseScope};
-use jobq::task::Registry;
-use jobq::worker::sqs_event;
 use jobq::{Envelope, JobStatus, NewJob, Priority, PriorityTier};
 use jobq_integration_tests::TestEnv;
 use serde_json::{Value, json};
@@ -88,9 +88,10 @@ async fn a_sleep_longer_than_three_visibility_timeouts_runs_once() {
         }
         seen
     });
-    let polled = jobq::worker::poll_once(&env.queues(), tier, &arn, 10, 1, |e| worker.handle(e, None))
-        .await
-        .expect("poll");
+    let polled =
+        jobq::handlers::worker::poll_once(&env.queues(), tier, &arn, 10, 1, |e| worker.handle(e, None))
+            .await
+            .expect("poll");
     assert_eq!(polled.received, 1);
     assert_eq!(poacher.await.expect("poacher"), 0, "the heartbeat kept the message invisible");
     let done = &env.job(&job.id).await;
@@ -179,10 +180,10 @@ async fn a_pause_longer_than_attempts_times_visibility_parks_its_jobs_at_no_atte
     }
     store.set_paused(&PauseScope::All, false).await.expect("resume");
     // The scheduler's next run sends the parked jobs' messages.
-    let settings = jobq::scheduler::SchedulerSettings::from_lookup(|_| None).expect("settings");
+    let settings = jobq::handlers::scheduler::SchedulerSettings::from_lookup(|_| None).expect("settings");
     let types = Registry::with_builtins().job_types();
-    let scheduler =
-        jobq::scheduler::Scheduler::new(&env.clients, &env.config, types, settings).expect("scheduler");
+    let scheduler = jobq::handlers::scheduler::Scheduler::new(&env.clients, &env.config, types, settings)
+        .expect("scheduler");
     assert_eq!(scheduler.tick(Utc::now()).await.expect("tick").released, 3);
     env.run_until(&worker, Duration::from_secs(30), || all_terminal(&env, &ids)).await;
     for job in env.jobs(&ids).await {

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use jobq::context::JobContext;
-use jobq::task::{JobError, Registry, Task, TaskOutput};
+use jobq::domain::context::JobContext;
+use jobq::domain::task::{JobError, Registry, Task, TaskOutput};
 use jobq::{NewJob, PriorityTier};
 use jobq_integration_tests::TestEnv;
 use serde_json::{Value, json};

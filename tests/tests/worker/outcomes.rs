@@ -4,12 +4,12 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use jobq::context::JobContext;
-use jobq::dlq::{DeadLetterHandler, DeadLetterOutcome, REDRIVE_REASON};
+use jobq::adapters::aws::requests::total;
+use jobq::domain::context::JobContext;
+use jobq::domain::task::{JobError, Registry, Task, TaskOutput};
+use jobq::handlers::dlq::{DeadLetterHandler, DeadLetterOutcome, REDRIVE_REASON};
+use jobq::handlers::worker::{WorkerSettings, sqs_event};
 use jobq::queue::REASON_ATTRIBUTE;
-use jobq::requests::total;
-use jobq::task::{JobError, Registry, Task, TaskOutput};
-use jobq::worker::{WorkerSettings, sqs_event};
 use jobq::{Envelope, Job, JobStatus, NewJob, Priority, PriorityTier};
 use jobq_integration_tests::TestEnv;
 use serde_json::{Value, json};
@@ -163,7 +163,7 @@ impl Task for HalfDone {
     }
 
     async fn run(&self, ctx: &JobContext, _input: Value) -> Result<TaskOutput, JobError> {
-        let stages = jobq::context::Stages::new(&[("extract", 50), ("publish", 50)]);
+        let stages = jobq::domain::context::Stages::new(&[("extract", 50), ("publish", 50)]);
         ctx.stage_progress(&stages, "extract", 1.0, Some("extracted")).await?;
         Ok(TaskOutput::partial(
             json!({"extracted": 3}),

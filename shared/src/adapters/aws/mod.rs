@@ -16,7 +16,7 @@ pub use sqs::SqsMessageQueue;
 pub use streams::DynamoStreamFeed;
 pub use table::DynamoTable;
 
-use crate::requests::RequestCounter;
+use crate::adapters::aws::requests::RequestCounter;
 
 #[derive(Debug, Clone)]
 pub struct Clients {

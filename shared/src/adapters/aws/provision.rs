@@ -9,8 +9,8 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 
-use crate::aws::Clients;
-use crate::priority::PerTier;
+use crate::adapters::aws::Clients;
+use crate::domain::priority::PerTier;
 use crate::resources::{QueueSpec, ResourceNames};
 use crate::store::keys::{INDEXES, PK, TTL_ATTRIBUTE};
 
@@ -48,7 +48,10 @@ pub struct ProvisionError {
 }
 
 fn failed(resource: &str, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ProvisionError {
-    ProvisionError { resource: resource.to_owned(), source: crate::aws::with_context(source.into()) }
+    ProvisionError {
+        resource: resource.to_owned(),
+        source: crate::adapters::aws::with_context(source.into()),
+    }
 }
 
 pub async fn provision(clients: &Clients, names: &ResourceNames) -> Result<Provisioned, ProvisionError> {

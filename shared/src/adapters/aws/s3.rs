@@ -31,7 +31,7 @@ where
         }
         _ => false,
     };
-    let source = crate::aws::with_context(Box::new(err));
+    let source = crate::adapters::aws::with_context(Box::new(err));
     match transient {
         true => BlobError::Transient { operation, source },
         false => BlobError::Rejected { operation, source },

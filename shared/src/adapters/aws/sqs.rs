@@ -54,7 +54,7 @@ where
         SdkError::ConstructionFailure(_) => Kind::Refused(Refusal::InvalidRequest),
         _ => Kind::Transient,
     };
-    let source = crate::aws::with_context(err.into());
+    let source = crate::adapters::aws::with_context(err.into());
     match class {
         Kind::Transient => QueueError::Transient { operation, source },
         Kind::Refused(refusal) => QueueError::Refused { operation, refusal, source },

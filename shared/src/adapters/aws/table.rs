@@ -84,7 +84,7 @@ where
         }
         _ => false,
     };
-    let source = crate::aws::with_context(Box::new(err));
+    let source = crate::adapters::aws::with_context(Box::new(err));
     match transient {
         true => TableError::Transient { operation, source },
         false => TableError::Rejected { operation, source },
@@ -314,9 +314,10 @@ impl Table for DynamoTable {
             )
         });
         match conflict {
-            true => {
-                Err(TableError::Transient { operation: OP, source: crate::aws::with_context(Box::new(err)) })
-            }
+            true => Err(TableError::Transient {
+                operation: OP,
+                source: crate::adapters::aws::with_context(Box::new(err)),
+            }),
             false => Err(classify(OP, err, None)),
         }
     }

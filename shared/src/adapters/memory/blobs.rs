@@ -148,7 +148,7 @@ impl Blobs for MemoryBlobs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::Notification;
+    use crate::handlers::ingest::Notification;
     use crate::ports::{ManualClock, queue::MessageQueue};
     use crate::queue::{MemoryQueues, QueueSettings, Receive};
 
@@ -177,7 +177,7 @@ mod tests {
         blobs.put("uploads/a b.pdf", b"two".to_vec()).await.expect("other bytes");
         blobs.put("jobq-data/x/payload.json", b"{}".to_vec()).await.expect("not notified");
         let receive = Receive::new(10, 0, None);
-        let objects = |messages: Vec<crate::queue::Received>| -> Vec<crate::ingest::CreatedObject> {
+        let objects = |messages: Vec<crate::queue::Received>| -> Vec<crate::handlers::ingest::CreatedObject> {
             messages
                 .iter()
                 .flat_map(|m| match Notification::parse(&m.body).expect("an S3 notification") {

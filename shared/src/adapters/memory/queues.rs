@@ -29,11 +29,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::adapters::aws::requests::RequestCounter;
 use crate::ports::Clock;
 use crate::ports::queue::{
     BatchEntry, EntryFailure, MessageQueue, NewMessage, QueueDepth, QueueError, Receive, Received, Refusal,
 };
-use crate::requests::RequestCounter;
 use limits::{check_delay, check_message, check_send_batch, invalid};
 pub use settings::{DEFAULT_MAXIMUM_MESSAGE_SIZE, QueueSettings, Redrive};
 

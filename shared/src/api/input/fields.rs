@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use crate::api::error::ApiError;
-use crate::priority::Priority;
+use crate::domain::priority::Priority;
 
 /// `field` is where the object is expected; empty for the body itself (named `body`).
 pub fn object<'v>(value: &'v Value, field: &str) -> Result<&'v Map<String, Value>, ApiError> {

@@ -9,8 +9,8 @@ use super::{
     Rules,
 };
 use crate::api::error::ApiError;
-use crate::model::{NewJob, parse_time};
-use crate::priority::Priority;
+use crate::domain::model::{NewJob, parse_time};
+use crate::domain::priority::Priority;
 
 pub(super) const JOB_FIELDS: &[&str] = &[
     "type",

@@ -28,7 +28,7 @@ pub const MAX_ID_CHARS: usize = 128;
 #[derive(Debug, Clone)]
 pub struct Rules<'a> {
     pub max_payload_bytes: usize,
-    pub job_types: &'a crate::payload::JobTypes,
+    pub job_types: &'a crate::domain::payload::JobTypes,
     pub now: DateTime<Utc>,
 }
 
@@ -37,18 +37,19 @@ mod tests {
     use super::job::JOB_FIELDS;
     use super::*;
     use crate::api::error::ApiError;
-    use crate::model::{NewJob, parse_time};
-    use crate::priority::Priority;
-    use crate::status::{JobEvent, JobStatus};
+    use crate::domain::model::{NewJob, parse_time};
+    use crate::domain::priority::Priority;
+    use crate::domain::status::{JobEvent, JobStatus};
     use chrono::Duration;
     use serde_json::{Map, Value, json};
 
     fn rules() -> Rules<'static> {
-        static KNOWN: std::sync::LazyLock<crate::payload::JobTypes> = std::sync::LazyLock::new(|| {
-            let mut registry = crate::task::Registry::default();
-            registry.register(crate::builtin::Noop).register(crate::builtin::Echo);
-            registry.job_types()
-        });
+        static KNOWN: std::sync::LazyLock<crate::domain::payload::JobTypes> =
+            std::sync::LazyLock::new(|| {
+                let mut registry = crate::domain::task::Registry::default();
+                registry.register(crate::domain::builtin::Noop).register(crate::domain::builtin::Echo);
+                registry.job_types()
+            });
         Rules {
             max_payload_bytes: 64,
             job_types: &KNOWN,

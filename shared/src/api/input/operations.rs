@@ -6,7 +6,7 @@ use super::fields::{integer, object, reject_unknown, run_id, string};
 use super::{MAX_ID_CHARS, MAX_SPEC_BYTES};
 use crate::JobFailure;
 use crate::api::error::ApiError;
-use crate::status::{JobEvent, JobStatus};
+use crate::domain::status::{JobEvent, JobStatus};
 use crate::store::{ExternalUpdate, PauseScope};
 
 /// `POST /jobs/retry`: `{status: "failed" | "partial" | "cancelled", type?}`.

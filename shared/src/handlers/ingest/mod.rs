@@ -7,8 +7,8 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::StreamExt;
 use tracing::{error, info, warn};
 
+use crate::handlers::service::{JobService, ServiceError};
 use crate::queue::NewMessage;
-use crate::service::{JobService, ServiceError};
 
 mod notification;
 mod rules;
@@ -96,7 +96,7 @@ impl IngestHandler {
             .buffer_unordered(10)
             .collect()
             .await;
-        crate::worker::batch_response(results.into_iter().filter(|(_, ok)| !ok).map(|(id, _)| id))
+        crate::handlers::worker::batch_response(results.into_iter().filter(|(_, ok)| !ok).map(|(id, _)| id))
     }
 
     /// `true` when the message is done with (jobs created, or nothing to create).
@@ -229,7 +229,7 @@ mod tests {
 
     /// Run `messages` through `handler` as the event source mapping does: delete what succeeded.
     async fn deliver(handler: &IngestHandler, port: &dyn MessageQueue, url: &str, messages: &[Received]) {
-        let response = handler.handle(crate::worker::sqs_event(messages, ARN, "local")).await;
+        let response = handler.handle(crate::handlers::worker::sqs_event(messages, ARN, "local")).await;
         let failed: Vec<&str> =
             response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
         let done: Vec<String> = messages
@@ -257,7 +257,7 @@ mod tests {
         let service = JobService::from_ports(
             &ports,
             &memory.config,
-            crate::task::Registry::with_builtins().job_types(),
+            crate::domain::task::Registry::with_builtins().job_types(),
         );
         let rules = IngestRules::parse("T", r#"[{"type": "echo"}]"#).expect("rules");
         let handler = IngestHandler::with_dead_letters(service, rules, Some((port.clone(), dlq.clone())))

@@ -5,9 +5,9 @@ use serde_json::{Map, Value};
 
 use super::CreatedObject;
 use crate::config::{ConfigError, Vars, process_env};
-use crate::model::NewJob;
-use crate::payload::JobTypes;
-use crate::priority::Priority;
+use crate::domain::model::NewJob;
+use crate::domain::payload::JobTypes;
+use crate::domain::priority::Priority;
 
 /// What `JOBQ_INGEST_RULES` holds, for refusals.
 const EXPECTED_RULES: &str = "a list of {bucket?, prefix?, suffix?, type, priority?, payload?}";
@@ -121,7 +121,7 @@ impl CreatedObject {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::CreatedObject;
+    use crate::handlers::ingest::CreatedObject;
 
     #[test]
     fn rules_route_by_bucket_prefix_and_suffix_and_build_the_job() {

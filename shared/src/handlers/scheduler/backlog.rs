@@ -11,9 +11,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::model::Job;
+use crate::domain::model::Job;
+use crate::domain::priority::{PerTier, PriorityTier};
 use crate::ports::queue::QueueDepth;
-use crate::priority::{PerTier, PriorityTier};
 
 /// How far a standard queue may deliver out of order: a job is past once its tier's consumers
 /// started one that came due this much later.
@@ -84,8 +84,8 @@ impl Backlog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::NewJob;
-    use crate::status::JobStatus;
+    use crate::domain::model::NewJob;
+    use crate::domain::status::JobStatus;
 
     fn t0() -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000, 0).expect("time")

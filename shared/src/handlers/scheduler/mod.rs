@@ -10,14 +10,14 @@ use tokio::time::Instant;
 use tracing::{error, info, warn};
 
 use crate::config::{ConfigError, Vars, process_env};
-use crate::envelope::Envelope;
+use crate::domain::envelope::Envelope;
+use crate::domain::model::{Job, NewJob};
+use crate::domain::payload::JobTypes;
+use crate::domain::priority::{PerTier, PriorityTier};
+use crate::domain::status::JobStatus;
+use crate::handlers::service::{JobService, ServiceError};
 use crate::metrics::{MetricSet, Unit};
-use crate::model::{Job, NewJob};
-use crate::payload::JobTypes;
-use crate::priority::{PerTier, PriorityTier};
 use crate::queue::{QueueDepth, TierQueues};
-use crate::service::{JobService, ServiceError};
-use crate::status::JobStatus;
 
 mod backlog;
 mod schedule;
@@ -172,7 +172,7 @@ pub struct Scheduler {
 
 impl Scheduler {
     pub fn new(
-        clients: &crate::aws::Clients,
+        clients: &crate::adapters::aws::Clients,
         config: &crate::config::Config,
         job_types: JobTypes,
         settings: SchedulerSettings,
@@ -283,7 +283,7 @@ impl Scheduler {
                     idempotency_key: Some(format!(
                         "schedule:{}:{}",
                         job.name,
-                        crate::model::format_time(minute)
+                        crate::domain::model::format_time(minute)
                     )),
                     ..NewJob::default()
                 };

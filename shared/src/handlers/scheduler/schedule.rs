@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::config::ConfigError;
-use crate::payload::JobTypes;
-use crate::priority::Priority;
+use crate::domain::payload::JobTypes;
+use crate::domain::priority::Priority;
 
 /// When a recurring job is due: EventBridge's `rate(...)` and `cron(...)` expressions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -214,7 +214,7 @@ pub fn check_recurring(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::parse_time;
+    use crate::domain::model::parse_time;
 
     fn at(s: &str) -> DateTime<Utc> {
         parse_time(s).expect("time")

@@ -10,12 +10,12 @@ use tracing::{info, warn};
 
 use super::backlog::Backlog;
 use super::{Scheduler, TickPart, TickReport, envelope};
-use crate::model::{Job, MAX_SQS_DELAY_SECONDS};
-use crate::service::ServiceError;
-use crate::status::JobStatus;
+use crate::domain::model::{Job, MAX_SQS_DELAY_SECONDS};
+use crate::domain::status::JobStatus;
+use crate::handlers::service::ServiceError;
+use crate::handlers::worker::DeadLetterReason;
 use crate::store::keys::Watch;
 use crate::store::{DueCursor, DueRow, PauseFlags, StoreError};
-use crate::worker::DeadLetterReason;
 
 /// Jobs of one page moved at once.
 const MOVES_AT_ONCE: usize = 16;
@@ -205,7 +205,7 @@ impl Scheduler {
         lease_ended_before: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Moved, ServiceError> {
-        let error = crate::worker::crashed_repeatedly(job.attempts);
+        let error = crate::handlers::worker::crashed_repeatedly(job.attempts);
         match self.service.store().fail_dead_run(job, lease_ended_before, &error, now).await {
             Ok(failed) => {
                 warn!(job_id = %job.id, "stuck job failed: attempts spent");
@@ -251,7 +251,7 @@ fn count(report: &mut TickReport, result: Result<Moved, ServiceError>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::NewJob;
+    use crate::domain::model::NewJob;
 
     fn job(status: JobStatus, attempts: u32) -> Job {
         let mut job = Job::new(

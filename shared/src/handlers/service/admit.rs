@@ -3,8 +3,8 @@
 //! does not run, or whose payload does not fit the type's input, is refused before any write.
 
 use super::{JobService, ServiceError};
-use crate::model::NewJob;
-use crate::payload::JobTypes;
+use crate::domain::model::NewJob;
+use crate::domain::payload::JobTypes;
 
 impl JobService {
     /// `spec` (of a batch, the one at `index`) and its pipeline's steps: of registered types,

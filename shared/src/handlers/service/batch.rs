@@ -11,10 +11,10 @@ use futures::StreamExt;
 use tracing::{error, warn};
 
 use super::{JobService, ServiceError, enqueued_metric, envelope, told};
-use crate::envelope::Envelope;
-use crate::model::{Job, NewJob};
+use crate::domain::envelope::Envelope;
+use crate::domain::model::{Job, NewJob};
+use crate::domain::status::JobStatus;
 use crate::queue::REQUEST_FAILED;
-use crate::status::JobStatus;
 use crate::store::{Created, StoreError};
 
 /// Records one BatchWriteItem carries (DynamoDB's limit): a failed write leaves at most these in
@@ -477,7 +477,7 @@ mod tests {
     }
 
     fn job() -> Box<Job> {
-        let now = crate::model::parse_time("2026-01-01T00:00:00Z").expect("time");
+        let now = crate::domain::model::parse_time("2026-01-01T00:00:00Z").expect("time");
         Box::new(Job::new(NewJob { job_type: "noop".into(), ..NewJob::default() }, now))
     }
 

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::domain::priority::PriorityTier;
 use crate::metrics::{MetricSet, Unit};
-use crate::priority::PriorityTier;
 use crate::store::{BatchStats, Ended};
 
 /// What happens to one record's message.

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{Job, JobFailure};
-use crate::status::JobStatus;
+use crate::domain::model::{Job, JobFailure};
+use crate::domain::status::JobStatus;
+use crate::domain::task::{ErrorKind, JobError, RetryPolicy, TaskOutput};
 use crate::store::{Conflict, Ended, RunOutcome, StoreError};
-use crate::task::{ErrorKind, JobError, RetryPolicy, TaskOutput};
 
 /// Why a message went to a dead-letter queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -242,7 +242,7 @@ pub(crate) fn decide_run(handled: Handled, job: &Job, backoff: Backoff, now: Dat
             let delay = policy.backoff(job.attempts, backoff.jitter);
             let run_at = now + delay;
             let outcome = RunOutcome::Retrying { error: err.to_failure(), run_at };
-            let then = if crate::model::beyond_sqs_delay(run_at, now) {
+            let then = if crate::domain::model::beyond_sqs_delay(run_at, now) {
                 AfterFinish::HeldUntil { run_at }
             } else {
                 AfterFinish::SendRetry { run_at, delay }
@@ -370,8 +370,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::model::NewJob;
-    use crate::status::JobEvent;
+    use crate::domain::model::NewJob;
+    use crate::domain::status::JobEvent;
     use crate::store::CorruptItem;
 
     fn at(seconds: i64) -> DateTime<Utc> {

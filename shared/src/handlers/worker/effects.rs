@@ -10,10 +10,10 @@ use tracing::{error, info, warn};
 use super::batch::{Disposition, Processed};
 use super::decision::{delay_seconds, visibility_seconds};
 use super::state::Worker;
-use crate::envelope::Envelope;
-use crate::model::Job;
-use crate::priority::PriorityTier;
-use crate::status::JobStatus;
+use crate::domain::envelope::Envelope;
+use crate::domain::model::Job;
+use crate::domain::priority::PriorityTier;
+use crate::domain::status::JobStatus;
 use crate::store::{PauseFlags, StoreError};
 
 impl Worker {

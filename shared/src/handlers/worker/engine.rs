@@ -21,13 +21,13 @@ use super::heartbeat::{Held, RunClock, first_window};
 use super::large::Payload;
 use super::polling::batch_response;
 use super::state::Worker;
-use crate::context::JobContext;
-use crate::envelope::Envelope;
-use crate::model::{Job, JobFailure};
-use crate::priority::{PerTier, PriorityTier};
-use crate::status::JobStatus;
+use crate::domain::context::JobContext;
+use crate::domain::envelope::Envelope;
+use crate::domain::model::{Job, JobFailure};
+use crate::domain::priority::{PerTier, PriorityTier};
+use crate::domain::status::JobStatus;
+use crate::domain::task::{Handler, JobError};
 use crate::store::{Ended, PauseFlags, RunOutcome, StoreError};
-use crate::task::{Handler, JobError};
 
 impl Worker {
     /// Handle one event source batch. `deadline` is the Lambda invocation's (none locally).
@@ -418,10 +418,10 @@ mod tests {
 
     use super::*;
     use crate::config::Config;
-    use crate::model::NewJob;
+    use crate::domain::model::NewJob;
+    use crate::domain::task::{Registry, Task, TaskOutput};
+    use crate::handlers::worker::WorkerSettings;
     use crate::ports::ManualClock;
-    use crate::task::{Registry, Task, TaskOutput};
-    use crate::worker::WorkerSettings;
 
     /// Sleeps for `seconds` of tokio time.
     struct Sleeper;
@@ -463,7 +463,7 @@ mod tests {
         let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("config");
         let mut registry = Registry::default();
         registry.register(Sleeper);
-        Worker::new(&crate::aws::Clients::new(&sdk), &config, registry, WorkerSettings::default())
+        Worker::new(&crate::adapters::aws::Clients::new(&sdk), &config, registry, WorkerSettings::default())
     }
 
     #[test]

@@ -16,8 +16,8 @@ use tracing::{Instrument, warn};
 
 use super::decision::{heartbeat_every, lease_span, visibility_seconds};
 use super::state::Worker;
-use crate::context::JobContext;
-use crate::priority::PriorityTier;
+use crate::domain::context::JobContext;
+use crate::domain::priority::PriorityTier;
 use crate::store::StoreError;
 
 /// The message a delivery came in, while its job is handled.

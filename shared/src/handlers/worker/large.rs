@@ -11,11 +11,11 @@ use super::batch::Processed;
 use super::decision::{Backoff, Handled, Recording, RunDecision, decide_run};
 use super::heartbeat::Held;
 use super::state::Worker;
+use crate::domain::envelope::Envelope;
+use crate::domain::model::Job;
 use crate::domain::progress::ProgressUpdate;
-use crate::envelope::Envelope;
-use crate::model::Job;
+use crate::domain::task::JobError;
 use crate::store::StoreError;
-use crate::task::JobError;
 
 /// A claimed job's payload, as the bucket gave it.
 #[derive(Debug)]

@@ -8,7 +8,7 @@ use aws_lambda_events::event::sqs::{
 };
 use tracing::warn;
 
-use crate::priority::PriorityTier;
+use crate::domain::priority::PriorityTier;
 use crate::queue::{QueueError, Received, TierQueues};
 
 /// The record attribute Lambda's event carries a message's send time in (epoch milliseconds).

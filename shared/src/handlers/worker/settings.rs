@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use crate::config::{ConfigError, Vars};
+use crate::domain::task::RetryPolicy;
 use crate::resources::QUEUE_VISIBILITY_TIMEOUT_SECONDS;
-use crate::task::RetryPolicy;
 
 /// Tunables, from `JOBQ_WORKER_*` variables.
 #[derive(Debug, Clone, PartialEq)]

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use tracing::warn;
 
 use super::state::Worker;
-use crate::priority::PriorityTier;
+use crate::domain::priority::PriorityTier;
 
 /// Receipts of the batch's messages done with, not yet deleted.
 #[derive(Debug, Default)]

@@ -7,11 +7,11 @@ use super::pause_cache::PauseCache;
 use super::queue_names::queue_name;
 use super::settings::WorkerSettings;
 use crate::config::Config;
+use crate::domain::priority::{PerTier, PriorityTier};
+use crate::domain::task::Registry;
 use crate::ports::{Clock, Ids};
-use crate::priority::{PerTier, PriorityTier};
 use crate::queue::TierQueues;
 use crate::store::DynamoJobStore;
-use crate::task::Registry;
 
 /// Runs the jobs of SQS batches: the ports it drives, and how it is set. Its steps are `impl`
 /// blocks in their own modules (`engine`, `effects`, `heartbeat`, `large`, `settle`).
@@ -33,7 +33,7 @@ pub struct Worker {
 
 impl Worker {
     pub fn new(
-        clients: &crate::aws::Clients,
+        clients: &crate::adapters::aws::Clients,
         config: &Config,
         registry: Registry,
         settings: WorkerSettings,

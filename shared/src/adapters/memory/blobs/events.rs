@@ -93,7 +93,7 @@ impl Events {
         let bucket = &self.notify.bucket;
         json!({
             "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
-            "eventTime": crate::model::format_time(self.notify.clock.now()),
+            "eventTime": crate::domain::model::format_time(self.notify.clock.now()),
             "eventName": "ObjectCreated:Put",
             "userIdentity": {"principalId": "AWS:UPLOADER"},
             "s3": {"s3SchemaVersion": "1.0", "configurationId": "uploads",

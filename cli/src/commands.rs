@@ -1,15 +1,14 @@
 //! Each subcommand as requests to the API and what it prints: the exit code it ends with.
 
-use jobq::{Job, JobStatus};
-use jobq_client::{ListFilter, encode};
-use reqwest::Method;
-use serde_json::{Value, json};
+use jobq::store::PauseScope;
+use jobq::{JobStatus, NewJob, Priority};
+use jobq_client::ListFilter;
 
 use crate::args::{Command, EnqueueArgs, completions};
 use crate::client::{CliError, Client};
 use crate::exit_codes::exit_code_for;
 use crate::proxy;
-use crate::render::{emit, print_enqueued, print_job, print_jobs, print_stats};
+use crate::render::{emit, paused_text, print_enqueued, print_job, print_jobs, print_stats};
 use crate::watch::{watch, watch_batch};
 
 /// Run `command` against the API: the exit code it ends with.
@@ -47,9 +46,7 @@ pub async fn run(client: &Client, command: Command, json: bool) -> Result<u8, Cl
             Ok(0)
         }
         Command::Stats { job_type } => {
-            let path =
-                job_type.map(|t| format!("/stats?type={}", encode(&t))).unwrap_or_else(|| "/stats".into());
-            emit(json, &client.json(Method::GET, &path, None).await?, print_stats);
+            emit(json, &client.stats(job_type.as_deref()).await?, print_stats);
             Ok(0)
         }
         Command::Cancel { id } => {
@@ -60,8 +57,16 @@ pub async fn run(client: &Client, command: Command, json: bool) -> Result<u8, Cl
         Command::Retry { id, failed: _, job_type, priority } => {
             retry(client, id, job_type, priority, json).await
         }
-        Command::Pause { scope } => set_paused(client, "/pause", &scope, json).await,
-        Command::Resume { scope } => set_paused(client, "/resume", &scope, json).await,
+        Command::Pause { scope } => {
+            let flags = client.pause(&pause_scope(&scope)?).await?;
+            emit(json, &flags, |flags| println!("paused: {}", paused_text(flags)));
+            Ok(0)
+        }
+        Command::Resume { scope } => {
+            let flags = client.resume(&pause_scope(&scope)?).await?;
+            emit(json, &flags, |flags| println!("paused: {}", paused_text(flags)));
+            Ok(0)
+        }
         Command::Completions { shell } => {
             print!("{}", completions(shell));
             Ok(0)
@@ -78,50 +83,22 @@ async fn retry(
     json: bool,
 ) -> Result<u8, CliError> {
     if let Some(id) = id {
-        let body = priority.map(|p| json!({ "priority": priority_value(&p) }));
-        let job: Job =
-            client.send(Method::POST, &format!("/jobs/{}/retry", encode(&id)), body.as_ref()).await?;
+        let priority = priority.as_deref().map(parse_priority).transpose()?;
+        let job = client.retry(&id, priority).await?;
         emit(json, &job, |job| println!("{} {} (generation {})", job.id, job.status, job.generation));
         return Ok(0);
     }
-    let mut body = json!({ "status": JobStatus::Failed });
-    if let Some(t) = job_type {
-        body["type"] = json!(t);
-    }
-    let result = client.json(Method::POST, "/jobs/retry", Some(&body)).await?;
-    emit(json, &result, |result| {
-        let more = if result["more"] == json!(true) { " (more remain: run it again)" } else { "" };
-        println!("retried {}{more}", result["retried"]);
+    let report = client.retry_failed(job_type.as_deref()).await?;
+    emit(json, &report, |report| {
+        let more = if report.more { " (more remain: run it again)" } else { "" };
+        println!("retried {}{more}", report.retried);
     });
     Ok(0)
 }
 
 async fn enqueue(client: &Client, args: EnqueueArgs, json: bool) -> Result<u8, CliError> {
-    let mut body = json!({ "type": args.job_type });
-    if let Some(payload) = &args.payload {
-        let text = match payload.strip_prefix('@') {
-            Some(path) => std::fs::read_to_string(path)
-                .map_err(|e| CliError::Usage(format!("--payload {payload}: {e}")))?,
-            None => payload.clone(),
-        };
-        body["payload"] = serde_json::from_str(&text)
-            .map_err(|e| CliError::Usage(format!("--payload is not valid JSON: {e}")))?;
-    }
-    if let Some(p) = &args.priority {
-        body["priority"] = priority_value(p);
-    }
-    let optional = [
-        ("idempotency_key", args.key.clone().map(Value::from)),
-        ("delay_seconds", args.delay.map(Value::from)),
-        ("max_attempts", args.max_attempts.map(Value::from)),
-        ("timeout_seconds", args.timeout.map(Value::from)),
-    ];
-    for (name, value) in optional {
-        if let Some(value) = value {
-            body[name] = value;
-        }
-    }
-    let job = client.enqueue_json(&body).await?;
+    let spec = new_job(&args)?;
+    let job = client.enqueue_delayed(&spec, args.delay).await?;
     let id = job.id.clone();
     if !args.wait {
         emit(json, &job, print_enqueued);
@@ -138,20 +115,39 @@ async fn enqueue(client: &Client, args: EnqueueArgs, json: bool) -> Result<u8, C
     Ok(exit_code_for(ended.iter().map(|job| Some(job.status))))
 }
 
-/// A number stays a number; a name (high, normal, low) or anything else goes as a string, and
-/// the API says what is wrong with it.
-fn priority_value(p: &str) -> Value {
-    p.parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::from(p))
+/// The job `args` ask for; a payload that is no JSON or a priority that is none is a usage error.
+fn new_job(args: &EnqueueArgs) -> Result<NewJob, CliError> {
+    let payload = match &args.payload {
+        None => serde_json::Value::Null,
+        Some(payload) => {
+            let text = match payload.strip_prefix('@') {
+                Some(path) => std::fs::read_to_string(path)
+                    .map_err(|e| CliError::Usage(format!("--payload {payload}: {e}")))?,
+                None => payload.clone(),
+            };
+            serde_json::from_str(&text)
+                .map_err(|e| CliError::Usage(format!("--payload is not valid JSON: {e}")))?
+        }
+    };
+    Ok(NewJob {
+        job_type: args.job_type.clone(),
+        payload,
+        priority: args.priority.as_deref().map(parse_priority).transpose()?.unwrap_or_default(),
+        idempotency_key: args.key.clone(),
+        max_attempts: args.max_attempts,
+        timeout_seconds: args.timeout,
+        ..NewJob::default()
+    })
 }
 
-async fn set_paused(client: &Client, path: &str, scope: &str, json: bool) -> Result<u8, CliError> {
-    let flags = client.json(Method::POST, path, Some(&json!({ "scope": scope }))).await?;
-    emit(json, &flags, |flags| {
-        let paused: Vec<&str> =
-            flags["paused"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-        println!("paused: {}", if paused.is_empty() { "nothing".to_owned() } else { paused.join(", ") });
-    });
-    Ok(0)
+/// `0`..`10`, or a tier name (high, normal, low).
+fn parse_priority(p: &str) -> Result<Priority, CliError> {
+    p.parse().map_err(|e| CliError::Usage(format!("--priority: {e}")))
+}
+
+/// `all`, `queue:<tier>` or `type:<job type>`.
+fn pause_scope(scope: &str) -> Result<PauseScope, CliError> {
+    scope.parse().map_err(|e| CliError::Usage(format!("scope: {e}")))
 }
 
 #[cfg(test)]
@@ -159,8 +155,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_priority_goes_as_a_number_or_a_name() {
-        assert_eq!(priority_value("7"), json!(7));
-        assert_eq!(priority_value("high"), json!("high"));
+    fn a_priority_is_a_number_or_a_tier_name_and_nothing_else() {
+        assert_eq!(parse_priority("7").ok(), Priority::new(7).ok());
+        assert_eq!(parse_priority("high").ok().map(|p| p.tier()), Some(jobq::PriorityTier::High));
+        assert!(
+            matches!(parse_priority("urgent"), Err(CliError::Usage(m)) if m.contains("--priority") && m.contains("urgent"))
+        );
+        assert!(matches!(parse_priority("11"), Err(CliError::Usage(_))));
+    }
+
+    #[test]
+    fn a_pause_scope_is_parsed_before_any_request() {
+        assert_eq!(pause_scope("queue:high").ok(), Some(PauseScope::Queue(jobq::PriorityTier::High)));
+        assert!(matches!(pause_scope("queue:urgent"), Err(CliError::Usage(m)) if m.contains("queue:urgent")));
     }
 }

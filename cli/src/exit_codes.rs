@@ -1,8 +1,9 @@
 //! Exit codes: how a command ended, for scripts. `--wait` and `watch` report the most severe way a
 //! job ended: failed, then partial, then cancelled.
 
+use std::collections::BTreeMap;
+
 use jobq::JobStatus;
-use serde_json::Value;
 
 use crate::client::CliError;
 
@@ -49,16 +50,14 @@ pub fn exit_code_for(outcomes: impl IntoIterator<Item = Option<JobStatus>>) -> u
 }
 
 /// Pure: the exit code for a batch's counts by status; a status with no jobs does not count.
-pub fn batch_exit_code(counts: &serde_json::Map<String, Value>) -> u8 {
-    exit_code_for(counts.iter().filter(|(_, n)| n.as_u64() != Some(0)).map(|(status, _)| status.parse().ok()))
+pub fn batch_exit_code(counts: &BTreeMap<JobStatus, usize>) -> u8 {
+    exit_code_for(counts.iter().filter(|(_, n)| **n != 0).map(|(status, _)| Some(*status)))
 }
 
 #[cfg(test)]
 mod tests {
-    use jobq_client::ClientError;
-    use serde_json::json;
-
     use super::*;
+    use jobq_client::ClientError;
 
     #[test]
     fn exit_codes_say_how_jobs_ended() {
@@ -76,10 +75,10 @@ mod tests {
         assert_eq!(exit_code_for([Some(Cancelled), Some(Partial)]), EXIT_PARTIAL);
         assert_eq!(exit_code_for([Some(Partial), Some(Cancelled), Some(Completed)]), EXIT_PARTIAL);
         assert_eq!(exit_code_for([Some(Completed), Some(Cancelled)]), EXIT_CANCELLED);
-        let counts = |v: Value| v.as_object().cloned().unwrap_or_default();
-        assert_eq!(batch_exit_code(&counts(json!({"completed": 3, "queued": 0}))), 0, "no jobs, no say");
-        assert_eq!(batch_exit_code(&counts(json!({"failed": 1, "partial": 2}))), EXIT_FAILED);
-        assert_eq!(batch_exit_code(&counts(json!({"cancelled": 1, "partial": 1}))), EXIT_PARTIAL);
+        let counts = |pairs: &[(JobStatus, usize)]| pairs.iter().copied().collect::<BTreeMap<_, _>>();
+        assert_eq!(batch_exit_code(&counts(&[(Completed, 3), (Failed, 0)])), 0, "no jobs, no say");
+        assert_eq!(batch_exit_code(&counts(&[(Failed, 1), (Partial, 2)])), EXIT_FAILED);
+        assert_eq!(batch_exit_code(&counts(&[(Cancelled, 1), (Partial, 1)])), EXIT_PARTIAL);
     }
 
     #[test]

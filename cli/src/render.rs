@@ -1,13 +1,12 @@
 //! What a person reads: a job, a page of jobs and the statistics as text and tables, or the
 //! API's JSON as it came for a script (`--json`).
 
-use std::collections::BTreeMap;
-
 use comfy_table::{Table, presets};
 use jobq::Job;
 use jobq::domain::model::format_time;
+use jobq::handlers::service::Stats;
+use jobq::store::PauseFlags;
 use serde::Serialize;
-use serde_json::Value;
 
 /// Print `value` as the API's JSON, or as text for a person.
 pub fn emit<T: Serialize>(json: bool, value: &T, human: impl FnOnce(&T)) {
@@ -31,15 +30,6 @@ pub fn outcome_line(job: &Job) -> String {
 pub fn ending(job: &Job) -> String {
     let error = job.error.as_ref().map(|e| format!(": {}", e.message)).unwrap_or_default();
     format!("{}{error}", job.status)
-}
-
-/// A JSON field as text: `-` when it is absent, a string without its quotes.
-pub fn text(value: &Value) -> String {
-    match value {
-        Value::Null => "-".to_owned(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
 }
 
 /// An optional field as text: `-` when it is absent.
@@ -107,46 +97,49 @@ pub fn print_jobs(jobs: &[Job]) {
     println!("{t}");
 }
 
-pub fn print_stats(stats: &Value) {
-    let counts: BTreeMap<String, Value> =
-        stats["counts"].as_object().map(|m| m.clone().into_iter().collect()).unwrap_or_default();
+pub fn print_stats(stats: &Stats) {
+    println!("{}", stats_text(stats));
+}
+
+/// Pure: the statistics as a person reads them: jobs by status, outcomes and timings per type,
+/// queue depths per tier, and what is paused.
+pub fn stats_text(stats: &Stats) -> String {
     let mut t = table(&["STATUS", "JOBS"]);
-    for (status, n) in &counts {
-        t.add_row(vec![status.clone(), text(n)]);
+    for (status, n) in &stats.counts {
+        t.add_row(vec![status.to_string(), n.to_string()]);
     }
-    println!("{t}\n");
+    let mut out = format!("{t}\n\n");
     let mut t =
         table(&["TYPE", "COMPLETED", "PARTIAL", "FAILED", "RETRIED", "SUCCESS", "AVG RUN ms", "AVG WAIT ms"]);
-    for (job_type, s) in stats["types"].as_object().into_iter().flatten() {
-        let pct =
-            s["success_rate"].as_f64().map(|r| format!("{:.1}%", r * 100.0)).unwrap_or_else(|| "-".into());
-        let ms = |v: &Value| v.as_f64().map(|x| format!("{x:.0}")).unwrap_or_else(|| "-".into());
+    let ms = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |x| format!("{x:.0}"));
+    for (job_type, s) in &stats.types {
         t.add_row(vec![
             job_type.clone(),
-            text(&s["completed"]),
-            text(&s["partial"]),
-            text(&s["failed"]),
-            text(&s["retried"]),
-            pct,
-            ms(&s["avg_processing_ms"]),
-            ms(&s["avg_wait_ms"]),
+            s.completed.to_string(),
+            s.partial.to_string(),
+            s.failed.to_string(),
+            s.retried.to_string(),
+            s.success_rate.map_or_else(|| "-".to_owned(), |r| format!("{:.1}%", r * 100.0)),
+            ms(s.avg_processing_ms),
+            ms(s.avg_wait_ms),
         ]);
     }
-    println!("{t}\n");
+    out.push_str(&format!("{t}\n\n"));
     let mut t = table(&["TIER", "VISIBLE", "IN FLIGHT", "DELAYED", "DLQ"]);
-    for (tier, s) in stats["tiers"].as_object().into_iter().flatten() {
-        t.add_row(vec![
-            tier.clone(),
-            text(&s["queue"]["visible"]),
-            text(&s["queue"]["in_flight"]),
-            text(&s["queue"]["delayed"]),
-            text(&s["dlq_depth"]),
-        ]);
+    for (tier, s) in &stats.tiers {
+        let q = &s.queue;
+        let row = [q.visible, q.in_flight, q.delayed, s.dlq_depth].map(|n| n.to_string());
+        t.add_row([vec![tier.to_string()], row.to_vec()].concat());
     }
-    println!("{t}\n");
-    let paused: Vec<&str> =
-        stats["paused"]["paused"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-    println!("paused: {}", if paused.is_empty() { "nothing".to_owned() } else { paused.join(", ") });
+    out.push_str(&format!("{t}\n\n"));
+    out.push_str(&format!("paused: {}", paused_text(&stats.paused)));
+    out
+}
+
+/// Pure: what is paused, as a line: `nothing`, or the scopes (`all, type:render`).
+pub fn paused_text(flags: &PauseFlags) -> String {
+    let scopes: Vec<String> = flags.paused.iter().map(ToString::to_string).collect();
+    if scopes.is_empty() { "nothing".to_owned() } else { scopes.join(", ") }
 }
 
 #[cfg(test)]
@@ -169,6 +162,15 @@ mod tests {
         let completed = job(JobStatus::Completed, None);
         assert_eq!(outcome_line(&completed), format!("{} completed", completed.id));
         assert_eq!(ending(&job(JobStatus::Partial, Some("2 of 3"))), "partial: 2 of 3");
+    }
+
+    /// A JSON field as text: `-` when it is absent, a string without its quotes.
+    fn text(value: &serde_json::Value) -> String {
+        match value {
+            serde_json::Value::Null => "-".to_owned(),
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }
     }
 
     #[test]

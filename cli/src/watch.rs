@@ -1,13 +1,12 @@
 //! `watch` and `--wait`: progress bars until jobs (or a batch) end, then how each ended and why.
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use jobq::Job;
-use jobq_client::{ListFilter, encode};
-use reqwest::Method;
-use serde_json::{Value, json};
+use jobq::{Job, JobStatus};
+use jobq_client::ListFilter;
 
 use crate::client::{CliError, Client};
 use crate::exit_codes::batch_exit_code;
@@ -61,31 +60,26 @@ pub async fn watch_batch(client: &Client, batch: &str, json: bool) -> Result<u8,
     let bar = ProgressBar::new(100).with_style(bar_style());
     bar.set_prefix(batch.chars().take(12).collect::<String>());
     loop {
-        let summary = client.json(Method::GET, &format!("/batches/{}", encode(batch)), None).await?;
-        bar.set_position(summary["progress"].as_u64().unwrap_or(0));
-        let counts: Vec<String> = summary["counts"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(status, n)| format!("{n} {status}"))
-            .collect();
-        bar.set_message(counts.join(", "));
-        if summary["done"] == json!(true) {
+        let summary = client.batch(batch).await?;
+        bar.set_position(u64::from(summary.progress));
+        bar.set_message(counts_text(&summary.counts));
+        if summary.done {
             bar.finish();
-            let counts = summary["counts"].as_object().cloned().unwrap_or_default();
             if json {
-                println!("{summary:#}");
+                println!("{:#}", serde_json::to_value(&summary).unwrap_or_default());
             } else if !std::io::stdout().is_terminal() || bar.is_hidden() {
-                println!(
-                    "batch {batch}: {}",
-                    counts.iter().map(|(s, n)| format!("{n} {s}")).collect::<Vec<_>>().join(", ")
-                );
-                print_batch_reasons(client, batch, &counts).await?;
+                println!("batch {batch}: {}", counts_text(&summary.counts));
+                print_batch_reasons(client, batch, &summary.counts).await?;
             }
-            return Ok(batch_exit_code(&counts));
+            return Ok(batch_exit_code(&summary.counts));
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// Pure: a batch's counts as a person reads them: `3 completed, 1 failed`.
+fn counts_text(counts: &BTreeMap<JobStatus, usize>) -> String {
+    counts.iter().map(|(status, n)| format!("{n} {status}")).collect::<Vec<_>>().join(", ")
 }
 
 /// Jobs of a batch listed per status, at most, when a script is told why they did not complete.
@@ -96,16 +90,16 @@ const REASONS_SHOWN: usize = 20;
 async fn print_batch_reasons(
     client: &Client,
     batch: &str,
-    counts: &serde_json::Map<String, Value>,
+    counts: &BTreeMap<JobStatus, usize>,
 ) -> Result<(), CliError> {
-    for status in ["failed", "partial", "cancelled"] {
-        let count = counts.get(status).and_then(Value::as_u64).unwrap_or(0);
+    for status in [JobStatus::Failed, JobStatus::Partial, JobStatus::Cancelled] {
+        let count = counts.get(&status).copied().unwrap_or(0);
         if count == 0 {
             continue;
         }
         let filter = ListFilter {
             batch_id: Some(batch.to_owned()),
-            status: status.parse().ok(),
+            status: Some(status),
             limit: Some(REASONS_SHOWN as u32),
             ..ListFilter::default()
         };
@@ -113,8 +107,8 @@ async fn print_batch_reasons(
         for job in &jobs {
             println!("{}", outcome_line(job));
         }
-        if count > jobs.len() as u64 {
-            println!("... and {} more {status}", count - jobs.len() as u64);
+        if count > jobs.len() {
+            println!("... and {} more {status}", count - jobs.len());
         }
     }
     Ok(())

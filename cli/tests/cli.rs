@@ -107,14 +107,15 @@ async fn the_command_line_drives_the_queue() {
     let out = jobq(&host, &["retry", "--failed"]);
     assert!(out.status.success() && stdout(&out).contains("retried 1"), "{}", stdout(&out));
 
-    // Bad input: one clear line, non-zero exit, no panic.
+    // Bad input: one clear line, non-zero exit, no panic. The API names the field it refuses; a
+    // priority or scope that is none is refused before any request.
     for (args, expect) in [
         (vec!["enqueue", "no-such-type"], "(field: type)"),
-        (vec!["enqueue", "noop", "--priority", "42"], "(field: priority)"),
+        (vec!["enqueue", "noop", "--priority", "42"], "--priority: priority 42 is out of range"),
         (vec!["enqueue", "noop", "--payload", "{oops"], "--payload is not valid JSON"),
         (vec!["status", "no-such-job"], "not found"),
         (vec!["cancel", &id], "is completed"),
-        (vec!["pause", "queue:urgent"], "(field: scope)"),
+        (vec!["pause", "queue:urgent"], "scope: scope \"queue:urgent\" is not one of"),
     ] {
         let out = jobq(&host, &args);
         let err = stderr(&out);

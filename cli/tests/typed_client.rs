@@ -1,6 +1,7 @@
 //! `jobq-client` against a local host: a Task's typed input enqueued and watched to its end, a
 //! job read and listed as the library's `Job`, a refusal as the API's error naming the field,
-//! and an enqueue with an idempotency key answered by the same job.
+//! an enqueue with an idempotency key answered by the same job, and the rest of the API
+//! (pauses, statistics, batches, retries) read as the library's types.
 
 mod common;
 
@@ -8,7 +9,8 @@ use std::time::Duration;
 
 use common::{LocalHost, unique_prefix};
 use jobq::domain::builtin::{Echo, Fail, FailInput, Sleep, SleepInput};
-use jobq::{JobStatus, NewJob};
+use jobq::store::PauseScope;
+use jobq::{JobStatus, NewJob, Priority, PriorityTier};
 use jobq_client::{Auth, Client, ClientError, ListFilter};
 use serde_json::json;
 
@@ -82,6 +84,64 @@ async fn refusals_name_the_field_and_a_key_answers_the_same_job() {
             || matches!(&cancelled, Err(ClientError::Api { status: 409, .. })),
         "cancelled, or already ended: {cancelled:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pauses_statistics_batches_and_retries_are_typed() {
+    let host = LocalHost::start(&unique_prefix()).await;
+    let api = client(&host);
+    let echo_paused = PauseScope::Type("echo".into());
+
+    let flags = api.pause(&echo_paused).await.expect("pause");
+    assert!(flags.paused.contains(&echo_paused), "{flags:?}");
+    assert_eq!(api.pause_flags().await.expect("flags"), flags);
+    let batch = format!("b-{}", unique_prefix());
+    let spec = NewJob {
+        job_type: "echo".into(),
+        payload: json!({"n": 2}),
+        batch_id: Some(batch.clone()),
+        ..NewJob::default()
+    };
+    let delayed = api.enqueue_delayed(&spec, Some(1)).await.expect("enqueue delayed");
+    assert!(delayed.run_at.is_some_and(|at| at > delayed.created_at), "due later: {delayed:?}");
+    assert!(api.stats(None).await.expect("stats").paused.paused.contains(&echo_paused));
+    let flags = api.resume(&echo_paused).await.expect("resume");
+    assert!(flags.paused.is_empty(), "{flags:?}");
+    assert_eq!(api.watch(&delayed.id, |_| {}).await.expect("watch").status, JobStatus::Completed);
+    // A batch's counts follow its jobs' changes through the table's stream: soon, not at once.
+    let mut summary = api.batch(&batch).await.expect("batch");
+    for _ in 0..100 {
+        if summary.done {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        summary = api.batch(&batch).await.expect("batch");
+    }
+    assert!(summary.done && summary.progress == 100, "{summary:?}");
+    assert_eq!(summary.counts.get(&JobStatus::Completed), Some(&1), "{summary:?}");
+    let mut stats = api.stats(Some("echo")).await.expect("stats of echo");
+    for _ in 0..100 {
+        if stats.types.get("echo").is_some_and(|t| t.completed > 0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stats = api.stats(Some("echo")).await.expect("stats of echo");
+    }
+    assert_eq!(stats.types.get("echo").map(|t| t.completed), Some(1), "{stats:?}");
+
+    let fail = NewJob {
+        job_type: "fail".into(),
+        payload: json!({"message": "no", "retryable": false}),
+        ..NewJob::default()
+    };
+    let failed = api.enqueue_job(&fail).await.expect("enqueue fail");
+    assert_eq!(api.watch(&failed.id, |_| {}).await.expect("watch fail").status, JobStatus::Failed);
+    let again = api.retry(&failed.id, Some(Priority::from(PriorityTier::High))).await.expect("retry");
+    assert_eq!((again.generation, again.tier), (failed.generation + 1, PriorityTier::High));
+    assert_eq!(api.watch(&failed.id, |_| {}).await.expect("watch again").status, JobStatus::Failed);
+    let report = api.retry_failed(Some("fail")).await.expect("retry failed");
+    assert_eq!((report.retried, report.more), (1, false));
+    assert_eq!(api.retry_failed(Some("echo")).await.expect("none of echo").retried, 0);
 }
 
 #[tokio::test]

@@ -22,7 +22,9 @@ mod retry;
 use std::time::Duration;
 
 use jobq::domain::task::Task;
-use jobq::{Job, JobStatus, NewJob};
+use jobq::handlers::service::{BatchSummary, RetryAllReport, Stats};
+use jobq::store::{PauseFlags, PauseScope};
+use jobq::{Job, JobStatus, NewJob, Priority};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -36,6 +38,16 @@ pub use retry::{Answer, Retries, wait_before_next};
 pub struct JobPage {
     pub jobs: Vec<Job>,
     pub next_cursor: Option<String>,
+}
+
+/// A job spec with a delay: it runs `delay_seconds` after the API took it (the API's clock,
+/// not the caller's).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DelayedJob<'a> {
+    #[serde(flatten)]
+    pub spec: &'a NewJob,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delay_seconds: Option<u64>,
 }
 
 /// Which jobs `list` asks for; all of them when left at the default.
@@ -130,6 +142,16 @@ impl Client {
         self.call(Method::POST, "/jobs", body, spec.idempotency_key.is_some()).await
     }
 
+    /// [`Client::enqueue_job`], due `delay_seconds` after the API takes it.
+    pub async fn enqueue_delayed(
+        &self,
+        spec: &NewJob,
+        delay_seconds: Option<u64>,
+    ) -> Result<Job, ClientError> {
+        let body = serde_json::to_vec(&DelayedJob { spec, delay_seconds })?;
+        self.call(Method::POST, "/jobs", body, spec.idempotency_key.is_some()).await
+    }
+
     /// A job spec as JSON (the API's whole `NewJob`, `delay_seconds` included), answered as the
     /// job; sent again after no answer only when it carries an idempotency key.
     pub async fn enqueue_json(&self, spec: &serde_json::Value) -> Result<Job, ClientError> {
@@ -149,6 +171,65 @@ impl Client {
         self.call(Method::POST, &format!("/jobs/{}/cancel", encode(id)), Vec::new(), false).await
     }
 
+    /// Run a failed, partial or cancelled job again (a new generation), at `priority` if given.
+    pub async fn retry(&self, id: &str, priority: Option<Priority>) -> Result<Job, ClientError> {
+        #[derive(Serialize)]
+        struct Body {
+            priority: Priority,
+        }
+        let body = priority.map(|priority| serde_json::to_vec(&Body { priority })).transpose()?;
+        let path = format!("/jobs/{}/retry", encode(id));
+        self.call(Method::POST, &path, body.unwrap_or_default(), false).await
+    }
+
+    /// Run the failed jobs (of `job_type`) again, as many as one request takes.
+    pub async fn retry_failed(&self, job_type: Option<&str>) -> Result<RetryAllReport, ClientError> {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            status: JobStatus,
+            #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+            job_type: Option<&'a str>,
+        }
+        let body = serde_json::to_vec(&Body { status: JobStatus::Failed, job_type })?;
+        self.call(Method::POST, "/jobs/retry", body, false).await
+    }
+
+    /// Job counts by status, per-type outcomes and timings, queue depths and pauses (of one
+    /// type's jobs, if given).
+    pub async fn stats(&self, job_type: Option<&str>) -> Result<Stats, ClientError> {
+        let query = job_type.map(|t| format!("?type={}", encode(t))).unwrap_or_default();
+        self.call(Method::GET, &format!("/stats{query}"), Vec::new(), true).await
+    }
+
+    /// A batch's counts by status and its progress.
+    pub async fn batch(&self, id: &str) -> Result<BatchSummary, ClientError> {
+        self.call(Method::GET, &format!("/batches/{}", encode(id)), Vec::new(), true).await
+    }
+
+    /// What is paused now.
+    pub async fn pause_flags(&self) -> Result<PauseFlags, ClientError> {
+        self.call(Method::GET, "/pause", Vec::new(), true).await
+    }
+
+    /// Stop starting jobs in `scope` (running ones finish); what is paused after.
+    pub async fn pause(&self, scope: &PauseScope) -> Result<PauseFlags, ClientError> {
+        self.set_paused("/pause", scope).await
+    }
+
+    /// Start jobs in `scope` again; what is still paused after.
+    pub async fn resume(&self, scope: &PauseScope) -> Result<PauseFlags, ClientError> {
+        self.set_paused("/resume", scope).await
+    }
+
+    async fn set_paused(&self, path: &str, scope: &PauseScope) -> Result<PauseFlags, ClientError> {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            scope: &'a PauseScope,
+        }
+        // Setting a flag twice leaves it as once: safe to send again.
+        self.call(Method::POST, path, serde_json::to_vec(&Body { scope })?, true).await
+    }
+
     /// Read the job until it ends (completed, partial, failed or cancelled), calling `changed`
     /// with each new state; the job as it ended.
     pub async fn watch(&self, id: &str, mut changed: impl FnMut(&Job)) -> Result<Job, ClientError> {
@@ -166,8 +247,7 @@ impl Client {
         }
     }
 
-    /// Any route, its answer read as `R` (a [`Job`], or JSON for what has no type of its own
-    /// here: statistics, pauses, batches). Only a GET is sent again.
+    /// Any route, its answer read as `R`. Only a GET is sent again.
     pub async fn send<R: DeserializeOwned>(
         &self,
         method: Method,

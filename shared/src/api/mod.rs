@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 pub use error::ApiError;
 
 use crate::config::{ConfigError, Vars, process_env};
-use crate::handlers::service::{JobService, ServiceError};
+use crate::handlers::service::{JobService, RetryAllReport, ServiceError};
 
 /// Every route, as `(method, path)`: the OpenAPI document must list exactly these.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -269,7 +269,7 @@ async fn retry_all(State(state): Shared, headers: HeaderMap, body: Body) -> ApiR
     let value = json_body(&headers, body, true).await?.unwrap_or_default();
     let (status, job_type) = input::bulk_retry(&value)?;
     let (retried, more) = state.service.retry_all(status, job_type.as_deref()).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({ "retried": retried, "more": more }))).into_response())
+    Ok((StatusCode::ACCEPTED, Json(RetryAllReport { retried, more })).into_response())
 }
 
 async fn get_batch(State(state): Shared, Path(id): Path<String>) -> ApiResult {

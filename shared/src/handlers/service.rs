@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tracing::{error, warn};
 
 use crate::adapters::aws::Clients;
@@ -62,7 +62,7 @@ pub enum ServiceError {
 }
 
 /// Counts and progress of one batch.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BatchSummary {
     pub batch_id: String,
     pub total: usize,
@@ -76,7 +76,7 @@ pub struct BatchSummary {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TypeSummary {
     pub completed: u64,
     pub partial: u64,
@@ -109,18 +109,26 @@ impl From<TypeStats> for TypeSummary {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TierSummary {
     pub queue: QueueDepth,
     pub dlq_depth: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Stats {
     pub counts: BTreeMap<JobStatus, u64>,
     pub types: BTreeMap<String, TypeSummary>,
     pub tiers: BTreeMap<PriorityTier, TierSummary>,
     pub paused: PauseFlags,
+}
+
+/// What a bulk retry did: how many failed jobs went back to the queue, and whether more remain
+/// (a bulk retry takes a bounded number per request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetryAllReport {
+    pub retried: usize,
+    pub more: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// SQS's limit on entries per batch request.
 pub const SQS_BATCH_MAX: usize = 10;
@@ -108,7 +108,7 @@ pub struct EntryFailure {
 }
 
 /// Approximate message counts of one queue.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueDepth {
     pub visible: u64,
     pub in_flight: u64,

@@ -4,6 +4,7 @@
 mod batch;
 pub mod dashboard;
 pub mod error;
+pub mod identity;
 pub mod input;
 pub mod openapi;
 pub mod prometheus;

@@ -1,6 +1,7 @@
 //! The domain: jobs and their rules, with no AWS types and no I/O of their own.
 
 pub mod builtin;
+pub mod caller;
 pub mod context;
 pub mod envelope;
 pub mod job_error;

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::domain::caller::SYSTEM_PREFIX;
 use crate::domain::priority::{Priority, PriorityTier};
 use crate::domain::status::JobStatus;
 
@@ -45,6 +46,11 @@ pub struct Job {
     pub result: Option<Value>,
     pub error: Option<JobFailure>,
     pub idempotency_key: Option<String>,
+    /// Who the job belongs to (a caller's owner name, or one of jobq's system callers); none on
+    /// a job from before owners.
+    pub owner: Option<String>,
+    /// A set of jobs the owner lists together (`channel:abc`, `book:123`).
+    pub group: Option<String>,
     pub batch_id: Option<String>,
     pub github_workflow_run_id: Option<String>,
     pub timeout_seconds: u32,
@@ -128,6 +134,15 @@ pub struct NewJob {
     pub priority: Priority,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
+    /// Set from the caller (an admin may name another owner).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// The idempotency key is jobq's own (a pipeline step's), not its owner's: it maps to an id
+    /// in jobq's namespace. Internal: never read from a request.
+    #[serde(skip)]
+    pub system_key: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_attempts: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -151,10 +166,7 @@ impl Job {
     /// [`Job::new`], taking the id of a job without an idempotency key from `fresh_id` (called
     /// only then: a keyed job's id is always the one its key maps to).
     pub fn new_with_id(spec: NewJob, now: DateTime<Utc>, fresh_id: impl FnOnce() -> String) -> Job {
-        let id = match &spec.idempotency_key {
-            Some(key) => job_id_for_key(key),
-            None => fresh_id(),
-        };
+        let id = spec.keyed_id().unwrap_or_else(fresh_id);
         let now = truncate_to_millis(now);
         let run_at = spec.run_at.map(truncate_to_millis).filter(|at| *at > now);
         let status = match run_at {
@@ -176,6 +188,8 @@ impl Job {
             result: None,
             error: None,
             idempotency_key: spec.idempotency_key,
+            owner: spec.owner,
+            group: spec.group,
             batch_id: spec.batch_id,
             github_workflow_run_id: spec.github_workflow_run_id,
             timeout_seconds: spec.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS),
@@ -204,6 +218,9 @@ impl Job {
         let mut step = first.clone();
         step.next.extend(rest.iter().cloned());
         step.idempotency_key = Some(format!("{}:next", self.id));
+        step.system_key = true;
+        step.owner = self.owner.clone();
+        step.group = step.group.or_else(|| self.group.clone());
         step.batch_id = step.batch_id.or_else(|| self.batch_id.clone());
         step.github_workflow_run_id =
             step.github_workflow_run_id.or_else(|| self.github_workflow_run_id.clone());
@@ -234,13 +251,37 @@ pub fn new_job_id() -> String {
     Uuid::now_v7().to_string()
 }
 
-/// The id a key always maps to, so a repeated enqueue collides on the same item.
+impl NewJob {
+    /// The id its idempotency key maps to, if it has one: jobq's own keys (a pipeline step's, and
+    /// those of jobq's system callers: uploads, schedules) as before owners; an owner's key
+    /// within that owner, in a namespace of its own. So the same key from two owners makes two
+    /// jobs, and no caller's key can name one of jobq's jobs.
+    pub fn keyed_id(&self) -> Option<String> {
+        let key = self.idempotency_key.as_deref()?;
+        Some(match self.owner.as_deref() {
+            Some(owner) if !self.system_key && !owner.starts_with(SYSTEM_PREFIX) => {
+                job_id_for_owner_key(owner, key)
+            }
+            _ => job_id_for_key(key),
+        })
+    }
+}
+
+/// The id one of jobq's own keys (or a key from before owners) always maps to, so a repeated
+/// enqueue collides on the same item.
 pub fn job_id_for_key(key: &str) -> String {
     Uuid::new_v5(&ID_NAMESPACE, key.as_bytes()).to_string()
 }
 
-// Fixed for the life of the product: changing it would break idempotency of stored jobs.
+/// The id `owner`'s `key` always maps to. An owner name holds no control character, so the
+/// newline between them is unambiguous.
+pub fn job_id_for_owner_key(owner: &str, key: &str) -> String {
+    Uuid::new_v5(&OWNER_KEY_NAMESPACE, format!("{owner}\n{key}").as_bytes()).to_string()
+}
+
+// Both fixed for the life of the product: changing one would break idempotency of stored jobs.
 const ID_NAMESPACE: Uuid = Uuid::from_u128(0x6a6f_6271_2d69_6465_6d70_6f74_656e_6379);
+const OWNER_KEY_NAMESPACE: Uuid = Uuid::from_u128(0x6a6f_6271_2d6f_776e_6572_2d6b_6579_7321);
 
 /// DynamoDB and SQS keep milliseconds; so do we, so a record reads back equal.
 pub fn truncate_to_millis(t: DateTime<Utc>) -> DateTime<Utc> {
@@ -311,6 +352,41 @@ mod tests {
         assert_eq!(a.id, b.id);
         assert_ne!(a.id, c.id);
         assert_ne!(new_job_id(), new_job_id());
+    }
+
+    #[test]
+    fn a_key_is_its_owners_and_no_owner_key_names_one_of_jobqs_jobs() {
+        let keyed = |owner: Option<&str>, key: &str| NewJob {
+            job_type: "noop".into(),
+            idempotency_key: Some(key.into()),
+            owner: owner.map(str::to_owned),
+            ..NewJob::default()
+        };
+        let id = |spec: NewJob| spec.keyed_id().expect("keyed");
+        let alice = id(keyed(Some("alice"), "order-1"));
+        assert_eq!(alice, id(keyed(Some("alice"), "order-1")), "stable");
+        assert_ne!(alice, id(keyed(Some("bob"), "order-1")), "two owners' same key: two jobs");
+        assert_eq!(alice, job_id_for_owner_key("alice", "order-1"));
+        // jobq's own keys keep the ids they had before owners, so a redelivered upload or a
+        // schedule's run across the upgrade still finds its job; no owner's key reaches them.
+        let upload = "s3:bucket/in/a.png@1";
+        assert_eq!(id(keyed(Some("jobq:ingest"), upload)), job_id_for_key(upload));
+        assert_ne!(id(keyed(Some("alice"), upload)), job_id_for_key(upload));
+        assert_eq!(id(keyed(None, "order-1")), job_id_for_key("order-1"), "a job from before owners");
+        // A pipeline's next step belongs to its parent's owner, under jobq's key.
+        let parent = Job::new(
+            NewJob {
+                next: vec![keyed(None, "ignored")],
+                group: Some("book:1".into()),
+                ..keyed(Some("alice"), "p")
+            },
+            at("2026-01-01T00:00:00Z"),
+        );
+        let step = parent.next_step().expect("a next step");
+        assert_eq!((step.owner.as_deref(), step.group.as_deref()), (Some("alice"), Some("book:1")));
+        assert_eq!(id(step), job_id_for_key(&format!("{}:next", parent.id)));
+        let forged = keyed(Some("alice"), &format!("{}:next", parent.id));
+        assert_ne!(id(forged), job_id_for_key(&format!("{}:next", parent.id)), "an owner cannot forge it");
     }
 
     #[test]

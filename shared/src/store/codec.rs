@@ -80,6 +80,8 @@ pub fn encode(job: &Job) -> Item {
     }
     opt(ERROR, job.error.as_ref().map(json));
     opt(IDEMPOTENCY_KEY, job.idempotency_key.as_deref().map(s));
+    opt(OWNER, job.owner.as_deref().map(s));
+    opt(GROUP, job.group.as_deref().map(s));
     opt(BATCH_ID, job.batch_id.as_deref().map(s));
     opt(BY_BATCH.pk, job.batch_id.as_deref().map(|b| s(keys::sharded(b, &job.id))));
     opt(BY_BATCH.sk, job.batch_id.as_ref().map(|_| s(&sk)));
@@ -121,6 +123,8 @@ pub fn decode(item: &Item) -> Result<Job, CorruptItem> {
         result: r.json(RESULT)?,
         error: r.json::<JobFailure>(ERROR)?,
         idempotency_key: r.opt_string(IDEMPOTENCY_KEY)?,
+        owner: r.opt_string(OWNER)?,
+        group: r.opt_string(GROUP)?,
         batch_id: r.opt_string(BATCH_ID)?,
         github_workflow_run_id: r.opt_string(GITHUB_RUN_ID)?,
         timeout_seconds: r.number(TIMEOUT)?,
@@ -209,6 +213,8 @@ mod tests {
                 payload: json!({"big": 12345678901234567890u64, "f": 0.1, "s": "ü"}),
                 priority: Priority::new(7).expect("valid"),
                 idempotency_key: Some("k".into()),
+                owner: Some("alice".into()),
+                group: Some("channel:abc".into()),
                 batch_id: Some("b1".into()),
                 github_workflow_run_id: Some("123".into()),
                 run_at: Some(now + chrono::Duration::seconds(60)),

@@ -48,6 +48,10 @@ pub fn new_job(value: &Value, prefix: &str, rules: &Rules<'_>, depth: usize) -> 
         github_workflow_run_id,
         run_at,
         next,
+        // The caller's, set by the service.
+        owner: None,
+        group: None,
+        system_key: false,
     };
     if depth == 0 {
         let total = serde_json::to_string(&spec).map(|s| s.len()).unwrap_or(usize::MAX);

@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 use super::CreatedObject;
 use crate::config::{ConfigError, Vars, process_env};
+use crate::domain::caller::SystemCaller;
 use crate::domain::model::NewJob;
 use crate::domain::payload::JobTypes;
 use crate::domain::priority::Priority;
@@ -111,6 +112,7 @@ impl CreatedObject {
             payload: Value::Object(payload),
             priority: rule.priority,
             idempotency_key: Some(format!("s3:{}/{}@{}", self.bucket, self.key, self.upload())),
+            owner: Some(SystemCaller::Ingest.owner().to_owned()),
             max_attempts: rule.max_attempts,
             timeout_seconds: rule.timeout_seconds,
             ..NewJob::default()

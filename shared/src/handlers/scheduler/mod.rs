@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use tracing::{error, info, warn};
 
 use crate::config::{ConfigError, Vars, process_env};
+use crate::domain::caller::SystemCaller;
 use crate::domain::envelope::Envelope;
 use crate::domain::model::{Job, NewJob};
 use crate::domain::payload::JobTypes;
@@ -285,6 +286,7 @@ impl Scheduler {
                         job.name,
                         crate::domain::model::format_time(minute)
                     )),
+                    owner: Some(SystemCaller::Scheduler.owner().to_owned()),
                     ..NewJob::default()
                 };
                 match self.service.enqueue_once(spec).await {

@@ -1,6 +1,7 @@
 //! The HTTP API, written once as an axum `Router`: the API Lambda runs it under `lambda_http`
 //! (API Gateway HTTP API, payload v2), the local stack under a plain HTTP server.
 
+pub mod access;
 mod batch;
 pub mod dashboard;
 pub mod error;

@@ -374,7 +374,7 @@ mod tests {
                         json_value().prop_filter("not a run id", |v| {
                             !v.is_null()
                                 && !v.is_u64()
-                                && !v.as_str().is_some_and(|s| !s.is_empty() && s.len() <= 64)
+                                && !v.as_str().is_some_and(|s| !s.is_empty() && s.chars().count() <= 64)
                         }),
                         Just(Value::from("9".repeat(65))),
                     ]

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::Serialize;
 use tracing::{error, warn};
+use utoipa::ToSchema;
 
 use crate::adapters::aws::Clients;
 use crate::config::Config;
@@ -62,7 +63,7 @@ pub enum ServiceError {
 }
 
 /// Counts and progress of one batch.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct BatchSummary {
     pub batch_id: String,
     pub total: usize,
@@ -76,7 +77,8 @@ pub struct BatchSummary {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One job type's runs, counted since the deployment began.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct TypeSummary {
     pub completed: u64,
     pub partial: u64,
@@ -109,13 +111,14 @@ impl From<TypeStats> for TypeSummary {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct TierSummary {
     pub queue: QueueDepth,
     pub dlq_depth: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Jobs by status, runs by type, and each tier's queue.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Stats {
     pub counts: BTreeMap<JobStatus, u64>,
     pub types: BTreeMap<String, TypeSummary>,
@@ -123,14 +126,21 @@ pub struct Stats {
     pub paused: PauseFlags,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Health {
-    pub status: &'static str,
+    pub status: HealthStatus,
     pub table: String,
     pub queues: BTreeMap<PriorityTier, String>,
     pub dlqs: BTreeMap<PriorityTier, String>,
     pub bucket: Option<String>,
     pub version: &'static str,
+}
+
+/// A health answer is only ever `ok`: a dependency that does not answer makes it a 503.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    Ok,
 }
 
 #[derive(Debug, Clone)]
@@ -404,7 +414,7 @@ impl JobService {
             urls.iter().map(|(t, u)| (t, crate::handlers::worker::queue_name(u).to_owned())).collect()
         };
         Ok(Health {
-            status: "ok",
+            status: HealthStatus::Ok,
             table: self.config.table.clone(),
             queues: names(&self.config.queues),
             dlqs: names(&self.config.dlqs),

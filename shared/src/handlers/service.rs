@@ -28,9 +28,11 @@ use crate::wiring::Ports;
 
 mod admit;
 mod batch;
+mod health;
 mod told;
 
 pub use batch::{BatchReport, BatchVerdict, EntryOutcome, EntryReport, verdict};
+pub use health::{Health, HealthStatus};
 pub use told::error_chain;
 use told::told;
 
@@ -124,23 +126,6 @@ pub struct Stats {
     pub types: BTreeMap<String, TypeSummary>,
     pub tiers: BTreeMap<PriorityTier, TierSummary>,
     pub paused: PauseFlags,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-pub struct Health {
-    pub status: HealthStatus,
-    pub table: String,
-    pub queues: BTreeMap<PriorityTier, String>,
-    pub dlqs: BTreeMap<PriorityTier, String>,
-    pub bucket: Option<String>,
-    pub version: &'static str,
-}
-
-/// A health answer is only ever `ok`: a dependency that does not answer makes it a 503.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum HealthStatus {
-    Ok,
 }
 
 #[derive(Debug, Clone)]

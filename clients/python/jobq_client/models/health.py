@@ -26,10 +26,11 @@ T = TypeVar("T", bound="Health")
 
 @_attrs_define
 class Health:
-    """ 
+    """ The deployment's resources, each found answering.
+
         Attributes:
-            dlqs (HealthDlqs):
-            queues (HealthQueues):
+            dlqs (HealthDlqs): Each tier's dead-letter queue, by name.
+            queues (HealthQueues): Each tier's queue, by name.
             status (HealthStatus): A health answer is only ever `ok`: a dependency that does not answer makes it a 503.
             table (str):
             version (str):

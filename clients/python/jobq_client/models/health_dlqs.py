@@ -20,7 +20,9 @@ T = TypeVar("T", bound="HealthDlqs")
 
 @_attrs_define
 class HealthDlqs:
-    
+    """ Each tier's dead-letter queue, by name.
+
+     """
 
     additional_properties: dict[str, str] = _attrs_field(init=False, factory=dict)
 

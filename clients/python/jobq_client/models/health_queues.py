@@ -20,7 +20,9 @@ T = TypeVar("T", bound="HealthQueues")
 
 @_attrs_define
 class HealthQueues:
-    
+    """ Each tier's queue, by name.
+
+     """
 
     additional_properties: dict[str, str] = _attrs_field(init=False, factory=dict)
 

@@ -16,9 +16,6 @@
 //! - [`api`]: the HTTP API; [`wiring`]: the ports handlers are assembled from;
 //!   [`memory_stack`]: the service and a worker on the in-memory ports.
 
-// The OpenAPI document is one large `json!` literal.
-#![recursion_limit = "512"]
-
 pub mod adapters;
 pub mod api;
 pub mod config;

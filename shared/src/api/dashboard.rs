@@ -7,8 +7,12 @@ use axum::response::{IntoResponse, Response};
 
 const PAGE: &str = include_str!("dashboard.html");
 
-/// The page with a fresh nonce: the Content-Security-Policy allows only this response's own
-/// inline script and style, and requests to this origin.
+/// The live dashboard page; it reads /stats, /jobs and /batches with the API's token.
+///
+/// Each response has a fresh nonce: its Content-Security-Policy allows only the page's own inline
+/// script and style, and requests to this origin.
+#[utoipa::path(get, path = "/dashboard", operation_id = "dashboard",
+    responses((status = 200, description = "the page", body = String, content_type = "text/html")))]
 pub async fn page() -> Response {
     let nonce = uuid::Uuid::new_v4().simple().to_string();
     let (body, csp) = render(&nonce);

@@ -2,7 +2,9 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+use utoipa::{ToResponse, ToSchema};
 
 use crate::handlers::service::ServiceError;
 use crate::store::StoreError;
@@ -46,9 +48,35 @@ impl ApiError {
     }
 }
 
+/// What every refusal's body is.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// What went wrong, for programs: `invalid_field`, `not_found`, `unavailable`, ...
+    pub code: &'static str,
+    pub message: String,
+    /// The field at fault (`jobs[3].payload.width`), when one is.
+    pub field: Option<String>,
+}
+
+/// The one `Error` response every operation's refusals refer to (`#/components/responses/Error`).
+/// By hand: utoipa's derived responses inline their schema, and this one refers to `Error`'s.
+impl<'r> ToResponse<'r> for ApiError {
+    fn response() -> (&'r str, RefOr<utoipa::openapi::Response>) {
+        let content = ContentBuilder::new().schema(Some(Ref::from_schema_name(ErrorBody::name()))).build();
+        ("Error", ResponseBuilder::new().description("an error").content("application/json", content).into())
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": { "code": self.code, "message": self.message, "field": self.field } });
+        let body =
+            ErrorBody { error: ErrorDetail { code: self.code, message: self.message, field: self.field } };
         let mut response = (self.status, axum::Json(body)).into_response();
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

@@ -1,10 +1,13 @@
-//! The OpenAPI 3.1 document of the routes; a test keeps it and the router in step.
+//! The OpenAPI 3.1 document of the routes. Its operations and the schemas of the bodies they take
+//! and give are generated (utoipa) from the handlers and the types they read and write; what is
+//! added here at run time is what depends on the job types a deployment registers: each type's
+//! payload schema, and a job spec as one of the types by `type`.
 
 use serde_json::{Map, Value, json};
+use utoipa::OpenApi;
 
-use super::input;
+use super::error::{ApiError, ErrorBody};
 use crate::domain::payload::JobTypes;
-use crate::domain::status::JobStatus;
 
 /// Where each job type's payload schema is (`Payload.<type>`), and the named schemas of their
 /// input types (`Input.<name>`): prefixed, so a type named `Job` or `Error` meets no schema of
@@ -12,329 +15,32 @@ use crate::domain::status::JobStatus;
 const PAYLOAD_PREFIX: &str = "Payload.";
 const INPUT_PREFIX: &str = "Input.";
 
-fn error_responses(codes: &[&str]) -> Value {
-    let mut map = serde_json::Map::new();
-    for code in codes {
-        map.insert((*code).to_owned(), json!({ "$ref": "#/components/responses/Error" }));
+/// The document's parts that belong to no one route.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "jobq", description = "Priority job queue on AWS primitives."),
+    components(schemas(ErrorBody), responses(ApiError))
+)]
+struct Base;
+
+/// The document before any route is added.
+pub fn base() -> utoipa::openapi::OpenApi {
+    Base::openapi()
+}
+
+/// `generated` (the routes' document) with each of `types`' payload schema, and the job specs
+/// (`NewJob`, `NewStep`) held to the registered types.
+pub fn complete(generated: utoipa::openapi::OpenApi, types: &JobTypes) -> Value {
+    // Serializing plain data: it cannot fail.
+    let mut doc = serde_json::to_value(generated).unwrap_or_default();
+    let schemas = &mut doc["components"]["schemas"];
+    if let (Some(schemas), Value::Object(payloads)) = (schemas.as_object_mut(), payload_schemas(types)) {
+        schemas.extend(payloads);
     }
-    Value::Object(map)
-}
-
-fn with_errors(mut ok: Value, codes: &[&str]) -> Value {
-    if let (Some(ok), Value::Object(errors)) = (ok.as_object_mut(), error_responses(codes)) {
-        ok.extend(errors);
-    }
-    ok
-}
-
-fn body(schema: &str) -> Value {
-    json!({ "required": true, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } })
-}
-
-fn returns(status: &str, description: &str, schema: &str) -> Value {
-    json!({ status: { "description": description, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } } })
-}
-
-/// A GitHub Actions run id: a whole number, or a string of 1 to 64 characters.
-fn run_id() -> Value {
-    json!({ "anyOf": [
-        { "type": "integer", "minimum": 0 },
-        { "type": "string", "minLength": 1, "maxLength": 64 },
-        { "type": "null" }
-    ] })
-}
-
-/// `schema`, or null (an optional field sent as null is the same as one left out).
-fn nullable(schema: Value) -> Value {
-    json!({ "anyOf": [schema, { "type": "null" }] })
-}
-
-/// From a created job to the operations on it (clients and fuzzers follow these).
-fn job_links() -> Value {
-    let link =
-        |operation: &str| json!({ "operationId": operation, "parameters": { "id": "$response.body#/id" } });
-    json!({ "GetJob": link("getJob"), "ReportJob": link("reportJob"), "CancelJob": link("cancelJob"), "RetryJob": link("retryJob") })
-}
-
-/// A job or batch id in a path: longer ones are refused (400) before any read.
-fn id_param(name: &str) -> Value {
-    json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string", "minLength": 1, "maxLength": input::MAX_ID_CHARS } })
-}
-
-/// The document: routes, and the schemas their bodies refer to, with each of `types`' payload
-/// schema.
-pub fn document(types: &JobTypes) -> Value {
-    let mut paths = job_paths();
-    extend(&mut paths, other_paths());
-    let mut schemas = request_schemas();
-    extend(&mut schemas, response_schemas());
-    extend(&mut schemas, payload_schemas(types));
     for spec in ["NewJob", "NewStep"] {
-        by_type(&mut schemas[spec], spec, types);
+        by_type(&mut doc["components"]["schemas"][spec], spec, types);
     }
-    json!({
-        "openapi": "3.1.0",
-        "info": { "title": "jobq", "version": env!("CARGO_PKG_VERSION"), "description": "Priority job queue on AWS primitives." },
-        "paths": paths,
-        "components": {
-            "responses": {
-                "Error": { "description": "an error", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
-            },
-            "schemas": schemas
-        }
-    })
-}
-
-/// `more`'s entries added to `object`, in their order.
-fn extend(object: &mut Value, more: Value) {
-    if let (Some(object), Value::Object(more)) = (object.as_object_mut(), more) {
-        object.extend(more);
-    }
-}
-
-fn job_statuses() -> Value {
-    Value::from(JobStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>())
-}
-
-fn priority_schema() -> Value {
-    json!({ "oneOf": [ { "type": "integer", "minimum": 0, "maximum": 10 }, { "enum": ["high", "normal", "low"] } ] })
-}
-
-/// A job spec's fields; a pipeline's steps have all but `next` (one level only).
-fn step_properties() -> Value {
-    json!({
-        "type": { "type": "string", "minLength": 1, "maxLength": 128, "examples": ["echo", "noop"] }, "payload": {},
-        "priority": nullable(json!({ "$ref": "#/components/schemas/Priority" })),
-        "idempotency_key": { "type": ["string", "null"], "minLength": 1, "maxLength": 256 },
-        "delay_seconds": { "type": ["integer", "null"], "minimum": 0, "maximum": input::MAX_DELAY_SECONDS },
-        "run_at": { "type": ["string", "null"], "format": "date-time", "description": format!("at most {} seconds ahead, as delay_seconds", input::MAX_DELAY_SECONDS) },
-        "max_attempts": { "type": ["integer", "null"], "minimum": 1, "maximum": input::MAX_ATTEMPTS },
-        "timeout_seconds": { "type": ["integer", "null"], "minimum": 1, "maximum": input::MAX_TIMEOUT_SECONDS },
-        "batch_id": { "type": ["string", "null"], "minLength": 1, "maxLength": 128 },
-        "github_workflow_run_id": run_id()
-    })
-}
-
-fn job_properties() -> Value {
-    let mut properties = step_properties();
-    properties["next"] = json!({ "type": ["array", "null"], "maxItems": input::MAX_NEXT_STEPS, "items": { "$ref": "#/components/schemas/NewStep" } });
-    properties
-}
-
-/// The routes of jobs: enqueue, list, read, report, cancel, retry.
-fn job_paths() -> Value {
-    let job_statuses = job_statuses();
-    let priority = priority_schema();
-    json!({
-        "/jobs": {
-            "post": {
-                "operationId": "enqueue",
-                "requestBody": body("NewJob"),
-                "responses": with_errors(
-                    json!({
-                        "201": { "description": "created", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Job" } } }, "links": job_links() },
-                        "200": { "description": "the job created earlier with this idempotency_key", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Job" } } } }
-                    }),
-                    &["400", "401", "413", "415", "422", "503"],
-                )
-            },
-            "get": {
-                "operationId": "listJobs",
-                "parameters": [
-                    { "name": "status", "in": "query", "schema": { "enum": job_statuses } },
-                    { "name": "type", "in": "query", "schema": { "type": "string", "maxLength": 128 } },
-                    { "name": "batch_id", "in": "query", "schema": { "type": "string", "maxLength": 128 } },
-                    { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 500, "default": 50 } },
-                    { "name": "cursor", "in": "query", "schema": { "type": "string" } }
-                ],
-                "responses": with_errors(returns("200", "a page, newest first", "Page"), &["400", "401", "422", "503"])
-            }
-        },
-        "/jobs/batch": {
-            "post": {
-                "operationId": "enqueueBatch",
-                "requestBody": body("NewBatch"),
-                "description": "All or nothing: 201 when every job was enqueued; 503 `batch_not_created` when this request left no job behind (send it again); 207 `batch_incomplete` when some jobs exist and others do not, each entry saying which (send again only the `not_created` ones).",
-                "responses": with_errors(
-                    json!({ "201": { "description": "every job enqueued", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Batch" } } },
-                                     "links": { "GetBatch": { "operationId": "getBatch", "parameters": { "id": "$response.body#/batch_id" } } } },
-                            "207": { "description": "some jobs exist and others do not: each entry says which", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/BatchIncomplete" } } } },
-                            "503": { "description": "no job of this request was kept (`batch_not_created`, with its entries): send the same request again; or another dependency failure", "content": { "application/json": { "schema": { "anyOf": [ { "$ref": "#/components/schemas/BatchIncomplete" }, { "$ref": "#/components/schemas/Error" } ] } } } } }),
-                    &["400", "401", "413", "415", "422"],
-                )
-            }
-        },
-        "/jobs/retry": {
-            "post": {
-                "operationId": "retryAll",
-                "requestBody": body("BulkRetry"),
-                "responses": with_errors(returns("202", "retried", "BulkRetried"), &["400", "401", "413", "415", "422", "503"])
-            }
-        },
-        "/jobs/{id}": {
-            "get": {
-                "operationId": "getJob",
-                "parameters": [id_param("id")],
-                "responses": with_errors(returns("200", "the job", "Job"), &["400", "401", "404", "503"])
-            },
-            "patch": {
-                "operationId": "reportJob",
-                "parameters": [id_param("id")],
-                "requestBody": body("ExternalUpdate"),
-                "responses": with_errors(returns("200", "the job after the report", "Job"), &["400", "401", "404", "409", "413", "415", "422", "503"])
-            }
-        },
-        "/jobs/{id}/cancel": {
-            "post": {
-                "operationId": "cancelJob",
-                "parameters": [id_param("id")],
-                "responses": with_errors(returns("200", "cancelled", "Job"), &["400", "401", "404", "409", "503"])
-            }
-        },
-        "/jobs/{id}/retry": {
-            "post": {
-                "operationId": "retryJob",
-                "parameters": [id_param("id")],
-                "requestBody": { "required": false, "content": { "application/json": { "schema": { "type": "object", "properties": { "priority": nullable(priority.clone()) }, "additionalProperties": false } } } },
-                "responses": with_errors(returns("202", "queued again with fresh attempts", "Job"), &["400", "401", "404", "409", "413", "415", "422", "503"])
-            }
-        }
-    })
-}
-
-/// Batches, statistics, pause flags and the service's own routes.
-fn other_paths() -> Value {
-    json!({
-        "/batches/{id}": {
-            "get": {
-                "operationId": "getBatch",
-                "parameters": [id_param("id")],
-                "responses": with_errors(returns("200", "counts and progress", "BatchSummary"), &["400", "401", "404", "503"])
-            }
-        },
-        "/stats": {
-            "get": {
-                "operationId": "stats",
-                "parameters": [{ "name": "type", "in": "query", "schema": { "type": "string" } }],
-                "responses": with_errors(returns("200", "statistics", "Stats"), &["401", "422", "503"])
-            }
-        },
-        "/pause": {
-            "get": { "operationId": "pauseFlags", "responses": with_errors(returns("200", "paused scopes", "PauseFlags"), &["401", "503"]) },
-            "post": { "operationId": "pause", "requestBody": body("Scope"), "responses": with_errors(returns("200", "paused scopes", "PauseFlags"), &["400", "401", "413", "415", "422", "503"]) }
-        },
-        "/resume": {
-            "post": { "operationId": "resume", "requestBody": body("Scope"), "responses": with_errors(returns("200", "paused scopes", "PauseFlags"), &["400", "401", "413", "415", "422", "503"]) }
-        },
-        "/health": {
-            "get": { "operationId": "health", "responses": with_errors(returns("200", "every dependency answers", "Health"), &["503"]) }
-        },
-        "/metrics": {
-            "get": { "operationId": "metrics", "description": "The figures of /stats in the Prometheus (OpenMetrics) text format.", "responses": with_errors(json!({ "200": { "description": "metrics", "content": { "application/openmetrics-text": { "schema": { "type": "string" } } } } }), &["401", "503"]) }
-        },
-        "/dashboard": {
-            "get": { "operationId": "dashboard", "description": "The live dashboard page; it reads /stats, /jobs and /batches with the API's token.", "responses": { "200": { "description": "the page", "content": { "text/html": { "schema": { "type": "string" } } } } } }
-        },
-        "/openapi.json": {
-            "get": { "operationId": "openapi", "responses": { "200": { "description": "this document", "content": { "application/json": { "schema": { "type": "object" } } } } } }
-        }
-    })
-}
-
-fn request_schemas() -> Value {
-    let priority = priority_schema();
-    let job_properties = job_properties();
-    let step_properties = step_properties();
-    json!({
-        "Error": {
-            "type": "object", "required": ["error"],
-            "properties": { "error": { "type": "object", "required": ["code", "message"], "properties": {
-                "code": { "type": "string" }, "message": { "type": "string" }, "field": { "type": ["string", "null"] } } } }
-        },
-        "Priority": priority,
-        "NewJob": {
-            "type": "object", "required": ["type"], "additionalProperties": false,
-            "description": "Optional fields may also be null, which is the same as leaving them out.",
-            "properties": job_properties
-        },
-        "NewStep": {
-            "type": "object", "required": ["type"], "additionalProperties": false,
-            "description": "A step of a pipeline: a job spec without a next of its own.",
-            "properties": step_properties
-        },
-        "NewBatch": {
-            "type": "object", "required": ["jobs"], "additionalProperties": false,
-            "properties": { "jobs": { "type": "array", "minItems": 1, "maxItems": input::MAX_BATCH_JOBS, "items": { "$ref": "#/components/schemas/NewJob" } }, "batch_id": { "type": ["string", "null"], "minLength": 1, "maxLength": 128 } }
-        },
-        "Batch": { "type": "object", "properties": { "batch_id": { "type": "string" }, "jobs": { "type": "array", "items": { "$ref": "#/components/schemas/Job" } } } },
-        "BulkRetry": { "type": "object", "required": ["status"], "additionalProperties": false, "properties": { "status": { "enum": ["failed", "partial", "cancelled"] }, "type": { "type": ["string", "null"], "minLength": 1, "maxLength": 128 } } },
-        "BulkRetried": { "type": "object", "properties": { "retried": { "type": "integer" }, "more": { "type": "boolean" } } },
-        "ExternalUpdate": {
-            "type": "object", "additionalProperties": false,
-            "description": "Fields may also be null, which is the same as leaving them out.",
-            "properties": {
-                "status": { "enum": ["processing", "completed", "partial", "failed", "cancelled", "queued", null] },
-                "progress": { "type": ["integer", "null"], "minimum": 0, "maximum": 100 },
-                "current_step": { "type": ["string", "null"], "minLength": 1, "maxLength": 256 },
-                "message": { "type": ["string", "null"], "minLength": 1, "maxLength": 2048 }, "result": {},
-                "error": { "anyOf": [
-                    { "type": ["string", "null"] },
-                    { "type": "object", "required": ["message"], "properties": { "message": { "type": "string" }, "details": {} } }
-                ] },
-                "github_workflow_run_id": run_id()
-            }
-        },
-        "Scope": { "type": "object", "required": ["scope"], "additionalProperties": false, "properties": { "scope": { "type": "string", "examples": ["all", "queue:high", "type:resize"] } } },
-        "PauseFlags": { "type": "object", "properties": { "paused": { "type": "array", "items": { "type": "string" } } } }
-    })
-}
-
-fn response_schemas() -> Value {
-    let job_statuses = job_statuses();
-    json!({
-        "Job": {
-            "type": "object",
-            "properties": {
-                "id": { "type": "string" }, "type": { "type": "string" }, "payload": {}, "priority": { "type": "integer" },
-                "tier": { "enum": ["high", "normal", "low"] }, "status": { "enum": job_statuses },
-                "attempts": { "type": "integer" }, "max_attempts": { "type": "integer" }, "progress": { "type": "integer" },
-                "current_step": { "type": ["string", "null"] }, "message": { "type": ["string", "null"] }, "result": {},
-                "error": { "type": ["object", "null"] }, "idempotency_key": { "type": ["string", "null"] },
-                "batch_id": { "type": ["string", "null"] }, "github_workflow_run_id": { "type": ["string", "null"] },
-                "timeout_seconds": { "type": "integer" }, "generation": { "type": "integer" },
-                "created_at": { "type": "string", "format": "date-time" }, "run_at": { "type": ["string", "null"] },
-                "started_at": { "type": ["string", "null"] }, "completed_at": { "type": ["string", "null"] },
-                "duration_ms": { "type": ["integer", "null"] }, "wait_ms": { "type": ["integer", "null"] },
-                "lease_until": { "type": ["string", "null"] }, "next": { "type": "array", "items": { "type": "object" } }
-            }
-        },
-        "BatchIncomplete": {
-            "type": "object", "required": ["error", "batch_id", "entries"],
-            "description": "A batch not enqueued whole. `error.code` is `batch_not_created` (503: this request left no job behind) or `batch_incomplete` (207: some jobs exist); `error.message` says what to send again.",
-            "properties": {
-                "error": { "type": "object", "required": ["code", "message"], "properties": {
-                    "code": { "enum": ["batch_not_created", "batch_incomplete"] }, "message": { "type": "string" }, "field": { "type": "null" } } },
-                "batch_id": { "type": "string" },
-                "entries": { "type": "array", "items": { "$ref": "#/components/schemas/BatchEntry" } }
-            }
-        },
-        "BatchEntry": {
-            "type": "object", "required": ["index", "id", "outcome", "exists"],
-            "description": "One job of the request, by its place in `jobs`. `enqueued`: it exists and its message is on the queue (or it waits scheduled, or its idempotency_key had it already). `unsent`: it exists but its message is not sent yet; the scheduler sends it (JOBQ_RESEND_AFTER_SECONDS). `not_created`: there is no such job; send the entry again. `unknown`: its write failed and could not be undone; it may exist (GET /jobs/{id}).",
-            "properties": {
-                "index": { "type": "integer", "minimum": 0 },
-                "id": { "type": "string", "description": "the job's id; an entry without an idempotency_key sent again gets a new one" },
-                "outcome": { "enum": ["enqueued", "unsent", "not_created", "unknown"] },
-                "exists": { "type": ["boolean", "null"], "description": "null when not known (outcome unknown)" },
-                "reason": { "type": "string" },
-                "job": { "$ref": "#/components/schemas/Job" }
-            }
-        },
-        "Page": { "type": "object", "properties": { "jobs": { "type": "array", "items": { "$ref": "#/components/schemas/Job" } }, "next_cursor": { "type": ["string", "null"] } } },
-        "BatchSummary": { "type": "object", "properties": { "batch_id": { "type": "string" }, "total": { "type": "integer" }, "counts": { "type": "object" }, "progress": { "type": "integer" }, "done": { "type": "boolean" }, "started_at": { "type": ["string", "null"] }, "finished_at": { "type": ["string", "null"] } } },
-        "Stats": { "type": "object", "properties": { "counts": { "type": "object" }, "types": { "type": "object" }, "tiers": { "type": "object" }, "paused": { "$ref": "#/components/schemas/PauseFlags" } } },
-        "Health": { "type": "object", "properties": { "status": { "const": "ok" }, "table": { "type": "string" }, "queues": { "type": "object" }, "dlqs": { "type": "object" }, "bucket": { "type": ["string", "null"] }, "version": { "type": "string" } } }
-    })
+    doc
 }
 
 /// The component name of `job_type`'s payload schema: its name with any character a component

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::caller::SYSTEM_PREFIX;
@@ -21,7 +22,7 @@ pub fn beyond_sqs_delay(run_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
 }
 
 /// Why a run failed, as recorded on the job.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct JobFailure {
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -29,12 +30,14 @@ pub struct JobFailure {
 }
 
 /// A job as stored in DynamoDB and returned by the API.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Job {
     pub id: String,
     #[serde(rename = "type")]
     pub job_type: String,
     pub payload: Value,
+    /// Written as the number alone.
+    #[schema(value_type = u8, maximum = 10)]
     pub priority: Priority,
     pub tier: PriorityTier,
     pub status: JobStatus,
@@ -123,14 +126,21 @@ impl Spilled {
     }
 }
 
-/// What a client asks for; validated by the API before it becomes a [`Job`].
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+/// What a client asks for; validated by the API before it becomes a [`Job`]. The API shows it
+/// as a job's `next`: a later step of its pipeline.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
+#[schema(
+    as = PipelineStep,
+    description = "A later step of the job's pipeline, enqueued when the steps before it completed."
+)]
 pub struct NewJob {
     #[serde(rename = "type")]
     pub job_type: String,
     #[serde(default)]
     pub payload: Value,
+    /// Written as the number alone.
     #[serde(default)]
+    #[schema(value_type = u8, maximum = 10)]
     pub priority: Priority,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
@@ -154,6 +164,7 @@ pub struct NewJob {
     #[serde(default, with = "rfc3339::option", skip_serializing_if = "Option::is_none")]
     pub run_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(no_recursion)]
     pub next: Vec<NewJob>,
 }
 

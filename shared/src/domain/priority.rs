@@ -4,6 +4,9 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{PartialSchema, ToSchema};
 
 /// A job's priority, 0 (least urgent) to 10 (most urgent).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -102,6 +105,28 @@ impl<'de> Deserialize<'de> for Priority {
     }
 }
 
+/// What a priority is read from, as its `Deserialize` takes it: written by hand, as that is.
+/// (A job's own `priority` is written as the number alone.)
+impl PartialSchema for Priority {
+    fn schema() -> RefOr<Schema> {
+        let number =
+            ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)).maximum(Some(Priority::MAX));
+        OneOfBuilder::new()
+            .description(Some(
+                "0 (least urgent) to 10 (most urgent), or a tier: high (9), normal (5), low (1)",
+            ))
+            .item(number)
+            .item(Ref::from_schema_name(PriorityTier::name()))
+            .into()
+    }
+}
+
+impl ToSchema for Priority {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((PriorityTier::name().into_owned(), PriorityTier::schema()));
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PriorityError {
     #[error("priority {0} is out of range 0-10")]
@@ -111,7 +136,7 @@ pub enum PriorityError {
 }
 
 /// One SQS queue (and its dead-letter queue) per tier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PriorityTier {
     High,

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tracing::{error, warn};
+use utoipa::ToSchema;
 
 use crate::adapters::aws::Clients;
 use crate::config::Config;
@@ -27,9 +28,11 @@ use crate::wiring::Ports;
 
 mod admit;
 mod batch;
+mod health;
 mod told;
 
 pub use batch::{BatchReport, BatchVerdict, EntryOutcome, EntryReport, verdict};
+pub use health::{Health, HealthStatus};
 pub use told::error_chain;
 use told::told;
 
@@ -62,7 +65,7 @@ pub enum ServiceError {
 }
 
 /// Counts and progress of one batch.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct BatchSummary {
     pub batch_id: String,
     pub total: usize,
@@ -76,7 +79,8 @@ pub struct BatchSummary {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One job type's runs, counted since the deployment began.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct TypeSummary {
     pub completed: u64,
     pub partial: u64,
@@ -109,13 +113,14 @@ impl From<TypeStats> for TypeSummary {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct TierSummary {
     pub queue: QueueDepth,
     pub dlq_depth: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Jobs by status, runs by type, and each tier's queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Stats {
     pub counts: BTreeMap<JobStatus, u64>,
     pub types: BTreeMap<String, TypeSummary>,
@@ -123,22 +128,13 @@ pub struct Stats {
     pub paused: PauseFlags,
 }
 
-/// What a bulk retry did: how many failed jobs went back to the queue, and whether more remain
-/// (a bulk retry takes a bounded number per request).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// What `POST /jobs/retry` queued again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = BulkRetried)]
 pub struct RetryAllReport {
     pub retried: usize,
+    /// More jobs match than one call retries: call again.
     pub more: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Health {
-    pub status: &'static str,
-    pub table: String,
-    pub queues: BTreeMap<PriorityTier, String>,
-    pub dlqs: BTreeMap<PriorityTier, String>,
-    pub bucket: Option<String>,
-    pub version: &'static str,
 }
 
 #[derive(Debug, Clone)]
@@ -412,7 +408,7 @@ impl JobService {
             urls.iter().map(|(t, u)| (t, crate::handlers::worker::queue_name(u).to_owned())).collect()
         };
         Ok(Health {
-            status: "ok",
+            status: HealthStatus::Ok,
             table: self.config.table.clone(),
             queues: names(&self.config.queues),
             dlqs: names(&self.config.dlqs),

@@ -108,7 +108,7 @@ pub struct EntryFailure {
 }
 
 /// Approximate message counts of one queue.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QueueDepth {
     pub visible: u64,
     pub in_flight: u64,

@@ -6,6 +6,8 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::StoreError;
 use super::keys::{self, BY_BATCH, BY_CREATED, BY_STATUS};
@@ -21,9 +23,11 @@ pub struct ListQuery {
     pub batch_id: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// A page of a listing, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Page {
     pub jobs: Vec<Job>,
+    /// Where the next page starts (`cursor`); null after the last.
     pub next_cursor: Option<String>,
 }
 

@@ -6,6 +6,9 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::{PartialSchema, ToSchema};
 
 use super::attrs::PAUSE_SCOPES;
 use super::codec::Item;
@@ -56,6 +59,19 @@ impl Serialize for PauseScope {
     }
 }
 
+/// A string, as its `Serialize` and `Deserialize` write and read it (by hand, so is this).
+impl PartialSchema for PauseScope {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some("all, queue:<high|normal|low> or type:<job type>"))
+            .examples(["all", "queue:high", "type:resize"])
+            .into()
+    }
+}
+
+impl ToSchema for PauseScope {}
+
 impl<'de> Deserialize<'de> for PauseScope {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
@@ -63,7 +79,7 @@ impl<'de> Deserialize<'de> for PauseScope {
 }
 
 /// The scopes paused right now.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PauseFlags {
     pub paused: BTreeSet<PauseScope>,
 }

@@ -8,7 +8,6 @@ from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
-from ..types import UNSET, Unset
 from typing import cast
 
 if TYPE_CHECKING:
@@ -24,14 +23,15 @@ T = TypeVar("T", bound="Batch")
 
 @_attrs_define
 class Batch:
-    """ 
+    """ Every job enqueued (201).
+
         Attributes:
-            batch_id (str | Unset):
-            jobs (list[Job] | Unset):
+            batch_id (str):
+            jobs (list[Job]):
      """
 
-    batch_id: str | Unset = UNSET
-    jobs: list[Job] | Unset = UNSET
+    batch_id: str
+    jobs: list[Job]
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
 
@@ -42,12 +42,10 @@ class Batch:
         from ..models.job import Job # noqa: PLC0415
         batch_id = self.batch_id
 
-        jobs: list[dict[str, Any]] | Unset = UNSET
-        if not isinstance(self.jobs, Unset):
-            jobs = []
-            for jobs_item_data in self.jobs:
-                jobs_item = jobs_item_data.to_dict()
-                jobs.append(jobs_item)
+        jobs = []
+        for jobs_item_data in self.jobs:
+            jobs_item = jobs_item_data.to_dict()
+            jobs.append(jobs_item)
 
 
 
@@ -55,11 +53,9 @@ class Batch:
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update({
+            "batch_id": batch_id,
+            "jobs": jobs,
         })
-        if batch_id is not UNSET:
-            field_dict["batch_id"] = batch_id
-        if jobs is not UNSET:
-            field_dict["jobs"] = jobs
 
         return field_dict
 
@@ -69,18 +65,16 @@ class Batch:
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         from ..models.job import Job # noqa: PLC0415
         d = dict(src_dict)
-        batch_id = d.pop("batch_id", UNSET)
+        batch_id = d.pop("batch_id")
 
-        _jobs = d.pop("jobs", UNSET)
-        jobs: list[Job] | Unset = UNSET
-        if _jobs is not UNSET:
-            jobs = []
-            for jobs_item_data in _jobs:
-                jobs_item = Job.from_dict(jobs_item_data)
+        jobs = []
+        _jobs = d.pop("jobs")
+        for jobs_item_data in (_jobs):
+            jobs_item = Job.from_dict(jobs_item_data)
 
 
 
-                jobs.append(jobs_item)
+            jobs.append(jobs_item)
 
 
         batch = cls(

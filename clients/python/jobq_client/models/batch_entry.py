@@ -25,26 +25,27 @@ T = TypeVar("T", bound="BatchEntry")
 
 @_attrs_define
 class BatchEntry:
-    """ One job of the request, by its place in `jobs`. `enqueued`: it exists and its message is on the queue (or it waits
-    scheduled, or its idempotency_key had it already). `unsent`: it exists but its message is not sent yet; the
-    scheduler sends it (JOBQ_RESEND_AFTER_SECONDS). `not_created`: there is no such job; send the entry again.
-    `unknown`: its write failed and could not be undone; it may exist (GET /jobs/{id}).
+    """ One job of the request, by its place in `jobs`. `enqueued`: it exists and its message is on
+    the queue (or it waits scheduled, or its idempotency_key had it already). `unsent`: it exists
+    but its message is not sent yet; the scheduler sends it (JOBQ_RESEND_AFTER_SECONDS).
+    `not_created`: there is no such job; send the entry again. `unknown`: its write failed and
+    could not be undone; it may exist (GET /jobs/{id}).
 
         Attributes:
-            exists (bool | None): null when not known (outcome unknown)
-            id (str): the job's id; an entry without an idempotency_key sent again gets a new one
+            id (str): The job's id; an entry without an idempotency_key sent again gets a new one.
             index (int):
             outcome (BatchEntryOutcome):
-            job (Job | Unset):
-            reason (str | Unset):
+            exists (bool | None | Unset): Null when not known (outcome unknown).
+            job (Job | Unset): A job as stored in DynamoDB and returned by the API.
+            reason (None | str | Unset):
      """
 
-    exists: bool | None
     id: str
     index: int
     outcome: BatchEntryOutcome
+    exists: bool | None | Unset = UNSET
     job: Job | Unset = UNSET
-    reason: str | Unset = UNSET
+    reason: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
 
@@ -53,30 +54,38 @@ class BatchEntry:
 
     def to_dict(self) -> dict[str, Any]:
         from ..models.job import Job # noqa: PLC0415
-        exists: bool | None
-        exists = self.exists
-
         id = self.id
 
         index = self.index
 
         outcome = self.outcome.value
 
+        exists: bool | None | Unset
+        if isinstance(self.exists, Unset):
+            exists = UNSET
+        else:
+            exists = self.exists
+
         job: dict[str, Any] | Unset = UNSET
         if not isinstance(self.job, Unset):
             job = self.job.to_dict()
 
-        reason = self.reason
+        reason: None | str | Unset
+        if isinstance(self.reason, Unset):
+            reason = UNSET
+        else:
+            reason = self.reason
 
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update({
-            "exists": exists,
             "id": id,
             "index": index,
             "outcome": outcome,
         })
+        if exists is not UNSET:
+            field_dict["exists"] = exists
         if job is not UNSET:
             field_dict["job"] = job
         if reason is not UNSET:
@@ -90,14 +99,6 @@ class BatchEntry:
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         from ..models.job import Job # noqa: PLC0415
         d = dict(src_dict)
-        def _parse_exists(data: object) -> bool | None:
-            if data is None:
-                return data
-            return cast(bool | None, data)
-
-        exists = _parse_exists(d.pop("exists"))
-
-
         id = d.pop("id")
 
         index = d.pop("index")
@@ -105,6 +106,16 @@ class BatchEntry:
         outcome = BatchEntryOutcome(d.pop("outcome"))
 
 
+
+
+        def _parse_exists(data: object) -> bool | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(bool | None | Unset, data)
+
+        exists = _parse_exists(d.pop("exists", UNSET))
 
 
         _job = d.pop("job", UNSET)
@@ -117,13 +128,21 @@ class BatchEntry:
 
 
 
-        reason = d.pop("reason", UNSET)
+        def _parse_reason(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        reason = _parse_reason(d.pop("reason", UNSET))
+
 
         batch_entry = cls(
-            exists=exists,
             id=id,
             index=index,
             outcome=outcome,
+            exists=exists,
             job=job,
             reason=reason,
         )

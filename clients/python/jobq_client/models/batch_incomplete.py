@@ -24,8 +24,9 @@ T = TypeVar("T", bound="BatchIncomplete")
 
 @_attrs_define
 class BatchIncomplete:
-    """ A batch not enqueued whole. `error.code` is `batch_not_created` (503: this request left no job behind) or
-    `batch_incomplete` (207: some jobs exist); `error.message` says what to send again.
+    """ A batch not enqueued whole. `error.code` is `batch_not_created` (503: this request left no
+    job behind) or `batch_incomplete` (207: some jobs exist); `error.message` says what to send
+    again.
 
         Attributes:
             batch_id (str):

@@ -8,8 +8,9 @@ from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
-from ..models.batch_incomplete_error_code import BatchIncompleteErrorCode
+from ..models.batch_incomplete_code import BatchIncompleteCode
 from ..types import UNSET, Unset
+from typing import cast
 
 
 
@@ -24,14 +25,14 @@ T = TypeVar("T", bound="BatchIncompleteError")
 class BatchIncompleteError:
     """ 
         Attributes:
-            code (BatchIncompleteErrorCode):
+            code (BatchIncompleteCode):
             message (str):
-            field (None | Unset):
+            field (None | str | Unset): Always null: no one field is at fault.
      """
 
-    code: BatchIncompleteErrorCode
+    code: BatchIncompleteCode
     message: str
-    field: None | Unset = UNSET
+    field: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
 
@@ -43,7 +44,11 @@ class BatchIncompleteError:
 
         message = self.message
 
-        field = self.field
+        field: None | str | Unset
+        if isinstance(self.field, Unset):
+            field = UNSET
+        else:
+            field = self.field
 
 
         field_dict: dict[str, Any] = {}
@@ -62,14 +67,22 @@ class BatchIncompleteError:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        code = BatchIncompleteErrorCode(d.pop("code"))
+        code = BatchIncompleteCode(d.pop("code"))
 
 
 
 
         message = d.pop("message")
 
-        field = d.pop("field", UNSET)
+        def _parse_field(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        field = _parse_field(d.pop("field", UNSET))
+
 
         batch_incomplete_error = cls(
             code=code,

@@ -10,6 +10,7 @@ from ..types import UNSET, Unset
 
 from ..types import UNSET, Unset
 from typing import cast
+import datetime
 
 if TYPE_CHECKING:
   from ..models.batch_summary_counts import BatchSummaryCounts
@@ -24,24 +25,25 @@ T = TypeVar("T", bound="BatchSummary")
 
 @_attrs_define
 class BatchSummary:
-    """ 
+    """ Counts and progress of one batch.
+
         Attributes:
-            batch_id (str | Unset):
-            counts (BatchSummaryCounts | Unset):
-            done (bool | Unset):
-            finished_at (None | str | Unset):
-            progress (int | Unset):
-            started_at (None | str | Unset):
-            total (int | Unset):
+            batch_id (str):
+            counts (BatchSummaryCounts):
+            done (bool):
+            progress (int): Mean progress, terminal jobs counting as 100.
+            total (int):
+            finished_at (datetime.datetime | None | Unset):
+            started_at (datetime.datetime | None | Unset):
      """
 
-    batch_id: str | Unset = UNSET
-    counts: BatchSummaryCounts | Unset = UNSET
-    done: bool | Unset = UNSET
-    finished_at: None | str | Unset = UNSET
-    progress: int | Unset = UNSET
-    started_at: None | str | Unset = UNSET
-    total: int | Unset = UNSET
+    batch_id: str
+    counts: BatchSummaryCounts
+    done: bool
+    progress: int
+    total: int
+    finished_at: datetime.datetime | None | Unset = UNSET
+    started_at: datetime.datetime | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
 
@@ -52,47 +54,44 @@ class BatchSummary:
         from ..models.batch_summary_counts import BatchSummaryCounts # noqa: PLC0415
         batch_id = self.batch_id
 
-        counts: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.counts, Unset):
-            counts = self.counts.to_dict()
+        counts = self.counts.to_dict()
 
         done = self.done
+
+        progress = self.progress
+
+        total = self.total
 
         finished_at: None | str | Unset
         if isinstance(self.finished_at, Unset):
             finished_at = UNSET
+        elif isinstance(self.finished_at, datetime.datetime):
+            finished_at = self.finished_at.isoformat()
         else:
             finished_at = self.finished_at
-
-        progress = self.progress
 
         started_at: None | str | Unset
         if isinstance(self.started_at, Unset):
             started_at = UNSET
+        elif isinstance(self.started_at, datetime.datetime):
+            started_at = self.started_at.isoformat()
         else:
             started_at = self.started_at
-
-        total = self.total
 
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update({
+            "batch_id": batch_id,
+            "counts": counts,
+            "done": done,
+            "progress": progress,
+            "total": total,
         })
-        if batch_id is not UNSET:
-            field_dict["batch_id"] = batch_id
-        if counts is not UNSET:
-            field_dict["counts"] = counts
-        if done is not UNSET:
-            field_dict["done"] = done
         if finished_at is not UNSET:
             field_dict["finished_at"] = finished_at
-        if progress is not UNSET:
-            field_dict["progress"] = progress
         if started_at is not UNSET:
             field_dict["started_at"] = started_at
-        if total is not UNSET:
-            field_dict["total"] = total
 
         return field_dict
 
@@ -102,52 +101,67 @@ class BatchSummary:
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         from ..models.batch_summary_counts import BatchSummaryCounts # noqa: PLC0415
         d = dict(src_dict)
-        batch_id = d.pop("batch_id", UNSET)
+        batch_id = d.pop("batch_id")
 
-        _counts = d.pop("counts", UNSET)
-        counts: BatchSummaryCounts | Unset
-        if isinstance(_counts,  Unset):
-            counts = UNSET
-        else:
-            counts = BatchSummaryCounts.from_dict(_counts)
+        counts = BatchSummaryCounts.from_dict(d.pop("counts"))
 
 
 
 
-        done = d.pop("done", UNSET)
+        done = d.pop("done")
 
-        def _parse_finished_at(data: object) -> None | str | Unset:
+        progress = d.pop("progress")
+
+        total = d.pop("total")
+
+        def _parse_finished_at(data: object) -> datetime.datetime | None | Unset:
             if data is None:
                 return data
             if isinstance(data, Unset):
                 return data
-            return cast(None | str | Unset, data)
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                finished_at_type_0 = datetime.datetime.fromisoformat(data)
+
+
+
+                return finished_at_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(datetime.datetime | None | Unset, data)
 
         finished_at = _parse_finished_at(d.pop("finished_at", UNSET))
 
 
-        progress = d.pop("progress", UNSET)
-
-        def _parse_started_at(data: object) -> None | str | Unset:
+        def _parse_started_at(data: object) -> datetime.datetime | None | Unset:
             if data is None:
                 return data
             if isinstance(data, Unset):
                 return data
-            return cast(None | str | Unset, data)
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                started_at_type_0 = datetime.datetime.fromisoformat(data)
+
+
+
+                return started_at_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(datetime.datetime | None | Unset, data)
 
         started_at = _parse_started_at(d.pop("started_at", UNSET))
 
-
-        total = d.pop("total", UNSET)
 
         batch_summary = cls(
             batch_id=batch_id,
             counts=counts,
             done=done,
-            finished_at=finished_at,
             progress=progress,
-            started_at=started_at,
             total=total,
+            finished_at=finished_at,
+            started_at=started_at,
         )
 
 

@@ -8,7 +8,6 @@ from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
-from ..types import UNSET, Unset
 
 
 
@@ -21,14 +20,15 @@ T = TypeVar("T", bound="BulkRetried")
 
 @_attrs_define
 class BulkRetried:
-    """ 
+    """ What `POST /jobs/retry` queued again.
+
         Attributes:
-            more (bool | Unset):
-            retried (int | Unset):
+            more (bool): More jobs match than one call retries: call again.
+            retried (int):
      """
 
-    more: bool | Unset = UNSET
-    retried: int | Unset = UNSET
+    more: bool
+    retried: int
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
 
@@ -44,11 +44,9 @@ class BulkRetried:
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update({
+            "more": more,
+            "retried": retried,
         })
-        if more is not UNSET:
-            field_dict["more"] = more
-        if retried is not UNSET:
-            field_dict["retried"] = retried
 
         return field_dict
 
@@ -57,9 +55,9 @@ class BulkRetried:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        more = d.pop("more", UNSET)
+        more = d.pop("more")
 
-        retried = d.pop("retried", UNSET)
+        retried = d.pop("retried")
 
         bulk_retried = cls(
             more=more,

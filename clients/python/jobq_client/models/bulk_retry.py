@@ -8,7 +8,7 @@ from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
-from ..models.bulk_retry_status import BulkRetryStatus
+from ..models.retriable_status import RetriableStatus
 from ..types import UNSET, Unset
 from typing import cast
 
@@ -23,13 +23,14 @@ T = TypeVar("T", bound="BulkRetry")
 
 @_attrs_define
 class BulkRetry:
-    """ 
+    """ `POST /jobs/retry`: every job of a status (and a type) queued again.
+
         Attributes:
-            status (BulkRetryStatus):
+            status (RetriableStatus): The statuses a retry starts from.
             type_ (None | str | Unset):
      """
 
-    status: BulkRetryStatus
+    status: RetriableStatus
     type_: None | str | Unset = UNSET
 
 
@@ -61,7 +62,7 @@ class BulkRetry:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        status = BulkRetryStatus(d.pop("status"))
+        status = RetriableStatus(d.pop("status"))
 
 
 

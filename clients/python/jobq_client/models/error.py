@@ -11,7 +11,7 @@ from ..types import UNSET, Unset
 from typing import cast
 
 if TYPE_CHECKING:
-  from ..models.error_error import ErrorError
+  from ..models.error_detail import ErrorDetail
 
 
 
@@ -23,12 +23,13 @@ T = TypeVar("T", bound="Error")
 
 @_attrs_define
 class Error:
-    """ 
+    """ What every refusal's body is.
+
         Attributes:
-            error (ErrorError):
+            error (ErrorDetail):
      """
 
-    error: ErrorError
+    error: ErrorDetail
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
 
@@ -36,7 +37,7 @@ class Error:
 
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.error_error import ErrorError # noqa: PLC0415
+        from ..models.error_detail import ErrorDetail # noqa: PLC0415
         error = self.error.to_dict()
 
 
@@ -52,9 +53,9 @@ class Error:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.error_error import ErrorError # noqa: PLC0415
+        from ..models.error_detail import ErrorDetail # noqa: PLC0415
         d = dict(src_dict)
-        error = ErrorError.from_dict(d.pop("error"))
+        error = ErrorDetail.from_dict(d.pop("error"))
 
 
 

@@ -8,12 +8,12 @@ from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
-from ..models.external_update_status_type_1 import ExternalUpdateStatusType1
+from ..models.reported_status import ReportedStatus
 from ..types import UNSET, Unset
 from typing import cast
 
 if TYPE_CHECKING:
-  from ..models.external_update_error_type_1 import ExternalUpdateErrorType1
+  from ..models.job_failure import JobFailure
 
 
 
@@ -25,32 +25,33 @@ T = TypeVar("T", bound="ExternalUpdate")
 
 @_attrs_define
 class ExternalUpdate:
-    """ Fields may also be null, which is the same as leaving them out.
+    """ `PATCH /jobs/{id}`: what an external executor reports. Fields may also be null, which is the
+    same as leaving them out.
 
         Attributes:
             current_step (None | str | Unset):
-            error (ExternalUpdateErrorType1 | None | str | Unset):
+            error (JobFailure | None | str | Unset):
             github_workflow_run_id (int | None | str | Unset):
             message (None | str | Unset):
             progress (int | None | Unset):
             result (Any | Unset):
-            status (ExternalUpdateStatusType1 | None | Unset):
+            status (None | ReportedStatus | Unset):
      """
 
     current_step: None | str | Unset = UNSET
-    error: ExternalUpdateErrorType1 | None | str | Unset = UNSET
+    error: JobFailure | None | str | Unset = UNSET
     github_workflow_run_id: int | None | str | Unset = UNSET
     message: None | str | Unset = UNSET
     progress: int | None | Unset = UNSET
     result: Any | Unset = UNSET
-    status: ExternalUpdateStatusType1 | None | Unset = UNSET
+    status: None | ReportedStatus | Unset = UNSET
 
 
 
 
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.external_update_error_type_1 import ExternalUpdateErrorType1 # noqa: PLC0415
+        from ..models.job_failure import JobFailure # noqa: PLC0415
         current_step: None | str | Unset
         if isinstance(self.current_step, Unset):
             current_step = UNSET
@@ -60,7 +61,7 @@ class ExternalUpdate:
         error: dict[str, Any] | None | str | Unset
         if isinstance(self.error, Unset):
             error = UNSET
-        elif isinstance(self.error, ExternalUpdateErrorType1):
+        elif isinstance(self.error, JobFailure):
             error = self.error.to_dict()
         else:
             error = self.error
@@ -88,7 +89,7 @@ class ExternalUpdate:
         status: None | str | Unset
         if isinstance(self.status, Unset):
             status = UNSET
-        elif isinstance(self.status, ExternalUpdateStatusType1):
+        elif isinstance(self.status, ReportedStatus):
             status = self.status.value
         else:
             status = self.status
@@ -119,7 +120,7 @@ class ExternalUpdate:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.external_update_error_type_1 import ExternalUpdateErrorType1 # noqa: PLC0415
+        from ..models.job_failure import JobFailure # noqa: PLC0415
         d = dict(src_dict)
         def _parse_current_step(data: object) -> None | str | Unset:
             if data is None:
@@ -131,7 +132,7 @@ class ExternalUpdate:
         current_step = _parse_current_step(d.pop("current_step", UNSET))
 
 
-        def _parse_error(data: object) -> ExternalUpdateErrorType1 | None | str | Unset:
+        def _parse_error(data: object) -> JobFailure | None | str | Unset:
             if data is None:
                 return data
             if isinstance(data, Unset):
@@ -139,14 +140,14 @@ class ExternalUpdate:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                error_type_1 = ExternalUpdateErrorType1.from_dict(data)
+                componentsschemas_reported_error_type_1 = JobFailure.from_dict(data)
 
 
 
-                return error_type_1
+                return componentsschemas_reported_error_type_1
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(ExternalUpdateErrorType1 | None | str | Unset, data)
+            return cast(JobFailure | None | str | Unset, data)
 
         error = _parse_error(d.pop("error", UNSET))
 
@@ -183,7 +184,7 @@ class ExternalUpdate:
 
         result = d.pop("result", UNSET)
 
-        def _parse_status(data: object) -> ExternalUpdateStatusType1 | None | Unset:
+        def _parse_status(data: object) -> None | ReportedStatus | Unset:
             if data is None:
                 return data
             if isinstance(data, Unset):
@@ -191,14 +192,14 @@ class ExternalUpdate:
             try:
                 if not isinstance(data, str):
                     raise TypeError()
-                status_type_1 = ExternalUpdateStatusType1(data)
+                status_type_0 = ReportedStatus(data)
 
 
 
-                return status_type_1
+                return status_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(ExternalUpdateStatusType1 | None | Unset, data)
+            return cast(None | ReportedStatus | Unset, data)
 
         status = _parse_status(d.pop("status", UNSET))
 

@@ -8,9 +8,9 @@ from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
+from ..models.health_status import HealthStatus
 from ..types import UNSET, Unset
 from typing import cast
-from typing import Literal, cast
 
 if TYPE_CHECKING:
   from ..models.health_dlqs import HealthDlqs
@@ -26,22 +26,23 @@ T = TypeVar("T", bound="Health")
 
 @_attrs_define
 class Health:
-    """ 
+    """ The deployment's resources, each found answering.
+
         Attributes:
+            dlqs (HealthDlqs): Each tier's dead-letter queue, by name.
+            queues (HealthQueues): Each tier's queue, by name.
+            status (HealthStatus): A health answer is only ever `ok`: a dependency that does not answer makes it a 503.
+            table (str):
+            version (str):
             bucket (None | str | Unset):
-            dlqs (HealthDlqs | Unset):
-            queues (HealthQueues | Unset):
-            status (Literal['ok'] | Unset):
-            table (str | Unset):
-            version (str | Unset):
      """
 
+    dlqs: HealthDlqs
+    queues: HealthQueues
+    status: HealthStatus
+    table: str
+    version: str
     bucket: None | str | Unset = UNSET
-    dlqs: HealthDlqs | Unset = UNSET
-    queues: HealthQueues | Unset = UNSET
-    status: Literal['ok'] | Unset = UNSET
-    table: str | Unset = UNSET
-    version: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
 
@@ -51,43 +52,34 @@ class Health:
     def to_dict(self) -> dict[str, Any]:
         from ..models.health_dlqs import HealthDlqs # noqa: PLC0415
         from ..models.health_queues import HealthQueues # noqa: PLC0415
+        dlqs = self.dlqs.to_dict()
+
+        queues = self.queues.to_dict()
+
+        status = self.status.value
+
+        table = self.table
+
+        version = self.version
+
         bucket: None | str | Unset
         if isinstance(self.bucket, Unset):
             bucket = UNSET
         else:
             bucket = self.bucket
 
-        dlqs: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.dlqs, Unset):
-            dlqs = self.dlqs.to_dict()
-
-        queues: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.queues, Unset):
-            queues = self.queues.to_dict()
-
-        status = self.status
-
-        table = self.table
-
-        version = self.version
-
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update({
+            "dlqs": dlqs,
+            "queues": queues,
+            "status": status,
+            "table": table,
+            "version": version,
         })
         if bucket is not UNSET:
             field_dict["bucket"] = bucket
-        if dlqs is not UNSET:
-            field_dict["dlqs"] = dlqs
-        if queues is not UNSET:
-            field_dict["queues"] = queues
-        if status is not UNSET:
-            field_dict["status"] = status
-        if table is not UNSET:
-            field_dict["table"] = table
-        if version is not UNSET:
-            field_dict["version"] = version
 
         return field_dict
 
@@ -98,6 +90,25 @@ class Health:
         from ..models.health_dlqs import HealthDlqs # noqa: PLC0415
         from ..models.health_queues import HealthQueues # noqa: PLC0415
         d = dict(src_dict)
+        dlqs = HealthDlqs.from_dict(d.pop("dlqs"))
+
+
+
+
+        queues = HealthQueues.from_dict(d.pop("queues"))
+
+
+
+
+        status = HealthStatus(d.pop("status"))
+
+
+
+
+        table = d.pop("table")
+
+        version = d.pop("version")
+
         def _parse_bucket(data: object) -> None | str | Unset:
             if data is None:
                 return data
@@ -108,41 +119,13 @@ class Health:
         bucket = _parse_bucket(d.pop("bucket", UNSET))
 
 
-        _dlqs = d.pop("dlqs", UNSET)
-        dlqs: HealthDlqs | Unset
-        if isinstance(_dlqs,  Unset):
-            dlqs = UNSET
-        else:
-            dlqs = HealthDlqs.from_dict(_dlqs)
-
-
-
-
-        _queues = d.pop("queues", UNSET)
-        queues: HealthQueues | Unset
-        if isinstance(_queues,  Unset):
-            queues = UNSET
-        else:
-            queues = HealthQueues.from_dict(_queues)
-
-
-
-
-        status = cast(Literal['ok'] | Unset , d.pop("status", UNSET))
-        if status != 'ok'and not isinstance(status, Unset):
-            raise ValueError(f"status must match const 'ok', got '{status}'")
-
-        table = d.pop("table", UNSET)
-
-        version = d.pop("version", UNSET)
-
         health = cls(
-            bucket=bucket,
             dlqs=dlqs,
             queues=queues,
             status=status,
             table=table,
             version=version,
+            bucket=bucket,
         )
 
 

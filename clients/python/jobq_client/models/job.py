@@ -9,14 +9,14 @@ from attrs import field as _attrs_field
 from ..types import UNSET, Unset
 
 from ..models.job_status import JobStatus
-from ..models.job_tier import JobTier
+from ..models.priority_tier import PriorityTier
 from ..types import UNSET, Unset
 from typing import cast
 import datetime
 
 if TYPE_CHECKING:
-  from ..models.job_error_type_0 import JobErrorType0
-  from ..models.job_next_item import JobNextItem
+  from ..models.job_failure import JobFailure
+  from ..models.pipeline_step import PipelineStep
 
 
 
@@ -28,61 +28,70 @@ T = TypeVar("T", bound="Job")
 
 @_attrs_define
 class Job:
-    """ 
+    """ A job as stored in DynamoDB and returned by the API.
+
         Attributes:
-            attempts (int | Unset):
+            attempts (int):
+            created_at (datetime.datetime):
+            generation (int): Bumped by every retry from the API; envelopes of older generations are dropped.
+            id (str):
+            max_attempts (int):
+            payload (Any):
+            priority (int): Written as the number alone.
+            progress (int):
+            status (JobStatus): Where a job is in its life.
+            tier (PriorityTier): One SQS queue (and its dead-letter queue) per tier.
+            timeout_seconds (int):
+            type_ (str):
             batch_id (None | str | Unset):
-            completed_at (None | str | Unset):
-            created_at (datetime.datetime | Unset):
+            completed_at (datetime.datetime | None | Unset):
             current_step (None | str | Unset):
-            duration_ms (int | None | Unset):
-            error (JobErrorType0 | None | Unset):
-            generation (int | Unset):
+            duration_ms (int | None | Unset): Latest run: from start to finish.
+            error (JobFailure | None | Unset):
             github_workflow_run_id (None | str | Unset):
-            id (str | Unset):
+            group (None | str | Unset): A set of jobs the owner lists together (`channel:abc`, `book:123`).
             idempotency_key (None | str | Unset):
-            lease_until (None | str | Unset):
-            max_attempts (int | Unset):
+            lease_until (datetime.datetime | None | Unset): While `processing`: the run owns the job until then.
             message (None | str | Unset):
-            next_ (list[JobNextItem] | Unset):
-            payload (Any | Unset):
-            priority (int | Unset):
-            progress (int | Unset):
+            next_ (list[PipelineStep] | Unset): Jobs to enqueue when this one completes: the first now, carrying the rest as
+                its own `next`.
+            owner (None | str | Unset): Who the job belongs to (a caller's owner name, or one of jobq's system callers);
+                none on
+                a job from before owners.
             result (Any | Unset):
-            run_at (None | str | Unset):
-            started_at (None | str | Unset):
-            status (JobStatus | Unset):
-            tier (JobTier | Unset):
-            timeout_seconds (int | Unset):
-            type_ (str | Unset):
-            wait_ms (int | None | Unset):
+            run_at (datetime.datetime | None | Unset): When the job is (or was) due: a delay, a schedule, or a retry's
+                backoff.
+            started_at (datetime.datetime | None | Unset): Start of the latest run.
+            wait_ms (int | None | Unset): Latest run: from due to start.
      """
 
-    attempts: int | Unset = UNSET
+    attempts: int
+    created_at: datetime.datetime
+    generation: int
+    id: str
+    max_attempts: int
+    payload: Any
+    priority: int
+    progress: int
+    status: JobStatus
+    tier: PriorityTier
+    timeout_seconds: int
+    type_: str
     batch_id: None | str | Unset = UNSET
-    completed_at: None | str | Unset = UNSET
-    created_at: datetime.datetime | Unset = UNSET
+    completed_at: datetime.datetime | None | Unset = UNSET
     current_step: None | str | Unset = UNSET
     duration_ms: int | None | Unset = UNSET
-    error: JobErrorType0 | None | Unset = UNSET
-    generation: int | Unset = UNSET
+    error: JobFailure | None | Unset = UNSET
     github_workflow_run_id: None | str | Unset = UNSET
-    id: str | Unset = UNSET
+    group: None | str | Unset = UNSET
     idempotency_key: None | str | Unset = UNSET
-    lease_until: None | str | Unset = UNSET
-    max_attempts: int | Unset = UNSET
+    lease_until: datetime.datetime | None | Unset = UNSET
     message: None | str | Unset = UNSET
-    next_: list[JobNextItem] | Unset = UNSET
-    payload: Any | Unset = UNSET
-    priority: int | Unset = UNSET
-    progress: int | Unset = UNSET
+    next_: list[PipelineStep] | Unset = UNSET
+    owner: None | str | Unset = UNSET
     result: Any | Unset = UNSET
-    run_at: None | str | Unset = UNSET
-    started_at: None | str | Unset = UNSET
-    status: JobStatus | Unset = UNSET
-    tier: JobTier | Unset = UNSET
-    timeout_seconds: int | Unset = UNSET
-    type_: str | Unset = UNSET
+    run_at: datetime.datetime | None | Unset = UNSET
+    started_at: datetime.datetime | None | Unset = UNSET
     wait_ms: int | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -91,9 +100,31 @@ class Job:
 
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.job_error_type_0 import JobErrorType0 # noqa: PLC0415
-        from ..models.job_next_item import JobNextItem # noqa: PLC0415
+        from ..models.job_failure import JobFailure # noqa: PLC0415
+        from ..models.pipeline_step import PipelineStep # noqa: PLC0415
         attempts = self.attempts
+
+        created_at = self.created_at.isoformat()
+
+        generation = self.generation
+
+        id = self.id
+
+        max_attempts = self.max_attempts
+
+        payload = self.payload
+
+        priority = self.priority
+
+        progress = self.progress
+
+        status = self.status.value
+
+        tier = self.tier.value
+
+        timeout_seconds = self.timeout_seconds
+
+        type_ = self.type_
 
         batch_id: None | str | Unset
         if isinstance(self.batch_id, Unset):
@@ -104,12 +135,10 @@ class Job:
         completed_at: None | str | Unset
         if isinstance(self.completed_at, Unset):
             completed_at = UNSET
+        elif isinstance(self.completed_at, datetime.datetime):
+            completed_at = self.completed_at.isoformat()
         else:
             completed_at = self.completed_at
-
-        created_at: str | Unset = UNSET
-        if not isinstance(self.created_at, Unset):
-            created_at = self.created_at.isoformat()
 
         current_step: None | str | Unset
         if isinstance(self.current_step, Unset):
@@ -126,12 +155,10 @@ class Job:
         error: dict[str, Any] | None | Unset
         if isinstance(self.error, Unset):
             error = UNSET
-        elif isinstance(self.error, JobErrorType0):
+        elif isinstance(self.error, JobFailure):
             error = self.error.to_dict()
         else:
             error = self.error
-
-        generation = self.generation
 
         github_workflow_run_id: None | str | Unset
         if isinstance(self.github_workflow_run_id, Unset):
@@ -139,7 +166,11 @@ class Job:
         else:
             github_workflow_run_id = self.github_workflow_run_id
 
-        id = self.id
+        group: None | str | Unset
+        if isinstance(self.group, Unset):
+            group = UNSET
+        else:
+            group = self.group
 
         idempotency_key: None | str | Unset
         if isinstance(self.idempotency_key, Unset):
@@ -150,10 +181,10 @@ class Job:
         lease_until: None | str | Unset
         if isinstance(self.lease_until, Unset):
             lease_until = UNSET
+        elif isinstance(self.lease_until, datetime.datetime):
+            lease_until = self.lease_until.isoformat()
         else:
             lease_until = self.lease_until
-
-        max_attempts = self.max_attempts
 
         message: None | str | Unset
         if isinstance(self.message, Unset):
@@ -170,39 +201,29 @@ class Job:
 
 
 
-        payload = self.payload
-
-        priority = self.priority
-
-        progress = self.progress
+        owner: None | str | Unset
+        if isinstance(self.owner, Unset):
+            owner = UNSET
+        else:
+            owner = self.owner
 
         result = self.result
 
         run_at: None | str | Unset
         if isinstance(self.run_at, Unset):
             run_at = UNSET
+        elif isinstance(self.run_at, datetime.datetime):
+            run_at = self.run_at.isoformat()
         else:
             run_at = self.run_at
 
         started_at: None | str | Unset
         if isinstance(self.started_at, Unset):
             started_at = UNSET
+        elif isinstance(self.started_at, datetime.datetime):
+            started_at = self.started_at.isoformat()
         else:
             started_at = self.started_at
-
-        status: str | Unset = UNSET
-        if not isinstance(self.status, Unset):
-            status = self.status.value
-
-
-        tier: str | Unset = UNSET
-        if not isinstance(self.tier, Unset):
-            tier = self.tier.value
-
-
-        timeout_seconds = self.timeout_seconds
-
-        type_ = self.type_
 
         wait_ms: int | None | Unset
         if isinstance(self.wait_ms, Unset):
@@ -214,57 +235,49 @@ class Job:
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update({
+            "attempts": attempts,
+            "created_at": created_at,
+            "generation": generation,
+            "id": id,
+            "max_attempts": max_attempts,
+            "payload": payload,
+            "priority": priority,
+            "progress": progress,
+            "status": status,
+            "tier": tier,
+            "timeout_seconds": timeout_seconds,
+            "type": type_,
         })
-        if attempts is not UNSET:
-            field_dict["attempts"] = attempts
         if batch_id is not UNSET:
             field_dict["batch_id"] = batch_id
         if completed_at is not UNSET:
             field_dict["completed_at"] = completed_at
-        if created_at is not UNSET:
-            field_dict["created_at"] = created_at
         if current_step is not UNSET:
             field_dict["current_step"] = current_step
         if duration_ms is not UNSET:
             field_dict["duration_ms"] = duration_ms
         if error is not UNSET:
             field_dict["error"] = error
-        if generation is not UNSET:
-            field_dict["generation"] = generation
         if github_workflow_run_id is not UNSET:
             field_dict["github_workflow_run_id"] = github_workflow_run_id
-        if id is not UNSET:
-            field_dict["id"] = id
+        if group is not UNSET:
+            field_dict["group"] = group
         if idempotency_key is not UNSET:
             field_dict["idempotency_key"] = idempotency_key
         if lease_until is not UNSET:
             field_dict["lease_until"] = lease_until
-        if max_attempts is not UNSET:
-            field_dict["max_attempts"] = max_attempts
         if message is not UNSET:
             field_dict["message"] = message
         if next_ is not UNSET:
             field_dict["next"] = next_
-        if payload is not UNSET:
-            field_dict["payload"] = payload
-        if priority is not UNSET:
-            field_dict["priority"] = priority
-        if progress is not UNSET:
-            field_dict["progress"] = progress
+        if owner is not UNSET:
+            field_dict["owner"] = owner
         if result is not UNSET:
             field_dict["result"] = result
         if run_at is not UNSET:
             field_dict["run_at"] = run_at
         if started_at is not UNSET:
             field_dict["started_at"] = started_at
-        if status is not UNSET:
-            field_dict["status"] = status
-        if tier is not UNSET:
-            field_dict["tier"] = tier
-        if timeout_seconds is not UNSET:
-            field_dict["timeout_seconds"] = timeout_seconds
-        if type_ is not UNSET:
-            field_dict["type"] = type_
         if wait_ms is not UNSET:
             field_dict["wait_ms"] = wait_ms
 
@@ -274,10 +287,41 @@ class Job:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.job_error_type_0 import JobErrorType0 # noqa: PLC0415
-        from ..models.job_next_item import JobNextItem # noqa: PLC0415
+        from ..models.job_failure import JobFailure # noqa: PLC0415
+        from ..models.pipeline_step import PipelineStep # noqa: PLC0415
         d = dict(src_dict)
-        attempts = d.pop("attempts", UNSET)
+        attempts = d.pop("attempts")
+
+        created_at = datetime.datetime.fromisoformat(d.pop("created_at"))
+
+
+
+
+        generation = d.pop("generation")
+
+        id = d.pop("id")
+
+        max_attempts = d.pop("max_attempts")
+
+        payload = d.pop("payload")
+
+        priority = d.pop("priority")
+
+        progress = d.pop("progress")
+
+        status = JobStatus(d.pop("status"))
+
+
+
+
+        tier = PriorityTier(d.pop("tier"))
+
+
+
+
+        timeout_seconds = d.pop("timeout_seconds")
+
+        type_ = d.pop("type")
 
         def _parse_batch_id(data: object) -> None | str | Unset:
             if data is None:
@@ -289,24 +333,24 @@ class Job:
         batch_id = _parse_batch_id(d.pop("batch_id", UNSET))
 
 
-        def _parse_completed_at(data: object) -> None | str | Unset:
+        def _parse_completed_at(data: object) -> datetime.datetime | None | Unset:
             if data is None:
                 return data
             if isinstance(data, Unset):
                 return data
-            return cast(None | str | Unset, data)
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                completed_at_type_0 = datetime.datetime.fromisoformat(data)
+
+
+
+                return completed_at_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(datetime.datetime | None | Unset, data)
 
         completed_at = _parse_completed_at(d.pop("completed_at", UNSET))
-
-
-        _created_at = d.pop("created_at", UNSET)
-        created_at: datetime.datetime | Unset
-        if isinstance(_created_at,  Unset):
-            created_at = UNSET
-        else:
-            created_at = datetime.datetime.fromisoformat(_created_at)
-
-
 
 
         def _parse_current_step(data: object) -> None | str | Unset:
@@ -329,7 +373,7 @@ class Job:
         duration_ms = _parse_duration_ms(d.pop("duration_ms", UNSET))
 
 
-        def _parse_error(data: object) -> JobErrorType0 | None | Unset:
+        def _parse_error(data: object) -> JobFailure | None | Unset:
             if data is None:
                 return data
             if isinstance(data, Unset):
@@ -337,19 +381,17 @@ class Job:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                error_type_0 = JobErrorType0.from_dict(data)
+                error_type_0 = JobFailure.from_dict(data)
 
 
 
                 return error_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(JobErrorType0 | None | Unset, data)
+            return cast(JobFailure | None | Unset, data)
 
         error = _parse_error(d.pop("error", UNSET))
 
-
-        generation = d.pop("generation", UNSET)
 
         def _parse_github_workflow_run_id(data: object) -> None | str | Unset:
             if data is None:
@@ -361,7 +403,15 @@ class Job:
         github_workflow_run_id = _parse_github_workflow_run_id(d.pop("github_workflow_run_id", UNSET))
 
 
-        id = d.pop("id", UNSET)
+        def _parse_group(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        group = _parse_group(d.pop("group", UNSET))
+
 
         def _parse_idempotency_key(data: object) -> None | str | Unset:
             if data is None:
@@ -373,17 +423,25 @@ class Job:
         idempotency_key = _parse_idempotency_key(d.pop("idempotency_key", UNSET))
 
 
-        def _parse_lease_until(data: object) -> None | str | Unset:
+        def _parse_lease_until(data: object) -> datetime.datetime | None | Unset:
             if data is None:
                 return data
             if isinstance(data, Unset):
                 return data
-            return cast(None | str | Unset, data)
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                lease_until_type_0 = datetime.datetime.fromisoformat(data)
+
+
+
+                return lease_until_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(datetime.datetime | None | Unset, data)
 
         lease_until = _parse_lease_until(d.pop("lease_until", UNSET))
 
-
-        max_attempts = d.pop("max_attempts", UNSET)
 
         def _parse_message(data: object) -> None | str | Unset:
             if data is None:
@@ -396,68 +454,68 @@ class Job:
 
 
         _next_ = d.pop("next", UNSET)
-        next_: list[JobNextItem] | Unset = UNSET
+        next_: list[PipelineStep] | Unset = UNSET
         if _next_ is not UNSET:
             next_ = []
             for next_item_data in _next_:
-                next_item = JobNextItem.from_dict(next_item_data)
+                next_item = PipelineStep.from_dict(next_item_data)
 
 
 
                 next_.append(next_item)
 
 
-        payload = d.pop("payload", UNSET)
-
-        priority = d.pop("priority", UNSET)
-
-        progress = d.pop("progress", UNSET)
-
-        result = d.pop("result", UNSET)
-
-        def _parse_run_at(data: object) -> None | str | Unset:
+        def _parse_owner(data: object) -> None | str | Unset:
             if data is None:
                 return data
             if isinstance(data, Unset):
                 return data
             return cast(None | str | Unset, data)
+
+        owner = _parse_owner(d.pop("owner", UNSET))
+
+
+        result = d.pop("result", UNSET)
+
+        def _parse_run_at(data: object) -> datetime.datetime | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                run_at_type_0 = datetime.datetime.fromisoformat(data)
+
+
+
+                return run_at_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(datetime.datetime | None | Unset, data)
 
         run_at = _parse_run_at(d.pop("run_at", UNSET))
 
 
-        def _parse_started_at(data: object) -> None | str | Unset:
+        def _parse_started_at(data: object) -> datetime.datetime | None | Unset:
             if data is None:
                 return data
             if isinstance(data, Unset):
                 return data
-            return cast(None | str | Unset, data)
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                started_at_type_0 = datetime.datetime.fromisoformat(data)
+
+
+
+                return started_at_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(datetime.datetime | None | Unset, data)
 
         started_at = _parse_started_at(d.pop("started_at", UNSET))
 
-
-        _status = d.pop("status", UNSET)
-        status: JobStatus | Unset
-        if isinstance(_status,  Unset):
-            status = UNSET
-        else:
-            status = JobStatus(_status)
-
-
-
-
-        _tier = d.pop("tier", UNSET)
-        tier: JobTier | Unset
-        if isinstance(_tier,  Unset):
-            tier = UNSET
-        else:
-            tier = JobTier(_tier)
-
-
-
-
-        timeout_seconds = d.pop("timeout_seconds", UNSET)
-
-        type_ = d.pop("type", UNSET)
 
         def _parse_wait_ms(data: object) -> int | None | Unset:
             if data is None:
@@ -471,30 +529,32 @@ class Job:
 
         job = cls(
             attempts=attempts,
-            batch_id=batch_id,
-            completed_at=completed_at,
             created_at=created_at,
-            current_step=current_step,
-            duration_ms=duration_ms,
-            error=error,
             generation=generation,
-            github_workflow_run_id=github_workflow_run_id,
             id=id,
-            idempotency_key=idempotency_key,
-            lease_until=lease_until,
             max_attempts=max_attempts,
-            message=message,
-            next_=next_,
             payload=payload,
             priority=priority,
             progress=progress,
-            result=result,
-            run_at=run_at,
-            started_at=started_at,
             status=status,
             tier=tier,
             timeout_seconds=timeout_seconds,
             type_=type_,
+            batch_id=batch_id,
+            completed_at=completed_at,
+            current_step=current_step,
+            duration_ms=duration_ms,
+            error=error,
+            github_workflow_run_id=github_workflow_run_id,
+            group=group,
+            idempotency_key=idempotency_key,
+            lease_until=lease_until,
+            message=message,
+            next_=next_,
+            owner=owner,
+            result=result,
+            run_at=run_at,
+            started_at=started_at,
             wait_ms=wait_ms,
         )
 

@@ -27,10 +27,11 @@ T = TypeVar("T", bound="NewBatch")
 
 @_attrs_define
 class NewBatch:
-    """ 
+    """ `POST /jobs/batch`: up to 100 jobs, enqueued all or none.
+
         Attributes:
             jobs (list[NewJobEcho | NewJobFail | NewJobNoop | NewJobSleep]):
-            batch_id (None | str | Unset):
+            batch_id (None | str | Unset): The batch's id (made up when left out); its jobs carry none of their own.
      """
 
     jobs: list[NewJobEcho | NewJobFail | NewJobNoop | NewJobSleep]

@@ -8,7 +8,7 @@ from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
-from ..models.priority_type_1 import PriorityType1
+from ..models.priority_tier import PriorityTier
 from ..types import UNSET, Unset
 from typing import cast
 from typing import Literal, cast
@@ -34,14 +34,15 @@ class NewJobNoop:
         Attributes:
             type_ (Literal['noop']):
             batch_id (None | str | Unset):
-            delay_seconds (int | None | Unset):
+            delay_seconds (int | None | Unset): Seconds to wait before it runs; or `run_at`, not both.
             github_workflow_run_id (int | None | str | Unset):
-            idempotency_key (None | str | Unset):
+            idempotency_key (None | str | Unset): A job enqueued again with the same key is the one made the first time.
             max_attempts (int | None | Unset):
-            next_ (list[NewStepEcho | NewStepFail | NewStepNoop | NewStepSleep] | None | Unset):
+            next_ (list[NewStepEcho | NewStepFail | NewStepNoop | NewStepSleep] | None | Unset): The pipeline's later steps,
+                each enqueued when the one before it completes.
             payload (Any | Unset):
-            priority (int | None | PriorityType1 | Unset):
-            run_at (datetime.datetime | None | Unset): at most 31536000 seconds ahead, as delay_seconds
+            priority (int | None | PriorityTier | Unset):
+            run_at (datetime.datetime | None | Unset): When it runs: at most 31536000 seconds ahead, as delay_seconds.
             timeout_seconds (int | None | Unset):
      """
 
@@ -53,7 +54,7 @@ class NewJobNoop:
     max_attempts: int | None | Unset = UNSET
     next_: list[NewStepEcho | NewStepFail | NewStepNoop | NewStepSleep] | None | Unset = UNSET
     payload: Any | Unset = UNSET
-    priority: int | None | PriorityType1 | Unset = UNSET
+    priority: int | None | PriorityTier | Unset = UNSET
     run_at: datetime.datetime | None | Unset = UNSET
     timeout_seconds: int | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
@@ -126,7 +127,7 @@ class NewJobNoop:
         priority: int | None | str | Unset
         if isinstance(self.priority, Unset):
             priority = UNSET
-        elif isinstance(self.priority, PriorityType1):
+        elif isinstance(self.priority, PriorityTier):
             priority = self.priority.value
         else:
             priority = self.priority
@@ -301,7 +302,7 @@ class NewJobNoop:
 
         payload = d.pop("payload", UNSET)
 
-        def _parse_priority(data: object) -> int | None | PriorityType1 | Unset:
+        def _parse_priority(data: object) -> int | None | PriorityTier | Unset:
             if data is None:
                 return data
             if isinstance(data, Unset):
@@ -309,14 +310,14 @@ class NewJobNoop:
             try:
                 if not isinstance(data, str):
                     raise TypeError()
-                componentsschemas_priority_type_1 = PriorityType1(data)
+                componentsschemas_priority_type_1 = PriorityTier(data)
 
 
 
                 return componentsschemas_priority_type_1
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(int | None | PriorityType1 | Unset, data)
+            return cast(int | None | PriorityTier | Unset, data)
 
         priority = _parse_priority(d.pop("priority", UNSET))
 

@@ -24,13 +24,14 @@ T = TypeVar("T", bound="Page")
 
 @_attrs_define
 class Page:
-    """ 
+    """ A page of a listing, newest first.
+
         Attributes:
-            jobs (list[Job] | Unset):
-            next_cursor (None | str | Unset):
+            jobs (list[Job]):
+            next_cursor (None | str | Unset): Where the next page starts (`cursor`); null after the last.
      """
 
-    jobs: list[Job] | Unset = UNSET
+    jobs: list[Job]
     next_cursor: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -40,12 +41,10 @@ class Page:
 
     def to_dict(self) -> dict[str, Any]:
         from ..models.job import Job # noqa: PLC0415
-        jobs: list[dict[str, Any]] | Unset = UNSET
-        if not isinstance(self.jobs, Unset):
-            jobs = []
-            for jobs_item_data in self.jobs:
-                jobs_item = jobs_item_data.to_dict()
-                jobs.append(jobs_item)
+        jobs = []
+        for jobs_item_data in self.jobs:
+            jobs_item = jobs_item_data.to_dict()
+            jobs.append(jobs_item)
 
 
 
@@ -59,9 +58,8 @@ class Page:
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update({
+            "jobs": jobs,
         })
-        if jobs is not UNSET:
-            field_dict["jobs"] = jobs
         if next_cursor is not UNSET:
             field_dict["next_cursor"] = next_cursor
 
@@ -73,16 +71,14 @@ class Page:
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         from ..models.job import Job # noqa: PLC0415
         d = dict(src_dict)
-        _jobs = d.pop("jobs", UNSET)
-        jobs: list[Job] | Unset = UNSET
-        if _jobs is not UNSET:
-            jobs = []
-            for jobs_item_data in _jobs:
-                jobs_item = Job.from_dict(jobs_item_data)
+        jobs = []
+        _jobs = d.pop("jobs")
+        for jobs_item_data in (_jobs):
+            jobs_item = Job.from_dict(jobs_item_data)
 
 
 
-                jobs.append(jobs_item)
+            jobs.append(jobs_item)
 
 
         def _parse_next_cursor(data: object) -> None | str | Unset:

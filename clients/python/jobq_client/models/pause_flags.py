@@ -8,7 +8,6 @@ from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
-from ..types import UNSET, Unset
 from typing import cast
 
 
@@ -22,12 +21,13 @@ T = TypeVar("T", bound="PauseFlags")
 
 @_attrs_define
 class PauseFlags:
-    """ 
+    """ The scopes paused right now.
+
         Attributes:
-            paused (list[str] | Unset):
+            paused (list[str]):
      """
 
-    paused: list[str] | Unset = UNSET
+    paused: list[str]
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
 
@@ -35,9 +35,7 @@ class PauseFlags:
 
 
     def to_dict(self) -> dict[str, Any]:
-        paused: list[str] | Unset = UNSET
-        if not isinstance(self.paused, Unset):
-            paused = self.paused
+        paused = self.paused
 
 
 
@@ -45,9 +43,8 @@ class PauseFlags:
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update({
+            "paused": paused,
         })
-        if paused is not UNSET:
-            field_dict["paused"] = paused
 
         return field_dict
 
@@ -56,7 +53,7 @@ class PauseFlags:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        paused = cast(list[str], d.pop("paused", UNSET))
+        paused = cast(list[str], d.pop("paused"))
 
 
         pause_flags = cls(

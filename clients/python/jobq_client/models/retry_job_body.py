@@ -8,7 +8,7 @@ from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
-from ..models.retry_job_body_priority_type_0_type_1 import RetryJobBodyPriorityType0Type1
+from ..models.priority_tier import PriorityTier
 from ..types import UNSET, Unset
 from typing import cast
 
@@ -23,12 +23,13 @@ T = TypeVar("T", bound="RetryJobBody")
 
 @_attrs_define
 class RetryJobBody:
-    """ 
+    """ `POST /jobs/{id}/retry`: the body may be left out, or null.
+
         Attributes:
-            priority (int | None | RetryJobBodyPriorityType0Type1 | Unset):
+            priority (int | None | PriorityTier | Unset):
      """
 
-    priority: int | None | RetryJobBodyPriorityType0Type1 | Unset = UNSET
+    priority: int | None | PriorityTier | Unset = UNSET
 
 
 
@@ -38,7 +39,7 @@ class RetryJobBody:
         priority: int | None | str | Unset
         if isinstance(self.priority, Unset):
             priority = UNSET
-        elif isinstance(self.priority, RetryJobBodyPriorityType0Type1):
+        elif isinstance(self.priority, PriorityTier):
             priority = self.priority.value
         else:
             priority = self.priority
@@ -58,7 +59,7 @@ class RetryJobBody:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        def _parse_priority(data: object) -> int | None | RetryJobBodyPriorityType0Type1 | Unset:
+        def _parse_priority(data: object) -> int | None | PriorityTier | Unset:
             if data is None:
                 return data
             if isinstance(data, Unset):
@@ -66,14 +67,14 @@ class RetryJobBody:
             try:
                 if not isinstance(data, str):
                     raise TypeError()
-                priority_type_0_type_1 = RetryJobBodyPriorityType0Type1(data)
+                componentsschemas_priority_type_1 = PriorityTier(data)
 
 
 
-                return priority_type_0_type_1
+                return componentsschemas_priority_type_1
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(int | None | RetryJobBodyPriorityType0Type1 | Unset, data)
+            return cast(int | None | PriorityTier | Unset, data)
 
         priority = _parse_priority(d.pop("priority", UNSET))
 

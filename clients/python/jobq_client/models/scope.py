@@ -20,9 +20,10 @@ T = TypeVar("T", bound="Scope")
 
 @_attrs_define
 class Scope:
-    """ 
+    """ `POST /pause`, `POST /resume`.
+
         Attributes:
-            scope (str):
+            scope (str): all, queue:<high|normal|low> or type:<job type>
      """
 
     scope: str

@@ -8,7 +8,6 @@ from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
-from ..types import UNSET, Unset
 from typing import cast
 
 if TYPE_CHECKING:
@@ -27,18 +26,19 @@ T = TypeVar("T", bound="Stats")
 
 @_attrs_define
 class Stats:
-    """ 
+    """ Jobs by status, runs by type, and each tier's queue.
+
         Attributes:
-            counts (StatsCounts | Unset):
-            paused (PauseFlags | Unset):
-            tiers (StatsTiers | Unset):
-            types (StatsTypes | Unset):
+            counts (StatsCounts):
+            paused (PauseFlags): The scopes paused right now.
+            tiers (StatsTiers):
+            types (StatsTypes):
      """
 
-    counts: StatsCounts | Unset = UNSET
-    paused: PauseFlags | Unset = UNSET
-    tiers: StatsTiers | Unset = UNSET
-    types: StatsTypes | Unset = UNSET
+    counts: StatsCounts
+    paused: PauseFlags
+    tiers: StatsTiers
+    types: StatsTypes
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
 
@@ -50,35 +50,23 @@ class Stats:
         from ..models.stats_counts import StatsCounts # noqa: PLC0415
         from ..models.stats_tiers import StatsTiers # noqa: PLC0415
         from ..models.stats_types import StatsTypes # noqa: PLC0415
-        counts: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.counts, Unset):
-            counts = self.counts.to_dict()
+        counts = self.counts.to_dict()
 
-        paused: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.paused, Unset):
-            paused = self.paused.to_dict()
+        paused = self.paused.to_dict()
 
-        tiers: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.tiers, Unset):
-            tiers = self.tiers.to_dict()
+        tiers = self.tiers.to_dict()
 
-        types: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.types, Unset):
-            types = self.types.to_dict()
+        types = self.types.to_dict()
 
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update({
+            "counts": counts,
+            "paused": paused,
+            "tiers": tiers,
+            "types": types,
         })
-        if counts is not UNSET:
-            field_dict["counts"] = counts
-        if paused is not UNSET:
-            field_dict["paused"] = paused
-        if tiers is not UNSET:
-            field_dict["tiers"] = tiers
-        if types is not UNSET:
-            field_dict["types"] = types
 
         return field_dict
 
@@ -91,42 +79,22 @@ class Stats:
         from ..models.stats_tiers import StatsTiers # noqa: PLC0415
         from ..models.stats_types import StatsTypes # noqa: PLC0415
         d = dict(src_dict)
-        _counts = d.pop("counts", UNSET)
-        counts: StatsCounts | Unset
-        if isinstance(_counts,  Unset):
-            counts = UNSET
-        else:
-            counts = StatsCounts.from_dict(_counts)
+        counts = StatsCounts.from_dict(d.pop("counts"))
 
 
 
 
-        _paused = d.pop("paused", UNSET)
-        paused: PauseFlags | Unset
-        if isinstance(_paused,  Unset):
-            paused = UNSET
-        else:
-            paused = PauseFlags.from_dict(_paused)
+        paused = PauseFlags.from_dict(d.pop("paused"))
 
 
 
 
-        _tiers = d.pop("tiers", UNSET)
-        tiers: StatsTiers | Unset
-        if isinstance(_tiers,  Unset):
-            tiers = UNSET
-        else:
-            tiers = StatsTiers.from_dict(_tiers)
+        tiers = StatsTiers.from_dict(d.pop("tiers"))
 
 
 
 
-        _types = d.pop("types", UNSET)
-        types: StatsTypes | Unset
-        if isinstance(_types,  Unset):
-            types = UNSET
-        else:
-            types = StatsTypes.from_dict(_types)
+        types = StatsTypes.from_dict(d.pop("types"))
 
 
 

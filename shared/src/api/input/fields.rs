@@ -74,12 +74,13 @@ pub(super) fn integer(
     }
 }
 
-/// A GitHub Actions run id: a number or a short string, kept as a string.
+/// A GitHub Actions run id: a number or a string of at most 64 characters (as the document
+/// says, characters and not bytes), kept as a string.
 pub(super) fn run_id(map: &Map<String, Value>, prefix: &str) -> Result<Option<String>, ApiError> {
     match map.get("github_workflow_run_id") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) if n.is_u64() => Ok(Some(n.to_string())),
-        Some(Value::String(s)) if !s.is_empty() && s.len() <= 64 => Ok(Some(s.clone())),
+        Some(Value::String(s)) if !s.is_empty() && s.chars().count() <= 64 => Ok(Some(s.clone())),
         Some(_) => Err(ApiError::invalid(
             &field_name(prefix, "github_workflow_run_id"),
             "must be a run id (number or string)",

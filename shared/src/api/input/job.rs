@@ -178,9 +178,10 @@ pub fn batch(value: &Value, rules: &Rules<'_>) -> Result<(Vec<NewJob>, Option<St
     Ok((specs, batch_id))
 }
 
-/// `POST /jobs/{id}/retry`: `{priority?}`.
+/// `POST /jobs/{id}/retry`: `{priority?}`, or no body: a null one is none, as an optional field
+/// sent as null is one left out.
 pub fn retry(value: Option<&Value>) -> Result<Option<Priority>, ApiError> {
-    let Some(value) = value else { return Ok(None) };
+    let Some(value) = value.filter(|v| !v.is_null()) else { return Ok(None) };
     let map = object(value, "")?;
     reject_unknown(map, &["priority"], "")?;
     priority(map, "")

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 mod fields;
 mod job;
 mod operations;
+pub mod wire;
 
 pub use fields::{object, priority};
 pub use job::{batch, new_job, retry};
@@ -287,6 +288,19 @@ mod tests {
             Ok(())
         }
 
+        /// A body a reader took is one of the wire type the document's schema is derived from.
+        fn documented<T: serde::de::DeserializeOwned>(body: &Value) -> Result<(), TestCaseError> {
+            let read = serde_json::from_value::<T>(body.clone());
+            prop_assert!(
+                read.is_ok(),
+                "{} is taken but not a {}: {:?}",
+                body,
+                std::any::type_name::<T>(),
+                read.err()
+            );
+            Ok(())
+        }
+
         fn valid_spec() -> impl Strategy<Value = Map<String, Value>> {
             (
                 prop::sample::select(vec!["noop", "echo"]),
@@ -374,7 +388,7 @@ mod tests {
                         json_value().prop_filter("not a run id", |v| {
                             !v.is_null()
                                 && !v.is_u64()
-                                && !v.as_str().is_some_and(|s| !s.is_empty() && s.len() <= 64)
+                                && !v.as_str().is_some_and(|s| !s.is_empty() && s.chars().count() <= 64)
                         }),
                         Just(Value::from("9".repeat(65))),
                     ]
@@ -462,9 +476,12 @@ mod tests {
             }
 
             #[test]
-            fn any_job_spec_is_accepted_or_refused_naming_a_field(body in json_value()) {
-                if let Err(err) = new_job(&body, "", &rules(), 0) {
-                    clear_refusal(&body, &err)?;
+            fn any_job_spec_is_accepted_as_documented_or_refused_naming_a_field(
+                body in prop_oneof![json_value(), valid_spec().prop_map(Value::Object)],
+            ) {
+                match new_job(&body, "", &rules(), 0) {
+                    Ok(_) => documented::<wire::JobSpec>(&body)?,
+                    Err(err) => clear_refusal(&body, &err)?,
                 }
             }
 
@@ -486,8 +503,9 @@ mod tests {
                         map.insert(key, value);
                     }
                 }
-                if let Err(err) = batch(&body, &rules()) {
-                    clear_refusal(&body, &err)?;
+                match batch(&body, &rules()) {
+                    Ok(_) => documented::<wire::NewBatch>(&body)?,
+                    Err(err) => clear_refusal(&body, &err)?,
                 }
             }
 
@@ -496,14 +514,15 @@ mod tests {
                 body in json_value(),
                 which in 0usize..4,
             ) {
-                let result = match which {
-                    0 => external_update(&body).map(drop),
-                    1 => bulk_retry(&body).map(drop),
-                    2 => scope(&body).map(drop),
-                    _ => retry(Some(&body)).map(drop),
+                let (result, documented) = match which {
+                    0 => (external_update(&body).map(drop), documented::<wire::ExternalReport>(&body)),
+                    1 => (bulk_retry(&body).map(drop), documented::<wire::BulkRetry>(&body)),
+                    2 => (scope(&body).map(drop), documented::<wire::Scope>(&body)),
+                    _ => (retry(Some(&body)).map(drop), documented::<Option<wire::RetryJobBody>>(&body)),
                 };
-                if let Err(err) = result {
-                    clear_refusal(&body, &err)?;
+                match result {
+                    Ok(()) => documented?,
+                    Err(err) => clear_refusal(&body, &err)?,
                 }
             }
 

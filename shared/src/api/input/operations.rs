@@ -91,13 +91,14 @@ pub fn id(id: &str) -> Result<&str, ApiError> {
     Ok(id)
 }
 
+/// The parameters of `GET /jobs`.
+pub(super) const LIST_PARAMS: [&str; 5] = ["status", "type", "batch_id", "limit", "cursor"];
+
 /// `GET /jobs` query: status, type, batch_id, limit (1..=500, default 50), cursor.
 pub fn list_query(
     params: &std::collections::HashMap<String, String>,
 ) -> Result<(crate::store::ListQuery, usize, Option<String>), ApiError> {
-    if let Some(unknown) =
-        params.keys().find(|k| !["status", "type", "batch_id", "limit", "cursor"].contains(&k.as_str()))
-    {
+    if let Some(unknown) = params.keys().find(|k| !LIST_PARAMS.contains(&k.as_str())) {
         return Err(ApiError::invalid(unknown, "unknown query parameter"));
     }
     // An empty `type`, `batch_id` or `cursor` is no filter; an empty status or limit is wrong.

@@ -98,7 +98,8 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
 
 ) -> Response[Error | Job]:
-    """ 
+    """ Cancel a job that has not ended.
+
     Args:
         id (str):
 
@@ -128,7 +129,8 @@ def sync(
     client: AuthenticatedClient | Client,
 
 ) -> Error | Job | None:
-    """ 
+    """ Cancel a job that has not ended.
+
     Args:
         id (str):
 
@@ -153,7 +155,8 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
 
 ) -> Response[Error | Job]:
-    """ 
+    """ Cancel a job that has not ended.
+
     Args:
         id (str):
 
@@ -183,7 +186,8 @@ async def asyncio(
     client: AuthenticatedClient | Client,
 
 ) -> Error | Job | None:
-    """ 
+    """ Cancel a job that has not ended.
+
     Args:
         id (str):
 

@@ -55,7 +55,10 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
 
 ) -> Response[str]:
-    """  The live dashboard page; it reads /stats, /jobs and /batches with the API's token.
+    """ The live dashboard page; it reads /stats, /jobs and /batches with the API's token.
+
+     Each response has a fresh nonce: its Content-Security-Policy allows only the page's own inline
+    script and style, and requests to this origin.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -81,7 +84,10 @@ def sync(
     client: AuthenticatedClient | Client,
 
 ) -> str | None:
-    """  The live dashboard page; it reads /stats, /jobs and /batches with the API's token.
+    """ The live dashboard page; it reads /stats, /jobs and /batches with the API's token.
+
+     Each response has a fresh nonce: its Content-Security-Policy allows only the page's own inline
+    script and style, and requests to this origin.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -102,7 +108,10 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
 
 ) -> Response[str]:
-    """  The live dashboard page; it reads /stats, /jobs and /batches with the API's token.
+    """ The live dashboard page; it reads /stats, /jobs and /batches with the API's token.
+
+     Each response has a fresh nonce: its Content-Security-Policy allows only the page's own inline
+    script and style, and requests to this origin.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -128,7 +137,10 @@ async def asyncio(
     client: AuthenticatedClient | Client,
 
 ) -> str | None:
-    """  The live dashboard page; it reads /stats, /jobs and /batches with the API's token.
+    """ The live dashboard page; it reads /stats, /jobs and /batches with the API's token.
+
+     Each response has a fresh nonce: its Content-Security-Policy allows only the page's own inline
+    script and style, and requests to this origin.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

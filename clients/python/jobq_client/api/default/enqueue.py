@@ -131,11 +131,13 @@ def sync_detailed(
     body: NewJobEcho | NewJobFail | NewJobNoop | NewJobSleep,
 
 ) -> Response[Error | Job]:
-    """ 
+    """ Enqueue a job.
+
     Args:
-        body (NewJobEcho | NewJobFail | NewJobNoop | NewJobSleep): Optional fields may also be
-            null, which is the same as leaving them out. One of the registered job types, by `type`;
-            its `payload` must fit that type's schema (`Payload.<type>`).
+        body (NewJobEcho | NewJobFail | NewJobNoop | NewJobSleep): A job to enqueue (`POST /jobs`,
+            each of a batch's `jobs`). Optional fields may also be null,
+            which is the same as leaving them out. One of the registered job types, by `type`; its
+            `payload` must fit that type's schema (`Payload.<type>`).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -163,11 +165,13 @@ def sync(
     body: NewJobEcho | NewJobFail | NewJobNoop | NewJobSleep,
 
 ) -> Error | Job | None:
-    """ 
+    """ Enqueue a job.
+
     Args:
-        body (NewJobEcho | NewJobFail | NewJobNoop | NewJobSleep): Optional fields may also be
-            null, which is the same as leaving them out. One of the registered job types, by `type`;
-            its `payload` must fit that type's schema (`Payload.<type>`).
+        body (NewJobEcho | NewJobFail | NewJobNoop | NewJobSleep): A job to enqueue (`POST /jobs`,
+            each of a batch's `jobs`). Optional fields may also be null,
+            which is the same as leaving them out. One of the registered job types, by `type`; its
+            `payload` must fit that type's schema (`Payload.<type>`).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -190,11 +194,13 @@ async def asyncio_detailed(
     body: NewJobEcho | NewJobFail | NewJobNoop | NewJobSleep,
 
 ) -> Response[Error | Job]:
-    """ 
+    """ Enqueue a job.
+
     Args:
-        body (NewJobEcho | NewJobFail | NewJobNoop | NewJobSleep): Optional fields may also be
-            null, which is the same as leaving them out. One of the registered job types, by `type`;
-            its `payload` must fit that type's schema (`Payload.<type>`).
+        body (NewJobEcho | NewJobFail | NewJobNoop | NewJobSleep): A job to enqueue (`POST /jobs`,
+            each of a batch's `jobs`). Optional fields may also be null,
+            which is the same as leaving them out. One of the registered job types, by `type`; its
+            `payload` must fit that type's schema (`Payload.<type>`).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -222,11 +228,13 @@ async def asyncio(
     body: NewJobEcho | NewJobFail | NewJobNoop | NewJobSleep,
 
 ) -> Error | Job | None:
-    """ 
+    """ Enqueue a job.
+
     Args:
-        body (NewJobEcho | NewJobFail | NewJobNoop | NewJobSleep): Optional fields may also be
-            null, which is the same as leaving them out. One of the registered job types, by `type`;
-            its `payload` must fit that type's schema (`Payload.<type>`).
+        body (NewJobEcho | NewJobFail | NewJobNoop | NewJobSleep): A job to enqueue (`POST /jobs`,
+            each of a batch's `jobs`). Optional fields may also be null,
+            which is the same as leaving them out. One of the registered job types, by `type`; its
+            `payload` must fit that type's schema (`Payload.<type>`).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -97,20 +97,20 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                response_503_type_0 = BatchIncomplete.from_dict(data)
+                componentsschemas_batch_unavailable_type_0 = BatchIncomplete.from_dict(data)
 
 
 
-                return response_503_type_0
+                return componentsschemas_batch_unavailable_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
             if not isinstance(data, dict):
                 raise TypeError()
-            response_503_type_1 = Error.from_dict(data)
+            componentsschemas_batch_unavailable_type_1 = Error.from_dict(data)
 
 
 
-            return response_503_type_1
+            return componentsschemas_batch_unavailable_type_1
 
         response_503 = _parse_response_503(response.json())
 
@@ -137,12 +137,14 @@ def sync_detailed(
     body: NewBatch,
 
 ) -> Response[Batch | BatchIncomplete | BatchIncomplete | Error | Error]:
-    """  All or nothing: 201 when every job was enqueued; 503 `batch_not_created` when this request left no
-    job behind (send it again); 207 `batch_incomplete` when some jobs exist and others do not, each
-    entry saying which (send again only the `not_created` ones).
+    """ Enqueue up to 100 jobs, all or nothing.
+
+     201 when every job was enqueued; 503 `batch_not_created` when this request left no job behind
+    (send it again); 207 `batch_incomplete` when some jobs exist and others do not, each entry
+    saying which (send again only the `not_created` ones).
 
     Args:
-        body (NewBatch):
+        body (NewBatch): `POST /jobs/batch`: up to 100 jobs, enqueued all or none.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -170,12 +172,14 @@ def sync(
     body: NewBatch,
 
 ) -> Batch | BatchIncomplete | BatchIncomplete | Error | Error | None:
-    """  All or nothing: 201 when every job was enqueued; 503 `batch_not_created` when this request left no
-    job behind (send it again); 207 `batch_incomplete` when some jobs exist and others do not, each
-    entry saying which (send again only the `not_created` ones).
+    """ Enqueue up to 100 jobs, all or nothing.
+
+     201 when every job was enqueued; 503 `batch_not_created` when this request left no job behind
+    (send it again); 207 `batch_incomplete` when some jobs exist and others do not, each entry
+    saying which (send again only the `not_created` ones).
 
     Args:
-        body (NewBatch):
+        body (NewBatch): `POST /jobs/batch`: up to 100 jobs, enqueued all or none.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -198,12 +202,14 @@ async def asyncio_detailed(
     body: NewBatch,
 
 ) -> Response[Batch | BatchIncomplete | BatchIncomplete | Error | Error]:
-    """  All or nothing: 201 when every job was enqueued; 503 `batch_not_created` when this request left no
-    job behind (send it again); 207 `batch_incomplete` when some jobs exist and others do not, each
-    entry saying which (send again only the `not_created` ones).
+    """ Enqueue up to 100 jobs, all or nothing.
+
+     201 when every job was enqueued; 503 `batch_not_created` when this request left no job behind
+    (send it again); 207 `batch_incomplete` when some jobs exist and others do not, each entry
+    saying which (send again only the `not_created` ones).
 
     Args:
-        body (NewBatch):
+        body (NewBatch): `POST /jobs/batch`: up to 100 jobs, enqueued all or none.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -231,12 +237,14 @@ async def asyncio(
     body: NewBatch,
 
 ) -> Batch | BatchIncomplete | BatchIncomplete | Error | Error | None:
-    """  All or nothing: 201 when every job was enqueued; 503 `batch_not_created` when this request left no
-    job behind (send it again); 207 `batch_incomplete` when some jobs exist and others do not, each
-    entry saying which (send again only the `not_created` ones).
+    """ Enqueue up to 100 jobs, all or nothing.
+
+     201 when every job was enqueued; 503 `batch_not_created` when this request left no job behind
+    (send it again); 207 `batch_incomplete` when some jobs exist and others do not, each entry
+    saying which (send again only the `not_created` ones).
 
     Args:
-        body (NewBatch):
+        body (NewBatch): `POST /jobs/batch`: up to 100 jobs, enqueued all or none.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -91,7 +91,8 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
 
 ) -> Response[BatchSummary | Error]:
-    """ 
+    """ A batch's counts and progress.
+
     Args:
         id (str):
 
@@ -121,7 +122,8 @@ def sync(
     client: AuthenticatedClient | Client,
 
 ) -> BatchSummary | Error | None:
-    """ 
+    """ A batch's counts and progress.
+
     Args:
         id (str):
 
@@ -146,7 +148,8 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
 
 ) -> Response[BatchSummary | Error]:
-    """ 
+    """ A batch's counts and progress.
+
     Args:
         id (str):
 
@@ -176,7 +179,8 @@ async def asyncio(
     client: AuthenticatedClient | Client,
 
 ) -> BatchSummary | Error | None:
-    """ 
+    """ A batch's counts and progress.
+
     Args:
         id (str):
 

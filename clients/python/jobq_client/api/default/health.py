@@ -68,7 +68,8 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
 
 ) -> Response[Error | Health]:
-    """ 
+    """ Whether the table, the queues and the bucket answer.
+
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
@@ -93,7 +94,8 @@ def sync(
     client: AuthenticatedClient | Client,
 
 ) -> Error | Health | None:
-    """ 
+    """ Whether the table, the queues and the bucket answer.
+
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
@@ -113,7 +115,8 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
 
 ) -> Response[Error | Health]:
-    """ 
+    """ Whether the table, the queues and the bucket answer.
+
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
@@ -138,7 +141,8 @@ async def asyncio(
     client: AuthenticatedClient | Client,
 
 ) -> Error | Health | None:
-    """ 
+    """ Whether the table, the queues and the bucket answer.
+
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.

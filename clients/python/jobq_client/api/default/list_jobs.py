@@ -9,7 +9,7 @@ from ...types import Response, UNSET
 from ... import errors
 
 from ...models.error import Error
-from ...models.list_jobs_status import ListJobsStatus
+from ...models.job_status import JobStatus
 from ...models.page import Page
 from ...types import UNSET, Unset
 from typing import cast
@@ -18,7 +18,7 @@ from typing import cast
 
 def _get_kwargs(
     *,
-    status: ListJobsStatus | Unset = UNSET,
+    status: JobStatus | Unset = UNSET,
     type_: str | Unset = UNSET,
     batch_id: str | Unset = UNSET,
     limit: int | Unset = 50,
@@ -114,16 +114,17 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
-    status: ListJobsStatus | Unset = UNSET,
+    status: JobStatus | Unset = UNSET,
     type_: str | Unset = UNSET,
     batch_id: str | Unset = UNSET,
     limit: int | Unset = 50,
     cursor: str | Unset = UNSET,
 
 ) -> Response[Error | Page]:
-    """ 
+    """ List jobs, newest first.
+
     Args:
-        status (ListJobsStatus | Unset):
+        status (JobStatus | Unset): Where a job is in its life.
         type_ (str | Unset):
         batch_id (str | Unset):
         limit (int | Unset):  Default: 50.
@@ -156,16 +157,17 @@ cursor=cursor,
 def sync(
     *,
     client: AuthenticatedClient | Client,
-    status: ListJobsStatus | Unset = UNSET,
+    status: JobStatus | Unset = UNSET,
     type_: str | Unset = UNSET,
     batch_id: str | Unset = UNSET,
     limit: int | Unset = 50,
     cursor: str | Unset = UNSET,
 
 ) -> Error | Page | None:
-    """ 
+    """ List jobs, newest first.
+
     Args:
-        status (ListJobsStatus | Unset):
+        status (JobStatus | Unset): Where a job is in its life.
         type_ (str | Unset):
         batch_id (str | Unset):
         limit (int | Unset):  Default: 50.
@@ -193,16 +195,17 @@ cursor=cursor,
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
-    status: ListJobsStatus | Unset = UNSET,
+    status: JobStatus | Unset = UNSET,
     type_: str | Unset = UNSET,
     batch_id: str | Unset = UNSET,
     limit: int | Unset = 50,
     cursor: str | Unset = UNSET,
 
 ) -> Response[Error | Page]:
-    """ 
+    """ List jobs, newest first.
+
     Args:
-        status (ListJobsStatus | Unset):
+        status (JobStatus | Unset): Where a job is in its life.
         type_ (str | Unset):
         batch_id (str | Unset):
         limit (int | Unset):  Default: 50.
@@ -235,16 +238,17 @@ cursor=cursor,
 async def asyncio(
     *,
     client: AuthenticatedClient | Client,
-    status: ListJobsStatus | Unset = UNSET,
+    status: JobStatus | Unset = UNSET,
     type_: str | Unset = UNSET,
     batch_id: str | Unset = UNSET,
     limit: int | Unset = 50,
     cursor: str | Unset = UNSET,
 
 ) -> Error | Page | None:
-    """ 
+    """ List jobs, newest first.
+
     Args:
-        status (ListJobsStatus | Unset):
+        status (JobStatus | Unset): Where a job is in its life.
         type_ (str | Unset):
         batch_id (str | Unset):
         limit (int | Unset):  Default: 50.

@@ -71,7 +71,7 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
 
 ) -> Response[Error | str]:
-    """  The figures of /stats in the Prometheus (OpenMetrics) text format.
+    """ The figures of /stats in the Prometheus (OpenMetrics) text format.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -97,7 +97,7 @@ def sync(
     client: AuthenticatedClient | Client,
 
 ) -> Error | str | None:
-    """  The figures of /stats in the Prometheus (OpenMetrics) text format.
+    """ The figures of /stats in the Prometheus (OpenMetrics) text format.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -118,7 +118,7 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
 
 ) -> Response[Error | str]:
-    """  The figures of /stats in the Prometheus (OpenMetrics) text format.
+    """ The figures of /stats in the Prometheus (OpenMetrics) text format.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -144,7 +144,7 @@ async def asyncio(
     client: AuthenticatedClient | Client,
 
 ) -> Error | str | None:
-    """  The figures of /stats in the Prometheus (OpenMetrics) text format.
+    """ The figures of /stats in the Prometheus (OpenMetrics) text format.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -60,7 +60,8 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
 
 ) -> Response[OpenapiResponse200]:
-    """ 
+    """ This document.
+
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
@@ -85,7 +86,8 @@ def sync(
     client: AuthenticatedClient | Client,
 
 ) -> OpenapiResponse200 | None:
-    """ 
+    """ This document.
+
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
@@ -105,7 +107,8 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
 
 ) -> Response[OpenapiResponse200]:
-    """ 
+    """ This document.
+
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
@@ -130,7 +133,8 @@ async def asyncio(
     client: AuthenticatedClient | Client,
 
 ) -> OpenapiResponse200 | None:
-    """ 
+    """ This document.
+
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.

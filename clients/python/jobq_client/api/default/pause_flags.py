@@ -75,7 +75,8 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
 
 ) -> Response[Error | PauseFlags]:
-    """ 
+    """ The scopes paused now.
+
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
@@ -100,7 +101,8 @@ def sync(
     client: AuthenticatedClient | Client,
 
 ) -> Error | PauseFlags | None:
-    """ 
+    """ The scopes paused now.
+
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
@@ -120,7 +122,8 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
 
 ) -> Response[Error | PauseFlags]:
-    """ 
+    """ The scopes paused now.
+
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
@@ -145,7 +148,8 @@ async def asyncio(
     client: AuthenticatedClient | Client,
 
 ) -> Error | PauseFlags | None:
-    """ 
+    """ The scopes paused now.
+
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.

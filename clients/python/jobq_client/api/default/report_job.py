@@ -128,10 +128,13 @@ def sync_detailed(
     body: ExternalUpdate,
 
 ) -> Response[Error | Job]:
-    """ 
+    """ Report a job's progress or outcome, as an external executor.
+
     Args:
         id (str):
-        body (ExternalUpdate): Fields may also be null, which is the same as leaving them out.
+        body (ExternalUpdate): `PATCH /jobs/{id}`: what an external executor reports. Fields may
+            also be null, which is the
+            same as leaving them out.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -161,10 +164,13 @@ def sync(
     body: ExternalUpdate,
 
 ) -> Error | Job | None:
-    """ 
+    """ Report a job's progress or outcome, as an external executor.
+
     Args:
         id (str):
-        body (ExternalUpdate): Fields may also be null, which is the same as leaving them out.
+        body (ExternalUpdate): `PATCH /jobs/{id}`: what an external executor reports. Fields may
+            also be null, which is the
+            same as leaving them out.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -189,10 +195,13 @@ async def asyncio_detailed(
     body: ExternalUpdate,
 
 ) -> Response[Error | Job]:
-    """ 
+    """ Report a job's progress or outcome, as an external executor.
+
     Args:
         id (str):
-        body (ExternalUpdate): Fields may also be null, which is the same as leaving them out.
+        body (ExternalUpdate): `PATCH /jobs/{id}`: what an external executor reports. Fields may
+            also be null, which is the
+            same as leaving them out.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -222,10 +231,13 @@ async def asyncio(
     body: ExternalUpdate,
 
 ) -> Error | Job | None:
-    """ 
+    """ Report a job's progress or outcome, as an external executor.
+
     Args:
         id (str):
-        body (ExternalUpdate): Fields may also be null, which is the same as leaving them out.
+        body (ExternalUpdate): `PATCH /jobs/{id}`: what an external executor reports. Fields may
+            also be null, which is the
+            same as leaving them out.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

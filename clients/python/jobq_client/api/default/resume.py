@@ -112,9 +112,10 @@ def sync_detailed(
     body: Scope,
 
 ) -> Response[Error | PauseFlags]:
-    """ 
+    """ End a pause.
+
     Args:
-        body (Scope):
+        body (Scope): `POST /pause`, `POST /resume`.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -142,9 +143,10 @@ def sync(
     body: Scope,
 
 ) -> Error | PauseFlags | None:
-    """ 
+    """ End a pause.
+
     Args:
-        body (Scope):
+        body (Scope): `POST /pause`, `POST /resume`.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -167,9 +169,10 @@ async def asyncio_detailed(
     body: Scope,
 
 ) -> Response[Error | PauseFlags]:
-    """ 
+    """ End a pause.
+
     Args:
-        body (Scope):
+        body (Scope): `POST /pause`, `POST /resume`.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -197,9 +200,10 @@ async def asyncio(
     body: Scope,
 
 ) -> Error | PauseFlags | None:
-    """ 
+    """ End a pause.
+
     Args:
-        body (Scope):
+        body (Scope): `POST /pause`, `POST /resume`.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

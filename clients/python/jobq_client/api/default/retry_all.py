@@ -112,9 +112,10 @@ def sync_detailed(
     body: BulkRetry,
 
 ) -> Response[BulkRetried | Error]:
-    """ 
+    """ Queue again every job of a status (and type).
+
     Args:
-        body (BulkRetry):
+        body (BulkRetry): `POST /jobs/retry`: every job of a status (and a type) queued again.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -142,9 +143,10 @@ def sync(
     body: BulkRetry,
 
 ) -> BulkRetried | Error | None:
-    """ 
+    """ Queue again every job of a status (and type).
+
     Args:
-        body (BulkRetry):
+        body (BulkRetry): `POST /jobs/retry`: every job of a status (and a type) queued again.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -167,9 +169,10 @@ async def asyncio_detailed(
     body: BulkRetry,
 
 ) -> Response[BulkRetried | Error]:
-    """ 
+    """ Queue again every job of a status (and type).
+
     Args:
-        body (BulkRetry):
+        body (BulkRetry): `POST /jobs/retry`: every job of a status (and a type) queued again.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -197,9 +200,10 @@ async def asyncio(
     body: BulkRetry,
 
 ) -> BulkRetried | Error | None:
-    """ 
+    """ Queue again every job of a status (and type).
+
     Args:
-        body (BulkRetry):
+        body (BulkRetry): `POST /jobs/retry`: every job of a status (and a type) queued again.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

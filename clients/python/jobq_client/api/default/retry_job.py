@@ -19,7 +19,7 @@ from typing import cast
 def _get_kwargs(
     id: str,
     *,
-    body: RetryJobBody | Unset = UNSET,
+    body: None | RetryJobBody | Unset = UNSET,
 
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -35,8 +35,10 @@ def _get_kwargs(
     }
 
     
-    if not isinstance(body, Unset):
+    if isinstance(body, RetryJobBody):
         _kwargs["json"] = body.to_dict()
+    else:
+        _kwargs["json"] = body
 
     headers["Content-Type"] = "application/json"
 
@@ -128,13 +130,14 @@ def sync_detailed(
     id: str,
     *,
     client: AuthenticatedClient | Client,
-    body: RetryJobBody | Unset = UNSET,
+    body: None | RetryJobBody | Unset = UNSET,
 
 ) -> Response[Error | Job]:
-    """ 
+    """ Queue a failed, partial or cancelled job again, with fresh attempts.
+
     Args:
         id (str):
-        body (RetryJobBody | Unset):
+        body (None | RetryJobBody | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -161,13 +164,14 @@ def sync(
     id: str,
     *,
     client: AuthenticatedClient | Client,
-    body: RetryJobBody | Unset = UNSET,
+    body: None | RetryJobBody | Unset = UNSET,
 
 ) -> Error | Job | None:
-    """ 
+    """ Queue a failed, partial or cancelled job again, with fresh attempts.
+
     Args:
         id (str):
-        body (RetryJobBody | Unset):
+        body (None | RetryJobBody | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -189,13 +193,14 @@ async def asyncio_detailed(
     id: str,
     *,
     client: AuthenticatedClient | Client,
-    body: RetryJobBody | Unset = UNSET,
+    body: None | RetryJobBody | Unset = UNSET,
 
 ) -> Response[Error | Job]:
-    """ 
+    """ Queue a failed, partial or cancelled job again, with fresh attempts.
+
     Args:
         id (str):
-        body (RetryJobBody | Unset):
+        body (None | RetryJobBody | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -222,13 +227,14 @@ async def asyncio(
     id: str,
     *,
     client: AuthenticatedClient | Client,
-    body: RetryJobBody | Unset = UNSET,
+    body: None | RetryJobBody | Unset = UNSET,
 
 ) -> Error | Job | None:
-    """ 
+    """ Queue a failed, partial or cancelled job again, with fresh attempts.
+
     Args:
         id (str):
-        body (RetryJobBody | Unset):
+        body (None | RetryJobBody | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -93,7 +93,8 @@ def sync_detailed(
     type_: str | Unset = UNSET,
 
 ) -> Response[Error | Stats]:
-    """ 
+    """ Counts by status, runs by type, each tier's queue, and the pause flags.
+
     Args:
         type_ (str | Unset):
 
@@ -123,7 +124,8 @@ def sync(
     type_: str | Unset = UNSET,
 
 ) -> Error | Stats | None:
-    """ 
+    """ Counts by status, runs by type, each tier's queue, and the pause flags.
+
     Args:
         type_ (str | Unset):
 
@@ -148,7 +150,8 @@ async def asyncio_detailed(
     type_: str | Unset = UNSET,
 
 ) -> Response[Error | Stats]:
-    """ 
+    """ Counts by status, runs by type, each tier's queue, and the pause flags.
+
     Args:
         type_ (str | Unset):
 
@@ -178,7 +181,8 @@ async def asyncio(
     type_: str | Unset = UNSET,
 
 ) -> Error | Stats | None:
-    """ 
+    """ Counts by status, runs by type, each tier's queue, and the pause flags.
+
     Args:
         type_ (str | Unset):
 

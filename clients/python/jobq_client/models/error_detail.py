@@ -9,26 +9,29 @@ from attrs import field as _attrs_field
 from ..types import UNSET, Unset
 
 from ..types import UNSET, Unset
+from typing import cast
 
 
 
 
 
 
-T = TypeVar("T", bound="ExternalUpdateErrorType1")
+T = TypeVar("T", bound="ErrorDetail")
 
 
 
 @_attrs_define
-class ExternalUpdateErrorType1:
+class ErrorDetail:
     """ 
         Attributes:
+            code (str): What went wrong, for programs: `invalid_field`, `not_found`, `unavailable`, ...
             message (str):
-            details (Any | Unset):
+            field (None | str | Unset): The field at fault (`jobs[3].payload.width`), when one is.
      """
 
+    code: str
     message: str
-    details: Any | Unset = UNSET
+    field: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
 
@@ -36,18 +39,25 @@ class ExternalUpdateErrorType1:
 
 
     def to_dict(self) -> dict[str, Any]:
+        code = self.code
+
         message = self.message
 
-        details = self.details
+        field: None | str | Unset
+        if isinstance(self.field, Unset):
+            field = UNSET
+        else:
+            field = self.field
 
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update({
+            "code": code,
             "message": message,
         })
-        if details is not UNSET:
-            field_dict["details"] = details
+        if field is not UNSET:
+            field_dict["field"] = field
 
         return field_dict
 
@@ -56,18 +66,29 @@ class ExternalUpdateErrorType1:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
+        code = d.pop("code")
+
         message = d.pop("message")
 
-        details = d.pop("details", UNSET)
+        def _parse_field(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
 
-        external_update_error_type_1 = cls(
+        field = _parse_field(d.pop("field", UNSET))
+
+
+        error_detail = cls(
+            code=code,
             message=message,
-            details=details,
+            field=field,
         )
 
 
-        external_update_error_type_1.additional_properties = d
-        return external_update_error_type_1
+        error_detail.additional_properties = d
+        return error_detail
 
     @property
     def additional_keys(self) -> list[str]:

@@ -1,6 +1,6 @@
 from enum import StrEnum
 
-class JobTier(StrEnum):
+class PriorityTier(StrEnum):
     HIGH = "high"
     LOW = "low"
     NORMAL = "normal"

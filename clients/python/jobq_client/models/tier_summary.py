@@ -8,20 +8,29 @@ from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
+from typing import cast
+
+if TYPE_CHECKING:
+  from ..models.queue_depth import QueueDepth
 
 
 
 
 
-
-T = TypeVar("T", bound="JobNextItem")
+T = TypeVar("T", bound="TierSummary")
 
 
 
 @_attrs_define
-class JobNextItem:
-    
+class TierSummary:
+    """ 
+        Attributes:
+            dlq_depth (int):
+            queue (QueueDepth): Approximate message counts of one queue.
+     """
 
+    dlq_depth: int
+    queue: QueueDepth
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
 
@@ -29,9 +38,18 @@ class JobNextItem:
 
 
     def to_dict(self) -> dict[str, Any]:
-        
+        from ..models.queue_depth import QueueDepth # noqa: PLC0415
+        dlq_depth = self.dlq_depth
+
+        queue = self.queue.to_dict()
+
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
+        field_dict.update({
+            "dlq_depth": dlq_depth,
+            "queue": queue,
+        })
 
         return field_dict
 
@@ -39,13 +57,23 @@ class JobNextItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.queue_depth import QueueDepth # noqa: PLC0415
         d = dict(src_dict)
-        job_next_item = cls(
+        dlq_depth = d.pop("dlq_depth")
+
+        queue = QueueDepth.from_dict(d.pop("queue"))
+
+
+
+
+        tier_summary = cls(
+            dlq_depth=dlq_depth,
+            queue=queue,
         )
 
 
-        job_next_item.additional_properties = d
-        return job_next_item
+        tier_summary.additional_properties = d
+        return tier_summary
 
     @property
     def additional_keys(self) -> list[str]:

@@ -14,14 +14,23 @@ from ..types import UNSET, Unset
 
 
 
-T = TypeVar("T", bound="JobErrorType0")
+T = TypeVar("T", bound="QueueDepth")
 
 
 
 @_attrs_define
-class JobErrorType0:
-    
+class QueueDepth:
+    """ Approximate message counts of one queue.
 
+        Attributes:
+            delayed (int):
+            in_flight (int):
+            visible (int):
+     """
+
+    delayed: int
+    in_flight: int
+    visible: int
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
 
@@ -29,9 +38,20 @@ class JobErrorType0:
 
 
     def to_dict(self) -> dict[str, Any]:
-        
+        delayed = self.delayed
+
+        in_flight = self.in_flight
+
+        visible = self.visible
+
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
+        field_dict.update({
+            "delayed": delayed,
+            "in_flight": in_flight,
+            "visible": visible,
+        })
 
         return field_dict
 
@@ -40,12 +60,21 @@ class JobErrorType0:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        job_error_type_0 = cls(
+        delayed = d.pop("delayed")
+
+        in_flight = d.pop("in_flight")
+
+        visible = d.pop("visible")
+
+        queue_depth = cls(
+            delayed=delayed,
+            in_flight=in_flight,
+            visible=visible,
         )
 
 
-        job_error_type_0.additional_properties = d
-        return job_error_type_0
+        queue_depth.additional_properties = d
+        return queue_depth
 
     @property
     def additional_keys(self) -> list[str]:

@@ -1,9 +1,7 @@
 from enum import StrEnum
 
-class PriorityType1(StrEnum):
-    HIGH = "high"
-    LOW = "low"
-    NORMAL = "normal"
+class HealthStatus(StrEnum):
+    OK = "ok"
 
     def __str__(self) -> str:
         return str(self.value)

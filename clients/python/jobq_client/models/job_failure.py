@@ -9,29 +9,27 @@ from attrs import field as _attrs_field
 from ..types import UNSET, Unset
 
 from ..types import UNSET, Unset
-from typing import cast
 
 
 
 
 
 
-T = TypeVar("T", bound="ErrorError")
+T = TypeVar("T", bound="JobFailure")
 
 
 
 @_attrs_define
-class ErrorError:
-    """ 
+class JobFailure:
+    """ Why a run failed, as recorded on the job.
+
         Attributes:
-            code (str):
             message (str):
-            field (None | str | Unset):
+            details (Any | Unset):
      """
 
-    code: str
     message: str
-    field: None | str | Unset = UNSET
+    details: Any | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
 
@@ -39,25 +37,18 @@ class ErrorError:
 
 
     def to_dict(self) -> dict[str, Any]:
-        code = self.code
-
         message = self.message
 
-        field: None | str | Unset
-        if isinstance(self.field, Unset):
-            field = UNSET
-        else:
-            field = self.field
+        details = self.details
 
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update({
-            "code": code,
             "message": message,
         })
-        if field is not UNSET:
-            field_dict["field"] = field
+        if details is not UNSET:
+            field_dict["details"] = details
 
         return field_dict
 
@@ -66,29 +57,18 @@ class ErrorError:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-        code = d.pop("code")
-
         message = d.pop("message")
 
-        def _parse_field(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        details = d.pop("details", UNSET)
 
-        field = _parse_field(d.pop("field", UNSET))
-
-
-        error_error = cls(
-            code=code,
+        job_failure = cls(
             message=message,
-            field=field,
+            details=details,
         )
 
 
-        error_error.additional_properties = d
-        return error_error
+        job_failure.additional_properties = d
+        return job_failure
 
     @property
     def additional_keys(self) -> list[str]:

@@ -1,6 +1,6 @@
 from enum import StrEnum
 
-class BatchIncompleteErrorCode(StrEnum):
+class BatchIncompleteCode(StrEnum):
     BATCH_INCOMPLETE = "batch_incomplete"
     BATCH_NOT_CREATED = "batch_not_created"
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 use axum::http::{Request, StatusCode, header};
 use chrono::Utc;
 use jobq::api::ApiSettings;
+use jobq::api::identity::IdentitySettings;
 use jobq::domain::task::Registry;
 use jobq::{JobStatus, NewJob};
 use jobq_integration_tests::{TestEnv, call, call_raw};
@@ -33,7 +34,7 @@ async fn get_text(
 }
 
 fn token_settings() -> ApiSettings {
-    ApiSettings { token: Some("s3cret".into()), ..ApiSettings::default() }
+    ApiSettings { identity: IdentitySettings::single_token("s3cret"), ..ApiSettings::default() }
 }
 
 #[tokio::test]

@@ -63,7 +63,7 @@ impl Functions {
             .returning_to(ports.queues.port().clone(), provisioned.ingest_queue.clone());
         let ingest = Arc::new(ingest);
         let api_settings = ApiSettings::from_env()?;
-        let open = api_settings.token.is_none();
+        let open = !api_settings.identity.requires_token();
         let router = api::router(JobService::from_ports(&ports, config, job_types), api_settings);
         let counter = CounterEngine::from_ports(&ports);
         Ok(Functions { worker, dead_letters, ingest, scheduler, counter, router, open })

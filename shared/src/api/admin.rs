@@ -23,7 +23,7 @@ use crate::store::PauseFlags;
 #[utoipa::path(get, path = "/stats", operation_id = "stats", params(StatsParams),
     responses(
         (status = 200, description = "statistics", body = Stats),
-        (status = 401, response = ApiError), (status = 422, response = ApiError),
+        (status = 401, response = ApiError), (status = 403, response = ApiError), (status = 422, response = ApiError),
         (status = 503, response = ApiError),
     ))]
 pub async fn stats(
@@ -42,7 +42,7 @@ pub async fn stats(
 #[utoipa::path(get, path = "/metrics", operation_id = "metrics",
     responses(
         (status = 200, description = "metrics", body = String, content_type = "application/openmetrics-text"),
-        (status = 401, response = ApiError), (status = 503, response = ApiError),
+        (status = 401, response = ApiError), (status = 403, response = ApiError), (status = 503, response = ApiError),
     ))]
 pub async fn metrics(State(state): Shared) -> ApiResult {
     let text = prometheus::render(&state.service.stats(None).await?);
@@ -53,7 +53,7 @@ pub async fn metrics(State(state): Shared) -> ApiResult {
 #[utoipa::path(get, path = "/pause", operation_id = "pauseFlags",
     responses(
         (status = 200, description = "paused scopes", body = PauseFlags),
-        (status = 401, response = ApiError), (status = 503, response = ApiError),
+        (status = 401, response = ApiError), (status = 403, response = ApiError), (status = 503, response = ApiError),
     ))]
 pub async fn pause_flags(State(state): Shared) -> ApiResult {
     Ok(Json(state.service.pause_flags().await?).into_response())
@@ -63,7 +63,7 @@ pub async fn pause_flags(State(state): Shared) -> ApiResult {
 #[utoipa::path(post, path = "/pause", operation_id = "pause", request_body = Scope,
     responses(
         (status = 200, description = "paused scopes", body = PauseFlags),
-        (status = 400, response = ApiError), (status = 401, response = ApiError),
+        (status = 400, response = ApiError), (status = 401, response = ApiError), (status = 403, response = ApiError),
         (status = 413, response = ApiError), (status = 415, response = ApiError),
         (status = 422, response = ApiError), (status = 503, response = ApiError),
     ))]
@@ -75,7 +75,7 @@ pub async fn pause(State(state): Shared, headers: HeaderMap, body: Body) -> ApiR
 #[utoipa::path(post, path = "/resume", operation_id = "resume", request_body = Scope,
     responses(
         (status = 200, description = "paused scopes", body = PauseFlags),
-        (status = 400, response = ApiError), (status = 401, response = ApiError),
+        (status = 400, response = ApiError), (status = 401, response = ApiError), (status = 403, response = ApiError),
         (status = 413, response = ApiError), (status = 415, response = ApiError),
         (status = 422, response = ApiError), (status = 503, response = ApiError),
     ))]

@@ -43,6 +43,16 @@ impl ApiError {
             .with_field(field)
     }
 
+    /// A caller whose role may not do this (403).
+    pub fn forbidden(reason: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", reason)
+    }
+
+    /// A field only some roles may send (403), named.
+    pub fn forbidden_field(field: &str, reason: &str) -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", format!("{field}: {reason}")).with_field(field)
+    }
+
     pub fn not_found(what: &str) -> Self {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
     }

@@ -99,6 +99,17 @@ impl IdentitySettings {
         Ok(IdentitySettings { tokens, jwt_role_claim, iam_roles })
     }
 
+    /// One admin, `admin`, holding `token` (what `JOBQ_API_TOKEN` gives).
+    pub fn single_token(token: &str) -> Self {
+        let caller = Caller { owner: SINGLE_TOKEN_OWNER.to_owned(), role: Role::Admin };
+        IdentitySettings { tokens: vec![TokenEntry { token: token.to_owned(), caller }], ..Self::default() }
+    }
+
+    /// The callers of a `JOBQ_API_TOKENS` list (`token=owner:role,...`).
+    pub fn tokens(list: &str) -> Result<Self, ConfigError> {
+        Ok(IdentitySettings { tokens: parse_tokens(list)?, ..Self::default() })
+    }
+
     /// Whether any bearer token is configured: then a request without credentials is refused.
     pub fn requires_token(&self) -> bool {
         !self.tokens.is_empty()
@@ -156,6 +167,10 @@ impl IdentitySettings {
     }
 
     fn iam_caller(&self, arn: &str) -> Result<Caller, IdentityError> {
+        // Without patterns, IAM policies alone decide who reaches the API, as before roles.
+        if self.iam_roles.is_empty() {
+            return Caller::new(arn, Role::Admin).map_err(|e| owner_refused("the IAM principal", e));
+        }
         let role = self
             .iam_roles
             .iter()
@@ -168,6 +183,28 @@ impl IdentitySettings {
 
 fn owner_refused(what: &str, err: OwnerError) -> IdentityError {
     IdentityError::Unauthenticated(format!("{what} cannot own jobs: {err}"))
+}
+
+/// What API Gateway's authorizer says of the caller (a JWT's claims, or an IAM principal), else
+/// the bearer token the request carries.
+pub fn credentials(request: &axum::extract::Request) -> Credentials {
+    use lambda_http::request::RequestContext;
+    if let Some(RequestContext::ApiGatewayV2(context)) = request.extensions().get::<RequestContext>()
+        && let Some(authorizer) = &context.authorizer
+    {
+        if let Some(jwt) = &authorizer.jwt {
+            let scopes = jwt.scopes.clone().unwrap_or_default();
+            return Credentials::Jwt { claims: jwt.claims.clone(), scopes };
+        }
+        if let Some(arn) = authorizer.iam.as_ref().and_then(|iam| iam.user_arn.clone()) {
+            return Credentials::Iam { arn };
+        }
+    }
+    let header = request.headers().get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    match header.and_then(|v| v.strip_prefix("Bearer ")) {
+        Some(token) => Credentials::Bearer(token.to_owned()),
+        None => Credentials::None,
+    }
 }
 
 /// Whether `given` is `token`, in time that does not depend on where they differ (a comparison
@@ -340,6 +377,24 @@ mod tests {
         let bad =
             settings(&[("JOBQ_IAM_ROLES", r#"{"arn:*": "root"}"#)]).expect_err("unknown role").to_string();
         assert!(bad.contains("JOBQ_IAM_ROLES") && bad.contains("root"), "{bad}");
+    }
+
+    #[test]
+    fn without_patterns_iam_policies_alone_decide() {
+        let s = settings(&[]).expect("ok");
+        let arn = "arn:aws:iam::111122223333:user/dana";
+        assert_eq!(
+            s.caller(&Credentials::Iam { arn: arn.into() }),
+            Ok(Caller::new(arn, Role::Admin).expect("arn"))
+        );
+    }
+
+    #[test]
+    fn a_token_matches_only_itself() {
+        assert!(token_matches("s3cret-token", "s3cret-token"));
+        for wrong in ["", "s3cret", "s3cret-tokem", "s3cret-token ", "S3CRET-TOKEN"] {
+            assert!(!token_matches(wrong, "s3cret-token"), "{wrong:?}");
+        }
     }
 
     #[test]

@@ -7,15 +7,17 @@ use axum::extract::State;
 use axum::response::Response;
 
 use super::error::ApiError;
+use super::identity::IdentitySettings;
 use super::input;
 use crate::config::{ConfigError, Vars, process_env};
 use crate::handlers::service::JobService;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiSettings {
-    /// `JOBQ_API_TOKEN`: when set, every route but `/health` and `/openapi.json` needs
-    /// `Authorization: Bearer <token>` (in AWS, API Gateway's IAM or JWT authorizer guards the API).
-    pub token: Option<String>,
+    /// Who may call: `JOBQ_API_TOKENS` or `JOBQ_API_TOKEN` locally (then every route but
+    /// `/health`, `/openapi.json` and `/dashboard` needs `Authorization: Bearer <token>`); in AWS,
+    /// API Gateway's JWT or IAM authorizer, mapped to roles (`JOBQ_JWT_ROLE_CLAIM`, `JOBQ_IAM_ROLES`).
+    pub identity: IdentitySettings,
     /// `JOBQ_MAX_PAYLOAD_BYTES`: the largest job payload, as JSON (default 256 KiB).
     pub max_payload_bytes: usize,
 }
@@ -34,13 +36,17 @@ impl ApiSettings {
                 1..=input::MAX_SPEC_BYTES as u64,
             )
             .map_err(|e| e.with_hint("a job must fit one DynamoDB item"))?;
-        Ok(ApiSettings { token: vars.raw("JOBQ_API_TOKEN"), max_payload_bytes: max_payload_bytes as usize })
+        let identity = IdentitySettings::from_vars(&vars)?;
+        Ok(ApiSettings { identity, max_payload_bytes: max_payload_bytes as usize })
     }
 }
 
 impl Default for ApiSettings {
     fn default() -> Self {
-        ApiSettings { token: None, max_payload_bytes: input::DEFAULT_MAX_PAYLOAD_BYTES }
+        ApiSettings {
+            identity: IdentitySettings::default(),
+            max_payload_bytes: input::DEFAULT_MAX_PAYLOAD_BYTES,
+        }
     }
 }
 

@@ -83,6 +83,26 @@ pub enum Action {
     Pause,
 }
 
+impl Action {
+    /// What the action is, in words, for a refusal.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Action::Enqueue => "enqueue jobs",
+            Action::EnqueueOnBehalf => "enqueue jobs for another owner",
+            Action::Read => "read jobs",
+            Action::List => "list jobs",
+            Action::Cancel => "cancel jobs",
+            Action::Retry => "retry jobs",
+            Action::RetryAll => "retry every failed job",
+            Action::Report => "report on jobs",
+            Action::ReadBatch => "read batches",
+            Action::ReadStats => "read statistics",
+            Action::ReadPauses => "read pauses",
+            Action::Pause => "pause or resume",
+        }
+    }
+}
+
 /// Owner names starting with this are jobq's own; no caller outside jobq may hold one.
 pub const SYSTEM_PREFIX: &str = "jobq:";
 
@@ -106,6 +126,9 @@ impl SystemCaller {
         }
     }
 }
+
+/// The owner of jobs enqueued through an API that asks for no credentials.
+pub const ANONYMOUS_OWNER: &str = "anonymous";
 
 /// The longest owner name (a JWT `sub`, an IAM ARN, a token's owner).
 pub const MAX_OWNER_CHARS: usize = 256;
@@ -155,7 +178,7 @@ impl Caller {
 
     /// The caller of an API with no authentication at all (a local stack): one admin.
     pub fn anonymous() -> Caller {
-        Caller { owner: "anonymous".to_owned(), role: Role::Admin }
+        Caller { owner: ANONYMOUS_OWNER.to_owned(), role: Role::Admin }
     }
 
     /// Pure: whether this caller sees a job `owner` holds (a job from before owners, `None`,

@@ -295,7 +295,8 @@ impl JobService {
         status: JobStatus,
         job_type: Option<&str>,
     ) -> Result<(usize, bool), ServiceError> {
-        let query = ListQuery { status: Some(status), job_type: job_type.map(str::to_owned), batch_id: None };
+        let query =
+            ListQuery { status: Some(status), job_type: job_type.map(str::to_owned), ..ListQuery::default() };
         let page = self.store.list(&query, BULK_MAX, None).await?;
         let now = self.clock.now();
         let ids: Vec<String> = page.jobs.iter().map(|j| j.id.clone()).collect();

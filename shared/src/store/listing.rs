@@ -21,6 +21,9 @@ pub struct ListQuery {
     pub status: Option<JobStatus>,
     pub job_type: Option<String>,
     pub batch_id: Option<String>,
+    /// Whose jobs: read from the full items (no index holds owners yet).
+    pub owner: Option<String>,
+    pub group: Option<String>,
 }
 
 /// A page of a listing, newest first.
@@ -41,6 +44,8 @@ pub(crate) struct Plan {
     /// Filters applied to full items after they are read.
     pub post_status: Option<JobStatus>,
     pub post_type: Option<String>,
+    pub post_owner: Option<String>,
+    pub post_group: Option<String>,
 }
 
 impl ListQuery {
@@ -54,6 +59,8 @@ impl ListQuery {
                 index_type_filter: None,
                 post_status: self.status,
                 post_type: self.job_type.clone(),
+                post_owner: self.owner.clone(),
+                post_group: self.group.clone(),
             };
         }
         if let Some(status) = self.status.filter(|s| keys::status_indexed(*s)) {
@@ -63,6 +70,8 @@ impl ListQuery {
                 index_type_filter: self.job_type.clone(),
                 post_status: None,
                 post_type: None,
+                post_owner: self.owner.clone(),
+                post_group: self.group.clone(),
             };
         }
         Plan {
@@ -71,6 +80,8 @@ impl ListQuery {
             index_type_filter: self.job_type.clone(),
             post_status: self.status,
             post_type: None,
+            post_owner: self.owner.clone(),
+            post_group: self.group.clone(),
         }
     }
 }
@@ -78,12 +89,17 @@ impl ListQuery {
 impl Plan {
     /// Whether some rows the index returns may be left out after they are read.
     pub fn filters_items(&self) -> bool {
-        self.post_status.is_some() || self.post_type.is_some()
+        self.post_status.is_some()
+            || self.post_type.is_some()
+            || self.post_owner.is_some()
+            || self.post_group.is_some()
     }
 
     pub fn keeps(&self, job: &Job) -> bool {
         self.post_status.is_none_or(|s| job.status == s)
             && self.post_type.as_ref().is_none_or(|t| &job.job_type == t)
+            && self.post_owner.as_ref().is_none_or(|o| job.owner.as_ref() == Some(o))
+            && self.post_group.as_ref().is_none_or(|g| job.group.as_ref() == Some(g))
     }
 }
 
@@ -163,7 +179,8 @@ mod tests {
 
     #[test]
     fn plans_pick_the_narrowest_index() {
-        let q = ListQuery { status: Some(JobStatus::Failed), job_type: Some("x".into()), batch_id: None };
+        let q =
+            ListQuery { status: Some(JobStatus::Failed), job_type: Some("x".into()), ..ListQuery::default() };
         let plan = q.plan();
         assert_eq!(plan.index, BY_STATUS);
         assert_eq!(plan.index_type_filter.as_deref(), Some("x"));
@@ -173,7 +190,11 @@ mod tests {
         assert_eq!((all.index, all.partitions.len()), (BY_CREATED, keys::INDEX_SHARDS as usize));
         assert!(!all.filters_items());
         // Statuses on the path of a job that completes at once are not in by-status.
-        let q = ListQuery { status: Some(JobStatus::Completed), job_type: Some("x".into()), batch_id: None };
+        let q = ListQuery {
+            status: Some(JobStatus::Completed),
+            job_type: Some("x".into()),
+            ..ListQuery::default()
+        };
         let plan = q.plan();
         assert_eq!((plan.index, plan.post_status), (BY_CREATED, Some(JobStatus::Completed)));
         assert_eq!(plan.index_type_filter.as_deref(), Some("x"));

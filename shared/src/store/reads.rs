@@ -125,8 +125,11 @@ impl JobStore {
     /// the counters instead.
     pub async fn count(&self, status: JobStatus, job_type: Option<&str>) -> Result<u64, StoreError> {
         if !keys::status_indexed(status) {
-            let query =
-                ListQuery { status: Some(status), job_type: job_type.map(str::to_owned), batch_id: None };
+            let query = ListQuery {
+                status: Some(status),
+                job_type: job_type.map(str::to_owned),
+                ..ListQuery::default()
+            };
             let (mut total, mut cursor) = (0u64, None::<String>);
             loop {
                 let page = self.list(&query, 500, cursor.as_deref()).await?;

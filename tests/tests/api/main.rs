@@ -1,11 +1,14 @@
 //! Every route through the real router against the emulator.
 
+mod authorizers;
 mod fuzz;
+mod owners;
 
 use std::time::Duration;
 
 use axum::http::StatusCode;
 use jobq::adapters::aws::requests::total;
+use jobq::api::identity::IdentitySettings;
 use jobq::api::{ApiSettings, ROUTES};
 use jobq::domain::task::Registry;
 use jobq::{JobStatus, PriorityTier};
@@ -385,7 +388,8 @@ async fn an_aws_failure_is_503_and_leaves_nothing_half_done() {
     let body = json!({"type": "noop", "idempotency_key": "order-9"});
     let (status, error) = call(&api, "POST", "/jobs", Some(body.clone())).await;
     assert_eq!((status, error_code(&error)), (StatusCode::SERVICE_UNAVAILABLE, "unavailable"), "{error}");
-    let id = jobq::domain::model::job_id_for_key("order-9");
+    // The caller of an API without credentials is the anonymous admin: its keys are its own.
+    let id = jobq::domain::model::job_id_for_owner_key(jobq::domain::caller::ANONYMOUS_OWNER, "order-9");
     assert_eq!(env.store().get(&id, true).await.expect("get"), None, "no job left that would never run");
 
     // The queue is back: the client's retry with the same key gives exactly one job, delivered.
@@ -406,7 +410,8 @@ async fn an_aws_failure_is_503_and_leaves_nothing_half_done() {
 #[tokio::test]
 async fn a_token_guards_every_route_but_health_and_the_document() {
     let env = TestEnv::new().await;
-    let api = env.api(ApiSettings { token: Some("s3cret".into()), ..ApiSettings::default() });
+    let api =
+        env.api(ApiSettings { identity: IdentitySettings::single_token("s3cret"), ..ApiSettings::default() });
     let (status, body) = call_raw(&api, "GET", "/jobs", None, Vec::new(), None).await;
     assert_eq!((status, error_code(&body)), (StatusCode::UNAUTHORIZED, "unauthorized"));
     let (status, _) = call_raw(&api, "GET", "/jobs", None, Vec::new(), Some("wrong")).await;

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 use futures::StreamExt;
 use jobq::api::ApiSettings;
+use jobq::domain::caller::ANONYMOUS_OWNER;
+use jobq::domain::model::job_id_for_owner_key;
 use jobq::domain::task::Registry;
 use jobq::handlers::dlq::DeadLetterHandler;
 use jobq::handlers::service::JobService;
@@ -250,7 +252,8 @@ async fn with_a_tenth_of_aws_calls_failing_every_job_ends_once() {
     let retried_enqueues = accepted.iter().filter(|(_, _, e)| *e > 0).count();
     assert!(retried_enqueues > 0, "no enqueue failed up to the client: {injected}");
     for (i, id, _) in &accepted {
-        assert_eq!(*id, jobq::domain::model::job_id_for_key(&format!("fault-{i}")), "job {i}");
+        let key = format!("fault-{i}");
+        assert_eq!(*id, job_id_for_owner_key(ANONYMOUS_OWNER, &key), "job {i}");
     }
     let mut table: BTreeMap<JobStatus, u64> = BTreeMap::new();
     for status in JobStatus::ALL {

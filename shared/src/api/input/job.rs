@@ -9,6 +9,7 @@ use super::{
     Rules,
 };
 use crate::api::error::ApiError;
+use crate::domain::caller::{MAX_OWNER_CHARS, check_owner};
 use crate::domain::model::{NewJob, parse_time};
 use crate::domain::priority::Priority;
 
@@ -24,6 +25,8 @@ pub(super) const JOB_FIELDS: &[&str] = &[
     "batch_id",
     "github_workflow_run_id",
     "next",
+    "owner",
+    "group",
 ];
 
 /// One job of `POST /jobs` (or an element of a batch or of `next`, with `prefix` like `jobs[3].`).
@@ -48,9 +51,8 @@ pub fn new_job(value: &Value, prefix: &str, rules: &Rules<'_>, depth: usize) -> 
         github_workflow_run_id,
         run_at,
         next,
-        // The caller's, set by the service.
-        owner: None,
-        group: None,
+        owner: owner(map, prefix, depth)?,
+        group: string(map, "group", prefix, 128)?,
         system_key: false,
     };
     if depth == 0 {
@@ -63,6 +65,22 @@ pub fn new_job(value: &Value, prefix: &str, rules: &Rules<'_>, depth: usize) -> 
         }
     }
     Ok(spec)
+}
+
+/// Whom the job is for: only an admin may name another owner than itself (the route checks the
+/// role); a pipeline step belongs to its job's owner and names none.
+fn owner(map: &Map<String, Value>, prefix: &str, depth: usize) -> Result<Option<String>, ApiError> {
+    let owner = string(map, "owner", prefix, MAX_OWNER_CHARS)?;
+    match owner {
+        Some(_) if depth > 0 => {
+            Err(ApiError::invalid(&field_name(prefix, "owner"), "a pipeline step belongs to its job's owner"))
+        }
+        Some(owner) => match check_owner(&owner) {
+            Ok(()) => Ok(Some(owner)),
+            Err(err) => Err(ApiError::invalid(&field_name(prefix, "owner"), &err.to_string())),
+        },
+        None => Ok(None),
+    }
 }
 
 fn job_type(map: &Map<String, Value>, prefix: &str, rules: &Rules<'_>) -> Result<String, ApiError> {

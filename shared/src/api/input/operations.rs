@@ -6,6 +6,7 @@ use super::fields::{integer, object, reject_unknown, run_id, string};
 use super::{MAX_ID_CHARS, MAX_SPEC_BYTES};
 use crate::JobFailure;
 use crate::api::error::ApiError;
+use crate::domain::caller::MAX_OWNER_CHARS;
 use crate::domain::status::{JobEvent, JobStatus};
 use crate::store::{ExternalUpdate, PauseScope};
 
@@ -92,9 +93,9 @@ pub fn id(id: &str) -> Result<&str, ApiError> {
 }
 
 /// The parameters of `GET /jobs`.
-pub(super) const LIST_PARAMS: [&str; 5] = ["status", "type", "batch_id", "limit", "cursor"];
+pub(super) const LIST_PARAMS: [&str; 7] = ["status", "type", "batch_id", "owner", "group", "limit", "cursor"];
 
-/// `GET /jobs` query: status, type, batch_id, limit (1..=500, default 50), cursor.
+/// `GET /jobs` query: status, type, batch_id, owner, group, limit (1..=500, default 50), cursor.
 pub fn list_query(
     params: &std::collections::HashMap<String, String>,
 ) -> Result<(crate::store::ListQuery, usize, Option<String>), ApiError> {
@@ -114,7 +115,7 @@ pub fn list_query(
             _ => return Err(ApiError::invalid("limit", "must be an integer from 1 to 500")),
         },
     };
-    for name in ["type", "batch_id"] {
+    for name in ["type", "batch_id", "group"] {
         if params.get(name).is_some_and(|v| v.chars().count() > MAX_ID_CHARS) {
             return Err(ApiError::invalid(name, &format!("must be at most {MAX_ID_CHARS} characters")));
         }
@@ -124,7 +125,15 @@ pub fn list_query(
         crate::store::decode_cursor(c)
             .map_err(|_| ApiError::bad_request("cursor", "not a cursor returned by this API"))?;
     }
-    let query =
-        crate::store::ListQuery { status, job_type: nonempty("type"), batch_id: nonempty("batch_id") };
+    if params.get("owner").is_some_and(|v| v.chars().count() > MAX_OWNER_CHARS) {
+        return Err(ApiError::invalid("owner", &format!("must be at most {MAX_OWNER_CHARS} characters")));
+    }
+    let query = crate::store::ListQuery {
+        status,
+        job_type: nonempty("type"),
+        batch_id: nonempty("batch_id"),
+        owner: nonempty("owner"),
+        group: nonempty("group"),
+    };
     Ok((query, limit, cursor))
 }

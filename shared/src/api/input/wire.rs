@@ -54,9 +54,15 @@ pub struct JobSpec {
     /// The pipeline's later steps, each enqueued when the one before it completes.
     #[schema(max_items = 20)]
     pub next: Option<Vec<StepSpec>>,
+    /// Whom the job is for: the caller when left out; only an admin may name another owner.
+    #[schema(min_length = 1, max_length = 256)]
+    pub owner: Option<String>,
+    /// A set of jobs its owner lists together (`channel:abc`, `book:123`).
+    #[schema(min_length = 1, max_length = 128)]
+    pub group: Option<String>,
 }
 
-/// A step of a pipeline: a job spec without a `next` of its own. The readers read it as a
+/// A step of a pipeline: a job spec without a `next` or an `owner` of its own. The readers read it as a
 /// [`JobSpec`] that may not have one, and so its schema is `NewJob`'s without `next` (built here,
 /// as utoipa derives no schema from another).
 #[derive(Debug, Clone, Deserialize)]
@@ -68,7 +74,9 @@ impl PartialSchema for StepSpec {
         let mut schema = JobSpec::schema();
         if let RefOr::T(Schema::Object(object)) = &mut schema {
             object.properties.remove("next");
-            object.description = Some("A step of a pipeline: a job spec without a next of its own.".into());
+            object.properties.remove("owner");
+            object.description =
+                Some("A step of a pipeline: a job spec without a next or an owner of its own.".into());
         }
         schema
     }
@@ -205,6 +213,12 @@ pub struct ListParams {
     pub job_type: Option<String>,
     #[param(max_length = 128)]
     pub batch_id: Option<String>,
+    /// Only this owner's jobs (a submitter sees only its own, whatever it asks).
+    #[param(max_length = 256)]
+    pub owner: Option<String>,
+    /// Only jobs of this group.
+    #[param(max_length = 128)]
+    pub group: Option<String>,
     #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<u32>,
     /// `next_cursor` of the page before.
@@ -333,10 +347,13 @@ mod tests {
         assert_eq!(schema["required"], json!(["type"]));
         limits_hold(&schema, &base, &["type"], &read_spec);
         fields_are_known(&schema, &base, &read_spec);
-        // A step is read as a job spec without a `next`.
+        // A step is read as a job spec without a `next` or an `owner`.
         let step = schema_of::<StepSpec>();
-        assert!(step["properties"].get("next").is_none());
-        assert_eq!(step["properties"].as_object().map(|p| p.len()), Some(JOB_FIELDS.len() - 1));
+        assert!(step["properties"].get("next").is_none() && step["properties"].get("owner").is_none());
+        assert_eq!(step["properties"].as_object().map(|p| p.len()), Some(JOB_FIELDS.len() - 2));
+        let owned_step = json!({"type": "noop", "next": [{"type": "noop", "owner": "bob"}]});
+        let err = read_spec(&owned_step).expect_err("a step names no owner");
+        assert_eq!(err.field.as_deref(), Some("next[0].owner"));
     }
 
     #[test]

@@ -54,6 +54,15 @@ pub enum Command {
         job_type: Option<String>,
         #[arg(long)]
         batch: Option<String>,
+        /// One owner's jobs.
+        #[arg(long, conflicts_with = "mine")]
+        owner: Option<String>,
+        /// Only the jobs enqueued as the caller (its owner, as `GET /me` says).
+        #[arg(long)]
+        mine: bool,
+        /// One group's jobs (`channel:abc`).
+        #[arg(long)]
+        group: Option<String>,
         #[arg(long, default_value_t = 20)]
         limit: u32,
         /// The next page: `next_cursor` of the page before.

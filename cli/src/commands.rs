@@ -31,11 +31,13 @@ pub async fn run(client: &Client, command: Command, json: bool) -> Result<u8, Cl
             }
             Ok(exit_code_for(jobs.iter().map(|job| Some(job.status))))
         }
-        Command::List { status, job_type, batch, limit, cursor } => {
+        Command::List { status, job_type, batch, owner, mine, group, limit, cursor } => {
             let status = status
                 .map(|s| s.parse::<JobStatus>().map_err(|e| CliError::Usage(format!("--status {s}: {e}"))))
                 .transpose()?;
-            let filter = ListFilter { status, job_type, batch_id: batch, limit: Some(limit), cursor };
+            let owner = if mine { Some(client.me().await?.owner) } else { owner };
+            let filter =
+                ListFilter { status, job_type, batch_id: batch, owner, group, limit: Some(limit), cursor };
             let page = client.list(&filter).await?;
             emit(json, &page, |page| {
                 print_jobs(&page.jobs);

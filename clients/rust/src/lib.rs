@@ -21,6 +21,7 @@ mod retry;
 
 use std::time::Duration;
 
+use jobq::domain::caller::Caller;
 use jobq::domain::task::Task;
 use jobq::handlers::service::{BatchSummary, RetryAllReport, Stats};
 use jobq::store::{PauseFlags, PauseScope};
@@ -56,6 +57,9 @@ pub struct ListFilter {
     pub status: Option<JobStatus>,
     pub job_type: Option<String>,
     pub batch_id: Option<String>,
+    /// One owner's jobs (a submitter's own, whatever it asks).
+    pub owner: Option<String>,
+    pub group: Option<String>,
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }
@@ -68,6 +72,8 @@ impl ListFilter {
             ("status", self.status.map(|s| s.as_str().to_owned())),
             ("type", self.job_type.clone()),
             ("batch_id", self.batch_id.clone()),
+            ("owner", self.owner.clone()),
+            ("group", self.group.clone()),
             ("limit", self.limit.map(|l| l.to_string())),
             ("cursor", self.cursor.clone()),
         ];
@@ -204,6 +210,11 @@ impl Client {
     /// A batch's counts by status and its progress.
     pub async fn batch(&self, id: &str) -> Result<BatchSummary, ClientError> {
         self.call(Method::GET, &format!("/batches/{}", encode(id)), Vec::new(), true).await
+    }
+
+    /// Who the API takes this client for: its owner name and role.
+    pub async fn me(&self) -> Result<Caller, ClientError> {
+        self.call(Method::GET, "/me", Vec::new(), true).await
     }
 
     /// What is paused now.

@@ -28,6 +28,7 @@ pub fn route_access(method: &str, path: &str) -> Option<Access> {
         ("get", "/batches/{id}") => needs(ReadBatch),
         ("get", "/stats" | "/metrics") => needs(ReadStats),
         ("get", "/pause") => needs(ReadPauses),
+        ("get", "/me") => needs(WhoAmI),
         ("post", "/pause" | "/resume") => needs(Pause),
         _ => None,
     }
@@ -66,6 +67,7 @@ mod tests {
                 "get /batches/{id}",
                 "get /jobs",
                 "get /jobs/{id}",
+                "get /me",
                 "post /jobs",
                 "post /jobs/batch",
                 "post /jobs/{id}/cancel",
@@ -74,9 +76,17 @@ mod tests {
         );
         assert_eq!(
             reaches(Role::Viewer),
-            ["get /batches/{id}", "get /jobs", "get /jobs/{id}", "get /metrics", "get /pause", "get /stats"]
+            [
+                "get /batches/{id}",
+                "get /jobs",
+                "get /jobs/{id}",
+                "get /me",
+                "get /metrics",
+                "get /pause",
+                "get /stats"
+            ]
         );
-        assert_eq!(reaches(Role::Executor), ["get /jobs/{id}", "patch /jobs/{id}"]);
+        assert_eq!(reaches(Role::Executor), ["get /jobs/{id}", "get /me", "patch /jobs/{id}"]);
         let open =
             crate::api::ROUTES.iter().filter(|(m, p)| route_access(m, p) == Some(Access::Open)).count();
         assert_eq!(

@@ -3,12 +3,12 @@
 
 use std::collections::HashMap;
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 
 use super::error::ApiError;
 use super::input::wire::{Scope, StatsParams};
@@ -16,6 +16,7 @@ use super::input::{self};
 use super::prometheus;
 use super::request::{json_body, query};
 use super::state::{ApiResult, ApiState, Shared};
+use crate::domain::caller::Caller;
 use crate::handlers::service::{Health, ServiceError, Stats};
 use crate::store::PauseFlags;
 
@@ -87,6 +88,16 @@ async fn set_paused(state: &ApiState, headers: &HeaderMap, body: Body, paused: b
     let value = json_body(headers, body, true).await?.unwrap_or_default();
     let scope = input::scope(&value)?;
     Ok(Json(state.service.set_paused(&scope, paused).await?).into_response())
+}
+
+/// Who the API takes the caller for: its owner name and role.
+#[utoipa::path(get, path = "/me", operation_id = "me",
+    responses(
+        (status = 200, description = "the caller", body = Caller),
+        (status = 401, response = ApiError), (status = 403, response = ApiError),
+    ))]
+pub async fn me(Extension(caller): Extension<Caller>) -> ApiResult {
+    Ok(Json(caller).into_response())
 }
 
 /// Whether the table, the queues and the bucket answer.

@@ -44,6 +44,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/health"),
     ("get", "/jobs"),
     ("get", "/jobs/{id}"),
+    ("get", "/me"),
     ("get", "/metrics"),
     ("get", "/openapi.json"),
     ("get", "/pause"),
@@ -74,6 +75,7 @@ fn routes() -> OpenApiRouter<Arc<ApiState>> {
         .routes(routes!(admin::pause_flags, admin::pause))
         .routes(routes!(admin::resume))
         .routes(routes!(admin::health))
+        .routes(routes!(admin::me))
         .routes(routes!(admin::openapi_document))
 }
 

@@ -7,7 +7,9 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// What a caller may do, whoever's jobs it touches (see [`Caller::sees`] for whose).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Everything, on every job.
@@ -37,6 +39,7 @@ impl Role {
         use Action::*;
         match self {
             Role::Admin => true,
+            _ if action == WhoAmI => true,
             Role::Submitter => matches!(action, Enqueue | Read | List | Cancel | Retry | ReadBatch),
             Role::Viewer => matches!(action, Read | List | ReadBatch | ReadStats | ReadPauses),
             Role::Executor => matches!(action, Read | Report),
@@ -81,6 +84,8 @@ pub enum Action {
     ReadStats,
     ReadPauses,
     Pause,
+    /// Ask who the API takes it for.
+    WhoAmI,
 }
 
 impl Action {
@@ -99,6 +104,7 @@ impl Action {
             Action::ReadStats => "read statistics",
             Action::ReadPauses => "read pauses",
             Action::Pause => "pause or resume",
+            Action::WhoAmI => "ask who it is",
         }
     }
 }
@@ -157,7 +163,7 @@ pub fn check_owner(owner: &str) -> Result<(), OwnerError> {
 }
 
 /// Who is asking.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Caller {
     pub owner: String,
     pub role: Role,
@@ -217,12 +223,13 @@ mod tests {
             ReadStats,
             ReadPauses,
             Pause,
+            WhoAmI,
         ];
         assert!(all.iter().all(|a| Role::Admin.allows(*a)));
         let may = |role: Role| all.iter().copied().filter(|a| role.allows(*a)).collect::<Vec<_>>();
-        assert_eq!(may(Role::Submitter), [Enqueue, Read, List, Cancel, Retry, ReadBatch]);
-        assert_eq!(may(Role::Viewer), [Read, List, ReadBatch, ReadStats, ReadPauses]);
-        assert_eq!(may(Role::Executor), [Read, Report]);
+        assert_eq!(may(Role::Submitter), [Enqueue, Read, List, Cancel, Retry, ReadBatch, WhoAmI]);
+        assert_eq!(may(Role::Viewer), [Read, List, ReadBatch, ReadStats, ReadPauses, WhoAmI]);
+        assert_eq!(may(Role::Executor), [Read, Report, WhoAmI]);
         for writes in [Enqueue, EnqueueOnBehalf, Cancel, Retry, RetryAll, Report, Pause] {
             assert!(!Role::Viewer.allows(writes), "a viewer cannot {writes:?}");
         }

@@ -10,6 +10,7 @@ from .batch_summary import BatchSummary
 from .batch_summary_counts import BatchSummaryCounts
 from .bulk_retried import BulkRetried
 from .bulk_retry import BulkRetry
+from .caller import Caller
 from .error import Error
 from .error_detail import ErrorDetail
 from .external_update import ExternalUpdate
@@ -42,6 +43,7 @@ from .queue_depth import QueueDepth
 from .reported_status import ReportedStatus
 from .retriable_status import RetriableStatus
 from .retry_job_body import RetryJobBody
+from .role import Role
 from .scope import Scope
 from .stats import Stats
 from .stats_counts import StatsCounts
@@ -61,6 +63,7 @@ __all__ = (
     "BatchSummaryCounts",
     "BulkRetried",
     "BulkRetry",
+    "Caller",
     "Error",
     "ErrorDetail",
     "ExternalUpdate",
@@ -93,6 +96,7 @@ __all__ = (
     "ReportedStatus",
     "RetriableStatus",
     "RetryJobBody",
+    "Role",
     "Scope",
     "Stats",
     "StatsCounts",

@@ -36,10 +36,12 @@ class NewJobNoop:
             batch_id (None | str | Unset):
             delay_seconds (int | None | Unset): Seconds to wait before it runs; or `run_at`, not both.
             github_workflow_run_id (int | None | str | Unset):
+            group (None | str | Unset): A set of jobs its owner lists together (`channel:abc`, `book:123`).
             idempotency_key (None | str | Unset): A job enqueued again with the same key is the one made the first time.
             max_attempts (int | None | Unset):
             next_ (list[NewStepEcho | NewStepFail | NewStepNoop | NewStepSleep] | None | Unset): The pipeline's later steps,
                 each enqueued when the one before it completes.
+            owner (None | str | Unset): Whom the job is for: the caller when left out; only an admin may name another owner.
             payload (Any | Unset):
             priority (int | None | PriorityTier | Unset):
             run_at (datetime.datetime | None | Unset): When it runs: at most 31536000 seconds ahead, as delay_seconds.
@@ -50,9 +52,11 @@ class NewJobNoop:
     batch_id: None | str | Unset = UNSET
     delay_seconds: int | None | Unset = UNSET
     github_workflow_run_id: int | None | str | Unset = UNSET
+    group: None | str | Unset = UNSET
     idempotency_key: None | str | Unset = UNSET
     max_attempts: int | None | Unset = UNSET
     next_: list[NewStepEcho | NewStepFail | NewStepNoop | NewStepSleep] | None | Unset = UNSET
+    owner: None | str | Unset = UNSET
     payload: Any | Unset = UNSET
     priority: int | None | PriorityTier | Unset = UNSET
     run_at: datetime.datetime | None | Unset = UNSET
@@ -88,6 +92,12 @@ class NewJobNoop:
         else:
             github_workflow_run_id = self.github_workflow_run_id
 
+        group: None | str | Unset
+        if isinstance(self.group, Unset):
+            group = UNSET
+        else:
+            group = self.group
+
         idempotency_key: None | str | Unset
         if isinstance(self.idempotency_key, Unset):
             idempotency_key = UNSET
@@ -121,6 +131,12 @@ class NewJobNoop:
 
         else:
             next_ = self.next_
+
+        owner: None | str | Unset
+        if isinstance(self.owner, Unset):
+            owner = UNSET
+        else:
+            owner = self.owner
 
         payload = self.payload
 
@@ -158,12 +174,16 @@ class NewJobNoop:
             field_dict["delay_seconds"] = delay_seconds
         if github_workflow_run_id is not UNSET:
             field_dict["github_workflow_run_id"] = github_workflow_run_id
+        if group is not UNSET:
+            field_dict["group"] = group
         if idempotency_key is not UNSET:
             field_dict["idempotency_key"] = idempotency_key
         if max_attempts is not UNSET:
             field_dict["max_attempts"] = max_attempts
         if next_ is not UNSET:
             field_dict["next"] = next_
+        if owner is not UNSET:
+            field_dict["owner"] = owner
         if payload is not UNSET:
             field_dict["payload"] = payload
         if priority is not UNSET:
@@ -216,6 +236,16 @@ class NewJobNoop:
             return cast(int | None | str | Unset, data)
 
         github_workflow_run_id = _parse_github_workflow_run_id(d.pop("github_workflow_run_id", UNSET))
+
+
+        def _parse_group(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        group = _parse_group(d.pop("group", UNSET))
 
 
         def _parse_idempotency_key(data: object) -> None | str | Unset:
@@ -300,6 +330,16 @@ class NewJobNoop:
         next_ = _parse_next_(d.pop("next", UNSET))
 
 
+        def _parse_owner(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        owner = _parse_owner(d.pop("owner", UNSET))
+
+
         payload = d.pop("payload", UNSET)
 
         def _parse_priority(data: object) -> int | None | PriorityTier | Unset:
@@ -357,9 +397,11 @@ class NewJobNoop:
             batch_id=batch_id,
             delay_seconds=delay_seconds,
             github_workflow_run_id=github_workflow_run_id,
+            group=group,
             idempotency_key=idempotency_key,
             max_attempts=max_attempts,
             next_=next_,
+            owner=owner,
             payload=payload,
             priority=priority,
             run_at=run_at,

@@ -34,6 +34,7 @@ class NewStepFail:
             batch_id (None | str | Unset):
             delay_seconds (int | None | Unset): Seconds to wait before it runs; or `run_at`, not both.
             github_workflow_run_id (int | None | str | Unset):
+            group (None | str | Unset): A set of jobs its owner lists together (`channel:abc`, `book:123`).
             idempotency_key (None | str | Unset): A job enqueued again with the same key is the one made the first time.
             max_attempts (int | None | Unset):
             priority (int | None | PriorityTier | Unset):
@@ -46,6 +47,7 @@ class NewStepFail:
     batch_id: None | str | Unset = UNSET
     delay_seconds: int | None | Unset = UNSET
     github_workflow_run_id: int | None | str | Unset = UNSET
+    group: None | str | Unset = UNSET
     idempotency_key: None | str | Unset = UNSET
     max_attempts: int | None | Unset = UNSET
     priority: int | None | PriorityTier | Unset = UNSET
@@ -80,6 +82,12 @@ class NewStepFail:
             github_workflow_run_id = UNSET
         else:
             github_workflow_run_id = self.github_workflow_run_id
+
+        group: None | str | Unset
+        if isinstance(self.group, Unset):
+            group = UNSET
+        else:
+            group = self.group
 
         idempotency_key: None | str | Unset
         if isinstance(self.idempotency_key, Unset):
@@ -128,6 +136,8 @@ class NewStepFail:
             field_dict["delay_seconds"] = delay_seconds
         if github_workflow_run_id is not UNSET:
             field_dict["github_workflow_run_id"] = github_workflow_run_id
+        if group is not UNSET:
+            field_dict["group"] = group
         if idempotency_key is not UNSET:
             field_dict["idempotency_key"] = idempotency_key
         if max_attempts is not UNSET:
@@ -184,6 +194,16 @@ class NewStepFail:
             return cast(int | None | str | Unset, data)
 
         github_workflow_run_id = _parse_github_workflow_run_id(d.pop("github_workflow_run_id", UNSET))
+
+
+        def _parse_group(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        group = _parse_group(d.pop("group", UNSET))
 
 
         def _parse_idempotency_key(data: object) -> None | str | Unset:
@@ -262,6 +282,7 @@ class NewStepFail:
             batch_id=batch_id,
             delay_seconds=delay_seconds,
             github_workflow_run_id=github_workflow_run_id,
+            group=group,
             idempotency_key=idempotency_key,
             max_attempts=max_attempts,
             priority=priority,

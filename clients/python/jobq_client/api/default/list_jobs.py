@@ -21,6 +21,8 @@ def _get_kwargs(
     status: JobStatus | Unset = UNSET,
     type_: str | Unset = UNSET,
     batch_id: str | Unset = UNSET,
+    owner: str | Unset = UNSET,
+    group: str | Unset = UNSET,
     limit: int | Unset = 50,
     cursor: str | Unset = UNSET,
 
@@ -40,6 +42,10 @@ def _get_kwargs(
     params["type"] = type_
 
     params["batch_id"] = batch_id
+
+    params["owner"] = owner
+
+    params["group"] = group
 
     params["limit"] = limit
 
@@ -82,6 +88,13 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_401
 
+    if response.status_code == 403:
+        response_403 = Error.from_dict(response.json())
+
+
+
+        return response_403
+
     if response.status_code == 422:
         response_422 = Error.from_dict(response.json())
 
@@ -117,6 +130,8 @@ def sync_detailed(
     status: JobStatus | Unset = UNSET,
     type_: str | Unset = UNSET,
     batch_id: str | Unset = UNSET,
+    owner: str | Unset = UNSET,
+    group: str | Unset = UNSET,
     limit: int | Unset = 50,
     cursor: str | Unset = UNSET,
 
@@ -127,6 +142,8 @@ def sync_detailed(
         status (JobStatus | Unset): Where a job is in its life.
         type_ (str | Unset):
         batch_id (str | Unset):
+        owner (str | Unset):
+        group (str | Unset):
         limit (int | Unset):  Default: 50.
         cursor (str | Unset):
 
@@ -143,6 +160,8 @@ def sync_detailed(
         status=status,
 type_=type_,
 batch_id=batch_id,
+owner=owner,
+group=group,
 limit=limit,
 cursor=cursor,
 
@@ -160,6 +179,8 @@ def sync(
     status: JobStatus | Unset = UNSET,
     type_: str | Unset = UNSET,
     batch_id: str | Unset = UNSET,
+    owner: str | Unset = UNSET,
+    group: str | Unset = UNSET,
     limit: int | Unset = 50,
     cursor: str | Unset = UNSET,
 
@@ -170,6 +191,8 @@ def sync(
         status (JobStatus | Unset): Where a job is in its life.
         type_ (str | Unset):
         batch_id (str | Unset):
+        owner (str | Unset):
+        group (str | Unset):
         limit (int | Unset):  Default: 50.
         cursor (str | Unset):
 
@@ -187,6 +210,8 @@ def sync(
 status=status,
 type_=type_,
 batch_id=batch_id,
+owner=owner,
+group=group,
 limit=limit,
 cursor=cursor,
 
@@ -198,6 +223,8 @@ async def asyncio_detailed(
     status: JobStatus | Unset = UNSET,
     type_: str | Unset = UNSET,
     batch_id: str | Unset = UNSET,
+    owner: str | Unset = UNSET,
+    group: str | Unset = UNSET,
     limit: int | Unset = 50,
     cursor: str | Unset = UNSET,
 
@@ -208,6 +235,8 @@ async def asyncio_detailed(
         status (JobStatus | Unset): Where a job is in its life.
         type_ (str | Unset):
         batch_id (str | Unset):
+        owner (str | Unset):
+        group (str | Unset):
         limit (int | Unset):  Default: 50.
         cursor (str | Unset):
 
@@ -224,6 +253,8 @@ async def asyncio_detailed(
         status=status,
 type_=type_,
 batch_id=batch_id,
+owner=owner,
+group=group,
 limit=limit,
 cursor=cursor,
 
@@ -241,6 +272,8 @@ async def asyncio(
     status: JobStatus | Unset = UNSET,
     type_: str | Unset = UNSET,
     batch_id: str | Unset = UNSET,
+    owner: str | Unset = UNSET,
+    group: str | Unset = UNSET,
     limit: int | Unset = 50,
     cursor: str | Unset = UNSET,
 
@@ -251,6 +284,8 @@ async def asyncio(
         status (JobStatus | Unset): Where a job is in its life.
         type_ (str | Unset):
         batch_id (str | Unset):
+        owner (str | Unset):
+        group (str | Unset):
         limit (int | Unset):  Default: 50.
         cursor (str | Unset):
 
@@ -268,6 +303,8 @@ async def asyncio(
 status=status,
 type_=type_,
 batch_id=batch_id,
+owner=owner,
+group=group,
 limit=limit,
 cursor=cursor,
 

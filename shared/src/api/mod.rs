@@ -121,6 +121,11 @@ async fn authorize(State(state): State<Arc<ApiState>>, mut request: Request, nex
         let reason = format!("role {} may not {}", caller.role, action.describe());
         return ApiError::forbidden(reason).into_response();
     }
+    if action.changes() {
+        // Who changed what: the audit trail in the logs (the request path names the job).
+        tracing::info!(caller = %caller.owner, role = %caller.role, action = action.describe(),
+            method, path = %request.uri().path(), "api change");
+    }
     request.extensions_mut().insert(caller);
     next.run(request).await
 }

@@ -89,6 +89,12 @@ pub enum Action {
 }
 
 impl Action {
+    /// Whether it changes jobs or pauses (and so is audited), rather than reading.
+    pub fn changes(self) -> bool {
+        use Action::*;
+        matches!(self, Enqueue | EnqueueOnBehalf | Cancel | Retry | RetryAll | Report | Pause)
+    }
+
     /// What the action is, in words, for a refusal.
     pub fn describe(self) -> &'static str {
         match self {
@@ -234,6 +240,8 @@ mod tests {
             assert!(!Role::Viewer.allows(writes), "a viewer cannot {writes:?}");
         }
         assert!(!Role::Submitter.allows(EnqueueOnBehalf), "only an admin enqueues for another owner");
+        let changing: Vec<Action> = all.iter().copied().filter(|a| a.changes()).collect();
+        assert_eq!(changing, [Enqueue, EnqueueOnBehalf, Cancel, Retry, RetryAll, Report, Pause]);
     }
 
     #[test]

@@ -74,14 +74,9 @@ pub enum DeadLetterOutcome {
 }
 
 impl DeadLetterHandler {
-    pub fn new(store: DynamoJobStore) -> Self {
-        DeadLetterHandler { store, clock: crate::ports::clock::system(), dlqs: None }
-    }
-
-    /// The handler on `ports` (its store, clock and the DLQs it consumes).
-    pub fn from_ports(ports: &crate::wiring::Ports) -> Self {
-        DeadLetterHandler { store: ports.store.clone(), clock: ports.clock.clone(), dlqs: None }
-            .with_dead_letter_queues(ports.dlqs.clone())
+    /// Recording dead letters' jobs in `store`, at times from `clock`.
+    pub fn new(store: DynamoJobStore, clock: std::sync::Arc<dyn crate::ports::clock::Clock>) -> Self {
+        DeadLetterHandler { store, clock, dlqs: None }
     }
 
     /// The same handler, bringing letters it could not record back early on `dlqs` (the queues

@@ -9,7 +9,6 @@ use futures::StreamExt;
 use serde::Serialize;
 use tracing::{error, warn};
 
-use crate::adapters::aws::Clients;
 use crate::config::Config;
 use crate::domain::envelope::Envelope;
 use crate::domain::model::{Job, NewJob};
@@ -23,7 +22,6 @@ use crate::store::{
     Counters, Created, DynamoJobStore, ExternalUpdate, ListQuery, Page, PauseFlags, PauseScope, StoreError,
     TypeStats, tally,
 };
-use crate::wiring::Ports;
 
 mod admit;
 mod batch;
@@ -138,7 +136,6 @@ pub struct JobService {
     store: DynamoJobStore,
     queues: TierQueues,
     dlqs: TierQueues,
-    s3: Option<aws_sdk_s3::Client>,
     clock: Arc<dyn Clock>,
     /// New job and batch ids.
     ids: Arc<dyn Ids>,
@@ -148,22 +145,33 @@ pub struct JobService {
 }
 
 impl JobService {
-    pub fn new(clients: &Clients, config: &Config, job_types: JobTypes) -> Self {
-        Self::from_ports(&Ports::aws(clients, config), config, job_types)
+    /// The service over `store` and the tier `queues` (with their `dlqs`, for stats and health),
+    /// the time from `clock`, new ids from `ids`; `config` names the resources (health), and
+    /// every new job's type and payload are checked against `job_types`. The bucket the health
+    /// check asks after is the store's.
+    pub fn new(
+        store: DynamoJobStore,
+        queues: TierQueues,
+        dlqs: TierQueues,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn Ids>,
+        config: &Config,
+        job_types: JobTypes,
+    ) -> Self {
+        JobService { store, queues, dlqs, clock, ids, config: config.clone(), job_types }
     }
 
-    /// The service on `ports`; `config` names the resources (health) and the bucket.
-    pub fn from_ports(ports: &Ports, config: &Config, job_types: JobTypes) -> Self {
-        JobService {
-            store: ports.store.clone(),
-            queues: ports.queues.clone(),
-            dlqs: ports.dlqs.clone(),
-            s3: ports.s3.clone(),
-            clock: ports.clock.clone(),
-            ids: ports.ids.clone(),
-            config: config.clone(),
-            job_types,
-        }
+    /// The same service, keeping nothing in the bucket (see [`JobStore::without_blobs`]).
+    ///
+    /// [`JobStore::without_blobs`]: crate::store::JobStore::without_blobs
+    pub fn without_blobs(mut self) -> Self {
+        self.store = self.store.without_blobs();
+        self
+    }
+
+    /// The tier queues and their dead-letter queues, for the scheduler's sweeps.
+    pub(crate) fn queues_and_dlqs(&self) -> (&TierQueues, &TierQueues) {
+        (&self.queues, &self.dlqs)
     }
 
     /// The time, as this service's clock tells it.
@@ -393,12 +401,8 @@ impl JobService {
                 .map_err(|e| unavailable(format!("queue {}", name(queue)), queue, &e))?;
             self.dlqs.depth(tier).await.map_err(|e| unavailable(format!("dlq {}", name(dlq)), dlq, &e))?;
         }
-        if let (Some(bucket), Some(s3)) = (&self.config.bucket, &self.s3) {
-            s3.head_bucket()
-                .bucket(bucket)
-                .send()
-                .await
-                .map_err(|e| unavailable(format!("bucket {bucket}"), bucket, &e))?;
+        if let (Some(bucket), Some(blobs)) = (&self.config.bucket, self.store.blobs()) {
+            blobs.check().await.map_err(|e| unavailable(format!("bucket {bucket}"), bucket, &e))?;
         }
         let names = |urls: &crate::domain::priority::PerTier<String>| {
             urls.iter().map(|(t, u)| (t, crate::handlers::worker::queue_name(u).to_owned())).collect()

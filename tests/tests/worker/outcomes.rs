@@ -94,7 +94,7 @@ async fn an_always_failing_job_ends_failed_in_its_dlq_and_the_dlq_handler_record
     assert_eq!(Envelope::decode(&dead[0].body).expect("envelope").id, job.id);
     assert_eq!(dead[0].attributes.get(REASON_ATTRIBUTE).map(String::as_str), Some("attempts_exhausted"));
 
-    let handler = DeadLetterHandler::new(env.store());
+    let handler = DeadLetterHandler::new(env.store(), jobq::ports::clock::system());
     let arn = env.dlqs().arn(PriorityTier::High).await.expect("arn");
     let event = sqs_event(&dead, &arn, "local");
     let outcome = handler.record(&event.records[0]).await.expect("record");

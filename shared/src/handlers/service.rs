@@ -25,9 +25,10 @@ use crate::store::{
 
 mod admit;
 mod batch;
+mod batch_report;
 mod told;
 
-pub use batch::{BatchReport, BatchVerdict, EntryOutcome, EntryReport, verdict};
+pub use batch_report::{BatchReport, BatchVerdict, EntryOutcome, EntryReport, verdict};
 pub use told::error_chain;
 use told::told;
 

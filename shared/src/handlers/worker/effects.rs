@@ -13,8 +13,8 @@ use super::state::Worker;
 use crate::domain::envelope::Envelope;
 use crate::domain::model::Job;
 use crate::domain::priority::PriorityTier;
-use crate::domain::status::JobStatus;
-use crate::store::{PauseFlags, StoreError};
+use crate::handlers::enqueue::{Enqueuer, IfExisting};
+use crate::store::{Created, PauseFlags, StoreError};
 
 impl Worker {
     /// Retries go out as fresh delayed messages: the receive count restarts, so only crashes
@@ -105,7 +105,9 @@ impl Worker {
         }
     }
 
-    /// The first step of a completed job's `next`, created idempotently and sent.
+    /// The first step of a completed job's `next`, made as any job is made ([`Enqueuer`]), under
+    /// an id of its parent's: created idempotently and sent, taken back if its send fails (then
+    /// this delivery comes back, and makes it again).
     pub(super) async fn enqueue_next(&self, job: &Job) -> Disposition {
         let resolved;
         let job = match job.spilled.next {
@@ -126,26 +128,17 @@ impl Worker {
             },
         };
         let Some(step) = job.next_step() else { return Disposition::Ack };
-        let now = self.clock.now();
-        let child = Job::new(step, now);
-        let created = match self.store.create(&child).await {
-            Ok(created) => created.into_job(),
-            Err(err) => {
-                error!(error = %err, "could not create the next pipeline step; the step will be redelivered");
-                return Disposition::Retry;
-            }
-        };
-        if created.status != JobStatus::Queued || created.attempts > 0 {
-            return Disposition::Ack; // already on its way
-        }
-        let envelope = Envelope::new(&created.id, &created.job_type, created.tier, created.generation);
-        match self.queues.send(&envelope, created.delay_seconds(now)).await {
-            Ok(_) => {
-                info!(next_job_id = %created.id, next_type = %created.job_type, "pipeline: next step enqueued");
+        // Its id comes from the parent's (`next_step`'s key): a redelivery makes no second child.
+        let enqueuer = Enqueuer::new(&self.store, &self.queues, self.clock.as_ref(), self.ids.as_ref());
+        match enqueuer.enqueue(step, IfExisting::Resend).await {
+            Ok(Created::New(next)) => {
+                info!(next_job_id = %next.id, next_type = %next.job_type, "pipeline: next step enqueued");
                 Disposition::Ack
             }
+            Ok(Created::Existing(_)) => Disposition::Ack, // already on its way
             Err(err) => {
-                error!(error = %err, "could not send the next pipeline step; the step will be redelivered");
+                // Not left behind without its message: made again when this delivery returns.
+                error!(error = %err, "could not enqueue the next pipeline step; the step will be redelivered");
                 Disposition::Retry
             }
         }

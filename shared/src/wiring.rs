@@ -95,9 +95,11 @@ impl Ports {
         Scheduler::new(self.service(config, job_types), settings)
     }
 
-    /// The dead-letter handler, bringing letters it could not record back early on the DLQs.
+    /// The dead-letter handler, bringing letters it could not record back early on the DLQs (and
+    /// making a completed job's missing next step on the tier queues).
     pub fn dead_letters(&self) -> DeadLetterHandler {
-        DeadLetterHandler::new(self.store.clone(), self.clock.clone())
+        let (store, queues) = (self.store.clone(), self.queues.clone());
+        DeadLetterHandler::new(store, queues, self.clock.clone(), self.ids.clone())
             .with_dead_letter_queues(self.dlqs.clone())
     }
 

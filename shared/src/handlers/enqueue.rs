@@ -7,6 +7,11 @@
 //! that made it may have died before sending it), once marked as being sent: the create that made
 //! it then no longer takes it back, so no enqueue deletes a job whose message another just sent
 //! (see `store::unsent`).
+//!
+//! A pipeline's next step whose send failed is taken back too: then its parent's message, which
+//! comes back, is all that makes it. So whatever handles that message once the parent completed
+//! makes the step ([`Enqueuer::enqueue_next`]): the worker's delivery, paused or not, and the
+//! dead-letter function, should its receives run out first.
 
 use std::collections::BTreeMap;
 
@@ -34,6 +39,27 @@ pub enum EnqueueError {
     /// send.
     #[error(transparent)]
     Queue(#[from] QueueError),
+}
+
+impl EnqueueError {
+    /// The same enqueue may succeed later (throttled, unavailable).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            EnqueueError::Store(err) => err.is_transient(),
+            EnqueueError::Queue(err) => err.is_transient(),
+        }
+    }
+}
+
+/// What making a completed job's next step came to.
+#[derive(Debug)]
+pub enum NextStep {
+    /// The job's pipeline ends with it.
+    None,
+    /// Made now, or found made before (sent again if it never started).
+    Made(Box<Created>),
+    /// The pipeline's steps (kept in the bucket) cannot be read, ever: it ends here.
+    Unreadable(StoreError),
 }
 
 /// What an enqueue does about a job its idempotency key made before.
@@ -143,6 +169,27 @@ impl<'a> Enqueuer<'a> {
         Err(QueueError::Transient { operation: "SendMessage", source: why.into() }.into())
     }
 
+    /// The first step of completed `job`'s `next`, under an id derived from the job's (so it is
+    /// made once, whoever makes it and however often): made as any job is ([`Enqueuer::enqueue`]).
+    /// Whoever handles the job's message once it completed makes it: its first maker's send may
+    /// have failed, and a step whose send failed is taken back.
+    pub async fn enqueue_next(&self, job: &Job) -> Result<NextStep, EnqueueError> {
+        let resolved;
+        let job = match job.spilled.next {
+            None => job,
+            Some(_) => match self.store.resolve_next(job.clone()).await {
+                Ok(job) => {
+                    resolved = job;
+                    &resolved
+                }
+                Err(err) if err.is_transient() => return Err(err.into()),
+                Err(err) => return Ok(NextStep::Unreadable(err)),
+            },
+        };
+        let Some(step) = job.next_step() else { return Ok(NextStep::None) };
+        Ok(NextStep::Made(Box::new(self.enqueue(step, IfExisting::Resend).await?)))
+    }
+
     /// Send a new job's message; if that fails, take the job back.
     async fn send_or_take_back(&self, job: &Job, receipt: &CreateReceipt) -> Result<(), EnqueueError> {
         let Err(err) = self.queues.send(&envelope(job), job.delay_seconds(self.clock.now())).await else {
@@ -187,8 +234,9 @@ mod tests {
     use crate::domain::model::{job_id_for_key, parse_time};
     use crate::domain::priority::{PerTier, Priority};
     use crate::domain::task::Registry;
+    use crate::handlers::dlq::{DeadLetterHandler, DeadLetterOutcome};
     use crate::handlers::service::JobService;
-    use crate::handlers::worker::{Worker, WorkerSettings, drain};
+    use crate::handlers::worker::{Worker, WorkerSettings, drain, sqs_event};
     use crate::ports::ManualClock;
     use crate::ports::queue::{
         BatchEntry, EntryFailure, MessageQueue, NewMessage, QueueDepth, Receive, Received,
@@ -294,6 +342,8 @@ mod tests {
     struct Stack {
         clock: ManualClock,
         queues: TierQueues,
+        dlqs: TierQueues,
+        letters: DeadLetterHandler,
         store: JobStore,
         ids: Arc<dyn Ids>,
         high: Arc<RefusingSends>,
@@ -314,7 +364,9 @@ mod tests {
         let registry = Registry::with_builtins();
         let service = ports.service(&memory.config, registry.job_types());
         let worker = ports.worker(registry, WorkerSettings::default());
-        Stack { clock, queues: ports.queues, store: ports.store, ids: ports.ids, high, service, worker }
+        let letters = ports.dead_letters();
+        let (queues, dlqs, store, ids) = (ports.queues, ports.dlqs, ports.store, ports.ids);
+        Stack { clock, queues, dlqs, letters, store, ids, high, service, worker }
     }
 
     impl Stack {
@@ -375,6 +427,47 @@ mod tests {
         let emitted = crate::metrics::take_emitted();
         assert_eq!(MetricSet::sum_where(&emitted, "JobsEnqueued", "JobType", "noop"), 1.0);
         assert_eq!(s.queues.depth(PriorityTier::Normal).await.expect("depth"), QueueDepth::default());
+    }
+
+    /// A pipeline whose next step was taken back (its send failed), its parent completed.
+    async fn step_taken_back(s: &Stack) -> (Job, String) {
+        let (parent, _) = s.service.enqueue(pipeline()).await.expect("enqueue");
+        let next = job_id_for_key(&format!("{}:next", parent.id));
+        s.high.refusing.store(true, Ordering::SeqCst);
+        s.drain().await;
+        s.high.refusing.store(false, Ordering::SeqCst);
+        assert_eq!(status(s, &parent.id).await, Some(JobStatus::Completed));
+        assert_eq!(status(s, &next).await, None, "taken back");
+        (parent, next)
+    }
+
+    /// The parent's delivery that comes back while its tier is paused makes the step all the same:
+    /// once the step was taken back, that delivery is all that makes it.
+    #[tokio::test]
+    async fn a_parent_coming_back_while_paused_makes_its_next_step() {
+        let s = stack();
+        let (_, next) = step_taken_back(&s).await;
+        let normal = crate::store::PauseScope::Queue(PriorityTier::Normal);
+        s.service.set_paused(&normal, true).await.expect("pause");
+        s.clock.advance(chrono::Duration::hours(13));
+        s.drain().await;
+        assert_eq!(status(&s, &next).await, Some(JobStatus::Completed), "made, in a tier not paused");
+    }
+
+    /// So does its dead letter, when its receives ran out before it could make it.
+    #[tokio::test]
+    async fn a_completed_jobs_dead_letter_makes_its_next_step() {
+        let s = stack();
+        let (parent, next) = step_taken_back(&s).await;
+        s.dlqs.send(&envelope(&parent), 0).await.expect("a letter SQS moved by itself");
+        let letters = s.dlqs.receive(PriorityTier::Normal, 10, 0, None).await.expect("dlq");
+        let arn = s.dlqs.arn(PriorityTier::Normal).await.expect("arn");
+        let outcome =
+            s.letters.record(&sqs_event(&letters, &arn, "memory").records[0]).await.expect("record");
+        let terminal = DeadLetterOutcome::AlreadyTerminal { job_id: parent.id, status: JobStatus::Completed };
+        assert_eq!(outcome, terminal);
+        s.drain().await;
+        assert_eq!(status(&s, &next).await, Some(JobStatus::Completed));
     }
 
     /// An enqueue whose send failed does not take back the job another enqueue of its key found

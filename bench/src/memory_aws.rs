@@ -295,12 +295,8 @@ impl NoopBatch {
         let mut event = SqsEvent::default();
         event.records = messages;
         let event_json = serde_json::to_vec(&event).map_err(|e| BenchError::unexpected("event", e))?;
-        let worker = Worker::new(
-            &clients,
-            &config,
-            jobq::domain::task::Registry::with_builtins(),
-            WorkerSettings::default(),
-        );
+        let worker = jobq::Ports::aws(&clients, &config)
+            .worker(jobq::domain::task::Registry::with_builtins(), WorkerSettings::default());
         Ok(NoopBatch { worker, event_json, table, aws, records })
     }
 

@@ -33,12 +33,12 @@ fn stack() -> Result<Stack> {
         Ports::memory(Arc::new(clock.clone())).map_err(|e| BenchError::unexpected("ports", e))?;
     let registry = Registry::with_builtins();
     let types = registry.job_types();
-    let service = JobService::from_ports(&ports, &aws.config, types.clone());
+    let service = ports.service(&aws.config, types.clone());
     let settings =
         SchedulerSettings::from_lookup(|_| None).map_err(|e| BenchError::unexpected("settings", e))?;
-    let scheduler = Scheduler::from_ports(&ports, &aws.config, types, settings)
-        .map_err(|e| BenchError::unexpected("scheduler", e))?;
-    let worker = Worker::from_ports(&ports, registry, WorkerSettings::default());
+    let scheduler =
+        ports.scheduler(&aws.config, types, settings).map_err(|e| BenchError::unexpected("scheduler", e))?;
+    let worker = ports.worker(registry, WorkerSettings::default());
     Ok(Stack { clock, table: aws.table, queues: aws.queues, ports, service, worker, scheduler })
 }
 
@@ -92,8 +92,8 @@ async fn resume_release() -> Result<serde_json::Value> {
     let types = Registry::with_builtins().job_types();
     let settings =
         SchedulerSettings::from_lookup(|_| None).map_err(|e| BenchError::unexpected("settings", e))?;
-    let scheduler = Scheduler::from_ports(&ports, &aws.config, types, settings)
-        .map_err(|e| BenchError::unexpected("scheduler", e))?;
+    let scheduler =
+        ports.scheduler(&aws.config, types, settings).map_err(|e| BenchError::unexpected("scheduler", e))?;
     let now = clock.now();
     let jobs: Vec<Job> = (0..PARKED)
         .map(|i| {
@@ -273,7 +273,7 @@ async fn dashboard_refresh(s: &Stack) -> Result<u64> {
         (0..100).map(|_| NewJob { job_type: "noop".into(), ..NewJob::default() }).collect();
     s.service.enqueue_batch(batch, "recent").await.map_err(err("batch"))?;
     drain(&s.ports.queues, &s.worker).await.map_err(|e| BenchError::unexpected("drain", e))?;
-    let counter = jobq::handlers::counter::CounterEngine::from_ports(&s.ports);
+    let counter = s.ports.counter();
     jobq::handlers::counter::drain(&counter, &feed, None)
         .await
         .map_err(|e| BenchError::unexpected("count", e))?;

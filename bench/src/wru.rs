@@ -11,8 +11,7 @@ use std::sync::Arc;
 use chrono::DateTime;
 use jobq::adapters::memory::capacity::{Charge, WriteUnits, job_step};
 use jobq::domain::task::Registry;
-use jobq::handlers::service::JobService;
-use jobq::handlers::worker::{Worker, WorkerSettings, drain};
+use jobq::handlers::worker::{WorkerSettings, drain};
 use jobq::ports::ManualClock;
 use jobq::ports::table::ChangeFeed;
 use jobq::{JobStatus, NewJob, Ports};
@@ -42,8 +41,8 @@ async fn measure(batched: bool) -> Result<Value> {
     let (ports, aws) = Ports::memory(Arc::new(clock)).map_err(|e| BenchError::unexpected("ports", e))?;
     let registry = Registry::with_builtins();
     let types = registry.job_types();
-    let service = JobService::from_ports(&ports, &aws.config, types);
-    let worker = Worker::from_ports(&ports, registry, WorkerSettings::default());
+    let service = ports.service(&aws.config, types);
+    let worker = ports.worker(registry, WorkerSettings::default());
     aws.table.classify_writes(job_step);
     let feed = aws.table.changes();
     let noop = || NewJob { job_type: "noop".into(), ..NewJob::default() };
@@ -63,7 +62,7 @@ async fn measure(batched: bool) -> Result<Value> {
     drain(&ports.queues, &worker).await.map_err(|e| BenchError::unexpected("drain", e))?;
     // The counter function's share: each shard of the stream counted in deliveries of 100 of its
     // changes, as the event source mapping delivers a shard's (up to 1,000: the figure errs high).
-    let counter = jobq::handlers::counter::CounterEngine::from_ports(&ports);
+    let counter = ports.counter();
     for shard in feed.shards() {
         let changes = feed
             .shard(&shard)

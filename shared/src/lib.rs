@@ -12,9 +12,10 @@
 //! - [`adapters`]: the ports on AWS ([`adapters::aws`]: DynamoDB, SQS, provisioning, request
 //!   counting) and in memory ([`adapters::memory`], for tests and the simulation), held together by
 //!   one conformance suite.
-//! - [`handlers`]: the worker, dead-letter, ingest and scheduler handlers and the job service.
-//! - [`api`]: the HTTP API; [`wiring`]: the ports handlers are assembled from;
-//!   [`memory_stack`]: the service and a worker on the in-memory ports.
+//! - [`handlers`]: the worker, dead-letter, ingest and scheduler handlers and the job service,
+//!   each taking only the ports it uses.
+//! - [`api`]: the HTTP API; [`wiring`]: the ports, on AWS or in memory, and each handler built on
+//!   them; [`memory_stack`]: the service and a worker on the in-memory ports.
 
 pub mod adapters;
 pub mod api;

@@ -1,6 +1,6 @@
 //! The whole queue in memory: the service and a worker on the in-memory ports, as tests and
-//! benches drive it. Apart from [`crate::wiring`], which only builds the ports the handlers take:
-//! the handlers import the wiring, and this imports them.
+//! benches drive it. Apart from [`crate::wiring`], which builds the ports and the handlers on them:
+//! this only puts a pair of those handlers together, under a manual clock.
 
 use std::sync::Arc;
 
@@ -29,8 +29,8 @@ impl MemoryStack {
         let clock = ManualClock::new(start);
         let (ports, aws) = Ports::memory(Arc::new(clock.clone()))?;
         let types = registry.job_types();
-        let service = JobService::from_ports(&ports, &aws.config, types);
-        let worker = Worker::from_ports(&ports, registry, WorkerSettings::default());
+        let service = ports.service(&aws.config, types);
+        let worker = ports.worker(registry, WorkerSettings::default());
         Ok(MemoryStack { clock, ports, aws, service, worker })
     }
 }

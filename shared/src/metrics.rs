@@ -107,10 +107,32 @@ impl MetricSet {
 
     /// Print the line where CloudWatch will read it (in Lambda only).
     pub fn emit(&self) {
+        #[cfg(test)]
+        EMITTED.with(|emitted| emitted.borrow_mut().push(self.clone()));
         if !self.is_empty() && std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
             println!("{}", self.to_emf(chrono::Utc::now().timestamp_millis()));
         }
     }
+
+    /// The sum of `metric`'s values where dimension `name` is `value` (tests read what was
+    /// emitted by it).
+    #[cfg(test)]
+    pub(crate) fn sum_where(sets: &[MetricSet], metric: &str, name: &str, value: &str) -> f64 {
+        let matching = sets.iter().filter(|set| set.dimensions.get(name).is_some_and(|v| v == value));
+        matching.filter_map(|set| set.metrics.get(metric)).flat_map(|(_, values)| values).sum()
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Every set emitted on this thread (a `#[tokio::test]` runs its tasks on one), for tests.
+    static EMITTED: std::cell::RefCell<Vec<MetricSet>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The sets emitted on this thread since the last call.
+#[cfg(test)]
+pub(crate) fn take_emitted() -> Vec<MetricSet> {
+    EMITTED.with(|emitted| std::mem::take(&mut *emitted.borrow_mut()))
 }
 
 #[cfg(test)]

@@ -1,12 +1,20 @@
-//! How the handlers are assembled: the ports they run on, as one value. Lambda and the local host
-//! use the AWS adapters ([`Ports::aws`]); tests and the simulation use the in-memory ones. A
-//! user's own worker binary, the API, ingest and scheduler all take the same [`Ports`] (and the
-//! same `Registry`).
+//! How the handlers are assembled: the ports they run on, as one value, and each handler built
+//! from the few of them it takes. Lambda and the local host use the AWS adapters
+//! ([`Ports::aws`]); tests and the simulation use the in-memory ones ([`Ports::memory`]). A
+//! user's own worker binary, the API, ingest and scheduler are all built from the same [`Ports`]
+//! (and the same `Registry`): `Ports::aws(&clients, &config).worker(registry, settings)`.
 
 use std::sync::Arc;
 
 use crate::adapters::aws::Clients;
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
+use crate::domain::payload::JobTypes;
+use crate::domain::task::Registry;
+use crate::handlers::counter::CounterEngine;
+use crate::handlers::dlq::DeadLetterHandler;
+use crate::handlers::scheduler::{Scheduler, SchedulerSettings};
+use crate::handlers::service::JobService;
+use crate::handlers::worker::{Worker, WorkerSettings};
 use crate::ports::clock::{self, Clock};
 use crate::ports::ids::{self, Ids};
 use crate::queue::TierQueues;
@@ -23,8 +31,6 @@ pub struct Ports {
     pub clock: Arc<dyn Clock>,
     /// New job ids, write tokens and jitter (seeded in the simulation, so a run replays).
     pub ids: Arc<dyn Ids>,
-    /// For the health check of the uploads bucket (none in memory).
-    pub s3: Option<aws_sdk_s3::Client>,
 }
 
 impl Ports {
@@ -41,7 +47,6 @@ impl Ports {
             dlqs: TierQueues::new(clients.sqs.clone(), config.dlqs.clone()),
             clock: clock::system(),
             ids: ids::random(),
-            s3: Some(clients.s3.clone()),
         }
     }
 
@@ -65,11 +70,50 @@ impl Ports {
     }
 }
 
+/// Each handler, from the ports it takes.
+impl Ports {
+    /// A worker running `registry`'s job types off the tier queues.
+    pub fn worker(&self, registry: Registry, settings: WorkerSettings) -> Worker {
+        let (store, queues, dlqs) = (self.store.clone(), self.queues.clone(), self.dlqs.clone());
+        Worker::new(store, queues, dlqs, self.clock.clone(), self.ids.clone(), registry, settings)
+    }
+
+    /// The job service (the API's, ingest's), accepting `job_types`; `config` names the
+    /// resources its health check reports.
+    pub fn service(&self, config: &Config, job_types: JobTypes) -> JobService {
+        let (store, queues, dlqs) = (self.store.clone(), self.queues.clone(), self.dlqs.clone());
+        JobService::new(store, queues, dlqs, self.clock.clone(), self.ids.clone(), config, job_types)
+    }
+
+    /// The scheduler, enqueueing recurring jobs of `job_types` through a service of its own.
+    pub fn scheduler(
+        &self,
+        config: &Config,
+        job_types: JobTypes,
+        settings: SchedulerSettings,
+    ) -> Result<Scheduler, ConfigError> {
+        Scheduler::new(self.service(config, job_types), settings)
+    }
+
+    /// The dead-letter handler, bringing letters it could not record back early on the DLQs (and
+    /// making a completed job's missing next step on the tier queues).
+    pub fn dead_letters(&self) -> DeadLetterHandler {
+        let (store, queues) = (self.store.clone(), self.queues.clone());
+        DeadLetterHandler::new(store, queues, self.clock.clone(), self.ids.clone())
+            .with_dead_letter_queues(self.dlqs.clone())
+    }
+
+    /// The counter, keeping the counters from the table's change stream.
+    pub fn counter(&self) -> CounterEngine {
+        CounterEngine::new(self.store.clone(), self.clock.clone())
+    }
+}
+
 /// The in-memory adapters behind a [`Ports`], for tests and the simulation to drive and inspect.
 #[derive(Debug, Clone)]
 pub struct MemoryAws {
     pub table: crate::adapters::memory::MemoryTable,
-    pub queues: Arc<crate::queue::MemoryQueues>,
+    pub queues: Arc<crate::adapters::memory::MemoryQueues>,
     /// Names the memory resources as `Config::from_env` names the real ones.
     pub config: Config,
 }
@@ -78,7 +122,7 @@ impl Ports {
     /// The in-memory adapters, with the resources `provision` creates on AWS: the three tier
     /// queues (visibility and redrive to their DLQs as in the template) and the table.
     pub fn memory(clock: Arc<dyn Clock>) -> Result<(Ports, MemoryAws), crate::queue::QueueError> {
-        use crate::queue::{MemoryQueues, QueueSettings};
+        use crate::adapters::memory::{MemoryQueues, QueueSettings};
         use crate::resources::{MAX_RECEIVE_COUNT, QUEUE_VISIBILITY_TIMEOUT_SECONDS, ResourceNames};
         let names = ResourceNames::new("jobq-");
         let queues = Arc::new(MemoryQueues::new(clock.clone()));
@@ -107,7 +151,6 @@ impl Ports {
             dlqs: TierQueues::with_port(port, dlqs),
             clock,
             ids: ids::random(),
-            s3: None,
         };
         Ok((ports, MemoryAws { table, queues, config }))
     }

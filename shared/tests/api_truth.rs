@@ -9,7 +9,6 @@ use chrono::DateTime;
 use jobq::Ports;
 use jobq::api::ApiSettings;
 use jobq::domain::task::Registry;
-use jobq::handlers::service::JobService;
 use jobq::ports::ManualClock;
 use jobq::ports::table::{
     BatchGot, Cond, IndexQuery, Item, QueryPage, Table, TableError, TransactUpdate, Update,
@@ -26,7 +25,7 @@ fn ports() -> (Ports, MemoryAws) {
 
 fn api(ports: &Ports, aws: &MemoryAws) -> axum::Router {
     let types = Registry::with_builtins().job_types();
-    jobq::api::router(JobService::from_ports(ports, &aws.config, types), ApiSettings::default())
+    jobq::api::router(ports.service(&aws.config, types), ApiSettings::default())
 }
 
 /// One request: the status, the Retry-After header and the body as text.

@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use chrono::DateTime;
+use jobq::adapters::memory::QueueSettings;
 use jobq::api::ApiSettings;
 use jobq::domain::task::Registry;
 use jobq::handlers::service::JobService;
 use jobq::handlers::worker::{Worker, WorkerSettings, drain};
 use jobq::ports::ManualClock;
-use jobq::queue::QueueSettings;
 use jobq::resources::{MAX_RECEIVE_COUNT, QUEUE_VISIBILITY_TIMEOUT_SECONDS, ResourceNames};
 use jobq::wiring::MemoryAws;
 use jobq::{JobStatus, Ports, PriorityTier};
@@ -32,9 +32,9 @@ fn stack() -> Stack {
     let (ports, aws) = Ports::memory(Arc::new(clock)).expect("memory ports");
     let registry = Registry::with_builtins();
     let types = registry.job_types();
-    let service = JobService::from_ports(&ports, &aws.config, types);
+    let service = ports.service(&aws.config, types);
     let api = jobq::api::router(service.clone(), ApiSettings::default());
-    let worker = Worker::from_ports(&ports, registry, WorkerSettings::default());
+    let worker = ports.worker(registry, WorkerSettings::default());
     Stack { ports, aws, service, api, worker }
 }
 

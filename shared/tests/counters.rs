@@ -223,7 +223,7 @@ async fn counter_items_stay_the_same_size_however_many_workers_wrote() {
     let registry = || Registry::with_builtins();
     for _ in 0..25 {
         // A fresh worker environment each time (a cold start).
-        let worker = Worker::from_ports(&w.ports, registry(), WorkerSettings::default());
+        let worker = w.ports.worker(registry(), WorkerSettings::default());
         w.service.enqueue(spec("noop", json!(null))).await.expect("enqueue");
         drain(&w.ports.queues, &worker).await.expect("run");
     }

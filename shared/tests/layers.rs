@@ -1,5 +1,6 @@
 //! The layers stay apart: the domain, the ports and the rules over them (store, tier queues)
-//! name no AWS crate and no adapter, so they run the same on AWS and in memory.
+//! name no AWS crate and no adapter, the handlers no AWS client, so they run the same on AWS and
+//! in memory; and each module imports only the layers its row of [`ALLOWED`] names.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -19,28 +20,46 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-#[test]
-fn domain_ports_and_rules_name_no_aws_crate_or_adapter() {
+/// Lines of `layers`' code (outside their tests) that name one of `forbidden`.
+fn naming(layers: &[&str], forbidden: &[&str]) -> (usize, Vec<String>) {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut offences = Vec::new();
     let mut files = Vec::new();
-    for layer in AWS_FREE {
-        rust_files(&src.join(layer), &mut files);
+    for layer in layers {
+        let dir = src.join(layer);
+        match dir.is_dir() {
+            true => rust_files(&dir, &mut files),
+            false => files.push(src.join(format!("{layer}.rs"))),
+        }
     }
-    assert!(files.len() >= 20, "the layers' files were found: {files:?}");
+    let mut offences = Vec::new();
     for file in &files {
-        let text = std::fs::read_to_string(file).expect("read");
+        let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         // A file's unit tests may run it on the in-memory adapters.
         let code = text.split("#[cfg(test)]").next().unwrap_or_default();
         for (n, line) in code.lines().enumerate() {
-            // The tier queues re-export the adapters under their old paths; nothing else may.
-            let reexport = line.starts_with("pub use crate::adapters::");
-            if !reexport && FORBIDDEN.iter().any(|f| line.contains(f)) {
+            if forbidden.iter().any(|f| line.contains(f)) {
                 offences.push(format!("{}:{}: {line}", file.display(), n + 1));
             }
         }
     }
+    (files.len(), offences)
+}
+
+#[test]
+fn domain_ports_and_rules_name_no_aws_crate_or_adapter() {
+    let (files, offences) = naming(&AWS_FREE, &FORBIDDEN);
+    assert!(files >= 20, "the layers' files were found: {files}");
     assert!(offences.is_empty(), "AWS in an AWS-free layer:\n{}", offences.join("\n"));
+}
+
+/// The handlers take Lambda's event types, but no AWS client: what they call on AWS goes through
+/// a port, so they run the same on the in-memory adapters.
+#[test]
+fn the_handlers_name_no_aws_client() {
+    let sdk = ["aws_sdk_", "aws_config", "aws_smithy", "crate::adapters"];
+    let (files, offences) = naming(&["handlers"], &sdk);
+    assert!(files >= 20, "the handlers' files were found: {files}");
+    assert!(offences.is_empty(), "an AWS client in a handler:\n{}", offences.join("\n"));
 }
 
 /// What each module of the library may import from the others (`crate::` paths), lowest layer
@@ -77,22 +96,6 @@ const ALIASES: [(&str, &str); 11] = [
     ("Envelope", "domain"),
     ("Config", "config"),
     ("Ports", "wiring"),
-];
-
-/// Imports not yet moved where they belong, as `file -> module`: each must still be there (so a
-/// fixed one leaves this list), and no other may appear.
-const PENDING: [(&str, &str); 9] = [
-    // The tier queues re-export their adapters under their old paths.
-    ("queue/mod.rs", "adapters"),
-    // Handlers still build themselves from the whole set of ports, or from AWS clients.
-    ("handlers/counter.rs", "wiring"),
-    ("handlers/dlq.rs", "wiring"),
-    ("handlers/scheduler/mod.rs", "wiring"),
-    ("handlers/service.rs", "wiring"),
-    ("handlers/service.rs", "adapters"),
-    ("handlers/scheduler/mod.rs", "adapters"),
-    ("handlers/worker/state.rs", "wiring"),
-    ("handlers/worker/state.rs", "adapters"),
 ];
 
 /// The library modules a file's code (outside its tests and comments) names with `crate::`.
@@ -162,12 +165,14 @@ fn forbidden_imports(src: &Path) -> BTreeSet<(String, String)> {
 fn every_module_imports_only_what_its_layer_allows() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let found = forbidden_imports(&src);
-    let pending: BTreeSet<(String, String)> =
-        PENDING.iter().map(|(file, module)| ((*file).to_owned(), (*module).to_owned())).collect();
-    let new: Vec<_> = found.difference(&pending).collect();
-    assert!(new.is_empty(), "imports across the layers (see ALLOWED):\n{new:#?}");
-    let fixed: Vec<_> = pending.difference(&found).collect();
-    assert!(fixed.is_empty(), "no longer imported: take them out of PENDING:\n{fixed:#?}");
+    assert!(found.is_empty(), "imports across the layers (see ALLOWED):\n{found:#?}");
+}
+
+/// The handlers are built by the wiring and run on any adapters: they may import neither.
+#[test]
+fn the_handlers_row_allows_neither_the_wiring_nor_an_adapter() {
+    let (_, handlers) = ALLOWED.iter().find(|(layer, _)| *layer == "handlers").expect("a handlers row");
+    assert!(!handlers.contains(&"wiring") && !handlers.contains(&"adapters"), "{handlers:?}");
 }
 
 #[test]

@@ -26,8 +26,8 @@ fn stack() -> Stack {
     let (ports, aws) = Ports::memory(Arc::new(clock.clone())).expect("memory ports");
     let registry = Registry::with_builtins();
     let types = registry.job_types();
-    let service = JobService::from_ports(&ports, &aws.config, types);
-    let worker = Worker::from_ports(&ports, registry, WorkerSettings::default());
+    let service = ports.service(&aws.config, types);
+    let worker = ports.worker(registry, WorkerSettings::default());
     Stack { clock, ports, aws, service, worker }
 }
 
@@ -110,7 +110,7 @@ async fn jobs_complete_retry_and_dead_letter_in_memory() {
     assert_eq!(dlq.len(), 1);
     assert_eq!(dlq[0].attributes.get(REASON_ATTRIBUTE).map(String::as_str), Some("fatal_error"));
     let arn = s.ports.dlqs.arn(PriorityTier::High).await.expect("arn");
-    let handler = DeadLetterHandler::from_ports(&s.ports);
+    let handler = s.ports.dead_letters();
     let response = handler.handle(jobq::handlers::worker::sqs_event(&dlq, &arn, "memory")).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(s.status(&hopeless.id).await, (JobStatus::Failed, 1), "recorded once");
@@ -145,7 +145,7 @@ async fn a_dead_letter_from_before_a_retry_leaves_the_new_generation_alone() {
     let retried = s.service.retry(&job.id, None).await.expect("retry");
     assert_eq!((retried.status, retried.generation), (JobStatus::Queued, 1));
     let arn = s.ports.dlqs.arn(PriorityTier::High).await.expect("arn");
-    let handler = DeadLetterHandler::from_ports(&s.ports);
+    let handler = s.ports.dead_letters();
     let event = jobq::handlers::worker::sqs_event(&letters, &arn, "memory");
     let outcome = handler.record(&event.records[0]).await.expect("record");
     assert_eq!(outcome, DeadLetterOutcome::Stale { job_id: job.id.clone(), delivered: 0, current: 1 });
@@ -215,7 +215,7 @@ async fn a_request_dynamodb_always_refuses_reaches_the_dlq_instead_of_cycling() 
 async fn a_dead_letter_met_by_two_minutes_of_throttling_fails_its_job_soon_after() {
     let s = stack();
     let id = s.redriven_job().await;
-    let handler = DeadLetterHandler::from_ports(&s.ports);
+    let handler = s.ports.dead_letters();
     s.aws.table.set_throttled(true);
     let throttle_ends = s.clock.now() + Duration::minutes(2);
     let mut deliveries = 0;
@@ -242,7 +242,7 @@ async fn a_dead_letter_met_by_two_minutes_of_throttling_fails_its_job_soon_after
 async fn a_dead_letter_dynamodb_refuses_comes_back_every_15_minutes() {
     let s = stack();
     let id = s.redriven_job().await;
-    let handler = DeadLetterHandler::from_ports(&s.ports);
+    let handler = s.ports.dead_letters();
     s.aws.table.set_refusing(true);
     let hour_later = s.clock.now() + Duration::hours(1);
     let mut deliveries = 0;

@@ -29,10 +29,10 @@ fn stack() -> Stack {
     let (ports, aws) = Ports::memory(clock.clone()).expect("memory ports");
     let registry = Registry::with_builtins();
     let types = registry.job_types();
-    let service = JobService::from_ports(&ports, &aws.config, types.clone());
+    let service = ports.service(&aws.config, types.clone());
     let settings = SchedulerSettings::from_lookup(|_| None).expect("defaults");
-    let scheduler = Scheduler::from_ports(&ports, &aws.config, types, settings).expect("scheduler");
-    let worker = Worker::from_ports(&ports, registry, WorkerSettings::default());
+    let scheduler = ports.scheduler(&aws.config, types, settings).expect("scheduler");
+    let worker = ports.worker(registry, WorkerSettings::default());
     assert_eq!(WorkerSettings::default().pause_cache, Duration::from_secs(5));
     Stack { clock, table: aws.table, ports, service, worker, scheduler }
 }

@@ -7,15 +7,15 @@ use std::sync::Arc;
 
 use axum::http::{Method, StatusCode, header};
 use chrono::DateTime;
+use jobq::adapters::memory::QueueSettings;
 use jobq::api::ApiSettings;
 use jobq::config::ConfigError;
 use jobq::domain::context::JobContext;
 use jobq::domain::task::{JobError, Registry, Task, TaskOutput};
 use jobq::handlers::ingest::{IngestHandler, IngestRules};
-use jobq::handlers::scheduler::{Scheduler, SchedulerSettings, TickPart, check_recurring, parse_recurring};
-use jobq::handlers::service::JobService;
+use jobq::handlers::scheduler::{SchedulerSettings, TickPart, check_recurring, parse_recurring};
 use jobq::ports::ManualClock;
-use jobq::queue::{MessageQueue, QueueSettings, REASON_ATTRIBUTE, Receive};
+use jobq::queue::{MessageQueue, REASON_ATTRIBUTE, Receive};
 use jobq::wiring::MemoryAws;
 use jobq::{JobStatus, Ports};
 use serde_json::{Value, json};
@@ -57,10 +57,7 @@ fn ports() -> (Ports, MemoryAws) {
 }
 
 fn api(ports: &Ports, aws: &MemoryAws) -> axum::Router {
-    jobq::api::router(
-        JobService::from_ports(ports, &aws.config, registry().job_types()),
-        ApiSettings::default(),
-    )
+    jobq::api::router(ports.service(&aws.config, registry().job_types()), ApiSettings::default())
 }
 
 async fn send(api: &axum::Router, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
@@ -152,8 +149,7 @@ async fn a_schedule_whose_payload_does_not_fit_fails_alone_naming_it_and_the_res
     assert!(reason.contains("payload.size") && reason.contains("missing field `size`"), "{err}");
     // The scheduler starts all the same (its sweeps keep every other job moving); the schedule
     // fails at each due run, named, and the others are enqueued.
-    let scheduler =
-        Scheduler::from_ports(&ports, &aws.config, registry().job_types(), settings()).expect("starts");
+    let scheduler = ports.scheduler(&aws.config, registry().job_types(), settings()).expect("starts");
     let report =
         scheduler.tick(DateTime::from_timestamp(1_800_000_000, 0).expect("time")).await.expect("tick");
     assert_eq!(report.enqueued, 5, "the other schedule, for each of the 5 minutes caught up");
@@ -169,8 +165,7 @@ async fn a_schedule_whose_payload_does_not_fit_fails_alone_naming_it_and_the_res
         recurring: parse_recurring(Some(&fixed)).expect("schedules parse"),
         ..settings()
     };
-    let scheduler =
-        Scheduler::from_ports(&ports, &aws.config, registry().job_types(), settings).expect("starts");
+    let scheduler = ports.scheduler(&aws.config, registry().job_types(), settings).expect("starts");
     let report =
         scheduler.tick(DateTime::from_timestamp(1_800_000_000, 0).expect("time")).await.expect("tick");
     assert!(report.failures.is_empty(), "{report:?}");
@@ -198,9 +193,9 @@ async fn an_upload_that_cannot_become_a_valid_job_is_dead_lettered_with_its_reas
     let (ports, aws) = ports();
     let dlq = aws.queues.create_queue("ingest-dlq", QueueSettings::new(30)).expect("dlq");
     let port: Arc<dyn MessageQueue> = aws.queues.clone();
-    let service = JobService::from_ports(&ports, &aws.config, registry().job_types());
+    let service = ports.service(&aws.config, registry().job_types());
     let rules = IngestRules::parse("T", r#"[{"prefix": "uploads/", "type": "index"}]"#).expect("rules");
-    let handler = IngestHandler::with_dead_letters(service, rules, Some((port.clone(), dlq.clone())));
+    let handler = IngestHandler::new(service, rules, Some((port.clone(), dlq.clone())));
     let record = |key: &str, size: Option<u64>| {
         json!({"eventName": "ObjectCreated:Put", "eventTime": "2026-12-07T03:00:00.000Z",
                "s3": {"bucket": {"name": "b"}, "object": {"key": key, "size": size, "eTag": "e", "sequencer": "0A"}}})

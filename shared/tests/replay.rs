@@ -28,8 +28,8 @@ fn stack(seed: u64) -> Stack {
     let ports = ports.with_ids(Arc::new(SeededIds::new(seed)));
     let registry = Registry::with_builtins();
     let types = registry.job_types();
-    let service = JobService::from_ports(&ports, &aws.config, types);
-    let worker = Worker::from_ports(&ports, registry, WorkerSettings::default());
+    let service = ports.service(&aws.config, types);
+    let worker = ports.worker(registry, WorkerSettings::default());
     Stack { clock, ports, service, worker }
 }
 

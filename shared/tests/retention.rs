@@ -33,8 +33,8 @@ fn stack() -> Stack {
     let ports = ports.with_blobs(Arc::new(blobs.clone()));
     let registry = Registry::with_builtins();
     let types = registry.job_types();
-    let service = JobService::from_ports(&ports, &aws.config, types);
-    let worker = Worker::from_ports(&ports, registry, WorkerSettings::default());
+    let service = ports.service(&aws.config, types);
+    let worker = ports.worker(registry, WorkerSettings::default());
     Stack { clock, ports, table: aws.table, blobs, service, worker }
 }
 
@@ -97,7 +97,7 @@ async fn the_objects_of_a_job_item_ttl_deleted_go_from_the_change_stream() {
     assert_eq!(s.blobs.keys().len(), 2, "the large job's payload and result");
     let before = feed.read(None, 1000).await.expect("read");
     assert_eq!(s.ports.store.discard_removed(&before).await, 0, "nothing removed yet");
-    let counter = jobq::handlers::counter::CounterEngine::from_ports(&s.ports);
+    let counter = s.ports.counter();
     counter.count(&before).await.expect("count");
     assert_eq!(s.blobs.keys().len(), 2);
 

@@ -39,11 +39,11 @@ fn stack_with(recurring: Vec<(RecurringJob, ScheduleExpr)>, bucket: Option<&Memo
     }
     let registry = Registry::with_builtins();
     let types = registry.job_types();
-    let service = JobService::from_ports(&ports, &aws.config, types.clone());
+    let service = ports.service(&aws.config, types.clone());
     let settings =
         SchedulerSettings { recurring, ..SchedulerSettings::from_lookup(|_| None).expect("defaults") };
-    let scheduler = Scheduler::from_ports(&ports, &aws.config, types, settings).expect("scheduler");
-    let worker = Worker::from_ports(&ports, registry, WorkerSettings::default());
+    let scheduler = ports.scheduler(&aws.config, types, settings).expect("scheduler");
+    let worker = ports.worker(registry, WorkerSettings::default());
     Stack { clock, table: aws.table, queues: aws.queues, ports, service, worker, scheduler }
 }
 

@@ -1,10 +1,12 @@
 //! Seeds `FIRST..FIRST+N` on two threads, printing each failing seed and the summary:
-//! `cargo run -p jobq-sim --example many -- FIRST N [lean]` (`lean`: as `make test` polls).
+//! `cargo run -p jobq-sim --example many -- FIRST N [lean] [pipelines]` (`lean`: as `make test`
+//! polls; `pipelines`: the clients enqueue pipelines too).
 
 fn main() {
-    let lean = std::env::args().nth(3).is_some_and(|a| a == "lean");
+    let lean = std::env::args().skip(3).any(|a| a == "lean");
+    let pipelines = std::env::args().skip(3).any(|a| a == "pipelines");
     let polling = if lean { jobq_sim::Polling::lean() } else { jobq_sim::Polling::default() };
-    let options = jobq_sim::Options { polling, ..jobq_sim::Options::default() };
+    let options = jobq_sim::Options { polling, pipelines, ..jobq_sim::Options::default() };
     let options = &options;
     let mut args = std::env::args().skip(1).take(2).map(|a| a.parse::<u64>().unwrap_or(0));
     let (first, n) = (args.next().unwrap_or(0), args.next().unwrap_or(10));

@@ -1,5 +1,5 @@
 //! One seed, with the product's log lines when `RUST_LOG` is set:
-//! `RUST_LOG=info cargo run -p jobq-sim --example one -- SEED`.
+//! `RUST_LOG=info cargo run -p jobq-sim --example one -- SEED [pipelines]`.
 
 /// Log lines stamped with the simulated time since the run's start.
 struct SimTime(std::sync::OnceLock<tokio::time::Instant>);
@@ -22,10 +22,10 @@ fn main() {
     }
     let seed: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(1);
     let started = std::time::Instant::now();
-    let report = jobq_sim::run(
-        seed,
-        &jobq_sim::Options { polling: jobq_sim::Polling::lean(), ..jobq_sim::Options::default() },
-    );
+    let pipelines = std::env::args().skip(2).any(|arg| arg == "pipelines");
+    let options =
+        jobq_sim::Options { polling: jobq_sim::Polling::lean(), pipelines, ..jobq_sim::Options::default() };
+    let report = jobq_sim::run(seed, &options);
     println!("seed {seed}: {:.2?} of CPU", started.elapsed());
     print!("{}", jobq_sim::summary(std::slice::from_ref(&report)));
     println!("  by status: {:?}", report.by_status);

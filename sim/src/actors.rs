@@ -75,15 +75,34 @@ pub fn draw_job(rng: &mut fastrand::Rng) -> (NewJob, Expect) {
     (spec, expect)
 }
 
-/// API clients: `jobs` jobs at random moments over `over`, one at a time or in small batches.
-pub async fn clients(world: World, mut rng: fastrand::Rng, jobs: usize, over: Duration) {
+/// `spec` going on, one time in four, with a next step: an `echo` or a `noop` of any priority.
+fn maybe_pipeline(rng: &mut fastrand::Rng, spec: NewJob) -> NewJob {
+    if rng.u8(..4) != 0 {
+        return spec;
+    }
+    let (job_type, payload) = match rng.bool() {
+        true => ("echo", json!({ "n": rng.u32(..1000) })),
+        false => ("noop", Value::Null),
+    };
+    let priority = Priority::new(rng.i64(0..=10)).unwrap_or_default();
+    let next = NewJob { job_type: job_type.into(), payload, priority, ..NewJob::default() };
+    NewJob { next: vec![next], ..spec }
+}
+
+/// API clients: `jobs` jobs at random moments over `over`, one at a time or in small batches;
+/// some of them pipelines when `pipelines` (drawing nothing more otherwise).
+pub async fn clients(world: World, mut rng: fastrand::Rng, jobs: usize, over: Duration, pipelines: bool) {
     let mean_gap = over.as_secs_f64() / jobs.max(1) as f64;
     let mut sent = 0;
     while sent < jobs {
         let gap = -mean_gap * (1.0 - rng.f64()).ln();
         tokio::time::sleep(Duration::from_secs_f64(gap.min(over.as_secs_f64()))).await;
         let size = if rng.u8(..10) == 0 { rng.usize(2..=10) } else { 1 };
-        let drawn: Vec<(NewJob, Expect)> = (0..size.min(jobs - sent)).map(|_| draw_job(&mut rng)).collect();
+        let mut draw = || match draw_job(&mut rng) {
+            (spec, expect) if pipelines => (maybe_pipeline(&mut rng, spec), expect),
+            drawn => drawn,
+        };
+        let drawn: Vec<(NewJob, Expect)> = (0..size.min(jobs - sent)).map(|_| draw()).collect();
         sent += drawn.len();
         enqueue(&world, drawn).await;
     }

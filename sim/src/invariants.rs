@@ -139,6 +139,30 @@ fn has_message(world: &World, job: &Job) -> bool {
     })
 }
 
+/// A pipeline's next step: its id derives from its parent's, as the worker makes it.
+fn next_step_id(parent: &Job) -> String {
+    jobq::domain::model::job_id_for_key(&format!("{}:next", parent.id))
+}
+
+/// Every job that completed with a next step has it: made once (its id is its parent's), and not
+/// lost however the enqueue that made it failed (a send that failed takes the step back, and the
+/// parent's delivery comes back to make it again).
+pub fn next_steps(jobs: &[Job]) -> Vec<Violation> {
+    let ids: std::collections::BTreeSet<&str> = jobs.iter().map(|j| j.id.as_str()).collect();
+    jobs.iter()
+        .filter(|j| j.status == JobStatus::Completed && (!j.next.is_empty() || j.spilled.next.is_some()))
+        .filter(|parent| !ids.contains(next_step_id(parent).as_str()))
+        .map(|parent| {
+            violation("next_steps", format!("job {} completed, and its next step is missing", parent.id))
+        })
+        .collect()
+}
+
+/// The pipelines' next steps made.
+pub fn steps_made(jobs: &[Job]) -> usize {
+    jobs.iter().filter(|j| j.idempotency_key.as_deref().is_some_and(|k| k.ends_with(":next"))).count()
+}
+
 pub fn settled(jobs: &[Job]) -> Vec<Violation> {
     jobs.iter()
         .filter(|j| !j.status.is_terminal())

@@ -177,6 +177,10 @@ impl Blobs for SlowBlobs {
     async fn delete(&self, key: &str) -> Result<(), BlobError> {
         self.1.around(self.0.delete(key)).await
     }
+
+    async fn check(&self) -> Result<(), BlobError> {
+        self.1.around(self.0.check()).await
+    }
 }
 
 #[cfg(test)]

@@ -63,6 +63,10 @@ pub struct Options {
     /// Objects uploaded to the bucket over the turbulent phase, each to become a job through S3's
     /// notifications and the ingest function ([`uploads`]); none: no ingest function runs.
     pub uploads: usize,
+    /// A client's job goes on, one time in four, with a next step (a pipeline): made by the
+    /// worker when the job completes, as the API makes jobs ([`invariants::next_steps`]). Off by
+    /// default, so the seeds of the default mix replay as they always did.
+    pub pipelines: bool,
 }
 
 /// How often idle pollers look. Less often means fewer empty requests and a cheaper run; a
@@ -102,6 +106,7 @@ impl Default for Options {
             script: Vec::new(),
             polling: Polling::default(),
             uploads: 50,
+            pipelines: false,
         }
     }
 }
@@ -198,7 +203,8 @@ fn start_turbulence(
     options: &Options,
 ) -> Vec<JoinHandle<()>> {
     let over = Duration::from_secs(options.hours * 3600 * 9 / 10);
-    let mut tasks = vec![tokio::spawn(actors::clients(world.clone(), rng.fork(), options.jobs, over))];
+    let clients = actors::clients(world.clone(), rng.fork(), options.jobs, over, options.pipelines);
+    let mut tasks = vec![tokio::spawn(clients)];
     // The random run's job mix includes a backlog now and then; a quiet scenario's does not.
     if options.jobs > 0 && options.faults.is_some() {
         tasks.push(tokio::spawn(actors::burst(world.clone(), rng.fork(), over)));
@@ -280,6 +286,7 @@ async fn check_end(
     let log = world.log();
     violations.extend(invariants::accepted_kept(&log, &jobs));
     violations.extend(invariants::settled(&jobs));
+    violations.extend(invariants::next_steps(&jobs));
     violations.extend(invariants::outcomes(&log, &jobs));
     if check_attempts {
         violations.extend(invariants::attempts(&log, &jobs));
@@ -289,7 +296,8 @@ async fn check_end(
     violations.extend(invariants::read_your_writes(&log));
     violations.extend(invariants::still_while_paused(&log, &jobs));
     let deployment = script::less(&requests, &log.harness_requests);
-    violations.extend(invariants::budget(&deployment, log.accepted.len(), invariants::heartbeats(&jobs)));
+    let made = log.accepted.len() + invariants::steps_made(&jobs);
+    violations.extend(invariants::budget(&deployment, made, invariants::heartbeats(&jobs)));
     let (unowned, owned_writes) = world.witness.verdict();
     violations.extend(unowned);
     let write_units = world.table.write_units();

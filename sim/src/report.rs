@@ -43,6 +43,8 @@ pub struct RunReport {
     pub messages_sent: u64,
     /// Transactions cancelled for meeting another (`TransactionConflict`), by the item met.
     pub conflicts: BTreeMap<String, u64>,
+    /// Pipelines' next steps made (by the worker, when their jobs completed).
+    pub steps_made: usize,
     /// A hash of every job's id, status, attempts and end, and of the requests: equal for two
     /// runs of one seed.
     pub fingerprint: u64,
@@ -69,6 +71,7 @@ impl RunReport {
             fingerprint: hasher.finish(),
             seed,
             jobs: jobs.len(),
+            steps_made: crate::invariants::steps_made(jobs),
             accepted: log.accepted.len(),
             refused: log.refused,
             requests,

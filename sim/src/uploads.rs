@@ -17,11 +17,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use jobq::adapters::memory::Notify;
+use jobq::adapters::memory::{Notify, QueueSettings};
 use jobq::handlers::ingest::{IngestHandler, IngestRules, UPLOADS_PREFIX};
-use jobq::handlers::service::JobService;
 use jobq::ports::Blobs;
-use jobq::queue::{MessageQueue, QueueSettings, TierQueues};
+use jobq::queue::{MessageQueue, TierQueues};
 use jobq::resources::{MAX_RECEIVE_COUNT, ResourceNames};
 use jobq::{PerTier, PriorityTier};
 
@@ -74,12 +73,12 @@ pub fn deploy(world: &World, versioned: bool) -> Ingest {
         versioned,
         clock: world.clock.clone(),
     });
-    let service = JobService::from_ports(&world.ports, &world.config, world.job_types().clone());
+    let service = world.ports.service(&world.config, world.job_types().clone());
     let rules = IngestRules::parse("sim", r#"[{"prefix": "uploads/", "type": "echo"}]"#)
         .unwrap_or_else(|e| panic!("rules: {e}"));
     let port: Arc<dyn MessageQueue> = world.queues.clone();
-    let handler = IngestHandler::with_dead_letters(service, rules, Some((port.clone(), dlq.clone())))
-        .returning_to(port, url.clone());
+    let handler =
+        IngestHandler::new(service, rules, Some((port.clone(), dlq.clone()))).returning_to(port, url.clone());
     Ingest { url, dlq, handler: Arc::new(handler) }
 }
 

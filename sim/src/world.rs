@@ -168,13 +168,14 @@ impl World {
         // Write units by step of a job's life, for the report.
         aws.table.classify_writes(jobq::adapters::memory::capacity::job_step);
         let job_types = registry().job_types();
-        let service = JobService::from_ports(&ports, &aws.config, job_types.clone());
-        let scheduler = Scheduler::from_ports(&ports, &aws.config, job_types.clone(), scheduler_settings())
+        let service = ports.service(&aws.config, job_types.clone());
+        let scheduler = ports
+            .scheduler(&aws.config, job_types.clone(), scheduler_settings())
             .unwrap_or_else(|e| panic!("the simulation's schedules: {e}"));
         World {
             clock,
-            dlq: Arc::new(DeadLetterHandler::from_ports(&ports)),
-            counter: CounterEngine::from_ports(&ports),
+            dlq: Arc::new(ports.dead_letters()),
+            counter: ports.counter(),
             service,
             scheduler: Arc::new(scheduler),
             table: aws.table,
@@ -201,12 +202,13 @@ impl World {
             ports.store = JobStore::over(table, self.config.retention);
         }
         let ports = ports.with_ids(ids.clone());
-        (Worker::from_ports(&ports, registry(), self.worker_settings.clone()), ids)
+        (ports.worker(registry(), self.worker_settings.clone()), ids)
     }
 
     /// A scheduler in a fresh environment: it has seen no tick before.
     pub fn cold_scheduler(&self) -> Scheduler {
-        Scheduler::from_ports(&self.ports, &self.config, self.job_types.clone(), scheduler_settings())
+        self.ports
+            .scheduler(&self.config, self.job_types.clone(), scheduler_settings())
             .unwrap_or_else(|e| panic!("the simulation's schedules: {e}"))
     }
 

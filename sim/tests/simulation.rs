@@ -1,5 +1,6 @@
 //! The simulation as tests: seeded runs of 6 simulated hours and about 500 jobs each keep every
-//! invariant; a seed replays; and breaking the deployment on purpose breaks an invariant.
+//! invariant, with pipelines too; a seed replays; and breaking the deployment on purpose breaks an
+//! invariant.
 //!
 //! A failing run prints its seed; `JOBQ_SIM_SEED=<n> cargo test -p jobq-sim` replays that seed
 //! alone (and `cargo run -p jobq-sim --example one -- <n>` with `RUST_LOG=info` tells its story).
@@ -69,6 +70,19 @@ fn two_hundred_seeded_runs_of_six_hours_keep_every_invariant() {
     ] {
         assert!(kinds.contains(kind) || reports.len() == 1, "no {kind} in {kinds:?}");
     }
+}
+
+/// Seeded runs whose clients enqueue pipelines too, through the same faults: every job that
+/// completed has its next step, made once (its id is its parent's), whatever failed on the way
+/// (a step whose send fails is taken back, and its parent's delivery comes back to make it).
+#[test]
+fn pipelines_through_the_faults_lose_no_next_step() {
+    let options = Options { pipelines: true, polling: Polling::lean(), ..Options::default() };
+    let reports = run_all(&seeds(3_000, 16), &options);
+    let failures: String = reports.iter().map(RunReport::failures).collect();
+    assert!(failures.is_empty(), "broken invariants:\n{failures}");
+    let made: usize = reports.iter().map(|r| r.steps_made).sum();
+    assert!(made >= 16 * 50 || reports.len() == 1, "next steps made: {made}");
 }
 
 #[test]

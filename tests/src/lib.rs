@@ -112,13 +112,13 @@ impl TestEnv {
     }
 
     pub fn worker(&self, registry: Registry, settings: WorkerSettings) -> Worker {
-        Worker::new(&self.clients, &self.config, registry, settings)
+        jobq::Ports::aws(&self.clients, &self.config).worker(registry, settings)
     }
 
     /// A worker on clients of its own, so its AWS requests are counted apart from the test's.
     pub fn counted_worker(&self, registry: Registry, settings: WorkerSettings) -> (Worker, RequestCounter) {
         let (clients, counter) = self.counted_clients();
-        (Worker::new(&clients, &self.config, registry, settings), counter)
+        (jobq::Ports::aws(&clients, &self.config).worker(registry, settings), counter)
     }
 
     /// Clients with a request counter of their own.
@@ -217,7 +217,7 @@ impl TestEnv {
     pub fn api(&self, settings: jobq::api::ApiSettings) -> axum::Router {
         let types = jobq::domain::task::Registry::with_builtins().job_types();
         jobq::api::router(
-            jobq::handlers::service::JobService::new(&self.clients, &self.config, types),
+            jobq::Ports::aws(&self.clients, &self.config).service(&self.config, types),
             settings,
         )
     }

@@ -8,7 +8,6 @@ use std::collections::BTreeSet;
 use axum::http::StatusCode;
 use jobq::PriorityTier;
 use jobq::api::ApiSettings;
-use jobq::handlers::service::JobService;
 use jobq::store::ListQuery;
 use jobq_integration_tests::fault_proxy::{Fault, FaultPlan, FaultProxy};
 use jobq_integration_tests::{TestEnv, call};
@@ -18,7 +17,13 @@ async fn api_via_proxy(env: &TestEnv) -> (FaultProxy, axum::Router) {
     let proxy = FaultProxy::start(&env.endpoint(), FaultPlan::none()).await;
     let (clients, _) = env.clients_via_with_attempts(proxy.url(), 1);
     let types = jobq::domain::task::Registry::with_builtins().job_types();
-    (proxy, jobq::api::router(JobService::new(&clients, &env.config, types), ApiSettings::default()))
+    (
+        proxy,
+        jobq::api::router(
+            jobq::Ports::aws(&clients, &env.config).service(&env.config, types),
+            ApiSettings::default(),
+        ),
+    )
 }
 
 fn entries(answer: &Value) -> &[Value] {

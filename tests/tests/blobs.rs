@@ -1,5 +1,6 @@
 //! The blob port on S3 (the emulator): objects round-trip by key and are deleted by it, a missing
-//! key is `NotFound`, a missing bucket is refused as such (not transient); and the store keeps a
+//! key is `NotFound`, a missing bucket is refused as such (not transient), by the health check
+//! too; and the store keeps a
 //! large payload and result there, reading them back whole, while a small job makes no S3 request.
 
 use std::sync::Arc;
@@ -31,6 +32,11 @@ async fn objects_round_trip_and_failures_are_sorted() {
     let nowhere = S3Blobs::new(env.clients.s3.clone(), format!("{}-absent", env.provisioned.bucket));
     let refused = nowhere.put("jobq-data/k", b"{}".to_vec()).await.expect_err("no such bucket");
     assert!(!refused.is_transient(), "sending it again fails again: {refused}");
+
+    // The health check's: the bucket answers, a missing one is refused.
+    blobs.check().await.expect("the bucket answers");
+    let absent = nowhere.check().await.expect_err("no such bucket");
+    assert!(!absent.is_transient(), "{absent}");
 }
 
 #[tokio::test]

@@ -49,7 +49,9 @@ conformance!(
 /// adapter sees it. (The memory side's counterpart is `MemoryQueues::throttle_next`.)
 #[tokio::test]
 async fn the_sqs_adapter_calls_throttling_server_errors_and_lost_answers_transient() {
-    use jobq::queue::{MessageQueue, NewMessage, QueueSettings, SqsMessageQueue};
+    use jobq::adapters::aws::SqsMessageQueue;
+    use jobq::adapters::memory::QueueSettings;
+    use jobq::queue::{MessageQueue, NewMessage};
     use jobq_integration_tests::conformance::queue::QueueFixture;
     use jobq_integration_tests::fault_proxy::{Fault, FaultPlan, FaultProxy};
 

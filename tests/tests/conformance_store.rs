@@ -64,4 +64,5 @@ conformance!(
     a_retry_is_not_claimed_before_its_run_at,
     expired_leases_are_found_by_their_lease_end,
     a_run_whose_outcome_was_lost_is_taken_over_on_the_same_attempt,
+    a_create_is_taken_back_only_as_it_left_the_job,
 );

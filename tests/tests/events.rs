@@ -9,7 +9,6 @@ use jobq::domain::context::JobContext;
 use jobq::domain::task::{JobError, Registry, Task, TaskOutput};
 use jobq::handlers::ingest::{IngestHandler, IngestRules};
 use jobq::handlers::scheduler::{Scheduler, SchedulerSettings, parse_recurring};
-use jobq::handlers::service::JobService;
 use jobq::handlers::worker::sqs_event;
 use jobq::ports::ManualClock;
 use jobq::queue::TierQueues;
@@ -33,7 +32,9 @@ fn scheduler(env: &TestEnv, schedules: Option<&str>) -> Scheduler {
         sweep_per_shard: 200,
         tick_budget: Duration::from_secs(40),
     };
-    Scheduler::new(&env.clients, &env.config, job_types(), settings).expect("scheduler")
+    jobq::Ports::aws(&env.clients, &env.config)
+        .scheduler(&env.config, job_types(), settings)
+        .expect("scheduler")
 }
 
 fn at(s: &str) -> DateTime<Utc> {
@@ -81,9 +82,9 @@ async fn uploads_become_jobs_with_their_exact_keys_once() {
             {"prefix": "uploads/in/", "suffix": ".mp4", "type": "noop"}]"#,
     )
     .expect("rules");
-    let service = JobService::new(&env.clients, &env.config, job_types());
-    let handler =
-        IngestHandler::new(service, rules, env.clients.sqs.clone(), Some(env.provisioned.ingest_dlq.clone()));
+    let ports = jobq::Ports::aws(&env.clients, &env.config);
+    let dlq = (ports.queues.port().clone(), env.provisioned.ingest_dlq.clone());
+    let handler = IngestHandler::new(ports.service(&env.config, job_types()), rules, Some(dlq));
     let event = sqs_event(&messages, "arn:aws:sqs:us-east-1:000000000000:ingest", "local");
     assert!(handler.handle(event.clone()).await.batch_item_failures.is_empty());
     // S3 delivers at least once: the same notifications again create nothing new.
@@ -169,7 +170,7 @@ async fn a_recurring_job_is_enqueued_once_per_due_time_however_often_the_schedul
 #[tokio::test]
 async fn a_job_delayed_an_hour_waits_scheduled_is_released_when_due_and_completes() {
     let env = TestEnv::new().await;
-    let service = JobService::new(&env.clients, &env.config, job_types());
+    let service = jobq::Ports::aws(&env.clients, &env.config).service(&env.config, job_types());
     let now = Utc::now();
     let (job, _) = service
         .enqueue(NewJob {
@@ -223,7 +224,9 @@ async fn a_stuck_job_with_no_message_is_recovered_and_completes_once() {
     let types = registry.job_types();
     let worker = env.worker(registry, TestEnv::fast_settings(30));
     let settings = SchedulerSettings { recover_after: chrono::Duration::seconds(30), ..scheduler_settings() };
-    let scheduler = Scheduler::new(&env.clients, &env.config, types, settings).expect("scheduler");
+    let scheduler = jobq::Ports::aws(&env.clients, &env.config)
+        .scheduler(&env.config, types, settings)
+        .expect("scheduler");
 
     // A worker claimed it, its message was deleted (a purge), and the worker died before its
     // first heartbeat: nothing watches the run, and no message will come back.
@@ -277,8 +280,9 @@ fn scheduler_settings() -> SchedulerSettings {
 #[tokio::test]
 async fn a_queued_job_whose_message_was_lost_is_sent_again_once_per_period() {
     let env = TestEnv::new().await;
-    let scheduler =
-        Scheduler::new(&env.clients, &env.config, job_types(), scheduler_settings()).expect("scheduler");
+    let scheduler = jobq::Ports::aws(&env.clients, &env.config)
+        .scheduler(&env.config, job_types(), scheduler_settings())
+        .expect("scheduler");
     // Written, but the enqueue died before its message went out.
     let job = env
         .store()
@@ -312,7 +316,7 @@ async fn a_job_due_in_an_hour_among_3000_due_in_30_days_is_released_on_time() {
     env.store().create_many(&far).await.expect("3,000 jobs due in 30 days");
     let run_at = now + chrono::Duration::hours(1);
     let spec = NewJob { job_type: "noop".into(), run_at: Some(run_at), ..NewJob::default() };
-    let service = JobService::new(&env.clients, &env.config, job_types());
+    let service = jobq::Ports::aws(&env.clients, &env.config).service(&env.config, job_types());
     let (near, _) = service.enqueue(spec).await.expect("enqueue");
     assert_eq!(near.status, JobStatus::Scheduled);
 

@@ -14,7 +14,6 @@ use jobq::handlers::counter::CounterEngine;
 use jobq::handlers::dlq::DeadLetterHandler;
 use jobq::handlers::ingest::{IngestHandler, IngestRules};
 use jobq::handlers::scheduler::{Scheduler, SchedulerSettings};
-use jobq::handlers::service::JobService;
 use jobq::handlers::worker::{Worker, WorkerSettings};
 
 use super::LocalSettings;
@@ -51,21 +50,21 @@ impl Functions {
         let worker_settings = WorkerSettings { visibility_timeout: visibility, lease, ..env };
         // One set of ports for every handler, as in Lambda.
         let ports = Ports::aws(clients, config);
-        let worker = Arc::new(Worker::from_ports(&ports, registry, worker_settings));
-        let dead_letters = Arc::new(DeadLetterHandler::from_ports(&ports));
+        let worker = Arc::new(ports.worker(registry, worker_settings));
+        let dead_letters = Arc::new(ports.dead_letters());
         let scheduler_settings = SchedulerSettings::from_env()?;
-        let scheduler = Scheduler::from_ports(&ports, config, job_types.clone(), scheduler_settings)?;
-        let ingest_service = JobService::from_ports(&ports, config, job_types.clone());
+        let scheduler = ports.scheduler(config, job_types.clone(), scheduler_settings)?;
+        let ingest_service = ports.service(config, job_types.clone());
         rules.check_types(ingest_service.job_types())?;
         let ingest_dlq = Some((ports.queues.port().clone(), provisioned.ingest_dlq.clone()));
         // A notification AWS failed goes back to the ingest queue, to be tried again within minutes.
-        let ingest = IngestHandler::with_dead_letters(ingest_service, rules, ingest_dlq)
+        let ingest = IngestHandler::new(ingest_service, rules, ingest_dlq)
             .returning_to(ports.queues.port().clone(), provisioned.ingest_queue.clone());
         let ingest = Arc::new(ingest);
         let api_settings = ApiSettings::from_env()?;
         let open = !api_settings.identity.requires_token();
-        let router = api::router(JobService::from_ports(&ports, config, job_types), api_settings);
-        let counter = CounterEngine::from_ports(&ports);
+        let router = api::router(ports.service(config, job_types), api_settings);
+        let counter = ports.counter();
         Ok(Functions { worker, dead_letters, ingest, scheduler, counter, router, open })
     }
 }

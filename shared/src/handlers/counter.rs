@@ -49,10 +49,6 @@ impl CounterEngine {
         CounterEngine { store, clock }
     }
 
-    pub fn from_ports(ports: &crate::wiring::Ports) -> Self {
-        Self::new(ports.store.clone(), ports.clock.clone())
-    }
-
     /// Count `changes` (each shard's in its order). Returns how many chunks were written.
     ///
     /// Changes of several shards (a reader of the whole stream) are counted shard by shard: order

@@ -2,11 +2,15 @@
 //!
 //! Messages arrive two ways: sent by the worker (with a reason attribute, the job usually already
 //! `failed`), or moved by SQS's redrive policy after too many receives (the worker kept dying).
-//! Idempotent: a job already terminal is left as it is.
+//! Idempotent: a job already terminal is left as it is; but a completed job's letter makes its
+//! pipeline's next step if that is missing (its send failed, and this message ran out of receives
+//! before it came back to make it: see `handlers::enqueue`).
 //!
 //! A letter whose job cannot be recorded now comes back sooner than the DLQ's visibility timeout
 //! (90 minutes), by changing its visibility: a DLQ has no redrive policy, so its receive count
 //! does not matter, and one request per letter is fewer than re-sending it and deleting the old.
+
+use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::StreamExt;
@@ -16,9 +20,11 @@ use crate::domain::envelope::Envelope;
 use crate::domain::model::JobFailure;
 use crate::domain::priority::{PerTier, PriorityTier};
 use crate::domain::status::JobStatus;
+use crate::handlers::enqueue::{EnqueueError, Enqueuer, NextStep};
 use crate::handlers::worker::{DeadLetterReason, queue_name};
+use crate::ports::{Clock, Ids};
 use crate::queue::{REASON_ATTRIBUTE, TierQueues};
-use crate::store::{Conflict, DynamoJobStore, StoreError};
+use crate::store::{Conflict, Created, DynamoJobStore, StoreError};
 
 /// The reason of a message SQS moved by itself (no reason attribute).
 pub const REDRIVE_REASON: &str = "redriven_after_max_receives";
@@ -36,7 +42,11 @@ pub const REFUSED_RETRY_SECONDS: i32 = 900;
 #[derive(Debug, Clone)]
 pub struct DeadLetterHandler {
     store: DynamoJobStore,
-    clock: std::sync::Arc<dyn crate::ports::clock::Clock>,
+    /// The tier queues, for the next step of a completed job whose letter this is.
+    queues: TierQueues,
+    clock: Arc<dyn Clock>,
+    /// The next step's id when it has no key (it always has one: its parent's).
+    ids: Arc<dyn Ids>,
     /// The DLQs it consumes, to bring a letter back early; without them a letter that could not
     /// be recorded waits out the queue's visibility timeout.
     dlqs: Option<DeadLetterQueues>,
@@ -74,14 +84,10 @@ pub enum DeadLetterOutcome {
 }
 
 impl DeadLetterHandler {
-    pub fn new(store: DynamoJobStore) -> Self {
-        DeadLetterHandler { store, clock: crate::ports::clock::system(), dlqs: None }
-    }
-
-    /// The handler on `ports` (its store, clock and the DLQs it consumes).
-    pub fn from_ports(ports: &crate::wiring::Ports) -> Self {
-        DeadLetterHandler { store: ports.store.clone(), clock: ports.clock.clone(), dlqs: None }
-            .with_dead_letter_queues(ports.dlqs.clone())
+    /// Recording dead letters' jobs in `store`, at times from `clock`; making the next step of a
+    /// completed job whose letter comes (on the tier `queues`, see [`DeadLetterHandler::record`]).
+    pub fn new(store: DynamoJobStore, queues: TierQueues, clock: Arc<dyn Clock>, ids: Arc<dyn Ids>) -> Self {
+        DeadLetterHandler { store, queues, clock, ids, dlqs: None }
     }
 
     /// The same handler, bringing letters it could not record back early on `dlqs` (the queues
@@ -128,7 +134,11 @@ impl DeadLetterHandler {
         }
     }
 
-    pub async fn record(&self, record: &SqsMessage) -> Result<DeadLetterOutcome, StoreError> {
+    /// Record the letter's job `failed`, unless it ended (or a run, a pause or the lost-message
+    /// walk is in charge of it). A completed job's letter makes its next step, if it has one not
+    /// made yet: the step is made by whoever handles the job's message once it completed, and
+    /// this message will come no more.
+    pub async fn record(&self, record: &SqsMessage) -> Result<DeadLetterOutcome, EnqueueError> {
         let reason = record
             .message_attributes
             .get(REASON_ATTRIBUTE)
@@ -171,6 +181,9 @@ impl DeadLetterHandler {
             }
             Err(StoreError::InvalidTransition { from, .. }) => {
                 info!(dead_letter = true, job_id = %job_id, status = %from, reason = %reason, "dead letter: job already terminal");
+                if from == JobStatus::Completed {
+                    self.enqueue_next_of(&job_id).await?;
+                }
                 Ok(DeadLetterOutcome::AlreadyTerminal { job_id, status: from })
             }
             Err(StoreError::Conflict {
@@ -195,8 +208,30 @@ impl DeadLetterHandler {
                 warn!(dead_letter = true, job_id = %job_id, reason = %reason, "dead letter: no such job");
                 Ok(DeadLetterOutcome::Unrecordable { reason })
             }
-            Err(err) => Err(err),
+            Err(err) => Err(err.into()),
         }
+    }
+
+    /// The next step of the completed job `id` ([`Enqueuer::enqueue_next`]), unless the job is
+    /// past its retention (its step may be too: making it again would run it again).
+    async fn enqueue_next_of(&self, id: &str) -> Result<(), EnqueueError> {
+        let Some(job) = self.store.get(id, true).await? else { return Ok(()) };
+        if job.expired(self.clock.now()) {
+            return Ok(());
+        }
+        let enqueuer = Enqueuer::new(&self.store, &self.queues, self.clock.as_ref(), self.ids.as_ref());
+        match enqueuer.enqueue_next(&job).await? {
+            NextStep::Made(made) => {
+                if let Created::New(next) = *made {
+                    warn!(job_id = %id, next_job_id = %next.id, "dead letter: the completed job's next step was missing; enqueued");
+                }
+            }
+            NextStep::Unreadable(err) => {
+                error!(job_id = %id, error = %err, "the pipeline's next steps cannot be read: the pipeline ends here");
+            }
+            NextStep::None => {}
+        }
+        Ok(())
     }
 }
 

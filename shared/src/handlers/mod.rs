@@ -2,6 +2,7 @@
 
 pub mod counter;
 pub mod dlq;
+pub mod enqueue;
 pub mod ingest;
 pub mod scheduler;
 pub mod service;

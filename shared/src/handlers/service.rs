@@ -10,13 +10,13 @@ use serde::{Deserialize, Serialize};
 use tracing::{error, warn};
 use utoipa::ToSchema;
 
-use crate::adapters::aws::Clients;
 use crate::config::Config;
 use crate::domain::envelope::Envelope;
 use crate::domain::model::{Job, NewJob};
 use crate::domain::payload::{JobRefusal, JobTypes};
 use crate::domain::priority::{Priority, PriorityTier};
 use crate::domain::status::{JobEvent, JobStatus};
+use crate::handlers::enqueue::{EnqueueError, Enqueuer, IfExisting, envelope};
 use crate::ports::clock::Clock;
 use crate::ports::ids::Ids;
 use crate::queue::{QueueDepth, QueueError, TierQueues};
@@ -24,14 +24,14 @@ use crate::store::{
     Counters, Created, DynamoJobStore, ExternalUpdate, ListQuery, Page, PauseFlags, PauseScope, StoreError,
     TypeStats, tally,
 };
-use crate::wiring::Ports;
 
 mod admit;
 mod batch;
+mod batch_report;
 mod health;
 mod told;
 
-pub use batch::{BatchReport, BatchVerdict, EntryOutcome, EntryReport, verdict};
+pub use batch_report::{BatchReport, BatchVerdict, EntryOutcome, EntryReport, verdict};
 pub use health::{Health, HealthStatus};
 pub use told::error_chain;
 use told::told;
@@ -62,6 +62,15 @@ pub enum ServiceError {
     /// A job the deployment cannot run as specified (in a batch, the one at `index`): none written.
     #[error("{refusal}")]
     Refused { index: Option<usize>, refusal: JobRefusal },
+}
+
+impl From<EnqueueError> for ServiceError {
+    fn from(err: EnqueueError) -> Self {
+        match err {
+            EnqueueError::Store(err) => ServiceError::Store(err),
+            EnqueueError::Queue(err) => ServiceError::Queue(err),
+        }
+    }
 }
 
 /// Counts and progress of one batch.
@@ -142,7 +151,6 @@ pub struct JobService {
     store: DynamoJobStore,
     queues: TierQueues,
     dlqs: TierQueues,
-    s3: Option<aws_sdk_s3::Client>,
     clock: Arc<dyn Clock>,
     /// New job and batch ids.
     ids: Arc<dyn Ids>,
@@ -152,22 +160,33 @@ pub struct JobService {
 }
 
 impl JobService {
-    pub fn new(clients: &Clients, config: &Config, job_types: JobTypes) -> Self {
-        Self::from_ports(&Ports::aws(clients, config), config, job_types)
+    /// The service over `store` and the tier `queues` (with their `dlqs`, for stats and health),
+    /// the time from `clock`, new ids from `ids`; `config` names the resources (health), and
+    /// every new job's type and payload are checked against `job_types`. The bucket the health
+    /// check asks after is the store's.
+    pub fn new(
+        store: DynamoJobStore,
+        queues: TierQueues,
+        dlqs: TierQueues,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn Ids>,
+        config: &Config,
+        job_types: JobTypes,
+    ) -> Self {
+        JobService { store, queues, dlqs, clock, ids, config: config.clone(), job_types }
     }
 
-    /// The service on `ports`; `config` names the resources (health) and the bucket.
-    pub fn from_ports(ports: &Ports, config: &Config, job_types: JobTypes) -> Self {
-        JobService {
-            store: ports.store.clone(),
-            queues: ports.queues.clone(),
-            dlqs: ports.dlqs.clone(),
-            s3: ports.s3.clone(),
-            clock: ports.clock.clone(),
-            ids: ports.ids.clone(),
-            config: config.clone(),
-            job_types,
-        }
+    /// The same service, keeping nothing in the bucket (see [`JobStore::without_blobs`]).
+    ///
+    /// [`JobStore::without_blobs`]: crate::store::JobStore::without_blobs
+    pub fn without_blobs(mut self) -> Self {
+        self.store = self.store.without_blobs();
+        self
+    }
+
+    /// The tier queues and their dead-letter queues, for the scheduler's sweeps.
+    pub(crate) fn queues_and_dlqs(&self) -> (&TierQueues, &TierQueues) {
+        (&self.queues, &self.dlqs)
     }
 
     /// The time, as this service's clock tells it.
@@ -190,47 +209,32 @@ impl JobService {
         &self.store
     }
 
-    /// Create and send one job. `Ok((job, true))` when new; a repeated idempotency key returns
-    /// the first job. A send that fails removes the new record, so an error leaves nothing behind.
+    /// Create and send one job (see [`Enqueuer::enqueue`]). `Ok((job, true))` when new; a
+    /// repeated idempotency key returns the first job, sending it again if it never started (an
+    /// earlier enqueue of the key may have failed between its record and its message; a
+    /// duplicate message is dropped at claim). A send that fails removes the new record, so an
+    /// error leaves nothing behind.
     pub async fn enqueue(&self, spec: NewJob) -> Result<(Job, bool), ServiceError> {
-        match self.create_and_send(spec).await? {
+        self.admit(&spec, None)?;
+        match self.enqueuer().enqueue(spec, IfExisting::Resend).await? {
             Created::New(job) => Ok((job, true)),
-            Created::Existing(job) => {
-                // An earlier enqueue of this key may have failed after the record was written and
-                // before its message went out; a duplicate message is dropped at claim.
-                if job.status == JobStatus::Queued && job.attempts == 0 && job.generation == 0 {
-                    self.queues.send(&envelope(&job), job.delay_seconds(self.clock.now())).await?;
-                }
-                Ok((self.store.resolve(job).await?, false))
-            }
+            Created::Existing(job) => Ok((self.store.resolve(job).await?, false)),
         }
     }
 
     /// Create and send a job only if its id is new (recurring jobs, S3 uploads): a repeat of the
     /// same key does nothing, not even a second message. `None` when it already existed.
     pub async fn enqueue_once(&self, spec: NewJob) -> Result<Option<Job>, ServiceError> {
-        match self.create_and_send(spec).await? {
+        self.admit(&spec, None)?;
+        match self.enqueuer().enqueue(spec, IfExisting::Leave).await? {
             Created::New(job) => Ok(Some(job)),
             Created::Existing(_) => Ok(None),
         }
     }
 
-    /// The record, then (for a new queued job) its message; a failed send removes the record.
-    async fn create_and_send(&self, spec: NewJob) -> Result<Created, ServiceError> {
-        self.admit(&spec, None)?;
-        let now = self.clock.now();
-        let created = self.store.create(&self.new_job(spec, now)).await?;
-        if let Created::New(job) = &created
-            && job.status == JobStatus::Queued
-            && let Err(err) = self.queues.send(&envelope(job), job.delay_seconds(now)).await
-        {
-            self.roll_back(&job.id).await;
-            return Err(err.into());
-        }
-        if let Created::New(job) = &created {
-            enqueued_metric(std::slice::from_ref(job));
-        }
-        Ok(created)
+    /// How this service makes jobs: the same way a pipeline's next step is made.
+    fn enqueuer(&self) -> Enqueuer<'_> {
+        Enqueuer::new(&self.store, &self.queues, self.clock.as_ref(), self.ids.as_ref())
     }
 
     /// A job (its payload and result read back from the bucket, if kept there). Read
@@ -398,12 +402,8 @@ impl JobService {
                 .map_err(|e| unavailable(format!("queue {}", name(queue)), queue, &e))?;
             self.dlqs.depth(tier).await.map_err(|e| unavailable(format!("dlq {}", name(dlq)), dlq, &e))?;
         }
-        if let (Some(bucket), Some(s3)) = (&self.config.bucket, &self.s3) {
-            s3.head_bucket()
-                .bucket(bucket)
-                .send()
-                .await
-                .map_err(|e| unavailable(format!("bucket {bucket}"), bucket, &e))?;
+        if let (Some(bucket), Some(blobs)) = (&self.config.bucket, self.store.blobs()) {
+            blobs.check().await.map_err(|e| unavailable(format!("bucket {bucket}"), bucket, &e))?;
         }
         let names = |urls: &crate::domain::priority::PerTier<String>| {
             urls.iter().map(|(t, u)| (t, crate::handlers::worker::queue_name(u).to_owned())).collect()
@@ -417,30 +417,6 @@ impl JobService {
             version: env!("CARGO_PKG_VERSION"),
         })
     }
-
-    async fn roll_back(&self, id: &str) {
-        if let Err(err) = self.store.delete_unstarted(id).await {
-            // Left queued without a message: the scheduler re-sends such jobs.
-            error!(job_id = %id, error = %err, "could not remove a job whose message was not sent");
-        }
-    }
-}
-
-/// EMF: jobs enqueued, per type and tier.
-fn enqueued_metric(jobs: &[Job]) {
-    let mut counts: BTreeMap<(&str, PriorityTier), f64> = BTreeMap::new();
-    for job in jobs {
-        *counts.entry((job.job_type.as_str(), job.tier)).or_default() += 1.0;
-    }
-    for ((job_type, tier), count) in counts {
-        let mut set = crate::metrics::MetricSet::new([("JobType", job_type), ("Tier", tier.as_str())]);
-        set.add("JobsEnqueued", crate::metrics::Unit::Count, count);
-        set.emit();
-    }
-}
-
-fn envelope(job: &Job) -> Envelope {
-    Envelope::new(&job.id, &job.job_type, job.tier, job.generation)
 }
 
 /// The cursor that continues a listing after `job`.

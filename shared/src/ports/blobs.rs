@@ -37,4 +37,6 @@ pub trait Blobs: Send + Sync + std::fmt::Debug {
     async fn get(&self, key: &str) -> Result<Vec<u8>, BlobError>;
     /// Gone afterwards, whether it was there or not (S3 answers both alike).
     async fn delete(&self, key: &str) -> Result<(), BlobError>;
+    /// The bucket is there and answers (S3's HeadBucket): the service's health check.
+    async fn check(&self) -> Result<(), BlobError>;
 }

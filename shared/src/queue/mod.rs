@@ -9,8 +9,6 @@ use futures::StreamExt;
 use crate::domain::envelope::Envelope;
 use crate::domain::priority::{PerTier, PriorityTier};
 
-pub use crate::adapters::aws::SqsMessageQueue;
-pub use crate::adapters::memory::{MemoryQueues, QueueSettings, Redrive};
 pub use crate::ports::queue::{
     BatchEntry, EntryFailure, MessageQueue, NewMessage, QueueDepth, QueueError, Receive, Received, Refusal,
     SQS_BATCH_MAX,
@@ -40,7 +38,7 @@ pub struct TierQueues {
 pub type SqsJobQueue = TierQueues;
 
 impl TierQueues {
-    /// Over any message queue (e.g. [`MemoryQueues`]).
+    /// Over any message queue (SQS, or the in-memory queues of the adapters).
     pub fn with_port(port: Arc<dyn MessageQueue>, urls: PerTier<String>) -> Self {
         TierQueues { port, urls }
     }
@@ -234,6 +232,7 @@ pub async fn send_reason(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapters::memory::{MemoryQueues, QueueSettings};
     use crate::ports::ManualClock;
 
     fn tiers() -> (Arc<MemoryQueues>, TierQueues) {

@@ -21,7 +21,6 @@ use crate::domain::task::Registry;
 use crate::handlers::dlq::DeadLetterHandler;
 use crate::handlers::ingest::{IngestHandler, IngestRules};
 use crate::handlers::scheduler::{Scheduler, SchedulerSettings};
-use crate::handlers::service::JobService;
 use crate::handlers::worker::{Worker, WorkerSettings};
 use crate::wiring::Ports;
 
@@ -112,7 +111,7 @@ pub async fn run_dlq() -> Result<(), RuntimeError> {
 pub async fn run_counter() -> Result<(), RuntimeError> {
     crate::telemetry::init();
     let (ports, _) = aws_ports().await?;
-    let engine = Arc::new(crate::handlers::counter::CounterEngine::from_ports(&ports));
+    let engine = Arc::new(ports.counter());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<crate::handlers::counter::StreamEvent>| {
         let engine = engine.clone();
         async move {
@@ -167,21 +166,21 @@ async fn aws_ports() -> Result<(Ports, Config), ConfigError> {
 pub async fn worker_from_env(registry: Registry) -> Result<Worker, ConfigError> {
     let settings = WorkerSettings::from_env()?;
     let (ports, _) = aws_ports().await?;
-    Ok(Worker::from_ports(&ports, registry, settings))
+    Ok(ports.worker(registry, settings))
 }
 
 /// The router [`run_api`] serves, from `JOBQ_*` settings.
 pub async fn api_from_env(registry: &Registry) -> Result<axum::Router, ConfigError> {
     let settings = ApiSettings::from_env()?;
     let (ports, config) = aws_ports().await?;
-    let service = JobService::from_ports(&ports, &config, registry.job_types());
+    let service = ports.service(&config, registry.job_types());
     Ok(api::router(service, settings))
 }
 
 /// The handler [`run_dlq`] serves, from `JOBQ_*` settings.
 pub async fn dead_letters_from_env() -> Result<DeadLetterHandler, ConfigError> {
     let (ports, _) = aws_ports().await?;
-    Ok(DeadLetterHandler::from_ports(&ports))
+    Ok(ports.dead_letters())
 }
 
 /// The handler [`run_ingest`] serves, from `JOBQ_*` settings (`JOBQ_INGEST_DLQ_URL` optional:
@@ -189,11 +188,11 @@ pub async fn dead_letters_from_env() -> Result<DeadLetterHandler, ConfigError> {
 pub async fn ingest_from_env(registry: &Registry) -> Result<IngestHandler, ConfigError> {
     let rules = IngestRules::from_env()?;
     let (ports, config) = aws_ports().await?;
-    let service = JobService::from_ports(&ports, &config, registry.job_types());
+    let service = ports.service(&config, registry.job_types());
     rules.check_types(service.job_types())?;
     let dlq = std::env::var("JOBQ_INGEST_DLQ_URL").ok().filter(|url| !url.is_empty());
     let dead_letters = dlq.map(|url| (ports.queues.port().clone(), url));
-    let handler = IngestHandler::with_dead_letters(service, rules, dead_letters);
+    let handler = IngestHandler::new(service, rules, dead_letters);
     // A notification AWS failed goes back to the queue it came from, to be tried again soon.
     Ok(match config.ingest_queue.clone().filter(|url| !url.is_empty()) {
         Some(url) => handler.returning_to(ports.queues.port().clone(), url),
@@ -205,7 +204,7 @@ pub async fn ingest_from_env(registry: &Registry) -> Result<IngestHandler, Confi
 pub async fn scheduler_from_env(registry: &Registry) -> Result<Scheduler, ConfigError> {
     let settings = SchedulerSettings::from_env()?;
     let (ports, config) = aws_ports().await?;
-    Scheduler::from_ports(&ports, &config, registry.job_types(), settings)
+    ports.scheduler(&config, registry.job_types(), settings)
 }
 
 #[cfg(test)]

@@ -17,11 +17,15 @@ impl JobStore {
     /// Put a new job; if its id exists (same idempotency key), return the stored one. One request.
     #[instrument(skip_all, fields(job_id = %job.id))]
     pub async fn create(&self, job: &Job) -> Result<Created, StoreError> {
-        let token = self.write_token();
+        self.create_as(job, &self.write_token()).await
+    }
+
+    /// [`JobStore::create`], its item carrying the write token `token`.
+    pub(super) async fn create_as(&self, job: &Job, token: &str) -> Result<Created, StoreError> {
         let mut stored = job.clone();
         self.spill_parts(&mut stored).await?;
         let mut item = codec::encode(&stored);
-        item.insert(WRITE_TOKEN.to_owned(), s(&token));
+        item.insert(WRITE_TOKEN.to_owned(), s(token));
         let condition = Cond::not_exists(PK);
         let mut round = 0;
         loop {
@@ -30,7 +34,7 @@ impl JobStore {
                 Ok(()) => return Ok(Created::New(job.clone())),
                 Err(TableError::ConditionFailed { current, .. }) => {
                     let existing = current.ok_or_else(|| StoreError::NotFound { id: job.id.clone() })?;
-                    if is_ours(&existing, &token) {
+                    if is_ours(&existing, token) {
                         // An earlier send of this put took effect; its answer was lost.
                         return Ok(Created::New(job.clone()));
                     }

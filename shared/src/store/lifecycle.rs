@@ -7,12 +7,12 @@ use tracing::instrument;
 use super::attrs::*;
 use super::codec::{n, s, time};
 use super::keys::{self, Watch};
-use super::write::{Write, aws, changed, decode, millis, status_in, target};
+use super::write::{Write, changed, decode, millis, status_in, target};
 use super::{Conflict, ExternalUpdate, JobStore, StoreError, classify_refusal};
 use crate::domain::model::{Job, JobFailure};
 use crate::domain::priority::Priority;
 use crate::domain::status::{JobEvent, JobStatus};
-use crate::ports::table::{Cmp, Cond, TableError};
+use crate::ports::table::{Cmp, Cond};
 
 /// What a retry clears: the last life's outcome, timings and run state.
 const CLEARED_BY_RETRY: [&str; 13] = [
@@ -248,17 +248,6 @@ impl JobStore {
         w.watch(id, Watch::Sent, now);
         let item = self.write(id, w, "UpdateItem(resent)", changed).await?;
         decode(id, &item)
-    }
-
-    /// Remove a job that never started (an enqueue whose message could not be sent), so a failed
-    /// enqueue leaves nothing behind. Refused once anything has happened to the job.
-    pub async fn delete_unstarted(&self, id: &str) -> Result<(), StoreError> {
-        let unstarted = Cond::eq(STATUS, s(JobStatus::Queued.as_str())).and(Cond::eq(ATTEMPTS, n(0)));
-        match self.table.delete(&keys::job_pk(id), Some(&unstarted)).await {
-            Ok(()) => Ok(()),
-            Err(TableError::ConditionFailed { .. }) => Err(StoreError::NotFound { id: id.to_owned() }),
-            Err(err) => Err(aws("DeleteItem", err)),
-        }
     }
 
     /// An external executor's report (e.g. a GitHub Actions workflow doing the work): optimistic,

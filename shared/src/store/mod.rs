@@ -18,6 +18,7 @@ mod spill;
 mod stats;
 pub mod tally;
 mod unprocessed;
+mod unsent;
 mod watch;
 mod write;
 
@@ -34,6 +35,7 @@ pub use listing::{ListQuery, Page, PartitionPage, decode_cursor, encode_cursor, 
 pub use pause::{PauseFlags, PauseScope, PauseScopeError};
 pub use spill::{BLOB_PREFIX, INLINE_BUDGET, INLINE_MAX, SPILL_EXPIRATION_DAYS, SPILL_MAX};
 pub use stats::{BatchStats, Ended, TypeStats};
+pub use unsent::CreateReceipt;
 pub use watch::{DueCursor, DueRow};
 
 use crate::domain::model::{Job, JobFailure};

@@ -63,6 +63,11 @@ impl JobStore {
         self.blobs.is_some()
     }
 
+    /// The bucket parts too large for an item go to, if any.
+    pub fn blobs(&self) -> Option<&Arc<dyn Blobs>> {
+        self.blobs.as_ref()
+    }
+
     /// The largest part kept inline: small with a bucket to put the rest in.
     fn inline_max(&self) -> usize {
         match self.blobs {

@@ -77,9 +77,9 @@ fn stack(bucket: bool) -> Stack {
     let mut registry = Registry::with_builtins();
     registry.register(Inflate).register(Chatty);
     let types = registry.job_types();
-    let service = JobService::from_ports(&ports, &aws.config, types);
+    let service = ports.service(&aws.config, types);
     let api = jobq::api::router(service.clone(), ApiSettings::default());
-    let worker = Worker::from_ports(&ports, registry, WorkerSettings::default());
+    let worker = ports.worker(registry, WorkerSettings::default());
     Stack { clock, ports, blobs, service, api, worker, table: aws.table }
 }
 

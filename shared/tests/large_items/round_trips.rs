@@ -206,7 +206,7 @@ async fn the_stores_own_objects_in_the_bucket_become_no_jobs() {
     let s = stack(true);
     // A rule that takes every upload, as the local host's default does.
     let rules = IngestRules::parse("rules", r#"[{"bucket": "b", "type": "echo"}]"#).expect("rules");
-    let handler = IngestHandler::with_dead_letters(s.service.clone(), rules, None);
+    let handler = IngestHandler::new(s.service.clone(), rules, None);
     let record = |key: &str| {
         let object = json!({"key": key, "size": 3, "eTag": "e1", "sequencer": "0A"});
         json!({"eventName": "ObjectCreated:Put", "eventSource": "aws:s3",

@@ -34,10 +34,10 @@ fn stack(mut registry: Registry) -> Stack {
     let (ports, aws) = Ports::memory(clock.clone()).expect("memory ports");
     jobq::domain::builtin::register(&mut registry);
     let types = registry.job_types();
-    let service = JobService::from_ports(&ports, &aws.config, types.clone());
+    let service = ports.service(&aws.config, types.clone());
     let settings = SchedulerSettings::from_lookup(|_| None).expect("defaults");
-    let scheduler = Scheduler::from_ports(&ports, &aws.config, types, settings).expect("scheduler");
-    let worker = Arc::new(Worker::from_ports(&ports, registry, WorkerSettings::default()));
+    let scheduler = ports.scheduler(&aws.config, types, settings).expect("scheduler");
+    let worker = Arc::new(ports.worker(registry, WorkerSettings::default()));
     Stack { clock, table: aws.table, queues: aws.queues, ports, service, worker, scheduler }
 }
 

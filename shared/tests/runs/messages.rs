@@ -22,7 +22,7 @@ async fn a_second_message_for_a_long_run_never_walks_toward_the_dlq() {
     s.ports.queues.send(&copy, 0).await.expect("a second message");
     let receives_before = s.queue_requests("ReceiveMessage");
     let run = s.spawn_drain();
-    let letters = jobq::handlers::dlq::DeadLetterHandler::from_ports(&s.ports);
+    let letters = s.ports.dead_letters();
     let dlq_arn = s.ports.dlqs.arn(job.tier).await.expect("arn");
     let mut received = 0;
     while !run.is_finished() {
@@ -59,7 +59,7 @@ async fn a_dead_letter_for_a_job_whose_run_is_alive_leaves_the_run_to_finish() {
     s.ports.dlqs.send(&letter, 0).await.expect("a letter SQS moved by itself");
     let dead = s.ports.dlqs.receive(job.tier, 10, 0, None).await.expect("dlq");
     let arn = s.ports.dlqs.arn(job.tier).await.expect("arn");
-    let handler = jobq::handlers::dlq::DeadLetterHandler::from_ports(&s.ports);
+    let handler = s.ports.dead_letters();
     let outcome = handler.record(&jobq::handlers::worker::sqs_event(&dead, &arn, "memory").records[0]).await;
     assert_eq!(
         outcome.expect("recorded"),
@@ -111,7 +111,7 @@ async fn a_job_dead_lettered_before_it_ran_is_sent_again_and_runs() {
     s.ports.dlqs.send(&letter, 0).await.expect("dead-lettered");
     let dead = s.ports.dlqs.receive(job.tier, 10, 0, None).await.expect("dlq");
     let arn = s.ports.dlqs.arn(job.tier).await.expect("arn");
-    let handler = jobq::handlers::dlq::DeadLetterHandler::from_ports(&s.ports);
+    let handler = s.ports.dead_letters();
     assert!(
         handler
             .handle(jobq::handlers::worker::sqs_event(&dead, &arn, "memory"))

@@ -11,10 +11,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use jobq::adapters::memory::{MemoryBlobs, MemoryQueues, Notify};
+use jobq::adapters::aws::SqsMessageQueue;
+use jobq::adapters::memory::{MemoryBlobs, MemoryQueues, Notify, QueueSettings};
 use jobq::handlers::ingest::{CreatedObject, Notification};
 use jobq::ports::blobs::Blobs;
-use jobq::queue::{MessageQueue, QueueSettings, Receive, SqsMessageQueue};
+use jobq::queue::{MessageQueue, Receive};
 
 /// A bucket that notifies a queue of uploads under `uploads/`, and that queue.
 pub struct BucketFixture {

@@ -35,11 +35,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use aws_sdk_sqs::types::QueueAttributeName;
+use jobq::adapters::aws::SqsMessageQueue;
+use jobq::adapters::memory::{MemoryQueues, QueueSettings};
 use jobq::ports::ManualClock;
-use jobq::queue::{
-    BatchEntry, MemoryQueues, MessageQueue, NewMessage, QueueDepth, QueueError, QueueSettings, Receive,
-    Refusal, SqsMessageQueue,
-};
+use jobq::queue::{BatchEntry, MessageQueue, NewMessage, QueueDepth, QueueError, Receive, Refusal};
 
 /// What the cases need from an adapter under test.
 pub trait QueueFixture: Sync {

@@ -9,8 +9,9 @@ mod runs;
 
 // The cases by what they cover; `tests/tests/conformance_store.rs` runs each by this path.
 pub use lifecycle::{
-    a_dead_letter_leaves_a_live_run_alone, a_dead_letter_leaves_a_parked_job_alone,
-    a_dead_run_is_failed_only_as_read, a_stale_run_cannot_write_over_a_retried_generation,
+    a_create_is_taken_back_only_as_it_left_the_job, a_dead_letter_leaves_a_live_run_alone,
+    a_dead_letter_leaves_a_parked_job_alone, a_dead_run_is_failed_only_as_read,
+    a_stale_run_cannot_write_over_a_retried_generation,
     cancel_stops_a_running_job_at_its_next_progress_write, failing_a_generation_leaves_a_retried_job_alone,
     retry_starts_a_new_generation_and_old_deliveries_are_stale,
     terminal_jobs_carry_a_ttl_from_the_configured_retention, terminal_jobs_refuse_cancel_with_a_typed_error,

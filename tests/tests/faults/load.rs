@@ -12,8 +12,8 @@ use jobq::domain::caller::ANONYMOUS_OWNER;
 use jobq::domain::model::job_id_for_owner_key;
 use jobq::domain::task::Registry;
 use jobq::handlers::dlq::DeadLetterHandler;
-use jobq::handlers::service::JobService;
-use jobq::handlers::worker::{Worker, WorkerSettings, sqs_event};
+use jobq::handlers::worker::{WorkerSettings, sqs_event};
+use jobq::ports::{clock, ids};
 use jobq::queue::TierQueues;
 use jobq::store::DynamoJobStore;
 use jobq::{Envelope, JobStatus, PriorityTier};
@@ -63,7 +63,7 @@ fn body_of(i: usize) -> Value {
 /// The visible messages still in the tier queues and DLQs (past the proxy), with their job's
 /// status and what a dead-letter handler without faults makes of the dead ones.
 async fn leftovers(env: &TestEnv) -> String {
-    let handler = DeadLetterHandler::new(env.store());
+    let handler = DeadLetterHandler::new(env.store(), env.queues(), clock::system(), ids::random());
     let mut lines = Vec::new();
     for tier in PriorityTier::ALL {
         for (name, queue) in [("queue", env.queues()), ("dlq", env.dlqs())] {
@@ -125,10 +125,12 @@ async fn with_a_tenth_of_aws_calls_failing_every_job_ends_once() {
         pause_cache: Duration::from_secs(5),
         ..TestEnv::fast_settings(u64::from(VISIBILITY_SECONDS))
     };
-    let worker = Arc::new(Worker::new(&clients, &env.config, Registry::with_builtins(), settings));
+    let worker =
+        Arc::new(jobq::Ports::aws(&clients, &env.config).worker(Registry::with_builtins(), settings));
     let store = DynamoJobStore::new(clients.dynamodb.clone(), &env.config.table, env.config.retention);
-    let dead_letters = Arc::new(DeadLetterHandler::new(store));
     let queues = TierQueues::new(clients.sqs.clone(), env.config.queues.clone());
+    let dead_letters =
+        Arc::new(DeadLetterHandler::new(store, queues.clone(), clock::system(), ids::random()));
     let dlqs = TierQueues::new(clients.sqs.clone(), env.config.dlqs.clone());
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut pollers = tokio::task::JoinSet::new();
@@ -154,7 +156,10 @@ async fn with_a_tenth_of_aws_calls_failing_every_job_ends_once() {
     // The API with the SDK's retries off, so a tenth of its AWS calls fail up to the client (503),
     // which tries again with the same idempotency key until the job is accepted.
     let (api_clients, _) = env.clients_via_with_attempts(proxy.url(), 1);
-    let api = jobq::api::router(JobService::new(&api_clients, &env.config, types()), ApiSettings::default());
+    let api = jobq::api::router(
+        jobq::Ports::aws(&api_clients, &env.config).service(&env.config, types()),
+        ApiSettings::default(),
+    );
     let accepted: Vec<(usize, String, u32)> = futures::stream::iter(0..jobs)
         .map(|i| {
             let api = api.clone();

@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 
 use jobq::domain::task::Registry;
 use jobq::handlers::dlq::{DeadLetterHandler, DeadLetterOutcome};
-use jobq::handlers::service::{JobService, ServiceError};
-use jobq::handlers::worker::{Worker, WorkerSettings, poll_once, sqs_event};
+use jobq::handlers::service::ServiceError;
+use jobq::handlers::worker::{WorkerSettings, poll_once, sqs_event};
+use jobq::ports::{clock, ids};
 use jobq::queue::{NewMessage, REASON_ATTRIBUTE, TierQueues};
 use jobq::store::DynamoJobStore;
 use jobq::{Envelope, Job, JobStatus, NewJob, Priority, PriorityTier};
@@ -85,7 +86,8 @@ async fn the_proxy_answers_in_each_protocol_and_the_sdk_retries_what_it_injects(
 async fn a_claim_whose_response_is_lost_is_still_the_claimers_and_runs_once() {
     let env = TestEnv::new().await;
     let (proxy, clients) = scripted(&env).await;
-    let worker = Worker::new(&clients, &env.config, Registry::with_builtins(), TestEnv::fast_settings(30));
+    let worker =
+        jobq::Ports::aws(&clients, &env.config).worker(Registry::with_builtins(), TestEnv::fast_settings(30));
     let job = env.enqueue(spec("echo", json!({"n": 1}))).await;
     // The worker's first UpdateItem is the claim: it takes effect, the response is lost, and the
     // SDK's retry finds the job processing under the lease it just took.
@@ -102,7 +104,8 @@ async fn a_claim_whose_response_is_lost_is_still_the_claimers_and_runs_once() {
 async fn a_finish_whose_response_is_lost_is_recorded_and_counted_once() {
     let env = TestEnv::new().await;
     let (proxy, clients) = scripted(&env).await;
-    let worker = Worker::new(&clients, &env.config, Registry::with_builtins(), TestEnv::fast_settings(30));
+    let worker =
+        jobq::Ports::aws(&clients, &env.config).worker(Registry::with_builtins(), TestEnv::fast_settings(30));
     // Fails its first attempt: the finish records `retrying` and the retry goes out as a message.
     let job = env.enqueue(NewJob { max_attempts: Some(3), ..spec("fail", json!({"times": 1})) }).await;
     // UpdateItems of a run: claim, finish. The finish takes effect with its response lost, and
@@ -164,7 +167,7 @@ async fn a_counting_transaction_whose_response_is_lost_counts_each_change_once()
 async fn an_upload_whose_put_response_is_lost_is_still_enqueued_once_with_its_message() {
     let env = TestEnv::new().await;
     let (proxy, clients) = scripted(&env).await;
-    let service = JobService::new(&clients, &env.config, types());
+    let service = jobq::Ports::aws(&clients, &env.config).service(&env.config, types());
     proxy.inject_next("DynamoDB:PutItem", Fault::DropAfter);
     let job = NewJob { idempotency_key: Some("s3:bucket/in/a.pdf@e1".into()), ..spec("echo", json!({})) };
     let created = service.enqueue_once(job.clone()).await.expect("enqueued");
@@ -178,7 +181,7 @@ async fn an_upload_whose_put_response_is_lost_is_still_enqueued_once_with_its_me
 async fn a_dead_letter_for_a_missing_record_leaves_a_later_job_with_that_id_alone() {
     let env = TestEnv::new().await;
     let (proxy, clients) = scripted(&env).await;
-    let service = JobService::new(&clients, &env.config, types());
+    let service = jobq::Ports::aws(&clients, &env.config).service(&env.config, types());
     let key = NewJob { idempotency_key: Some("order-1".into()), ..spec("echo", json!({"order": 1})) };
     let id = jobq::domain::model::job_id_for_key("order-1");
 
@@ -203,7 +206,7 @@ async fn a_dead_letter_for_a_missing_record_leaves_a_later_job_with_that_id_alon
     let (job, created) = service.enqueue(key).await.expect("retry");
     assert!(created && job.id == id);
     // The dead letter is about the record that was not there, not this job.
-    let handler = DeadLetterHandler::new(env.store());
+    let handler = DeadLetterHandler::new(env.store(), env.queues(), clock::system(), ids::random());
     let event = sqs_event(&dead, &env.dlqs().arn(tier).await.expect("arn"), "local");
     let outcome = handler.record(&event.records[0]).await.expect("record");
     assert!(matches!(outcome, DeadLetterOutcome::Unrecordable { .. }), "{outcome:?}");
@@ -223,7 +226,9 @@ async fn a_dead_letter_dynamodb_throttled_comes_back_in_seconds_and_fails_its_jo
     let (clients, _) = env.clients_via_with_attempts(proxy.url(), 1);
     let store = DynamoJobStore::new(clients.dynamodb.clone(), &env.config.table, env.config.retention);
     let dlqs = TierQueues::new(clients.sqs.clone(), env.config.dlqs.clone());
-    let handler = DeadLetterHandler::new(store).with_dead_letter_queues(dlqs);
+    let queues = TierQueues::new(clients.sqs.clone(), env.config.queues.clone());
+    let handler =
+        DeadLetterHandler::new(store, queues, clock::system(), ids::random()).with_dead_letter_queues(dlqs);
     // Its message moved to the DLQ as the redrive policy moves one (no reason attribute), after
     // its run died: the run's lease ended long ago.
     let job = env.enqueue(spec("noop", Value::Null)).await;
@@ -268,7 +273,8 @@ async fn a_minute_of_dynamodb_throttling_leaves_every_job_completed_on_its_first
     // retry quota is spent), so a delivery comes round every transient delay.
     let (clients, _) = env.clients_via_with_attempts(proxy.url(), 1);
     let settings = WorkerSettings { transient_delay: Duration::from_secs(10), ..TestEnv::fast_settings(30) };
-    let worker = Arc::new(Worker::new(&clients, &env.config, Registry::with_builtins(), settings));
+    let worker =
+        Arc::new(jobq::Ports::aws(&clients, &env.config).worker(Registry::with_builtins(), settings));
     let priorities = [Priority::HIGH, Priority::NORMAL, Priority::LOW];
     let mut ids = Vec::new();
     for i in 0..20 {

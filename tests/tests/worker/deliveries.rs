@@ -9,6 +9,7 @@ use chrono::Utc;
 use jobq::domain::task::Registry;
 use jobq::handlers::dlq::{DeadLetterHandler, DeadLetterOutcome};
 use jobq::handlers::worker::sqs_event;
+use jobq::ports::{clock, ids};
 use jobq::queue::REASON_ATTRIBUTE;
 use jobq::store::{ListQuery, PauseScope};
 use jobq::{Envelope, JobStatus, NewJob, Priority, PriorityTier};
@@ -182,7 +183,8 @@ async fn a_pause_longer_than_attempts_times_visibility_parks_its_jobs_at_no_atte
     // The scheduler's next run sends the parked jobs' messages.
     let settings = jobq::handlers::scheduler::SchedulerSettings::from_lookup(|_| None).expect("settings");
     let types = Registry::with_builtins().job_types();
-    let scheduler = jobq::handlers::scheduler::Scheduler::new(&env.clients, &env.config, types, settings)
+    let scheduler = jobq::Ports::aws(&env.clients, &env.config)
+        .scheduler(&env.config, types, settings)
         .expect("scheduler");
     assert_eq!(scheduler.tick(Utc::now()).await.expect("tick").released, 3);
     env.run_until(&worker, Duration::from_secs(30), || all_terminal(&env, &ids)).await;
@@ -231,7 +233,7 @@ async fn a_poison_message_goes_to_the_dlq_with_its_reason_and_the_batch_succeeds
     assert_eq!(dead[0].body, "{not json");
     let reason = dead[0].attributes.get(REASON_ATTRIBUTE).cloned().unwrap_or_default();
     assert!(reason.starts_with("poison_message: "), "{reason}");
-    let handler = DeadLetterHandler::new(env.store());
+    let handler = DeadLetterHandler::new(env.store(), env.queues(), clock::system(), ids::random());
     let event = sqs_event(&dead, "arn:aws:sqs:local:0:normal-dlq", "local");
     assert!(matches!(handler.record(&event.records[0]).await, Ok(DeadLetterOutcome::Unrecordable { .. })));
 }

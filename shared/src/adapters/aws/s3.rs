@@ -64,6 +64,11 @@ impl Blobs for S3Blobs {
         Ok(())
     }
 
+    async fn check(&self) -> Result<(), BlobError> {
+        self.client.head_bucket().bucket(&self.bucket).send().await.map_err(|e| classify("HeadBucket", e))?;
+        Ok(())
+    }
+
     async fn get(&self, key: &str) -> Result<Vec<u8>, BlobError> {
         const OP: &str = "GetObject";
         let out = match self.client.get_object().bucket(&self.bucket).key(key).send().await {

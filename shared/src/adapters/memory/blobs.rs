@@ -134,6 +134,10 @@ impl Blobs for MemoryBlobs {
         Ok(())
     }
 
+    async fn check(&self) -> Result<(), BlobError> {
+        self.begin("HeadBucket").map(drop)
+    }
+
     async fn get(&self, key: &str) -> Result<Vec<u8>, BlobError> {
         const OP: &str = "GetObject";
         let state = self.begin(OP)?;
@@ -148,9 +152,10 @@ impl Blobs for MemoryBlobs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapters::memory::{MemoryQueues, QueueSettings};
     use crate::handlers::ingest::Notification;
     use crate::ports::{ManualClock, queue::MessageQueue};
-    use crate::queue::{MemoryQueues, QueueSettings, Receive};
+    use crate::queue::Receive;
 
     /// Objects created under the prefix are announced on the queue, decoded by the ingest
     /// function's decoder: at least once (twice on demand), late on demand, each with a sequencer

@@ -56,19 +56,9 @@ pub struct IngestHandler {
 }
 
 impl IngestHandler {
+    /// The handler making jobs through `service` by `rules`, with its dead-letter queue on any
+    /// queue port (none: poison is logged only).
     pub fn new(
-        service: JobService,
-        rules: IngestRules,
-        sqs: aws_sdk_sqs::Client,
-        dlq_url: Option<String>,
-    ) -> Self {
-        let port: std::sync::Arc<dyn crate::queue::MessageQueue> =
-            std::sync::Arc::new(crate::queue::SqsMessageQueue::new(sqs));
-        Self::with_dead_letters(service, rules, dlq_url.map(|url| (port, url)))
-    }
-
-    /// The handler with its dead-letter queue on any queue port (none: poison is logged only).
-    pub fn with_dead_letters(
         service: JobService,
         rules: IngestRules,
         dead_letters: Option<(std::sync::Arc<dyn crate::queue::MessageQueue>, String)>,
@@ -205,8 +195,9 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::adapters::memory::QueueSettings;
     use crate::ports::{Clock, ManualClock};
-    use crate::queue::{MessageQueue, NewMessage, QueueSettings, Receive, Received};
+    use crate::queue::{MessageQueue, NewMessage, Receive, Received};
 
     const ARN: &str = "arn:aws:sqs:us-east-1:000000000000:jobq-ingest";
 
@@ -254,13 +245,10 @@ mod tests {
         let settings = QueueSettings::new(5400).with_redrive(dlq.clone(), 5);
         let ingest = memory.queues.create_queue("jobq-ingest", settings).expect("queue");
         let port: Arc<dyn MessageQueue> = memory.queues.clone();
-        let service = JobService::from_ports(
-            &ports,
-            &memory.config,
-            crate::domain::task::Registry::with_builtins().job_types(),
-        );
+        let service =
+            ports.service(&memory.config, crate::domain::task::Registry::with_builtins().job_types());
         let rules = IngestRules::parse("T", r#"[{"type": "echo"}]"#).expect("rules");
-        let handler = IngestHandler::with_dead_letters(service, rules, Some((port.clone(), dlq.clone())))
+        let handler = IngestHandler::new(service, rules, Some((port.clone(), dlq.clone())))
             .returning_to(port.clone(), ingest.clone());
         let object = json!({"key": "uploads/a.pdf", "size": 3, "eTag": "e1", "sequencer": "0A"});
         let body = json!({"Records": [{"eventName": "ObjectCreated:Put", "eventTime": "2026-12-07T03:00:00.000Z",

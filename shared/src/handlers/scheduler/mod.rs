@@ -13,7 +13,6 @@ use crate::config::{ConfigError, Vars, process_env};
 use crate::domain::caller::SystemCaller;
 use crate::domain::envelope::Envelope;
 use crate::domain::model::{Job, NewJob};
-use crate::domain::payload::JobTypes;
 use crate::domain::priority::{PerTier, PriorityTier};
 use crate::domain::status::JobStatus;
 use crate::handlers::service::{JobService, ServiceError};
@@ -172,34 +171,19 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
-    pub fn new(
-        clients: &crate::adapters::aws::Clients,
-        config: &crate::config::Config,
-        job_types: JobTypes,
-        settings: SchedulerSettings,
-    ) -> Result<Self, ConfigError> {
-        Self::from_ports(&crate::wiring::Ports::aws(clients, config), config, job_types, settings)
-    }
-
-    /// The scheduler on `ports`; its service knows `job_types` (the registry's). A recurring job
-    /// of a type it does not know, or whose payload does not fit the type, is said at the start,
-    /// naming its schedule, and then at each due run as that schedule's failure (logged, counted
-    /// in [`FAILURES_METRIC`], alarmed): the scheduler still starts, because its sweeps and the
-    /// lost-message walk keep every other job moving. (It returns a `Result` so that a setting
-    /// that must stop the start can.) It keeps nothing
-    /// in the bucket: a recurring job's payload too large for a job record fails its enqueue
+    /// The scheduler enqueueing through `service` (whose job types it knows: the registry's) and
+    /// sweeping its queues. A recurring job of a type it does not know, or whose payload does not
+    /// fit the type, is said at the start, naming its schedule, and then at each due run as that
+    /// schedule's failure (logged, counted in [`FAILURES_METRIC`], alarmed): the scheduler still
+    /// starts, because its sweeps and the lost-message walk keep every other job moving. (It
+    /// returns a `Result` so that a setting that must stop the start can.) It keeps nothing in
+    /// the bucket: a recurring job's payload too large for a job record fails its enqueue
     /// (reported as that schedule's failure), since its role may not write there, and each run
     /// of the catch-up window would write it again, unnamed but by the first.
-    pub fn from_ports(
-        ports: &crate::wiring::Ports,
-        config: &crate::config::Config,
-        job_types: JobTypes,
-        settings: SchedulerSettings,
-    ) -> Result<Self, ConfigError> {
-        if let Err(err) = check_recurring(&settings.recurring, &job_types) {
+    pub fn new(service: JobService, settings: SchedulerSettings) -> Result<Self, ConfigError> {
+        if let Err(err) = check_recurring(&settings.recurring, service.job_types()) {
             error!(error = %err, "a recurring job cannot be enqueued as configured; its runs will fail");
         }
-        let ports = crate::wiring::Ports { store: ports.store.clone().without_blobs(), ..ports.clone() };
         for (job, _) in &settings.recurring {
             let bytes = serde_json::to_vec(&job.payload).map_or(0, |b| b.len());
             if bytes > crate::store::INLINE_MAX {
@@ -211,12 +195,9 @@ impl Scheduler {
                 );
             }
         }
-        Ok(Scheduler {
-            service: JobService::from_ports(&ports, config, job_types),
-            queues: ports.queues.clone(),
-            dlqs: ports.dlqs.clone(),
-            settings,
-        })
+        let (queues, dlqs) = service.queues_and_dlqs();
+        let (queues, dlqs) = (queues.clone(), dlqs.clone());
+        Ok(Scheduler { service: service.without_blobs(), queues, dlqs, settings })
     }
 
     /// One run at `now` (injectable, for tests and catch-up). Each recurring job, each sweep,

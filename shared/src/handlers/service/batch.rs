@@ -4,18 +4,19 @@
 //! whose message went out, a removal DynamoDB refuses too) the answer says, job by job, which exist.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use tracing::{error, warn};
 
-use super::{JobService, ServiceError, enqueued_metric, envelope, told};
+use super::batch_report::{BatchReport, BatchVerdict, EntryOutcome, EntryReport};
+use super::{JobService, ServiceError, told};
 use crate::domain::envelope::Envelope;
 use crate::domain::model::{Job, NewJob};
 use crate::domain::status::JobStatus;
+use crate::handlers::enqueue::{count_enqueued, envelope, never_started};
 use crate::queue::REQUEST_FAILED;
-use crate::store::{Created, StoreError};
+use crate::store::{CreateReceipt, Created, StoreError};
 
 /// Records one BatchWriteItem carries (DynamoDB's limit): a failed write leaves at most these in
 /// doubt, and the batch stops there.
@@ -24,153 +25,25 @@ const WRITE_CHUNK: usize = 25;
 const SEND_ROUNDS: u32 = 3;
 /// Conditional puts (jobs with idempotency keys) and removals in flight at once.
 const CONCURRENCY: usize = 16;
+/// Why an entry has no job though its key had one: the request that made it took it back.
+const TAKEN_BACK: &str = "its idempotency_key's job was taken back meanwhile by the request that made it, \
+                          whose message could not be sent";
 
-/// What became of one job of a batch.
-#[derive(Debug, Clone, PartialEq)]
-pub enum EntryOutcome {
-    /// The job exists and is on its way: its message was sent, or it waits `scheduled`, or it is
-    /// the job its idempotency key made earlier (`new` is false then).
-    Enqueued { job: Box<Job>, new: bool },
-    /// The job exists, `queued`, but its message was not sent (and, when `new`, its record could
-    /// not be removed): the scheduler sends the message of a job left waiting like this.
-    Unsent { job: Box<Job>, new: bool, reason: String },
-    /// There is no such job: never written, or removed again.
-    NotCreated { reason: String },
-    /// Its write failed and the record could be neither removed nor ruled out: it may exist.
-    Unknown { reason: String },
-}
-
-impl EntryOutcome {
-    /// Whether the job exists: `None` when that is not known.
-    pub fn exists(&self) -> Option<bool> {
-        match self {
-            EntryOutcome::Enqueued { .. } | EntryOutcome::Unsent { .. } => Some(true),
-            EntryOutcome::NotCreated { .. } => Some(false),
-            EntryOutcome::Unknown { .. } => None,
-        }
-    }
-
-    /// The job, when it exists.
-    pub fn job(&self) -> Option<&Job> {
-        match self {
-            EntryOutcome::Enqueued { job, .. } | EntryOutcome::Unsent { job, .. } => Some(job),
-            EntryOutcome::NotCreated { .. } | EntryOutcome::Unknown { .. } => None,
-        }
-    }
-
-    /// Why it was not enqueued.
-    pub fn reason(&self) -> Option<&str> {
-        match self {
-            EntryOutcome::Enqueued { .. } => None,
-            EntryOutcome::Unsent { reason, .. }
-            | EntryOutcome::NotCreated { reason }
-            | EntryOutcome::Unknown { reason } => Some(reason),
-        }
-    }
-
-    /// This request made the job and it was kept.
-    fn kept_new(&self) -> bool {
-        matches!(self, EntryOutcome::Enqueued { new: true, .. } | EntryOutcome::Unsent { new: true, .. })
-    }
-}
-
-/// One job of a batch: its place in the request, the id it was given, what became of it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EntryReport {
-    pub index: usize,
-    pub id: String,
-    /// With a key, sending the entry again is safe whatever became of it.
-    pub keyed: bool,
-    pub outcome: EntryOutcome,
-}
-
-/// What the caller of a batch is told.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BatchVerdict {
-    /// Every job exists and is on its way.
-    Complete,
-    /// This request left no job behind, and none in doubt but ones with idempotency keys: the
-    /// same request may be sent again and makes one job per entry.
-    NothingCreated,
-    /// Some jobs exist and others do not (or may not): each entry says which.
-    Partial,
-}
-
-/// Pure: the verdict on a batch whose entries came to `entries`.
-pub fn verdict(entries: &[EntryReport]) -> BatchVerdict {
-    if entries.iter().all(|e| matches!(e.outcome, EntryOutcome::Enqueued { .. })) {
-        BatchVerdict::Complete
-    } else if entries.iter().any(|e| e.outcome.kept_new() || (e.outcome.exists().is_none() && !e.keyed)) {
-        BatchVerdict::Partial
-    } else {
-        BatchVerdict::NothingCreated
-    }
-}
-
-/// Every job of a batch that was not enqueued whole, job by job.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BatchReport {
-    pub batch_id: String,
-    pub entries: Vec<EntryReport>,
-}
-
-impl BatchReport {
-    pub fn verdict(&self) -> BatchVerdict {
-        verdict(&self.entries)
-    }
-
-    fn count(&self, exists: Option<bool>) -> usize {
-        self.entries.iter().filter(|e| e.outcome.exists() == exists).count()
-    }
-}
-
-/// A message for people: what happened, and what to send again.
-impl fmt::Display for BatchReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let total = self.entries.len();
-        let first = self.entries.iter().find_map(|e| e.outcome.reason()).unwrap_or("no reason given");
-        let (exist, absent, unknown) = (self.count(Some(true)), self.count(Some(false)), self.count(None));
-        match self.verdict() {
-            BatchVerdict::Complete => write!(f, "all {total} jobs were enqueued"),
-            BatchVerdict::NothingCreated => {
-                write!(f, "the batch was not created ({first}): this request left no job behind")?;
-                if exist + unknown > 0 {
-                    write!(
-                        f,
-                        " but the {} whose idempotency_key already had (or may have) a job",
-                        exist + unknown
-                    )?;
-                }
-                write!(f, "; send the same request again")
-            }
-            BatchVerdict::Partial => {
-                write!(f, "{exist} of {total} jobs exist and will run, {absent} not created")?;
-                if unknown > 0 {
-                    write!(f, ", {unknown} may exist")?;
-                }
-                write!(f, " ({first}); send again only the entries whose outcome is not_created")?;
-                if unknown > 0 {
-                    write!(
-                        f,
-                        ", and an unknown one after GET /jobs/{{id}} finds no job (or with an idempotency_key)"
-                    )?;
-                }
-                Ok(())
-            }
-        }
-    }
-}
+/// A keyed job's create: the job made or found, and the receipt to take it back by.
+type KeyedCreate = Result<(Created, CreateReceipt), StoreError>;
 
 /// Where a job of the batch stands between writing and sending.
 enum Stage {
-    /// Written by this request.
-    New(Job),
+    /// Written by this request; taken back by its receipt when it has a key (another request
+    /// may know it then), else by its fresh id.
+    New(Job, Option<CreateReceipt>),
     /// This key's job, from an earlier request.
     Existing(Job),
     /// Its write failed but may have taken effect. `id` when it is fresh (no idempotency key):
     /// no one else's job can have it, so removing it is safe.
     InDoubt { reason: String, id: Option<String> },
-    /// Not written: the batch stopped before it.
+    /// No job: not written (the batch stopped before it), or its key's job was taken back
+    /// meanwhile by the request that made it.
     Unwritten(String),
 }
 
@@ -178,7 +51,7 @@ impl Stage {
     /// The record, when it is known to exist.
     fn record(&self) -> Option<&Job> {
         match self {
-            Stage::New(job) | Stage::Existing(job) => Some(job),
+            Stage::New(job, _) | Stage::Existing(job) => Some(job),
             Stage::InDoubt { .. } | Stage::Unwritten(_) => None,
         }
     }
@@ -187,10 +60,8 @@ impl Stage {
     /// that never started (an earlier enqueue of its key may have died before sending).
     fn needs_message(&self) -> bool {
         match self {
-            Stage::New(job) => job.status == JobStatus::Queued,
-            Stage::Existing(job) => {
-                job.status == JobStatus::Queued && job.attempts == 0 && job.generation == 0
-            }
+            Stage::New(job, _) => job.status == JobStatus::Queued,
+            Stage::Existing(job) => never_started(job),
             Stage::InDoubt { .. } | Stage::Unwritten(_) => false,
         }
     }
@@ -219,7 +90,8 @@ impl JobService {
             .map(|spec| self.new_job(NewJob { batch_id: Some(batch_id.to_owned()), ..spec }, now))
             .collect();
         let stages = self.write_batch(&jobs).await;
-        let outcomes = if stages.iter().all(|s| matches!(s, Stage::New(_) | Stage::Existing(_))) {
+        let outcomes = if stages.iter().all(|s| matches!(s, Stage::New(..) | Stage::Existing(_))) {
+            let stages = self.mark_existing_as_sending(stages).await;
             self.send_batch_messages(stages, now).await
         } else {
             self.undo_batch_writes(stages).await
@@ -240,7 +112,7 @@ impl JobService {
             .filter(|e| e.outcome.kept_new())
             .filter_map(|e| e.outcome.job().cloned())
             .collect();
-        enqueued_metric(&kept);
+        count_enqueued(&kept);
         self.declare_batch(batch_id, &kept).await;
         let report = BatchReport { batch_id: batch_id.to_owned(), entries };
         if report.verdict() == BatchVerdict::Complete {
@@ -279,7 +151,9 @@ impl JobService {
             }
             let records: Vec<Job> = chunk.iter().map(|&i| jobs[i].clone()).collect();
             match self.store.create_many(&records).await {
-                Ok(()) => chunk.iter().zip(records).for_each(|(&i, job)| stages[i] = Some(Stage::New(job))),
+                Ok(()) => {
+                    chunk.iter().zip(records).for_each(|(&i, job)| stages[i] = Some(Stage::New(job, None)))
+                }
                 Err(err) => {
                     let reason = told(&err);
                     chunk.iter().for_each(|&i| {
@@ -297,11 +171,13 @@ impl JobService {
             }
         } else {
             // Indexes in the stream (owned), so the future is Send for any caller (axum, Lambda).
-            let created: Vec<(usize, Result<Created, StoreError>)> = futures::stream::iter(keyed)
+            let created: Vec<(usize, KeyedCreate)> = futures::stream::iter(keyed)
                 .map(|i: usize| async move {
-                    let created = match self.store.create(&jobs[i]).await {
+                    let created = match self.store.create_undoable(&jobs[i]).await {
                         // As the API shows it: a payload kept in the bucket read back.
-                        Ok(Created::Existing(job)) => self.store.resolve(job).await.map(Created::Existing),
+                        Ok((Created::Existing(job), receipt)) => {
+                            self.store.resolve(job).await.map(|job| (Created::Existing(job), receipt))
+                        }
                         other => other,
                     };
                     (i, created)
@@ -311,8 +187,8 @@ impl JobService {
                 .await;
             for (i, result) in created {
                 stages[i] = Some(match result {
-                    Ok(Created::New(job)) => Stage::New(job),
-                    Ok(Created::Existing(job)) => Stage::Existing(job),
+                    Ok((Created::New(job), receipt)) => Stage::New(job, Some(receipt)),
+                    Ok((Created::Existing(job), _)) => Stage::Existing(job),
                     Err(err) => Stage::InDoubt { reason: told(&err), id: None },
                 });
             }
@@ -330,13 +206,13 @@ impl JobService {
         futures::stream::iter(stages)
             .map(|stage: Stage| async move {
                 match stage {
-                    Stage::New(job) => self.remove_new(job, why).await,
+                    Stage::New(job, receipt) => self.remove_new(job, receipt, why).await,
                     Stage::Existing(job) => EntryOutcome::Enqueued { job: Box::new(job), new: false },
                     Stage::Unwritten(reason) => EntryOutcome::NotCreated { reason },
                     Stage::InDoubt { reason, id: None } => EntryOutcome::Unknown {
                         reason: format!("{reason}; it may exist under its idempotency_key"),
                     },
-                    Stage::InDoubt { reason, id: Some(id) } => match self.remove_unstarted(&id).await {
+                    Stage::InDoubt { reason, id: Some(id) } => match self.remove_unstarted(&id, None).await {
                         Removal::Removed | Removal::Gone => {
                             EntryOutcome::NotCreated { reason: format!("{reason}; removed") }
                         }
@@ -347,6 +223,35 @@ impl JobService {
                             ),
                         },
                     },
+                }
+            })
+            .buffered(CONCURRENCY)
+            .collect()
+            .await
+    }
+
+    /// Mark the jobs of earlier requests that this one sends a message again as being sent, so the
+    /// request that made one no longer takes it back (see [`Enqueuer`]): one it took back first is
+    /// no more; one that moved on needs no message. One that cannot be marked is sent all the same.
+    ///
+    /// [`Enqueuer`]: crate::handlers::enqueue::Enqueuer
+    async fn mark_existing_as_sending(&self, stages: Vec<Stage>) -> Vec<Stage> {
+        futures::stream::iter(stages)
+            .map(|stage: Stage| async move {
+                let Stage::Existing(job) = stage else { return stage };
+                if !never_started(&job) {
+                    return Stage::Existing(job);
+                }
+                match self.store.mark_sending(&job.id).await {
+                    Ok(()) => Stage::Existing(job),
+                    Err(StoreError::NotFound { .. }) => Stage::Unwritten(TAKEN_BACK.to_owned()),
+                    Err(StoreError::Conflict { current, .. }) => {
+                        Stage::Existing(self.store.resolve(*current).await.unwrap_or(job))
+                    }
+                    Err(err) => {
+                        warn!(job_id = %job.id, error = %err, "could not mark a job as being sent; sending it anyway");
+                        Stage::Existing(job)
+                    }
                 }
             })
             .buffered(CONCURRENCY)
@@ -401,9 +306,9 @@ impl JobService {
         futures::stream::iter(stages.into_iter().enumerate())
             .map(|(i, stage): (usize, Stage)| async move {
                 match (stage, unsent.get(&i)) {
-                    (Stage::New(job), None) => EntryOutcome::Enqueued { job: Box::new(job), new: true },
+                    (Stage::New(job, _), None) => EntryOutcome::Enqueued { job: Box::new(job), new: true },
                     (Stage::Existing(job), None) => EntryOutcome::Enqueued { job: Box::new(job), new: false },
-                    (Stage::New(job), Some(why)) => self.remove_new(job, why).await,
+                    (Stage::New(job, receipt), Some(why)) => self.remove_new(job, receipt, why).await,
                     (Stage::Existing(job), Some(why)) => {
                         EntryOutcome::Unsent { job: Box::new(job), new: false, reason: why.clone() }
                     }
@@ -419,8 +324,8 @@ impl JobService {
 
     /// Remove a job this request wrote and will not see through (`why`), as the single enqueue
     /// does when its send fails; a job that cannot be removed stays, and says why.
-    async fn remove_new(&self, job: Job, why: &str) -> EntryOutcome {
-        match self.remove_unstarted(&job.id).await {
+    async fn remove_new(&self, job: Job, receipt: Option<CreateReceipt>, why: &str) -> EntryOutcome {
+        match self.remove_unstarted(&job.id, receipt.as_ref()).await {
             Removal::Removed => EntryOutcome::NotCreated { reason: format!("{why}; removed") },
             // Removed by an earlier try whose answer was lost, or its message went out after all
             // (an answer lost on the way) and a worker took it: the record tells.
@@ -449,112 +354,16 @@ impl JobService {
         }
     }
 
-    async fn remove_unstarted(&self, id: &str) -> Removal {
-        match self.store.delete_unstarted(id).await {
+    /// Remove a job this request wrote: as its create left it, when it has a key.
+    async fn remove_unstarted(&self, id: &str, receipt: Option<&CreateReceipt>) -> Removal {
+        let removed = match receipt {
+            Some(receipt) => self.store.take_back(receipt).await,
+            None => self.store.delete_unstarted(id).await,
+        };
+        match removed {
             Ok(()) => Removal::Removed,
             Err(StoreError::NotFound { .. }) => Removal::Gone,
             Err(err) => Removal::Failed(err),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entry(index: usize, keyed: bool, outcome: EntryOutcome) -> EntryReport {
-        EntryReport { index, id: format!("j{index}"), keyed, outcome }
-    }
-
-    fn job() -> Box<Job> {
-        let now = crate::domain::model::parse_time("2026-01-01T00:00:00Z").expect("time");
-        Box::new(Job::new(NewJob { job_type: "noop".into(), ..NewJob::default() }, now))
-    }
-
-    fn enqueued(new: bool) -> EntryOutcome {
-        EntryOutcome::Enqueued { job: job(), new }
-    }
-
-    fn unsent(new: bool) -> EntryOutcome {
-        EntryOutcome::Unsent { job: job(), new, reason: "SQS down; DynamoDB down".into() }
-    }
-
-    fn absent() -> EntryOutcome {
-        EntryOutcome::NotCreated { reason: "SQS down; removed".into() }
-    }
-
-    fn unknown() -> EntryOutcome {
-        EntryOutcome::Unknown { reason: "DynamoDB down".into() }
-    }
-
-    fn verdict_of(outcomes: Vec<(bool, EntryOutcome)>) -> BatchVerdict {
-        let entries: Vec<EntryReport> =
-            outcomes.into_iter().enumerate().map(|(i, (keyed, o))| entry(i, keyed, o)).collect();
-        verdict(&entries)
-    }
-
-    #[test]
-    fn a_batch_is_complete_only_when_every_job_is_enqueued() {
-        use BatchVerdict::{Complete, NothingCreated, Partial};
-        // Each case: its name, (keyed, outcome) per entry, the verdict.
-        type Case = (&'static str, Vec<(bool, EntryOutcome)>, BatchVerdict);
-        let cases: Vec<Case> = vec![
-            (
-                "all enqueued, one by its key",
-                vec![(false, enqueued(true)), (true, enqueued(false))],
-                Complete,
-            ),
-            ("nothing kept", vec![(false, absent()), (false, absent())], NothingCreated),
-            (
-                "a key's earlier job is not this request's",
-                vec![(true, enqueued(false)), (false, absent())],
-                NothingCreated,
-            ),
-            (
-                "nor is one whose message failed again",
-                vec![(true, unsent(false)), (false, absent())],
-                NothingCreated,
-            ),
-            (
-                "a keyed job in doubt is safe to send again",
-                vec![(true, unknown()), (false, absent())],
-                NothingCreated,
-            ),
-            ("some sent, some not", vec![(false, enqueued(true)), (false, absent())], Partial),
-            ("one kept without its message", vec![(false, unsent(true)), (false, absent())], Partial),
-            ("a keyless job in doubt", vec![(false, unknown()), (false, absent())], Partial),
-            (
-                "kept but unsent is not complete",
-                vec![(false, enqueued(true)), (false, unsent(true))],
-                Partial,
-            ),
-        ];
-        for (name, outcomes, want) in cases {
-            assert_eq!(verdict_of(outcomes), want, "{name}");
-        }
-    }
-
-    #[test]
-    fn the_message_says_what_to_send_again() {
-        let report = |outcomes: Vec<(bool, EntryOutcome)>| BatchReport {
-            batch_id: "b".into(),
-            entries: outcomes.into_iter().enumerate().map(|(i, (k, o))| entry(i, k, o)).collect(),
-        };
-        let nothing = report(vec![(false, absent()), (false, absent())]).to_string();
-        assert!(
-            nothing.contains("SQS down; removed") && nothing.ends_with("send the same request again"),
-            "{nothing}"
-        );
-        let partial =
-            report(vec![(false, enqueued(true)), (false, absent()), (false, unknown())]).to_string();
-        assert!(
-            partial.starts_with("1 of 3 jobs exist and will run, 1 not created, 1 may exist"),
-            "{partial}"
-        );
-        assert!(partial.contains("only the entries whose outcome is not_created"), "{partial}");
-        assert_eq!(
-            [enqueued(true), unsent(true), absent(), unknown()].map(|o| o.exists()),
-            [Some(true), Some(true), Some(false), None]
-        );
     }
 }

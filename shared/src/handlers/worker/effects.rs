@@ -14,7 +14,8 @@ use crate::domain::envelope::Envelope;
 use crate::domain::model::Job;
 use crate::domain::priority::PriorityTier;
 use crate::domain::status::JobStatus;
-use crate::store::{PauseFlags, StoreError};
+use crate::handlers::enqueue::{Enqueuer, NextStep};
+use crate::store::{Created, PauseFlags, StoreError};
 
 impl Worker {
     /// Retries go out as fresh delayed messages: the receive count restarts, so only crashes
@@ -77,6 +78,11 @@ impl Worker {
                 info!("paused: parked until resumed");
                 Disposition::Ack
             }
+            // Its next step, if any, may wait for this delivery (the first try to make it
+            // failed): made now, as an enqueue while paused is (its own delivery parks it).
+            Err(StoreError::Conflict { current, .. }) if current.status == JobStatus::Completed => {
+                self.enqueue_next_of(&envelope.id).await
+            }
             Err(StoreError::Conflict { .. } | StoreError::NotFound { .. }) => {
                 // A running job's run may be known by this delivery only (its claim's answer
                 // lost): its lease is watched before the delivery goes.
@@ -105,47 +111,24 @@ impl Worker {
         }
     }
 
-    /// The first step of a completed job's `next`, created idempotently and sent.
+    /// The first step of a completed job's `next` ([`Enqueuer::enqueue_next`]). A step not
+    /// made (its send failed and it was taken back) is made when this delivery comes back.
     pub(super) async fn enqueue_next(&self, job: &Job) -> Disposition {
-        let resolved;
-        let job = match job.spilled.next {
-            None => job,
-            Some(_) => match self.store.resolve_next(job.clone()).await {
-                Ok(job) => {
-                    resolved = job;
-                    &resolved
+        let enqueuer = Enqueuer::new(&self.store, &self.queues, self.clock.as_ref(), self.ids.as_ref());
+        match enqueuer.enqueue_next(job).await {
+            Ok(NextStep::Made(made)) => {
+                if let Created::New(next) = *made {
+                    info!(next_job_id = %next.id, next_type = %next.job_type, "pipeline: next step enqueued");
                 }
-                Err(err) if err.is_transient() => {
-                    error!(error = %err, "could not read the pipeline's next steps; the step will be redelivered");
-                    return Disposition::Retry;
-                }
-                Err(err) => {
-                    error!(error = %err, "the pipeline's next steps cannot be read: the pipeline ends here");
-                    return Disposition::Ack;
-                }
-            },
-        };
-        let Some(step) = job.next_step() else { return Disposition::Ack };
-        let now = self.clock.now();
-        let child = Job::new(step, now);
-        let created = match self.store.create(&child).await {
-            Ok(created) => created.into_job(),
-            Err(err) => {
-                error!(error = %err, "could not create the next pipeline step; the step will be redelivered");
-                return Disposition::Retry;
+                Disposition::Ack
             }
-        };
-        if created.status != JobStatus::Queued || created.attempts > 0 {
-            return Disposition::Ack; // already on its way
-        }
-        let envelope = Envelope::new(&created.id, &created.job_type, created.tier, created.generation);
-        match self.queues.send(&envelope, created.delay_seconds(now)).await {
-            Ok(_) => {
-                info!(next_job_id = %created.id, next_type = %created.job_type, "pipeline: next step enqueued");
+            Ok(NextStep::None) => Disposition::Ack,
+            Ok(NextStep::Unreadable(err)) => {
+                error!(error = %err, "the pipeline's next steps cannot be read: the pipeline ends here");
                 Disposition::Ack
             }
             Err(err) => {
-                error!(error = %err, "could not send the next pipeline step; the step will be redelivered");
+                error!(error = %err, "could not enqueue the next pipeline step; the step will be redelivered");
                 Disposition::Retry
             }
         }

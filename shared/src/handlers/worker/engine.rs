@@ -413,11 +413,9 @@ fn log_recording(recording: &Recording) {
 
 #[cfg(test)]
 mod tests {
-    use aws_config::{BehaviorVersion, Region, SdkConfig};
     use chrono::TimeDelta;
 
     use super::*;
-    use crate::config::Config;
     use crate::domain::model::NewJob;
     use crate::domain::task::{Registry, Task, TaskOutput};
     use crate::handlers::worker::WorkerSettings;
@@ -443,31 +441,16 @@ mod tests {
         Held { tier: PriorityTier::Normal, receipt: "r1".into(), hidden_until: Instant::now() }
     }
 
-    /// A worker whose AWS clients point nowhere: these tests make no AWS call.
+    /// A worker on the in-memory ports, under the system clock.
     fn worker() -> Worker {
-        let sdk = SdkConfig::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url("http://127.0.0.1:9")
-            .build();
-        let vars: std::collections::HashMap<String, String> = ["HIGH", "NORMAL", "LOW"]
-            .iter()
-            .flat_map(|t| {
-                [
-                    (format!("JOBQ_QUEUE_URL_{t}"), format!("http://q/{t}")),
-                    (format!("JOBQ_DLQ_URL_{t}"), format!("http://q/{t}-dlq")),
-                ]
-            })
-            .chain([("JOBQ_TABLE".to_owned(), "jobs".to_owned())])
-            .collect();
-        let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("config");
+        let (ports, _) = crate::Ports::memory(crate::ports::clock::system()).expect("memory ports");
         let mut registry = Registry::default();
         registry.register(Sleeper);
-        Worker::new(&crate::adapters::aws::Clients::new(&sdk), &config, registry, WorkerSettings::default())
+        ports.worker(registry, WorkerSettings::default())
     }
 
     #[test]
-    fn a_worker_reads_the_system_clock_unless_given_another() {
+    fn a_worker_reads_the_clock_it_is_given() {
         let before = Utc::now();
         let worker = worker();
         assert!(worker.clock.now() >= before && worker.clock.now() <= Utc::now() + TimeDelta::seconds(1));

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use super::pause_cache::PauseCache;
 use super::queue_names::queue_name;
 use super::settings::WorkerSettings;
-use crate::config::Config;
 use crate::domain::priority::{PerTier, PriorityTier};
 use crate::domain::task::Registry;
 use crate::ports::{Clock, Ids};
@@ -32,27 +31,27 @@ pub struct Worker {
 }
 
 impl Worker {
+    /// A worker running `registry`'s job types: jobs in `store`, their messages on the tier
+    /// `queues`, dead letters to `dlqs`; record times from `clock`, backoff jitter from `ids`.
     pub fn new(
-        clients: &crate::adapters::aws::Clients,
-        config: &Config,
+        store: DynamoJobStore,
+        queues: TierQueues,
+        dlqs: TierQueues,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn Ids>,
         registry: Registry,
         settings: WorkerSettings,
     ) -> Self {
-        Self::from_ports(&crate::wiring::Ports::aws(clients, config), registry, settings)
-    }
-
-    /// A worker on `ports` (the AWS adapters in Lambda, the in-memory ones in tests).
-    pub fn from_ports(ports: &crate::wiring::Ports, registry: Registry, settings: WorkerSettings) -> Self {
         Worker {
-            store: ports.store.clone(),
-            queues: ports.queues.clone(),
-            dlqs: ports.dlqs.clone(),
-            queue_names: PerTier::from_fn(|t| queue_name(ports.queues.url(t)).to_owned()),
+            queue_names: PerTier::from_fn(|t| queue_name(queues.url(t)).to_owned()),
+            store,
+            queues,
+            dlqs,
             registry: Arc::new(registry),
             settings,
             pause: PauseCache::default(),
-            clock: ports.clock.clone(),
-            ids: ports.ids.clone(),
+            clock,
+            ids,
         }
     }
 

@@ -231,3 +231,40 @@ pub async fn a_stale_run_cannot_write_over_a_retried_generation(f: StoreFixture)
     assert_eq!((done.status, done.generation, done.attempts), (JobStatus::Completed, 1, 1));
     assert_eq!(done.error, None, "nothing of run A was recorded");
 }
+
+/// A create whose message was not sent takes its job back only as it left it: not once another
+/// enqueue of the key marked it as being sent, nor once a run claimed it; and a marked job that
+/// was taken back first is reported gone, to be made again.
+pub async fn a_create_is_taken_back_only_as_it_left_the_job(f: StoreFixture) {
+    let store = f.store;
+    let keyed = |key: &str| NewJob { idempotency_key: Some(key.into()), ..new_job("noop") };
+    let now = Utc::now();
+
+    let (_, alone) = store.create_undoable(&jobq::Job::new(keyed("alone"), now)).await.expect("create");
+    store.take_back(&alone).await.expect("untouched: taken back");
+    let (recreated, _) = store.create_undoable(&jobq::Job::new(keyed("alone"), now)).await.expect("again");
+    assert!(matches!(recreated, jobq::store::Created::New(_)), "gone, so made anew: {recreated:?}");
+
+    let (made, first) = store.create_undoable(&jobq::Job::new(keyed("sent"), now)).await.expect("create");
+    let (found, second) = store.create_undoable(&jobq::Job::new(keyed("sent"), now)).await.expect("found");
+    assert!(matches!(found, jobq::store::Created::Existing(_)), "{found:?}");
+    store.take_back(&second).await.expect_err("another create's job is not this one's to take back");
+    store.mark_sending(&made.job().id).await.expect("marked as being sent");
+    let refused = store.take_back(&first).await;
+    assert!(matches!(refused, Err(StoreError::NotFound { .. })), "{refused:?}");
+    assert!(store.get(&made.job().id, true).await.expect("get").is_some(), "the sent job stays");
+
+    let (claimed, receipt) = store.create_undoable(&jobq::Job::new(keyed("run"), now)).await.expect("create");
+    store.claim(&claimed.job().id, 0, now, lease(now)).await.expect("claim");
+    store.take_back(&receipt).await.expect_err("a started job is not taken back");
+    let started = store.mark_sending(&claimed.job().id).await;
+    assert!(
+        matches!(started, Err(StoreError::Conflict { .. })),
+        "a started job needs no message: {started:?}"
+    );
+
+    let (gone, receipt) = store.create_undoable(&jobq::Job::new(keyed("gone"), now)).await.expect("create");
+    store.take_back(&receipt).await.expect("taken back");
+    let missing = store.mark_sending(&gone.job().id).await;
+    assert!(matches!(missing, Err(StoreError::NotFound { .. })), "{missing:?}");
+}

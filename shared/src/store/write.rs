@@ -61,11 +61,21 @@ pub(super) struct Write {
 
 impl Write {
     pub fn set(&mut self, attribute: &str, value: Attr) {
-        self.update.actions.push(Action::Set(attribute.to_owned(), value));
+        self.replace(attribute, Action::Set(attribute.to_owned(), value));
     }
 
     pub fn remove(&mut self, attribute: &str) {
-        self.update.actions.push(Action::Remove(attribute.to_owned()));
+        self.replace(attribute, Action::Remove(attribute.to_owned()));
+    }
+
+    /// DynamoDB refuses an update that names one path twice ("two document paths overlap"), as
+    /// a retry's clearing of the result and a report's new result would: the later set or remove
+    /// of an attribute replaces what was asked of it before.
+    fn replace(&mut self, attribute: &str, action: Action) {
+        self.update
+            .actions
+            .retain(|a| !matches!(a, Action::Set(name, _) | Action::Remove(name) if name == attribute));
+        self.update.actions.push(action);
     }
 
     pub fn increment(&mut self, attribute: &str, by: i64) {
@@ -283,5 +293,18 @@ mod tests {
             failed.update.actions[1],
             Action::Set(BY_STATUS.pk.into(), s(keys::sharded("failed", "id1")))
         );
+    }
+
+    #[test]
+    fn an_update_names_each_attribute_once_the_last_asked_winning() {
+        // A retry reported with a result: the retry clears the result, the report sets one.
+        let mut w = Write::default();
+        w.remove(super::super::attrs::RESULT);
+        w.remove(super::super::attrs::RESULT_REF);
+        w.set_result(Some(&serde_json::json!([])), None);
+        let names: Vec<&str> = w.update.actions.iter().map(Action::attr).collect();
+        assert_eq!(names, [super::super::attrs::RESULT, super::super::attrs::RESULT_REF]);
+        assert!(matches!(&w.update.actions[0], Action::Set(..)), "the result set last stays");
+        assert!(matches!(&w.update.actions[1], Action::Remove(..)));
     }
 }

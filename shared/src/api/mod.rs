@@ -106,11 +106,21 @@ pub fn router(service: JobService, settings: ApiSettings) -> Router {
 async fn authorize(State(state): State<Arc<ApiState>>, mut request: Request, next: Next) -> Response {
     let method = request.method().as_str().to_ascii_lowercase();
     let path = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
-    // No route (404) or no such method (405): the fallbacks answer.
-    let Some(Access::Needs(action)) = path.and_then(|path| route_access(&method, &path)) else {
-        return next.run(request).await;
+    let access = path.and_then(|path| route_access(&method, &path));
+    let caller = state.settings.identity.caller(&identity::credentials(&request));
+    let action = match access {
+        Some(Access::Needs(action)) => action,
+        Some(Access::Open) => return next.run(request).await,
+        // No route (404) or no such method (405): the fallbacks answer, to a caller the API
+        // knows; to anyone else every path is 401, so routes cannot be told apart without one.
+        None => match caller {
+            Err(IdentityError::Unauthenticated(reason)) => {
+                return ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", reason).into_response();
+            }
+            _ => return next.run(request).await,
+        },
     };
-    let caller = match state.settings.identity.caller(&identity::credentials(&request)) {
+    let caller = match caller {
         Ok(caller) => caller,
         Err(IdentityError::Unauthenticated(reason)) => {
             return ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", reason).into_response();

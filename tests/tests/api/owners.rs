@@ -107,6 +107,8 @@ async fn each_role_reaches_only_its_routes_and_refusals_have_the_error_shape() {
     assert_eq!(refusal(api.call(None, "GET", "/jobs", None).await), unauthorized);
     assert_eq!(refusal(api.call(Some("nope"), "GET", "/jobs", None).await), unauthorized);
     assert_eq!(api.call(None, "GET", "/health", None).await.0, StatusCode::OK);
+    assert_eq!(refusal(api.call(None, "GET", "/favicon.ico", None).await), unauthorized, "no route said");
+    assert_eq!(api.call(Some("tV"), "GET", "/favicon.ico", None).await.0, StatusCode::NOT_FOUND);
 
     for (method, path, body) in [
         ("POST", "/jobs".to_owned(), Some(json!({"type": "noop"}))),

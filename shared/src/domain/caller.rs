@@ -125,8 +125,6 @@ pub enum SystemCaller {
     Ingest,
     /// A recurring schedule's runs and due jobs.
     Scheduler,
-    /// A pipeline's next step.
-    Pipeline,
 }
 
 impl SystemCaller {
@@ -134,7 +132,6 @@ impl SystemCaller {
         match self {
             SystemCaller::Ingest => "jobq:ingest",
             SystemCaller::Scheduler => "jobq:scheduler",
-            SystemCaller::Pipeline => "jobq:pipeline",
         }
     }
 }
@@ -203,10 +200,6 @@ impl Caller {
     pub fn sees_all(&self) -> bool {
         !matches!(self.role, Role::Submitter)
     }
-
-    pub fn is_system(&self) -> bool {
-        self.owner.starts_with(SYSTEM_PREFIX)
-    }
 }
 
 #[cfg(test)]
@@ -263,8 +256,8 @@ mod tests {
         assert_eq!(Caller::new("a\nb", Role::Admin), Err(OwnerError::Control));
         assert_eq!(Caller::new("jobq:scheduler", Role::Admin), Err(OwnerError::Reserved));
         let system = Caller::system(SystemCaller::Ingest);
-        assert!(system.is_system() && system.sees_all());
-        assert!(!Caller::anonymous().is_system());
+        assert!(system.owner.starts_with(SYSTEM_PREFIX) && system.sees_all());
+        assert!(!Caller::anonymous().owner.starts_with(SYSTEM_PREFIX));
     }
 
     #[test]

@@ -99,7 +99,7 @@ impl Ports {
     /// making a completed job's missing next step on the tier queues).
     pub fn dead_letters(&self) -> DeadLetterHandler {
         let (store, queues) = (self.store.clone(), self.queues.clone());
-        DeadLetterHandler::new(store, queues, self.clock.clone(), self.ids.clone())
+        DeadLetterHandler::new(store, queues, self.clock.clone())
             .with_dead_letter_queues(self.dlqs.clone())
     }
 

@@ -236,6 +236,29 @@ fn the_dead_letter_function_may_bring_back_each_letter_it_consumes_early() {
         .collect();
     assert_eq!(consumed.len(), 3, "{consumed:?}");
     assert_eq!(allowed(dlq, "sqs:ChangeMessageVisibility"), consumed);
+    let worker = functions.iter().find(|(n, _)| n == "WorkerFunction").expect("worker function").1;
+    let tiers: BTreeSet<String> = worker["Events"]
+        .as_mapping()
+        .into_iter()
+        .flatten()
+        .filter_map(|(_, event)| get_att_arn(&event["Properties"]["Queue"]))
+        .collect();
+    assert_eq!(allowed(dlq, "sqs:SendMessage"), tiers, "a completed job's letter goes back to its tier");
+}
+
+/// A function that creates jobs may take back one whose message it could not send.
+#[test]
+fn every_function_that_creates_jobs_may_take_one_back() {
+    let template = load("template.yaml");
+    for (name, function) in resources_of(&template, "AWS::Serverless::Function") {
+        if !allowed(function, "dynamodb:PutItem").is_empty() {
+            assert_eq!(
+                allowed(function, "dynamodb:DeleteItem"),
+                allowed(function, "dynamodb:PutItem"),
+                "{name} creates jobs and must be able to take one back"
+            );
+        }
+    }
 }
 
 /// Only uploads notify the ingest queue, not the store's own objects; those expire, no sooner than

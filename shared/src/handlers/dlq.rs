@@ -2,9 +2,11 @@
 //!
 //! Messages arrive two ways: sent by the worker (with a reason attribute, the job usually already
 //! `failed`), or moved by SQS's redrive policy after too many receives (the worker kept dying).
-//! Idempotent: a job already terminal is left as it is; but a completed job's letter makes its
-//! pipeline's next step if that is missing (its send failed, and this message ran out of receives
-//! before it came back to make it: see `handlers::enqueue`).
+//! Idempotent: a job already terminal is left as it is; but a completed job's letter goes back to
+//! its tier queue, where the worker makes the job's pipeline step if that is missing (its send
+//! failed, and this message ran out of receives before it came back to make it: see
+//! `handlers::enqueue`). The worker, not this handler, makes steps: it holds the rights to
+//! create and take back jobs, and this function needs only to update them.
 //!
 //! A letter whose job cannot be recorded now comes back sooner than the DLQ's visibility timeout
 //! (90 minutes), by changing its visibility: a DLQ has no redrive policy, so its receive count
@@ -20,11 +22,11 @@ use crate::domain::envelope::Envelope;
 use crate::domain::model::JobFailure;
 use crate::domain::priority::{PerTier, PriorityTier};
 use crate::domain::status::JobStatus;
-use crate::handlers::enqueue::{EnqueueError, Enqueuer, NextStep};
 use crate::handlers::worker::{DeadLetterReason, queue_name};
-use crate::ports::{Clock, Ids};
+use crate::ports::Clock;
+use crate::ports::queue::QueueError;
 use crate::queue::{REASON_ATTRIBUTE, TierQueues};
-use crate::store::{Conflict, Created, DynamoJobStore, StoreError};
+use crate::store::{Conflict, DynamoJobStore, StoreError};
 
 /// The reason of a message SQS moved by itself (no reason attribute).
 pub const REDRIVE_REASON: &str = "redriven_after_max_receives";
@@ -42,11 +44,9 @@ pub const REFUSED_RETRY_SECONDS: i32 = 900;
 #[derive(Debug, Clone)]
 pub struct DeadLetterHandler {
     store: DynamoJobStore,
-    /// The tier queues, for the next step of a completed job whose letter this is.
+    /// The tier queues, where a completed job's letter goes back (see [`DeadLetterHandler::record`]).
     queues: TierQueues,
     clock: Arc<dyn Clock>,
-    /// The next step's id when it has no key (it always has one: its parent's).
-    ids: Arc<dyn Ids>,
     /// The DLQs it consumes, to bring a letter back early; without them a letter that could not
     /// be recorded waits out the queue's visibility timeout.
     dlqs: Option<DeadLetterQueues>,
@@ -59,6 +59,26 @@ struct DeadLetterQueues {
     names: PerTier<String>,
 }
 
+/// Why a dead letter could not be handled now; it comes back.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A completed job's letter could not be sent back to its tier queue.
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+impl RecordError {
+    /// The same letter may be handled later (throttled, unavailable).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            RecordError::Store(err) => err.is_transient(),
+            RecordError::Queue(err) => err.is_transient(),
+        }
+    }
+}
+
 /// What became of one dead letter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeadLetterOutcome {
@@ -66,6 +86,9 @@ pub enum DeadLetterOutcome {
     RecordedFailed { job_id: String },
     /// Already terminal (the worker recorded it first).
     AlreadyTerminal { job_id: String, status: JobStatus },
+    /// Completed: the letter went back to its tier queue, for the worker to make the job's next
+    /// pipeline step if it is missing.
+    SentBack { job_id: String },
     /// Not an envelope, or no such job: nothing to record beyond the log line.
     Unrecordable { reason: String },
     /// The letter is from an earlier generation (the job was retried since): the job's new life
@@ -84,10 +107,10 @@ pub enum DeadLetterOutcome {
 }
 
 impl DeadLetterHandler {
-    /// Recording dead letters' jobs in `store`, at times from `clock`; making the next step of a
-    /// completed job whose letter comes (on the tier `queues`, see [`DeadLetterHandler::record`]).
-    pub fn new(store: DynamoJobStore, queues: TierQueues, clock: Arc<dyn Clock>, ids: Arc<dyn Ids>) -> Self {
-        DeadLetterHandler { store, queues, clock, ids, dlqs: None }
+    /// Recording dead letters' jobs in `store`, at times from `clock`; a completed job's letter
+    /// goes back to the tier `queues` (see [`DeadLetterHandler::record`]).
+    pub fn new(store: DynamoJobStore, queues: TierQueues, clock: Arc<dyn Clock>) -> Self {
+        DeadLetterHandler { store, queues, clock, dlqs: None }
     }
 
     /// The same handler, bringing letters it could not record back early on `dlqs` (the queues
@@ -135,10 +158,11 @@ impl DeadLetterHandler {
     }
 
     /// Record the letter's job `failed`, unless it ended (or a run, a pause or the lost-message
-    /// walk is in charge of it). A completed job's letter makes its next step, if it has one not
-    /// made yet: the step is made by whoever handles the job's message once it completed, and
-    /// this message will come no more.
-    pub async fn record(&self, record: &SqsMessage) -> Result<DeadLetterOutcome, EnqueueError> {
+    /// walk is in charge of it). A completed job's letter goes back to its tier queue: its next
+    /// step, if missing, is made by whoever handles the job's message once it completed, and
+    /// without this the message would come no more. One request, for a rare letter: the
+    /// worker's answer (acknowledged, the step made) costs less than reading the job here.
+    pub async fn record(&self, record: &SqsMessage) -> Result<DeadLetterOutcome, RecordError> {
         let reason = record
             .message_attributes
             .get(REASON_ATTRIBUTE)
@@ -182,7 +206,8 @@ impl DeadLetterHandler {
             Err(StoreError::InvalidTransition { from, .. }) => {
                 info!(dead_letter = true, job_id = %job_id, status = %from, reason = %reason, "dead letter: job already terminal");
                 if from == JobStatus::Completed {
-                    self.enqueue_next_of(&job_id).await?;
+                    self.queues.send(&envelope, 0).await?;
+                    return Ok(DeadLetterOutcome::SentBack { job_id });
                 }
                 Ok(DeadLetterOutcome::AlreadyTerminal { job_id, status: from })
             }
@@ -210,28 +235,6 @@ impl DeadLetterHandler {
             }
             Err(err) => Err(err.into()),
         }
-    }
-
-    /// The next step of the completed job `id` ([`Enqueuer::enqueue_next`]), unless the job is
-    /// past its retention (its step may be too: making it again would run it again).
-    async fn enqueue_next_of(&self, id: &str) -> Result<(), EnqueueError> {
-        let Some(job) = self.store.get(id, true).await? else { return Ok(()) };
-        if job.expired(self.clock.now()) {
-            return Ok(());
-        }
-        let enqueuer = Enqueuer::new(&self.store, &self.queues, self.clock.as_ref(), self.ids.as_ref());
-        match enqueuer.enqueue_next(&job).await? {
-            NextStep::Made(made) => {
-                if let Created::New(next) = *made {
-                    warn!(job_id = %id, next_job_id = %next.id, "dead letter: the completed job's next step was missing; enqueued");
-                }
-            }
-            NextStep::Unreadable(err) => {
-                error!(job_id = %id, error = %err, "the pipeline's next steps cannot be read: the pipeline ends here");
-            }
-            NextStep::None => {}
-        }
-        Ok(())
     }
 }
 

@@ -13,7 +13,7 @@ use jobq::domain::model::job_id_for_owner_key;
 use jobq::domain::task::Registry;
 use jobq::handlers::dlq::DeadLetterHandler;
 use jobq::handlers::worker::{WorkerSettings, sqs_event};
-use jobq::ports::{clock, ids};
+use jobq::ports::clock;
 use jobq::queue::TierQueues;
 use jobq::store::DynamoJobStore;
 use jobq::{Envelope, JobStatus, PriorityTier};
@@ -63,7 +63,7 @@ fn body_of(i: usize) -> Value {
 /// The visible messages still in the tier queues and DLQs (past the proxy), with their job's
 /// status and what a dead-letter handler without faults makes of the dead ones.
 async fn leftovers(env: &TestEnv) -> String {
-    let handler = DeadLetterHandler::new(env.store(), env.queues(), clock::system(), ids::random());
+    let handler = DeadLetterHandler::new(env.store(), env.queues(), clock::system());
     let mut lines = Vec::new();
     for tier in PriorityTier::ALL {
         for (name, queue) in [("queue", env.queues()), ("dlq", env.dlqs())] {
@@ -130,7 +130,7 @@ async fn with_a_tenth_of_aws_calls_failing_every_job_ends_once() {
     let store = DynamoJobStore::new(clients.dynamodb.clone(), &env.config.table, env.config.retention);
     let queues = TierQueues::new(clients.sqs.clone(), env.config.queues.clone());
     let dead_letters =
-        Arc::new(DeadLetterHandler::new(store, queues.clone(), clock::system(), ids::random()));
+        Arc::new(DeadLetterHandler::new(store, queues.clone(), clock::system()));
     let dlqs = TierQueues::new(clients.sqs.clone(), env.config.dlqs.clone());
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut pollers = tokio::task::JoinSet::new();

@@ -8,7 +8,7 @@ use jobq::domain::task::Registry;
 use jobq::handlers::dlq::{DeadLetterHandler, DeadLetterOutcome};
 use jobq::handlers::service::ServiceError;
 use jobq::handlers::worker::{WorkerSettings, poll_once, sqs_event};
-use jobq::ports::{clock, ids};
+use jobq::ports::clock;
 use jobq::queue::{NewMessage, REASON_ATTRIBUTE, TierQueues};
 use jobq::store::DynamoJobStore;
 use jobq::{Envelope, Job, JobStatus, NewJob, Priority, PriorityTier};
@@ -206,7 +206,7 @@ async fn a_dead_letter_for_a_missing_record_leaves_a_later_job_with_that_id_alon
     let (job, created) = service.enqueue(key).await.expect("retry");
     assert!(created && job.id == id);
     // The dead letter is about the record that was not there, not this job.
-    let handler = DeadLetterHandler::new(env.store(), env.queues(), clock::system(), ids::random());
+    let handler = DeadLetterHandler::new(env.store(), env.queues(), clock::system());
     let event = sqs_event(&dead, &env.dlqs().arn(tier).await.expect("arn"), "local");
     let outcome = handler.record(&event.records[0]).await.expect("record");
     assert!(matches!(outcome, DeadLetterOutcome::Unrecordable { .. }), "{outcome:?}");
@@ -228,7 +228,7 @@ async fn a_dead_letter_dynamodb_throttled_comes_back_in_seconds_and_fails_its_jo
     let dlqs = TierQueues::new(clients.sqs.clone(), env.config.dlqs.clone());
     let queues = TierQueues::new(clients.sqs.clone(), env.config.queues.clone());
     let handler =
-        DeadLetterHandler::new(store, queues, clock::system(), ids::random()).with_dead_letter_queues(dlqs);
+        DeadLetterHandler::new(store, queues, clock::system()).with_dead_letter_queues(dlqs);
     // Its message moved to the DLQ as the redrive policy moves one (no reason attribute), after
     // its run died: the run's lease ended long ago.
     let job = env.enqueue(spec("noop", Value::Null)).await;

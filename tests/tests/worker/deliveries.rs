@@ -9,7 +9,7 @@ use chrono::Utc;
 use jobq::domain::task::Registry;
 use jobq::handlers::dlq::{DeadLetterHandler, DeadLetterOutcome};
 use jobq::handlers::worker::sqs_event;
-use jobq::ports::{clock, ids};
+use jobq::ports::clock;
 use jobq::queue::REASON_ATTRIBUTE;
 use jobq::store::{ListQuery, PauseScope};
 use jobq::{Envelope, JobStatus, NewJob, Priority, PriorityTier};
@@ -233,7 +233,7 @@ async fn a_poison_message_goes_to_the_dlq_with_its_reason_and_the_batch_succeeds
     assert_eq!(dead[0].body, "{not json");
     let reason = dead[0].attributes.get(REASON_ATTRIBUTE).cloned().unwrap_or_default();
     assert!(reason.starts_with("poison_message: "), "{reason}");
-    let handler = DeadLetterHandler::new(env.store(), env.queues(), clock::system(), ids::random());
+    let handler = DeadLetterHandler::new(env.store(), env.queues(), clock::system());
     let event = sqs_event(&dead, "arn:aws:sqs:local:0:normal-dlq", "local");
     assert!(matches!(handler.record(&event.records[0]).await, Ok(DeadLetterOutcome::Unrecordable { .. })));
 }

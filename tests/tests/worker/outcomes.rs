@@ -9,7 +9,7 @@ use jobq::domain::context::JobContext;
 use jobq::domain::task::{JobError, Registry, Task, TaskOutput};
 use jobq::handlers::dlq::{DeadLetterHandler, DeadLetterOutcome, REDRIVE_REASON};
 use jobq::handlers::worker::{WorkerSettings, sqs_event};
-use jobq::ports::{clock, ids};
+use jobq::ports::clock;
 use jobq::queue::REASON_ATTRIBUTE;
 use jobq::{Envelope, Job, JobStatus, NewJob, Priority, PriorityTier};
 use jobq_integration_tests::TestEnv;
@@ -95,7 +95,7 @@ async fn an_always_failing_job_ends_failed_in_its_dlq_and_the_dlq_handler_record
     assert_eq!(Envelope::decode(&dead[0].body).expect("envelope").id, job.id);
     assert_eq!(dead[0].attributes.get(REASON_ATTRIBUTE).map(String::as_str), Some("attempts_exhausted"));
 
-    let handler = DeadLetterHandler::new(env.store(), env.queues(), clock::system(), ids::random());
+    let handler = DeadLetterHandler::new(env.store(), env.queues(), clock::system());
     let arn = env.dlqs().arn(PriorityTier::High).await.expect("arn");
     let event = sqs_event(&dead, &arn, "local");
     let outcome = handler.record(&event.records[0]).await.expect("record");

@@ -244,7 +244,7 @@ async fn store_operations() -> Result<()> {
         .map_err(store_err("finish"))?;
     measure("store.finish", before);
     let before = env.requests.snapshot();
-    let _ = store.cancel(&job.id, now).await;
+    let _ = store.cancel(&job.id, "ops", now).await;
     measure("store.cancel (refused)", before);
     let before = env.requests.snapshot();
     store.get(&job.id, false).await.map_err(store_err("get"))?;

@@ -149,7 +149,7 @@ struct PauseDay {
 async fn pause_day(jobs: u64, hours: i64) -> Result<PauseDay> {
     let s = stack()?;
     let scope = PauseScope::Type("echo".into());
-    s.service.set_paused(&scope, true).await.map_err(err("pause"))?;
+    s.service.set_paused(&scope, true, "ops").await.map_err(err("pause"))?;
     let before_enqueue = s.requests();
     for i in 0..jobs {
         let spec = NewJob { job_type: "echo".into(), payload: json!({ "n": i }), ..NewJob::default() };

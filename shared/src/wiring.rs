@@ -99,8 +99,7 @@ impl Ports {
     /// making a completed job's missing next step on the tier queues).
     pub fn dead_letters(&self) -> DeadLetterHandler {
         let (store, queues) = (self.store.clone(), self.queues.clone());
-        DeadLetterHandler::new(store, queues, self.clock.clone())
-            .with_dead_letter_queues(self.dlqs.clone())
+        DeadLetterHandler::new(store, queues, self.clock.clone()).with_dead_letter_queues(self.dlqs.clone())
     }
 
     /// The counter, keeping the counters from the table's change stream.

@@ -58,9 +58,9 @@ async fn a_day_of_jobs(w: &World) -> Vec<Change> {
         match i % 2 {
             0 => {
                 let fail = ExternalUpdate { event: Some(JobEvent::Fail), ..ExternalUpdate::default() };
-                w.service.apply_external(&job.id, &fail).await.expect("report");
+                w.service.apply_external(&job.id, &fail, "ops").await.expect("report");
             }
-            _ => drop(w.service.cancel(&job.id).await.expect("cancel")),
+            _ => drop(w.service.cancel(&job.id, "ops").await.expect("cancel")),
         }
     }
     drain(&w.ports.queues, &w.worker).await.expect("run");

@@ -142,7 +142,7 @@ async fn a_dead_letter_from_before_a_retry_leaves_the_new_generation_alone() {
     assert_eq!(letters.len(), 1);
 
     // Retried from the API before the dead-letter function got to the first life's letter.
-    let retried = s.service.retry(&job.id, None).await.expect("retry");
+    let retried = s.service.retry(&job.id, None, "ops").await.expect("retry");
     assert_eq!((retried.status, retried.generation), (JobStatus::Queued, 1));
     let arn = s.ports.dlqs.arn(PriorityTier::High).await.expect("arn");
     let handler = s.ports.dead_letters();
@@ -295,7 +295,7 @@ async fn ten_minutes_of_throttling_cost_a_waiting_job_eight_deliveries() {
 async fn a_hot_pause_item_never_lets_a_paused_job_start() {
     let s = stack();
     let scope = jobq::store::PauseScope::Queue(PriorityTier::Normal);
-    s.service.set_paused(&scope, true).await.expect("pause");
+    s.service.set_paused(&scope, true, "ops").await.expect("pause");
     let (job, _) = s.service.enqueue(spec("noop", json!(null))).await.expect("enqueue");
     let pause_item = jobq::store::keys::PAUSE_PK.to_owned();
     s.aws.table.set_hot(jobq::adapters::memory::HotPartition::Item(pause_item.clone()), true);
@@ -305,7 +305,7 @@ async fn a_hot_pause_item_never_lets_a_paused_job_start() {
         s.clock.advance(Duration::seconds(40));
     }
     s.aws.table.set_hot(jobq::adapters::memory::HotPartition::Item(pause_item), false);
-    s.service.set_paused(&scope, false).await.expect("resume");
+    s.service.set_paused(&scope, false, "ops").await.expect("resume");
     for _ in 0..40 {
         s.drain().await;
         s.clock.advance(Duration::seconds(30));

@@ -69,7 +69,7 @@ async fn jobs_enqueued_right_after_a_pause_answered_wait_until_resume_then_run_o
     let s = stack();
     s.warm_the_cache().await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    s.service.set_paused(&PauseScope::All, true).await.expect("pause");
+    s.service.set_paused(&PauseScope::All, true, "ops").await.expect("pause");
     let mut ids = Vec::new();
     for _ in 0..5 {
         ids.push(s.noop().await);
@@ -87,7 +87,7 @@ async fn jobs_enqueued_right_after_a_pause_answered_wait_until_resume_then_run_o
         assert_eq!((job.status, job.attempts, job.started_at), (JobStatus::Queued, 0, None), "{id}");
     }
 
-    s.service.set_paused(&PauseScope::All, false).await.expect("resume");
+    s.service.set_paused(&PauseScope::All, false, "ops").await.expect("resume");
     assert_eq!(s.scheduler.tick(s.clock.now()).await.expect("tick").released, 5);
     assert_eq!(s.drain().await, 5);
     for id in &ids {
@@ -106,7 +106,7 @@ async fn a_message_in_flight_when_the_pause_answers_waits_once_the_cache_ran_out
     let spec = NewJob { job_type: "noop".into(), run_at: Some(run_at), ..NewJob::default() };
     let early = s.service.enqueue(spec).await.expect("enqueue").0.id;
     s.warm_the_cache().await;
-    s.service.set_paused(&PauseScope::All, true).await.expect("pause");
+    s.service.set_paused(&PauseScope::All, true, "ops").await.expect("pause");
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(s.drain().await, 1);
     let job = s.job(&early).await;

@@ -217,7 +217,7 @@ async fn a_retry_whose_message_was_lost_is_sent_again_once() {
 #[tokio::test(start_paused = true)]
 async fn a_paused_job_waits_parked_at_no_cost_for_a_day_and_runs_once_after_resume() {
     let s = stack();
-    s.service.set_paused(&PauseScope::Type("echo".into()), true).await.expect("pause");
+    s.service.set_paused(&PauseScope::Type("echo".into()), true, "ops").await.expect("pause");
     let mut ids = Vec::new();
     for i in 0..20 {
         let spec = NewJob { job_type: "echo".into(), payload: json!({ "n": i }), ..NewJob::default() };
@@ -240,7 +240,7 @@ async fn a_paused_job_waits_parked_at_no_cost_for_a_day_and_runs_once_after_resu
         assert_eq!(s.job(id).await.status, JobStatus::Queued);
     }
 
-    s.service.set_paused(&PauseScope::Type("echo".into()), false).await.expect("resume");
+    s.service.set_paused(&PauseScope::Type("echo".into()), false, "ops").await.expect("resume");
     assert_eq!(s.scheduler.tick(s.clock.now()).await.expect("tick").released, 20);
     assert_eq!(s.scheduler.tick(s.clock.now()).await.expect("tick").released, 0, "released once");
     assert_eq!(s.drain().await, 20);

@@ -170,14 +170,14 @@ pub async fn operator(world: World, mut rng: fastrand::Rng, mean_gap: Duration) 
         match rng.u8(..3) {
             0 => {
                 world.log().touched.insert(id.clone());
-                let _ = world.service.cancel(&id).await;
+                let _ = world.service.cancel(&id, "ops").await;
             }
             1 => {
                 if let Ok(Some(job)) = world.service.get(&id).await
                     && matches!(job.status, JobStatus::Failed | JobStatus::Cancelled | JobStatus::Partial)
                 {
                     world.log().touched.insert(id.clone());
-                    let _ = world.service.retry(&id, None).await;
+                    let _ = world.service.retry(&id, None, "ops").await;
                 }
             }
             _ => pause_for_a_while(&world, &mut rng).await,
@@ -205,9 +205,9 @@ pub async fn restarter(world: World, mut rng: fastrand::Rng, mean_gap: Duration)
 /// The operator cancels a running job and retries it at once (its run goes on, unaware).
 pub async fn restart(world: &World, id: &str) {
     world.log().touched.insert(id.to_owned());
-    if world.service.cancel(id).await.is_ok() {
+    if world.service.cancel(id, "ops").await.is_ok() {
         // Refused under a throttle: the job stays cancelled, as the operator left it.
-        let _ = world.service.retry(id, None).await;
+        let _ = world.service.retry(id, None, "ops").await;
     }
     *world.log().faults.entry("restart").or_default() += 1;
 }
@@ -223,13 +223,13 @@ pub fn scopes() -> Vec<PauseScope> {
 async fn pause_for_a_while(world: &World, rng: &mut fastrand::Rng) {
     let scopes = scopes();
     let scope = scopes[rng.usize(..scopes.len())].clone();
-    if world.service.set_paused(&scope, true).await.is_err() {
+    if world.service.set_paused(&scope, true, "ops").await.is_err() {
         return;
     }
     *world.log().faults.entry("pause").or_default() += 1;
     tokio::time::sleep(Duration::from_secs(rng.u64(60..=3600))).await;
     // Resumed until it takes: the operator sees the 503 and presses again.
-    while world.service.set_paused(&scope, false).await.is_err() {
+    while world.service.set_paused(&scope, false, "ops").await.is_err() {
         tokio::time::sleep(Duration::from_secs(30)).await;
     }
 }
@@ -237,7 +237,7 @@ async fn pause_for_a_while(world: &World, rng: &mut fastrand::Rng) {
 /// Lift every pause (the end of the turbulent phase).
 pub async fn resume_everything(world: &World) {
     for scope in scopes() {
-        while world.service.set_paused(&scope, false).await.is_err() {
+        while world.service.set_paused(&scope, false, "ops").await.is_err() {
             tokio::time::sleep(Duration::from_secs(30)).await;
         }
     }

@@ -74,14 +74,14 @@ pub async fn play(world: World, steps: Vec<Step>) {
             }
             Action::PauseAll(length) => {
                 tokio::spawn(async move {
-                    while w.service.set_paused(&PauseScope::All, true).await.is_err() {
+                    while w.service.set_paused(&PauseScope::All, true, "ops").await.is_err() {
                         tokio::time::sleep(Duration::from_secs(30)).await;
                     }
                     let paused = w.now();
                     tokio::time::sleep(length).await;
                     // From before the resume is asked: a job may start once it answers.
                     w.log().paused_all.push((paused, w.now()));
-                    while w.service.set_paused(&PauseScope::All, false).await.is_err() {
+                    while w.service.set_paused(&PauseScope::All, false, "ops").await.is_err() {
                         tokio::time::sleep(Duration::from_secs(30)).await;
                     }
                 });
@@ -104,7 +104,7 @@ pub async fn play(world: World, steps: Vec<Step>) {
             Action::CancelScheduled => {
                 for id in every(&world, JobStatus::Scheduled).await {
                     world.log().touched.insert(id.clone());
-                    let _ = world.service.cancel(&id).await;
+                    let _ = world.service.cancel(&id, "ops").await;
                 }
             }
         }

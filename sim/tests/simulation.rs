@@ -247,12 +247,16 @@ fn jobs_never_watched_have_no_way_forward() {
 
 /// Queues that dead-letter a message on its second receive turn throttles (a delivery that could
 /// not claim its job comes back) into failed jobs and dead letters: `outcomes` and `letters` say
-/// so, as no crash and no handler is to blame. (A job that never ran is left queued by the
-/// dead-letter function and sent again, so none ends short of its attempts.)
+/// so, as no crash and no handler is to blame. A job a letter fails may end short of its attempts
+/// (its first run over, its next delivery redriven), and `attempts` may say so too; a job that
+/// never ran is left queued by the dead-letter function and sent again. Nothing else breaks.
 #[test]
 fn dead_lettering_on_the_second_receive_breaks_outcomes_and_letters() {
     let report = broken(2, Breaks { one_receive: true, ..Breaks::default() });
-    assert_eq!(broken_names(&report), ["letters", "outcomes"].into(), "{}", report.failures());
+    let names = broken_names(&report);
+    assert!(names.contains("letters") && names.contains("outcomes"), "{}", report.failures());
+    let expected: std::collections::BTreeSet<&str> = ["attempts", "letters", "outcomes"].into();
+    assert!(names.is_subset(&expected), "{}", report.failures());
 }
 
 /// Records deleted a minute after their jobs end (the table's TTL, late as DynamoDB's is):

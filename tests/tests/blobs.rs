@@ -132,7 +132,7 @@ async fn a_retry_deletes_the_result_its_last_life_kept_in_the_bucket() {
     let payload = finished.spilled.payload.clone().expect("the payload kept in the bucket");
     assert!(blobs.get(&result).await.is_ok());
 
-    let retried = store.retry(&job.id, None, now).await.expect("retry");
+    let retried = store.retry(&job.id, None, "ops", now).await.expect("retry");
     assert_eq!((retried.status, retried.generation), (JobStatus::Queued, 1));
     let gone = blobs.get(&result).await.expect_err("the old result is deleted");
     assert!(matches!(gone, BlobError::NotFound { .. }), "{gone}");

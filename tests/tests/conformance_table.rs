@@ -43,6 +43,7 @@ conformance!(
     an_oversize_item_is_refused_whole,
     conditional_deletes_and_batches,
     index_queries_order_limit_filter_and_continue,
+    index_queries_read_a_range_with_both_ends,
 );
 
 /// Cases that read the change stream too.

@@ -133,7 +133,7 @@ async fn provisioning_is_idempotent_and_matches_the_resource_definitions() {
     let mut indexes: Vec<&str> =
         table.global_secondary_indexes().iter().filter_map(|g| g.index_name()).collect();
     indexes.sort_unstable();
-    assert_eq!(indexes, ["by-batch", "by-created", "by-due", "by-status"]);
+    assert_eq!(indexes, ["by-created", "by-due", "by-status"]);
     let ttl =
         env.clients.dynamodb.describe_time_to_live().table_name(&env.config.table).send().await.expect("ttl");
     let ttl = ttl.time_to_live_description().expect("ttl description");

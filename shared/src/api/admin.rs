@@ -68,8 +68,13 @@ pub async fn pause_flags(State(state): Shared) -> ApiResult {
         (status = 413, response = ApiError), (status = 415, response = ApiError),
         (status = 422, response = ApiError), (status = 503, response = ApiError),
     ))]
-pub async fn pause(State(state): Shared, headers: HeaderMap, body: Body) -> ApiResult {
-    set_paused(&state, &headers, body, true).await
+pub async fn pause(
+    State(state): Shared,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
+    set_paused(&state, &caller, &headers, body, true).await
 }
 
 /// End a pause.
@@ -80,14 +85,25 @@ pub async fn pause(State(state): Shared, headers: HeaderMap, body: Body) -> ApiR
         (status = 413, response = ApiError), (status = 415, response = ApiError),
         (status = 422, response = ApiError), (status = 503, response = ApiError),
     ))]
-pub async fn resume(State(state): Shared, headers: HeaderMap, body: Body) -> ApiResult {
-    set_paused(&state, &headers, body, false).await
+pub async fn resume(
+    State(state): Shared,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
+    set_paused(&state, &caller, &headers, body, false).await
 }
 
-async fn set_paused(state: &ApiState, headers: &HeaderMap, body: Body, paused: bool) -> ApiResult {
+async fn set_paused(
+    state: &ApiState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    body: Body,
+    paused: bool,
+) -> ApiResult {
     let value = json_body(headers, body, true).await?.unwrap_or_default();
     let scope = input::scope(&value)?;
-    Ok(Json(state.service.set_paused(&scope, paused).await?).into_response())
+    Ok(Json(state.service.set_paused(&scope, paused, &caller.owner).await?).into_response())
 }
 
 /// Who the API takes the caller for: its owner name and role.

@@ -143,7 +143,7 @@ pub async fn report_job(
     check_visible(&state, &caller, id).await?;
     let value = json_body(&headers, body, true).await?.unwrap_or_default();
     let update = input::external_update(&value)?;
-    Ok(Json(state.service.apply_external(id, &update).await?).into_response())
+    Ok(Json(state.service.apply_external(id, &update, &caller.owner).await?).into_response())
 }
 
 /// Cancel a job that has not ended.
@@ -161,7 +161,7 @@ pub async fn cancel_job(
 ) -> ApiResult {
     let id = input::id(&id)?;
     check_visible(&state, &caller, id).await?;
-    Ok(Json(state.service.cancel(id).await?).into_response())
+    Ok(Json(state.service.cancel(id, &caller.owner).await?).into_response())
 }
 
 /// Queue a failed, partial or cancelled job again, with fresh attempts.
@@ -185,7 +185,7 @@ pub async fn retry_job(
     check_visible(&state, &caller, id).await?;
     let value = json_body(&headers, body, false).await?;
     let priority = input::retry(value.as_ref())?;
-    Ok((StatusCode::ACCEPTED, Json(state.service.retry(id, priority).await?)).into_response())
+    Ok((StatusCode::ACCEPTED, Json(state.service.retry(id, priority, &caller.owner).await?)).into_response())
 }
 
 /// Queue again every job of a status (and type).
@@ -196,10 +196,15 @@ pub async fn retry_job(
         (status = 413, response = ApiError), (status = 415, response = ApiError),
         (status = 422, response = ApiError), (status = 503, response = ApiError),
     ))]
-pub async fn retry_all(State(state): Shared, headers: HeaderMap, body: Body) -> ApiResult {
+pub async fn retry_all(
+    State(state): Shared,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
     let value = json_body(&headers, body, true).await?.unwrap_or_default();
     let (status, job_type) = input::bulk_retry(&value)?;
-    let (retried, more) = state.service.retry_all(status, job_type.as_deref()).await?;
+    let (retried, more) = state.service.retry_all(status, job_type.as_deref(), &caller.owner).await?;
     Ok((StatusCode::ACCEPTED, Json(RetryAllReport { retried, more })).into_response())
 }
 
@@ -215,8 +220,10 @@ pub async fn get_batch(State(state): Shared, Path(IdParam { id }): Path<IdParam>
 }
 
 /// The spec with its owner: the caller, or the owner an admin names (a web backend enqueueing
-/// for its user). Naming another owner without that right is refused (403).
+/// for its user); and the caller as who created it. Naming another owner without that right is
+/// refused (403).
 fn owned(mut spec: NewJob, caller: &Caller, prefix: &str) -> Result<NewJob, ApiError> {
+    spec.created_by = Some(caller.owner.clone());
     match &spec.owner {
         Some(named) if *named != caller.owner && !caller.role.allows(Action::EnqueueOnBehalf) => Err(
             ApiError::forbidden_field(&format!("{prefix}owner"), "only an admin enqueues for another owner"),

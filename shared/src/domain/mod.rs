@@ -1,5 +1,6 @@
 //! The domain: jobs and their rules, with no AWS types and no I/O of their own.
 
+pub mod audit;
 pub mod builtin;
 pub mod caller;
 pub mod context;

@@ -6,6 +6,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::domain::audit::Audit;
 use crate::domain::caller::SYSTEM_PREFIX;
 use crate::domain::priority::{Priority, PriorityTier};
 use crate::domain::status::JobStatus;
@@ -96,6 +97,9 @@ pub struct Job {
     /// Jobs to enqueue when this one completes: the first now, carrying the rest as its own `next`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub next: Vec<NewJob>,
+    /// Who enqueued, cancelled, retried and reported on it, and when.
+    #[serde(default)]
+    pub audit: Audit,
     /// The parts kept outside the record (too large for it), by their keys in the bucket.
     /// Internal: the store reads them back in place of `payload` and `result`.
     #[serde(skip)]
@@ -153,6 +157,9 @@ pub struct NewJob {
     /// in jobq's namespace. Internal: never read from a request.
     #[serde(skip)]
     pub system_key: bool,
+    /// Who enqueues it (the caller, not always its owner). Internal: set from the caller.
+    #[serde(skip)]
+    pub created_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_attempts: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -217,6 +224,7 @@ impl Job {
             resent_at: None,
             expires_at: None,
             next: spec.next,
+            audit: Audit { created_by: spec.created_by, ..Audit::default() },
             spilled: Spilled::default(),
             taken_back_from: None,
         }
@@ -231,6 +239,7 @@ impl Job {
         step.idempotency_key = Some(format!("{}:next", self.id));
         step.system_key = true;
         step.owner = self.owner.clone();
+        step.created_by = self.audit.created_by.clone();
         step.group = step.group.or_else(|| self.group.clone());
         step.batch_id = step.batch_id.or_else(|| self.batch_id.clone());
         step.github_workflow_run_id =

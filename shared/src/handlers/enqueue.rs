@@ -448,7 +448,7 @@ mod tests {
         let s = stack();
         let (_, next) = step_taken_back(&s).await;
         let normal = crate::store::PauseScope::Queue(PriorityTier::Normal);
-        s.service.set_paused(&normal, true).await.expect("pause");
+        s.service.set_paused(&normal, true, "ops").await.expect("pause");
         s.clock.advance(chrono::Duration::hours(13));
         s.drain().await;
         assert_eq!(status(&s, &next).await, Some(JobStatus::Completed), "made, in a tier not paused");

@@ -281,14 +281,15 @@ impl JobService {
         Ok(Page { jobs, next_cursor })
     }
 
-    pub async fn cancel(&self, id: &str) -> Result<Job, ServiceError> {
-        let job = self.store.cancel(id, self.clock.now()).await?;
+    /// Cancel, `by` a caller (its owner name, kept on the job).
+    pub async fn cancel(&self, id: &str, by: &str) -> Result<Job, ServiceError> {
+        let job = self.store.cancel(id, by, self.clock.now()).await?;
         Ok(self.store.resolve(job).await?)
     }
 
-    /// Another go: fresh attempts, a new generation, and its message.
-    pub async fn retry(&self, id: &str, priority: Option<Priority>) -> Result<Job, ServiceError> {
-        let job = self.store.retry(id, priority, self.clock.now()).await?;
+    /// Another go, `by` a caller: fresh attempts, a new generation, and its message.
+    pub async fn retry(&self, id: &str, priority: Option<Priority>, by: &str) -> Result<Job, ServiceError> {
+        let job = self.store.retry(id, priority, by, self.clock.now()).await?;
         self.queues.send(&envelope(&job), 0).await?;
         Ok(self.store.resolve(job).await?)
     }
@@ -298,6 +299,7 @@ impl JobService {
         &self,
         status: JobStatus,
         job_type: Option<&str>,
+        by: &str,
     ) -> Result<(usize, bool), ServiceError> {
         let query =
             ListQuery { status: Some(status), job_type: job_type.map(str::to_owned), ..ListQuery::default() };
@@ -305,7 +307,7 @@ impl JobService {
         let now = self.clock.now();
         let ids: Vec<String> = page.jobs.iter().map(|j| j.id.clone()).collect();
         let retried: Vec<Job> = futures::stream::iter(ids)
-            .map(|id: String| async move { self.store.retry(&id, None, now).await })
+            .map(|id: String| async move { self.store.retry(&id, None, by, now).await })
             .buffer_unordered(16)
             .filter_map(|r| async move { r.map_err(|e| warn!(error = %e, "bulk retry skipped a job")).ok() })
             .collect()
@@ -319,11 +321,17 @@ impl JobService {
         Ok((retried.len(), page.next_cursor.is_some()))
     }
 
-    /// An external executor's report; a move back to `queued` sends the job's message.
-    pub async fn apply_external(&self, id: &str, update: &ExternalUpdate) -> Result<Job, ServiceError> {
+    /// An external executor's report, `by` a caller; a move back to `queued` sends the job's
+    /// message.
+    pub async fn apply_external(
+        &self,
+        id: &str,
+        update: &ExternalUpdate,
+        by: &str,
+    ) -> Result<Job, ServiceError> {
         let current =
             self.store.get(id, true).await?.ok_or_else(|| StoreError::NotFound { id: id.to_owned() })?;
-        let job = self.store.apply_external(&current, update, self.clock.now()).await?;
+        let job = self.store.apply_external(&current, update, by, self.clock.now()).await?;
         if update.event == Some(JobEvent::Retry) {
             self.queues.send(&envelope(&job), 0).await?;
         }
@@ -332,7 +340,7 @@ impl JobService {
 
     /// A batch's summary from its counters: one read however many jobs it has. In the second or
     /// so before the counters first see a new batch, it is read from the jobs themselves; and
-    /// while the `by-batch` index does not list them all yet (it lags the table), from the jobs
+    /// while `by-created` does not list them all yet (an index lags the table), from the jobs
     /// its enqueues noted they made. The counter item is read consistently, so a batch is found
     /// right after its enqueue answered.
     pub async fn batch(&self, batch_id: &str) -> Result<BatchSummary, ServiceError> {
@@ -380,8 +388,14 @@ impl JobService {
         Ok(self.store.pause_flags().await?)
     }
 
-    pub async fn set_paused(&self, scope: &PauseScope, paused: bool) -> Result<PauseFlags, ServiceError> {
-        Ok(self.store.set_paused(scope, paused).await?)
+    /// Pause or resume `scope`, `by` a caller (kept on the pause flags).
+    pub async fn set_paused(
+        &self,
+        scope: &PauseScope,
+        paused: bool,
+        by: &str,
+    ) -> Result<PauseFlags, ServiceError> {
+        Ok(self.store.set_paused(scope, paused, by, self.clock.now()).await?)
     }
 
     /// Every dependency answers: the table, the six queues, the bucket.

@@ -201,6 +201,8 @@ pub struct IndexQuery {
     pub partition: String,
     /// Only sort keys below this one.
     pub sort_below: Option<String>,
+    /// Only sort keys at or above this one.
+    pub sort_from: Option<String>,
     pub ascending: bool,
     /// Items evaluated (before the filter), as DynamoDB's `Limit`.
     pub limit: Option<usize>,
@@ -218,6 +220,7 @@ impl IndexQuery {
             index,
             partition: partition.into(),
             sort_below: None,
+            sort_from: None,
             ascending: true,
             limit: None,
             filter: None,

@@ -21,6 +21,14 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency_key";
 pub const OWNER: &str = "owner";
 pub const GROUP: &str = "grp";
 pub const BATCH_ID: &str = "batch_id";
+/// The audit trail ([`crate::domain::audit::Audit`]): who, and when in epoch milliseconds.
+pub const CREATED_BY: &str = "created_by";
+pub const CANCELLED_BY: &str = "cancelled_by";
+pub const CANCELLED_MS: &str = "cancelled_ms";
+pub const RETRIED_BY: &str = "retried_by";
+pub const RETRIED_MS: &str = "retried_ms";
+pub const PATCHED_BY: &str = "patched_by";
+pub const PATCHED_MS: &str = "patched_ms";
 pub const GITHUB_RUN_ID: &str = "gh_run_id";
 pub const TIMEOUT: &str = "timeout_s";
 pub const GENERATION: &str = "gen";

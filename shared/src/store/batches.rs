@@ -1,11 +1,12 @@
 //! A batch's own note of its jobs, for the reads right after it is enqueued.
 //!
 //! Until the counter function first counts a batch's jobs (a second or more after they are
-//! written), `GET /batches/{id}` reads them from the `by-batch` index, and an index is only ever
+//! written), `GET /batches/{id}` reads them from the `by-created` index, and an index is only ever
 //! read eventually consistently: just after the batch is written it may hold none of its jobs
 //! (<https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html#GSI.Reads>). So the
-//! enqueue notes, on the batch's counter item, how many jobs it made by status; a consistent read
-//! of that item finds the batch at once. One UpdateItem per batch (one write unit), none per job.
+//! enqueue notes, on the batch's counter item, how many jobs it made by status, and when the
+//! first was created (where a listing of the batch starts reading); a consistent read of that
+//! item finds the batch at once. One UpdateItem per batch request (one write unit), none per job.
 
 use std::collections::BTreeMap;
 
@@ -15,6 +16,7 @@ use super::counters::{Counters, counters_from};
 use super::tally;
 use super::write::aws;
 use super::{JobStore, StoreError};
+use crate::domain::model::{format_time, parse_time};
 use crate::domain::status::JobStatus;
 use crate::ports::table::{Action, Attr, Returns, Update};
 
@@ -37,14 +39,19 @@ pub struct BatchCounters {
     /// When an enqueue last wrote the note: it speaks for the batch only until the counter has
     /// counted its jobs, a short while after.
     pub declared_at: Option<DateTime<Utc>>,
+    /// When its first job was created, as the first enqueue or count noted it (none for a
+    /// batch noted before this was).
+    pub first_created: Option<DateTime<Utc>>,
 }
 
 impl JobStore {
-    /// Note that an enqueue of `batch_id` made `made` jobs (by status). One UpdateItem.
+    /// Note that an enqueue of `batch_id` made `made` jobs (by status), created at `created`.
+    /// One UpdateItem.
     pub async fn declare_batch(
         &self,
         batch_id: &str,
         made: &BTreeMap<JobStatus, u64>,
+        created: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut actions: Vec<Action> = made
@@ -58,6 +65,7 @@ impl JobStore {
             return Ok(());
         }
         actions.push(Action::Set(DECLARED_AT.into(), Attr::n(now.timestamp())));
+        actions.push(Action::SetIfMissing(tally::FIRST_CREATED.into(), Attr::s(format_time(created))));
         let update = Update::new(actions).returning(Returns::Nothing);
         let key = tally::batch_counter(batch_id);
         self.table.update(&key, &update, None).await.map_err(|e| aws("UpdateItem(declare batch)", e))?;
@@ -78,7 +86,9 @@ impl JobStore {
                 .collect();
             let declared_at = item.get(DECLARED_AT).and_then(Attr::as_i64);
             let declared_at = declared_at.and_then(|at| DateTime::from_timestamp(at, 0));
-            BatchCounters { counted: counters_from(&item), declared, declared_at }
+            let first_created =
+                item.get(tally::FIRST_CREATED).and_then(Attr::as_str).and_then(|t| parse_time(t).ok());
+            BatchCounters { counted: counters_from(&item), declared, declared_at, first_created }
         }))
     }
 }

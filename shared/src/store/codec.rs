@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use super::attrs::*;
-use super::keys::{self, BY_BATCH, BY_CREATED, BY_DUE, BY_STATUS};
+use super::keys::{self, BY_CREATED, BY_DUE, BY_STATUS};
+use crate::domain::audit::{Audit, Mark};
 use crate::domain::model::{Job, JobFailure, Spilled, format_time, parse_time};
 use crate::domain::priority::Priority;
 use crate::domain::status::JobStatus;
@@ -83,8 +84,11 @@ pub fn encode(job: &Job) -> Item {
     opt(OWNER, job.owner.as_deref().map(s));
     opt(GROUP, job.group.as_deref().map(s));
     opt(BATCH_ID, job.batch_id.as_deref().map(s));
-    opt(BY_BATCH.pk, job.batch_id.as_deref().map(|b| s(keys::sharded(b, &job.id))));
-    opt(BY_BATCH.sk, job.batch_id.as_ref().map(|_| s(&sk)));
+    opt(CREATED_BY, job.audit.created_by.as_deref().map(s));
+    for (mark, by, at) in audit_attributes(job) {
+        opt(by, mark.map(|m| s(&m.by)));
+        opt(at, mark.map(|m| n(m.at.timestamp_millis())));
+    }
     opt(GITHUB_RUN_ID, job.github_workflow_run_id.as_deref().map(s));
     opt(RUN_AT, job.run_at.map(time));
     opt(STARTED_AT, job.started_at.map(time));
@@ -151,8 +155,24 @@ pub fn decode(item: &Item) -> Result<Job, CorruptItem> {
             result: r.opt_string(RESULT_REF)?,
             next: r.opt_string(NEXT_REF)?,
         },
+        audit: Audit {
+            created_by: r.opt_string(CREATED_BY)?,
+            cancelled: r.mark(CANCELLED_BY, CANCELLED_MS)?,
+            retried: r.mark(RETRIED_BY, RETRIED_MS)?,
+            patched: r.mark(PATCHED_BY, PATCHED_MS)?,
+        },
         taken_back_from: r.opt_string(RECOVERED_RUN)?,
     })
+}
+
+/// Each mark of a job's audit with the attributes that keep who and when.
+fn audit_attributes(job: &Job) -> [(Option<&Mark>, &'static str, &'static str); 3] {
+    let audit = &job.audit;
+    [
+        (audit.cancelled.as_ref(), CANCELLED_BY, CANCELLED_MS),
+        (audit.retried.as_ref(), RETRIED_BY, RETRIED_MS),
+        (audit.patched.as_ref(), PATCHED_BY, PATCHED_MS),
+    ]
 }
 
 fn corrupt(attribute: &'static str, reason: String) -> CorruptItem {
@@ -197,6 +217,15 @@ impl Reader<'_> {
     fn time(&self, name: &'static str) -> Result<Option<DateTime<Utc>>, CorruptItem> {
         self.opt_string(name)?.map(|v| parse_time(&v).map_err(|e| corrupt(name, e.to_string()))).transpose()
     }
+
+    /// An audit mark: who (`by`) and when (`at`, epoch milliseconds); none unless both are there.
+    fn mark(&self, by: &'static str, at: &'static str) -> Result<Option<Mark>, CorruptItem> {
+        let (Some(who), Some(ms)) = (self.opt_string(by)?, self.opt_number::<i64>(at)?) else {
+            return Ok(None);
+        };
+        let at = DateTime::from_timestamp_millis(ms).ok_or_else(|| corrupt(at, "out of range".into()))?;
+        Ok(Some(Mark { by: who, at }))
+    }
 }
 
 #[cfg(test)]
@@ -218,6 +247,7 @@ mod tests {
                 batch_id: Some("b1".into()),
                 github_workflow_run_id: Some("123".into()),
                 run_at: Some(now + chrono::Duration::seconds(60)),
+                created_by: Some("ops".into()),
                 ..NewJob::default()
             },
             now,
@@ -228,6 +258,9 @@ mod tests {
         job.run_id = Some("run-1".into());
         job.duration_ms = Some(5);
         job.next = vec![NewJob { job_type: "publish".into(), ..NewJob::default() }];
+        job.audit.cancelled = Some(Mark::new("ops", now));
+        job.audit.retried = Some(Mark::new("alice", now + chrono::Duration::seconds(1)));
+        job.audit.patched = Some(Mark::new("runner", now + chrono::Duration::seconds(2)));
         job
     }
 
@@ -236,7 +269,9 @@ mod tests {
         let job = sample();
         let item = encode(&job);
         assert_eq!(decode(&item).expect("decodes"), job);
-        assert_eq!(item.get("b_pk"), Some(&s(keys::sharded("b1", &job.id))));
+        // A batch is listed from `by-created` (its batch projected there), not an index of its own.
+        assert_eq!(item.get("batch_id"), Some(&s("b1")));
+        assert_eq!(item.get("b_pk"), None);
         assert_eq!(item.get("c_pk"), Some(&s(keys::sharded("jobs", &job.id))));
         assert_eq!(item.get("s_pk"), None, "queued jobs are listed from by-created");
         let failed = Job { status: JobStatus::Failed, ..job };

@@ -3,13 +3,12 @@
 //! One table, partition key `pk` (string), no sort key; items: `job#<id>` for jobs, `pause` for the
 //! pause flags, `count#...` for the counters (see [`super::tally`]), `tally#<shard>` for the counter's checkpoints. Jobs are read and written by id only, so the table itself has no hot key.
 //!
-//! Listing uses four global secondary indexes, all with the same shape:
+//! Listing uses three global secondary indexes, all with the same shape:
 //!
 //! | index        | partition key                | sort key            | projection          |
 //! |--------------|------------------------------|---------------------|---------------------|
-//! | `by-created` | `c_pk` = `jobs#<shard>`      | `<created_at>#<id>` | keys + `type`       |
-//! | `by-status`  | `s_pk` = `<status>#<shard>`  | `<created_at>#<id>` | keys + `type` (sparse) |
-//! | `by-batch`   | `b_pk` = `<batch_id>#<shard>`| `<created_at>#<id>` | keys only (sparse)  |
+//! | `by-created` | `c_pk` = `jobs#<shard>`      | `<created_at>#<id>` | keys + [`LISTED`]   |
+//! | `by-status`  | `s_pk` = `<status>#<shard>`  | `<created_at>#<id>` | keys + [`LISTED`] (sparse) |
 //! | `by-due`     | `d_pk` = `<watch>#<shard>`   | `<due ms>#<id>`     | keys + `type`, `tier` (sparse) |
 //!
 //! Write units decide this layout: an item update writes to an index only when one of its keys or
@@ -20,6 +19,12 @@
 //!   `retrying`, `partial`, `failed`, `cancelled`. `queued`, `processing` and `completed` are
 //!   listed from `by-created`, newest first, filtered on the full items: completed jobs are most of
 //!   those kept, and queued and running ones are the newest, so such a listing reads few others.
+//! - A job's owner, group and batch are listed from the same entry, not from an index of their
+//!   own: they never change, so projecting them costs no write, and a second entry per job would
+//!   be a second write unit per job (the `noop` budget is five in all). A listing by owner, group
+//!   or batch filters inside the index: it reads index rows of other jobs (about 40 to a read
+//!   unit), never their items. A batch is read from when its first job was created on (see
+//!   `JobStore::list`), so its listing does not read older rows.
 //! - `by-due` holds a run's lease end only from its first heartbeat: a run shorter than a third
 //!   of its lease is never in it, and one that dies before is found by its message, which the
 //!   worker keeps hidden only that long (see `worker::engine`).
@@ -44,6 +49,7 @@
 //! listings filter inside the index. Full jobs are read by BatchGetItem (reads cost a fifth of
 //! writes).
 
+use super::attrs;
 use crate::domain::status::JobStatus;
 use crate::ports::table::IndexDef;
 
@@ -54,13 +60,15 @@ pub const PK: &str = "pk";
 pub const PAUSE_PK: &str = "pause";
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 
-pub const BY_STATUS: IndexDef = IndexDef { name: "by-status", pk: "s_pk", sk: "s_sk", projected: &["type"] };
-pub const BY_CREATED: IndexDef =
-    IndexDef { name: "by-created", pk: "c_pk", sk: "c_sk", projected: &["type"] };
-pub const BY_BATCH: IndexDef = IndexDef { name: "by-batch", pk: "b_pk", sk: "b_sk", projected: &[] };
+/// What the listing indexes hold besides keys: a job's attributes that never change and that a
+/// listing filters on (type, owner, group, batch), so a filter is applied inside the index.
+pub const LISTED: &[&str] = &[attrs::TYPE, attrs::OWNER, attrs::GROUP, attrs::BATCH_ID];
+
+pub const BY_STATUS: IndexDef = IndexDef { name: "by-status", pk: "s_pk", sk: "s_sk", projected: LISTED };
+pub const BY_CREATED: IndexDef = IndexDef { name: "by-created", pk: "c_pk", sk: "c_sk", projected: LISTED };
 pub const BY_DUE: IndexDef =
     IndexDef { name: "by-due", pk: "d_pk", sk: "d_sk", projected: &["type", "tier"] };
-pub const INDEXES: [IndexDef; 4] = [BY_CREATED, BY_STATUS, BY_BATCH, BY_DUE];
+pub const INDEXES: [IndexDef; 3] = [BY_CREATED, BY_STATUS, BY_DUE];
 
 pub fn job_pk(id: &str) -> String {
     format!("job#{id}")

@@ -32,10 +32,12 @@ const CLEARED_BY_RETRY: [&str; 13] = [
 ];
 
 impl JobStore {
-    /// Cancel a job that has not ended. A running handler sees it at its next progress write.
-    #[instrument(skip_all, fields(job_id = %id))]
-    pub async fn cancel(&self, id: &str, now: DateTime<Utc>) -> Result<Job, StoreError> {
+    /// Cancel a job that has not ended, `by` a caller (its owner name, kept on the record). A
+    /// running handler sees it at its next progress write.
+    #[instrument(skip_all, fields(job_id = %id, by))]
+    pub async fn cancel(&self, id: &str, by: &str, now: DateTime<Utc>) -> Result<Job, StoreError> {
         let mut w = self.event_write(id, JobEvent::Cancel);
+        mark(&mut w, (CANCELLED_BY, CANCELLED_MS), by, now);
         w.clear_lease();
         self.set_terminal(&mut w, now);
         self.transition(id, JobEvent::Cancel, w, now).await
@@ -143,19 +145,21 @@ impl JobStore {
     /// messages of the earlier life are dropped. The caller sends the new envelope. A result the
     /// last life kept in the bucket is named by no item afterwards, so it is deleted: the write is
     /// pinned to the result it removes (one request when there is none, two when there is).
-    #[instrument(skip_all, fields(job_id = %id))]
+    #[instrument(skip_all, fields(job_id = %id, by))]
     pub async fn retry(
         &self,
         id: &str,
         priority: Option<Priority>,
+        by: &str,
         now: DateTime<Utc>,
     ) -> Result<Job, StoreError> {
-        match self.retry_removing(id, priority, now, None).await {
+        let stamp = (by, now);
+        match self.retry_removing(id, priority, stamp, None).await {
             Err(StoreError::Conflict { reason: Conflict::Changed, current, .. })
                 if current.spilled.result.is_some() =>
             {
                 let old = current.spilled.result;
-                let job = self.retry_removing(id, priority, now, old.as_deref()).await?;
+                let job = self.retry_removing(id, priority, stamp, old.as_deref()).await?;
                 if let Some(key) = &old {
                     self.discard_blob(key).await;
                 }
@@ -170,10 +174,11 @@ impl JobStore {
         &self,
         id: &str,
         priority: Option<Priority>,
-        now: DateTime<Utc>,
+        (by, now): (&str, DateTime<Utc>),
         result_ref: Option<&str>,
     ) -> Result<Job, StoreError> {
         let mut w = self.event_write(id, JobEvent::Retry);
+        mark(&mut w, (RETRIED_BY, RETRIED_MS), by, now);
         w.condition(match result_ref {
             Some(key) => Cond::eq(RESULT_REF, s(key)),
             None => Cond::not_exists(RESULT_REF),
@@ -256,6 +261,7 @@ impl JobStore {
         &self,
         current: &Job,
         update: &ExternalUpdate,
+        by: &str,
         now: DateTime<Utc>,
     ) -> Result<Job, StoreError> {
         let mut w = Write::default();
@@ -281,6 +287,7 @@ impl JobStore {
         if w.is_empty() {
             return Ok(current.clone());
         }
+        mark(&mut w, (PATCHED_BY, PATCHED_MS), by, now);
         let item = self.write(&current.id, w, "UpdateItem(external)", changed).await?;
         // The result it replaced, if the bucket held it, is named by no item now.
         if let Some(old) = current.spilled.result.as_deref()
@@ -382,4 +389,11 @@ fn external_fields(w: &mut Write, update: &ExternalUpdate, spilled: Option<&str>
     if let Some(run_id) = &update.github_workflow_run_id {
         w.set(GITHUB_RUN_ID, s(run_id));
     }
+}
+
+/// Keep who made a change, and when, in the same write (it costs that write nothing more than
+/// a few bytes).
+fn mark(w: &mut Write, (by_attr, at_attr): (&str, &str), by: &str, now: DateTime<Utc>) {
+    w.set(by_attr, s(by));
+    w.set(at_attr, n(now.timestamp_millis()));
 }

@@ -10,10 +10,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::StoreError;
-use super::keys::{self, BY_BATCH, BY_CREATED, BY_STATUS};
+use super::attrs::{BATCH_ID, GROUP, OWNER, TYPE};
+use super::keys::{self, BY_CREATED, BY_STATUS};
 use crate::domain::model::Job;
 use crate::domain::status::JobStatus;
-use crate::ports::table::IndexDef;
+use crate::ports::table::{Attr, Cond, IndexDef};
 
 /// Filters of a listing; any combination.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -21,7 +22,7 @@ pub struct ListQuery {
     pub status: Option<JobStatus>,
     pub job_type: Option<String>,
     pub batch_id: Option<String>,
-    /// Whose jobs: read from the full items (no index holds owners yet).
+    /// Whose jobs.
     pub owner: Option<String>,
     pub group: Option<String>,
 }
@@ -39,50 +40,31 @@ pub struct Page {
 pub(crate) struct Plan {
     pub index: IndexDef,
     pub partitions: Vec<String>,
-    /// Filter on the projected `type` inside the index query.
-    pub index_type_filter: Option<String>,
-    /// Filters applied to full items after they are read.
+    /// Filters on attributes the index holds ([`keys::LISTED`]), inside the index query.
+    pub index_filter: Vec<(&'static str, String)>,
+    /// Only rows from this sort key on (a batch: from a little before its first job).
+    pub sort_from: Option<String>,
+    /// A status `by-created` is read for: filtered on the full items after they are read.
     pub post_status: Option<JobStatus>,
-    pub post_type: Option<String>,
-    pub post_owner: Option<String>,
-    pub post_group: Option<String>,
 }
 
 impl ListQuery {
-    /// A batch is the narrowest key; then a status `by-status` holds (type filtered in the index);
-    /// anything else reads `by-created`, type filtered in the index and status on the full items.
-    pub(crate) fn plan(&self) -> Plan {
-        if let Some(batch) = &self.batch_id {
-            return Plan {
-                index: BY_BATCH,
-                partitions: keys::all_shards(batch),
-                index_type_filter: None,
-                post_status: self.status,
-                post_type: self.job_type.clone(),
-                post_owner: self.owner.clone(),
-                post_group: self.group.clone(),
-            };
-        }
+    /// A status `by-status` holds is read there; anything else reads `by-created`, its status
+    /// filtered on the full items. Type, owner, group and batch are filtered inside the index.
+    /// `batch_from`: the earliest sort key the batch's jobs may have (see `JobStore::list`).
+    pub(crate) fn plan(&self, batch_from: Option<String>) -> Plan {
+        let index_filter: Vec<(&'static str, String)> =
+            [(TYPE, &self.job_type), (OWNER, &self.owner), (GROUP, &self.group), (BATCH_ID, &self.batch_id)]
+                .into_iter()
+                .filter_map(|(attr, value)| value.clone().map(|v| (attr, v)))
+                .collect();
+        let sort_from = batch_from.filter(|_| self.batch_id.is_some());
         if let Some(status) = self.status.filter(|s| keys::status_indexed(*s)) {
-            return Plan {
-                index: BY_STATUS,
-                partitions: keys::all_shards(status.as_str()),
-                index_type_filter: self.job_type.clone(),
-                post_status: None,
-                post_type: None,
-                post_owner: self.owner.clone(),
-                post_group: self.group.clone(),
-            };
+            let partitions = keys::all_shards(status.as_str());
+            return Plan { index: BY_STATUS, partitions, index_filter, sort_from, post_status: None };
         }
-        Plan {
-            index: BY_CREATED,
-            partitions: keys::all_shards(keys::CREATED_VALUE),
-            index_type_filter: self.job_type.clone(),
-            post_status: self.status,
-            post_type: None,
-            post_owner: self.owner.clone(),
-            post_group: self.group.clone(),
-        }
+        let partitions = keys::all_shards(keys::CREATED_VALUE);
+        Plan { index: BY_CREATED, partitions, index_filter, sort_from, post_status: self.status }
     }
 }
 
@@ -90,16 +72,26 @@ impl Plan {
     /// Whether some rows the index returns may be left out after they are read.
     pub fn filters_items(&self) -> bool {
         self.post_status.is_some()
-            || self.post_type.is_some()
-            || self.post_owner.is_some()
-            || self.post_group.is_some()
+    }
+
+    /// Whether the index filters rows out: a page may then come back short of its limit.
+    pub fn filters_rows(&self) -> bool {
+        !self.index_filter.is_empty()
     }
 
     pub fn keeps(&self, job: &Job) -> bool {
         self.post_status.is_none_or(|s| job.status == s)
-            && self.post_type.as_ref().is_none_or(|t| &job.job_type == t)
-            && self.post_owner.as_ref().is_none_or(|o| job.owner.as_ref() == Some(o))
-            && self.post_group.as_ref().is_none_or(|g| job.group.as_ref() == Some(g))
+    }
+
+    /// The index filter as one condition, if any.
+    pub fn index_condition(&self) -> Option<Cond> {
+        let mut conds: Vec<Cond> =
+            self.index_filter.iter().map(|(attr, value)| Cond::eq(attr, Attr::s(value))).collect();
+        match conds.len() {
+            0 => None,
+            1 => conds.pop(),
+            _ => Some(Cond::And(conds)),
+        }
     }
 }
 
@@ -181,27 +173,48 @@ mod tests {
     fn plans_pick_the_narrowest_index() {
         let q =
             ListQuery { status: Some(JobStatus::Failed), job_type: Some("x".into()), ..ListQuery::default() };
-        let plan = q.plan();
+        let plan = q.plan(None);
         assert_eq!(plan.index, BY_STATUS);
-        assert_eq!(plan.index_type_filter.as_deref(), Some("x"));
+        assert_eq!(plan.index_filter, [(TYPE, "x".to_owned())]);
         assert_eq!(plan.partitions.len(), keys::INDEX_SHARDS as usize);
         assert!(!plan.filters_items());
-        let all = ListQuery::default().plan();
+        let all = ListQuery::default().plan(None);
         assert_eq!((all.index, all.partitions.len()), (BY_CREATED, keys::INDEX_SHARDS as usize));
-        assert!(!all.filters_items());
+        assert!(!all.filters_items() && !all.filters_rows() && all.index_condition().is_none());
         // Statuses on the path of a job that completes at once are not in by-status.
         let q = ListQuery {
             status: Some(JobStatus::Completed),
             job_type: Some("x".into()),
             ..ListQuery::default()
         };
-        let plan = q.plan();
+        let plan = q.plan(None);
         assert_eq!((plan.index, plan.post_status), (BY_CREATED, Some(JobStatus::Completed)));
-        assert_eq!(plan.index_type_filter.as_deref(), Some("x"));
-        let batch =
-            ListQuery { batch_id: Some("b".into()), status: Some(JobStatus::Queued), ..ListQuery::default() }
-                .plan();
-        assert_eq!((batch.index, batch.post_status), (BY_BATCH, Some(JobStatus::Queued)));
+        assert_eq!(plan.index_condition(), Some(Cond::eq(TYPE, Attr::s("x"))));
+    }
+
+    /// Owner, group and batch are filtered inside the index (they are projected there), never
+    /// on full items; a batch is read from its first job's time on.
+    #[test]
+    fn owners_groups_and_batches_are_filtered_in_the_index() {
+        let q = ListQuery {
+            owner: Some("alice".into()),
+            group: Some("book:1".into()),
+            batch_id: Some("b".into()),
+            status: Some(JobStatus::Queued),
+            ..ListQuery::default()
+        };
+        let plan = q.plan(Some("2026-01-01T00:00:00.000Z".into()));
+        assert_eq!(plan.index, BY_CREATED);
+        let filtered: Vec<&str> = plan.index_filter.iter().map(|(a, _)| *a).collect();
+        assert_eq!(filtered, [OWNER, GROUP, BATCH_ID]);
+        assert!(filtered.iter().all(|a| keys::LISTED.contains(a)), "only what the index holds");
+        assert_eq!(plan.sort_from.as_deref(), Some("2026-01-01T00:00:00.000Z"));
+        assert_eq!(plan.post_status, Some(JobStatus::Queued));
+        let not_a_batch = ListQuery { owner: Some("alice".into()), ..ListQuery::default() };
+        assert_eq!(not_a_batch.plan(Some("2026".into())).sort_from, None, "only a batch has a start");
+        let failed = ListQuery { status: Some(JobStatus::Failed), ..q };
+        assert_eq!(failed.plan(None).index, BY_STATUS);
+        assert_eq!(failed.plan(None).index_filter.len(), 3);
     }
 
     #[test]

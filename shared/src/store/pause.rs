@@ -1,17 +1,18 @@
 //! Pause flags: all jobs, one tier's queue, or one job type; and their item in the table
 //! (`pause`), read and changed here.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::{PartialSchema, ToSchema};
 
 use super::attrs::PAUSE_SCOPES;
-use super::codec::Item;
+use super::codec::{Item, json};
 use super::keys::PAUSE_PK;
 use super::write::aws;
 use super::{JobStore, StoreError};
@@ -78,11 +79,31 @@ impl<'de> Deserialize<'de> for PauseScope {
     }
 }
 
-/// The scopes paused right now.
+/// The scopes paused right now, and who last paused or resumed each scope, when.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PauseFlags {
     pub paused: BTreeSet<PauseScope>,
+    /// By scope: its last pause or resume.
+    #[serde(default)]
+    pub changes: BTreeMap<String, PauseChange>,
 }
+
+/// A pause or resume of one scope.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PauseChange {
+    pub paused: bool,
+    /// The caller's owner name.
+    pub by: String,
+    #[serde(with = "crate::domain::model::rfc3339")]
+    pub at: DateTime<Utc>,
+}
+
+/// The attribute of the pause item keeping a scope's last change (JSON).
+fn change_attribute(scope: &PauseScope) -> String {
+    format!("{CHANGE_PREFIX}{scope}")
+}
+
+const CHANGE_PREFIX: &str = "change#";
 
 impl PauseFlags {
     pub fn is_paused(&self, tier: PriorityTier, job_type: &str) -> bool {
@@ -112,14 +133,23 @@ impl JobStore {
         Ok(flags_from(item.as_ref()))
     }
 
-    /// Pause (`paused = true`) or resume one scope; returns the flags after the change.
-    pub async fn set_paused(&self, scope: &PauseScope, paused: bool) -> Result<PauseFlags, StoreError> {
+    /// Pause (`paused = true`) or resume one scope, `by` a caller at `now` (kept on the item, in
+    /// the same write); returns the flags after the change.
+    pub async fn set_paused(
+        &self,
+        scope: &PauseScope,
+        paused: bool,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<PauseFlags, StoreError> {
         let scopes = vec![scope.to_string()];
         let action = match paused {
             true => Action::AddToSet(PAUSE_SCOPES.into(), scopes),
             false => Action::DeleteFromSet(PAUSE_SCOPES.into(), scopes),
         };
-        let update = Update::new(vec![action]);
+        let change = PauseChange { paused, by: by.to_owned(), at: now };
+        let change = Action::Set(change_attribute(scope), json(&change));
+        let update = Update::new(vec![action, change]);
         let item =
             self.table.update(PAUSE_PK, &update, None).await.map_err(|e| aws("UpdateItem(pause)", e))?;
         Ok(flags_from(item.as_ref()))
@@ -133,6 +163,11 @@ fn flags_from(item: Option<&Item>) -> PauseFlags {
         Some(Attr::Ss(scopes)) => scopes.as_slice(),
         _ => &[],
     };
+    let changes = item.into_iter().flatten().filter_map(|(name, value)| {
+        let scope = name.strip_prefix(CHANGE_PREFIX)?;
+        let change = serde_json::from_str(value.as_str()?).ok()?;
+        Some((scope.to_owned(), change))
+    });
     PauseFlags {
         paused: scopes
             .iter()
@@ -140,6 +175,7 @@ fn flags_from(item: Option<&Item>) -> PauseFlags {
                 s.parse().map_err(|e| tracing::warn!(error = %e, "ignoring stored pause scope")).ok()
             })
             .collect(),
+        changes: changes.collect(),
     }
 }
 

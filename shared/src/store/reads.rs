@@ -19,13 +19,26 @@ use crate::ports::table::{Attr, Cond, IndexQuery};
 const LIST_FANOUT: usize = 16;
 /// BatchGetItem's limit.
 const BATCH_GET_MAX: usize = 100;
-/// Rounds a listing filtered on full items may read to fill one page.
+/// Rounds a filtered listing may read to fill one page.
 pub const FILTERED_ROUNDS: usize = 8;
+/// Index rows a partition query reads per round when the index filters them: rows are small
+/// (keys and a few names, about 40 to a read unit), and another owner's rows are most of them.
+const FILTERED_ROWS: usize = 250;
+/// How long before its first noted job a batch's listing starts (see `JobStore::batch_start`).
+const BATCH_START_MARGIN: chrono::Duration = chrono::Duration::minutes(5);
+
+/// Where a batch's listing starts.
+enum BatchStart {
+    /// Nothing was noted of the batch: no job of it was made, or none counted yet.
+    NoneNoted,
+    /// From this sort key on (from the first row, for a batch noted before first times were).
+    From(Option<String>),
+}
 
 impl JobStore {
     /// Jobs matching `query`, newest first, `limit` at most, continuing after `cursor`. A listing
-    /// filtered on full items reads up to [`FILTERED_ROUNDS`] rounds of rows to fill its page; a
-    /// page still short then ends with a cursor to go on from.
+    /// filtered (on the full items, or inside the index) reads up to [`FILTERED_ROUNDS`] rounds
+    /// of rows to fill its page; a page still short then ends with a cursor to go on from.
     pub async fn list(
         &self,
         query: &ListQuery,
@@ -34,13 +47,21 @@ impl JobStore {
     ) -> Result<Page, StoreError> {
         let limit = limit.max(1);
         let mut below = cursor.map(decode_cursor).transpose()?;
-        let plan = query.plan();
+        let batch_from = match &query.batch_id {
+            Some(batch) => match self.batch_start(batch).await? {
+                BatchStart::NoneNoted => return Ok(Page { jobs: Vec::new(), next_cursor: None }),
+                BatchStart::From(from) => from,
+            },
+            None => None,
+        };
+        let plan = query.plan(batch_from);
         let mut jobs: Vec<Job> = Vec::new();
         for _ in 0..FILTERED_ROUNDS {
             let (read, next) = self.list_round(&plan, limit, below.as_deref()).await?;
             jobs.extend(read.into_iter().filter(|job| plan.keeps(job)));
             below = next;
-            if jobs.len() >= limit || below.is_none() || !plan.filters_items() {
+            let filtered = plan.filters_items() || plan.filters_rows();
+            if jobs.len() >= limit || below.is_none() || !filtered {
                 break;
             }
         }
@@ -52,21 +73,34 @@ impl JobStore {
         Ok(Page { jobs, next_cursor: below.as_deref().map(encode_cursor) })
     }
 
-    /// One round of a listing: up to `limit` rows of every partition below `below`, merged, and
-    /// their jobs read in full (unfiltered); the sort key to go on below, if any is left.
+    /// Where a batch's listing starts: a little before the first of its jobs the enqueue or the
+    /// counter noted, since a clock may lag another's and the stream counts shards in any order.
+    async fn batch_start(&self, batch_id: &str) -> Result<BatchStart, StoreError> {
+        let Some(counters) = self.batch_counters(batch_id).await? else {
+            return Ok(BatchStart::NoneNoted);
+        };
+        let from = counters.first_created.map(|t| crate::domain::model::format_time(t - BATCH_START_MARGIN));
+        Ok(BatchStart::From(from))
+    }
+
+    /// One round of a listing: up to `limit` rows of every partition below `below` (more when
+    /// the index filters them), merged, and their jobs read in full; the sort key to go on below,
+    /// if any is left.
     async fn list_round(
         &self,
         plan: &Plan,
         limit: usize,
         below: Option<&str>,
     ) -> Result<(Vec<Job>, Option<String>), StoreError> {
+        let rows = if plan.filters_rows() { limit.max(FILTERED_ROWS) } else { limit };
         let parts: Vec<PartitionPage> = futures::stream::iter(plan.partitions.clone())
             .map(|partition: String| {
                 let mut q = IndexQuery::new(plan.index, partition);
                 q.sort_below = below.map(str::to_owned);
+                q.sort_from = plan.sort_from.clone();
                 q.ascending = false;
-                q.limit = Some(limit);
-                q.filter = plan.index_type_filter.as_deref().map(|t| Cond::eq(TYPE, s(t)));
+                q.limit = Some(rows);
+                q.filter = plan.index_condition();
                 async move { self.partition_page(&q).await }
             })
             .buffered(LIST_FANOUT)

@@ -22,7 +22,9 @@
 
 use std::collections::BTreeMap;
 
-use super::attrs::{BATCH_ID, COMPLETED_AT, DURATION_MS, PROGRESS, STARTED_AT, STATUS, TYPE, WAIT_MS};
+use super::attrs::{
+    BATCH_ID, COMPLETED_AT, CREATED_AT, DURATION_MS, PROGRESS, STARTED_AT, STATUS, TYPE, WAIT_MS,
+};
 use crate::domain::status::JobStatus;
 use crate::ports::table::{Action, Attr, Change, Item, TRANSACT_MAX};
 
@@ -32,6 +34,9 @@ pub const BUCKETS: u32 = 8;
 /// Summed progress of a batch's jobs.
 pub const PROGRESS_SUM: &str = "progress_sum";
 pub const FINISHED_AT: &str = "finished_at";
+/// When the first of a batch's jobs was created, as far as the enqueues and the counter know:
+/// a batch's listing reads `by-created` from about then on.
+pub const FIRST_CREATED: &str = "first_created";
 
 pub fn type_counter(job_type: &str) -> String {
     format!("count#type#{job_type}")
@@ -85,6 +90,7 @@ struct JobView<'a> {
     wait_ms: i64,
     started_at: Option<&'a str>,
     completed_at: Option<&'a str>,
+    created_at: Option<&'a str>,
 }
 
 impl<'a> JobView<'a> {
@@ -103,6 +109,7 @@ impl<'a> JobView<'a> {
             wait_ms: number(WAIT_MS).unwrap_or(0).max(0),
             started_at: text(STARTED_AT),
             completed_at: text(COMPLETED_AT),
+            created_at: text(CREATED_AT),
         })
     }
 
@@ -218,6 +225,13 @@ impl Tally {
         let share = |v: Option<&JobView<'_>>| v.map_or(0, JobView::progress_share);
         delta.add(PROGRESS_SUM, share(after) - share(before));
         let Some(after) = after else { return };
+        if let Some(created) = after.created_at.filter(|_| before.is_none()) {
+            // The earliest of the run's creations (times are fixed-width text).
+            let earlier = delta.firsts.get(FIRST_CREATED).and_then(Attr::as_str).is_none_or(|t| created < t);
+            if earlier {
+                delta.firsts.insert(FIRST_CREATED, Attr::s(created));
+            }
+        }
         if let Some(started) = after.started_at.filter(|_| after.status == JobStatus::Processing) {
             delta.firsts.insert(STARTED_AT, Attr::s(started));
         }
@@ -309,6 +323,30 @@ mod tests {
         assert_eq!(batch.adds[PROGRESS_SUM], 100);
         assert_eq!(batch.firsts[STARTED_AT], Attr::s("2026-01-01T00:00:00.000Z"));
         assert_eq!(batch.sets[FINISHED_AT], Attr::s("2026-01-01T00:00:01.000Z"));
+    }
+
+    /// A batch's first creation time is the earliest of the run's creations, whatever their
+    /// order; a later change of a job (not its creation) leaves it alone.
+    #[test]
+    fn a_batch_notes_the_earliest_creation_counted() {
+        let created = |id: &str, at: &str| {
+            let mut item = job(id, JobStatus::Queued, Some("b1"));
+            item.insert(CREATED_AT.into(), Attr::s(at));
+            item
+        };
+        let mut tally = Tally::default();
+        tally.add(&change(1, "a", None, Some(created("a", "2026-01-01T00:00:02.000Z"))));
+        tally.add(&change(2, "b", None, Some(created("b", "2026-01-01T00:00:01.000Z"))));
+        tally.add(&change(3, "c", None, Some(created("c", "2026-01-01T00:00:03.000Z"))));
+        let older = created("d", "2025-01-01T00:00:00.000Z");
+        tally.add(&change(4, "d", Some(older.clone()), Some(older)));
+        let batch = &tally.counters[&batch_counter("b1")];
+        assert_eq!(batch.firsts[FIRST_CREATED], Attr::s("2026-01-01T00:00:01.000Z"));
+        assert!(
+            batch
+                .actions()
+                .contains(&Action::SetIfMissing(FIRST_CREATED.into(), Attr::s("2026-01-01T00:00:01.000Z")))
+        );
     }
 
     fn queued_again() -> Item {

@@ -187,7 +187,7 @@ async fn a_retry_deletes_the_result_of_the_life_it_ends() {
     assert_eq!(s.bucket_keys().len(), 1, "its result");
     s.drain().await;
 
-    let retried = s.service.retry(&job.id, None).await.expect("retry");
+    let retried = s.service.retry(&job.id, None, "ops").await.expect("retry");
     assert_eq!((retried.status, retried.result), (JobStatus::Queued, None));
     assert_eq!(s.bucket_keys(), Vec::<String>::new(), "the last life's result is gone");
     // A read from before the retry (a lagging listing) names the deleted object: it shows the job

@@ -80,7 +80,7 @@ async fn a_message_dropped_at_once_beside_a_long_run_never_comes_back() {
     let s = stack(Registry::default());
     let long = s.enqueue_long_sleep(600, 10).await;
     let cancelled = s.enqueue("noop", json!(null)).await;
-    s.service.cancel(&cancelled.id).await.expect("cancel");
+    s.service.cancel(&cancelled.id, "ops").await.expect("cancel");
     let batch = s.spawn_drain();
     let url = s.ports.queues.url(cancelled.tier).to_owned();
     let mut seen_after_its_hold = 0;

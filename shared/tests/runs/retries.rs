@@ -109,8 +109,8 @@ async fn a_run_from_before_a_retry_cannot_record_over_the_new_run() {
     let job = s.enqueue("generational", json!({})).await;
     let run_a = s.spawn_drain();
     tokio::time::sleep(Duration::from_secs(10)).await;
-    s.service.cancel(&job.id).await.expect("cancel");
-    let retried = s.service.retry(&job.id, None).await.expect("retry");
+    s.service.cancel(&job.id, "ops").await.expect("cancel");
+    let retried = s.service.retry(&job.id, None, "ops").await.expect("retry");
     assert_eq!(retried.generation, 1);
     let run_b = s.spawn_drain();
     run_a.await.expect("run A ends");

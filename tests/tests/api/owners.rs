@@ -189,3 +189,44 @@ async fn no_key_reaches_a_system_job() {
     assert_eq!(status, StatusCode::NOT_FOUND, "a system job is no job to a submitter");
     assert_eq!(api.call(Some("tX"), "GET", &format!("/jobs/{}", system.id), None).await.0, StatusCode::OK);
 }
+
+/// Who created, cancelled, retried, reported on and paused, and when: on the record, in
+/// `GET /jobs/{id}` and `GET /pause`.
+#[tokio::test]
+async fn the_audit_names_who_changed_a_job_and_when() {
+    let env = TestEnv::new().await;
+    let api = Api::new(&env);
+    let before = chrono::Utc::now() - chrono::Duration::seconds(1);
+    let job = api.enqueue("tX", json!({"type": "noop", "owner": "alice"})).await;
+    assert_eq!((job["owner"].as_str(), job["audit"]["created_by"].as_str()), (Some("alice"), Some("ops")));
+    let id = job["id"].as_str().expect("id");
+    let mark = |job: &Value, what: &str| {
+        let at = job["audit"][what]["at"].as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+        assert!(at.is_some_and(|at| at >= before), "{what} has its time: {job}");
+        job["audit"][what]["by"].as_str().unwrap_or_default().to_owned()
+    };
+    let (status, cancelled) = api.call(Some("tA"), "POST", &format!("/jobs/{id}/cancel"), None).await;
+    assert_eq!(status, StatusCode::OK, "{cancelled}");
+    assert_eq!(mark(&cancelled, "cancelled"), "alice");
+    let (status, retried) = api.call(Some("tX"), "POST", &format!("/jobs/{id}/retry"), None).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{retried}");
+    assert_eq!(mark(&retried, "retried"), "ops");
+    let report = json!({"progress": 40, "message": "halfway"});
+    let (status, patched) = api.call(Some("tE"), "PATCH", &format!("/jobs/{id}"), Some(report)).await;
+    assert_eq!(status, StatusCode::OK, "{patched}");
+    assert_eq!(mark(&patched, "patched"), "exec");
+    // Read back from the record: every mark kept.
+    let (_, read) = api.call(Some("tV"), "GET", &format!("/jobs/{id}"), None).await;
+    let marks = ["cancelled", "retried", "patched"].map(|what| mark(&read, what));
+    assert_eq!(marks, ["alice", "ops", "exec"], "{read}");
+    assert_eq!(read["audit"]["created_by"].as_str(), Some("ops"));
+
+    let (status, flags) = api.call(Some("tX"), "POST", "/pause", Some(json!({"scope": "type:noop"}))).await;
+    assert_eq!(status, StatusCode::OK, "{flags}");
+    let (_, flags) = api.call(Some("tV"), "GET", "/pause", None).await;
+    assert_eq!(flags["changes"]["type:noop"]["by"].as_str(), Some("ops"), "{flags}");
+    assert_eq!(flags["changes"]["type:noop"]["paused"].as_bool(), Some(true), "{flags}");
+    api.call(Some("tX"), "POST", "/resume", Some(json!({"scope": "type:noop"}))).await;
+    let (_, flags) = api.call(Some("tV"), "GET", "/pause", None).await;
+    assert_eq!(flags["changes"]["type:noop"]["paused"].as_bool(), Some(false), "{flags}");
+}

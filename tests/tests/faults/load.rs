@@ -129,8 +129,7 @@ async fn with_a_tenth_of_aws_calls_failing_every_job_ends_once() {
         Arc::new(jobq::Ports::aws(&clients, &env.config).worker(Registry::with_builtins(), settings));
     let store = DynamoJobStore::new(clients.dynamodb.clone(), &env.config.table, env.config.retention);
     let queues = TierQueues::new(clients.sqs.clone(), env.config.queues.clone());
-    let dead_letters =
-        Arc::new(DeadLetterHandler::new(store, queues.clone(), clock::system()));
+    let dead_letters = Arc::new(DeadLetterHandler::new(store, queues.clone(), clock::system()));
     let dlqs = TierQueues::new(clients.sqs.clone(), env.config.dlqs.clone());
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut pollers = tokio::task::JoinSet::new();

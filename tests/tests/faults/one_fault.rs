@@ -227,8 +227,7 @@ async fn a_dead_letter_dynamodb_throttled_comes_back_in_seconds_and_fails_its_jo
     let store = DynamoJobStore::new(clients.dynamodb.clone(), &env.config.table, env.config.retention);
     let dlqs = TierQueues::new(clients.sqs.clone(), env.config.dlqs.clone());
     let queues = TierQueues::new(clients.sqs.clone(), env.config.queues.clone());
-    let handler =
-        DeadLetterHandler::new(store, queues, clock::system()).with_dead_letter_queues(dlqs);
+    let handler = DeadLetterHandler::new(store, queues, clock::system()).with_dead_letter_queues(dlqs);
     // Its message moved to the DLQ as the redrive policy moves one (no reason attribute), after
     // its run died: the run's lease ended long ago.
     let job = env.enqueue(spec("noop", Value::Null)).await;

@@ -127,7 +127,7 @@ async fn cancel_during_a_sleep_stops_it_within_a_progress_interval() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let cancelled_at = Instant::now();
-    store.cancel(&job.id, Utc::now()).await.expect("cancel");
+    store.cancel(&job.id, "ops", Utc::now()).await.expect("cancel");
     let (polled, stopped_at) = run.await.expect("run");
     assert_eq!((polled.received, polled.failed), (1, 0), "the message is acknowledged");
     let stop_delay = stopped_at - cancelled_at;
@@ -144,7 +144,7 @@ async fn a_job_cancelled_while_queued_never_runs() {
     let counter = CountRuns::default();
     let worker = env.worker(registry_with(counter.clone()), TestEnv::fast_settings(30));
     let job = env.enqueue(spec("count", Value::Null)).await;
-    env.store().cancel(&job.id, Utc::now()).await.expect("cancel");
+    env.store().cancel(&job.id, "ops", Utc::now()).await.expect("cancel");
     let polled = env.poll(&worker, job.tier, 1).await;
     assert_eq!((polled.received, polled.failed), (1, 0));
     assert_eq!(counter.runs.load(Ordering::SeqCst), 0);
@@ -158,7 +158,7 @@ async fn a_pause_longer_than_attempts_times_visibility_parks_its_jobs_at_no_atte
     env.set_visibility(1).await;
     let worker = env.worker(Registry::with_builtins(), TestEnv::fast_settings(1));
     let store = env.store();
-    store.set_paused(&PauseScope::All, true).await.expect("pause");
+    store.set_paused(&PauseScope::All, true, "ops", chrono::Utc::now()).await.expect("pause");
     let mut ids = Vec::new();
     for tier in PriorityTier::ALL {
         let priority = Priority::from(tier);
@@ -179,7 +179,7 @@ async fn a_pause_longer_than_attempts_times_visibility_parks_its_jobs_at_no_atte
     for job in env.jobs(&ids).await {
         assert_eq!((job.status, job.attempts), (JobStatus::Queued, 0), "no attempt spent while paused");
     }
-    store.set_paused(&PauseScope::All, false).await.expect("resume");
+    store.set_paused(&PauseScope::All, false, "ops", chrono::Utc::now()).await.expect("resume");
     // The scheduler's next run sends the parked jobs' messages.
     let settings = jobq::handlers::scheduler::SchedulerSettings::from_lookup(|_| None).expect("settings");
     let types = Registry::with_builtins().job_types();

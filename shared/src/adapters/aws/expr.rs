@@ -56,6 +56,15 @@ impl Expressions {
         }
     }
 
+    /// A sort key between `from` and `to`, both included: DynamoDB takes one condition per key,
+    /// so a range with two ends is `BETWEEN`.
+    pub fn between(&mut self, attribute: &str, from: &str, to: &str) -> String {
+        let name = self.name(attribute);
+        let (from, to) =
+            (self.value(AttributeValue::S(from.into())), self.value(AttributeValue::S(to.into())));
+        format!("{name} BETWEEN {from} AND {to}")
+    }
+
     /// A key condition: DynamoDB takes `pk = :v AND sk < :w` without parentheses.
     pub fn key_condition(&mut self, parts: &[Cond]) -> String {
         let parts: Vec<String> = parts.iter().map(|c| self.condition(c)).collect();

@@ -254,10 +254,19 @@ impl Table for DynamoTable {
     async fn query(&self, query: &IndexQuery) -> Result<QueryPage, TableError> {
         let mut e = Expressions::default();
         let mut key_condition = vec![Cond::eq(query.index.pk, Attr::s(&query.partition))];
-        if let Some(below) = &query.sort_below {
-            key_condition.push(Cond::cmp(query.index.sk, Cmp::Lt, Attr::s(below)));
+        match (&query.sort_from, &query.sort_below) {
+            (None, Some(below)) => key_condition.push(Cond::cmp(query.index.sk, Cmp::Lt, Attr::s(below))),
+            (Some(from), None) => key_condition.push(Cond::cmp(query.index.sk, Cmp::Ge, Attr::s(from))),
+            _ => {}
         }
-        let key_expression = e.key_condition(&key_condition);
+        let mut key_expression = e.key_condition(&key_condition);
+        // Both ends: BETWEEN, which includes its upper end; so one row more is asked for, the
+        // row at `below` (if there is one) dropped, and the page cut back to its limit.
+        let range = query.sort_from.is_some().then_some(query.sort_below.as_deref()).flatten();
+        if let (Some(from), Some(below)) = (&query.sort_from, range) {
+            key_expression = format!("{key_expression} AND {}", e.between(query.index.sk, from, below));
+        }
+        let limit = query.limit.map(|l| l + usize::from(range.is_some()));
         let filter = query.filter.as_ref().map(|f| e.condition(f));
         let out = self
             .client
@@ -269,17 +278,21 @@ impl Table for DynamoTable {
             .set_expression_attribute_names(Some(e.names))
             .set_expression_attribute_values(Some(e.values))
             .scan_index_forward(query.ascending)
-            .set_limit(query.limit.map(|l| i32::try_from(l).unwrap_or(i32::MAX)))
+            .set_limit(limit.map(|l| i32::try_from(l).unwrap_or(i32::MAX)))
             .set_select(query.count_only.then_some(Select::Count))
             .set_exclusive_start_key(query.start_after.as_ref().map(from_item))
             .send()
             .await
             .map_err(|e| classify("Query", e, None))?;
-        Ok(QueryPage {
+        let mut page = QueryPage {
             items: out.items().iter().map(to_item).collect(),
             count: usize::try_from(out.count()).unwrap_or(0),
             last_key: out.last_evaluated_key().map(to_item),
-        })
+        };
+        if let Some(below) = range {
+            without_upper_end(&mut page, query, below);
+        }
+        Ok(page)
     }
 
     async fn transact_update(&self, updates: &[TransactUpdate]) -> Result<(), TableError> {
@@ -340,4 +353,24 @@ fn transact_item(
         .set_expression_attribute_values((!e.values.is_empty()).then_some(e.values))
         .build()?;
     Ok(TransactWriteItem::builder().update(update).build())
+}
+
+/// A page of a BETWEEN query asked for one row more than `query.limit`: without the row at
+/// `below` (the range leaves it out), and cut back to the limit, the last row kept saying where
+/// to go on.
+fn without_upper_end(page: &mut QueryPage, query: &IndexQuery, below: &str) {
+    let at_below = |item: &Item| item.get(query.index.sk).and_then(Attr::as_str) == Some(below);
+    let before = page.items.len();
+    page.items.retain(|item| !at_below(item));
+    page.count -= before - page.items.len();
+    let Some(limit) = query.limit.filter(|l| page.items.len() > *l) else { return };
+    page.items.truncate(limit);
+    page.count = limit;
+    let keys = [PK, query.index.pk, query.index.sk];
+    page.last_key = page.items.last().map(|item| {
+        item.iter()
+            .filter(|(name, _)| keys.contains(&name.as_str()))
+            .map(|(n, v)| (n.clone(), v.clone()))
+            .collect()
+    });
 }

@@ -235,7 +235,7 @@ impl Meter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::keys::{BY_BATCH, BY_CREATED, BY_DUE, BY_STATUS};
+    use crate::store::keys::{BY_CREATED, BY_DUE, BY_STATUS};
 
     fn item(pairs: &[(&str, &str)]) -> Item {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), Attr::s(*v))).collect()
@@ -339,7 +339,7 @@ mod tests {
         assert_eq!(charge.table, 1);
         assert_eq!(charge.index(BY_STATUS.name), 2);
         assert_eq!(charge.index(BY_DUE.name), 1);
-        assert_eq!(charge.index(BY_BATCH.name), 0);
+        assert_eq!(charge.index(BY_CREATED.name), 0);
         assert_eq!(charge.total(), 4);
     }
 

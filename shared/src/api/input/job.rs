@@ -54,6 +54,8 @@ pub fn new_job(value: &Value, prefix: &str, rules: &Rules<'_>, depth: usize) -> 
         owner: owner(map, prefix, depth)?,
         group: string(map, "group", prefix, 128)?,
         system_key: false,
+        // Set from the caller by the route, never read from a request.
+        created_by: None,
     };
     if depth == 0 {
         let total = serde_json::to_string(&spec).map(|s| s.len()).unwrap_or(usize::MAX);

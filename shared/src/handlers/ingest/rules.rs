@@ -113,6 +113,7 @@ impl CreatedObject {
             priority: rule.priority,
             idempotency_key: Some(format!("s3:{}/{}@{}", self.bucket, self.key, self.upload())),
             owner: Some(SystemCaller::Ingest.owner().to_owned()),
+            created_by: Some(SystemCaller::Ingest.owner().to_owned()),
             max_attempts: rule.max_attempts,
             timeout_seconds: rule.timeout_seconds,
             ..NewJob::default()

@@ -268,6 +268,7 @@ impl Scheduler {
                         crate::domain::model::format_time(minute)
                     )),
                     owner: Some(SystemCaller::Scheduler.owner().to_owned()),
+                    created_by: Some(SystemCaller::Scheduler.owner().to_owned()),
                     ..NewJob::default()
                 };
                 match self.service.enqueue_once(spec).await {

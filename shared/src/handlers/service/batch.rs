@@ -129,7 +129,8 @@ impl JobService {
         for job in made {
             *by_status.entry(job.status).or_default() += 1;
         }
-        if let Err(err) = self.store.declare_batch(batch_id, &by_status, self.clock.now()).await {
+        let Some(created) = made.iter().map(|job| job.created_at).min() else { return };
+        if let Err(err) = self.store.declare_batch(batch_id, &by_status, created, self.clock.now()).await {
             warn!(batch_id, error = %err, "the batch's jobs were not noted: reading it may miss them briefly");
         }
     }

@@ -15,23 +15,23 @@ pub async fn terminal_jobs_refuse_cancel_with_a_typed_error(f: StoreFixture) {
     let run = store.claim(&job.id, 0, now, lease(now)).await.expect("claim");
     store.finish(&run, RunOutcome::Completed { result: None }, None, now).await.expect("complete");
 
-    let refused = store.cancel(&job.id, now).await;
+    let refused = store.cancel(&job.id, "ops", now).await;
     match refused {
         Err(StoreError::InvalidTransition {
             from: JobStatus::Completed, event: JobEvent::Cancel, ..
         }) => {}
         other => panic!("expected a refused transition, got {other:?}"),
     }
-    let missing = store.cancel("no-such-job", now).await;
+    let missing = store.cancel("no-such-job", "ops", now).await;
     assert!(matches!(missing, Err(StoreError::NotFound { .. })), "{missing:?}");
-    let completed_retry = store.retry(&job.id, None, now).await;
+    let completed_retry = store.retry(&job.id, None, "ops", now).await;
     assert!(matches!(completed_retry, Err(StoreError::InvalidTransition { from: JobStatus::Completed, .. })));
 }
 
 pub async fn cancel_stops_a_running_job_at_its_next_progress_write(f: StoreFixture) {
     let store = f.store;
     let queued = create(&store, new_job("noop")).await;
-    let cancelled = store.cancel(&queued.id, Utc::now()).await.expect("cancel queued");
+    let cancelled = store.cancel(&queued.id, "ops", Utc::now()).await.expect("cancel queued");
     assert_eq!(cancelled.status, JobStatus::Cancelled);
     let claim = store.claim(&queued.id, 0, Utc::now(), lease(Utc::now())).await;
     assert!(
@@ -45,7 +45,7 @@ pub async fn cancel_stops_a_running_job_at_its_next_progress_write(f: StoreFixtu
     let running = create(&store, new_job("sleep")).await;
     let now = Utc::now();
     let run = store.claim(&running.id, 0, now, lease(now)).await.expect("claim");
-    store.cancel(&running.id, now).await.expect("cancel running");
+    store.cancel(&running.id, "ops", now).await.expect("cancel running");
     match store.progress(&run, &update(10, None)).await {
         Err(StoreError::Conflict { reason: Conflict::NotOwner { attempt: 1 }, current, .. }) => {
             assert_eq!(current.status, JobStatus::Cancelled)
@@ -63,7 +63,7 @@ pub async fn retry_starts_a_new_generation_and_old_deliveries_are_stale(f: Store
     store.claim(&job.id, 0, now, lease(now)).await.expect("claim");
     store.fail(&job.id, &JobFailure { message: "fatal".into(), details: None }, now).await.expect("fail");
 
-    let retried = store.retry(&job.id, Some(Priority::HIGH), now).await.expect("retry");
+    let retried = store.retry(&job.id, Some(Priority::HIGH), "ops", now).await.expect("retry");
     assert_eq!((retried.status, retried.attempts, retried.generation), (JobStatus::Queued, 0, 1));
     assert_eq!((retried.tier, retried.error.clone(), retried.completed_at), (PriorityTier::High, None, None));
 
@@ -83,11 +83,11 @@ pub async fn terminal_jobs_carry_a_ttl_from_the_configured_retention(f: StoreFix
     let store = f.store;
     let job = create(&store, new_job("noop")).await;
     let now = Utc::now();
-    store.cancel(&job.id, now).await.expect("cancel");
+    store.cancel(&job.id, "ops", now).await.expect("cancel");
     let expires = |item: Option<jobq::ports::Item>| item.and_then(|i| i.get(keys::TTL_ATTRIBUTE).cloned());
     let item = f.table.get(&keys::job_pk(&job.id), true).await.expect("raw get");
     assert_eq!(expires(item), Some(Attr::n((now + RETENTION).timestamp())));
-    let retried = store.retry(&job.id, None, now).await.expect("retry");
+    let retried = store.retry(&job.id, None, "ops", now).await.expect("retry");
     assert_eq!(retried.status, JobStatus::Queued);
     let item = f.table.get(&keys::job_pk(&job.id), true).await.expect("raw get");
     assert!(item.is_some() && expires(item).is_none(), "a retried job is kept");
@@ -102,7 +102,7 @@ pub async fn failing_a_generation_leaves_a_retried_job_alone(f: StoreFixture) {
     // Its run's lease has ended: the letter is the crash loop's, and fails the job.
     let later = lease(now) + Duration::seconds(1);
     store.fail_generation(&job.id, 0, &error, later).await.expect("generation 0 fails");
-    let retried = store.retry(&job.id, None, now).await.expect("retry");
+    let retried = store.retry(&job.id, None, "ops", now).await.expect("retry");
     assert_eq!(retried.generation, 1);
 
     let stale = store.fail_generation(&job.id, 0, &error, now).await;
@@ -185,8 +185,8 @@ pub async fn a_dead_run_is_failed_only_as_read(f: StoreFixture) {
 
     // Cancelled and retried: the old read names a generation that is gone.
     let read = store.get(&job.id, true).await.expect("get").expect("exists");
-    store.cancel(&job.id, now).await.expect("cancel");
-    store.retry(&job.id, None, now).await.expect("retry");
+    store.cancel(&job.id, "ops", now).await.expect("cancel");
+    store.retry(&job.id, None, "ops", now).await.expect("retry");
     let late = read.lease_until.expect("lease") + Duration::seconds(1);
     let refused = store.fail_dead_run(&read, late, &error, late).await;
     assert!(
@@ -210,8 +210,8 @@ pub async fn a_stale_run_cannot_write_over_a_retried_generation(f: StoreFixture)
     let job = create(&store, new_job("sleep")).await;
     let now = Utc::now();
     let run_a = store.claim(&job.id, 0, now, lease(now)).await.expect("run A");
-    store.cancel(&job.id, now).await.expect("cancel");
-    store.retry(&job.id, None, now).await.expect("retry");
+    store.cancel(&job.id, "ops", now).await.expect("cancel");
+    store.retry(&job.id, None, "ops", now).await.expect("retry");
     let run_b = store.claim(&job.id, 1, now, lease(now)).await.expect("run B");
     assert_eq!((run_a.attempts, run_b.attempts), (1, 1), "both are attempt 1 of their generation");
     assert_ne!(run_a.run_id, run_b.run_id, "each claim names its run");

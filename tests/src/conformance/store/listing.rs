@@ -16,6 +16,8 @@ pub async fn list_by_status_pages_through_250_jobs_without_duplicates_or_gaps(f:
         .map(|i| async move {
             let spec = NewJob {
                 batch_id: (i % 5 == 0).then(|| "batch-a".to_owned()),
+                owner: Some(if i % 3 == 0 { "alice" } else { "bob" }.to_owned()),
+                group: (i % 4 == 0).then(|| "book:1".to_owned()),
                 ..new_job(if i % 2 == 0 { "even" } else { "odd" })
             };
             store.create(&Job::new(spec, Utc::now())).await.map(Created::into_job)
@@ -27,7 +29,7 @@ pub async fn list_by_status_pages_through_250_jobs_without_duplicates_or_gaps(f:
     // Jobs in another status must not show up in the queued listing.
     let now = Utc::now();
     for job in &created[..10] {
-        store.cancel(&job.id, now).await.expect("cancel");
+        store.cancel(&job.id, "ops", now).await.expect("cancel");
     }
     let queued_ids: HashSet<String> = created[10..].iter().map(|j| j.id.clone()).collect();
 
@@ -58,9 +60,36 @@ pub async fn list_by_status_pages_through_250_jobs_without_duplicates_or_gaps(f:
     let expected = created[..10].iter().filter(|j| j.job_type == "even").count();
     assert_eq!(cancelled_even.len(), expected);
 
+    // A batch is read from its first job's creation on, as its enqueue (or the counter) noted.
     let batch = ListQuery { batch_id: Some("batch-a".into()), ..ListQuery::default() };
+    assert!(collect_pages(store, &batch, 500).await.is_empty(), "nothing noted of the batch yet");
+    let in_a: Vec<&Job> = created.iter().filter(|j| j.batch_id.is_some()).collect();
+    let first = in_a.iter().map(|j| j.created_at).min().expect("batch jobs");
+    let made = std::collections::BTreeMap::from([(JobStatus::Queued, in_a.len() as u64)]);
+    store.declare_batch("batch-a", &made, first, now).await.expect("note the batch");
     let in_batch: Vec<Job> = collect_pages(store, &batch, 500).await.into_iter().flatten().collect();
     assert_eq!(in_batch.len(), 50);
+
+    // Owners and groups, alone and together, filtered inside the index, a few a page.
+    let owned = |owner: &str, group: Option<&str>| {
+        created
+            .iter()
+            .filter(|j| j.owner.as_deref() == Some(owner) && (group.is_none() || j.group.as_deref() == group))
+            .count()
+    };
+    for (owner, group) in [("alice", None), ("bob", None), ("alice", Some("book:1")), ("bob", Some("book:1"))]
+    {
+        let query =
+            ListQuery { owner: Some(owner.into()), group: group.map(str::to_owned), ..ListQuery::default() };
+        let listed: Vec<Job> = collect_pages(store, &query, 7).await.into_iter().flatten().collect();
+        assert_eq!(listed.len(), owned(owner, group), "{query:?}");
+        assert!(listed.iter().all(|j| j.owner.as_deref() == Some(owner)));
+    }
+    let in_group = ListQuery { group: Some("book:1".into()), ..ListQuery::default() };
+    let listed: Vec<Job> = collect_pages(store, &in_group, 9).await.into_iter().flatten().collect();
+    assert_eq!(listed.len(), 63, "every fourth of 250");
+    let nobody = ListQuery { owner: Some("carol".into()), ..ListQuery::default() };
+    assert!(collect_pages(store, &nobody, 10).await.is_empty());
 
     let everything: Vec<Job> =
         collect_pages(store, &ListQuery::default(), 500).await.into_iter().flatten().collect();
@@ -130,6 +159,6 @@ pub async fn expired_leases_are_found_by_their_lease_end(f: StoreFixture) {
     assert_eq!(expired(t0 + Duration::minutes(15)).await, by_lease_end, "earliest lease first");
 
     store.finish(&runs[1], RunOutcome::Completed { result: None }, None, t0).await.expect("finish");
-    store.cancel(&runs[0].id, t0).await.expect("cancel");
+    store.cancel(&runs[0].id, "ops", t0).await.expect("cancel");
     assert_eq!(expired(t0 + Duration::hours(1)).await, [runs[2].id.clone()], "ended runs leave the index");
 }

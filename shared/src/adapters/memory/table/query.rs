@@ -90,7 +90,7 @@ fn page_of<'a>(query: &IndexQuery, rows: impl Iterator<Item = &'a Item>) -> Quer
 type IndexKey = (String, String);
 
 /// The index rows a query may read, so a page costs what it returns however large the
-/// partition: the partition, below `sort_below`, and past `start_after` in the query's direction.
+/// partition: the partition, from `sort_from` and below `sort_below`, and past `start_after` in the query's direction.
 fn query_bounds(query: &IndexQuery) -> (Bound<IndexKey>, IndexKey) {
     let p = &query.partition;
     let at = |sk: &str| (p.clone(), sk.to_owned());
@@ -100,9 +100,10 @@ fn query_bounds(query: &IndexQuery) -> (Bound<IndexKey>, IndexKey) {
     for bound in [query.sort_below.as_deref(), after.filter(|_| !query.ascending)].into_iter().flatten() {
         upper = upper.min(at(bound));
     }
+    let from = query.sort_from.as_deref().unwrap_or("");
     let lower = match after.filter(|_| query.ascending) {
-        Some(after) => Bound::Excluded(at(after)),
-        None => Bound::Included(at("")),
+        Some(after) if after >= from => Bound::Excluded(at(after)),
+        _ => Bound::Included(at(from)),
     };
     (lower, upper)
 }

@@ -16,6 +16,7 @@ mod jobs;
 pub mod openapi;
 pub mod prometheus;
 mod request;
+pub mod security;
 mod state;
 
 use std::sync::Arc;

@@ -6,6 +6,8 @@
 #   scripts/python-client.sh test       fail if clients/python is not what the generator makes of
 #                                       today's document, then run clients/tests/python against
 #                                       the local host through the client
+# The host requires a token (one admin, made up for the run), as the document's `bearer` scheme
+# says; the tests read it from JOBQ_CLIENT_TOKEN.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +19,10 @@ if [ ! -x "$venv/bin/openapi-python-client" ]; then
 fi
 # shellcheck source=scripts/local-host.sh
 source scripts/local-host.sh
+JOBQ_CLIENT_TOKEN="client-$(.venv/bin/python -c 'import secrets; print(secrets.token_hex(16))')"
+export JOBQ_CLIENT_TOKEN
+export JOBQ_API_TOKENS="$JOBQ_CLIENT_TOKEN=client:admin"
+unset JOBQ_API_TOKEN
 start_local_host python-client
 
 scratch=$(mktemp -d)

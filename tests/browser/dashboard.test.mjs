@@ -17,6 +17,19 @@ const chromiumArgs = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 
 let stack, base, api, browser;
 
+async function signIn(page, as) {
+  await page.getByLabel("This API needs a token (JOBQ_API_TOKENS or JOBQ_API_TOKEN):").fill(as);
+  await page.getByRole("button", { name: "Use token" }).click();
+  await page.locator("#live", { hasText: "live" }).waitFor();
+}
+
+function watchProblems(page) {
+  const problems = [];
+  page.on("console", message => { if (message.type() === "error") problems.push(message.text()); });
+  page.on("pageerror", error => problems.push(String(error)));
+  return problems;
+}
+
 before(async () => {
   stack = await startStack(token);
   ({ base, api } = stack);
@@ -40,15 +53,11 @@ test("an operator watches progress, retries a failed job and pauses a queue", as
   });
 
   const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
-  const problems = [];
-  page.on("console", message => { if (message.type() === "error") problems.push(message.text()); });
-  page.on("pageerror", error => problems.push(String(error)));
+  const problems = watchProblems(page);
 
   // The page asks for the API's token, as any client must present it.
   await page.goto(base + "/dashboard");
-  await page.getByLabel("This API needs a token (JOBQ_API_TOKEN):").fill(token);
-  await page.getByRole("button", { name: "Use token" }).click();
-  await page.locator("#live", { hasText: "live" }).waitFor();
+  await signIn(page, token);
   // Before the token, the page's requests were refused (401), as they should be; from here on,
   // any console error counts.
   const refused = problems.splice(0);
@@ -114,4 +123,63 @@ test("an operator watches progress, retries a failed job and pauses a queue", as
 
   assert.deepEqual(problems, [], "no script errors and no Content-Security-Policy violations");
   await page.close();
+});
+
+test("a submitter sees only its own jobs, with owner and group; an admin sees everyone's", async () => {
+  const [alice, bob, admin] = ["owners-alice-token", "owners-bob-token", "owners-admin-token"];
+  const owners = await startStack(admin, {
+    tokens: `${alice}=alice:submitter,${bob}=bob:submitter,${admin}=ops:admin`,
+  });
+  try {
+    const alices = await owners.api("POST", "/jobs", { type: "noop", group: "book:123" }, alice);
+    const bobs = await owners.api("POST", "/jobs", { type: "noop" }, bob);
+    assert.equal(alices.owner, "alice");
+    assert.equal(bobs.owner, "bob");
+
+    // Each caller in a page (and so a session storage) of its own.
+    const open = async as => {
+      const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+      const problems = watchProblems(page);
+      await page.goto(owners.base + "/dashboard");
+      await signIn(page, as);
+      const refused = problems.splice(0);
+      assert.ok(refused.every(p => p.includes("401")), `before the token: ${refused}`);
+      return { page, problems };
+    };
+    const row = (page, job) => page.locator(`#recent tr[data-job-id="${job.id}"]`);
+
+    const a = await open(alice);
+    await row(a.page, alices).waitFor();
+    assert.equal(await row(a.page, alices).locator("td.owner").textContent(), "alice");
+    assert.equal(await row(a.page, alices).locator("td.group").textContent(), "book:123");
+    assert.equal(await a.page.locator("#who").textContent(), "alice · submitter");
+    // A few refreshes later, still no sign of Bob's job anywhere on the page.
+    await sleep(3_500);
+    assert.equal(await a.page.locator(`[data-job-id="${bobs.id}"]`).count(), 0);
+    assert.equal(await a.page.locator("#recent td.owner", { hasNotText: "alice" }).count(), 0);
+    // What a submitter may not read or do is left out, not an error: no statistics, no pauses.
+    for (const part of ["#queues-section", "#counts-section", "#types-section", "#pause-all"]) {
+      assert.ok(await a.page.locator(part).isHidden(), `${part} is hidden from a submitter`);
+    }
+    assert.ok(await a.page.locator("#recent-section").isVisible());
+    assert.match(await a.page.locator("#live").textContent(), /^live/);
+    assert.deepEqual(a.problems, [], "no refusals (403) and no script errors for a submitter");
+    await a.page.screenshot({ path: path.join(output, "dashboard-submitter.png"), fullPage: true });
+    await a.page.close();
+
+    const x = await open(admin);
+    await row(x.page, alices).waitFor();
+    await row(x.page, bobs).waitFor();
+    assert.equal(await row(x.page, alices).locator("td.owner").textContent(), "alice");
+    assert.equal(await row(x.page, alices).locator("td.group").textContent(), "book:123");
+    assert.equal(await row(x.page, bobs).locator("td.owner").textContent(), "bob");
+    assert.equal(await row(x.page, bobs).locator("td.group").textContent(), "–");
+    assert.equal(await x.page.locator("#who").textContent(), "ops · admin");
+    assert.ok(await x.page.locator("#queues-section").isVisible());
+    assert.ok(await x.page.locator("#pause-all").isVisible());
+    assert.deepEqual(x.problems, []);
+    await x.page.close();
+  } finally {
+    await owners.stop();
+  }
 });

@@ -1,5 +1,5 @@
 // The local host (target/debug/jobq-local) on a free port, against the emulator that `make test`
-// runs, with an API token; and a client for its API.
+// runs, with an API token (or several callers' tokens); and a client for its API.
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -25,7 +25,9 @@ function freePort() {
 
 export { freePort };
 
-export async function startStack(token) {
+// `token` is the client's; `tokens`, when given, is the host's JOBQ_API_TOKENS (`token` one of
+// them), else `token` is the one admin's JOBQ_API_TOKEN.
+export async function startStack(token, { tokens } = {}) {
   const endpoint = process.env.AWS_ENDPOINT_URL;
   assert.ok(endpoint, "AWS_ENDPOINT_URL is not set. Run `make test` (or `make browser-test`): it starts the emulator.");
   const binary = process.env.JOBQ_LOCAL_BIN ?? path.join(root, "target/debug/jobq-local");
@@ -39,7 +41,7 @@ export async function startStack(token) {
       AWS_REGION: process.env.AWS_REGION ?? "us-east-1",
       JOBQ_PREFIX: `b${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}-`,
       JOBQ_PORT: String(port),
-      JOBQ_API_TOKEN: token,
+      ...(tokens ? { JOBQ_API_TOKENS: tokens } : { JOBQ_API_TOKEN: token }),
       JOBQ_LOCAL_POLL_WAIT_SECONDS: "1",
       JOBQ_LOCAL_VISIBILITY_SECONDS: "10",
       JOBQ_PROGRESS_INTERVAL_MS: "200",
@@ -60,8 +62,8 @@ export async function startStack(token) {
     assert.ok(Date.now() < deadline, `jobq-local did not answer within 60 s:\n${log.join("")}`);
   }
 
-  async function api(method, route, body) {
-    const headers = { Authorization: `Bearer ${token}` };
+  async function api(method, route, body, as = token) {
+    const headers = { Authorization: `Bearer ${as}` };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     const res = await fetch(base + route, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     const data = await res.json();

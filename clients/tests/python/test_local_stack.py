@@ -1,25 +1,31 @@
 """The generated Python client (clients/python) against a running local host: it enqueues jobs
 with typed payloads, waits for them and reads their results, lists them, and reads refusals as
 the API's error shape.
-Run by scripts/python-client.sh test (make test), which sets JOBQ_API_URL."""
+Run by scripts/python-client.sh test (make test), which sets JOBQ_API_URL and JOBQ_CLIENT_TOKEN (an
+admin's token the host holds)."""
 
 import os
 import time
 import unittest
 import uuid
 
-from jobq_client import Client
+from jobq_client import AuthenticatedClient, Client
 from jobq_client.api.default import enqueue, get_job, list_jobs
 from jobq_client.models import Error, Job, JobStatus, NewJobEcho, NewJobNoop, NewJobSleep, Page, PayloadSleep
 
 TERMINAL = {JobStatus.COMPLETED, JobStatus.PARTIAL, JobStatus.FAILED, JobStatus.CANCELLED}
 
 
-def client() -> Client:
-    return Client(base_url=os.environ["JOBQ_API_URL"], raise_on_unexpected_status=True, timeout=30.0)
+def client() -> AuthenticatedClient:
+    return AuthenticatedClient(
+        base_url=os.environ["JOBQ_API_URL"],
+        token=os.environ["JOBQ_CLIENT_TOKEN"],
+        raise_on_unexpected_status=True,
+        timeout=30.0,
+    )
 
 
-def wait_for(api: Client, job_id: str, seconds: float = 60.0) -> Job:
+def wait_for(api: AuthenticatedClient, job_id: str, seconds: float = 60.0) -> Job:
     deadline = time.monotonic() + seconds
     while True:
         job = get_job.sync(job_id, client=api)
@@ -77,6 +83,13 @@ class LocalStack(unittest.TestCase):
         refused = enqueue.sync_detailed(client=self.enterContext(client()), body=body)
         self.assertEqual(refused.status_code, 422, refused.content)
         self.assertEqual(refused.parsed.error.field, "payload.seconds")
+
+    def test_without_a_token_the_api_answers_401(self):
+        anonymous = self.enterContext(Client(base_url=os.environ["JOBQ_API_URL"], timeout=30.0))
+        refused = list_jobs.sync_detailed(client=anonymous)  # type: ignore[arg-type]
+        self.assertEqual(refused.status_code, 401, refused.content)
+        self.assertIsInstance(refused.parsed, Error, refused.content)
+        self.assertEqual(refused.parsed.error.code, "unauthorized")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,12 @@ pub fn route_access(method: &str, path: &str) -> Option<Access> {
     }
 }
 
+/// Pure: whether anyone may use `path` (by GET, as every open route is read): another method on it
+/// hides nothing, so it answers 405 with or without credentials.
+pub fn open_path(path: &str) -> bool {
+    route_access("get", path) == Some(Access::Open)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,6 +51,8 @@ mod tests {
             assert!(route_access(method, path).is_some(), "{method} {path} has no access rule");
         }
         assert_eq!(route_access("delete", "/jobs/{id}"), None);
+        assert!(open_path("/health") && open_path("/dashboard") && open_path("/openapi.json"));
+        assert!(!open_path("/jobs") && !open_path("/pause") && !open_path("/favicon.ico"));
     }
 
     #[test]

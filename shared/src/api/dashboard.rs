@@ -7,7 +7,8 @@ use axum::response::{IntoResponse, Response};
 
 const PAGE: &str = include_str!("dashboard.html");
 
-/// The live dashboard page; it reads /stats, /jobs and /batches with the API's token.
+/// The live dashboard page; it reads /me, /stats, /jobs and /batches with the API's token, and
+/// each route's roles from /openapi.json, to leave out what the caller's role may not use.
 ///
 /// Each response has a fresh nonce: its Content-Security-Policy allows only the page's own inline
 /// script and style, and requests to this origin.
@@ -55,11 +56,46 @@ mod tests {
     #[test]
     fn the_page_reads_only_documented_routes_relative_to_itself() {
         let (body, _) = render("n");
-        for route in ["\"stats\"", "\"jobs?limit=\"", "\"jobs?status=failed&limit=\"", "\"batches/\""] {
+        for route in [
+            "\"stats\"",
+            "\"jobs?limit=\"",
+            "\"jobs?status=failed&limit=\"",
+            "\"batches/\"",
+            "\"me\"",
+            "\"openapi.json\"",
+        ] {
             assert!(body.contains(route), "{route}");
         }
         // Absolute paths would break the page under an API Gateway stage path.
         assert!(!body.contains("fetch(\"/") && !body.contains("api(\"GET\", \"/"));
+    }
+
+    #[test]
+    fn the_page_asks_the_document_about_routes_that_need_a_role() {
+        let (body, _) = render("n");
+        // It learns each route's roles from the document's extension, under that name.
+        assert!(body.contains(&format!("[\"{}\"]", crate::api::security::ROLES_EXTENSION)));
+        // Every `may("method", "/route")` names a route the document gives roles: a misspelt one
+        // would be taken for open, and show a control the caller may not use.
+        fn quoted(rest: &str) -> Option<&str> {
+            rest.split_once('"').map(|(text, _)| text)
+        }
+        let mut asked: Vec<(&str, &str)> = body
+            .split("may(\"")
+            .skip(1)
+            .filter_map(|rest| {
+                let method = quoted(rest)?;
+                // The route only when it is written out, right after the method.
+                let route = rest[method.len()..].strip_prefix("\", \"")?;
+                Some((method, quoted(route)?))
+            })
+            .collect();
+        // `readable("/route", …)` reads with GET.
+        asked.extend(body.split("readable(\"").skip(1).filter_map(|rest| Some(("get", quoted(rest)?))));
+        assert!(asked.len() >= 7, "{asked:?}");
+        for (method, route) in asked {
+            assert!(crate::api::security::route_roles(method, route).is_some(), "{method} {route}");
+        }
     }
 
     #[test]

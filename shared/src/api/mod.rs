@@ -16,6 +16,7 @@ mod jobs;
 pub mod openapi;
 pub mod prometheus;
 mod request;
+pub mod security;
 mod state;
 
 use std::sync::Arc;
@@ -29,7 +30,7 @@ use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use access::{Access, route_access};
+use access::{Access, open_path, route_access};
 pub use error::ApiError;
 use identity::IdentityError;
 pub use state::{ApiSettings, ApiState};
@@ -106,11 +107,13 @@ pub fn router(service: JobService, settings: ApiSettings) -> Router {
 async fn authorize(State(state): State<Arc<ApiState>>, mut request: Request, next: Next) -> Response {
     let method = request.method().as_str().to_ascii_lowercase();
     let path = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
-    let access = path.and_then(|path| route_access(&method, &path));
+    let access = path.as_deref().and_then(|path| route_access(&method, path));
     let caller = state.settings.identity.caller(&identity::credentials(&request));
     let action = match access {
         Some(Access::Needs(action)) => action,
         Some(Access::Open) => return next.run(request).await,
+        // Another method on an open path: the path is no secret, so 405 (or HEAD's GET) to anyone.
+        None if path.as_deref().is_some_and(open_path) => return next.run(request).await,
         // No route (404) or no such method (405): the fallbacks answer, to a caller the API
         // knows; to anyone else every path is 401, so routes cannot be told apart without one.
         None => match caller {

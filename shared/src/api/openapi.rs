@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 
 use super::error::{ApiError, ErrorBody};
+use super::security::{SecuritySchemes, describe_access};
 use crate::domain::payload::JobTypes;
 
 /// Where each job type's payload schema is (`Payload.<type>`), and the named schemas of their
@@ -19,7 +20,8 @@ const INPUT_PREFIX: &str = "Input.";
 #[derive(OpenApi)]
 #[openapi(
     info(title = "jobq", description = "Priority job queue on AWS primitives."),
-    components(schemas(ErrorBody), responses(ApiError))
+    components(schemas(ErrorBody), responses(ApiError)),
+    modifiers(&SecuritySchemes)
 )]
 struct Base;
 
@@ -28,9 +30,10 @@ pub fn base() -> utoipa::openapi::OpenApi {
     Base::openapi()
 }
 
-/// `generated` (the routes' document) with each of `types`' payload schema, and the job specs
-/// (`NewJob`, `NewStep`) held to the registered types.
-pub fn complete(generated: utoipa::openapi::OpenApi, types: &JobTypes) -> Value {
+/// `generated` (the routes' document) with each operation's access (security and roles), each of
+/// `types`' payload schema, and the job specs (`NewJob`, `NewStep`) held to the registered types.
+pub fn complete(mut generated: utoipa::openapi::OpenApi, types: &JobTypes) -> Value {
+    describe_access(&mut generated);
     // Serializing plain data: it cannot fail.
     let mut doc = serde_json::to_value(generated).unwrap_or_default();
     let schemas = &mut doc["components"]["schemas"];

@@ -109,6 +109,8 @@ async fn each_role_reaches_only_its_routes_and_refusals_have_the_error_shape() {
     assert_eq!(api.call(None, "GET", "/health", None).await.0, StatusCode::OK);
     assert_eq!(refusal(api.call(None, "GET", "/favicon.ico", None).await), unauthorized, "no route said");
     assert_eq!(api.call(Some("tV"), "GET", "/favicon.ico", None).await.0, StatusCode::NOT_FOUND);
+    let another_method = api.call(None, "POST", "/health", None).await.0;
+    assert_eq!(another_method, StatusCode::METHOD_NOT_ALLOWED, "an open path is no secret");
 
     for (method, path, body) in [
         ("POST", "/jobs".to_owned(), Some(json!({"type": "noop"}))),

@@ -102,10 +102,12 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 def sync_detailed(
     id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 
 ) -> Response[Error | Job]:
     """ Cancel a job that has not ended.
+
+     Roles: admin, submitter.
 
     Args:
         id (str):
@@ -133,10 +135,12 @@ def sync_detailed(
 def sync(
     id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 
 ) -> Error | Job | None:
     """ Cancel a job that has not ended.
+
+     Roles: admin, submitter.
 
     Args:
         id (str):
@@ -159,10 +163,12 @@ client=client,
 async def asyncio_detailed(
     id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 
 ) -> Response[Error | Job]:
     """ Cancel a job that has not ended.
+
+     Roles: admin, submitter.
 
     Args:
         id (str):
@@ -190,10 +196,12 @@ async def asyncio_detailed(
 async def asyncio(
     id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 
 ) -> Error | Job | None:
     """ Cancel a job that has not ended.
+
+     Roles: admin, submitter.
 
     Args:
         id (str):

@@ -134,11 +134,13 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
 def sync_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: NewJobEcho | NewJobFail | NewJobNoop | NewJobSleep,
 
 ) -> Response[Error | Job]:
     """ Enqueue a job.
+
+     Roles: admin, submitter.
 
     Args:
         body (NewJobEcho | NewJobFail | NewJobNoop | NewJobSleep): A job to enqueue (`POST /jobs`,
@@ -168,11 +170,13 @@ def sync_detailed(
 
 def sync(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: NewJobEcho | NewJobFail | NewJobNoop | NewJobSleep,
 
 ) -> Error | Job | None:
     """ Enqueue a job.
+
+     Roles: admin, submitter.
 
     Args:
         body (NewJobEcho | NewJobFail | NewJobNoop | NewJobSleep): A job to enqueue (`POST /jobs`,
@@ -197,11 +201,13 @@ body=body,
 
 async def asyncio_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: NewJobEcho | NewJobFail | NewJobNoop | NewJobSleep,
 
 ) -> Response[Error | Job]:
     """ Enqueue a job.
+
+     Roles: admin, submitter.
 
     Args:
         body (NewJobEcho | NewJobFail | NewJobNoop | NewJobSleep): A job to enqueue (`POST /jobs`,
@@ -231,11 +237,13 @@ async def asyncio_detailed(
 
 async def asyncio(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: NewJobEcho | NewJobFail | NewJobNoop | NewJobSleep,
 
 ) -> Error | Job | None:
     """ Enqueue a job.
+
+     Roles: admin, submitter.
 
     Args:
         body (NewJobEcho | NewJobFail | NewJobNoop | NewJobSleep): A job to enqueue (`POST /jobs`,

@@ -140,7 +140,7 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
 def sync_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: NewBatch,
 
 ) -> Response[Batch | BatchIncomplete | BatchIncomplete | Error | Error]:
@@ -149,6 +149,8 @@ def sync_detailed(
      201 when every job was enqueued; 503 `batch_not_created` when this request left no job behind
     (send it again); 207 `batch_incomplete` when some jobs exist and others do not, each entry
     saying which (send again only the `not_created` ones).
+
+    Roles: admin, submitter.
 
     Args:
         body (NewBatch): `POST /jobs/batch`: up to 100 jobs, enqueued all or none.
@@ -175,7 +177,7 @@ def sync_detailed(
 
 def sync(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: NewBatch,
 
 ) -> Batch | BatchIncomplete | BatchIncomplete | Error | Error | None:
@@ -184,6 +186,8 @@ def sync(
      201 when every job was enqueued; 503 `batch_not_created` when this request left no job behind
     (send it again); 207 `batch_incomplete` when some jobs exist and others do not, each entry
     saying which (send again only the `not_created` ones).
+
+    Roles: admin, submitter.
 
     Args:
         body (NewBatch): `POST /jobs/batch`: up to 100 jobs, enqueued all or none.
@@ -205,7 +209,7 @@ body=body,
 
 async def asyncio_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: NewBatch,
 
 ) -> Response[Batch | BatchIncomplete | BatchIncomplete | Error | Error]:
@@ -214,6 +218,8 @@ async def asyncio_detailed(
      201 when every job was enqueued; 503 `batch_not_created` when this request left no job behind
     (send it again); 207 `batch_incomplete` when some jobs exist and others do not, each entry
     saying which (send again only the `not_created` ones).
+
+    Roles: admin, submitter.
 
     Args:
         body (NewBatch): `POST /jobs/batch`: up to 100 jobs, enqueued all or none.
@@ -240,7 +246,7 @@ async def asyncio_detailed(
 
 async def asyncio(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: NewBatch,
 
 ) -> Batch | BatchIncomplete | BatchIncomplete | Error | Error | None:
@@ -249,6 +255,8 @@ async def asyncio(
      201 when every job was enqueued; 503 `batch_not_created` when this request left no job behind
     (send it again); 207 `batch_incomplete` when some jobs exist and others do not, each entry
     saying which (send again only the `not_created` ones).
+
+    Roles: admin, submitter.
 
     Args:
         body (NewBatch): `POST /jobs/batch`: up to 100 jobs, enqueued all or none.

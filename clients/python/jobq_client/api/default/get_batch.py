@@ -95,10 +95,12 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 def sync_detailed(
     id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 
 ) -> Response[BatchSummary | Error]:
     """ A batch's counts and progress.
+
+     Roles: admin, submitter, viewer.
 
     Args:
         id (str):
@@ -126,10 +128,12 @@ def sync_detailed(
 def sync(
     id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 
 ) -> BatchSummary | Error | None:
     """ A batch's counts and progress.
+
+     Roles: admin, submitter, viewer.
 
     Args:
         id (str):
@@ -152,10 +156,12 @@ client=client,
 async def asyncio_detailed(
     id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 
 ) -> Response[BatchSummary | Error]:
     """ A batch's counts and progress.
+
+     Roles: admin, submitter, viewer.
 
     Args:
         id (str):
@@ -183,10 +189,12 @@ async def asyncio_detailed(
 async def asyncio(
     id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
 
 ) -> BatchSummary | Error | None:
     """ A batch's counts and progress.
+
+     Roles: admin, submitter, viewer.
 
     Args:
         id (str):

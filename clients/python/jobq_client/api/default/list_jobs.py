@@ -126,7 +126,7 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
 def sync_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     status: JobStatus | Unset = UNSET,
     type_: str | Unset = UNSET,
     batch_id: str | Unset = UNSET,
@@ -137,6 +137,8 @@ def sync_detailed(
 
 ) -> Response[Error | Page]:
     """ List jobs, newest first.
+
+     Roles: admin, submitter, viewer.
 
     Args:
         status (JobStatus | Unset): Where a job is in its life.
@@ -175,7 +177,7 @@ cursor=cursor,
 
 def sync(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     status: JobStatus | Unset = UNSET,
     type_: str | Unset = UNSET,
     batch_id: str | Unset = UNSET,
@@ -186,6 +188,8 @@ def sync(
 
 ) -> Error | Page | None:
     """ List jobs, newest first.
+
+     Roles: admin, submitter, viewer.
 
     Args:
         status (JobStatus | Unset): Where a job is in its life.
@@ -219,7 +223,7 @@ cursor=cursor,
 
 async def asyncio_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     status: JobStatus | Unset = UNSET,
     type_: str | Unset = UNSET,
     batch_id: str | Unset = UNSET,
@@ -230,6 +234,8 @@ async def asyncio_detailed(
 
 ) -> Response[Error | Page]:
     """ List jobs, newest first.
+
+     Roles: admin, submitter, viewer.
 
     Args:
         status (JobStatus | Unset): Where a job is in its life.
@@ -268,7 +274,7 @@ cursor=cursor,
 
 async def asyncio(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     status: JobStatus | Unset = UNSET,
     type_: str | Unset = UNSET,
     batch_id: str | Unset = UNSET,
@@ -279,6 +285,8 @@ async def asyncio(
 
 ) -> Error | Page | None:
     """ List jobs, newest first.
+
+     Roles: admin, submitter, viewer.
 
     Args:
         status (JobStatus | Unset): Where a job is in its life.

@@ -115,11 +115,13 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
 def sync_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: Scope,
 
 ) -> Response[Error | PauseFlags]:
     """ Pause all jobs, a tier's queue, or a job type.
+
+     Roles: admin.
 
     Args:
         body (Scope): `POST /pause`, `POST /resume`.
@@ -146,11 +148,13 @@ def sync_detailed(
 
 def sync(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: Scope,
 
 ) -> Error | PauseFlags | None:
     """ Pause all jobs, a tier's queue, or a job type.
+
+     Roles: admin.
 
     Args:
         body (Scope): `POST /pause`, `POST /resume`.
@@ -172,11 +176,13 @@ body=body,
 
 async def asyncio_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: Scope,
 
 ) -> Response[Error | PauseFlags]:
     """ Pause all jobs, a tier's queue, or a job type.
+
+     Roles: admin.
 
     Args:
         body (Scope): `POST /pause`, `POST /resume`.
@@ -203,11 +209,13 @@ async def asyncio_detailed(
 
 async def asyncio(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: Scope,
 
 ) -> Error | PauseFlags | None:
     """ Pause all jobs, a tier's queue, or a job type.
+
+     Roles: admin.
 
     Args:
         body (Scope): `POST /pause`, `POST /resume`.

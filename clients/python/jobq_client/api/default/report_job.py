@@ -131,11 +131,13 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 def sync_detailed(
     id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: ExternalUpdate,
 
 ) -> Response[Error | Job]:
     """ Report a job's progress or outcome, as an external executor.
+
+     Roles: admin, executor.
 
     Args:
         id (str):
@@ -167,11 +169,13 @@ body=body,
 def sync(
     id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: ExternalUpdate,
 
 ) -> Error | Job | None:
     """ Report a job's progress or outcome, as an external executor.
+
+     Roles: admin, executor.
 
     Args:
         id (str):
@@ -198,11 +202,13 @@ body=body,
 async def asyncio_detailed(
     id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: ExternalUpdate,
 
 ) -> Response[Error | Job]:
     """ Report a job's progress or outcome, as an external executor.
+
+     Roles: admin, executor.
 
     Args:
         id (str):
@@ -234,11 +240,13 @@ body=body,
 async def asyncio(
     id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: ExternalUpdate,
 
 ) -> Error | Job | None:
     """ Report a job's progress or outcome, as an external executor.
+
+     Roles: admin, executor.
 
     Args:
         id (str):

@@ -115,11 +115,13 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
 def sync_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: BulkRetry,
 
 ) -> Response[BulkRetried | Error]:
     """ Queue again every job of a status (and type).
+
+     Roles: admin.
 
     Args:
         body (BulkRetry): `POST /jobs/retry`: every job of a status (and a type) queued again.
@@ -146,11 +148,13 @@ def sync_detailed(
 
 def sync(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: BulkRetry,
 
 ) -> BulkRetried | Error | None:
     """ Queue again every job of a status (and type).
+
+     Roles: admin.
 
     Args:
         body (BulkRetry): `POST /jobs/retry`: every job of a status (and a type) queued again.
@@ -172,11 +176,13 @@ body=body,
 
 async def asyncio_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: BulkRetry,
 
 ) -> Response[BulkRetried | Error]:
     """ Queue again every job of a status (and type).
+
+     Roles: admin.
 
     Args:
         body (BulkRetry): `POST /jobs/retry`: every job of a status (and a type) queued again.
@@ -203,11 +209,13 @@ async def asyncio_detailed(
 
 async def asyncio(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: BulkRetry,
 
 ) -> BulkRetried | Error | None:
     """ Queue again every job of a status (and type).
+
+     Roles: admin.
 
     Args:
         body (BulkRetry): `POST /jobs/retry`: every job of a status (and a type) queued again.

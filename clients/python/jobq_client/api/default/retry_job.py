@@ -136,11 +136,13 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 def sync_detailed(
     id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: None | RetryJobBody | Unset = UNSET,
 
 ) -> Response[Error | Job]:
     """ Queue a failed, partial or cancelled job again, with fresh attempts.
+
+     Roles: admin, submitter.
 
     Args:
         id (str):
@@ -170,11 +172,13 @@ body=body,
 def sync(
     id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: None | RetryJobBody | Unset = UNSET,
 
 ) -> Error | Job | None:
     """ Queue a failed, partial or cancelled job again, with fresh attempts.
+
+     Roles: admin, submitter.
 
     Args:
         id (str):
@@ -199,11 +203,13 @@ body=body,
 async def asyncio_detailed(
     id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: None | RetryJobBody | Unset = UNSET,
 
 ) -> Response[Error | Job]:
     """ Queue a failed, partial or cancelled job again, with fresh attempts.
+
+     Roles: admin, submitter.
 
     Args:
         id (str):
@@ -233,11 +239,13 @@ body=body,
 async def asyncio(
     id: str,
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     body: None | RetryJobBody | Unset = UNSET,
 
 ) -> Error | Job | None:
     """ Queue a failed, partial or cancelled job again, with fresh attempts.
+
+     Roles: admin, submitter.
 
     Args:
         id (str):

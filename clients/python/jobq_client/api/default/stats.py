@@ -96,11 +96,13 @@ def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
 def sync_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     type_: str | Unset = UNSET,
 
 ) -> Response[Error | Stats]:
     """ Counts by status, runs by type, each tier's queue, and the pause flags.
+
+     Roles: admin, viewer.
 
     Args:
         type_ (str | Unset):
@@ -127,11 +129,13 @@ def sync_detailed(
 
 def sync(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     type_: str | Unset = UNSET,
 
 ) -> Error | Stats | None:
     """ Counts by status, runs by type, each tier's queue, and the pause flags.
+
+     Roles: admin, viewer.
 
     Args:
         type_ (str | Unset):
@@ -153,11 +157,13 @@ type_=type_,
 
 async def asyncio_detailed(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     type_: str | Unset = UNSET,
 
 ) -> Response[Error | Stats]:
     """ Counts by status, runs by type, each tier's queue, and the pause flags.
+
+     Roles: admin, viewer.
 
     Args:
         type_ (str | Unset):
@@ -184,11 +190,13 @@ async def asyncio_detailed(
 
 async def asyncio(
     *,
-    client: AuthenticatedClient | Client,
+    client: AuthenticatedClient,
     type_: str | Unset = UNSET,
 
 ) -> Error | Stats | None:
     """ Counts by status, runs by type, each tier's queue, and the pause flags.
+
+     Roles: admin, viewer.
 
     Args:
         type_ (str | Unset):

@@ -1,5 +1,6 @@
 """ Contains all the data models used in inputs/outputs """
 
+from .audit import Audit
 from .batch import Batch
 from .batch_entry import BatchEntry
 from .batch_entry_outcome import BatchEntryOutcome
@@ -23,6 +24,7 @@ from .input_sleep_input import InputSleepInput
 from .job import Job
 from .job_failure import JobFailure
 from .job_status import JobStatus
+from .mark import Mark
 from .new_batch import NewBatch
 from .new_job_echo import NewJobEcho
 from .new_job_fail import NewJobFail
@@ -34,7 +36,9 @@ from .new_step_noop import NewStepNoop
 from .new_step_sleep import NewStepSleep
 from .openapi_response_200 import OpenapiResponse200
 from .page import Page
+from .pause_change import PauseChange
 from .pause_flags import PauseFlags
+from .pause_flags_changes import PauseFlagsChanges
 from .payload_fail import PayloadFail
 from .payload_sleep import PayloadSleep
 from .pipeline_step import PipelineStep
@@ -53,6 +57,7 @@ from .tier_summary import TierSummary
 from .type_summary import TypeSummary
 
 __all__ = (
+    "Audit",
     "Batch",
     "BatchEntry",
     "BatchEntryOutcome",
@@ -76,6 +81,7 @@ __all__ = (
     "Job",
     "JobFailure",
     "JobStatus",
+    "Mark",
     "NewBatch",
     "NewJobEcho",
     "NewJobFail",
@@ -87,7 +93,9 @@ __all__ = (
     "NewStepSleep",
     "OpenapiResponse200",
     "Page",
+    "PauseChange",
     "PauseFlags",
+    "PauseFlagsChanges",
     "PayloadFail",
     "PayloadSleep",
     "PipelineStep",

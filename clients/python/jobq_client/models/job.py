@@ -15,6 +15,7 @@ from typing import cast
 import datetime
 
 if TYPE_CHECKING:
+  from ..models.audit import Audit
   from ..models.job_failure import JobFailure
   from ..models.pipeline_step import PipelineStep
 
@@ -43,6 +44,7 @@ class Job:
             tier (PriorityTier): One SQS queue (and its dead-letter queue) per tier.
             timeout_seconds (int):
             type_ (str):
+            audit (Audit | Unset): A job's audit trail: who enqueued it, and the last cancel, retry and report (`PATCH`).
             batch_id (None | str | Unset):
             completed_at (datetime.datetime | None | Unset):
             current_step (None | str | Unset):
@@ -77,6 +79,7 @@ class Job:
     tier: PriorityTier
     timeout_seconds: int
     type_: str
+    audit: Audit | Unset = UNSET
     batch_id: None | str | Unset = UNSET
     completed_at: datetime.datetime | None | Unset = UNSET
     current_step: None | str | Unset = UNSET
@@ -100,6 +103,7 @@ class Job:
 
 
     def to_dict(self) -> dict[str, Any]:
+        from ..models.audit import Audit # noqa: PLC0415
         from ..models.job_failure import JobFailure # noqa: PLC0415
         from ..models.pipeline_step import PipelineStep # noqa: PLC0415
         attempts = self.attempts
@@ -125,6 +129,10 @@ class Job:
         timeout_seconds = self.timeout_seconds
 
         type_ = self.type_
+
+        audit: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.audit, Unset):
+            audit = self.audit.to_dict()
 
         batch_id: None | str | Unset
         if isinstance(self.batch_id, Unset):
@@ -248,6 +256,8 @@ class Job:
             "timeout_seconds": timeout_seconds,
             "type": type_,
         })
+        if audit is not UNSET:
+            field_dict["audit"] = audit
         if batch_id is not UNSET:
             field_dict["batch_id"] = batch_id
         if completed_at is not UNSET:
@@ -287,6 +297,7 @@ class Job:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.audit import Audit # noqa: PLC0415
         from ..models.job_failure import JobFailure # noqa: PLC0415
         from ..models.pipeline_step import PipelineStep # noqa: PLC0415
         d = dict(src_dict)
@@ -322,6 +333,16 @@ class Job:
         timeout_seconds = d.pop("timeout_seconds")
 
         type_ = d.pop("type")
+
+        _audit = d.pop("audit", UNSET)
+        audit: Audit | Unset
+        if isinstance(_audit,  Unset):
+            audit = UNSET
+        else:
+            audit = Audit.from_dict(_audit)
+
+
+
 
         def _parse_batch_id(data: object) -> None | str | Unset:
             if data is None:
@@ -540,6 +561,7 @@ class Job:
             tier=tier,
             timeout_seconds=timeout_seconds,
             type_=type_,
+            audit=audit,
             batch_id=batch_id,
             completed_at=completed_at,
             current_step=current_step,

@@ -8,8 +8,11 @@ from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
 
+from ..types import UNSET, Unset
 from typing import cast
 
+if TYPE_CHECKING:
+  from ..models.pause_flags_changes import PauseFlagsChanges
 
 
 
@@ -21,13 +24,15 @@ T = TypeVar("T", bound="PauseFlags")
 
 @_attrs_define
 class PauseFlags:
-    """ The scopes paused right now.
+    """ The scopes paused right now, and who last paused or resumed each scope, when.
 
         Attributes:
             paused (list[str]):
+            changes (PauseFlagsChanges | Unset): By scope: its last pause or resume.
      """
 
     paused: list[str]
+    changes: PauseFlagsChanges | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
 
@@ -35,9 +40,14 @@ class PauseFlags:
 
 
     def to_dict(self) -> dict[str, Any]:
+        from ..models.pause_flags_changes import PauseFlagsChanges # noqa: PLC0415
         paused = self.paused
 
 
+
+        changes: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.changes, Unset):
+            changes = self.changes.to_dict()
 
 
         field_dict: dict[str, Any] = {}
@@ -45,6 +55,8 @@ class PauseFlags:
         field_dict.update({
             "paused": paused,
         })
+        if changes is not UNSET:
+            field_dict["changes"] = changes
 
         return field_dict
 
@@ -52,12 +64,24 @@ class PauseFlags:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.pause_flags_changes import PauseFlagsChanges # noqa: PLC0415
         d = dict(src_dict)
         paused = cast(list[str], d.pop("paused"))
 
 
+        _changes = d.pop("changes", UNSET)
+        changes: PauseFlagsChanges | Unset
+        if isinstance(_changes,  Unset):
+            changes = UNSET
+        else:
+            changes = PauseFlagsChanges.from_dict(_changes)
+
+
+
+
         pause_flags = cls(
             paused=paused,
+            changes=changes,
         )
 
 

@@ -30,7 +30,7 @@ class Stats:
 
         Attributes:
             counts (StatsCounts):
-            paused (PauseFlags): The scopes paused right now.
+            paused (PauseFlags): The scopes paused right now, and who last paused or resumed each scope, when.
             tiers (StatsTiers):
             types (StatsTypes):
      """

@@ -55,7 +55,8 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
 
 ) -> Response[str]:
-    """ The live dashboard page; it reads /stats, /jobs and /batches with the API's token.
+    """ The live dashboard page; it reads /me, /stats, /jobs and /batches with the API's token, and
+    each route's roles from /openapi.json, to leave out what the caller's role may not use.
 
      Each response has a fresh nonce: its Content-Security-Policy allows only the page's own inline
     script and style, and requests to this origin.
@@ -84,7 +85,8 @@ def sync(
     client: AuthenticatedClient | Client,
 
 ) -> str | None:
-    """ The live dashboard page; it reads /stats, /jobs and /batches with the API's token.
+    """ The live dashboard page; it reads /me, /stats, /jobs and /batches with the API's token, and
+    each route's roles from /openapi.json, to leave out what the caller's role may not use.
 
      Each response has a fresh nonce: its Content-Security-Policy allows only the page's own inline
     script and style, and requests to this origin.
@@ -108,7 +110,8 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
 
 ) -> Response[str]:
-    """ The live dashboard page; it reads /stats, /jobs and /batches with the API's token.
+    """ The live dashboard page; it reads /me, /stats, /jobs and /batches with the API's token, and
+    each route's roles from /openapi.json, to leave out what the caller's role may not use.
 
      Each response has a fresh nonce: its Content-Security-Policy allows only the page's own inline
     script and style, and requests to this origin.
@@ -137,7 +140,8 @@ async def asyncio(
     client: AuthenticatedClient | Client,
 
 ) -> str | None:
-    """ The live dashboard page; it reads /stats, /jobs and /batches with the API's token.
+    """ The live dashboard page; it reads /me, /stats, /jobs and /batches with the API's token, and
+    each route's roles from /openapi.json, to leave out what the caller's role may not use.
 
      Each response has a fresh nonce: its Content-Security-Policy allows only the page's own inline
     script and style, and requests to this origin.

@@ -247,6 +247,22 @@ impl Worker {
         error: &JobFailure,
     ) -> Processed {
         let now = self.clock.now();
+        // A delivery resuming the last run (its outcome lost to AWS) may still come: until it no
+        // longer can, the job is only watched (this delivery may be its run's only trace), and
+        // the sweep fails it then.
+        let resumable = chrono::Duration::from_std(self.settings.resume_within()).unwrap_or_default();
+        if current.status == JobStatus::Processing && current.lease_until.is_some_and(|l| l + resumable > now)
+        {
+            return match self.store.watch_run(&envelope.id).await {
+                Ok(_) => {
+                    info!(
+                        "last attempt's run ended without an outcome: left to the sweep till no resume can come"
+                    );
+                    (Disposition::Ack, None)
+                }
+                Err(err) => self.transient(envelope, tier, receipt, &err).await,
+            };
+        }
         let failed = self.store.fail_dead_run(current, now, error, now).await;
         match decide_crash_recorded(failed) {
             CrashRecorded::DeadLetter => {

@@ -17,6 +17,10 @@ use crate::domain::status::JobStatus;
 use crate::handlers::enqueue::{Enqueuer, NextStep};
 use crate::store::{Created, PauseFlags, StoreError};
 
+/// The longest a run's resuming delivery is tried again when SQS refuses it (see
+/// [`Worker::resume_later`]): SQS's throttles and outages are short.
+pub(super) const RESUME_SEND_BUDGET: Duration = Duration::from_secs(300);
+
 impl Worker {
     /// Retries go out as fresh delayed messages: the receive count restarts, so only crashes
     /// move a message toward the DLQ. The message names the generation and run that recorded the
@@ -179,6 +183,48 @@ impl Worker {
         (self.send_again(&envelope.clone().failed_again(), tier, receipt, wait).await, None)
     }
 
+    /// A run's outcome was not recorded (AWS failed the finish): the delivery resuming it is the
+    /// run's only trace. Were its send given up, the original message would come back naming no
+    /// run, the job would be taken back at its lease end and run again on a new attempt; so the
+    /// send is tried again while the invocation has time (at most [`RESUME_SEND_BUDGET`]) before
+    /// the original is left to come back.
+    pub(super) async fn resume_later(
+        &self,
+        resume: &Envelope,
+        tier: PriorityTier,
+        receipt: &str,
+        err: &StoreError,
+        deadline: Option<DateTime<Utc>>,
+    ) -> Processed {
+        if !err.is_transient() {
+            return self.transient(resume, tier, receipt, err).await;
+        }
+        let wait = self.settings.transient_delay;
+        warn!(error = %err, retry_in_seconds = wait.as_secs(), "AWS call failed; the run is resumed by a delivery sent again");
+        let left = deadline
+            .and_then(|d| (d - self.clock.now()).to_std().ok())
+            .map(|l| l.saturating_sub(self.settings.safety_margin));
+        let give_up =
+            tokio::time::Instant::now() + left.unwrap_or(RESUME_SEND_BUDGET).min(RESUME_SEND_BUDGET);
+        let (envelope, delay) = (resume.clone().failed_again(), visibility_seconds(wait).min(900));
+        let mut pause = Duration::from_secs(1);
+        loop {
+            match self.queues.send(&envelope, delay).await {
+                Ok(_) => return (Disposition::Ack, None),
+                Err(send) if tokio::time::Instant::now() + pause < give_up => {
+                    warn!(error = %send, retry_in_ms = pause.as_millis() as u64, "could not send the resuming delivery; trying again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(30));
+                }
+                Err(send) => {
+                    warn!(error = %send, "could not send the resuming delivery; the original message will return");
+                    self.come_back_after(tier, receipt, wait).await;
+                    return (Disposition::Retry, None);
+                }
+            }
+        }
+    }
+
     /// A run's lease ended without an outcome: take the job back from it as the scheduler does,
     /// reversibly (were the run alive after all, its next write, or the delivery resuming it,
     /// owns the job again on the same attempt); a new message runs it anew after the grace.
@@ -287,5 +333,44 @@ impl Worker {
                 Err(err)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::memory::MemoryQueues;
+    use crate::domain::task::Registry;
+    use crate::handlers::worker::WorkerSettings;
+
+    fn worker() -> (Worker, crate::wiring::MemoryAws) {
+        let (ports, aws) = crate::Ports::memory(crate::ports::clock::system()).expect("memory ports");
+        (ports.worker(Registry::default(), WorkerSettings::default()), aws)
+    }
+
+    fn throttled() -> StoreError {
+        StoreError::Aws { operation: "UpdateItem", source: "throttled".into() }
+    }
+
+    fn sent(queues: &MemoryQueues, aws: &crate::wiring::MemoryAws) -> Vec<Envelope> {
+        let bodies = queues.bodies(aws.config.queues.get(PriorityTier::Normal));
+        bodies.iter().filter_map(|b| Envelope::decode(b).ok()).collect()
+    }
+
+    /// Regression (seed 3043): a run's finish was throttled and the send of the delivery resuming
+    /// it met a throttled SQS: given up at once, the original message came back naming no run,
+    /// and the job ran again on attempt 2. The send is now tried again through a short throttle.
+    #[tokio::test(start_paused = true)]
+    async fn a_resuming_delivery_is_sent_through_a_short_sqs_throttle() {
+        let (worker, aws) = worker();
+        let resume = Envelope::new("job-1", "noop", PriorityTier::Normal, 0)
+            .resuming(Some("run-1".into()))
+            .at_attempt(1);
+        aws.queues.throttle_next(3);
+        let (disposition, _) =
+            worker.resume_later(&resume, PriorityTier::Normal, "receipt", &throttled(), None).await;
+        assert_eq!(disposition, Disposition::Ack);
+        let sent = sent(&aws.queues, &aws);
+        assert!(sent.iter().any(|e| e.lost_run() == Some("run-1")), "{sent:?}");
     }
 }

@@ -337,7 +337,7 @@ impl Worker {
                 let resume = Envelope::new(&job.id, &job.job_type, job.tier, job.generation)
                     .resuming(job.run_id.clone())
                     .at_attempt(job.attempts);
-                return self.transient(&resume, tier, receipt, &err).await;
+                return self.resume_later(&resume, tier, receipt, &err, deadline).await;
             }
         };
         let counted = RunCount { job_type: job.job_type.clone(), tier, ended, processing_ms, wait_ms };

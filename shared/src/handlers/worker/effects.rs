@@ -7,7 +7,7 @@ use aws_lambda_events::event::sqs::SqsMessage;
 use chrono::{DateTime, Utc};
 use tracing::{error, info, warn};
 
-use super::batch::{Disposition, Processed};
+use super::batch::{Disposition, Processed, RecordResult};
 use super::decision::{delay_seconds, visibility_seconds};
 use super::state::Worker;
 use crate::domain::envelope::Envelope;
@@ -181,6 +181,49 @@ impl Worker {
             "AWS call failed; the delivery is sent again"
         );
         (self.send_again(&envelope.clone().failed_again(), tier, receipt, wait).await, None)
+    }
+
+    /// The pause flags could not be read, so no delivery of the batch may be judged: each is
+    /// sent again as [`Worker::transient`] would, but ten to a SendMessageBatch request (a backlog
+    /// met by a throttled flags item costs a tenth of the sends). A delivery that resumes a run
+    /// (it goes on whatever the flags), one that does not decode, and one whose send failed are
+    /// left to be processed one by one. The records left, and the results of those sent.
+    pub(super) async fn resend_unjudged(
+        &self,
+        records: Vec<SqsMessage>,
+        err: &StoreError,
+        done: &super::settle::Done,
+    ) -> (Vec<SqsMessage>, Vec<RecordResult>) {
+        let mut resend: Vec<(SqsMessage, (Envelope, i32))> = Vec::new();
+        let mut left = Vec::new();
+        for record in records {
+            match Envelope::decode(record.body.as_deref().unwrap_or_default()) {
+                Ok(envelope) if envelope.lost_run().is_none() => {
+                    let wait = self.settings.transient_wait(envelope.again);
+                    let delay = visibility_seconds(wait.max(Duration::from_secs(1))).min(900);
+                    resend.push((record, (envelope.failed_again(), delay)));
+                }
+                _ => left.push(record),
+            }
+        }
+        if resend.is_empty() {
+            return (left, Vec::new());
+        }
+        let messages: Vec<(Envelope, i32)> = resend.iter().map(|(_, m)| m.clone()).collect();
+        let unsent: Vec<usize> =
+            self.queues.send_batch_settled(&messages).await.iter().map(|f| f.index).collect();
+        warn!(error = %err, sent = messages.len() - unsent.len(), "pause flags unreadable: the batch's deliveries sent again");
+        let mut sent = Vec::new();
+        for (index, (record, _)) in resend.into_iter().enumerate() {
+            match unsent.contains(&index) {
+                true => left.push(record),
+                false => {
+                    done.note(record.event_source_arn.as_deref().and_then(|a| self.tier_of_arn(a)), &record);
+                    sent.push((record.message_id.unwrap_or_default(), Disposition::Ack, None));
+                }
+            }
+        }
+        (left, sent)
     }
 
     /// A run's outcome was not recorded (AWS failed the finish): the delivery resuming it is the
@@ -372,5 +415,33 @@ mod tests {
         assert_eq!(disposition, Disposition::Ack);
         let sent = sent(&aws.queues, &aws);
         assert!(sent.iter().any(|e| e.lost_run() == Some("run-1")), "{sent:?}");
+    }
+
+    /// Regression (seed 3027): a backlog met a throttled pause-flags item, and each delivery was
+    /// sent again alone, every time the read failed: the sends per job outgrew their budget. A
+    /// batch's deliveries are now sent again ten to a request, a resuming one left to go on.
+    #[tokio::test(start_paused = true)]
+    async fn unjudged_deliveries_are_sent_again_ten_to_a_request() {
+        let (worker, aws) = worker();
+        let record = |n: usize, envelope: Envelope| {
+            let mut message = SqsMessage::default();
+            message.message_id = Some(format!("m{n}"));
+            message.body = Some(envelope.encode());
+            message
+        };
+        let mut records: Vec<SqsMessage> = (0..9)
+            .map(|n| record(n, Envelope::new(format!("job-{n}"), "noop", PriorityTier::Normal, 0)))
+            .collect();
+        let resume = Envelope::new("job-r", "noop", PriorityTier::Normal, 0).resuming(Some("run".into()));
+        records.push(record(9, resume));
+        let before = aws.queues.requests().snapshot();
+        let (left, results) = worker.resend_unjudged(records, &throttled(), &Default::default()).await;
+        let requests = aws.queues.requests().since(&before);
+        assert_eq!(requests.get("SQS:SendMessageBatch"), Some(&1), "{requests:?}");
+        assert_eq!(requests.get("SQS:SendMessage"), None, "{requests:?}");
+        assert_eq!(left.iter().map(|r| r.message_id.clone()).collect::<Vec<_>>(), [Some("m9".to_owned())]);
+        assert!(results.len() == 9 && results.iter().all(|(_, d, _)| *d == Disposition::Ack));
+        let sent = sent(&aws.queues, &aws);
+        assert!(sent.len() == 9 && sent.iter().all(|e| e.again == 1), "{sent:?}");
     }
 }

@@ -42,8 +42,12 @@ impl Worker {
         let hidden_until = self.hide_for_first_lease(&unique).await;
         // Read once per batch (through the cache), not once per record.
         let pause = self.pause_flags(&unique).await;
-        let pause = &pause;
         let done = &super::settle::Done::default();
+        let (unique, resent) = match &pause {
+            Err(err) if err.is_transient() => self.resend_unjudged(unique, err, done).await,
+            _ => (unique, Vec::new()),
+        };
+        let pause = &pause;
         let batch = futures::stream::iter(unique)
             .map(|record: SqsMessage| async move {
                 let (disposition, counted) = self.process(&record, pause, deadline, hidden_until).await;
@@ -55,7 +59,8 @@ impl Worker {
             .buffer_unordered(self.settings.concurrency.max(1))
             .collect::<Vec<RecordResult>>();
         let window = first_window(self.settings.lease, self.settings.visibility_timeout);
-        let results = self.settling(batch, hidden_until, window, done).await;
+        let mut results = self.settling(batch, hidden_until, window, done).await;
+        results.extend(resent);
 
         // Counters come from the table's change stream (see `store::tally`): nothing to write here.
         let summary = BatchSummary::of(results);

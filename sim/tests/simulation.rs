@@ -298,3 +298,17 @@ fn a_claim_whose_answer_was_lost_costs_no_attempt_at_seed_1066() {
     let failures: String = reports.iter().map(RunReport::failures).collect();
     assert!(failures.is_empty(), "{failures}");
 }
+
+/// Regression (found over seeds 3000..3200, lean polling): seed 3050, and 3104 with pipelines, failed
+/// a job `worker_crashed_repeatedly` on its last attempt while the delivery resuming its run (its
+/// outcome lost to a throttle) was hidden 90 minutes by a throttled invocation; seed 3043 ran a
+/// job again on attempt 2 when SQS refused that delivery's one send; seed 3027 (both mixes)
+/// spent its send budget resending, one by one, a backlog whose pause flags were unreadable.
+#[test]
+fn lost_outcomes_and_unreadable_flags_cost_no_attempt_and_no_budget() {
+    let options = Options { polling: Polling::lean(), ..Options::default() };
+    let mut reports = run_all(&[3027, 3043, 3050], &options);
+    reports.extend(run_all(&[3027, 3104], &Options { pipelines: true, ..options }));
+    let failures: String = reports.iter().map(RunReport::failures).collect();
+    assert!(failures.is_empty(), "{failures}");
+}

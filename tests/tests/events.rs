@@ -29,6 +29,8 @@ fn scheduler(env: &TestEnv, schedules: Option<&str>) -> Scheduler {
         // The recovered job is sent at once here (the grace is for runs alive after all).
         resume_grace: chrono::Duration::zero(),
         resend_after: chrono::Duration::seconds(900),
+        // No delivery resumes a run here: a dead run on its last attempt is failed at once.
+        resume_within: chrono::Duration::zero(),
         sweep_per_shard: 200,
         tick_budget: Duration::from_secs(40),
     };
@@ -272,6 +274,8 @@ fn scheduler_settings() -> SchedulerSettings {
         // The recovered job is sent at once here (the grace is for runs alive after all).
         resume_grace: chrono::Duration::zero(),
         resend_after: chrono::Duration::seconds(900),
+        // No delivery resumes a run here: a dead run on its last attempt is failed at once.
+        resume_within: chrono::Duration::zero(),
         sweep_per_shard: 200,
         tick_budget: Duration::from_secs(40),
     }

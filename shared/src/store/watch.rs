@@ -164,13 +164,19 @@ impl JobStore {
         Ok(item.is_some_and(|item| item.contains_key(BY_DUE.pk)))
     }
 
-    /// A running job found under `row` (another watch, or a lease since renewed): watched at its
-    /// lease end instead. Refused unless the row is still as read.
-    pub async fn rewatch_run(&self, row: &DueRow, job: &Job) -> Result<(), StoreError> {
-        let Some(lease) = job.lease_until else { return Ok(()) };
+    /// A running job found under `row` (another watch, or a lease since renewed): watched under
+    /// the lease watch at `at` (its lease end, or later) instead. Refused unless the row is still
+    /// as read.
+    pub async fn rewatch_run(
+        &self,
+        row: &DueRow,
+        job: &Job,
+        at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        let Some(at) = at else { return Ok(()) };
         let mut w = Write::default();
         w.condition(unchanged(row, job));
-        w.watch(&job.id, Watch::Lease, lease);
+        w.watch(&job.id, Watch::Lease, at);
         w.returning_nothing();
         self.write(&job.id, w, "UpdateItem(rewatch)", changed).await.map(drop)
     }

@@ -50,6 +50,11 @@ pub struct SchedulerSettings {
     pub resume_grace: Duration,
     /// A `queued` job due this long ago is sent again (`JOBQ_RESEND_AFTER_SECONDS`, default 900).
     pub resend_after: Duration,
+    /// How long after a run's lease ended a delivery resuming it (its outcome lost to AWS) may
+    /// still come: the tier queues' visibility timeout (`JOBQ_VISIBILITY_TIMEOUT_SECONDS`, as the
+    /// worker's), for which a throttled invocation hides its batch, and five minutes for the
+    /// delivery's own delays. A run on its last attempt is failed as dead only after it.
+    pub resume_within: Duration,
     /// Jobs read per index shard in one page of a sweep (default 200).
     pub sweep_per_shard: usize,
     /// How long one run may sweep (`JOBQ_SCHEDULER_BUDGET_SECONDS`, default 40, inside the
@@ -76,6 +81,14 @@ impl SchedulerSettings {
                 vars.seconds("JOBQ_RESUME_GRACE_SECONDS", 60, 0..=900)?.as_secs() as i64,
             ),
             resend_after: seconds("JOBQ_RESEND_AFTER_SECONDS", 900)?,
+            resume_within: Duration::seconds(
+                vars.seconds(
+                    "JOBQ_VISIBILITY_TIMEOUT_SECONDS",
+                    u64::from(crate::resources::QUEUE_VISIBILITY_TIMEOUT_SECONDS),
+                    1..=43_200,
+                )?
+                .as_secs() as i64,
+            ) + Duration::from_std(crate::handlers::worker::RESUME_DELAYS).unwrap_or_default(),
             sweep_per_shard: 200,
             tick_budget: vars.seconds("JOBQ_SCHEDULER_BUDGET_SECONDS", 40, 1..=840)?,
         })

@@ -33,24 +33,37 @@ pub(super) enum Moved {
     /// A running job found under another watch (or a lease since renewed): watched at its
     /// lease end instead.
     Rewatched,
+    /// A dead run that spent the last attempt, whose resuming delivery may still come: watched
+    /// until it no longer can, then failed.
+    Held,
     /// Nothing to do (moved on since the row was read, or still paused).
     Skipped,
 }
 
 /// What a sweep does with a job it found due: pure, so each branch is unit-tested. A
 /// `processing` job may be under any watch (a claim keeps the watch it found): taken back if its
-/// lease ended before `lease_ended_before` (failed when its attempts are spent), else moved to
-/// the lease watch at its lease end. A waiting job under the `sent` watch is sent again only if
-/// its message is lost, not in line (`backlog`).
+/// lease ended before `lease_ended_before`, else moved to the lease watch at its lease end. When
+/// its attempts are spent it is failed instead, but only once its lease ended `resume_within`
+/// before that: till then a delivery resuming the run (its outcome lost to AWS) may still come,
+/// so it is watched until then (`Held`). A waiting job under the `sent` watch is sent again only
+/// if its message is lost, not in line (`backlog`).
 pub(super) fn decide(
     watch: Watch,
     job: &Job,
     lease_ended_before: DateTime<Utc>,
+    resume_within: Duration,
     backlog: &Backlog,
 ) -> Option<Moved> {
-    let lease_ended = job.lease_until.is_none_or(|until| until < lease_ended_before);
+    let ended_before = |before: DateTime<Utc>| job.lease_until.is_none_or(|until| until < before);
+    let lease_ended = ended_before(lease_ended_before);
+    let spent = job.attempts >= job.max_attempts;
     match (watch, job.status) {
-        (_, JobStatus::Processing) if lease_ended && job.attempts >= job.max_attempts => Some(Moved::Failed),
+        (_, JobStatus::Processing) if lease_ended && spent => {
+            match ended_before(lease_ended_before - resume_within) {
+                true => Some(Moved::Failed),
+                false => Some(Moved::Held),
+            }
+        }
         (_, JobStatus::Processing) if lease_ended => Some(Moved::Recovered),
         (_, JobStatus::Processing) => Some(Moved::Rewatched),
         (Watch::Release, JobStatus::Scheduled | JobStatus::Retrying) => Some(Moved::Released),
@@ -155,7 +168,8 @@ impl Scheduler {
     ) -> Result<(Moved, Option<Job>), ServiceError> {
         let store = self.service.store();
         let lease_ended_before = now - self.settings.recover_after;
-        let Some(moved) = decide(watch, &job, lease_ended_before, backlog) else {
+        let resume_within = self.settings.resume_within;
+        let Some(moved) = decide(watch, &job, lease_ended_before, resume_within, backlog) else {
             return Ok((Moved::Skipped, None));
         };
         if moved == Moved::InLine {
@@ -172,9 +186,12 @@ impl Scheduler {
             (Moved::Recovered, _) => {
                 store.recover(&job, lease_ended_before, now, now + self.settings.resume_grace).await
             }
-            (Moved::Rewatched, _) => {
-                return match store.rewatch_run(&row, &job).await {
-                    Ok(()) => Ok((Moved::Rewatched, None)),
+            (Moved::Rewatched | Moved::Held, _) => {
+                let at = job
+                    .lease_until
+                    .map(|lease| if moved == Moved::Held { lease + resume_within } else { lease });
+                return match store.rewatch_run(&row, &job, at).await {
+                    Ok(()) => Ok((moved, None)),
                     Err(err) if moved_on(&err) => Ok((Moved::Skipped, None)),
                     Err(err) => Err(err.into()),
                 };
@@ -240,7 +257,7 @@ fn count(report: &mut TickReport, result: Result<Moved, ServiceError>) {
         Ok(Moved::Failed) => report.failed += 1,
         Ok(Moved::Resent) => report.resent += 1,
         Ok(Moved::InLine) => report.in_line += 1,
-        Ok(Moved::Rewatched | Moved::Skipped) => {}
+        Ok(Moved::Rewatched | Moved::Held | Moved::Skipped) => {}
         Err(err) => {
             warn!(error = %err, "sweep: a job could not be moved; the next tick tries again");
             report.errors += 1;
@@ -267,7 +284,8 @@ mod tests {
     fn each_watch_moves_only_the_statuses_it_watches() {
         let now = Utc::now();
         let drained = Backlog::drained();
-        let decide = |watch, job: &Job| decide(watch, job, now, &drained);
+        let within = Duration::minutes(95);
+        let decide = |watch, job: &Job| decide(watch, job, now, within, &drained);
         assert_eq!(decide(Watch::Release, &job(JobStatus::Scheduled, 0)), Some(Moved::Released));
         assert_eq!(decide(Watch::Release, &job(JobStatus::Retrying, 1)), Some(Moved::Released));
         assert_eq!(decide(Watch::Sent, &job(JobStatus::Retrying, 1)), Some(Moved::Resent));
@@ -275,8 +293,14 @@ mod tests {
         assert_eq!(decide(Watch::Paused, &job(JobStatus::Queued, 0)), Some(Moved::Released));
         // Messages wait in the tier's queue, and its consumers are not past the job: in line.
         let busy = Backlog::default();
-        assert_eq!(super::decide(Watch::Sent, &job(JobStatus::Queued, 0), now, &busy), Some(Moved::InLine));
-        assert_eq!(super::decide(Watch::Sent, &job(JobStatus::Retrying, 1), now, &busy), Some(Moved::InLine));
+        assert_eq!(
+            super::decide(Watch::Sent, &job(JobStatus::Queued, 0), now, within, &busy),
+            Some(Moved::InLine)
+        );
+        assert_eq!(
+            super::decide(Watch::Sent, &job(JobStatus::Retrying, 1), now, within, &busy),
+            Some(Moved::InLine)
+        );
         for (watch, status) in [
             (Watch::Lease, JobStatus::Completed),
             (Watch::Release, JobStatus::Queued),
@@ -294,11 +318,34 @@ mod tests {
             job.lease_until = Some(now + chrono::Duration::seconds(lease_from_now));
             job
         };
+        let within = Duration::minutes(95);
         for watch in Watch::ALL {
             let b = &Backlog::drained();
-            assert_eq!(decide(watch, &running(1, -1), now, b), Some(Moved::Recovered), "{watch:?}");
-            assert_eq!(decide(watch, &running(3, -1), now, b), Some(Moved::Failed), "{watch:?}: spent");
-            assert_eq!(decide(watch, &running(1, 60), now, b), Some(Moved::Rewatched), "{watch:?}");
+            assert_eq!(decide(watch, &running(1, -1), now, within, b), Some(Moved::Recovered), "{watch:?}");
+            let spent_long_ago = running(3, -96 * 60);
+            assert_eq!(
+                decide(watch, &spent_long_ago, now, within, b),
+                Some(Moved::Failed),
+                "{watch:?}: spent"
+            );
+            assert_eq!(decide(watch, &running(1, 60), now, within, b), Some(Moved::Rewatched), "{watch:?}");
         }
+    }
+
+    /// Regression (seeds 3050 and 3104): a run's outcome was lost to a throttle on its last
+    /// attempt, and its resuming delivery met a throttled invocation, hidden for the queue's
+    /// visibility timeout (90 minutes); the sweep failed the job `worker_crashed_repeatedly` at
+    /// its lease end, with no crash. A spent run is held (watched) until no resume can come.
+    #[test]
+    fn a_spent_run_is_failed_only_once_no_delivery_can_resume_it() {
+        let now = Utc::now();
+        let within = Duration::minutes(95);
+        let mut job = job(JobStatus::Processing, 3);
+        job.lease_until = Some(now - Duration::minutes(10));
+        let b = &Backlog::drained();
+        assert_eq!(decide(Watch::Sent, &job, now, within, b), Some(Moved::Held));
+        assert_eq!(decide(Watch::Lease, &job, now, within, b), Some(Moved::Held));
+        job.lease_until = Some(now - Duration::minutes(96));
+        assert_eq!(decide(Watch::Lease, &job, now, within, b), Some(Moved::Failed));
     }
 }

@@ -7,7 +7,7 @@ use aws_lambda_events::event::sqs::SqsMessage;
 use chrono::{DateTime, Utc};
 use tracing::{error, info, warn};
 
-use super::batch::{Disposition, Processed};
+use super::batch::{Disposition, Processed, RecordResult};
 use super::decision::{delay_seconds, visibility_seconds};
 use super::state::Worker;
 use crate::domain::envelope::Envelope;
@@ -16,6 +16,10 @@ use crate::domain::priority::PriorityTier;
 use crate::domain::status::JobStatus;
 use crate::handlers::enqueue::{Enqueuer, NextStep};
 use crate::store::{Created, PauseFlags, StoreError};
+
+/// The longest a run's resuming delivery is tried again when SQS refuses it (see
+/// [`Worker::resume_later`]): SQS's throttles and outages are short.
+pub(super) const RESUME_SEND_BUDGET: Duration = Duration::from_secs(300);
 
 impl Worker {
     /// Retries go out as fresh delayed messages: the receive count restarts, so only crashes
@@ -179,6 +183,91 @@ impl Worker {
         (self.send_again(&envelope.clone().failed_again(), tier, receipt, wait).await, None)
     }
 
+    /// The pause flags could not be read, so no delivery of the batch may be judged: each is
+    /// sent again as [`Worker::transient`] would, but ten to a SendMessageBatch request (a backlog
+    /// met by a throttled flags item costs a tenth of the sends). A delivery that resumes a run
+    /// (it goes on whatever the flags), one that does not decode, and one whose send failed are
+    /// left to be processed one by one. The records left, and the results of those sent.
+    pub(super) async fn resend_unjudged(
+        &self,
+        records: Vec<SqsMessage>,
+        err: &StoreError,
+        done: &super::settle::Done,
+    ) -> (Vec<SqsMessage>, Vec<RecordResult>) {
+        let mut resend: Vec<(SqsMessage, (Envelope, i32))> = Vec::new();
+        let mut left = Vec::new();
+        for record in records {
+            match Envelope::decode(record.body.as_deref().unwrap_or_default()) {
+                Ok(envelope) if envelope.lost_run().is_none() => {
+                    let wait = self.settings.transient_wait(envelope.again);
+                    let delay = visibility_seconds(wait.max(Duration::from_secs(1))).min(900);
+                    resend.push((record, (envelope.failed_again(), delay)));
+                }
+                _ => left.push(record),
+            }
+        }
+        if resend.is_empty() {
+            return (left, Vec::new());
+        }
+        let messages: Vec<(Envelope, i32)> = resend.iter().map(|(_, m)| m.clone()).collect();
+        let unsent: Vec<usize> =
+            self.queues.send_batch_settled(&messages).await.iter().map(|f| f.index).collect();
+        warn!(error = %err, sent = messages.len() - unsent.len(), "pause flags unreadable: the batch's deliveries sent again");
+        let mut sent = Vec::new();
+        for (index, (record, _)) in resend.into_iter().enumerate() {
+            match unsent.contains(&index) {
+                true => left.push(record),
+                false => {
+                    done.note(record.event_source_arn.as_deref().and_then(|a| self.tier_of_arn(a)), &record);
+                    sent.push((record.message_id.unwrap_or_default(), Disposition::Ack, None));
+                }
+            }
+        }
+        (left, sent)
+    }
+
+    /// A run's outcome was not recorded (AWS failed the finish): the delivery resuming it is the
+    /// run's only trace. Were its send given up, the original message would come back naming no
+    /// run, the job would be taken back at its lease end and run again on a new attempt; so the
+    /// send is tried again while the invocation has time (at most [`RESUME_SEND_BUDGET`]) before
+    /// the original is left to come back.
+    pub(super) async fn resume_later(
+        &self,
+        resume: &Envelope,
+        tier: PriorityTier,
+        receipt: &str,
+        err: &StoreError,
+        deadline: Option<DateTime<Utc>>,
+    ) -> Processed {
+        if !err.is_transient() {
+            return self.transient(resume, tier, receipt, err).await;
+        }
+        let wait = self.settings.transient_delay;
+        warn!(error = %err, retry_in_seconds = wait.as_secs(), "AWS call failed; the run is resumed by a delivery sent again");
+        let left = deadline
+            .and_then(|d| (d - self.clock.now()).to_std().ok())
+            .map(|l| l.saturating_sub(self.settings.safety_margin));
+        let give_up =
+            tokio::time::Instant::now() + left.unwrap_or(RESUME_SEND_BUDGET).min(RESUME_SEND_BUDGET);
+        let (envelope, delay) = (resume.clone().failed_again(), visibility_seconds(wait).min(900));
+        let mut pause = Duration::from_secs(1);
+        loop {
+            match self.queues.send(&envelope, delay).await {
+                Ok(_) => return (Disposition::Ack, None),
+                Err(send) if tokio::time::Instant::now() + pause < give_up => {
+                    warn!(error = %send, retry_in_ms = pause.as_millis() as u64, "could not send the resuming delivery; trying again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(30));
+                }
+                Err(send) => {
+                    warn!(error = %send, "could not send the resuming delivery; the original message will return");
+                    self.come_back_after(tier, receipt, wait).await;
+                    return (Disposition::Retry, None);
+                }
+            }
+        }
+    }
+
     /// A run's lease ended without an outcome: take the job back from it as the scheduler does,
     /// reversibly (were the run alive after all, its next write, or the delivery resuming it,
     /// owns the job again on the same attempt); a new message runs it anew after the grace.
@@ -287,5 +376,72 @@ impl Worker {
                 Err(err)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::memory::MemoryQueues;
+    use crate::domain::task::Registry;
+    use crate::handlers::worker::WorkerSettings;
+
+    fn worker() -> (Worker, crate::wiring::MemoryAws) {
+        let (ports, aws) = crate::Ports::memory(crate::ports::clock::system()).expect("memory ports");
+        (ports.worker(Registry::default(), WorkerSettings::default()), aws)
+    }
+
+    fn throttled() -> StoreError {
+        StoreError::Aws { operation: "UpdateItem", source: "throttled".into() }
+    }
+
+    fn sent(queues: &MemoryQueues, aws: &crate::wiring::MemoryAws) -> Vec<Envelope> {
+        let bodies = queues.bodies(aws.config.queues.get(PriorityTier::Normal));
+        bodies.iter().filter_map(|b| Envelope::decode(b).ok()).collect()
+    }
+
+    /// Regression (seed 3043): a run's finish was throttled and the send of the delivery resuming
+    /// it met a throttled SQS: given up at once, the original message came back naming no run,
+    /// and the job ran again on attempt 2. The send is now tried again through a short throttle.
+    #[tokio::test(start_paused = true)]
+    async fn a_resuming_delivery_is_sent_through_a_short_sqs_throttle() {
+        let (worker, aws) = worker();
+        let resume = Envelope::new("job-1", "noop", PriorityTier::Normal, 0)
+            .resuming(Some("run-1".into()))
+            .at_attempt(1);
+        aws.queues.throttle_next(3);
+        let (disposition, _) =
+            worker.resume_later(&resume, PriorityTier::Normal, "receipt", &throttled(), None).await;
+        assert_eq!(disposition, Disposition::Ack);
+        let sent = sent(&aws.queues, &aws);
+        assert!(sent.iter().any(|e| e.lost_run() == Some("run-1")), "{sent:?}");
+    }
+
+    /// Regression (seed 3027): a backlog met a throttled pause-flags item, and each delivery was
+    /// sent again alone, every time the read failed: the sends per job outgrew their budget. A
+    /// batch's deliveries are now sent again ten to a request, a resuming one left to go on.
+    #[tokio::test(start_paused = true)]
+    async fn unjudged_deliveries_are_sent_again_ten_to_a_request() {
+        let (worker, aws) = worker();
+        let record = |n: usize, envelope: Envelope| {
+            let mut message = SqsMessage::default();
+            message.message_id = Some(format!("m{n}"));
+            message.body = Some(envelope.encode());
+            message
+        };
+        let mut records: Vec<SqsMessage> = (0..9)
+            .map(|n| record(n, Envelope::new(format!("job-{n}"), "noop", PriorityTier::Normal, 0)))
+            .collect();
+        let resume = Envelope::new("job-r", "noop", PriorityTier::Normal, 0).resuming(Some("run".into()));
+        records.push(record(9, resume));
+        let before = aws.queues.requests().snapshot();
+        let (left, results) = worker.resend_unjudged(records, &throttled(), &Default::default()).await;
+        let requests = aws.queues.requests().since(&before);
+        assert_eq!(requests.get("SQS:SendMessageBatch"), Some(&1), "{requests:?}");
+        assert_eq!(requests.get("SQS:SendMessage"), None, "{requests:?}");
+        assert_eq!(left.iter().map(|r| r.message_id.clone()).collect::<Vec<_>>(), [Some("m9".to_owned())]);
+        assert!(results.len() == 9 && results.iter().all(|(_, d, _)| *d == Disposition::Ack));
+        let sent = sent(&aws.queues, &aws);
+        assert!(sent.len() == 9 && sent.iter().all(|e| e.again == 1), "{sent:?}");
     }
 }

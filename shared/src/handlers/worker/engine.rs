@@ -42,8 +42,12 @@ impl Worker {
         let hidden_until = self.hide_for_first_lease(&unique).await;
         // Read once per batch (through the cache), not once per record.
         let pause = self.pause_flags(&unique).await;
-        let pause = &pause;
         let done = &super::settle::Done::default();
+        let (unique, resent) = match &pause {
+            Err(err) if err.is_transient() => self.resend_unjudged(unique, err, done).await,
+            _ => (unique, Vec::new()),
+        };
+        let pause = &pause;
         let batch = futures::stream::iter(unique)
             .map(|record: SqsMessage| async move {
                 let (disposition, counted) = self.process(&record, pause, deadline, hidden_until).await;
@@ -55,7 +59,8 @@ impl Worker {
             .buffer_unordered(self.settings.concurrency.max(1))
             .collect::<Vec<RecordResult>>();
         let window = first_window(self.settings.lease, self.settings.visibility_timeout);
-        let results = self.settling(batch, hidden_until, window, done).await;
+        let mut results = self.settling(batch, hidden_until, window, done).await;
+        results.extend(resent);
 
         // Counters come from the table's change stream (see `store::tally`): nothing to write here.
         let summary = BatchSummary::of(results);
@@ -247,6 +252,22 @@ impl Worker {
         error: &JobFailure,
     ) -> Processed {
         let now = self.clock.now();
+        // A delivery resuming the last run (its outcome lost to AWS) may still come: until it no
+        // longer can, the job is only watched (this delivery may be its run's only trace), and
+        // the sweep fails it then.
+        let resumable = chrono::Duration::from_std(self.settings.resume_within()).unwrap_or_default();
+        if current.status == JobStatus::Processing && current.lease_until.is_some_and(|l| l + resumable > now)
+        {
+            return match self.store.watch_run(&envelope.id).await {
+                Ok(_) => {
+                    info!(
+                        "last attempt's run ended without an outcome: left to the sweep till no resume can come"
+                    );
+                    (Disposition::Ack, None)
+                }
+                Err(err) => self.transient(envelope, tier, receipt, &err).await,
+            };
+        }
         let failed = self.store.fail_dead_run(current, now, error, now).await;
         match decide_crash_recorded(failed) {
             CrashRecorded::DeadLetter => {
@@ -321,7 +342,7 @@ impl Worker {
                 let resume = Envelope::new(&job.id, &job.job_type, job.tier, job.generation)
                     .resuming(job.run_id.clone())
                     .at_attempt(job.attempts);
-                return self.transient(&resume, tier, receipt, &err).await;
+                return self.resume_later(&resume, tier, receipt, &err, deadline).await;
             }
         };
         let counted = RunCount { job_type: job.job_type.clone(), tier, ended, processing_ms, wait_ms };

@@ -34,5 +34,5 @@ mod state;
 pub use decision::{DeadLetterReason, crashed_repeatedly, run_limit};
 pub use polling::{Polled, batch_response, deliver, drain, poll_once, sqs_event};
 pub use queue_names::queue_name;
-pub use settings::WorkerSettings;
+pub use settings::{RESUME_DELAYS, WorkerSettings};
 pub use state::Worker;

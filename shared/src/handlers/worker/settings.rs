@@ -62,7 +62,17 @@ impl Default for WorkerSettings {
     }
 }
 
+/// Besides the queue's visibility timeout, how late a delivery resuming a run may come: its own
+/// delay and the waits of a few sends again while AWS fails.
+pub const RESUME_DELAYS: Duration = Duration::from_secs(300);
+
 impl WorkerSettings {
+    /// How long after a run's lease ended a delivery resuming it (its outcome lost to AWS) may
+    /// still come: a throttled invocation hides its batch for the queue's visibility timeout.
+    pub fn resume_within(&self) -> Duration {
+        self.visibility_timeout + RESUME_DELAYS
+    }
+
     /// How long a delivery waits after AWS failed it, when it had failed `again` times before.
     pub fn transient_wait(&self, again: u32) -> Duration {
         let doubled = self.transient_delay.saturating_mul(2u32.saturating_pow(again.min(16)));

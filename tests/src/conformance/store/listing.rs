@@ -60,6 +60,31 @@ pub async fn list_by_status_pages_through_250_jobs_without_duplicates_or_gaps(f:
     let expected = created[..10].iter().filter(|j| j.job_type == "even").count();
     assert_eq!(cancelled_even.len(), expected);
 
+    batches_owners_and_groups(store, &created, now).await;
+
+    let everything: Vec<Job> =
+        collect_pages(store, &ListQuery::default(), 500).await.into_iter().flatten().collect();
+    assert_eq!(everything.len(), 250);
+
+    // A status read from `by-created` and filtered: three running jobs among 250, two a page.
+    let running: HashSet<String> = created[10..13].iter().map(|j| j.id.clone()).collect();
+    for id in &running {
+        store.claim(id, 0, now, now + chrono::Duration::minutes(5)).await.expect("claim");
+    }
+    let processing = ListQuery { status: Some(JobStatus::Processing), ..ListQuery::default() };
+    let pages = collect_pages(store, &processing, 2).await;
+    let listed: Vec<String> = pages.iter().flatten().map(|j| j.id.clone()).collect();
+    assert_eq!(listed.len(), 3, "each once: {pages:?}");
+    assert_eq!(listed.iter().cloned().collect::<HashSet<_>>(), running);
+    assert!(pages.iter().all(|p| p.len() <= 2), "never more than the limit");
+
+    let bad = store.list(&query, 10, Some("not-a-cursor")).await;
+    assert!(matches!(bad, Err(StoreError::BadCursor(_))), "{bad:?}");
+}
+
+/// A batch (from its first job's creation on, as noted), owners and groups, alone and together,
+/// filtered inside the index.
+async fn batches_owners_and_groups(store: &JobStore, created: &[Job], now: chrono::DateTime<Utc>) {
     // A batch is read from its first job's creation on, as its enqueue (or the counter) noted.
     let batch = ListQuery { batch_id: Some("batch-a".into()), ..ListQuery::default() };
     assert!(collect_pages(store, &batch, 500).await.is_empty(), "nothing noted of the batch yet");
@@ -90,25 +115,6 @@ pub async fn list_by_status_pages_through_250_jobs_without_duplicates_or_gaps(f:
     assert_eq!(listed.len(), 63, "every fourth of 250");
     let nobody = ListQuery { owner: Some("carol".into()), ..ListQuery::default() };
     assert!(collect_pages(store, &nobody, 10).await.is_empty());
-
-    let everything: Vec<Job> =
-        collect_pages(store, &ListQuery::default(), 500).await.into_iter().flatten().collect();
-    assert_eq!(everything.len(), 250);
-
-    // A status read from `by-created` and filtered: three running jobs among 250, two a page.
-    let running: HashSet<String> = created[10..13].iter().map(|j| j.id.clone()).collect();
-    for id in &running {
-        store.claim(id, 0, now, now + chrono::Duration::minutes(5)).await.expect("claim");
-    }
-    let processing = ListQuery { status: Some(JobStatus::Processing), ..ListQuery::default() };
-    let pages = collect_pages(store, &processing, 2).await;
-    let listed: Vec<String> = pages.iter().flatten().map(|j| j.id.clone()).collect();
-    assert_eq!(listed.len(), 3, "each once: {pages:?}");
-    assert_eq!(listed.iter().cloned().collect::<HashSet<_>>(), running);
-    assert!(pages.iter().all(|p| p.len() <= 2), "never more than the limit");
-
-    let bad = store.list(&query, 10, Some("not-a-cursor")).await;
-    assert!(matches!(bad, Err(StoreError::BadCursor(_))), "{bad:?}");
 }
 
 async fn collect_pages(store: &JobStore, query: &ListQuery, limit: usize) -> Vec<Vec<Job>> {

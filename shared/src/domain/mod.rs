@@ -1,6 +1,5 @@
 //! The domain: jobs and their rules, with no AWS types and no I/O of their own.
 
-pub mod audit;
 pub mod builtin;
 pub mod caller;
 pub mod context;

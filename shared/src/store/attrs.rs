@@ -21,7 +21,7 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency_key";
 pub const OWNER: &str = "owner";
 pub const GROUP: &str = "grp";
 pub const BATCH_ID: &str = "batch_id";
-/// The audit trail ([`crate::domain::audit::Audit`]): who, and when in epoch milliseconds.
+/// The audit trail ([`crate::domain::model::Audit`]): who, and when in epoch milliseconds.
 pub const CREATED_BY: &str = "created_by";
 pub const CANCELLED_BY: &str = "cancelled_by";
 pub const CANCELLED_MS: &str = "cancelled_ms";

@@ -9,8 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::attrs::*;
 use super::keys::{self, BY_CREATED, BY_DUE, BY_STATUS};
-use crate::domain::audit::{Audit, Mark};
-use crate::domain::model::{Job, JobFailure, Spilled, format_time, parse_time};
+use crate::domain::model::{Audit, Job, JobFailure, Mark, Spilled, format_time, parse_time};
 use crate::domain::priority::Priority;
 use crate::domain::status::JobStatus;
 use crate::ports::table::Attr;

@@ -344,7 +344,9 @@ impl JobService {
     /// its enqueues noted they made. The counter item is read consistently, so a batch is found
     /// right after its enqueue answered.
     pub async fn batch(&self, batch_id: &str) -> Result<BatchSummary, ServiceError> {
-        let counters = self.store.batch_counters(batch_id).await?.unwrap_or_default();
+        let Some(counters) = self.store.batch_counters(batch_id).await? else {
+            return Err(ServiceError::BatchNotFound(batch_id.to_owned()));
+        };
         if counters.counted.total() > 0 {
             return Ok(batch_summary(batch_id, &counters.counted));
         }
@@ -353,7 +355,7 @@ impl JobService {
         let noted_lately = counters.declared_at.is_some_and(|at| self.clock.now() - at < NOTE_TRUSTED);
         let declared: u64 = if noted_lately { counters.declared.values().sum() } else { 0 };
         let query = ListQuery { batch_id: Some(batch_id.to_owned()), ..ListQuery::default() };
-        let page = self.store.list(&query, BATCH_SUMMARY_MAX, None).await?;
+        let page = self.store.list_noted(&query, Some(&counters), BATCH_SUMMARY_MAX, None).await?;
         let listed_all = page.next_cursor.is_some() || page.jobs.len() as u64 >= declared;
         match (page.jobs.is_empty(), listed_all) {
             (false, true) => Ok(summarise_batch(batch_id, &page.jobs)),

@@ -10,7 +10,7 @@ use super::keys::{self, BY_DUE, BY_STATUS, PK};
 use super::listing::{ListQuery, Page, PartitionPage, Plan, decode_cursor, encode_cursor, merge_page};
 use super::unprocessed::{BATCH_ROUNDS, left_unprocessed, pause_before};
 use super::write::{aws, decode};
-use super::{JobStore, StoreError};
+use super::{BatchCounters, JobStore, StoreError};
 use crate::domain::model::Job;
 use crate::domain::status::JobStatus;
 use crate::ports::table::{Attr, Cond, IndexQuery};
@@ -24,15 +24,18 @@ pub const FILTERED_ROUNDS: usize = 8;
 /// Index rows a partition query reads per round when the index filters them: rows are small
 /// (keys and a few names, about 40 to a read unit), and another owner's rows are most of them.
 const FILTERED_ROWS: usize = 250;
-/// How long before its first noted job a batch's listing starts (see `JobStore::batch_start`).
+/// How long before its first noted job a batch's listing starts (see
+/// [`BatchCounters::listing_start`]): a clock may lag another's, and the stream counts shards in
+/// any order.
 const BATCH_START_MARGIN: chrono::Duration = chrono::Duration::minutes(5);
 
-/// Where a batch's listing starts.
-enum BatchStart {
-    /// Nothing was noted of the batch: no job of it was made, or none counted yet.
-    NoneNoted,
-    /// From this sort key on (from the first row, for a batch noted before first times were).
-    From(Option<String>),
+impl BatchCounters {
+    /// The sort key a listing of the batch starts from: a little before the first of its jobs
+    /// the enqueue or the counter noted (none, from the first row, for a batch noted before first
+    /// times were).
+    pub fn listing_start(&self) -> Option<String> {
+        self.first_created.map(|t| crate::domain::model::format_time(t - BATCH_START_MARGIN))
+    }
 }
 
 impl JobStore {
@@ -45,16 +48,29 @@ impl JobStore {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page, StoreError> {
-        let limit = limit.max(1);
-        let mut below = cursor.map(decode_cursor).transpose()?;
-        let batch_from = match &query.batch_id {
-            Some(batch) => match self.batch_start(batch).await? {
-                BatchStart::NoneNoted => return Ok(Page { jobs: Vec::new(), next_cursor: None }),
-                BatchStart::From(from) => from,
+        let counters = match &query.batch_id {
+            Some(batch) => match self.batch_counters(batch).await? {
+                // Nothing noted of the batch: no job of it was made, or none counted yet.
+                None => return Ok(Page { jobs: Vec::new(), next_cursor: None }),
+                Some(counters) => Some(counters),
             },
             None => None,
         };
-        let plan = query.plan(batch_from);
+        self.list_noted(query, counters.as_ref(), limit, cursor).await
+    }
+
+    /// [`JobStore::list`], for a caller that read the batch's counters already (`counters`: the
+    /// batch's, when `query` names one), so they are not read twice.
+    pub async fn list_noted(
+        &self,
+        query: &ListQuery,
+        counters: Option<&BatchCounters>,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page, StoreError> {
+        let limit = limit.max(1);
+        let mut below = cursor.map(decode_cursor).transpose()?;
+        let plan = query.plan(counters.and_then(BatchCounters::listing_start));
         let mut jobs: Vec<Job> = Vec::new();
         for _ in 0..FILTERED_ROUNDS {
             let (read, next) = self.list_round(&plan, limit, below.as_deref()).await?;
@@ -71,16 +87,6 @@ impl JobStore {
                 jobs.last().map(|j| keys::sort_key(&crate::domain::model::format_time(j.created_at), &j.id));
         }
         Ok(Page { jobs, next_cursor: below.as_deref().map(encode_cursor) })
-    }
-
-    /// Where a batch's listing starts: a little before the first of its jobs the enqueue or the
-    /// counter noted, since a clock may lag another's and the stream counts shards in any order.
-    async fn batch_start(&self, batch_id: &str) -> Result<BatchStart, StoreError> {
-        let Some(counters) = self.batch_counters(batch_id).await? else {
-            return Ok(BatchStart::NoneNoted);
-        };
-        let from = counters.first_created.map(|t| crate::domain::model::format_time(t - BATCH_START_MARGIN));
-        Ok(BatchStart::From(from))
     }
 
     /// One round of a listing: up to `limit` rows of every partition below `below` (more when
